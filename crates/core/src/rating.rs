@@ -1,0 +1,643 @@
+//! Rating (spec: contracts.md, steps 1–11).
+//!
+//! Rating is split in two so that millions of events cost little:
+//!
+//! 1. [`Engine::add`] routes each event to the statements that select it (contract
+//!    and period) and adds its quantities to a group keyed by
+//!    `(model, use_case, currency, UTC day)`. Everything a rate depends on (FX, the
+//!    exclusivity windows) is constant within such a group, and all arithmetic is
+//!    exact, so rating a group's sums equals summing per-event results.
+//! 2. [`rate_statement`] turns one statement's groups into lines, adjustments and
+//!    payouts with exact decimals, rounding only where the spec says.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::contract::{Contract, ContractSet, Metric, TierMode, VolumeTiers};
+use crate::merkle::Hash;
+use crate::money::{split_largest_remainder, Decimal};
+use crate::period::{day_start_rfc3339, Day, Period};
+use crate::statement::{Adjustment, EventsSummary, ExceptionRow, Line, Statement, Volume};
+use crate::tables::{Contributions, FxTable, ModelRegistry};
+
+/// Significant digits of the displayed volume multiplier.
+pub const MULTIPLIER_DIGITS: u32 = 20;
+const REVENUE_SCALE: u32 = crate::event::REVENUE_SCALE;
+
+/// Everything rating reads besides usage.
+#[derive(Clone, Debug, Default)]
+pub struct RatingInputs {
+    pub contracts: ContractSet,
+    pub fx: FxTable,
+    pub contributions: Contributions,
+    pub registry: Option<ModelRegistry>,
+}
+
+/// The facts of one (deduplicated) event that rating needs.
+#[derive(Clone, Copy, Debug)]
+pub struct EventFacts<'a> {
+    pub host: &'a str,
+    pub model: &'a str,
+    pub use_case: &'a str,
+    pub currency: &'a str,
+    /// The customer reference or its pseudonym: only distinctness matters.
+    pub customer: Option<&'a str>,
+    pub day: Day,
+    /// With the default of 1 already applied.
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub revenue_units: i128,
+}
+
+/// A statement's identity: contract (index into the set) and period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StatementKey {
+    pub contract: u32,
+    pub period: Period,
+}
+
+/// Interned strings, so that group keys are small and cheap to hash.
+#[derive(Default, Debug)]
+pub struct Symbols {
+    ids: FxHashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Symbols {
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct names");
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey {
+    pub model: u32,
+    pub use_case: u32,
+    pub currency: u32,
+    pub day: Day,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sums {
+    pub events: u64,
+    pub requests: u128,
+    pub input_tokens: u128,
+    pub output_tokens: u128,
+    pub revenue_units: i128,
+}
+
+impl Sums {
+    fn merge(&mut self, other: &Sums) {
+        self.events += other.events;
+        self.requests += other.requests;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.revenue_units += other.revenue_units;
+    }
+}
+
+/// What one statement accounts for, before rating.
+#[derive(Default, Debug)]
+pub struct PeriodUsage {
+    pub groups: FxHashMap<GroupKey, Sums>,
+    pub customers: FxHashSet<u32>,
+    /// The caller's references to the events counted (for the Merkle tree).
+    pub events: Vec<u32>,
+}
+
+impl PeriodUsage {
+    /// Adds another usage of the same statement (for merging parallel partials).
+    pub fn merge(&mut self, other: PeriodUsage) {
+        for (key, sums) in other.groups {
+            self.groups.entry(key).or_default().merge(&sums);
+        }
+        self.customers.extend(other.customers);
+        self.events.extend(other.events);
+    }
+}
+
+/// [`EventFacts`] with its names interned in the engine's [`Symbols`].
+#[derive(Clone, Copy, Debug)]
+pub struct InternedFacts {
+    pub host: u32,
+    pub model: u32,
+    pub use_case: u32,
+    pub currency: u32,
+    pub customer: Option<u32>,
+    pub day: Day,
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub revenue_units: i128,
+}
+
+/// Routes events to statements and accumulates their usage.
+pub struct Engine<'i> {
+    inputs: &'i RatingInputs,
+    pub symbols: Symbols,
+    /// (host, model) → indices of the contracts whose selection may hold the event.
+    routes: FxHashMap<(u32, u32), Box<[u32]>>,
+    pub usage: FxHashMap<StatementKey, PeriodUsage>,
+}
+
+impl<'i> Engine<'i> {
+    pub fn new(inputs: &'i RatingInputs) -> Engine<'i> {
+        Engine {
+            inputs,
+            symbols: Symbols::default(),
+            routes: FxHashMap::default(),
+            usage: FxHashMap::default(),
+        }
+    }
+
+    pub fn inputs(&self) -> &'i RatingInputs {
+        self.inputs
+    }
+
+    /// Adds one event; returns how many statements count it (0: none selects it).
+    pub fn add(&mut self, facts: &EventFacts<'_>, event_ref: u32) -> usize {
+        let interned = InternedFacts {
+            host: self.symbols.intern(facts.host),
+            model: self.symbols.intern(facts.model),
+            use_case: self.symbols.intern(facts.use_case),
+            currency: self.symbols.intern(facts.currency),
+            customer: facts.customer.map(|c| self.symbols.intern(c)),
+            day: facts.day,
+            requests: facts.requests,
+            input_tokens: facts.input_tokens,
+            output_tokens: facts.output_tokens,
+            revenue_units: facts.revenue_units,
+        };
+        self.add_interned(&interned, event_ref)
+    }
+
+    /// [`Engine::add`] for facts whose names the caller already interned.
+    pub fn add_interned(&mut self, facts: &InternedFacts, event_ref: u32) -> usize {
+        let inputs = self.inputs;
+        let symbols = &self.symbols;
+        let candidates = self
+            .routes
+            .entry((facts.host, facts.model))
+            .or_insert_with(|| route(inputs, symbols.name(facts.host), symbols.name(facts.model)));
+        let mut counted = 0;
+        for &contract_index in candidates.iter() {
+            let versions = &inputs.contracts.contracts[contract_index as usize];
+            let Some(version) = versions.version_on(facts.day) else {
+                continue;
+            };
+            let key = StatementKey {
+                contract: contract_index,
+                period: version.cadence.period_of(facts.day),
+            };
+            let usage = self.usage.entry(key).or_default();
+            let sums = usage
+                .groups
+                .entry(GroupKey {
+                    model: facts.model,
+                    use_case: facts.use_case,
+                    currency: facts.currency,
+                    day: facts.day,
+                })
+                .or_default();
+            sums.events += 1;
+            sums.requests += u128::from(facts.requests);
+            sums.input_tokens += u128::from(facts.input_tokens);
+            sums.output_tokens += u128::from(facts.output_tokens);
+            sums.revenue_units = sums
+                .revenue_units
+                .checked_add(facts.revenue_units)
+                .expect("revenue sums stay far below 2^127 units within the spec's bounds");
+            if let Some(customer) = facts.customer {
+                usage.customers.insert(customer);
+            }
+            usage.events.push(event_ref);
+            counted += 1;
+        }
+        counted
+    }
+
+    /// Ensures a statement exists for `period` for every contract of that cadence
+    /// whose term covers it (`rate --period`: a minimum guarantee is owed anyway).
+    pub fn require_period(&mut self, period: Period) {
+        for (index, versions) in self.inputs.contracts.contracts.iter().enumerate() {
+            if let Some(version) = versions.version_on(period.start()) {
+                if version.cadence == period.cadence {
+                    self.usage
+                        .entry(StatementKey {
+                            contract: index as u32,
+                            period,
+                        })
+                        .or_default();
+                }
+            }
+        }
+    }
+}
+
+/// The contracts whose selection may hold an event of `host` and `model` (step 1).
+fn route(inputs: &RatingInputs, host: &str, model: &str) -> Box<[u32]> {
+    let owner = inputs.registry.as_ref().map(|r| r.owner(model));
+    inputs
+        .contracts
+        .contracts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.host() == host)
+        .filter(|(_, c)| match owner {
+            // With a registry, the model belongs to the first matching row's licensor.
+            Some(owner) => owner == Some(c.licensor()),
+            // Without one, it belongs to every licensor with a contract with the host.
+            None => true,
+        })
+        .map(|(index, _)| index as u32)
+        .collect()
+}
+
+/// Why an event is not rated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExceptionKind {
+    UnlicensedModel,
+    ProhibitedUse,
+    NoRate,
+    NoFxRate,
+}
+
+impl ExceptionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExceptionKind::UnlicensedModel => "unlicensed_model",
+            ExceptionKind::ProhibitedUse => "prohibited_use",
+            ExceptionKind::NoRate => "no_rate",
+            ExceptionKind::NoFxRate => "no_fx_rate",
+        }
+    }
+}
+
+/// An adjustment carried into a statement from outside the period's own usage:
+/// prior-period settlements and resolved disputes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CarriedAdjustment {
+    pub adjustment: Adjustment,
+    /// Per-beneficiary parts; they add up to the adjustment's amount.
+    pub payouts: BTreeMap<String, Decimal>,
+}
+
+/// The Merkle summary of a statement's events, computed by the caller (who knows
+/// the events' keys and hashes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeSummary {
+    pub count: u64,
+    pub root: Hash,
+}
+
+/// What the rating of one statement produced, with exact values for further use.
+#[derive(Clone, Debug)]
+pub struct Rated {
+    pub statement: Statement,
+    pub total: Decimal,
+    pub payouts: BTreeMap<String, Decimal>,
+    /// Events rated into lines, and events reported as exceptions.
+    pub rated_events: u64,
+    pub exception_events: u64,
+}
+
+/// The contribution delta `C` of a contract version for a period (step 4).
+pub fn contribution_delta(contract: &Contract, contributions: &Contributions, period: Period) -> Decimal {
+    let mut delta = Decimal::zero();
+    for rule in &contract.contribution_credits {
+        let n = contributions.accepted_count(&contract.id, rule.by, rule.kind, period.start(), period.end());
+        let raw = rule.share_delta.mul(&Decimal::from_int(n));
+        delta = delta.add(&raw.clamped(&rule.max_abs.neg(), &rule.max_abs));
+    }
+    delta
+}
+
+#[derive(Default)]
+struct LineSums {
+    sums: Sums,
+    revenue: Decimal,
+    base: Decimal,
+}
+
+/// The volume multiplier: exact as `numerator / denominator`.
+struct Multiplier {
+    numerator: Decimal,
+    denominator: Decimal,
+}
+
+fn multiplier(tiers: Option<&VolumeTiers>, volume: &Decimal) -> Multiplier {
+    let exact = |m: &Decimal| Multiplier {
+        numerator: m.clone(),
+        denominator: Decimal::one(),
+    };
+    let Some(tiers) = tiers else {
+        return exact(&Decimal::one());
+    };
+    match tiers.mode {
+        TierMode::Volume => {
+            let tier = tiers
+                .tiers
+                .iter()
+                .find(|t| t.up_to.as_ref().is_none_or(|up| volume <= up))
+                .expect("the last tier is unbounded");
+            exact(&tier.multiplier)
+        }
+        TierMode::Graduated if volume.is_zero() => exact(&tiers.tiers[0].multiplier),
+        TierMode::Graduated => {
+            let mut weighted = Decimal::zero();
+            let mut lower = Decimal::zero();
+            for tier in &tiers.tiers {
+                if volume <= &lower {
+                    break;
+                }
+                let upper = tier.up_to.as_ref().map_or(volume, |up| std::cmp::min(up, volume));
+                weighted = weighted.add(&tier.multiplier.mul(&upper.sub(&lower)));
+                lower = upper.clone();
+            }
+            Multiplier {
+                numerator: weighted,
+                denominator: volume.clone(),
+            }
+        }
+    }
+}
+
+fn fixed(amount: &Decimal, scale: u32) -> String {
+    amount.to_fixed_string(scale)
+}
+
+/// Rates one statement: `contract` is the version in force for `period`.
+pub fn rate_statement(
+    contract: &Contract,
+    period: Period,
+    usage: &PeriodUsage,
+    symbols: &Symbols,
+    inputs: &RatingInputs,
+    tree: TreeSummary,
+    carried: &[CarriedAdjustment],
+) -> Rated {
+    let scale = contract.rounding.scale;
+    let mode = contract.rounding.mode;
+    let c = contribution_delta(contract, &inputs.contributions, period);
+    let (zero, one) = (Decimal::zero(), Decimal::one());
+
+    // Steps 2–3: classify each group, then rate it.
+    // Sorted by (kind, currency) bytewise, as the spec orders them.
+    let mut exceptions: BTreeMap<(&str, &str), Sums> = BTreeMap::new();
+    let mut lines: BTreeMap<(&str, &str), LineSums> = BTreeMap::new();
+    let mut groups: Vec<(&GroupKey, &Sums)> = usage.groups.iter().collect();
+    groups.sort_by_key(|(key, _)| **key);
+    for (key, sums) in groups {
+        let (model, use_case, currency) = (symbols.name(key.model), symbols.name(key.use_case), symbols.name(key.currency));
+        let fx = if currency == contract.currency {
+            Some(&one)
+        } else {
+            inputs.fx.rate(currency, &contract.currency, key.day)
+        };
+        let rule = contract.rate_for(use_case);
+        let exception = if !contract.licenses_model(model) {
+            Some(ExceptionKind::UnlicensedModel)
+        } else if contract.prohibited_use_cases.iter().any(|p| p == use_case) {
+            Some(ExceptionKind::ProhibitedUse)
+        } else if rule.is_none() {
+            Some(ExceptionKind::NoRate)
+        } else if fx.is_none() {
+            Some(ExceptionKind::NoFxRate)
+        } else {
+            None
+        };
+        if let Some(kind) = exception {
+            exceptions.entry((kind.as_str(), currency)).or_default().merge(sums);
+            continue;
+        }
+        let (rule, fx) = (rule.expect("checked"), fx.expect("checked"));
+        let revenue = Decimal::from_units(sums.revenue_units, REVENUE_SCALE).mul(fx);
+        let mut rate = rule.revenue_share.add(&c);
+        for window in &contract.exclusivity {
+            if (window.use_case == use_case || window.use_case == "*") && window.from <= key.day && key.day < window.to {
+                rate = rate.add(&window.share_delta);
+            }
+        }
+        let rate = rate.clamped(&zero, &one);
+        let fee = Decimal::from_int(sums.input_tokens)
+            .mul(&rule.input_per_million)
+            .add(&Decimal::from_int(sums.output_tokens).mul(&rule.output_per_million));
+        let fee = Decimal::from_units(fee.units().clone(), fee.scale() + 6);
+        let base = revenue.mul(&rate).add(&fee);
+        let line = lines.entry((model, use_case)).or_default();
+        line.sums.merge(sums);
+        line.revenue = line.revenue.add(&revenue);
+        line.base = line.base.add(&base);
+    }
+
+    // Step 5: the volume and its multiplier.
+    let metric = contract.volume_tiers.as_ref().map_or(Metric::TotalTokens, |t| t.metric);
+    let volume = match metric {
+        Metric::TotalTokens => Decimal::from_int(lines.values().map(|l| l.sums.input_tokens + l.sums.output_tokens).sum::<u128>()),
+        Metric::Requests => Decimal::from_int(lines.values().map(|l| l.sums.requests).sum::<u128>()),
+        Metric::Revenue => lines.values().fold(Decimal::zero(), |acc, l| acc.add(&l.revenue)),
+    };
+    let m = multiplier(contract.volume_tiers.as_ref(), &volume);
+
+    // Steps 6–7: line amounts and the subtotal.
+    let mut subtotal = Decimal::zero();
+    let mut line_rows = Vec::with_capacity(lines.len());
+    let mut line_amounts = Vec::with_capacity(lines.len());
+    let mut rated_events = 0;
+    for ((model, use_case), line) in &lines {
+        let amount = line.base.mul_div_round(&m.numerator, &m.denominator, scale, mode);
+        subtotal = subtotal.add(&amount);
+        rated_events += line.sums.events;
+        line_rows.push(Line {
+            model: model.to_string(),
+            use_case: use_case.to_string(),
+            events: line.sums.events,
+            requests: line.sums.requests,
+            input_tokens: line.sums.input_tokens,
+            output_tokens: line.sums.output_tokens,
+            revenue: line.revenue.to_normalized_string(),
+            base: line.base.to_normalized_string(),
+            amount: fixed(&amount, scale),
+        });
+        line_amounts.push((*model, amount));
+    }
+
+    // Steps 8–9: minimum guarantee, then cap.
+    let mut adjustments: Vec<(Adjustment, Decimal)> = Vec::new();
+    let mut guaranteed = subtotal.clone();
+    if let Some(minimum) = &contract.minimum_guarantee {
+        if &subtotal < minimum {
+            let topup = minimum.sub(&subtotal);
+            guaranteed = minimum.clone();
+            adjustments.push((simple_adjustment("minimum_guarantee_topup", &topup, scale), topup));
+        }
+    }
+    if let Some(cap) = &contract.cap {
+        if &guaranteed > cap {
+            let reduction = cap.sub(&guaranteed);
+            adjustments.push((simple_adjustment("cap_reduction", &reduction, scale), reduction));
+        }
+    }
+
+    // Step 11: payouts. Lines split by their own rule; own adjustments pro rata.
+    let mut payouts: BTreeMap<String, Decimal> = BTreeMap::new();
+    for (model, amount) in &line_amounts {
+        let rule = contract.split_for(model);
+        let weights: Vec<Decimal> = rule.shares.values().cloned().collect();
+        for (beneficiary, part) in rule.shares.keys().zip(split_largest_remainder(amount, &weights, scale)) {
+            let entry = payouts.entry(beneficiary.clone()).or_default();
+            *entry = entry.add(&part);
+        }
+    }
+    if line_amounts.is_empty() {
+        for beneficiary in contract.catch_all_split().shares.keys() {
+            payouts.entry(beneficiary.clone()).or_default();
+        }
+    }
+    let line_parts = payouts.clone();
+    for (_, amount) in &adjustments {
+        let parts = split_own_adjustment(contract, amount, &line_parts, &subtotal, scale);
+        for (beneficiary, part) in parts {
+            let entry = payouts.entry(beneficiary).or_default();
+            *entry = entry.add(&part);
+        }
+    }
+
+    // Step 10: carried adjustments, then the total.
+    let mut total = subtotal.clone();
+    for (_, amount) in &adjustments {
+        total = total.add(amount);
+    }
+    let mut adjustment_rows: Vec<Adjustment> = adjustments.into_iter().map(|(a, _)| a).collect();
+    for carried_adjustment in carried {
+        let amount = Decimal::parse(&carried_adjustment.adjustment.amount, scale).expect("carried amounts are at scale");
+        total = total.add(&amount);
+        for (beneficiary, part) in &carried_adjustment.payouts {
+            let entry = payouts.entry(beneficiary.clone()).or_default();
+            *entry = entry.add(part);
+        }
+        adjustment_rows.push(carried_adjustment.adjustment.clone());
+    }
+    debug_assert_eq!(
+        payouts.values().fold(Decimal::zero(), |acc, p| acc.add(p)),
+        total,
+        "payouts add up to the total"
+    );
+
+    let mut exception_events = 0;
+    let exception_rows = exceptions
+        .into_iter()
+        .map(|((kind, currency), sums)| {
+            exception_events += sums.events;
+            ExceptionRow {
+                kind: kind.to_string(),
+                currency: currency.to_string(),
+                events: sums.events,
+                revenue: Decimal::from_units(sums.revenue_units, REVENUE_SCALE).to_normalized_string(),
+            }
+        })
+        .collect();
+    let shown_multiplier = Decimal::ratio_significant(&m.numerator, &m.denominator, MULTIPLIER_DIGITS);
+    let statement = Statement {
+        statement_id: None,
+        contract: contract.id.clone(),
+        contract_version: contract.version,
+        contract_sha256: None,
+        licensor: contract.licensor.clone(),
+        host: contract.host.clone(),
+        period: period.label(),
+        period_start: day_start_rfc3339(period.start()),
+        period_end: day_start_rfc3339(period.end()),
+        currency: contract.currency.clone(),
+        volume: Volume {
+            metric: metric.as_str().to_string(),
+            value: volume.to_normalized_string(),
+            multiplier: shown_multiplier.to_normalized_string(),
+        },
+        contribution_delta: c.to_normalized_string(),
+        lines: line_rows,
+        subtotal: fixed(&subtotal, scale),
+        adjustments: adjustment_rows,
+        exceptions: exception_rows,
+        total: fixed(&total, scale),
+        payouts: payouts.iter().map(|(k, v)| (k.clone(), fixed(v, scale))).collect(),
+        unique_customers: usage.customers.len() as u64,
+        events: EventsSummary {
+            count: tree.count,
+            merkle_root: hex::encode(tree.root),
+        },
+        closed_at: None,
+        signature: None,
+    };
+    Rated {
+        statement,
+        total,
+        payouts,
+        rated_events,
+        exception_events,
+    }
+}
+
+fn simple_adjustment(kind: &str, amount: &Decimal, scale: u32) -> Adjustment {
+    Adjustment {
+        kind: kind.to_string(),
+        period: None,
+        dispute_id: None,
+        events: None,
+        merkle_root: None,
+        amount: fixed(amount, scale),
+        payouts: None,
+    }
+}
+
+/// Splits a top-up or cap reduction pro rata to the beneficiaries' rounded line
+/// parts, or by the `*` rule where the subtotal is zero.
+fn split_own_adjustment(
+    contract: &Contract,
+    amount: &Decimal,
+    line_parts: &BTreeMap<String, Decimal>,
+    subtotal: &Decimal,
+    scale: u32,
+) -> Vec<(String, Decimal)> {
+    if subtotal.is_zero() {
+        return split_by_catch_all(contract, amount, scale);
+    }
+    let weights: Vec<Decimal> = line_parts.values().cloned().collect();
+    line_parts
+        .keys()
+        .cloned()
+        .zip(split_largest_remainder(amount, &weights, scale))
+        .collect()
+}
+
+/// Splits an amount by the contract's `*` rule (disputes, zero subtotals).
+pub fn split_by_catch_all(contract: &Contract, amount: &Decimal, scale: u32) -> Vec<(String, Decimal)> {
+    let rule = contract.catch_all_split();
+    let weights: Vec<Decimal> = rule.shares.values().cloned().collect();
+    rule.shares
+        .keys()
+        .cloned()
+        .zip(split_largest_remainder(amount, &weights, scale))
+        .collect()
+}
+
+/// The version of a contract that rates a statement. Versions change only at period
+/// starts of both cadences (validation), so the version in force on the period's first
+/// day governs the whole period.
+pub fn version_for<'c>(contracts: &'c ContractSet, key: &StatementKey) -> Option<&'c Contract> {
+    contracts.contracts[key.contract as usize]
+        .version_on(key.period.start())
+        .filter(|v| v.cadence == key.period.cadence)
+}

@@ -1,0 +1,149 @@
+//! Validates the records of a chunk on all cores, keeping input order.
+//!
+//! Each parallel task turns its records into a [`Batch`]: compact events that own
+//! their bytes (so the chunk can be dropped and the next one parsed while this one
+//! is absorbed), with low-cardinality names (host, model, use case, currency)
+//! numbered in a small per-batch dictionary that the absorbing side translates once.
+
+use rayon::prelude::*;
+use revshare_core::event::{EventError, Timestamp, UsageEvent};
+use revshare_core::merkle::Hash;
+use revshare_core::period::Day;
+use rustc_hash::FxHashMap;
+
+use crate::reader::{Chunk, Record};
+
+/// Records per parallel task: large enough to amortize scheduling.
+const TASK_RECORDS: usize = 2048;
+
+/// A validated event without borrows. Strings live in the batch's `bytes`.
+#[derive(Clone, Debug)]
+pub struct CompactEvent {
+    pub record: Record,
+    pub leaf: Hash,
+    pub key_hash: u64,
+    /// `source` then `id`, at `key_start` in the batch's bytes.
+    pub key_start: u32,
+    pub source_len: u16,
+    pub id_len: u16,
+    /// Batch dictionary ids of host, model, use case, currency.
+    pub names: [u16; 4],
+    pub customer: Option<(u32, u16)>,
+    pub time_utc: Timestamp,
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub revenue_units: i128,
+}
+
+impl CompactEvent {
+    pub fn day(&self) -> Day {
+        Day(self.time_utc.utc_day())
+    }
+}
+
+/// The outcome of one task: valid events, refused records, and their strings.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<CompactEvent>,
+    pub invalid: Vec<(Record, EventError)>,
+    pub names: Vec<String>,
+    pub bytes: Vec<u8>,
+}
+
+impl Batch {
+    pub fn source(&self, event: &CompactEvent) -> &str {
+        let start = event.key_start as usize;
+        self.str_at(start, event.source_len as usize)
+    }
+
+    pub fn id(&self, event: &CompactEvent) -> &str {
+        let start = event.key_start as usize + event.source_len as usize;
+        self.str_at(start, event.id_len as usize)
+    }
+
+    pub fn key_bytes(&self, event: &CompactEvent) -> &[u8] {
+        let start = event.key_start as usize;
+        &self.bytes[start..start + event.source_len as usize + event.id_len as usize]
+    }
+
+    pub fn customer(&self, event: &CompactEvent) -> Option<&str> {
+        event.customer.map(|(start, len)| self.str_at(start as usize, len as usize))
+    }
+
+    fn str_at(&self, start: usize, len: usize) -> &str {
+        std::str::from_utf8(&self.bytes[start..start + len]).expect("copied from validated strings")
+    }
+
+    fn push_str(&mut self, text: &str) -> u32 {
+        let start = u32::try_from(self.bytes.len()).expect("a batch holds far less than 4 GiB");
+        self.bytes.extend_from_slice(text.as_bytes());
+        start
+    }
+}
+
+/// Validates every record of a chunk; batches come back in input order.
+pub fn parse_chunk(chunk: &Chunk) -> Vec<Batch> {
+    chunk
+        .records
+        .par_chunks(TASK_RECORDS)
+        .map(|records| parse_records(chunk, records))
+        .collect()
+}
+
+fn parse_records(chunk: &Chunk, records: &[Record]) -> Batch {
+    let mut batch = Batch::default();
+    let mut dictionary: FxHashMap<String, u16> = FxHashMap::default();
+    let mut scratch = Vec::with_capacity(512);
+    for record in records {
+        let event = match UsageEvent::parse(chunk.record_bytes(record)) {
+            Ok(event) => event,
+            Err(error) => {
+                batch.invalid.push((*record, error));
+                continue;
+            }
+        };
+        let leaf = event.leaf_hash_with(&mut scratch);
+        let mut name = |text: &str| -> u16 {
+            if let Some(id) = dictionary.get(text) {
+                return *id;
+            }
+            let id = u16::try_from(batch.names.len()).expect("a task has at most 4 × 2048 names");
+            batch.names.push(text.to_string());
+            dictionary.insert(text.to_string(), id);
+            id
+        };
+        let data = &event.data;
+        let names = [name(&data.host), name(&data.model), name(&data.use_case), name(&data.currency)];
+        let key_start = batch.push_str(&event.source);
+        batch.push_str(&event.id);
+        let customer = data.customer.as_ref().map(|c| (batch.push_str(c), c.len() as u16));
+        batch.events.push(CompactEvent {
+            record: *record,
+            leaf,
+            key_hash: key_hash(&event.source, &event.id),
+            key_start,
+            source_len: event.source.len() as u16,
+            id_len: event.id.len() as u16,
+            names,
+            customer,
+            time_utc: event.time_utc,
+            requests: data.requests_rated(),
+            input_tokens: data.input_tokens,
+            output_tokens: data.output_tokens,
+            revenue_units: data.revenue_units,
+        });
+    }
+    batch
+}
+
+/// The idempotency table's hash of a key (not a security boundary: keys are
+/// compared in full after the hash matches).
+pub fn key_hash(source: &str, id: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
+    hasher.write(source.as_bytes());
+    hasher.write_u8(0xff);
+    hasher.write(id.as_bytes());
+    hasher.finish()
+}
