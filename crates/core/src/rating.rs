@@ -641,3 +641,78 @@ pub fn version_for<'c>(contracts: &'c ContractSet, key: &StatementKey) -> Option
         .version_on(key.period.start())
         .filter(|v| v.cadence == key.period.cadence)
 }
+
+/// One event for [`rate_events`]: its key, leaf hash and facts.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyedFacts<'a> {
+    pub source: &'a str,
+    pub id: &'a str,
+    pub leaf: Hash,
+    pub facts: EventFacts<'a>,
+}
+
+impl<'a> KeyedFacts<'a> {
+    /// The facts of a parsed event (the customer as sent; only distinctness counts).
+    pub fn of(event: &'a crate::event::UsageEvent<'a>, leaf: Hash) -> KeyedFacts<'a> {
+        let data = &event.data;
+        KeyedFacts {
+            source: &event.source,
+            id: &event.id,
+            leaf,
+            facts: EventFacts {
+                host: &data.host,
+                model: &data.model,
+                use_case: &data.use_case,
+                currency: &data.currency,
+                customer: data.customer.as_deref(),
+                day: Day(event.time_utc.utc_day()),
+                requests: data.requests_rated(),
+                input_tokens: data.input_tokens,
+                output_tokens: data.output_tokens,
+                revenue_units: data.revenue_units,
+            },
+        }
+    }
+}
+
+/// Rates events held in memory, in one thread: deduplicates by `(source, id)` (the
+/// first occurrence wins; a later one with another leaf is a conflict and dropped),
+/// routes, accumulates and builds each statement's tree. Statements come sorted by
+/// `(contract, period)`; with `period`, only that period, for every contract of its
+/// cadence whose term covers it.
+///
+/// This is the reference path: the parallel offline pipeline and the store's close
+/// must agree with it.
+pub fn rate_events(inputs: &RatingInputs, events: &[KeyedFacts<'_>], period: Option<Period>) -> Vec<Rated> {
+    let mut engine = Engine::new(inputs);
+    let mut first: FxHashMap<(&str, &str), u32> = FxHashMap::default();
+    for (index, event) in events.iter().enumerate() {
+        if first.contains_key(&(event.source, event.id)) {
+            continue;
+        }
+        first.insert((event.source, event.id), index as u32);
+        engine.add(&event.facts, index as u32);
+    }
+    if let Some(period) = period {
+        engine.require_period(period);
+    }
+    let mut keys: Vec<(&StatementKey, &PeriodUsage)> = engine
+        .usage
+        .iter()
+        .filter(|(key, _)| period.is_none_or(|p| key.period == p))
+        .collect();
+    keys.sort_by_key(|(key, _)| (inputs.contracts.contracts[key.contract as usize].id.as_str(), key.period.label()));
+    keys.into_iter()
+        .map(|(key, usage)| {
+            let mut counted: Vec<&KeyedFacts<'_>> = usage.events.iter().map(|i| &events[*i as usize]).collect();
+            counted.sort_by(|a, b| (a.source, a.id).cmp(&(b.source, b.id)));
+            let leaves: Vec<Hash> = counted.iter().map(|e| e.leaf).collect();
+            let tree = TreeSummary {
+                count: leaves.len() as u64,
+                root: crate::merkle::root(&leaves),
+            };
+            let contract = version_for(&inputs.contracts, key).expect("events are routed only to versions in force");
+            rate_statement(contract, key.period, usage, &engine.symbols, inputs, tree, &[])
+        })
+        .collect()
+}
