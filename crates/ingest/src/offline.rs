@@ -12,7 +12,7 @@ use revshare_core::period::Period;
 use revshare_core::rating::{rate_statement, version_for, Engine, InternedFacts, RatingInputs, TreeSummary};
 use revshare_core::statement::Statement;
 
-use crate::parse::{key_hash, parse_chunk, Batch};
+use crate::parse::{parse_chunk, Batch};
 use crate::reader::{ReadError, Record, RecordReader};
 
 /// A usage file to read; `name` labels its messages.
@@ -65,10 +65,17 @@ pub struct InputError {
 #[derive(Default)]
 pub struct EventKeys {
     bytes: Vec<u8>,
-    /// `(start, source_len, id_len)` into `bytes`.
-    spans: Vec<(usize, u16, u16)>,
+    spans: Vec<KeySpan>,
     pub leaves: Vec<Hash>,
     table: HashTable<u32>,
+}
+
+#[derive(Clone, Copy)]
+struct KeySpan {
+    start: usize,
+    source_len: u16,
+    id_len: u16,
+    hash: u64,
 }
 
 pub enum Seen {
@@ -78,35 +85,32 @@ pub enum Seen {
 }
 
 impl EventKeys {
-    fn key(&self, index: u32) -> (&[u8], &[u8]) {
-        let (start, source_len, id_len) = self.spans[index as usize];
-        let source_end = start + source_len as usize;
-        (&self.bytes[start..source_end], &self.bytes[source_end..source_end + id_len as usize])
+    /// `(source, id)` of an event, as bytes.
+    pub fn key(&self, index: u32) -> (&[u8], &[u8]) {
+        let span = self.spans[index as usize];
+        let source_end = span.start + span.source_len as usize;
+        (&self.bytes[span.start..source_end], &self.bytes[source_end..source_end + span.id_len as usize])
     }
 
     /// Records a key; the first occurrence of `(source, id)` wins.
-    pub fn insert(&mut self, hash: u64, source: &str, id: &str, leaf: &Hash) -> Seen {
-        let found = self.table.find(hash, |&index| {
-            let (s, i) = self.key(index);
-            s == source.as_bytes() && i == id.as_bytes()
-        });
+    pub fn insert(&mut self, hash: u64, source: &[u8], id: &[u8], leaf: &Hash) -> Seen {
+        let found = self.table.find(hash, |&index| self.key(index) == (source, id));
         if let Some(&index) = found {
             return if self.leaves[index as usize] == *leaf { Seen::Duplicate } else { Seen::Conflict };
         }
         let index = u32::try_from(self.spans.len()).expect("fewer than 2^32 distinct events");
         let start = self.bytes.len();
-        self.bytes.extend_from_slice(source.as_bytes());
-        self.bytes.extend_from_slice(id.as_bytes());
-        self.spans.push((start, source.len() as u16, id.len() as u16));
-        self.leaves.push(*leaf);
-        let (bytes, spans) = (&self.bytes, &self.spans);
-        self.table.insert_unique(hash, index, |&i| {
-            let (start, source_len, id_len) = spans[i as usize];
-            let source_end = start + source_len as usize;
-            let source = std::str::from_utf8(&bytes[start..source_end]).expect("stored from a str");
-            let id = std::str::from_utf8(&bytes[source_end..source_end + id_len as usize]).expect("stored from a str");
-            key_hash(source, id)
+        self.bytes.extend_from_slice(source);
+        self.bytes.extend_from_slice(id);
+        self.spans.push(KeySpan {
+            start,
+            source_len: source.len() as u16,
+            id_len: id.len() as u16,
+            hash,
         });
+        self.leaves.push(*leaf);
+        let spans = &self.spans;
+        self.table.insert_unique(hash, index, |&i| spans[i as usize].hash);
         Seen::New(index)
     }
 
@@ -118,19 +122,36 @@ impl EventKeys {
         self.spans.is_empty()
     }
 
-    /// Ranks of all events in `(source, id)` bytewise order, computed on all cores.
-    pub fn ranks(&self) -> Vec<u32> {
-        let mut order: Vec<u32> = (0..self.spans.len() as u32).collect();
-        order.par_sort_unstable_by(|a, b| self.key(*a).cmp(&self.key(*b)));
-        let mut ranks = vec![0u32; order.len()];
-        for (rank, index) in order.into_iter().enumerate() {
-            ranks[index as usize] = rank as u32;
+    /// The first 32 bytes of `source ‖ 0x00 ‖ id` as four big-endian words: comparing
+    /// them orders keys as `(source, id)` does, up to ties that need the full keys.
+    fn prefix(&self, index: u32) -> [u64; 4] {
+        let (source, id) = self.key(index);
+        let mut bytes = [0u8; 32];
+        let mut position = 0;
+        for &b in source.iter().chain(std::iter::once(&0u8)).chain(id) {
+            if position == 32 {
+                break;
+            }
+            bytes[position] = b;
+            position += 1;
         }
-        ranks
+        std::array::from_fn(|i| u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes")))
+    }
+
+    /// Sorts event indices into `(source, id)` bytewise order, on all cores.
+    pub fn sort(&self, events: &mut [u32]) {
+        let mut keyed: Vec<([u64; 4], u32)> = events.par_iter().map(|e| (self.prefix(*e), *e)).collect();
+        keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| self.key(a.1).cmp(&self.key(b.1))));
+        for (slot, (_, event)) in events.iter_mut().zip(keyed) {
+            *slot = event;
+        }
     }
 }
 
 /// What `rate` produced.
+pub static PARSE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static ABSORB_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 pub struct RateOutput {
     pub statements: Vec<Statement>,
     pub summary: Summary,
@@ -173,20 +194,31 @@ pub fn rate_usage(
             // Parse the next chunk on the pool while this thread absorbs the last one.
             let previous = parsed.take();
             let (next, ()) = rayon::join(
-                || chunk.as_ref().map(parse_chunk),
                 || {
+                    let t = std::time::Instant::now();
+                    let r = chunk.as_ref().map(parse_chunk);
+                    PARSE_NS.fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+                    r
+                },
+                || {
+                    let t = std::time::Instant::now();
                     for batch in previous.into_iter().flatten() {
                         absorber.absorb(&batch);
                     }
+                    ABSORB_NS.fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
                 },
             );
             parsed = next;
         }
     }
+    let absorbed = std::time::Instant::now();
     if let Some(period) = period {
         engine.require_period(period);
     }
     let statements = finish(&engine, &keys, period, &mut summary);
+    if std::env::var_os("REVSHARE_PROFILE").is_some() {
+        eprintln!("profile: finish {:?} parse {}ms absorb {}ms", absorbed.elapsed(), PARSE_NS.load(std::sync::atomic::Ordering::Relaxed)/1000000, ABSORB_NS.load(std::sync::atomic::Ordering::Relaxed)/1000000);
+    }
     summary.unique = keys.len() as u64;
     Ok(RateOutput { statements, summary })
 }
@@ -224,7 +256,8 @@ impl Absorber<'_, '_> {
                 self.invalid(record, error);
             }
             self.summary.read += 1;
-            let (source, id) = (batch.source(event), batch.id(event));
+            let key = batch.key_bytes(event);
+            let (source, id) = key.split_at(event.source_len as usize);
             let index = match self.keys.insert(event.key_hash, source, id, &event.leaf) {
                 Seen::New(index) => index,
                 Seen::Duplicate => {
@@ -236,7 +269,11 @@ impl Absorber<'_, '_> {
                     self.problem(
                         &event.record,
                         ProblemKind::Conflict,
-                        format!("conflict: ({source}, {id}) was already given with other content; the first stands"),
+                        format!(
+                            "conflict: ({}, {}) was already given with other content; the first stands",
+                            batch.source(event),
+                            batch.id(event)
+                        ),
                     );
                     continue;
                 }
@@ -247,7 +284,7 @@ impl Absorber<'_, '_> {
                 model: names[event.names[1] as usize],
                 use_case: names[event.names[2] as usize],
                 currency: names[event.names[3] as usize],
-                customer: batch.customer(event).map(|c| self.engine.symbols.intern(c)),
+                customer: event.customer.map(|c| names[c as usize]),
                 day,
                 requests: event.requests,
                 input_tokens: event.input_tokens,
@@ -277,12 +314,11 @@ fn finish(engine: &Engine<'_>, keys: &EventKeys, period: Option<Period>, summary
         .filter(|(key, _)| period.is_none_or(|p| key.period == p))
         .collect();
     wanted.sort_by_key(|(key, _)| (inputs.contracts.contracts[key.contract as usize].id.clone(), key.period.label()));
-    let ranks = if wanted.iter().any(|(_, usage)| !usage.events.is_empty()) { keys.ranks() } else { Vec::new() };
     let mut statements = Vec::with_capacity(wanted.len());
     for (key, usage) in wanted {
         let contract = version_for(&inputs.contracts, key).expect("events are routed only to versions in force");
         let mut events = usage.events.clone();
-        events.par_sort_unstable_by_key(|e| ranks[*e as usize]);
+        keys.sort(&mut events);
         let by_rank: Vec<Hash> = events.iter().map(|e| keys.leaves[*e as usize]).collect();
         let root = parallel_root(&by_rank);
         let tree = TreeSummary {

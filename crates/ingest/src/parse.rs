@@ -28,7 +28,8 @@ pub struct CompactEvent {
     pub id_len: u16,
     /// Batch dictionary ids of host, model, use case, currency.
     pub names: [u16; 4],
-    pub customer: Option<(u32, u16)>,
+    /// Batch dictionary id of the customer (customers repeat within a batch too).
+    pub customer: Option<u16>,
     pub time_utc: Timestamp,
     pub requests: u64,
     pub input_tokens: u64,
@@ -65,10 +66,6 @@ impl Batch {
     pub fn key_bytes(&self, event: &CompactEvent) -> &[u8] {
         let start = event.key_start as usize;
         &self.bytes[start..start + event.source_len as usize + event.id_len as usize]
-    }
-
-    pub fn customer(&self, event: &CompactEvent) -> Option<&str> {
-        event.customer.map(|(start, len)| self.str_at(start as usize, len as usize))
     }
 
     fn str_at(&self, start: usize, len: usize) -> &str {
@@ -108,16 +105,16 @@ fn parse_records(chunk: &Chunk, records: &[Record]) -> Batch {
             if let Some(id) = dictionary.get(text) {
                 return *id;
             }
-            let id = u16::try_from(batch.names.len()).expect("a task has at most 4 × 2048 names");
+            let id = u16::try_from(batch.names.len()).expect("a task has at most 5 × 2048 names");
             batch.names.push(text.to_string());
             dictionary.insert(text.to_string(), id);
             id
         };
         let data = &event.data;
         let names = [name(&data.host), name(&data.model), name(&data.use_case), name(&data.currency)];
+        let customer = data.customer.as_deref().map(&mut name);
         let key_start = batch.push_str(&event.source);
         batch.push_str(&event.id);
-        let customer = data.customer.as_ref().map(|c| (batch.push_str(c), c.len() as u16));
         batch.events.push(CompactEvent {
             record: *record,
             leaf,

@@ -1,0 +1,195 @@
+//! The RFC 8785 (JCS) canonical form of a usage event and its RFC 9162 leaf hash.
+//!
+//! The event's own fields are written directly in JCS key order (they are strings and
+//! integers only); extension values go through `serde_json_canonicalizer`, which
+//! handles arbitrary JSON numbers.
+
+use super::{UsageData, UsageEvent};
+use crate::merkle::Hash;
+
+impl UsageEvent<'_> {
+    /// Writes the RFC 8785 (JCS) canonical form of the event as parsed.
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if self.extensions.is_empty() {
+            self.write_member(out, Member::Data);
+            for member in [Member::Id, Member::Source, Member::SpecVersion, Member::Time, Member::Type] {
+                out.push(b',');
+                self.write_member(out, member);
+            }
+        } else {
+            let mut members: Vec<(&str, Member)> = vec![
+                ("data", Member::Data),
+                ("id", Member::Id),
+                ("source", Member::Source),
+                ("specversion", Member::SpecVersion),
+                ("time", Member::Time),
+                ("type", Member::Type),
+            ];
+            for (index, (name, _)) in self.extensions.iter().enumerate() {
+                members.push((name, Member::Extension(index)));
+            }
+            members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            for (position, (_, member)) in members.into_iter().enumerate() {
+                if position > 0 {
+                    out.push(b',');
+                }
+                self.write_member(out, member);
+            }
+        }
+        out.push(b'}');
+    }
+
+    fn write_member(&self, out: &mut Vec<u8>, member: Member) {
+        let mut field = |name: &str, value: &str| {
+            write_json_string(out, name);
+            out.push(b':');
+            write_json_string(out, value);
+        };
+        match member {
+            Member::Id => field("id", &self.id),
+            Member::Source => field("source", &self.source),
+            Member::SpecVersion => field("specversion", "1.0"),
+            Member::Time => field("time", &self.time),
+            Member::Type => field("type", "ai.usage.v1"),
+            Member::Data => {
+                write_json_string(out, "data");
+                out.push(b':');
+                self.data.write_canonical(out);
+            }
+            Member::Extension(index) => {
+                let (name, value) = &self.extensions[index];
+                write_json_string(out, name);
+                out.push(b':');
+                let canonical = serde_json_canonicalizer::to_vec(value)
+                    .expect("a parsed JSON value always canonicalizes");
+                out.extend_from_slice(&canonical);
+            }
+        }
+    }
+
+    /// The canonical form as a new buffer.
+    pub fn canonical(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(384);
+        self.write_canonical(&mut out);
+        out
+    }
+
+    /// The RFC 9162 leaf hash `SHA-256(0x00 ‖ JCS(event))`, reusing `scratch`.
+    pub fn leaf_hash_with(&self, scratch: &mut Vec<u8>) -> Hash {
+        scratch.clear();
+        self.write_canonical(scratch);
+        crate::merkle::leaf_hash(scratch)
+    }
+
+    pub fn leaf_hash(&self) -> Hash {
+        self.leaf_hash_with(&mut Vec::with_capacity(384))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Member {
+    Data,
+    Id,
+    Source,
+    SpecVersion,
+    Time,
+    Type,
+    Extension(usize),
+}
+
+impl UsageData<'_> {
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        let mut first = true;
+        let mut key = |out: &mut Vec<u8>, name: &str| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_json_string(out, name);
+            out.push(b':');
+        };
+        key(out, "currency");
+        write_json_string(out, &self.currency);
+        if let Some(customer) = &self.customer {
+            key(out, "customer");
+            write_json_string(out, customer);
+        }
+        key(out, "host");
+        write_json_string(out, &self.host);
+        key(out, "input_tokens");
+        write_integer(out, self.input_tokens);
+        key(out, "model");
+        write_json_string(out, &self.model);
+        key(out, "output_tokens");
+        write_integer(out, self.output_tokens);
+        if let Some(region) = &self.region {
+            key(out, "region");
+            write_json_string(out, region);
+        }
+        if let Some(requests) = self.requests {
+            key(out, "requests");
+            write_integer(out, requests);
+        }
+        key(out, "revenue");
+        write_json_string(out, &self.revenue);
+        key(out, "use_case");
+        write_json_string(out, &self.use_case);
+        out.push(b'}');
+    }
+}
+
+fn write_integer(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut position = digits.len();
+    loop {
+        position -= 1;
+        digits[position] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[position..]);
+}
+
+/// Writes a string as RFC 8785 (ECMAScript `JSON.stringify`) does: `"`, `\\` and
+/// control characters escaped (the short forms where they exist), everything else
+/// as is.
+pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    out.push(b'"');
+    // Most strings need no escape: copy them whole.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..index]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(byte >> 4) as usize]);
+            out.push(HEX[(byte & 0xf) as usize]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = index + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}

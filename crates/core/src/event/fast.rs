@@ -1,0 +1,144 @@
+//! The fast parser: reads the common event shape (the six attributes, `data` with
+//! its listed fields, strings without escapes, plain non-negative integers) in one
+//! pass without allocating. Anything else (an escape, an extension attribute, a
+//! duplicate or unknown key, a wrong type, bad JSON) makes it give up with `None`,
+//! and the strict parser reads the event instead and explains any refusal.
+//!
+//! The invariant: whatever it accepts, the strict parser reads into the same
+//! [`RawEvent`]; both then apply the same rules ([`validate`]). A test checks this on
+//! mutated events.
+
+use std::borrow::Cow;
+
+use super::validate::{RawData, RawEvent};
+use super::INTEGER_MAX;
+
+struct Scanner<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        let bytes = self.text.as_bytes();
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.skip_whitespace();
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// A string without escapes or control characters.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let length = bytes[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let end = start + length;
+        if bytes[end] != b'"' {
+            return None;
+        }
+        self.at = end + 1;
+        // Quotes are ASCII, so both ends are char boundaries of the validated text.
+        Some(&self.text[start..end])
+    }
+
+    /// A non-negative integer in plain notation, at most 2^53 − 1.
+    fn integer(&mut self) -> Option<u64> {
+        self.skip_whitespace();
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let digits = bytes[start..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 16 || (digits > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = bytes.get(start + digits) {
+            return None;
+        }
+        self.at = start + digits;
+        let value = bytes[start..self.at].iter().fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'));
+        (value <= INTEGER_MAX).then_some(value)
+    }
+
+    /// Visits the members of an object; `member` reads each value.
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        self.skip_whitespace();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            member(self, key)?;
+            self.skip_whitespace();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+fn set<'a>(slot: &mut Option<Cow<'a, str>>, value: &'a str) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(Cow::Borrowed(value));
+    Some(())
+}
+
+fn set_int(slot: &mut Option<u64>, value: u64) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+/// Reads the common shape, or `None` to defer to the strict parser.
+pub(crate) fn parse(bytes: &[u8]) -> Option<RawEvent<'_>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut scanner = Scanner { text, at: 0 };
+    let mut raw = RawEvent::default();
+    scanner.object(|s, key| match key {
+        "specversion" => set(&mut raw.specversion, s.string()?),
+        "type" => set(&mut raw.kind, s.string()?),
+        "source" => set(&mut raw.source, s.string()?),
+        "id" => set(&mut raw.id, s.string()?),
+        "time" => set(&mut raw.time, s.string()?),
+        "data" if raw.data.is_none() => {
+            let mut data = RawData::default();
+            s.object(|s, key| match key {
+                "host" => set(&mut data.host, s.string()?),
+                "model" => set(&mut data.model, s.string()?),
+                "use_case" => set(&mut data.use_case, s.string()?),
+                "region" => set(&mut data.region, s.string()?),
+                "customer" => set(&mut data.customer, s.string()?),
+                "requests" => set_int(&mut data.requests, s.integer()?),
+                "input_tokens" => set_int(&mut data.input_tokens, s.integer()?),
+                "output_tokens" => set_int(&mut data.output_tokens, s.integer()?),
+                "revenue" => set(&mut data.revenue, s.string()?),
+                "currency" => set(&mut data.currency, s.string()?),
+                _ => None,
+            })?;
+            raw.data = Some(data);
+            Some(())
+        }
+        _ => None,
+    })?;
+    scanner.skip_whitespace();
+    (scanner.at == bytes.len()).then_some(raw)
+}

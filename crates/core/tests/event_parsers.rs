@@ -1,0 +1,63 @@
+//! The fast event parser and the strict one agree on every input: the same event or
+//! the same error. Inputs are the spec's example events, mutated byte by byte.
+
+mod common;
+
+use proptest::prelude::*;
+use revshare_core::event::UsageEvent;
+
+fn bases() -> Vec<Vec<u8>> {
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for file in ["edge/usage.ndjson", "usage-small.ndjson"] {
+        let usage = common::read(file);
+        lines.extend(usage.split(|b| *b == b'\n').filter(|l| !l.is_empty()).take(40).map(<[u8]>::to_vec));
+    }
+    lines.push(br#" { "specversion" : "1.0" , "type":"ai.usage.v1","source":"s","id":"i","time":"2026-10-01T00:00:00+05:30","data":{ "host":"h","model":"m","use_case":"chat","input_tokens":0,"output_tokens":9007199254740991,"revenue":"999999999999999.999999999999","currency":"EUR","customer":"\u00e9t\u00e9"} } "#.to_vec());
+    lines
+}
+
+const SNIPPETS: &[&str] = &[
+    " ", "\"", "\\", "\\n", "\\u0000", "{", "}", "[", "]", ",", ":", "0", "-", ".", "e", "1e3", "null", "true",
+    "\"x\":1,", "\"data\":{},", "\"id\":\"dup\",", "\"prompt\":\"hi\",", "é", "\u{2028}", "\t", "00", "9007199254740992",
+];
+
+fn mutate(base: &[u8], ops: &[(prop::sample::Index, u8, prop::sample::Index)]) -> Vec<u8> {
+    let mut bytes = base.to_vec();
+    for (at, op, snippet) in ops {
+        let position = at.index(bytes.len() + 1);
+        match op % 4 {
+            0 => {
+                let s = snippet.get(SNIPPETS).as_bytes();
+                bytes.splice(position..position, s.iter().copied());
+            }
+            1 if position < bytes.len() => {
+                bytes.remove(position);
+            }
+            2 if position < bytes.len() => bytes[position] = bytes[position].wrapping_add(1),
+            _ if position < bytes.len() => bytes[position] = 0xff,
+            _ => {}
+        }
+    }
+    bytes
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn fast_and_strict_parsers_agree(
+        base in prop::sample::select(bases()),
+        ops in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<prop::sample::Index>()), 0..4),
+    ) {
+        let input = mutate(&base, &ops);
+        prop_assert_eq!(UsageEvent::parse(&input), UsageEvent::parse_strict(&input), "input {}", String::from_utf8_lossy(&input));
+    }
+}
+
+#[test]
+fn unmutated_examples_take_the_same_path_to_the_same_event() {
+    for base in bases() {
+        let fast = UsageEvent::parse(&base).unwrap();
+        assert_eq!(Ok(fast), UsageEvent::parse_strict(&base));
+    }
+}
