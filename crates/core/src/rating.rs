@@ -79,6 +79,14 @@ impl Symbols {
     pub fn name(&self, id: u32) -> &str {
         &self.names[id as usize]
     }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -143,13 +151,115 @@ pub struct InternedFacts {
     pub revenue_units: i128,
 }
 
-/// Routes events to statements and accumulates their usage.
+/// Usage per statement.
+pub type UsageMap = FxHashMap<StatementKey, PeriodUsage>;
+
+/// Finds the statements that select an event (step 1), caching the contracts that
+/// may select each `(host, model)`. One per thread: it is cheap to create.
+pub struct Router<'i> {
+    inputs: &'i RatingInputs,
+    routes: FxHashMap<(u32, u32), Box<[u32]>>,
+}
+
+impl<'i> Router<'i> {
+    pub fn new(inputs: &'i RatingInputs) -> Router<'i> {
+        Router {
+            inputs,
+            routes: FxHashMap::default(),
+        }
+    }
+
+    /// Adds the event to every statement that selects it, in `usage`; returns how
+    /// many did (0: no statement's business).
+    pub fn add(&mut self, usage: &mut UsageMap, symbols: &Symbols, facts: &InternedFacts, event_ref: u32) -> usize {
+        let inputs = self.inputs;
+        let candidates = self
+            .routes
+            .entry((facts.host, facts.model))
+            .or_insert_with(|| route(inputs, symbols.name(facts.host), symbols.name(facts.model)));
+        let mut counted = 0;
+        for &contract_index in candidates.iter() {
+            let versions = &inputs.contracts.contracts[contract_index as usize];
+            let Some(version) = versions.version_on(facts.day) else {
+                continue;
+            };
+            let key = StatementKey {
+                contract: contract_index,
+                period: version.cadence.period_of(facts.day),
+            };
+            usage.entry(key).or_default().add(facts, event_ref);
+            counted += 1;
+        }
+        counted
+    }
+}
+
+impl PeriodUsage {
+    fn add(&mut self, facts: &InternedFacts, event_ref: u32) {
+        let sums = self
+            .groups
+            .entry(GroupKey {
+                model: facts.model,
+                use_case: facts.use_case,
+                currency: facts.currency,
+                day: facts.day,
+            })
+            .or_default();
+        sums.events += 1;
+        sums.requests += u128::from(facts.requests);
+        sums.input_tokens += u128::from(facts.input_tokens);
+        sums.output_tokens += u128::from(facts.output_tokens);
+        sums.revenue_units = sums
+            .revenue_units
+            .checked_add(facts.revenue_units)
+            .expect("revenue sums stay far below 2^127 units within the spec's bounds");
+        if let Some(customer) = facts.customer {
+            self.customers.insert(customer);
+        }
+        self.events.push(event_ref);
+    }
+}
+
+/// Merges usage maps built from disjoint parts of the events, in order: each
+/// statement's event references keep the order of `parts`.
+pub fn merge_usage(parts: Vec<UsageMap>) -> UsageMap {
+    let mut merged = UsageMap::default();
+    for part in parts {
+        for (key, usage) in part {
+            match merged.get_mut(&key) {
+                Some(existing) => existing.merge(usage),
+                None => {
+                    merged.insert(key, usage);
+                }
+            }
+        }
+    }
+    merged
+}
+
+/// Ensures a statement exists for `period` for every contract of that cadence whose
+/// term covers it (`rate --period`: a minimum guarantee is owed anyway).
+pub fn require_period(usage: &mut UsageMap, inputs: &RatingInputs, period: Period) {
+    for (index, versions) in inputs.contracts.contracts.iter().enumerate() {
+        if let Some(version) = versions.version_on(period.start()) {
+            if version.cadence == period.cadence {
+                usage
+                    .entry(StatementKey {
+                        contract: index as u32,
+                        period,
+                    })
+                    .or_default();
+            }
+        }
+    }
+}
+
+/// Routes events to statements and accumulates their usage, in one thread.
 pub struct Engine<'i> {
     inputs: &'i RatingInputs,
     pub symbols: Symbols,
-    /// (host, model) → indices of the contracts whose selection may hold the event.
-    routes: FxHashMap<(u32, u32), Box<[u32]>>,
-    pub usage: FxHashMap<StatementKey, PeriodUsage>,
+    router: Router<'i>,
+    pub usage: UsageMap,
 }
 
 impl<'i> Engine<'i> {
@@ -157,8 +267,8 @@ impl<'i> Engine<'i> {
         Engine {
             inputs,
             symbols: Symbols::default(),
-            routes: FxHashMap::default(),
-            usage: FxHashMap::default(),
+            router: Router::new(inputs),
+            usage: UsageMap::default(),
         }
     }
 
@@ -180,69 +290,11 @@ impl<'i> Engine<'i> {
             output_tokens: facts.output_tokens,
             revenue_units: facts.revenue_units,
         };
-        self.add_interned(&interned, event_ref)
+        self.router.add(&mut self.usage, &self.symbols, &interned, event_ref)
     }
 
-    /// [`Engine::add`] for facts whose names the caller already interned.
-    pub fn add_interned(&mut self, facts: &InternedFacts, event_ref: u32) -> usize {
-        let inputs = self.inputs;
-        let symbols = &self.symbols;
-        let candidates = self
-            .routes
-            .entry((facts.host, facts.model))
-            .or_insert_with(|| route(inputs, symbols.name(facts.host), symbols.name(facts.model)));
-        let mut counted = 0;
-        for &contract_index in candidates.iter() {
-            let versions = &inputs.contracts.contracts[contract_index as usize];
-            let Some(version) = versions.version_on(facts.day) else {
-                continue;
-            };
-            let key = StatementKey {
-                contract: contract_index,
-                period: version.cadence.period_of(facts.day),
-            };
-            let usage = self.usage.entry(key).or_default();
-            let sums = usage
-                .groups
-                .entry(GroupKey {
-                    model: facts.model,
-                    use_case: facts.use_case,
-                    currency: facts.currency,
-                    day: facts.day,
-                })
-                .or_default();
-            sums.events += 1;
-            sums.requests += u128::from(facts.requests);
-            sums.input_tokens += u128::from(facts.input_tokens);
-            sums.output_tokens += u128::from(facts.output_tokens);
-            sums.revenue_units = sums
-                .revenue_units
-                .checked_add(facts.revenue_units)
-                .expect("revenue sums stay far below 2^127 units within the spec's bounds");
-            if let Some(customer) = facts.customer {
-                usage.customers.insert(customer);
-            }
-            usage.events.push(event_ref);
-            counted += 1;
-        }
-        counted
-    }
-
-    /// Ensures a statement exists for `period` for every contract of that cadence
-    /// whose term covers it (`rate --period`: a minimum guarantee is owed anyway).
     pub fn require_period(&mut self, period: Period) {
-        for (index, versions) in self.inputs.contracts.contracts.iter().enumerate() {
-            if let Some(version) = versions.version_on(period.start()) {
-                if version.cadence == period.cadence {
-                    self.usage
-                        .entry(StatementKey {
-                            contract: index as u32,
-                            period,
-                        })
-                        .or_default();
-                }
-            }
-        }
+        require_period(&mut self.usage, self.inputs, period);
     }
 }
 

@@ -1,18 +1,26 @@
-//! Offline rating of usage files (`revshare rate`): read in chunks, validate on all
-//! cores, deduplicate in input order (first occurrence wins), accumulate, then rate
-//! every statement and build its Merkle tree.
+//! Offline rating of usage files (`revshare rate`).
+//!
+//! 1. Read the files in chunks and validate each chunk on all cores into compact
+//!    batches; invalid records are reported as they are found.
+//! 2. Sort every valid event by `(source, id)`, then by input position, on all cores.
+//!    Equal keys are now adjacent: the first in input order wins, later ones are
+//!    duplicates (same leaf hash) or conflicts (another). No hash table is needed,
+//!    and the sorted order is already the order of every statement's Merkle leaves.
+//! 3. Accumulate the winners into per-statement usage on all cores (contiguous
+//!    ranges, merged in order), then rate each statement and hash its tree.
 
 use std::io::Read;
 
-use hashbrown::HashTable;
 use rayon::prelude::*;
-use revshare_core::event::EventError;
 use revshare_core::merkle::{self, Hash};
 use revshare_core::period::Period;
-use revshare_core::rating::{rate_statement, version_for, Engine, InternedFacts, RatingInputs, TreeSummary};
+use revshare_core::rating::{
+    merge_usage, rate_statement, require_period, version_for, InternedFacts, RatingInputs, Router, Symbols,
+    TreeSummary, UsageMap,
+};
 use revshare_core::statement::Statement;
 
-use crate::parse::{parse_chunk, Batch};
+use crate::parse::{parse_chunk, Batch, CompactEvent};
 use crate::reader::{ReadError, Record, RecordReader};
 
 /// A usage file to read; `name` labels its messages.
@@ -61,278 +69,277 @@ pub struct InputError {
     pub error: ReadError,
 }
 
-/// Every distinct event seen: its key and leaf hash, by first occurrence.
-#[derive(Default)]
-pub struct EventKeys {
-    bytes: Vec<u8>,
-    spans: Vec<KeySpan>,
-    pub leaves: Vec<Hash>,
-    table: HashTable<u32>,
-}
-
-#[derive(Clone, Copy)]
-struct KeySpan {
-    start: usize,
-    source_len: u16,
-    id_len: u16,
-    hash: u64,
-}
-
-pub enum Seen {
-    New(u32),
-    Duplicate,
-    Conflict,
-}
-
-impl EventKeys {
-    /// `(source, id)` of an event, as bytes.
-    pub fn key(&self, index: u32) -> (&[u8], &[u8]) {
-        let span = self.spans[index as usize];
-        let source_end = span.start + span.source_len as usize;
-        (&self.bytes[span.start..source_end], &self.bytes[source_end..source_end + span.id_len as usize])
-    }
-
-    /// Records a key; the first occurrence of `(source, id)` wins.
-    pub fn insert(&mut self, hash: u64, source: &[u8], id: &[u8], leaf: &Hash) -> Seen {
-        let found = self.table.find(hash, |&index| self.key(index) == (source, id));
-        if let Some(&index) = found {
-            return if self.leaves[index as usize] == *leaf { Seen::Duplicate } else { Seen::Conflict };
-        }
-        let index = u32::try_from(self.spans.len()).expect("fewer than 2^32 distinct events");
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(source);
-        self.bytes.extend_from_slice(id);
-        self.spans.push(KeySpan {
-            start,
-            source_len: source.len() as u16,
-            id_len: id.len() as u16,
-            hash,
-        });
-        self.leaves.push(*leaf);
-        let spans = &self.spans;
-        self.table.insert_unique(hash, index, |&i| spans[i as usize].hash);
-        Seen::New(index)
-    }
-
-    pub fn len(&self) -> usize {
-        self.spans.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
-    }
-
-    /// The first 32 bytes of `source ‖ 0x00 ‖ id` as four big-endian words: comparing
-    /// them orders keys as `(source, id)` does, up to ties that need the full keys.
-    fn prefix(&self, index: u32) -> [u64; 4] {
-        let (source, id) = self.key(index);
-        let mut bytes = [0u8; 32];
-        let mut position = 0;
-        for &b in source.iter().chain(std::iter::once(&0u8)).chain(id) {
-            if position == 32 {
-                break;
-            }
-            bytes[position] = b;
-            position += 1;
-        }
-        std::array::from_fn(|i| u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes")))
-    }
-
-    /// Sorts event indices into `(source, id)` bytewise order, on all cores.
-    pub fn sort(&self, events: &mut [u32]) {
-        let mut keyed: Vec<([u64; 4], u32)> = events.par_iter().map(|e| (self.prefix(*e), *e)).collect();
-        keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| self.key(a.1).cmp(&self.key(b.1))));
-        for (slot, (_, event)) in events.iter_mut().zip(keyed) {
-            *slot = event;
-        }
-    }
-}
-
 /// What `rate` produced.
-pub static PARSE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-pub static ABSORB_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 pub struct RateOutput {
     pub statements: Vec<Statement>,
     pub summary: Summary,
 }
 
-/// Rates usage files against the inputs. `report` receives every invalid or
-/// conflicting record as it is found (in input order).
+/// Every valid event read, in input order, with its names interned.
+struct Events {
+    batches: Vec<Batch>,
+    /// Per batch: its dictionary ids → global symbols.
+    symbols_of: Vec<Vec<u32>>,
+    /// Per batch: the file it came from (index into `files`).
+    file_of: Vec<u32>,
+    files: Vec<String>,
+    symbols: Symbols,
+}
+
+/// A valid event's place, with a sort key that orders like `(source, id)`.
+#[derive(Clone, Copy)]
+struct Slot {
+    /// The source's rank among all sources, then the id's first 24 bytes, zero-padded:
+    /// comparing these never contradicts the full `(source, id)` order.
+    prefix: (u32, [u64; 3]),
+    batch: u32,
+    event: u32,
+}
+
+impl Events {
+    fn event(&self, slot: &Slot) -> (&Batch, &CompactEvent) {
+        let batch = &self.batches[slot.batch as usize];
+        (batch, &batch.events[slot.event as usize])
+    }
+
+    fn id(&self, slot: &Slot) -> &[u8] {
+        let (batch, event) = self.event(slot);
+        batch.id_bytes(event)
+    }
+
+    /// All valid events sorted by `(source, id)`, then input order.
+    fn sorted(&self) -> Vec<Slot> {
+        // Rank the distinct sources (few, in practice) by their bytes.
+        let mut source_symbols: Vec<u32> = self
+            .batches
+            .iter()
+            .zip(&self.symbols_of)
+            .flat_map(|(batch, symbols)| batch.events.iter().map(move |e| symbols[e.source as usize]))
+            .collect();
+        source_symbols.par_sort_unstable();
+        source_symbols.dedup();
+        source_symbols.sort_by(|a, b| self.symbols.name(*a).cmp(self.symbols.name(*b)));
+        let mut rank_of = vec![u32::MAX; self.symbols.len()];
+        for (rank, symbol) in source_symbols.iter().enumerate() {
+            rank_of[*symbol as usize] = rank as u32;
+        }
+        let mut slots: Vec<Slot> = self
+            .batches
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(b, batch)| {
+                let symbols = &self.symbols_of[b];
+                let rank_of = &rank_of;
+                batch.events.iter().enumerate().map(move |(e, event)| {
+                    let mut id = [0u8; 24];
+                    let bytes = batch.id_bytes(event);
+                    let n = bytes.len().min(24);
+                    id[..n].copy_from_slice(&bytes[..n]);
+                    let word = |i: usize| u64::from_be_bytes(id[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+                    Slot {
+                        prefix: (rank_of[symbols[event.source as usize] as usize], [word(0), word(1), word(2)]),
+                        batch: b as u32,
+                        event: e as u32,
+                    }
+                })
+            })
+            .collect();
+        slots.par_sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| self.id(a).cmp(self.id(b)))
+                .then_with(|| (a.batch, a.event).cmp(&(b.batch, b.event)))
+        });
+        slots
+    }
+
+    fn facts(&self, slot: &Slot) -> InternedFacts {
+        let (_, event) = self.event(slot);
+        let symbols = &self.symbols_of[slot.batch as usize];
+        InternedFacts {
+            host: symbols[event.names[0] as usize],
+            model: symbols[event.names[1] as usize],
+            use_case: symbols[event.names[2] as usize],
+            currency: symbols[event.names[3] as usize],
+            customer: event.customer.map(|c| symbols[c as usize]),
+            day: event.day(),
+            requests: event.requests,
+            input_tokens: event.input_tokens,
+            output_tokens: event.output_tokens,
+            revenue_units: event.revenue_units,
+        }
+    }
+}
+
+/// Rates usage files against the inputs. `report` receives every invalid record as
+/// it is found, then every conflict (in input order).
 pub fn rate_usage(
     inputs: &RatingInputs,
     usage: Vec<UsageInput>,
     period: Option<Period>,
     report: &mut (dyn FnMut(&Problem) + Send),
 ) -> Result<RateOutput, InputError> {
-    let mut engine = Engine::new(inputs);
-    let mut keys = EventKeys::default();
     let mut summary = Summary::default();
-    for input in usage {
-        let mut absorber = Absorber {
-            file: &input.name,
-            engine: &mut engine,
-            keys: &mut keys,
-            summary: &mut summary,
-            report,
-        };
-        let mut reader = RecordReader::new(input.reader);
-        let mut parsed: Option<Vec<Batch>> = None;
-        loop {
-            let chunk = reader.next_chunk().map_err(|error| InputError {
-                file: input.name.clone(),
-                error,
-            })?;
-            if chunk.is_none() && parsed.is_none() {
-                break;
-            }
-            if let Some(chunk) = &chunk {
-                for (record, message) in &chunk.broken {
-                    absorber.problem(record, ProblemKind::Invalid, message.clone());
-                }
-            }
-            // Parse the next chunk on the pool while this thread absorbs the last one.
-            let previous = parsed.take();
-            let (next, ()) = rayon::join(
-                || {
-                    let t = std::time::Instant::now();
-                    let r = chunk.as_ref().map(parse_chunk);
-                    PARSE_NS.fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
-                    r
-                },
-                || {
-                    let t = std::time::Instant::now();
-                    for batch in previous.into_iter().flatten() {
-                        absorber.absorb(&batch);
-                    }
-                    ABSORB_NS.fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
-                },
-            );
-            parsed = next;
+    let clock = std::time::Instant::now();
+    // REVSHARE_PROFILE=1 prints when each phase ends, for benchmarking.
+    let profile = std::env::var_os("REVSHARE_PROFILE").is_some();
+    let lap = |what: &str| {
+        if profile {
+            eprintln!("profile: {what} done at {} ms", clock.elapsed().as_millis());
         }
-    }
-    let absorbed = std::time::Instant::now();
-    if let Some(period) = period {
-        engine.require_period(period);
-    }
-    let statements = finish(&engine, &keys, period, &mut summary);
-    if std::env::var_os("REVSHARE_PROFILE").is_some() {
-        eprintln!("profile: finish {:?} parse {}ms absorb {}ms", absorbed.elapsed(), PARSE_NS.load(std::sync::atomic::Ordering::Relaxed)/1000000, ABSORB_NS.load(std::sync::atomic::Ordering::Relaxed)/1000000);
-    }
-    summary.unique = keys.len() as u64;
-    Ok(RateOutput { statements, summary })
-}
+    };
+    let events = read_all(usage, &mut summary, report)?;
+    lap("read and parse");
+    let sorted = events.sorted();
+    lap("sort");
 
-struct Absorber<'a, 'i> {
-    file: &'a str,
-    engine: &'a mut Engine<'i>,
-    keys: &'a mut EventKeys,
-    summary: &'a mut Summary,
-    report: &'a mut (dyn FnMut(&Problem) + Send),
-}
-
-impl Absorber<'_, '_> {
-    fn problem(&mut self, record: &Record, kind: ProblemKind, message: String) {
-        self.summary.read += 1;
-        match kind {
-            ProblemKind::Invalid => self.summary.invalid += 1,
-            ProblemKind::Conflict => self.summary.conflicts += 1,
-        }
-        (self.report)(&Problem {
-            file: self.file.to_string(),
-            line: record.line,
-            index: record.index,
-            kind,
-            message,
-        });
-    }
-
-    fn absorb(&mut self, batch: &Batch) {
-        let names: Vec<u32> = batch.names.iter().map(|n| self.engine.symbols.intern(n)).collect();
-        // Invalid records and events interleave by position; report in input order.
-        let mut invalid = batch.invalid.iter().peekable();
-        for event in &batch.events {
-            while let Some((record, error)) = invalid.next_if(|(r, _)| r.index < event.record.index) {
-                self.invalid(record, error);
-            }
-            self.summary.read += 1;
-            let key = batch.key_bytes(event);
-            let (source, id) = key.split_at(event.source_len as usize);
-            let index = match self.keys.insert(event.key_hash, source, id, &event.leaf) {
-                Seen::New(index) => index,
-                Seen::Duplicate => {
-                    self.summary.duplicates += 1;
-                    continue;
-                }
-                Seen::Conflict => {
-                    self.summary.read -= 1;
-                    self.problem(
-                        &event.record,
-                        ProblemKind::Conflict,
+    // Keep the first of each key; count the rest as duplicates or conflicts.
+    let mut winners: Vec<Slot> = Vec::with_capacity(sorted.len());
+    let mut conflicts: Vec<(u32, Record, String)> = Vec::new();
+    for slot in &sorted {
+        if let Some(first) = winners.last() {
+            if first.prefix == slot.prefix && events.id(first) == events.id(slot) {
+                let first_leaf = events.event(first).1.leaf;
+                let (batch, event) = events.event(slot);
+                if first_leaf == event.leaf {
+                    summary.duplicates += 1;
+                } else {
+                    conflicts.push((
+                        events.file_of[slot.batch as usize],
+                        event.record,
                         format!(
                             "conflict: ({}, {}) was already given with other content; the first stands",
                             batch.source(event),
                             batch.id(event)
                         ),
-                    );
-                    continue;
+                    ));
                 }
-            };
-            let day = event.day();
-            let facts = InternedFacts {
-                host: names[event.names[0] as usize],
-                model: names[event.names[1] as usize],
-                use_case: names[event.names[2] as usize],
-                currency: names[event.names[3] as usize],
-                customer: event.customer.map(|c| names[c as usize]),
-                day,
-                requests: event.requests,
-                input_tokens: event.input_tokens,
-                output_tokens: event.output_tokens,
-                revenue_units: event.revenue_units,
-            };
-            if self.engine.add_interned(&facts, index) == 0 {
-                self.summary.unselected += 1;
+                continue;
             }
         }
-        for (record, error) in invalid {
-            self.invalid(record, error);
-        }
+        winners.push(*slot);
     }
+    conflicts.sort_by_key(|(file, record, _)| (*file, record.index));
+    for (file, record, message) in conflicts {
+        summary.conflicts += 1;
+        report(&Problem {
+            file: events.files[file as usize].clone(),
+            line: record.line,
+            index: record.index,
+            kind: ProblemKind::Conflict,
+            message,
+        });
+    }
+    summary.unique = winners.len() as u64;
+    lap("dedup");
 
-    fn invalid(&mut self, record: &Record, error: &EventError) {
-        self.problem(record, ProblemKind::Invalid, error.to_string());
+    // Accumulate contiguous ranges on all cores; merging in range order keeps every
+    // statement's events in key order.
+    let range = winners.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let parts: Vec<(UsageMap, u64)> = winners
+        .par_chunks(range)
+        .enumerate()
+        .map(|(part, slots)| {
+            let mut router = Router::new(inputs);
+            let mut usage = UsageMap::default();
+            let mut unselected = 0;
+            for (offset, slot) in slots.iter().enumerate() {
+                let index = (part * range + offset) as u32;
+                if router.add(&mut usage, &events.symbols, &events.facts(slot), index) == 0 {
+                    unselected += 1;
+                }
+            }
+            (usage, unselected)
+        })
+        .collect();
+    summary.unselected = parts.iter().map(|(_, n)| n).sum();
+    let mut usage = merge_usage(parts.into_iter().map(|(u, _)| u).collect());
+    if let Some(period) = period {
+        require_period(&mut usage, inputs, period);
     }
+    lap("accumulate");
+    let leaves: Vec<Hash> = winners.par_iter().map(|slot| events.event(slot).1.leaf).collect();
+    let statements = finish(inputs, &usage, &events.symbols, &leaves, period, &mut summary);
+    lap("rate and hash trees");
+    Ok(RateOutput { statements, summary })
 }
 
-/// Rates every accumulated statement and builds its tree, sorted by (contract, period).
-fn finish(engine: &Engine<'_>, keys: &EventKeys, period: Option<Period>, summary: &mut Summary) -> Vec<Statement> {
-    let inputs = engine.inputs();
-    let mut wanted: Vec<_> = engine
-        .usage
-        .iter()
-        .filter(|(key, _)| period.is_none_or(|p| key.period == p))
-        .collect();
-    wanted.sort_by_key(|(key, _)| (inputs.contracts.contracts[key.contract as usize].id.clone(), key.period.label()));
+/// Reads and validates every file, reporting invalid records on the way.
+fn read_all(
+    usage: Vec<UsageInput>,
+    summary: &mut Summary,
+    report: &mut (dyn FnMut(&Problem) + Send),
+) -> Result<Events, InputError> {
+    let mut events = Events {
+        batches: Vec::new(),
+        symbols_of: Vec::new(),
+        file_of: Vec::new(),
+        files: Vec::new(),
+        symbols: Symbols::default(),
+    };
+    for (file_number, input) in usage.into_iter().enumerate() {
+        let mut reader = RecordReader::new(input.reader);
+        let mut invalid = |record: &Record, message: String, summary: &mut Summary| {
+            summary.read += 1;
+            summary.invalid += 1;
+            report(&Problem {
+                file: input.name.clone(),
+                line: record.line,
+                index: record.index,
+                kind: ProblemKind::Invalid,
+                message,
+            });
+        };
+        while let Some(chunk) = reader.next_chunk().map_err(|error| InputError {
+            file: input.name.clone(),
+            error,
+        })? {
+            for (record, message) in &chunk.broken {
+                invalid(record, message.clone(), summary);
+            }
+            for mut batch in parse_chunk(&chunk) {
+                for (record, error) in std::mem::take(&mut batch.invalid) {
+                    invalid(&record, error.to_string(), summary);
+                }
+                summary.read += batch.events.len() as u64;
+                let symbols: Vec<u32> = batch.names.iter().map(|n| events.symbols.intern(n)).collect();
+                events.symbols_of.push(symbols);
+                events.file_of.push(file_number as u32);
+                events.batches.push(batch);
+            }
+        }
+        events.files.push(input.name);
+    }
+    Ok(events)
+}
+
+/// Rates every statement and hashes its tree, sorted by (contract, period).
+fn finish(
+    inputs: &RatingInputs,
+    usage: &UsageMap,
+    symbols: &Symbols,
+    leaves: &[Hash],
+    period: Option<Period>,
+    summary: &mut Summary,
+) -> Vec<Statement> {
+    let mut wanted: Vec<_> = usage.iter().filter(|(key, _)| period.is_none_or(|p| key.period == p)).collect();
+    wanted.sort_by_key(|(key, _)| (inputs.contracts.contracts[key.contract as usize].id.as_str(), key.period.label()));
     let mut statements = Vec::with_capacity(wanted.len());
     for (key, usage) in wanted {
         let contract = version_for(&inputs.contracts, key).expect("events are routed only to versions in force");
-        let mut events = usage.events.clone();
-        keys.sort(&mut events);
-        let by_rank: Vec<Hash> = events.iter().map(|e| keys.leaves[*e as usize]).collect();
-        let root = parallel_root(&by_rank);
+        let tree_leaves: Vec<Hash> = usage.events.par_iter().map(|e| leaves[*e as usize]).collect();
+        debug_assert!(usage.events.windows(2).all(|w| w[0] < w[1]), "events arrive in key order");
         let tree = TreeSummary {
-            count: by_rank.len() as u64,
-            root,
+            count: tree_leaves.len() as u64,
+            root: parallel_root(&tree_leaves),
         };
-        let rated = rate_statement(contract, key.period, usage, &engine.symbols, inputs, tree, &[]);
+        let rated = rate_statement(contract, key.period, usage, symbols, inputs, tree, &[]);
         summary.rated += rated.rated_events;
         summary.exceptions += rated.exception_events;
         statements.push(rated.statement);
     }
     statements
 }
-
 
 /// The RFC 9162 root, hashing the two halves of large trees on two threads. The tree
 /// shape depends only on the leaf count, so this equals [`merkle::root`].

@@ -21,11 +21,11 @@ const TASK_RECORDS: usize = 2048;
 pub struct CompactEvent {
     pub record: Record,
     pub leaf: Hash,
-    pub key_hash: u64,
-    /// `source` then `id`, at `key_start` in the batch's bytes.
-    pub key_start: u32,
-    pub source_len: u16,
+    /// The `id`, at `id_start` in the batch's bytes.
+    pub id_start: u32,
     pub id_len: u16,
+    /// Batch dictionary id of the source (sources repeat; ids do not).
+    pub source: u16,
     /// Batch dictionary ids of host, model, use case, currency.
     pub names: [u16; 4],
     /// Batch dictionary id of the customer (customers repeat within a batch too).
@@ -54,18 +54,16 @@ pub struct Batch {
 
 impl Batch {
     pub fn source(&self, event: &CompactEvent) -> &str {
-        let start = event.key_start as usize;
-        self.str_at(start, event.source_len as usize)
+        &self.names[event.source as usize]
     }
 
     pub fn id(&self, event: &CompactEvent) -> &str {
-        let start = event.key_start as usize + event.source_len as usize;
-        self.str_at(start, event.id_len as usize)
+        self.str_at(event.id_start as usize, event.id_len as usize)
     }
 
-    pub fn key_bytes(&self, event: &CompactEvent) -> &[u8] {
-        let start = event.key_start as usize;
-        &self.bytes[start..start + event.source_len as usize + event.id_len as usize]
+    pub fn id_bytes(&self, event: &CompactEvent) -> &[u8] {
+        let start = event.id_start as usize;
+        &self.bytes[start..start + event.id_len as usize]
     }
 
     fn str_at(&self, start: usize, len: usize) -> &str {
@@ -105,7 +103,7 @@ fn parse_records(chunk: &Chunk, records: &[Record]) -> Batch {
             if let Some(id) = dictionary.get(text) {
                 return *id;
             }
-            let id = u16::try_from(batch.names.len()).expect("a task has at most 5 × 2048 names");
+            let id = u16::try_from(batch.names.len()).expect("a task has at most 6 × 2048 names");
             batch.names.push(text.to_string());
             dictionary.insert(text.to_string(), id);
             id
@@ -113,15 +111,14 @@ fn parse_records(chunk: &Chunk, records: &[Record]) -> Batch {
         let data = &event.data;
         let names = [name(&data.host), name(&data.model), name(&data.use_case), name(&data.currency)];
         let customer = data.customer.as_deref().map(&mut name);
-        let key_start = batch.push_str(&event.source);
-        batch.push_str(&event.id);
+        let source = name(&event.source);
+        let id_start = batch.push_str(&event.id);
         batch.events.push(CompactEvent {
             record: *record,
             leaf,
-            key_hash: key_hash(&event.source, &event.id),
-            key_start,
-            source_len: event.source.len() as u16,
+            id_start,
             id_len: event.id.len() as u16,
+            source,
             names,
             customer,
             time_utc: event.time_utc,
@@ -132,15 +129,4 @@ fn parse_records(chunk: &Chunk, records: &[Record]) -> Batch {
         });
     }
     batch
-}
-
-/// The idempotency table's hash of a key (not a security boundary: keys are
-/// compared in full after the hash matches).
-pub fn key_hash(source: &str, id: &str) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
-    hasher.write(source.as_bytes());
-    hasher.write_u8(0xff);
-    hasher.write(id.as_bytes());
-    hasher.finish()
 }

@@ -169,7 +169,7 @@ impl<R: Read> RecordReader<R> {
                 None => return None,
             }
         };
-        let bytes: Vec<u8> = self.pending.drain(..cut).collect();
+        let bytes = take_front(&mut self.pending, cut);
         let mut chunk = Chunk {
             bytes,
             ..Chunk::default()
@@ -337,7 +337,7 @@ impl<R: Read> RecordReader<R> {
             return Err(syntax(scan.element_line, &format!("an event is longer than {RECORD_BYTES_MAX} bytes")));
         }
         // Hand out the bytes up to `last_end`; keep the rest (a partial element).
-        let bytes: Vec<u8> = self.pending.drain(..last_end).collect();
+        let bytes = take_front(&mut self.pending, last_end);
         self.scanned = position - last_end;
         if let Some(start) = self.array.element_start.as_mut() {
             *start -= last_end;
@@ -352,6 +352,14 @@ impl<R: Read> RecordReader<R> {
             broken: Vec::new(),
         }))
     }
+}
+
+/// Splits off the first `at` bytes, copying only the (short) rest.
+fn take_front(buffer: &mut Vec<u8>, at: usize) -> Vec<u8> {
+    let mut rest = Vec::with_capacity(CHUNK_BYTES + RECORD_BYTES_MAX);
+    rest.extend_from_slice(&buffer[at..]);
+    buffer.truncate(at);
+    std::mem::replace(buffer, rest)
 }
 
 #[cfg(test)]

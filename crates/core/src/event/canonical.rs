@@ -41,20 +41,19 @@ impl UsageEvent<'_> {
     }
 
     fn write_member(&self, out: &mut Vec<u8>, member: Member) {
-        let mut field = |name: &str, value: &str| {
-            write_json_string(out, name);
-            out.push(b':');
+        // Member names are constants: their JSON form is written as literal bytes.
+        let mut field = |name: &[u8], value: &str| {
+            out.extend_from_slice(name);
             write_json_string(out, value);
         };
         match member {
-            Member::Id => field("id", &self.id),
-            Member::Source => field("source", &self.source),
-            Member::SpecVersion => field("specversion", "1.0"),
-            Member::Time => field("time", &self.time),
-            Member::Type => field("type", "ai.usage.v1"),
+            Member::Id => field(b"\"id\":", &self.id),
+            Member::Source => field(b"\"source\":", &self.source),
+            Member::SpecVersion => out.extend_from_slice(b"\"specversion\":\"1.0\""),
+            Member::Time => field(b"\"time\":", &self.time),
+            Member::Type => out.extend_from_slice(b"\"type\":\"ai.usage.v1\""),
             Member::Data => {
-                write_json_string(out, "data");
-                out.push(b':');
+                out.extend_from_slice(b"\"data\":");
                 self.data.write_canonical(out);
             }
             Member::Extension(index) => {
@@ -100,41 +99,32 @@ enum Member {
 
 impl UsageData<'_> {
     fn write_canonical(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        let mut first = true;
-        let mut key = |out: &mut Vec<u8>, name: &str| {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            write_json_string(out, name);
-            out.push(b':');
-        };
-        key(out, "currency");
+        // Keys in JCS order; `currency` is always present and first.
+        out.extend_from_slice(b"{\"currency\":");
         write_json_string(out, &self.currency);
         if let Some(customer) = &self.customer {
-            key(out, "customer");
+            out.extend_from_slice(b",\"customer\":");
             write_json_string(out, customer);
         }
-        key(out, "host");
+        out.extend_from_slice(b",\"host\":");
         write_json_string(out, &self.host);
-        key(out, "input_tokens");
+        out.extend_from_slice(b",\"input_tokens\":");
         write_integer(out, self.input_tokens);
-        key(out, "model");
+        out.extend_from_slice(b",\"model\":");
         write_json_string(out, &self.model);
-        key(out, "output_tokens");
+        out.extend_from_slice(b",\"output_tokens\":");
         write_integer(out, self.output_tokens);
         if let Some(region) = &self.region {
-            key(out, "region");
+            out.extend_from_slice(b",\"region\":");
             write_json_string(out, region);
         }
         if let Some(requests) = self.requests {
-            key(out, "requests");
+            out.extend_from_slice(b",\"requests\":");
             write_integer(out, requests);
         }
-        key(out, "revenue");
+        out.extend_from_slice(b",\"revenue\":");
         write_json_string(out, &self.revenue);
-        key(out, "use_case");
+        out.extend_from_slice(b",\"use_case\":");
         write_json_string(out, &self.use_case);
         out.push(b'}');
     }
@@ -161,7 +151,7 @@ pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.push(b'"');
     // Most strings need no escape: copy them whole.
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    if super::fast::plain_prefix_len(bytes) == bytes.len() {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
