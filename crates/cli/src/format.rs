@@ -30,7 +30,10 @@ fn short(hash: &str) -> &str {
 }
 
 pub fn write_table(out: &mut dyn Write, s: &Statement) -> io::Result<()> {
-    let id = s.statement_id.clone().unwrap_or_else(|| format!("{}/{}", s.contract, s.period));
+    let id = s
+        .statement_id
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}", s.contract, s.period));
     writeln!(
         out,
         "{id}  (contract {} v{}, {} → {}, {} to {}, {})",
@@ -38,7 +41,17 @@ pub fn write_table(out: &mut dyn Write, s: &Statement) -> io::Result<()> {
     )?;
     let mut table = Table::new();
     table.load_preset(UTF8_BORDERS_ONLY);
-    table.set_header(vec!["model", "use case", "events", "requests", "tokens in", "tokens out", "revenue", "base", "amount"]);
+    table.set_header(vec![
+        "model",
+        "use case",
+        "events",
+        "requests",
+        "tokens in",
+        "tokens out",
+        "revenue",
+        "base",
+        "amount",
+    ]);
     for line in &s.lines {
         table.add_row(vec![
             line.model.clone(),
@@ -99,7 +112,13 @@ pub fn write_table(out: &mut dyn Write, s: &Statement) -> io::Result<()> {
         s.unique_customers
     )?;
     if let Some(signature) = &s.signature {
-        writeln!(out, "signed: {} key {} at {}", signature.alg, signature.key_id, s.closed_at.as_deref().unwrap_or("?"))?;
+        writeln!(
+            out,
+            "signed: {} key {} at {}",
+            signature.alg,
+            signature.key_id,
+            s.closed_at.as_deref().unwrap_or("?")
+        )?;
     }
     Ok(())
 }
@@ -126,7 +145,13 @@ fn write_csv(out: &mut dyn Write, statements: &[Statement]) -> io::Result<()> {
     writer.write_record(CSV_HEADER)?;
     for s in statements {
         let row = |kind: &str, name: &str| -> Vec<String> {
-            let mut row = vec![s.contract.clone(), s.period.clone(), s.currency.clone(), kind.to_string(), name.to_string()];
+            let mut row = vec![
+                s.contract.clone(),
+                s.period.clone(),
+                s.currency.clone(),
+                kind.to_string(),
+                name.to_string(),
+            ];
             row.resize(CSV_HEADER.len(), String::new());
             row
         };
@@ -149,7 +174,11 @@ fn write_csv(out: &mut dyn Write, statements: &[Statement]) -> io::Result<()> {
             let mut r = row("adjustment", &adjustment.kind);
             r[6] = adjustment.events.map(|e| e.to_string()).unwrap_or_default();
             r[12] = adjustment.amount.clone();
-            r[13] = adjustment.period.clone().or_else(|| adjustment.dispute_id.clone()).unwrap_or_default();
+            r[13] = adjustment
+                .period
+                .clone()
+                .or_else(|| adjustment.dispute_id.clone())
+                .unwrap_or_default();
             writer.write_record(&r)?;
         }
         for exception in &s.exceptions {

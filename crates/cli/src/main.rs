@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "revshare", version, about = "Settles revenue sharing between AI model licensors and hosts.")]
+#[command(
+    name = "revshare",
+    version,
+    about = "Settles revenue sharing between AI model licensors and hosts."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

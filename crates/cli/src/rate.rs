@@ -39,14 +39,20 @@ fn parse_period(text: &str) -> Result<Period, String> {
 }
 
 pub fn run(args: &RateArgs) -> Result<(), Failure> {
-    let inputs = inputs::load(&args.contracts, args.fx.as_deref(), args.contributions.as_deref(), args.models.as_deref())?;
+    let inputs = inputs::load(
+        &args.contracts,
+        args.fx.as_deref(),
+        args.contributions.as_deref(),
+        args.models.as_deref(),
+    )?;
     let mut usage = Vec::new();
     for path in &args.usage {
         let reader: Box<dyn std::io::Read + Send> = if path.as_os_str() == "-" {
             Box::new(std::io::stdin())
         } else {
             Box::new(
-                std::fs::File::open(path).map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?,
+                std::fs::File::open(path)
+                    .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?,
             )
         };
         usage.push(UsageInput {
@@ -64,7 +70,11 @@ pub fn run(args: &RateArgs) -> Result<(), Failure> {
 }
 
 /// Rates and reports problems and a summary on stderr.
-pub fn rate_with_report(inputs: &RatingInputs, usage: Vec<UsageInput>, period: Option<Period>) -> Result<RateOutput, Failure> {
+pub fn rate_with_report(
+    inputs: &RatingInputs,
+    usage: Vec<UsageInput>,
+    period: Option<Period>,
+) -> Result<RateOutput, Failure> {
     let mut err = BufWriter::new(std::io::stderr());
     let mut report = |problem: &revshare_ingest::offline::Problem| {
         let label = match problem.kind {

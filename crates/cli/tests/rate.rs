@@ -8,16 +8,43 @@ fn fixtures() -> PathBuf {
 }
 
 fn revshare(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_revshare")).args(args).current_dir(dir).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_revshare"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
 }
 
 const EDGE: &[&str] = &[
-    "rate", "--contract", "edge.toml", "--contract", "edge-fx.toml", "--contract", "edge-two.toml", "--usage",
-    "usage.ndjson", "--fx", "fx.csv", "--contributions", "contributions.csv", "--models", "models.csv",
+    "rate",
+    "--contract",
+    "edge.toml",
+    "--contract",
+    "edge-fx.toml",
+    "--contract",
+    "edge-two.toml",
+    "--usage",
+    "usage.ndjson",
+    "--fx",
+    "fx.csv",
+    "--contributions",
+    "contributions.csv",
+    "--models",
+    "models.csv",
 ];
 const SMALL: &[&str] = &[
-    "rate", "--contract", "contracts/acme-llama.toml", "--contract", "contracts/nimbus-llama.toml", "--contract",
-    "contracts/orbit-llama.toml", "--usage", "usage-small.ndjson", "--fx", "fx.csv", "--contributions",
+    "rate",
+    "--contract",
+    "contracts/acme-llama.toml",
+    "--contract",
+    "contracts/nimbus-llama.toml",
+    "--contract",
+    "contracts/orbit-llama.toml",
+    "--usage",
+    "usage-small.ndjson",
+    "--fx",
+    "fx.csv",
+    "--contributions",
     "contributions.csv",
 ];
 
@@ -61,14 +88,28 @@ fn the_fixture_copy_matches_the_shared_examples() {
         return;
     }
     for relative in [
-        "edge/edge.toml", "edge/edge-fx.toml", "edge/edge-two.toml", "edge/usage.ndjson", "edge/fx.csv",
-        "edge/contributions.csv", "edge/models.csv", "edge/expected.json", "contracts/acme-llama.toml",
-        "contracts/nimbus-llama.toml", "contracts/orbit-llama.toml", "usage-small.ndjson", "fx.csv",
-        "contributions.csv", "expected-small.json",
+        "edge/edge.toml",
+        "edge/edge-fx.toml",
+        "edge/edge-two.toml",
+        "edge/usage.ndjson",
+        "edge/fx.csv",
+        "edge/contributions.csv",
+        "edge/models.csv",
+        "edge/expected.json",
+        "contracts/acme-llama.toml",
+        "contracts/nimbus-llama.toml",
+        "contracts/orbit-llama.toml",
+        "usage-small.ndjson",
+        "fx.csv",
+        "contributions.csv",
+        "expected-small.json",
     ] {
         let copy = std::fs::read(fixtures().join(relative)).unwrap();
         let original = std::fs::read(shared.join(relative)).unwrap();
-        assert!(copy == original, "fixtures/spec-examples/{relative} differs from ../shared/examples");
+        assert!(
+            copy == original,
+            "fixtures/spec-examples/{relative} differs from ../shared/examples"
+        );
     }
 }
 
@@ -77,13 +118,30 @@ fn invalid_events_are_reported_with_line_numbers_and_skipped() {
     let dir = tempdir("invalid-events");
     let good = std::fs::read_to_string(fixtures().join("edge/usage.ndjson")).unwrap();
     let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
-    lines.insert(2, lines[0].replace(r#""customer":"c1""#, r#""customer":"c1","prompt":"hello""#).replace("\"e1\"", "\"bad1\""));
-    lines.insert(4, lines[0].replace(r#""revenue":"150""#, r#""revenue":150"#).replace("\"e1\"", "\"bad2\""));
+    lines.insert(
+        2,
+        lines[0]
+            .replace(r#""customer":"c1""#, r#""customer":"c1","prompt":"hello""#)
+            .replace("\"e1\"", "\"bad1\""),
+    );
+    lines.insert(
+        4,
+        lines[0]
+            .replace(r#""revenue":"150""#, r#""revenue":150"#)
+            .replace("\"e1\"", "\"bad2\""),
+    );
     lines.insert(5, String::new());
     lines.insert(6, "not json".to_string());
     lines.push(lines[1].replace(r#""revenue":"100""#, r#""revenue":"101""#));
     std::fs::write(dir.join("usage.ndjson"), lines.join("\n")).unwrap();
-    for file in ["edge.toml", "edge-fx.toml", "edge-two.toml", "fx.csv", "contributions.csv", "models.csv"] {
+    for file in [
+        "edge.toml",
+        "edge-fx.toml",
+        "edge-two.toml",
+        "fx.csv",
+        "contributions.csv",
+        "models.csv",
+    ] {
         std::fs::copy(fixtures().join("edge").join(file), dir.join(file)).unwrap();
     }
     let output = revshare(EDGE, &dir);
@@ -106,12 +164,19 @@ fn invalid_events_are_reported_with_line_numbers_and_skipped() {
 fn an_invalid_contract_is_exit_2_naming_file_and_field() {
     let dir = tempdir("invalid-contract");
     let text = std::fs::read_to_string(fixtures().join("contracts/acme-llama.toml")).unwrap();
-    std::fs::write(dir.join("bad.toml"), text.replace(r#"revenue_share = "0.20""#, r#"revenue_share = "1.20""#)).unwrap();
+    std::fs::write(
+        dir.join("bad.toml"),
+        text.replace(r#"revenue_share = "0.20""#, r#"revenue_share = "1.20""#),
+    )
+    .unwrap();
     std::fs::write(dir.join("u.ndjson"), "").unwrap();
     let output = revshare(&["rate", "--contract", "bad.toml", "--usage", "u.ndjson"], &dir);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("bad.toml: rates[0].revenue_share: 1.20 must be in [0, 1]"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml: rates[0].revenue_share: 1.20 must be in [0, 1]"),
+        "{stderr}"
+    );
     assert!(output.stdout.is_empty());
 }
 
@@ -131,7 +196,10 @@ fn a_period_lists_every_covering_contract_even_without_events() {
     assert_eq!(nimbus["events"]["count"], 0);
     assert_eq!(nimbus["total"], "25000.00");
     assert_eq!(nimbus["payouts"]["meta"], "25000.00");
-    assert_eq!(nimbus["events"]["merkle_root"], "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_eq!(
+        nimbus["events"]["merkle_root"],
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
 }
 
 #[test]
@@ -170,7 +238,10 @@ fn table_and_csv_carry_the_same_amounts() {
             statement["total"].as_str().unwrap(),
         );
         let row = format!("{contract},{period},{},total,", statement["currency"].as_str().unwrap());
-        let line = csv.lines().find(|l| l.starts_with(&row)).unwrap_or_else(|| panic!("no total row {row}"));
+        let line = csv
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .unwrap_or_else(|| panic!("no total row {row}"));
         assert!(line.contains(&format!(",{total},")), "{line}");
         assert!(table.contains(&format!("{contract}/{period}")), "{table}");
         assert!(table.contains(total), "{table}");

@@ -263,7 +263,9 @@ impl Contract {
 
     /// The `*` split rule (always the last).
     pub fn catch_all_split(&self) -> &SplitRule {
-        self.splits.last().expect("validation guarantees at least one split rule")
+        self.splits
+            .last()
+            .expect("validation guarantees at least one split rule")
     }
 }
 
@@ -273,7 +275,11 @@ fn toml_error(file: &str, error: &toml::de::Error) -> ContractError {
     let field = message
         .split('`')
         .nth(1)
-        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field") || message.starts_with("duplicate"))
+        .filter(|_| {
+            message.starts_with("unknown field")
+                || message.starts_with("missing field")
+                || message.starts_with("duplicate")
+        })
         .unwrap_or("(toml)")
         .to_string();
     let position = error
@@ -444,7 +450,10 @@ impl Checker<'_> {
 
     fn days(&self, field: &str, value: i64) -> Checked<u32> {
         if !(0..=DAYS_MAX).contains(&value) {
-            return self.fail(field, format!("{value} must be a whole number of days from 0 to {DAYS_MAX}"));
+            return self.fail(
+                field,
+                format!("{value} must be a whole number of days from 0 to {DAYS_MAX}"),
+            );
         }
         Ok(value as u32)
     }
@@ -509,24 +518,36 @@ impl Checker<'_> {
             return self.fail("host", format!("\"{host}\" must differ from the licensor"));
         }
         if !is_currency_code(&raw.currency) {
-            return self.fail("currency", format!("\"{}\" must be an ISO 4217 code such as \"USD\"", raw.currency));
+            return self.fail(
+                "currency",
+                format!("\"{}\" must be an ISO 4217 code such as \"USD\"", raw.currency),
+            );
         }
         let Some(cadence) = Cadence::parse(&raw.period) else {
             return self.fail("period", format!("\"{}\" must be \"month\" or \"quarter\"", raw.period));
         };
         let effective_from = self.day("effective_from", &raw.effective_from)?;
         if !cadence.is_period_start(effective_from) {
-            return self.fail("effective_from", format!("{effective_from} must be the first day of a {}", raw.period));
+            return self.fail(
+                "effective_from",
+                format!("{effective_from} must be the first day of a {}", raw.period),
+            );
         }
         let effective_to = match &raw.effective_to {
             None => None,
             Some(text) => {
                 let to = self.day("effective_to", text)?;
                 if to <= effective_from {
-                    return self.fail("effective_to", format!("{to} must be after effective_from {effective_from}"));
+                    return self.fail(
+                        "effective_to",
+                        format!("{to} must be after effective_from {effective_from}"),
+                    );
                 }
                 if !cadence.is_period_start(to) {
-                    return self.fail("effective_to", format!("{to} must be the first day of a {}", raw.period));
+                    return self.fail(
+                        "effective_to",
+                        format!("{to} must be the first day of a {}", raw.period),
+                    );
                 }
                 Some(to)
             }
@@ -543,12 +564,18 @@ impl Checker<'_> {
             other => other.map(|n| n as u64),
         };
         if !(0..=i64::from(ROUNDING_SCALE_MAX)).contains(&raw.rounding.scale) {
-            return self.fail("rounding.scale", format!("{} must be from 0 to {ROUNDING_SCALE_MAX}", raw.rounding.scale));
+            return self.fail(
+                "rounding.scale",
+                format!("{} must be from 0 to {ROUNDING_SCALE_MAX}", raw.rounding.scale),
+            );
         }
         let Some(mode) = RoundingMode::parse(&raw.rounding.mode) else {
             return self.fail(
                 "rounding.mode",
-                format!("\"{}\" must be \"half_even\", \"half_up\" or \"down\"", raw.rounding.mode),
+                format!(
+                    "\"{}\" must be \"half_even\", \"half_up\" or \"down\"",
+                    raw.rounding.mode
+                ),
             );
         };
         let rounding = Rounding {
@@ -561,7 +588,10 @@ impl Checker<'_> {
         for (index, e) in raw.exclusivity.iter().enumerate() {
             let at = |name: &str| format!("exclusivity[{index}].{name}");
             let Some(holder) = Party::parse(&e.holder) else {
-                return self.fail(&at("holder"), format!("\"{}\" must be \"host\" or \"licensor\"", e.holder));
+                return self.fail(
+                    &at("holder"),
+                    format!("\"{}\" must be \"host\" or \"licensor\"", e.holder),
+                );
             };
             let from = self.day(&at("from"), &e.from)?;
             let to = self.day(&at("to"), &e.to)?;
@@ -639,7 +669,10 @@ impl Checker<'_> {
             let at = |name: &str| format!("rates[{index}].{name}");
             let use_case = self.use_case(&at("use_case"), &r.use_case, true)?;
             if !seen.insert(use_case.clone()) {
-                return self.fail(&at("use_case"), format!("\"{use_case}\" has more than one rule (at most one per use case)"));
+                return self.fail(
+                    &at("use_case"),
+                    format!("\"{use_case}\" has more than one rule (at most one per use case)"),
+                );
             }
             let fee = |name: &str, value: Option<&String>| -> Checked<Decimal> {
                 match value {
@@ -679,7 +712,12 @@ impl Checker<'_> {
         let mode = match raw.mode.as_str() {
             "graduated" => TierMode::Graduated,
             "volume" => TierMode::Volume,
-            other => return self.fail("volume_tiers.mode", format!("\"{other}\" must be \"graduated\" or \"volume\"")),
+            other => {
+                return self.fail(
+                    "volume_tiers.mode",
+                    format!("\"{other}\" must be \"graduated\" or \"volume\""),
+                )
+            }
         };
         if raw.tiers.is_empty() {
             return self.fail("volume_tiers.tiers", "must have at least one tier");
@@ -694,13 +732,18 @@ impl Checker<'_> {
             let at = |name: &str| format!("volume_tiers.tiers[{index}].{name}");
             let multiplier = self.bounded(&at("multiplier"), &t.multiplier, RATE_SCALE_MAX, "0", None)?;
             let up_to = match (&t.up_to, index == last) {
-                (Some(_), true) => return self.fail(&at("up_to"), "the last tier must not have up_to (it is unbounded)"),
+                (Some(_), true) => {
+                    return self.fail(&at("up_to"), "the last tier must not have up_to (it is unbounded)")
+                }
                 (None, false) => return self.fail(&at("up_to"), "every tier but the last must have up_to"),
                 (None, true) => None,
                 (Some(text), false) => {
                     let bound = self.decimal(&at("up_to"), text, 12)?;
                     if bound <= previous {
-                        return self.fail(&at("up_to"), format!("{text} must be greater than {previous} (strictly increasing)"));
+                        return self.fail(
+                            &at("up_to"),
+                            format!("{text} must be greater than {previous} (strictly increasing)"),
+                        );
                     }
                     previous = bound.clone();
                     Some(bound)
@@ -735,13 +778,19 @@ impl Checker<'_> {
                 shares.insert(beneficiary.clone(), share);
             }
             if sum != Decimal::one() {
-                return self.fail(&at("shares"), format!("sum to {}, must sum to exactly 1", sum.to_normalized_string()));
+                return self.fail(
+                    &at("shares"),
+                    format!("sum to {}, must sum to exactly 1", sum.to_normalized_string()),
+                );
             }
             rules.push(SplitRule { models, shares });
         }
         let last = rules.last().expect("non-empty");
         if !(last.models.len() == 1 && last.models[0].as_str() == "*") {
-            return self.fail(&format!("splits[{}].models", rules.len() - 1), "the last splits rule must have models = [\"*\"]");
+            return self.fail(
+                &format!("splits[{}].models", rules.len() - 1),
+                "the last splits rule must have models = [\"*\"]",
+            );
         }
         Ok(rules)
     }
@@ -809,7 +858,12 @@ impl ContractSet {
                     if previous.version == contract.version {
                         return Err(fail(
                             "version",
-                            format!("{} {} is also given by {}", contract.id, contract.version, files.last().expect("same length")),
+                            format!(
+                                "{} {} is also given by {}",
+                                contract.id,
+                                contract.version,
+                                files.last().expect("same length")
+                            ),
                         ));
                     }
                     for (field, old, new) in [

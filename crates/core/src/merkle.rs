@@ -66,7 +66,11 @@ fn pair(chunk: &[Hash]) -> Hash {
 
 /// The audit path `PATH(m, D[n])` for leaf `index` (RFC 9162 §2.1.3.1).
 pub fn inclusion_path(leaves: &[Hash], index: usize) -> Vec<Hash> {
-    assert!(index < leaves.len(), "leaf index {index} outside a tree of {}", leaves.len());
+    assert!(
+        index < leaves.len(),
+        "leaf index {index} outside a tree of {}",
+        leaves.len()
+    );
     let mut path = Vec::new();
     let mut slice = leaves;
     let mut m = index;
@@ -128,7 +132,16 @@ mod tests {
 
     /// The Certificate Transparency reference leaves and roots (RFC 6962 test data,
     /// as published with the Go and C++ log implementations).
-    const DATA: [&str; 8] = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
+    const DATA: [&str; 8] = [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ];
     const ROOTS: [&str; 9] = [
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
@@ -157,16 +170,22 @@ mod tests {
     fn inclusion_proofs_match_the_published_vectors() {
         let leaves = reference_leaves();
         let cases: [(usize, &[&str]); 3] = [
-            (0, &[
-                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-            ]),
-            (5, &[
-                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-            ]),
+            (
+                0,
+                &[
+                    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+                ],
+            ),
+            (
+                5,
+                &[
+                    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                ],
+            ),
             (7, &[]),
         ];
         let full = root(&leaves);
@@ -212,7 +231,10 @@ mod tests {
                 if n > 1 {
                     let other = (index + 1) % n;
                     assert!(!verify_inclusion(&tree[other], index as u64, n as u64, &path, &r));
-                    assert!(!verify_inclusion(&tree[index], other as u64, n as u64, &path, &r) || tree[index] == tree[other]);
+                    assert!(
+                        !verify_inclusion(&tree[index], other as u64, n as u64, &path, &r)
+                            || tree[index] == tree[other]
+                    );
                     let mut bent = path.clone();
                     bent[0][0] ^= 1;
                     assert!(!verify_inclusion(&tree[index], index as u64, n as u64, &bent, &r));

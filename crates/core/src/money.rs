@@ -234,13 +234,7 @@ impl Decimal {
 
     /// `round(self × numerator / denominator)` to `scale` places, from the exact
     /// rational value. `denominator` must be positive.
-    pub fn mul_div_round(
-        &self,
-        numerator: &Decimal,
-        denominator: &Decimal,
-        scale: u32,
-        mode: RoundingMode,
-    ) -> Decimal {
+    pub fn mul_div_round(&self, numerator: &Decimal, denominator: &Decimal, scale: u32, mode: RoundingMode) -> Decimal {
         assert!(
             denominator.units.is_positive(),
             "mul_div_round needs a positive denominator"
@@ -406,7 +400,10 @@ impl Ord for Decimal {
 /// is split by its absolute value. Weights must be non-negative with a positive sum.
 pub fn split_largest_remainder(amount: &Decimal, weights: &[Decimal], scale: u32) -> Vec<Decimal> {
     assert!(!weights.is_empty(), "a split needs at least one weight");
-    assert!(weights.iter().all(|w| !w.is_negative()), "split weights are non-negative");
+    assert!(
+        weights.iter().all(|w| !w.is_negative()),
+        "split weights are non-negative"
+    );
     let magnitude = amount.abs();
     let total_scale = weights.iter().map(Decimal::scale).max().unwrap_or(0);
     let weight_units: Vec<BigInt> = weights.iter().map(|w| w.rescaled(total_scale)).collect();
@@ -431,7 +428,10 @@ pub fn split_largest_remainder(amount: &Decimal, weights: &[Decimal], scale: u32
     let mut left_over = (target.rescaled(scale) - assigned)
         .to_usize()
         .expect("left-over units are fewer than the parts");
-    assert!(left_over <= parts.len(), "largest remainder leaves at most one unit a part");
+    assert!(
+        left_over <= parts.len(),
+        "largest remainder leaves at most one unit a part"
+    );
     // Stable sort keeps beneficiary order among equal remainders.
     let mut order: Vec<usize> = (0..parts.len()).collect();
     order.sort_by(|a, b| remainders[*b].cmp(&remainders[*a]));
@@ -515,10 +515,22 @@ mod tests {
         let m = Decimal::ratio_significant(&d("175.0125"), &d("300.05"), 20);
         assert_eq!(m.to_normalized_string(), "0.58327778703549408432");
         assert_eq!(Decimal::ratio_significant(&d("1"), &d("3"), 3).to_string(), "0.333");
-        assert_eq!(Decimal::ratio_significant(&d("2"), &d("2"), 20).to_normalized_string(), "1");
-        assert_eq!(Decimal::ratio_significant(&d("1"), &d("800"), 2).to_normalized_string(), "0.0012");
-        assert_eq!(Decimal::ratio_significant(&d("1"), &d("600"), 2).to_normalized_string(), "0.0017");
-        assert_eq!(Decimal::ratio_significant(&d("12345"), &d("1"), 2).to_normalized_string(), "12000");
+        assert_eq!(
+            Decimal::ratio_significant(&d("2"), &d("2"), 20).to_normalized_string(),
+            "1"
+        );
+        assert_eq!(
+            Decimal::ratio_significant(&d("1"), &d("800"), 2).to_normalized_string(),
+            "0.0012"
+        );
+        assert_eq!(
+            Decimal::ratio_significant(&d("1"), &d("600"), 2).to_normalized_string(),
+            "0.0017"
+        );
+        assert_eq!(
+            Decimal::ratio_significant(&d("12345"), &d("1"), 2).to_normalized_string(),
+            "12000"
+        );
     }
 
     #[test]

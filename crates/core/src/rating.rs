@@ -452,7 +452,11 @@ pub fn rate_statement(
     let mut groups: Vec<(&GroupKey, &Sums)> = usage.groups.iter().collect();
     groups.sort_by_key(|(key, _)| **key);
     for (key, sums) in groups {
-        let (model, use_case, currency) = (symbols.name(key.model), symbols.name(key.use_case), symbols.name(key.currency));
+        let (model, use_case, currency) = (
+            symbols.name(key.model),
+            symbols.name(key.use_case),
+            symbols.name(key.currency),
+        );
         let fx = if currency == contract.currency {
             Some(&one)
         } else {
@@ -478,7 +482,8 @@ pub fn rate_statement(
         let revenue = Decimal::from_units(sums.revenue_units, REVENUE_SCALE).mul(fx);
         let mut rate = rule.revenue_share.add(&c);
         for window in &contract.exclusivity {
-            if (window.use_case == use_case || window.use_case == "*") && window.from <= key.day && key.day < window.to {
+            if (window.use_case == use_case || window.use_case == "*") && window.from <= key.day && key.day < window.to
+            {
                 rate = rate.add(&window.share_delta);
             }
         }
@@ -497,7 +502,12 @@ pub fn rate_statement(
     // Step 5: the volume and its multiplier.
     let metric = contract.volume_tiers.as_ref().map_or(Metric::TotalTokens, |t| t.metric);
     let volume = match metric {
-        Metric::TotalTokens => Decimal::from_int(lines.values().map(|l| l.sums.input_tokens + l.sums.output_tokens).sum::<u128>()),
+        Metric::TotalTokens => Decimal::from_int(
+            lines
+                .values()
+                .map(|l| l.sums.input_tokens + l.sums.output_tokens)
+                .sum::<u128>(),
+        ),
         Metric::Requests => Decimal::from_int(lines.values().map(|l| l.sums.requests).sum::<u128>()),
         Metric::Revenue => lines.values().fold(Decimal::zero(), |acc, l| acc.add(&l.revenue)),
     };
@@ -574,7 +584,8 @@ pub fn rate_statement(
     }
     let mut adjustment_rows: Vec<Adjustment> = adjustments.into_iter().map(|(a, _)| a).collect();
     for carried_adjustment in carried {
-        let amount = Decimal::parse(&carried_adjustment.adjustment.amount, scale).expect("carried amounts are at scale");
+        let amount =
+            Decimal::parse(&carried_adjustment.adjustment.amount, scale).expect("carried amounts are at scale");
         total = total.add(&amount);
         for (beneficiary, part) in &carried_adjustment.payouts {
             let entry = payouts.entry(beneficiary.clone()).or_default();
@@ -753,7 +764,12 @@ pub fn rate_events(inputs: &RatingInputs, events: &[KeyedFacts<'_>], period: Opt
         .iter()
         .filter(|(key, _)| period.is_none_or(|p| key.period == p))
         .collect();
-    keys.sort_by_key(|(key, _)| (inputs.contracts.contracts[key.contract as usize].id.as_str(), key.period.label()));
+    keys.sort_by_key(|(key, _)| {
+        (
+            inputs.contracts.contracts[key.contract as usize].id.as_str(),
+            key.period.label(),
+        )
+    });
     keys.into_iter()
         .map(|(key, usage)| {
             let mut counted: Vec<&KeyedFacts<'_>> = usage.events.iter().map(|i| &events[*i as usize]).collect();

@@ -32,10 +32,20 @@ fn read_rows(file: &str, bytes: &[u8], expected: &[&str]) -> Result<Vec<(u64, cs
         message,
     };
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
-    let header = reader.headers().map_err(|e| error(1, format!("unreadable header: {e}")))?.clone();
+    let header = reader
+        .headers()
+        .map_err(|e| error(1, format!("unreadable header: {e}")))?
+        .clone();
     let header: Vec<&str> = header.iter().map(str::trim).collect();
     if header != expected {
-        return Err(error(1, format!("the header must be `{}`, found `{}`", expected.join(","), header.join(","))));
+        return Err(error(
+            1,
+            format!(
+                "the header must be `{}`, found `{}`",
+                expected.join(","),
+                header.join(",")
+            ),
+        ));
     }
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -45,7 +55,10 @@ fn read_rows(file: &str, bytes: &[u8], expected: &[&str]) -> Result<Vec<(u64, cs
         })?;
         let line = record.position().map_or(0, |p| p.line());
         if record.len() != expected.len() {
-            return Err(error(line, format!("has {} fields, expected {}", record.len(), expected.len())));
+            return Err(error(
+                line,
+                format!("has {} fields, expected {}", record.len(), expected.len()),
+            ));
         }
         if rows.len() >= ROWS_MAX {
             return Err(error(line, format!("more than {ROWS_MAX} rows")));
@@ -168,12 +181,21 @@ impl Contributions {
             if !is_party_id(&row[0]) {
                 return Err(error(format!("contract: \"{}\" is not a contract id", &row[0])));
             }
-            let by = Party::parse(&row[1]).ok_or_else(|| error(format!("by: \"{}\" must be host or licensor", &row[1])))?;
-            let kind = ContributionKind::parse(&row[2])
-                .ok_or_else(|| error(format!("kind: \"{}\" must be maintenance, update or improvement", &row[2])))?;
+            let by =
+                Party::parse(&row[1]).ok_or_else(|| error(format!("by: \"{}\" must be host or licensor", &row[1])))?;
+            let kind = ContributionKind::parse(&row[2]).ok_or_else(|| {
+                error(format!(
+                    "kind: \"{}\" must be maintenance, update or improvement",
+                    &row[2]
+                ))
+            })?;
             let date = Day::parse(&row[3]).ok_or_else(|| error(format!("date: \"{}\" must be YYYY-MM-DD", &row[3])))?;
-            let status = ContributionStatus::parse(&row[4])
-                .ok_or_else(|| error(format!("status: \"{}\" must be proposed, accepted or rejected", &row[4])))?;
+            let status = ContributionStatus::parse(&row[4]).ok_or_else(|| {
+                error(format!(
+                    "status: \"{}\" must be proposed, accepted or rejected",
+                    &row[4]
+                ))
+            })?;
             rows.push(Contribution {
                 contract: row[0].to_string(),
                 by,
@@ -216,7 +238,10 @@ impl ModelRegistry {
                 return Err(TableError {
                     file: file.to_string(),
                     line,
-                    message: format!("needs a model pattern and a licensor id, found \"{}\",\"{}\"", &row[0], &row[1]),
+                    message: format!(
+                        "needs a model pattern and a licensor id, found \"{}\",\"{}\"",
+                        &row[0], &row[1]
+                    ),
                 });
             }
             rows.push((Glob::new(&row[0]), row[1].to_string()));
@@ -225,7 +250,10 @@ impl ModelRegistry {
     }
 
     pub fn owner(&self, model: &str) -> Option<&str> {
-        self.rows.iter().find(|(glob, _)| glob.matches(model)).map(|(_, licensor)| licensor.as_str())
+        self.rows
+            .iter()
+            .find(|(glob, _)| glob.matches(model))
+            .map(|(_, licensor)| licensor.as_str())
     }
 }
 
@@ -235,7 +263,11 @@ mod tests {
 
     #[test]
     fn fx_looks_back_at_most_seven_days() {
-        let fx = FxTable::from_csv("fx.csv", b"date,from,to,rate\n2026-10-05,EUR,USD,1.1\n2026-10-14,EUR,USD,1.2\n").unwrap();
+        let fx = FxTable::from_csv(
+            "fx.csv",
+            b"date,from,to,rate\n2026-10-05,EUR,USD,1.1\n2026-10-14,EUR,USD,1.2\n",
+        )
+        .unwrap();
         let day = |s: &str| Day::parse(s).unwrap();
         let rate = |s: &str| fx.rate("EUR", "USD", day(s)).map(Decimal::to_normalized_string);
         assert_eq!(rate("2026-10-04"), None);
@@ -249,10 +281,22 @@ mod tests {
     #[test]
     fn bad_tables_name_the_line_and_field() {
         let cases: [(&[u8], &str); 6] = [
-            (b"date,from,to,rate\n2026-10-05,EUR,USD,1.1\n2026-10-05,EUR,USD,1.2\n", "fx.csv:3: a rate for 2026-10-05 EUR->USD is given twice"),
-            (b"date,from,to,rate\n2026-10-05,EUR,USD,0\n", "fx.csv:2: rate: 0 must be > 0"),
-            (b"date,from,to,rate\n2026-10-05,EUR,USD,1.12345678901\n", "fx.csv:2: rate: `1.12345678901` has 11 fractional digits"),
-            (b"date,from,to,rate\n2026-10-05,EUR,USD,-1\n", "fx.csv:2: rate: -1 must be > 0"),
+            (
+                b"date,from,to,rate\n2026-10-05,EUR,USD,1.1\n2026-10-05,EUR,USD,1.2\n",
+                "fx.csv:3: a rate for 2026-10-05 EUR->USD is given twice",
+            ),
+            (
+                b"date,from,to,rate\n2026-10-05,EUR,USD,0\n",
+                "fx.csv:2: rate: 0 must be > 0",
+            ),
+            (
+                b"date,from,to,rate\n2026-10-05,EUR,USD,1.12345678901\n",
+                "fx.csv:2: rate: `1.12345678901` has 11 fractional digits",
+            ),
+            (
+                b"date,from,to,rate\n2026-10-05,EUR,USD,-1\n",
+                "fx.csv:2: rate: -1 must be > 0",
+            ),
             (b"day,from,to,rate\n", "fx.csv:1: the header must be"),
             (b"date,from,to,rate\n2026-10-32,EUR,USD,1\n", "fx.csv:2: date"),
         ];
@@ -260,9 +304,12 @@ mod tests {
             let error = FxTable::from_csv("fx.csv", bytes).unwrap_err().to_string();
             assert!(error.starts_with(expected), "{error}");
         }
-        let error = Contributions::from_csv("c.csv", b"contract,by,kind,date,status,reference\nx,host,repair,2026-10-01,accepted,r\n")
-            .unwrap_err()
-            .to_string();
+        let error = Contributions::from_csv(
+            "c.csv",
+            b"contract,by,kind,date,status,reference\nx,host,repair,2026-10-01,accepted,r\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.starts_with("c.csv:2: kind"), "{error}");
     }
 }

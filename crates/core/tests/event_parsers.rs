@@ -10,15 +10,46 @@ fn bases() -> Vec<Vec<u8>> {
     let mut lines: Vec<Vec<u8>> = Vec::new();
     for file in ["edge/usage.ndjson", "usage-small.ndjson"] {
         let usage = common::read(file);
-        lines.extend(usage.split(|b| *b == b'\n').filter(|l| !l.is_empty()).take(40).map(<[u8]>::to_vec));
+        lines.extend(
+            usage
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .take(40)
+                .map(<[u8]>::to_vec),
+        );
     }
     lines.push(br#" { "specversion" : "1.0" , "type":"ai.usage.v1","source":"s","id":"i","time":"2026-10-01T00:00:00+05:30","data":{ "host":"h","model":"m","use_case":"chat","input_tokens":0,"output_tokens":9007199254740991,"revenue":"999999999999999.999999999999","currency":"EUR","customer":"\u00e9t\u00e9"} } "#.to_vec());
     lines
 }
 
 const SNIPPETS: &[&str] = &[
-    " ", "\"", "\\", "\\n", "\\u0000", "{", "}", "[", "]", ",", ":", "0", "-", ".", "e", "1e3", "null", "true",
-    "\"x\":1,", "\"data\":{},", "\"id\":\"dup\",", "\"prompt\":\"hi\",", "é", "\u{2028}", "\t", "00", "9007199254740992",
+    " ",
+    "\"",
+    "\\",
+    "\\n",
+    "\\u0000",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "0",
+    "-",
+    ".",
+    "e",
+    "1e3",
+    "null",
+    "true",
+    "\"x\":1,",
+    "\"data\":{},",
+    "\"id\":\"dup\",",
+    "\"prompt\":\"hi\",",
+    "é",
+    "\u{2028}",
+    "\t",
+    "00",
+    "9007199254740992",
 ];
 
 fn mutate(base: &[u8], ops: &[(prop::sample::Index, u8, prop::sample::Index)]) -> Vec<u8> {

@@ -8,7 +8,10 @@ use revshare_core::statement::Statement;
 fn rate(example: &common::Example) -> Vec<Statement> {
     let events = common::events(&example.usage);
     let keyed: Vec<KeyedFacts<'_>> = events.iter().map(|e| KeyedFacts::of(e, e.leaf_hash())).collect();
-    rate_events(&example.inputs, &keyed, None).into_iter().map(|r| r.statement).collect()
+    rate_events(&example.inputs, &keyed, None)
+        .into_iter()
+        .map(|r| r.statement)
+        .collect()
 }
 
 #[test]

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use revshare_core::contract::{Contract, ContractSet};
 use revshare_core::event::UsageEvent;
 use revshare_core::money::Decimal;
-use revshare_core::rating::{rate_events, KeyedFacts, RatingInputs, Rated};
+use revshare_core::rating::{rate_events, KeyedFacts, Rated, RatingInputs};
 use revshare_core::statement::statements_json;
 use revshare_core::tables::{Contributions, FxTable};
 
@@ -81,7 +81,11 @@ share_delta = "0.05"
         t.scale,
         t.mode,
         t.share_permille.min(999),
-        if t.fee { r#"token_fee = { input_per_million = "0.5", output_per_million = "1.25" }"# } else { "" },
+        if t.fee {
+            r#"token_fee = { input_per_million = "0.5", output_per_million = "1.25" }"#
+        } else {
+            ""
+        },
     );
     if let Some((metric, mode, steps)) = &t.tiers {
         let mut bound = 0u32;
@@ -91,7 +95,10 @@ share_delta = "0.05"
             tiers.push(format!(r#"{{ up_to = "{bound}", multiplier = "0.{}" }}"#, 9 - i));
         }
         tiers.push(r#"{ multiplier = "0.5" }"#.to_string());
-        text += &format!("[volume_tiers]\nmetric = \"{metric}\"\nmode = \"{mode}\"\ntiers = [{}]\n", tiers.join(", "));
+        text += &format!(
+            "[volume_tiers]\nmetric = \"{metric}\"\nmode = \"{mode}\"\ntiers = [{}]\n",
+            tiers.join(", ")
+        );
     }
     if let Some(m) = t.minimum {
         text += &format!("[minimum_guarantee]\namount = \"{m}\"\n");
@@ -107,12 +114,20 @@ share_delta = "0.05"
         let share = if i + 1 == t.split.len() {
             Decimal::one().sub(&given)
         } else {
-            Decimal::from_int(*weight).mul_div_round(&Decimal::one(), &Decimal::from_int(total), 6, revshare_core::money::RoundingMode::Down)
+            Decimal::from_int(*weight).mul_div_round(
+                &Decimal::one(),
+                &Decimal::from_int(total),
+                6,
+                revshare_core::money::RoundingMode::Down,
+            )
         };
         given = given.add(&share);
         shares.push(format!("b{i} = \"{}\"", share.to_normalized_string()));
     }
-    text += &format!("[[splits]]\nmodels = [\"m-special\"]\nshares = {{ {} }}\n", shares.join(", "));
+    text += &format!(
+        "[[splits]]\nmodels = [\"m-special\"]\nshares = {{ {} }}\n",
+        shares.join(", ")
+    );
     text += "[[splits]]\nmodels = [\"*\"]\nshares = { lic = \"1\" }\n";
     text
 }
@@ -147,7 +162,11 @@ fn inputs(t: &Terms) -> RatingInputs {
     let contract = Contract::from_toml("p.toml", text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
     RatingInputs {
         contracts: ContractSet::new(vec![("p.toml".into(), contract)]).unwrap(),
-        fx: FxTable::from_csv("fx.csv", b"date,from,to,rate\n2026-09-01,EUR,USD,1.0832\n2026-09-20,EUR,USD,1.1\n2026-10-05,EUR,USD,1.0833333333\n").unwrap(),
+        fx: FxTable::from_csv(
+            "fx.csv",
+            b"date,from,to,rate\n2026-09-01,EUR,USD,1.0832\n2026-09-20,EUR,USD,1.1\n2026-10-05,EUR,USD,1.0833333333\n",
+        )
+        .unwrap(),
         contributions: Contributions::default(),
         registry: None,
     }
@@ -172,7 +191,17 @@ fn unique_ids(lines: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     lines
         .into_iter()
-        .filter(|l| seen.insert(l.split("\"id\":\"").nth(1).unwrap().split('"').next().unwrap().to_string()))
+        .filter(|l| {
+            seen.insert(
+                l.split("\"id\":\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
         .collect()
 }
 

@@ -137,7 +137,10 @@ impl Events {
                     id[..n].copy_from_slice(&bytes[..n]);
                     let word = |i: usize| u64::from_be_bytes(id[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
                     Slot {
-                        prefix: (rank_of[symbols[event.source as usize] as usize], [word(0), word(1), word(2)]),
+                        prefix: (
+                            rank_of[symbols[event.source as usize] as usize],
+                            [word(0), word(1), word(2)],
+                        ),
                         batch: b as u32,
                         event: e as u32,
                     }
@@ -322,13 +325,24 @@ fn finish(
     period: Option<Period>,
     summary: &mut Summary,
 ) -> Vec<Statement> {
-    let mut wanted: Vec<_> = usage.iter().filter(|(key, _)| period.is_none_or(|p| key.period == p)).collect();
-    wanted.sort_by_key(|(key, _)| (inputs.contracts.contracts[key.contract as usize].id.as_str(), key.period.label()));
+    let mut wanted: Vec<_> = usage
+        .iter()
+        .filter(|(key, _)| period.is_none_or(|p| key.period == p))
+        .collect();
+    wanted.sort_by_key(|(key, _)| {
+        (
+            inputs.contracts.contracts[key.contract as usize].id.as_str(),
+            key.period.label(),
+        )
+    });
     let mut statements = Vec::with_capacity(wanted.len());
     for (key, usage) in wanted {
         let contract = version_for(&inputs.contracts, key).expect("events are routed only to versions in force");
         let tree_leaves: Vec<Hash> = usage.events.par_iter().map(|e| leaves[*e as usize]).collect();
-        debug_assert!(usage.events.windows(2).all(|w| w[0] < w[1]), "events arrive in key order");
+        debug_assert!(
+            usage.events.windows(2).all(|w| w[0] < w[1]),
+            "events arrive in key order"
+        );
         let tree = TreeSummary {
             count: tree_leaves.len() as u64,
             root: parallel_root(&tree_leaves),

@@ -109,7 +109,12 @@ fn parse_records(chunk: &Chunk, records: &[Record]) -> Batch {
             id
         };
         let data = &event.data;
-        let names = [name(&data.host), name(&data.model), name(&data.use_case), name(&data.currency)];
+        let names = [
+            name(&data.host),
+            name(&data.model),
+            name(&data.use_case),
+            name(&data.currency),
+        ];
         let customer = data.customer.as_deref().map(&mut name);
         let source = name(&event.source);
         let id_start = batch.push_str(&event.id);

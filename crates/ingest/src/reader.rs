@@ -180,7 +180,11 @@ impl<R: Read> RecordReader<R> {
             if start > chunk.bytes.len() || (end == chunk.bytes.len() && start == end) {
                 break;
             }
-            let text_end = if end > start && chunk.bytes[end - 1] == b'\r' { end - 1 } else { end };
+            let text_end = if end > start && chunk.bytes[end - 1] == b'\r' {
+                end - 1
+            } else {
+                end
+            };
             if chunk.bytes[start..text_end].iter().any(|b| !b.is_ascii_whitespace()) {
                 let record = Record {
                     start,
@@ -190,7 +194,9 @@ impl<R: Read> RecordReader<R> {
                 };
                 self.index += 1;
                 if text_end - start > RECORD_BYTES_MAX {
-                    chunk.broken.push((record, format!("the event is longer than {RECORD_BYTES_MAX} bytes")));
+                    chunk
+                        .broken
+                        .push((record, format!("the event is longer than {RECORD_BYTES_MAX} bytes")));
                 } else {
                     chunk.records.push(record);
                 }
@@ -329,12 +335,18 @@ impl<R: Read> RecordReader<R> {
                 }
             }
             position += 1;
-            if records.len() > 0 && last_end >= CHUNK_BYTES {
+            if !records.is_empty() && last_end >= CHUNK_BYTES {
                 break;
             }
         }
-        if scan.element_start.is_some_and(|start| position - start > RECORD_BYTES_MAX) {
-            return Err(syntax(scan.element_line, &format!("an event is longer than {RECORD_BYTES_MAX} bytes")));
+        if scan
+            .element_start
+            .is_some_and(|start| position - start > RECORD_BYTES_MAX)
+        {
+            return Err(syntax(
+                scan.element_line,
+                &format!("an event is longer than {RECORD_BYTES_MAX} bytes"),
+            ));
         }
         // Hand out the bytes up to `last_end`; keep the rest (a partial element).
         let bytes = take_front(&mut self.pending, last_end);
@@ -383,7 +395,11 @@ mod tests {
         let got = records("{\"a\":1}\n\n  \r\n{\"b\":2}\r\n{\"c\":3}").unwrap();
         assert_eq!(
             got,
-            vec![("{\"a\":1}".into(), 1, 0), ("{\"b\":2}".into(), 4, 1), ("{\"c\":3}".into(), 5, 2)]
+            vec![
+                ("{\"a\":1}".into(), 1, 0),
+                ("{\"b\":2}".into(), 4, 1),
+                ("{\"c\":3}".into(), 5, 2)
+            ]
         );
         assert!(records("").unwrap().is_empty());
     }
@@ -393,7 +409,10 @@ mod tests {
         let got = records("[\n {\"a\":\"x,]\\\"y\"},\n {\"b\":[1,{\"c\":2}]}\n]\n").unwrap();
         assert_eq!(
             got,
-            vec![("{\"a\":\"x,]\\\"y\"}".into(), 2, 0), ("{\"b\":[1,{\"c\":2}]}".into(), 3, 1)]
+            vec![
+                ("{\"a\":\"x,]\\\"y\"}".into(), 2, 0),
+                ("{\"b\":[1,{\"c\":2}]}".into(), 3, 1)
+            ]
         );
         assert!(records("[]").unwrap().is_empty());
         assert!(records("[1,2").is_err());

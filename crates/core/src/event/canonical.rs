@@ -13,7 +13,13 @@ impl UsageEvent<'_> {
         out.push(b'{');
         if self.extensions.is_empty() {
             self.write_member(out, Member::Data);
-            for member in [Member::Id, Member::Source, Member::SpecVersion, Member::Time, Member::Type] {
+            for member in [
+                Member::Id,
+                Member::Source,
+                Member::SpecVersion,
+                Member::Time,
+                Member::Type,
+            ] {
                 out.push(b',');
                 self.write_member(out, member);
             }
@@ -60,8 +66,8 @@ impl UsageEvent<'_> {
                 let (name, value) = &self.extensions[index];
                 write_json_string(out, name);
                 out.push(b':');
-                let canonical = serde_json_canonicalizer::to_vec(value)
-                    .expect("a parsed JSON value always canonicalizes");
+                let canonical =
+                    serde_json_canonicalizer::to_vec(value).expect("a parsed JSON value always canonicalizes");
                 out.extend_from_slice(&canonical);
             }
         }

@@ -32,7 +32,10 @@ pub(crate) fn plain_prefix_len(bytes: &[u8]) -> usize {
         }
         at += 8;
     }
-    at + bytes[at..].iter().take_while(|&&b| b >= 0x20 && b != b'"' && b != b'\\').count()
+    at + bytes[at..]
+        .iter()
+        .take_while(|&&b| b >= 0x20 && b != b'"' && b != b'\\')
+        .count()
 }
 
 struct Scanner<'a> {
@@ -84,7 +87,9 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.at = start + digits;
-        let value = bytes[start..self.at].iter().fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'));
+        let value = bytes[start..self.at]
+            .iter()
+            .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'));
         (value <= INTEGER_MAX).then_some(value)
     }
 

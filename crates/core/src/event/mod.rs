@@ -132,8 +132,7 @@ impl<'a> UsageEvent<'a> {
 /// The ingestion-time bound: `time` at most 5 minutes ahead of `now`.
 pub fn check_clock(event: &UsageEvent<'_>, now: Timestamp) -> Result<(), EventError> {
     if event.time_utc.seconds > now.seconds + FUTURE_SKEW_SECONDS_MAX
-        || (event.time_utc.seconds == now.seconds + FUTURE_SKEW_SECONDS_MAX
-            && event.time_utc.nanos > now.nanos)
+        || (event.time_utc.seconds == now.seconds + FUTURE_SKEW_SECONDS_MAX && event.time_utc.nanos > now.nanos)
     {
         return Err(EventError::InTheFuture {
             time: event.time.to_string(),
@@ -149,7 +148,10 @@ mod tests {
     const GOOD: &str = r#"{"specversion":"1.0","type":"ai.usage.v1","source":"acme-cloud/us-east-1","id":"01JD6Q3M2V","time":"2026-10-03T12:00:00.125Z","data":{"host":"acme-cloud","model":"llama-3.1-70b-instruct","use_case":"customer_service","region":"us","customer":"c-18233","requests":1,"input_tokens":1200,"output_tokens":350,"revenue":"0.004275","currency":"USD"}}"#;
 
     fn with_data(field: &str, value: &str) -> String {
-        GOOD.replace(r#""currency":"USD"}"#, &format!(r#""currency":"USD",{field}:{value}}}"#))
+        GOOD.replace(
+            r#""currency":"USD"}"#,
+            &format!(r#""currency":"USD",{field}:{value}}}"#),
+        )
     }
 
     #[test]
@@ -171,7 +173,10 @@ mod tests {
     #[test]
     fn canonical_form_with_extensions_and_escapes_matches_the_reference() {
         let text = GOOD
-            .replace(r#""id":"01JD6Q3M2V""#, r#""id":"a\"b\\c\u0001\u00e9\u2028","zext":{"b":[1.5,2e3,-0.0],"a":null},"Aext":"x","€":1"#)
+            .replace(
+                r#""id":"01JD6Q3M2V""#,
+                r#""id":"a\"b\\c\u0001\u00e9\u2028","zext":{"b":[1.5,2e3,-0.0],"a":null},"Aext":"x","€":1"#,
+            )
             .replace("2026-10-03T12:00:00.125Z", "2026-10-03T14:00:00+02:00");
         let event = UsageEvent::parse(text.as_bytes()).unwrap();
         let canonical = String::from_utf8(event.canonical()).unwrap();
@@ -183,33 +188,102 @@ mod tests {
     #[test]
     fn bad_events_are_refused_with_the_field_named() {
         let cases: Vec<(String, &str)> = vec![
-            (with_data(r#""prompt""#, r#""hello""#), "data.prompt: content fields are not allowed"),
+            (
+                with_data(r#""prompt""#, r#""hello""#),
+                "data.prompt: content fields are not allowed",
+            ),
             (with_data(r#""messages""#, "[]"), "data.messages: content fields"),
-            (GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":0.004275"#), "data.revenue: must be a decimal string"),
-            (GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":"1e-3""#), "data.revenue: must be a decimal string matching"),
-            (GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":"01.5""#), "data.revenue"),
-            (GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":"-1""#), "data.revenue"),
-            (GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":"0.1234567890123""#), "data.revenue"),
-            (GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":"1234567890123456""#), "data.revenue"),
-            (GOOD.replace(r#""input_tokens":1200"#, r#""input_tokens":-1"#), "data.input_tokens: must be an integer"),
-            (GOOD.replace(r#""input_tokens":1200"#, r#""input_tokens":1200.0"#), "data.input_tokens"),
-            (GOOD.replace(r#""input_tokens":1200"#, r#""input_tokens":1e3"#), "data.input_tokens"),
-            (GOOD.replace(r#""input_tokens":1200"#, r#""input_tokens":9007199254740992"#), "data.input_tokens"),
+            (
+                GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":0.004275"#),
+                "data.revenue: must be a decimal string",
+            ),
+            (
+                GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":"1e-3""#),
+                "data.revenue: must be a decimal string matching",
+            ),
+            (
+                GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":"01.5""#),
+                "data.revenue",
+            ),
+            (
+                GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":"-1""#),
+                "data.revenue",
+            ),
+            (
+                GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":"0.1234567890123""#),
+                "data.revenue",
+            ),
+            (
+                GOOD.replace(r#""revenue":"0.004275""#, r#""revenue":"1234567890123456""#),
+                "data.revenue",
+            ),
+            (
+                GOOD.replace(r#""input_tokens":1200"#, r#""input_tokens":-1"#),
+                "data.input_tokens: must be an integer",
+            ),
+            (
+                GOOD.replace(r#""input_tokens":1200"#, r#""input_tokens":1200.0"#),
+                "data.input_tokens",
+            ),
+            (
+                GOOD.replace(r#""input_tokens":1200"#, r#""input_tokens":1e3"#),
+                "data.input_tokens",
+            ),
+            (
+                GOOD.replace(r#""input_tokens":1200"#, r#""input_tokens":9007199254740992"#),
+                "data.input_tokens",
+            ),
             (GOOD.replace(r#""requests":1"#, r#""requests":"1""#), "data.requests"),
             (GOOD.replace(r#""host":"acme-cloud","#, ""), "data.host: missing"),
-            (GOOD.replace(r#""use_case":"customer_service""#, r#""use_case":"Customer""#), "data.use_case: must match"),
+            (
+                GOOD.replace(r#""use_case":"customer_service""#, r#""use_case":"Customer""#),
+                "data.use_case: must match",
+            ),
             (GOOD.replace(r#""region":"us""#, r#""region":"US_east""#), "data.region"),
-            (GOOD.replace(r#""currency":"USD""#, r#""currency":"usd""#), "data.currency"),
-            (GOOD.replace(r#""model":"llama-3.1-70b-instruct","#, r#""model":"a","model":"b","#), "data.model: duplicate key"),
-            (GOOD.replace(r#""id":"01JD6Q3M2V""#, r#""id":"x","id":"y""#), "id: duplicate key"),
-            (GOOD.replace(r#""id":"01JD6Q3M2V""#, r#""id":"01JD6Q3M2V","ext":{"a":1,"a":2}"#), "ext.a: duplicate key"),
-            (GOOD.replace(r#""id":"01JD6Q3M2V""#, r#""id":"""#), "id: must be 1 to 128"),
-            (GOOD.replace(r#""id":"01JD6Q3M2V""#, &format!(r#""id":"{}""#, "x".repeat(129))), "id: must be 1 to 128"),
-            (GOOD.replace(r#""specversion":"1.0""#, r#""specversion":"0.3""#), "specversion: must be \"1.0\""),
-            (GOOD.replace(r#""type":"ai.usage.v1""#, r#""type":"other""#), "type: must be"),
-            (GOOD.replace("2026-10-03T12:00:00.125Z", "2026-10-03 12:00:00"), "time: must be an RFC 3339"),
-            (GOOD.replace("2026-10-03T12:00:00.125Z", "2026-10-03T12:00:00"), "time: must be an RFC 3339"),
-            (GOOD.replace(r#","source":"acme-cloud/us-east-1""#, ""), "source: missing"),
+            (
+                GOOD.replace(r#""currency":"USD""#, r#""currency":"usd""#),
+                "data.currency",
+            ),
+            (
+                GOOD.replace(r#""model":"llama-3.1-70b-instruct","#, r#""model":"a","model":"b","#),
+                "data.model: duplicate key",
+            ),
+            (
+                GOOD.replace(r#""id":"01JD6Q3M2V""#, r#""id":"x","id":"y""#),
+                "id: duplicate key",
+            ),
+            (
+                GOOD.replace(r#""id":"01JD6Q3M2V""#, r#""id":"01JD6Q3M2V","ext":{"a":1,"a":2}"#),
+                "ext.a: duplicate key",
+            ),
+            (
+                GOOD.replace(r#""id":"01JD6Q3M2V""#, r#""id":"""#),
+                "id: must be 1 to 128",
+            ),
+            (
+                GOOD.replace(r#""id":"01JD6Q3M2V""#, &format!(r#""id":"{}""#, "x".repeat(129))),
+                "id: must be 1 to 128",
+            ),
+            (
+                GOOD.replace(r#""specversion":"1.0""#, r#""specversion":"0.3""#),
+                "specversion: must be \"1.0\"",
+            ),
+            (
+                GOOD.replace(r#""type":"ai.usage.v1""#, r#""type":"other""#),
+                "type: must be",
+            ),
+            (
+                GOOD.replace("2026-10-03T12:00:00.125Z", "2026-10-03 12:00:00"),
+                "time: must be an RFC 3339",
+            ),
+            (
+                GOOD.replace("2026-10-03T12:00:00.125Z", "2026-10-03T12:00:00"),
+                "time: must be an RFC 3339",
+            ),
+            (
+                GOOD.replace(r#","source":"acme-cloud/us-east-1""#, ""),
+                "source: missing",
+            ),
             (GOOD.replace(r#""id":"01JD6Q3M2V""#, r#""id":"\ud800""#), "invalid JSON"),
             ("[1]".to_string(), "an event must be a JSON object"),
             ("{".to_string(), "invalid JSON"),
@@ -217,7 +291,10 @@ mod tests {
         ];
         for (input, expected) in cases {
             let error = UsageEvent::parse(input.as_bytes()).expect_err(&input).to_string();
-            assert!(error.contains(expected), "input {input}\n got: {error}\nwant: {expected}");
+            assert!(
+                error.contains(expected),
+                "input {input}\n got: {error}\nwant: {expected}"
+            );
         }
         let invalid_utf8 = GOOD.replace("c-18233", "c-\u{1}").into_bytes();
         let mut broken = invalid_utf8.clone();

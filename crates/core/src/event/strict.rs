@@ -24,7 +24,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<UsageEvent<'_>, EventError> {
     let parsed = parsed.and_then(|event| deserializer.end().map(|()| event));
     match parsed {
         Ok(raw) => validate(raw),
-        Err(json_error) => Err(slot.into_inner().unwrap_or_else(|| EventError::Json(json_error.to_string()))),
+        Err(json_error) => Err(slot
+            .into_inner()
+            .unwrap_or_else(|| EventError::Json(json_error.to_string()))),
     }
 }
 
@@ -184,7 +186,12 @@ fn take_int<'de, A: MapAccess<'de>>(map: &mut A, slot: Slot<'_>, field: &str) ->
 /// Sets a field once; a second occurrence is a duplicate key.
 fn once<T, E: de::Error>(slot: Slot<'_>, target: &mut Option<T>, field: &str, value: T) -> Result<(), E> {
     if target.is_some() {
-        return Err(fail(slot, EventError::DuplicateKey { field: field.to_string() }));
+        return Err(fail(
+            slot,
+            EventError::DuplicateKey {
+                field: field.to_string(),
+            },
+        ));
     }
     *target = Some(value);
     Ok(())
@@ -239,7 +246,12 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
         let mut raw = RawEvent::default();
         while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
             match key.as_ref() {
-                "specversion" => once(slot, &mut raw.specversion, "specversion", take_str(&mut map, slot, "specversion")?)?,
+                "specversion" => once(
+                    slot,
+                    &mut raw.specversion,
+                    "specversion",
+                    take_str(&mut map, slot, "specversion")?,
+                )?,
                 "type" => once(slot, &mut raw.kind, "type", take_str(&mut map, slot, "type")?)?,
                 "source" => once(slot, &mut raw.source, "source", take_str(&mut map, slot, "source")?)?,
                 "id" => once(slot, &mut raw.id, "id", take_str(&mut map, slot, "id")?)?,
@@ -292,19 +304,57 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
             match key.as_ref() {
                 "host" => once(slot, &mut raw.host, "data.host", take_str(m, slot, "data.host")?)?,
                 "model" => once(slot, &mut raw.model, "data.model", take_str(m, slot, "data.model")?)?,
-                "use_case" => once(slot, &mut raw.use_case, "data.use_case", take_str(m, slot, "data.use_case")?)?,
+                "use_case" => once(
+                    slot,
+                    &mut raw.use_case,
+                    "data.use_case",
+                    take_str(m, slot, "data.use_case")?,
+                )?,
                 "region" => once(slot, &mut raw.region, "data.region", take_str(m, slot, "data.region")?)?,
-                "customer" => once(slot, &mut raw.customer, "data.customer", take_str(m, slot, "data.customer")?)?,
-                "requests" => once(slot, &mut raw.requests, "data.requests", take_int(m, slot, "data.requests")?)?,
-                "input_tokens" => {
-                    once(slot, &mut raw.input_tokens, "data.input_tokens", take_int(m, slot, "data.input_tokens")?)?
+                "customer" => once(
+                    slot,
+                    &mut raw.customer,
+                    "data.customer",
+                    take_str(m, slot, "data.customer")?,
+                )?,
+                "requests" => once(
+                    slot,
+                    &mut raw.requests,
+                    "data.requests",
+                    take_int(m, slot, "data.requests")?,
+                )?,
+                "input_tokens" => once(
+                    slot,
+                    &mut raw.input_tokens,
+                    "data.input_tokens",
+                    take_int(m, slot, "data.input_tokens")?,
+                )?,
+                "output_tokens" => once(
+                    slot,
+                    &mut raw.output_tokens,
+                    "data.output_tokens",
+                    take_int(m, slot, "data.output_tokens")?,
+                )?,
+                "revenue" => once(
+                    slot,
+                    &mut raw.revenue,
+                    "data.revenue",
+                    take_str(m, slot, "data.revenue")?,
+                )?,
+                "currency" => once(
+                    slot,
+                    &mut raw.currency,
+                    "data.currency",
+                    take_str(m, slot, "data.currency")?,
+                )?,
+                _ => {
+                    return Err(fail(
+                        slot,
+                        EventError::ContentField {
+                            field: format!("data.{key}"),
+                        },
+                    ))
                 }
-                "output_tokens" => {
-                    once(slot, &mut raw.output_tokens, "data.output_tokens", take_int(m, slot, "data.output_tokens")?)?
-                }
-                "revenue" => once(slot, &mut raw.revenue, "data.revenue", take_str(m, slot, "data.revenue")?)?,
-                "currency" => once(slot, &mut raw.currency, "data.currency", take_str(m, slot, "data.currency")?)?,
-                _ => return Err(fail(slot, EventError::ContentField { field: format!("data.{key}") })),
             }
         }
         Ok(raw)
@@ -386,7 +436,12 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
         let mut object = serde_json::Map::new();
         while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
             if object.contains_key(key.as_ref()) {
-                return Err(fail(self.slot, EventError::DuplicateKey { field: format!("{}.{key}", self.path) }));
+                return Err(fail(
+                    self.slot,
+                    EventError::DuplicateKey {
+                        field: format!("{}.{key}", self.path),
+                    },
+                ));
             }
             let value = map.next_value_seed(StrictValue {
                 slot: self.slot,

@@ -52,13 +52,18 @@ fn invalid(field: &str, rule: String) -> EventError {
 }
 
 fn required<T>(value: Option<T>, field: &str) -> Result<T, EventError> {
-    value.ok_or_else(|| EventError::Missing { field: field.to_string() })
+    value.ok_or_else(|| EventError::Missing {
+        field: field.to_string(),
+    })
 }
 
 pub(crate) fn validate(raw: RawEvent<'_>) -> Result<UsageEvent<'_>, EventError> {
     let specversion = required(raw.specversion, "specversion")?;
     if specversion != "1.0" {
-        return Err(invalid("specversion", format!("must be \"1.0\", found \"{specversion}\"")));
+        return Err(invalid(
+            "specversion",
+            format!("must be \"1.0\", found \"{specversion}\""),
+        ));
     }
     let kind = required(raw.kind, "type")?;
     if kind != "ai.usage.v1" {
@@ -92,9 +97,21 @@ fn validate_data(raw: RawData<'_>) -> Result<UsageData<'_>, EventError> {
     let currency = required(raw.currency, "data.currency")?;
     check_chars("data.host", &host, NAME_CHARS_MAX)?;
     check_chars("data.model", &model, NAME_CHARS_MAX)?;
-    check_pattern("data.use_case", &use_case, USE_CASE_CHARS_MAX, is_use_case_byte, "[a-z0-9_]{1,64}")?;
+    check_pattern(
+        "data.use_case",
+        &use_case,
+        USE_CASE_CHARS_MAX,
+        is_use_case_byte,
+        "[a-z0-9_]{1,64}",
+    )?;
     if let Some(region) = &raw.region {
-        check_pattern("data.region", region, REGION_CHARS_MAX, is_region_byte, "[a-z0-9-]{1,32}")?;
+        check_pattern(
+            "data.region",
+            region,
+            REGION_CHARS_MAX,
+            is_region_byte,
+            "[a-z0-9-]{1,32}",
+        )?;
     }
     if let Some(customer) = &raw.customer {
         check_chars("data.customer", customer, CUSTOMER_CHARS_MAX)?;
@@ -122,14 +139,24 @@ fn validate_data(raw: RawData<'_>) -> Result<UsageData<'_>, EventError> {
 }
 
 fn check_chars(field: &str, value: &str, max: usize) -> Result<(), EventError> {
-    let chars = if value.is_ascii() { value.len() } else { value.chars().count() };
+    let chars = if value.is_ascii() {
+        value.len()
+    } else {
+        value.chars().count()
+    };
     if chars == 0 || chars > max {
         return Err(invalid(field, format!("must be 1 to {max} characters, found {chars}")));
     }
     Ok(())
 }
 
-fn check_pattern(field: &str, value: &str, max: usize, allowed: fn(u8) -> bool, pattern: &str) -> Result<(), EventError> {
+fn check_pattern(
+    field: &str,
+    value: &str,
+    max: usize,
+    allowed: fn(u8) -> bool,
+    pattern: &str,
+) -> Result<(), EventError> {
     if value.is_empty() || value.len() > max || !value.bytes().all(allowed) {
         return Err(invalid(field, format!("must match {pattern}, found \"{value}\"")));
     }

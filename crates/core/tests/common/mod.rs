@@ -54,7 +54,11 @@ pub fn edge() -> Example {
 pub fn small() -> Example {
     Example {
         inputs: load_inputs(
-            &["contracts/acme-llama.toml", "contracts/nimbus-llama.toml", "contracts/orbit-llama.toml"],
+            &[
+                "contracts/acme-llama.toml",
+                "contracts/nimbus-llama.toml",
+                "contracts/orbit-llama.toml",
+            ],
             "fx.csv",
             "contributions.csv",
             None,

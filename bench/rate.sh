@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Benchmark of the rating hot path: `revshare rate` on 1M events against DuckDB doing
+# the equivalent parse + deduplicate + group-by over the same file, in the same run.
+#
+#   bench/rate.sh [EVENTS]        (default 1000000)
+#
+# Prints both wall times, both peak RSS and the ratios. Needs python3; installs
+# DuckDB into bench/.venv on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events=${1:-1000000}
+shared=../shared
+out=bench/out
+mkdir -p "$out"
+
+if [ ! -x bench/.venv/bin/python ]; then
+  python3 -m venv bench/.venv
+  bench/.venv/bin/pip install --quiet duckdb
+fi
+usage="$out/usage-$events.ndjson"
+if [ ! -s "$usage" ]; then
+  echo "generating $events events..." >&2
+  python3 "$shared/bench/gen_usage.py" --events "$events" --late-rate 0.002 > "$usage.tmp"
+  mv "$usage.tmp" "$usage"
+fi
+cargo build --release --quiet
+bin=target/release/revshare
+ex="$shared/examples"
+# Warm the page cache so that both read the file from memory.
+cat "$usage" > /dev/null
+
+runs=${RUNS:-3}
+best() { sort -t: -k2 -n | head -1; }
+revshare_runs=() duckdb_runs=()
+for _ in $(seq "$runs"); do
+  revshare_runs+=("$(python3 bench/measure.py revshare -- "$bin" rate \
+    --contract "$ex/contracts/acme-llama.toml" --contract "$ex/contracts/nimbus-llama.toml" \
+    --contract "$ex/contracts/orbit-llama.toml" --usage "$usage" --fx "$ex/fx.csv" \
+    --contributions "$ex/contributions.csv")")
+  duckdb_runs+=("$(python3 bench/measure.py duckdb -- bench/.venv/bin/python bench/duckdb_rate.py "$usage")")
+done
+python3 - "$events" "${revshare_runs[@]}" "${duckdb_runs[@]}" <<'PY'
+import json, sys
+events = int(sys.argv[1])
+runs = [json.loads(a) for a in sys.argv[2:]]
+def best(label):
+    mine = [r for r in runs if r["label"] == label]
+    return min(mine, key=lambda r: r["wall_s"])
+r, d = best("revshare"), best("duckdb")
+print(f"rate benchmark: {events} events, best of {len(runs) // 2} runs each, 2 cores")
+print(f"{'':10} {'wall s':>8} {'events/s':>12} {'peak RSS MiB':>13}")
+for name, x in (("revshare", r), ("duckdb", d)):
+    print(f"{name:10} {x['wall_s']:8.3f} {events / x['wall_s']:12,.0f} {x['peak_rss_mib']:13.1f}")
+print(f"speed: revshare is {d['wall_s'] / r['wall_s']:.2f}x DuckDB (target >= 3x); "
+      f"memory: {r['peak_rss_mib'] / d['peak_rss_mib']:.2f}x DuckDB's peak (target < 1x)")
+PY
