@@ -310,6 +310,7 @@ fn read_all(
                 events.file_of.push(file_number as u32);
                 events.batches.push(batch);
             }
+            reader.recycle(chunk);
         }
         events.files.push(input.name);
     }

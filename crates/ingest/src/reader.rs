@@ -64,6 +64,9 @@ pub struct RecordReader<R: Read> {
     eof: bool,
     array: ArrayScan,
     done: bool,
+    /// A buffer handed back by the caller, reused for the next chunk: fresh large
+    /// allocations cost page faults on every chunk.
+    spare: Vec<u8>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -93,22 +96,17 @@ impl<R: Read> RecordReader<R> {
             eof: false,
             array: ArrayScan::default(),
             done: false,
+            spare: Vec::new(),
         }
     }
 
     fn fill(&mut self) -> Result<(), ReadError> {
-        let before = self.pending.len();
-        self.pending.resize(before + CHUNK_BYTES, 0);
-        let mut filled = before;
-        while filled < self.pending.len() {
-            let n = self.source.read(&mut self.pending[filled..])?;
-            if n == 0 {
-                self.eof = true;
-                break;
-            }
-            filled += n;
+        // `read_to_end` appends without zeroing the buffer first; fewer bytes than
+        // asked for means the input ended.
+        let read = (&mut self.source).take(CHUNK_BYTES as u64).read_to_end(&mut self.pending)?;
+        if read < CHUNK_BYTES {
+            self.eof = true;
         }
-        self.pending.truncate(filled);
         if self.format == Format::Unknown {
             match self.pending.iter().find(|b| !b.is_ascii_whitespace()) {
                 Some(b'[') => self.format = Format::Array,
@@ -118,6 +116,13 @@ impl<R: Read> RecordReader<R> {
             }
         }
         Ok(())
+    }
+
+    /// Hands a finished chunk's buffer back for reuse.
+    pub fn recycle(&mut self, chunk: Chunk) {
+        if chunk.bytes.capacity() > self.spare.capacity() {
+            self.spare = chunk.bytes;
+        }
     }
 
     /// The next chunk of complete records, or `None` at the end.
@@ -169,7 +174,7 @@ impl<R: Read> RecordReader<R> {
                 None => return None,
             }
         };
-        let bytes = take_front(&mut self.pending, cut);
+        let bytes = take_front(&mut self.pending, cut, &mut self.spare);
         let mut chunk = Chunk {
             bytes,
             ..Chunk::default()
@@ -349,7 +354,7 @@ impl<R: Read> RecordReader<R> {
             ));
         }
         // Hand out the bytes up to `last_end`; keep the rest (a partial element).
-        let bytes = take_front(&mut self.pending, last_end);
+        let bytes = take_front(&mut self.pending, last_end, &mut self.spare);
         self.scanned = position - last_end;
         if let Some(start) = self.array.element_start.as_mut() {
             *start -= last_end;
@@ -366,9 +371,11 @@ impl<R: Read> RecordReader<R> {
     }
 }
 
-/// Splits off the first `at` bytes, copying only the (short) rest.
-fn take_front(buffer: &mut Vec<u8>, at: usize) -> Vec<u8> {
-    let mut rest = Vec::with_capacity(CHUNK_BYTES + RECORD_BYTES_MAX);
+/// Splits off the first `at` bytes, copying only the (short) rest into `spare`.
+fn take_front(buffer: &mut Vec<u8>, at: usize, spare: &mut Vec<u8>) -> Vec<u8> {
+    let mut rest = std::mem::take(spare);
+    rest.clear();
+    rest.reserve(CHUNK_BYTES + RECORD_BYTES_MAX);
     rest.extend_from_slice(&buffer[at..]);
     buffer.truncate(at);
     std::mem::replace(buffer, rest)
