@@ -1,55 +1,287 @@
-//! `revshare demo`: the example end to end on bundled data.
+//! `revshare demo`: the whole flow on the embedded store, from nothing.
+//!
+//! It creates `./revshare-demo.db` (or `--db`), replaced on each run, loads the
+//! example contracts shipped in the repository, synthesizes usage for three hosts
+//! over September and October 2026 (deterministic, with retried duplicates and late
+//! events), imports it, records contributions, closes September, imports the late
+//! September events, closes October (which settles them as a prior-period
+//! adjustment), prints the statements, and verifies signatures and one inclusion
+//! proof offline. Its files stay in `revshare-demo/` for you to try the commands on.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use revshare_core::contract::{Contract, ContractSet};
-use revshare_core::rating::RatingInputs;
-use revshare_core::tables::{Contributions, FxTable};
-use revshare_ingest::offline::UsageInput;
+use revshare_core::contract::Contract;
+use revshare_core::statement::Statement;
+use revshare_core::verify::{verify_inclusion, verify_statement, PublicKey};
+use revshare_store::backend::{ContractRow, ContributionRow, FxRow};
+use revshare_store::now_rfc3339;
 
-use crate::{format, rate, Failure, Format};
+use crate::stateful::{self, Opened};
+use crate::{format, Failure, StoreArgs};
 
-const EXAMPLES: [(&str, &[u8]); 3] = [
-    (
-        "acme-llama.toml",
-        include_bytes!("../../../fixtures/spec-examples/contracts/acme-llama.toml"),
-    ),
-    (
-        "nimbus-llama.toml",
-        include_bytes!("../../../fixtures/spec-examples/contracts/nimbus-llama.toml"),
-    ),
-    (
-        "orbit-llama.toml",
-        include_bytes!("../../../fixtures/spec-examples/contracts/orbit-llama.toml"),
-    ),
+const CONTRACTS: [(&str, &[u8]); 3] = [
+    ("acme-llama.toml", include_bytes!("../../../fixtures/spec-examples/contracts/acme-llama.toml")),
+    ("nimbus-llama.toml", include_bytes!("../../../fixtures/spec-examples/contracts/nimbus-llama.toml")),
+    ("orbit-llama.toml", include_bytes!("../../../fixtures/spec-examples/contracts/orbit-llama.toml")),
 ];
 const FX: &[u8] = include_bytes!("../../../fixtures/spec-examples/fx.csv");
-const CONTRIBUTIONS: &[u8] = include_bytes!("../../../fixtures/spec-examples/contributions.csv");
-const USAGE: &[u8] = include_bytes!("../../../fixtures/spec-examples/usage-small.ndjson");
 
-pub fn run(format: Format, _dir: Option<PathBuf>) -> Result<(), Failure> {
-    let bundled = |e: String| Failure::other(format!("bundled example data is invalid: {e}"));
-    let mut contracts = Vec::new();
-    for (name, bytes) in EXAMPLES {
-        contracts.push((
-            name.to_string(),
-            Contract::from_toml(name, bytes).map_err(|e| bundled(e.to_string()))?,
-        ));
+/// Hosts with their currency and share of traffic (as in the spec's generator).
+const HOSTS: [(&str, &str, u32); 3] = [("acme-cloud", "USD", 55), ("nimbus-ai", "EUR", 30), ("orbit-compute", "USD", 15)];
+/// Models with their traffic weight and price per 1k tokens in micro-units.
+const MODELS: [(&str, u32, u64); 6] = [
+    ("llama-3.1-8b-instruct", 30, 50_000),
+    ("llama-3.1-70b-instruct", 30, 400_000),
+    ("llama-3.1-405b-instruct", 8, 1_800_000),
+    ("llama-3.3-70b-instruct", 20, 400_000),
+    ("llama-3.1-8b-medical-ft", 7, 200_000),
+    ("mixtral-8x7b", 5, 300_000),
+];
+const USE_CASES: [(&str, u32); 8] = [
+    ("customer_service", 300),
+    ("content_moderation", 120),
+    ("recommendations", 150),
+    ("content_generation", 220),
+    ("search", 120),
+    ("accessibility", 60),
+    ("translation", 28),
+    ("surveillance", 2),
+];
+const REGIONS: [&str; 3] = ["us", "eu", "apac"];
+
+fn pick<'a, T>(rng: &mut fastrand::Rng, items: &'a [T], weight: impl Fn(&T) -> u32) -> &'a T {
+    let total: u32 = items.iter().map(&weight).sum();
+    let mut ticket = rng.u32(0..total);
+    for item in items {
+        let w = weight(item);
+        if ticket < w {
+            return item;
+        }
+        ticket -= w;
     }
-    let inputs = RatingInputs {
-        contracts: ContractSet::new(contracts).map_err(|e| bundled(e.to_string()))?,
-        fx: FxTable::from_csv("fx.csv", FX).map_err(|e| bundled(e.to_string()))?,
-        contributions: Contributions::from_csv("contributions.csv", CONTRIBUTIONS)
-            .map_err(|e| bundled(e.to_string()))?,
-        registry: None,
-    };
-    let usage = vec![UsageInput {
-        name: "usage-small.ndjson".to_string(),
-        reader: Box::new(USAGE),
-    }];
-    let output = rate::rate_with_report(&inputs, usage, None)?;
-    let mut out = std::io::stdout().lock();
-    format::write_statements(&mut out, &output.statements, format).map_err(|e| Failure::other(e.to_string()))?;
-    println!("\nTry next: revshare rate --contract fixtures/spec-examples/contracts/acme-llama.toml --usage fixtures/spec-examples/usage-small.ndjson --format table");
+    unreachable!("the ticket falls inside the total weight")
+}
+
+/// Deterministic usage for `year-month` (`days` days). `retry_every` repeats an
+/// earlier line now and then, as a host retrying a batch would.
+fn synthesize(rng: &mut fastrand::Rng, count: u32, month: u32, days: u32, prefix: &str, out: &mut Vec<u8>) {
+    let mut recent: Vec<Vec<u8>> = Vec::new();
+    for i in 0..count {
+        if !recent.is_empty() && rng.u32(0..200) == 0 {
+            let line = recent[rng.usize(0..recent.len())].clone();
+            out.extend_from_slice(&line);
+            continue;
+        }
+        let (host, currency, _) = *pick(rng, &HOSTS, |h| h.2);
+        let (model, _, price) = *pick(rng, &MODELS, |m| m.1);
+        let (use_case, _) = *pick(rng, &USE_CASES, |u| u.1);
+        let region = REGIONS[(i % 3) as usize];
+        let day = rng.u32(1..=days);
+        let seconds = rng.u32(0..86_400);
+        let millis = rng.u32(0..1000);
+        // 60% single requests, 40% roll-ups of many (a long tail).
+        let requests: u64 = if rng.u32(0..10) < 6 { 1 } else { (10.0 / (1.0 - rng.f64()).powf(1.0 / 1.3)).min(10_000.0) as u64 };
+        let input = requests * rng.u64(100..1_400) + 1;
+        let output = requests * rng.u64(30..500) + 1;
+        let micros = (input + 3 * output) * price / 1000;
+        let customer = (1.0 / (1.0 - rng.f64()).powf(1.0 / 1.2)) as u64 % 50_000;
+        let line = format!(
+            "{{\"specversion\":\"1.0\",\"type\":\"ai.usage.v1\",\"source\":\"{host}/{region}\",\"id\":\"{prefix}-{i:08}\",\
+             \"time\":\"2026-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z\",\"data\":{{\"host\":\"{host}\",\
+             \"model\":\"{model}\",\"use_case\":\"{use_case}\",\"region\":\"{region}\",\"customer\":\"c-{customer}\",\
+             \"requests\":{requests},\"input_tokens\":{input},\"output_tokens\":{output},\
+             \"revenue\":\"{}.{:06}\",\"currency\":\"{currency}\"}}}}\n",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60,
+            micros / 1_000_000,
+            micros % 1_000_000
+        );
+        if recent.len() < 4096 {
+            recent.push(line.clone().into_bytes());
+        }
+        out.extend_from_slice(line.as_bytes());
+    }
+}
+
+fn remove_store(path: &Path) -> Result<(), Failure> {
+    for suffix in ["", "-wal", "-shm", ".key"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::remove_file(PathBuf::from(&name)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Failure::other(format!("cannot replace {}: {e}", PathBuf::from(name).display()))),
+        }
+    }
     Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    std::fs::write(path, bytes).map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))
+}
+
+fn step(text: &str) {
+    println!("\n== {text}");
+}
+
+pub fn run(args: &StoreArgs, events: u32) -> Result<(), Failure> {
+    let started = Instant::now();
+    let db = args.db.clone().unwrap_or_else(|| PathBuf::from("revshare-demo.db"));
+    let dir = db.with_file_name("revshare-demo");
+    revshare_store::check_parent(&db)?;
+    remove_store(&db)?;
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
+    let store_args = StoreArgs {
+        db: Some(db.clone()),
+        database_url: None,
+        key_file: None,
+    };
+
+    step(&format!("a new embedded store at {}", db.display()));
+    stateful::init(&store_args)?;
+    let mut opened = stateful::open(&store_args)?;
+
+    step("the example contracts, FX rates and contributions");
+    load_terms(&mut opened)?;
+
+    step(&format!("{events} synthetic usage events for three hosts, September and October 2026"));
+    let mut rng = fastrand::Rng::with_seed(7);
+    let late_count = events / 100;
+    let mut usage = Vec::with_capacity(events as usize * 340);
+    synthesize(&mut rng, (events - late_count) / 2, 9, 30, "sep", &mut usage);
+    synthesize(&mut rng, (events - late_count) / 2, 10, 31, "oct", &mut usage);
+    let mut late = Vec::new();
+    synthesize(&mut rng, late_count, 9, 30, "sep-late", &mut late);
+    let usage_file = dir.join("usage-sep-oct.ndjson");
+    let late_file = dir.join("usage-sep-late.ndjson");
+    write(&usage_file, &usage)?;
+    write(&late_file, &late)?;
+    println!("wrote {} and {}", usage_file.display(), late_file.display());
+    stateful::import_files(&mut opened, stateful::usage_inputs(std::slice::from_ref(&usage_file))?, None)?;
+    println!("importing the same file again changes nothing (idempotency is for life):");
+    stateful::import_files(&mut opened, stateful::usage_inputs(std::slice::from_ref(&usage_file))?, None)?;
+
+    step("close September 2026");
+    let september = stateful::close_period(&mut opened, "2026-09", None, 0)?;
+    step("late September usage arrives after the close");
+    stateful::import_files(&mut opened, stateful::usage_inputs(std::slice::from_ref(&late_file))?, None)?;
+    step("close October 2026 (settles the late September usage as a prior-period adjustment)");
+    let october = stateful::close_period(&mut opened, "2026-10", None, 0)?;
+    step("orbit-llama settles quarterly: its 2026-Q4 closes once the quarter has ended");
+    match stateful::close_period(&mut opened, "2026-Q4", Some("orbit-llama"), 0) {
+        Ok(_) => {}
+        Err(refused) => println!("refused, as it should be: {}", refused.message),
+    }
+
+    step("the statements");
+    let mut out = std::io::stdout().lock();
+    for statement in september.iter().chain(&october) {
+        format::write_table(&mut out, statement).map_err(|e| Failure::other(e.to_string()))?;
+        writeln!(out).map_err(|e| Failure::other(e.to_string()))?;
+    }
+    drop(out);
+
+    step("offline verification with only the public key");
+    let public_json = opened.store.backend().meta("public_key")?.expect("initialized above");
+    let public: PublicKey = serde_json::from_str(&public_json).map_err(|e| Failure::other(e.to_string()))?;
+    write(&dir.join("public-key.json"), serde_json::to_string_pretty(&public).expect("keys serialize").as_bytes())?;
+    for statement in september.iter().chain(&october) {
+        verify_statement(statement, &public).map_err(|e| Failure::other(format!("demo statement failed to verify: {e}")))?;
+        let id = statement.statement_id.clone().unwrap_or_default();
+        write(&dir.join(format!("{}.json", id.replace('/', "-"))), statement.to_json_pretty().as_bytes())?;
+        println!("{id}: signature valid (key {})", public.key_id);
+    }
+    let proven = prove_one(&mut opened, &october, &usage, &dir)?;
+    println!("{proven}");
+
+    step(&format!("done in {:.1} s; try next", started.elapsed().as_secs_f64()));
+    let db_arg = db.display();
+    let d = dir.display();
+    println!("revshare --db {db_arg} statement list");
+    println!("revshare --db {db_arg} statement show acme-llama/2026-10 --format table");
+    println!("revshare --db {db_arg} prove acme-llama/2026-10 SOURCE ID      # any acme-cloud October event in {d}/usage-sep-oct.ndjson");
+    println!("revshare verify --statement {d}/acme-llama-2026-10.json --public-key {d}/public-key.json --event {d}/event.json --proof {d}/proof.json");
+    println!("revshare rate --contract fixtures/spec-examples/contracts/acme-llama.toml --usage {d}/usage-sep-oct.ndjson --format table");
+    Ok(())
+}
+
+fn load_terms(opened: &mut Opened) -> Result<(), Failure> {
+    let backend = opened.store.backend();
+    for (name, bytes) in CONTRACTS {
+        let contract = Contract::from_toml(name, bytes).map_err(|e| Failure::other(format!("bundled contract: {e}")))?;
+        backend.add_contract(&ContractRow {
+            id: contract.id.clone(),
+            version: i64::from(contract.version),
+            licensor: contract.licensor.clone(),
+            host: contract.host.clone(),
+            file_name: name.to_string(),
+            sha256: contract.sha256.clone(),
+            toml: bytes.to_vec(),
+            added_at: now_rfc3339(),
+        })?;
+        println!("contract {} v{}: {} → {}, {}", contract.id, contract.version, contract.host, contract.licensor, name);
+    }
+    let fx = revshare_core::tables::FxTable::from_csv("fx.csv", FX).map_err(|e| Failure::other(e.to_string()))?;
+    let rows: Vec<FxRow> = fx
+        .rows()
+        .map(|(date, from, to, rate)| FxRow {
+            date: date.0,
+            from: from.into(),
+            to: to.into(),
+            rate: rate.to_normalized_string(),
+        })
+        .collect();
+    backend.add_fx(&rows)?;
+    println!("{} EUR→USD rates", rows.len());
+    for (by, kind, date, reference, accept) in [
+        ("host", "maintenance", "2026-09-14", "security patch for the 70b serving stack", true),
+        ("host", "maintenance", "2026-10-03", "tokenizer fix upstreamed", true),
+        ("licensor", "update", "2026-10-08", "llama-3.3 weights refresh", true),
+        ("host", "maintenance", "2026-10-20", "eval harness (still under review)", false),
+    ] {
+        let number = backend.add_contribution(&ContributionRow {
+            number: 0,
+            contract: "acme-llama".into(),
+            by: by.into(),
+            kind: kind.into(),
+            date: revshare_core::period::Day::parse(date).expect("a valid literal").0,
+            status: "proposed".into(),
+            reference: reference.into(),
+            proposed_at: now_rfc3339(),
+            decided_at: None,
+        })?;
+        if accept {
+            backend.decide_contribution(number, "accepted", &now_rfc3339())?;
+        }
+        println!(
+            "contribution {number}: acme-llama, {kind} by the {by} on {date}: {}",
+            if accept { "proposed and accepted" } else { "proposed" }
+        );
+    }
+    Ok(())
+}
+
+/// Proves one acme-cloud October event and verifies the proof as a host would.
+fn prove_one(opened: &mut Opened, october: &[Statement], usage: &[u8], dir: &Path) -> Result<String, Failure> {
+    let (line, event) = usage
+        .split(|b| *b == b'\n')
+        .filter_map(|line| revshare_core::event::UsageEvent::parse(line).ok().map(|event| (line, event)))
+        .find(|(_, event)| event.data.host == "acme-cloud" && event.id.starts_with("oct-"))
+        .ok_or_else(|| Failure::other("no acme-cloud October event was synthesized"))?;
+    let statement = october
+        .iter()
+        .find(|s| s.contract == "acme-llama")
+        .ok_or_else(|| Failure::other("October has no acme-llama statement"))?;
+    let id = statement.statement_id.clone().unwrap_or_default();
+    let proof = revshare_store::prove::prove(opened.store.backend(), &id, &event.source, &event.id)?;
+    verify_inclusion(statement, line, &proof).map_err(|e| Failure::other(format!("demo proof failed: {e}")))?;
+    write(&dir.join("event.json"), line)?;
+    write(&dir.join("proof.json"), serde_json::to_string_pretty(&proof).expect("proofs serialize").as_bytes())?;
+    Ok(format!(
+        "event ({}, {}) is leaf #{} of {} in {id}: its inclusion proof verifies against the signed root {}",
+        event.source, event.id, proof.leaf_index, proof.tree_size, proof.root
+    ))
 }

@@ -14,3 +14,4 @@ pub mod period;
 pub mod rating;
 pub mod statement;
 pub mod tables;
+pub mod verify;

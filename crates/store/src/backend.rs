@@ -1,0 +1,163 @@
+//! The interface both backends implement, and the rows they keep.
+//!
+//! Backends are storage only: SQL, transactions, locks. What an import, a close or a
+//! proof means lives once, in the modules that call this trait.
+
+use crate::StoreError;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// One stored event: the fields rating needs, the leaf hash, never content and never
+/// the raw customer reference (only its keyed pseudonym).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    pub source: String,
+    pub id: String,
+    pub leaf: [u8; 32],
+    pub host: String,
+    pub model: String,
+    pub use_case: String,
+    pub currency: String,
+    pub customer: Option<[u8; 16]>,
+    pub utc_seconds: i64,
+    pub day: i32,
+    /// As rated: a missing `requests` counts 1.
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// Revenue in units of 10^-12, as decimal text (it may exceed 64 bits).
+    pub revenue_units: String,
+    /// Its period was already closed for a contract of its host when it arrived.
+    pub late: bool,
+}
+
+/// An event as read back, with the order in which it was stored.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub row: EventRow,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Accepted,
+    Duplicate,
+    Conflict,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractRow {
+    pub id: String,
+    pub version: i64,
+    pub licensor: String,
+    pub host: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub toml: Vec<u8>,
+    pub added_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FxRow {
+    pub date: i32,
+    pub from: String,
+    pub to: String,
+    pub rate: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContributionRow {
+    pub number: i64,
+    pub contract: String,
+    pub by: String,
+    pub kind: String,
+    pub date: i32,
+    pub status: String,
+    pub reference: String,
+    pub proposed_at: String,
+    pub decided_at: Option<String>,
+}
+
+/// A closed statement: its exact JSON bytes (signed, never rewritten) and the
+/// bookkeeping that late-usage settlement needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementRow {
+    pub statement_id: String,
+    pub contract: String,
+    pub period: String,
+    pub host: String,
+    pub start_day: i32,
+    pub end_day: i32,
+    /// The highest event `seq` stored when it closed: its own tree holds the period's
+    /// events up to here.
+    pub watermark: i64,
+    /// JSON list of the prior-period windows it settled:
+    /// `[{"period", "statement_id", "after", "through"}]`.
+    pub settled: String,
+    pub json: String,
+    pub closed_at: String,
+}
+
+/// Storage operations. Every method is one statement or one transaction unless it
+/// runs inside [`Backend::begin_close`].
+pub trait Backend {
+    fn name(&self) -> &'static str;
+
+    fn meta(&mut self, key: &str) -> Result<Option<String>>;
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+
+    /// Adds a contract version; `false` if that `(id, version)` is already stored.
+    fn add_contract(&mut self, row: &ContractRow) -> Result<bool>;
+    fn contracts(&mut self) -> Result<Vec<ContractRow>>;
+
+    /// Adds FX rows; all or none (a repeated `(date, from, to)` fails the batch).
+    fn add_fx(&mut self, rows: &[FxRow]) -> Result<()>;
+    fn fx(&mut self) -> Result<Vec<FxRow>>;
+
+    /// Replaces the model registry `(pattern, licensor)` in order.
+    fn set_models(&mut self, rows: &[(String, String)]) -> Result<()>;
+    fn models(&mut self) -> Result<Vec<(String, String)>>;
+
+    fn add_contribution(&mut self, row: &ContributionRow) -> Result<i64>;
+    /// Moves a proposed contribution to `status`; `false` if it is not proposed.
+    fn decide_contribution(&mut self, number: i64, status: &str, at: &str) -> Result<bool>;
+    fn contributions(&mut self) -> Result<Vec<ContributionRow>>;
+
+    /// Stores a batch in one transaction: all valid events or, on failure, none. The
+    /// idempotency key is committed with its event. Inside the transaction it marks
+    /// events late whose period is closed ([`mark_late`]), so that no close can slip
+    /// between the check and the insert.
+    fn insert_events(&mut self, events: &mut [EventRow]) -> Result<Vec<InsertOutcome>>;
+
+    /// Events of `host` with `day` in `[start, end)` and `seq` in `(after, through]`,
+    /// ordered by `(source, id)`.
+    fn events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<Vec<StoredEvent>>;
+    /// Late events of `host` with `day` in `[start, end)` and `seq > after`: a count.
+    fn late_events_after(&mut self, host: &str, start: i32, end: i32, after: i64) -> Result<u64>;
+    fn max_seq(&mut self) -> Result<i64>;
+
+    fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>>;
+    fn statements(&mut self) -> Result<Vec<StatementRow>>;
+    /// Closed `(host, start_day, end_day)` periods, for marking late events.
+    fn closed_ranges(&mut self) -> Result<Vec<(String, i32, i32)>>;
+    /// Stores a statement unless one with its id exists; returns the stored one.
+    fn insert_statement(&mut self, row: &StatementRow) -> Result<StatementRow>;
+
+    /// Starts the close transaction: a consistent view, and no event can be stored
+    /// until [`Backend::commit`] or [`Backend::rollback`].
+    fn begin_close(&mut self) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
+}
+
+/// Marks events whose host and day fall in a closed `(host, start_day, end_day)`.
+pub fn mark_late(events: &mut [EventRow], closed: &[(String, i32, i32)]) {
+    if closed.is_empty() {
+        return;
+    }
+    for event in events {
+        event.late = closed
+            .iter()
+            .any(|(host, start, end)| *host == event.host && (*start..*end).contains(&event.day));
+    }
+}

@@ -1,0 +1,196 @@
+//! Importing usage into the store: streamed in bounded chunks (never a whole file in
+//! memory), validated on all cores while the previous chunk is written, one
+//! transaction per chunk. A duplicate is acknowledged and stored once; a conflict is
+//! refused and reported; a batch retried after a crash counts every event once,
+//! because each idempotency key is committed in the same transaction as its event.
+
+use revshare_core::event::{Timestamp, FUTURE_SKEW_SECONDS_MAX};
+use revshare_ingest::offline::UsageInput;
+use revshare_ingest::parse::{parse_chunk, Batch};
+use revshare_ingest::reader::RecordReader;
+
+use crate::backend::{Backend, EventRow, InsertOutcome, Result};
+use crate::keys::Keys;
+use crate::StoreError;
+
+/// An event that was not stored, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    pub file: String,
+    pub line: u64,
+    pub index: u64,
+    pub id: Option<String>,
+    /// A stable code: `invalid_json`, `content_field`, ..., `time_in_future`, `conflict`.
+    pub code: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub read: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub conflicts: u64,
+    /// Invalid events (conflicts are counted on their own).
+    pub rejected: u64,
+    /// Accepted events whose period was already closed: settled at the next close.
+    pub late: u64,
+}
+
+/// How far an import has got, for progress bars.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub file_index: usize,
+    pub records: u64,
+}
+
+/// Imports every input. `now` is the receiving clock for the 5-minute future bound.
+pub fn import(
+    backend: &mut (dyn Backend + Send),
+    keys: &Keys,
+    inputs: Vec<UsageInput>,
+    now: Timestamp,
+    progress: &mut (dyn FnMut(Progress) + Send),
+    rejected: &mut (dyn FnMut(&Rejected) + Send),
+) -> Result<ImportSummary> {
+    let mut summary = ImportSummary::default();
+    for (file_index, input) in inputs.into_iter().enumerate() {
+        let mut reader = RecordReader::new(input.reader);
+        let mut pending: Option<Vec<Batch>> = None;
+        loop {
+            let chunk = reader
+                .next_chunk()
+                .map_err(|e| StoreError::Refused(format!("{}: {e}", input.name)))?;
+            if chunk.is_none() && pending.is_none() {
+                break;
+            }
+            if let Some(chunk) = &chunk {
+                for (record, message) in &chunk.broken {
+                    summary.read += 1;
+                    summary.rejected += 1;
+                    rejected(&Rejected {
+                        file: input.name.clone(),
+                        line: record.line,
+                        index: record.index,
+                        id: None,
+                        code: "invalid_json".into(),
+                        reason: message.clone(),
+                    });
+                }
+            }
+            // Validate the next chunk on the pool while this thread writes the last.
+            let previous = pending.take();
+            let (parsed, written) = rayon::join(
+                || chunk.as_ref().map(parse_chunk),
+                || match previous {
+                    Some(batches) => write_batches(backend, keys, &input.name, batches, now, &mut summary, rejected),
+                    None => Ok(()),
+                },
+            );
+            written?;
+            progress(Progress {
+                file_index,
+                records: summary.read,
+            });
+            pending = parsed;
+            if let Some(chunk) = chunk {
+                reader.recycle(chunk);
+            }
+        }
+    }
+    Ok(summary)
+}
+
+fn write_batches(
+    backend: &mut (dyn Backend + Send),
+    keys: &Keys,
+    file: &str,
+    batches: Vec<Batch>,
+    now: Timestamp,
+    summary: &mut ImportSummary,
+    rejected: &mut (dyn FnMut(&Rejected) + Send),
+) -> Result<()> {
+    let mut rows = Vec::new();
+    let mut origins = Vec::new();
+    let mut problems: Vec<Rejected> = Vec::new();
+    for batch in &batches {
+        summary.read += (batch.events.len() + batch.invalid.len()) as u64;
+        for (record, error) in &batch.invalid {
+            problems.push(Rejected {
+                file: file.to_string(),
+                line: record.line,
+                index: record.index,
+                id: None,
+                code: error.code().to_string(),
+                reason: error.to_string(),
+            });
+        }
+        // Pseudonyms are computed once per distinct customer of a batch.
+        let mut pseudonyms: Vec<Option<[u8; 16]>> = vec![None; batch.names.len()];
+        for event in &batch.events {
+            if event.time_utc.seconds > now.seconds + FUTURE_SKEW_SECONDS_MAX {
+                problems.push(Rejected {
+                    file: file.to_string(),
+                    line: event.record.line,
+                    index: event.record.index,
+                    id: Some(batch.id(event).to_string()),
+                    code: "time_in_future".into(),
+                    reason: "time: more than 5 minutes ahead of the receiving clock".into(),
+                });
+                continue;
+            }
+            let customer = event.customer.map(|c| {
+                *pseudonyms[c as usize].get_or_insert_with(|| keys.pseudonym(&batch.names[c as usize]))
+            });
+            let name = |i: usize| batch.names[event.names[i] as usize].clone();
+            rows.push(EventRow {
+                source: batch.source(event).to_string(),
+                id: batch.id(event).to_string(),
+                leaf: event.leaf,
+                host: name(0),
+                model: name(1),
+                use_case: name(2),
+                currency: name(3),
+                customer,
+                utc_seconds: event.time_utc.seconds,
+                day: event.day().0,
+                requests: event.requests as i64,
+                input_tokens: event.input_tokens as i64,
+                output_tokens: event.output_tokens as i64,
+                revenue_units: event.revenue_units.to_string(),
+                late: false,
+            });
+            origins.push(event.record);
+        }
+    }
+    summary.rejected += problems.len() as u64;
+    let outcomes = if rows.is_empty() { Vec::new() } else { backend.insert_events(&mut rows)? };
+    for ((row, outcome), record) in rows.iter().zip(outcomes).zip(origins) {
+        match outcome {
+            InsertOutcome::Accepted => {
+                summary.accepted += 1;
+                summary.late += u64::from(row.late);
+            }
+            InsertOutcome::Duplicate => summary.duplicates += 1,
+            InsertOutcome::Conflict => {
+                summary.conflicts += 1;
+                problems.push(Rejected {
+                    file: file.to_string(),
+                    line: record.line,
+                    index: record.index,
+                    id: Some(row.id.clone()),
+                    code: "conflict".into(),
+                    reason: format!(
+                        "conflict: ({}, {}) is already stored with other content; the first stands",
+                        row.source, row.id
+                    ),
+                });
+            }
+        }
+    }
+    problems.sort_by_key(|p| p.index);
+    for problem in &problems {
+        rejected(problem);
+    }
+    Ok(())
+}

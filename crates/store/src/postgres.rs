@@ -1,0 +1,490 @@
+//! The PostgreSQL backend, for deployments that outgrow one machine: stateless API
+//! servers scale out in front of it. Events are partitioned by month; a batch goes
+//! in by binary `COPY` into a session staging table, then one set-based insert.
+//!
+//! Imports take a shared advisory lock and closes an exclusive one (both for the
+//! transaction only), so that a close sees every event committed before it and no
+//! event can slip in below its watermark.
+
+use std::collections::{HashMap, HashSet};
+
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, NoTls};
+use revshare_core::period::{Cadence, Day};
+
+use crate::backend::{
+    mark_late, Backend, ContractRow, ContributionRow, EventRow, FxRow, InsertOutcome, Result, StatementRow, StoredEvent,
+};
+use crate::StoreError;
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/001_initial.sql")];
+/// The advisory lock that orders imports (shared) against closes (exclusive).
+const CLOSE_LOCK: i64 = 0x7265_7673_6861_7265; // "revshare"
+
+pub struct PgStore {
+    client: Client,
+    /// Month partitions known to exist, by their first day.
+    partitions: HashSet<i32>,
+    staging_ready: bool,
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(error: postgres::Error) -> StoreError {
+        match error.as_db_error() {
+            Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Database(error.to_string()),
+        }
+    }
+}
+
+impl PgStore {
+    pub fn open(url: &str) -> Result<PgStore> {
+        let mut client = Client::connect(url, NoTls)
+            .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL at {}: {e}", redact(url))))?;
+        let mut transaction = client.transaction()?;
+        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&(CLOSE_LOCK + 1)])?;
+        transaction.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY)")?;
+        let applied: i64 =
+            transaction.query_one("SELECT count(*) FROM schema_migrations", &[])?.get(0);
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            transaction.batch_execute(sql)?;
+            transaction.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&(index as i32 + 1)])?;
+        }
+        transaction.commit()?;
+        Ok(PgStore {
+            client,
+            partitions: HashSet::new(),
+            staging_ready: false,
+        })
+    }
+
+    /// Creates the month partitions the rows need (idempotent, outside the batch's
+    /// transaction so that a concurrent importer's creation is simply seen).
+    fn ensure_partitions(&mut self, rows: &[EventRow]) -> Result<()> {
+        let months: HashSet<i32> = rows.iter().map(|r| Cadence::Month.period_of(Day(r.day)).start().0).collect();
+        for start in months {
+            if self.partitions.contains(&start) {
+                continue;
+            }
+            let period = Cadence::Month.period_of(Day(start));
+            let name = format!("events_{}_{:02}", period.year, period.first_month);
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM ({}) TO ({})",
+                period.start().0,
+                period.end().0
+            );
+            if let Err(error) = self.client.batch_execute(&sql) {
+                // Two importers may race to create it; what matters is that it exists.
+                let exists: bool = self.client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])?.get(0);
+                if !exists {
+                    return Err(error.into());
+                }
+            }
+            self.partitions.insert(start);
+        }
+        Ok(())
+    }
+
+    fn ensure_staging(&mut self) -> Result<()> {
+        if !self.staging_ready {
+            self.client.batch_execute(
+                "CREATE TEMP TABLE IF NOT EXISTS staging (
+                    pos integer, source text COLLATE \"C\", id text COLLATE \"C\", leaf bytea, host text, model text,
+                    use_case text, currency text, customer bytea, utc_seconds bigint, day integer, requests bigint,
+                    input_tokens bigint, output_tokens bigint, revenue_units text, late boolean
+                 ) ON COMMIT DELETE ROWS",
+            )?;
+            self.staging_ready = true;
+        }
+        Ok(())
+    }
+}
+
+/// A connection URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn event_from_row(row: &postgres::Row) -> Result<StoredEvent> {
+    let leaf: Vec<u8> = row.get(3);
+    let customer: Option<Vec<u8>> = row.get(8);
+    Ok(StoredEvent {
+        seq: row.get(0),
+        row: EventRow {
+            source: row.get(1),
+            id: row.get(2),
+            leaf: leaf.try_into().map_err(|_| StoreError::Database("a stored leaf is not 32 bytes".into()))?,
+            host: row.get(4),
+            model: row.get(5),
+            use_case: row.get(6),
+            currency: row.get(7),
+            customer: customer.and_then(|c| c.try_into().ok()),
+            utc_seconds: row.get(9),
+            day: row.get(10),
+            requests: row.get(11),
+            input_tokens: row.get(12),
+            output_tokens: row.get(13),
+            revenue_units: row.get(14),
+            late: row.get(15),
+        },
+    })
+}
+
+const EVENT_COLUMNS: &str = "seq, source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day, \
+                             requests, input_tokens, output_tokens, revenue_units, late";
+const STATEMENT_COLUMNS: &str = "statement_id, contract, period, host, start_day, end_day, watermark, settled, json, closed_at";
+
+fn statement_from_row(row: &postgres::Row) -> StatementRow {
+    StatementRow {
+        statement_id: row.get(0),
+        contract: row.get(1),
+        period: row.get(2),
+        host: row.get(3),
+        start_day: row.get(4),
+        end_day: row.get(5),
+        watermark: row.get(6),
+        settled: row.get(7),
+        json: row.get(8),
+        closed_at: row.get(9),
+    }
+}
+
+impl Backend for PgStore {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self.client.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?.map(|r| r.get(0)))
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.client.execute(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&key, &value],
+        )?;
+        Ok(())
+    }
+
+    fn add_contract(&mut self, row: &ContractRow) -> Result<bool> {
+        let inserted = self.client.execute(
+            "INSERT INTO contracts (id, version, licensor, host, file_name, sha256, toml, added_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id, version) DO NOTHING",
+            &[&row.id, &row.version, &row.licensor, &row.host, &row.file_name, &row.sha256, &row.toml, &row.added_at],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    fn contracts(&mut self) -> Result<Vec<ContractRow>> {
+        let rows = self.client.query(
+            "SELECT id, version, licensor, host, file_name, sha256, toml, added_at FROM contracts ORDER BY id, version",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| ContractRow {
+                id: r.get(0),
+                version: r.get(1),
+                licensor: r.get(2),
+                host: r.get(3),
+                file_name: r.get(4),
+                sha256: r.get(5),
+                toml: r.get(6),
+                added_at: r.get(7),
+            })
+            .collect())
+    }
+
+    fn add_fx(&mut self, rows: &[FxRow]) -> Result<()> {
+        let mut transaction = self.client.transaction()?;
+        let insert =
+            transaction.prepare("INSERT INTO fx_rates (date, from_currency, to_currency, rate) VALUES ($1, $2, $3, $4)")?;
+        for row in rows {
+            transaction.execute(&insert, &[&row.date, &row.from, &row.to, &row.rate])?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn fx(&mut self) -> Result<Vec<FxRow>> {
+        let rows = self.client.query(
+            "SELECT date, from_currency, to_currency, rate FROM fx_rates ORDER BY from_currency, to_currency, date",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| FxRow {
+                date: r.get(0),
+                from: r.get(1),
+                to: r.get(2),
+                rate: r.get(3),
+            })
+            .collect())
+    }
+
+    fn set_models(&mut self, rows: &[(String, String)]) -> Result<()> {
+        let mut transaction = self.client.transaction()?;
+        transaction.execute("DELETE FROM models", &[])?;
+        for (position, (pattern, licensor)) in rows.iter().enumerate() {
+            transaction.execute(
+                "INSERT INTO models (position, pattern, licensor) VALUES ($1, $2, $3)",
+                &[&(position as i32), pattern, licensor],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn models(&mut self) -> Result<Vec<(String, String)>> {
+        let rows = self.client.query("SELECT pattern, licensor FROM models ORDER BY position", &[])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn add_contribution(&mut self, row: &ContributionRow) -> Result<i64> {
+        let inserted = self.client.query_one(
+            "INSERT INTO contributions (contract, by_party, kind, date, status, reference, proposed_at, decided_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING number",
+            &[&row.contract, &row.by, &row.kind, &row.date, &row.status, &row.reference, &row.proposed_at, &row.decided_at],
+        )?;
+        Ok(inserted.get(0))
+    }
+
+    fn decide_contribution(&mut self, number: i64, status: &str, at: &str) -> Result<bool> {
+        let changed = self.client.execute(
+            "UPDATE contributions SET status = $2, decided_at = $3 WHERE number = $1 AND status = 'proposed'",
+            &[&number, &status, &at],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn contributions(&mut self) -> Result<Vec<ContributionRow>> {
+        let rows = self.client.query(
+            "SELECT number, contract, by_party, kind, date, status, reference, proposed_at, decided_at
+             FROM contributions ORDER BY number",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| ContributionRow {
+                number: r.get(0),
+                contract: r.get(1),
+                by: r.get(2),
+                kind: r.get(3),
+                date: r.get(4),
+                status: r.get(5),
+                reference: r.get(6),
+                proposed_at: r.get(7),
+                decided_at: r.get(8),
+            })
+            .collect())
+    }
+
+    fn insert_events(&mut self, events: &mut [EventRow]) -> Result<Vec<InsertOutcome>> {
+        self.ensure_partitions(events)?;
+        self.ensure_staging()?;
+        let mut transaction = self.client.transaction()?;
+        transaction.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&CLOSE_LOCK])?;
+        let closed: Vec<(String, i32, i32)> = transaction
+            .query("SELECT DISTINCT host, start_day, end_day FROM statements", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        mark_late(events, &closed);
+        {
+            let sink = transaction.copy_in(
+                "COPY staging (pos, source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day,
+                               requests, input_tokens, output_tokens, revenue_units, late) FROM STDIN BINARY",
+            )?;
+            let types = [
+                Type::INT4,
+                Type::TEXT,
+                Type::TEXT,
+                Type::BYTEA,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::BYTEA,
+                Type::INT8,
+                Type::INT4,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+                Type::TEXT,
+                Type::BOOL,
+            ];
+            let mut writer = BinaryCopyInWriter::new(sink, &types);
+            for (pos, e) in events.iter().enumerate() {
+                let customer = e.customer.as_ref().map(|c| &c[..]);
+                let row: [&(dyn ToSql + Sync); 16] = [
+                    &(pos as i32),
+                    &e.source,
+                    &e.id,
+                    &&e.leaf[..],
+                    &e.host,
+                    &e.model,
+                    &e.use_case,
+                    &e.currency,
+                    &customer,
+                    &e.utc_seconds,
+                    &e.day,
+                    &e.requests,
+                    &e.input_tokens,
+                    &e.output_tokens,
+                    &e.revenue_units,
+                    &e.late,
+                ];
+                writer.write(&row)?;
+            }
+            writer.finish()?;
+        }
+        // The first occurrence of each key in the batch goes in, unless the key is
+        // already stored; the key and the event commit together.
+        let inserted = transaction.query(
+            "WITH firsts AS (
+                 SELECT DISTINCT ON (source, id) * FROM staging ORDER BY source, id, pos
+             ), keys AS (
+                 INSERT INTO event_keys (source, id, leaf) SELECT source, id, leaf FROM firsts
+                 ON CONFLICT DO NOTHING RETURNING source, id
+             ), stored AS (
+                 INSERT INTO events (seq, source, id, leaf, host, model, use_case, currency, customer, utc_seconds,
+                                     day, requests, input_tokens, output_tokens, revenue_units, late)
+                 SELECT nextval('event_seq'), f.source, f.id, f.leaf, f.host, f.model, f.use_case, f.currency,
+                        f.customer, f.utc_seconds, f.day, f.requests, f.input_tokens, f.output_tokens,
+                        f.revenue_units, f.late
+                 FROM (SELECT f.* FROM firsts f JOIN keys k USING (source, id) ORDER BY f.pos) f
+                 RETURNING 1
+             )
+             SELECT f.pos FROM firsts f JOIN keys k USING (source, id)",
+            &[],
+        )?;
+        let accepted: HashSet<i32> = inserted.iter().map(|r| r.get(0)).collect();
+        let mut outcomes = vec![InsertOutcome::Accepted; events.len()];
+        let rest: Vec<usize> = (0..events.len()).filter(|i| !accepted.contains(&(*i as i32))).collect();
+        if !rest.is_empty() {
+            let sources: Vec<&str> = rest.iter().map(|i| events[*i].source.as_str()).collect();
+            let ids: Vec<&str> = rest.iter().map(|i| events[*i].id.as_str()).collect();
+            let stored: HashMap<(String, String), Vec<u8>> = transaction
+                .query(
+                    "SELECT k.source, k.id, k.leaf FROM event_keys k
+                     JOIN unnest($1::text[], $2::text[]) AS u(source, id)
+                       ON k.source = u.source COLLATE \"C\" AND k.id = u.id COLLATE \"C\"",
+                    &[&sources, &ids],
+                )?
+                .iter()
+                .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+                .collect();
+            for i in rest {
+                let key = (events[i].source.clone(), events[i].id.clone());
+                let same = stored.get(&key).is_some_and(|leaf| leaf[..] == events[i].leaf[..]);
+                outcomes[i] = if same { InsertOutcome::Duplicate } else { InsertOutcome::Conflict };
+            }
+        }
+        transaction.commit()?;
+        Ok(outcomes)
+    }
+
+    fn events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<Vec<StoredEvent>> {
+        let rows = self.client.query(
+            &format!(
+                "SELECT {EVENT_COLUMNS} FROM events
+                 WHERE host = $1 AND day >= $2 AND day < $3 AND seq > $4 AND seq <= $5 ORDER BY source, id"
+            ),
+            &[&host, &start, &end, &after, &through],
+        )?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    fn late_events_after(&mut self, host: &str, start: i32, end: i32, after: i64) -> Result<u64> {
+        let count: i64 = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM events WHERE late AND host = $1 AND day >= $2 AND day < $3 AND seq > $4",
+                &[&host, &start, &end, &after],
+            )?
+            .get(0);
+        Ok(count as u64)
+    }
+
+    fn max_seq(&mut self) -> Result<i64> {
+        // Under the close lock no import is in flight: the sequence's last value has
+        // been committed or rolled back, and a rolled-back gap holds no event.
+        let row = self.client.query_one("SELECT last_value, is_called FROM event_seq", &[])?;
+        let (last, called): (i64, bool) = (row.get(0), row.get(1));
+        Ok(if called { last } else { 0 })
+    }
+
+    fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>> {
+        Ok(self
+            .client
+            .query_opt(&format!("SELECT {STATEMENT_COLUMNS} FROM statements WHERE statement_id = $1"), &[&statement_id])?
+            .map(|r| statement_from_row(&r)))
+    }
+
+    fn statements(&mut self) -> Result<Vec<StatementRow>> {
+        Ok(self
+            .client
+            .query(&format!("SELECT {STATEMENT_COLUMNS} FROM statements ORDER BY contract, start_day"), &[])?
+            .iter()
+            .map(statement_from_row)
+            .collect())
+    }
+
+    fn closed_ranges(&mut self) -> Result<Vec<(String, i32, i32)>> {
+        Ok(self
+            .client
+            .query("SELECT DISTINCT host, start_day, end_day FROM statements", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    fn insert_statement(&mut self, row: &StatementRow) -> Result<StatementRow> {
+        self.client.execute(
+            &format!(
+                "INSERT INTO statements ({STATEMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (statement_id) DO NOTHING"
+            ),
+            &[
+                &row.statement_id,
+                &row.contract,
+                &row.period,
+                &row.host,
+                &row.start_day,
+                &row.end_day,
+                &row.watermark,
+                &row.settled,
+                &row.json,
+                &row.closed_at,
+            ],
+        )?;
+        self.statement(&row.statement_id)?
+            .ok_or_else(|| StoreError::Database("a statement vanished right after it was stored".into()))
+    }
+
+    fn begin_close(&mut self) -> Result<()> {
+        self.client.batch_execute("BEGIN")?;
+        self.client.execute("SELECT pg_advisory_xact_lock($1)", &[&CLOSE_LOCK])?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.client.batch_execute("COMMIT")?;
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.client.batch_execute("ROLLBACK")?;
+        Ok(())
+    }
+}
