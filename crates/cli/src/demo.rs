@@ -22,14 +22,27 @@ use crate::stateful::{self, Opened};
 use crate::{format, Failure, StoreArgs};
 
 const CONTRACTS: [(&str, &[u8]); 3] = [
-    ("acme-llama.toml", include_bytes!("../../../fixtures/spec-examples/contracts/acme-llama.toml")),
-    ("nimbus-llama.toml", include_bytes!("../../../fixtures/spec-examples/contracts/nimbus-llama.toml")),
-    ("orbit-llama.toml", include_bytes!("../../../fixtures/spec-examples/contracts/orbit-llama.toml")),
+    (
+        "acme-llama.toml",
+        include_bytes!("../../../fixtures/spec-examples/contracts/acme-llama.toml"),
+    ),
+    (
+        "nimbus-llama.toml",
+        include_bytes!("../../../fixtures/spec-examples/contracts/nimbus-llama.toml"),
+    ),
+    (
+        "orbit-llama.toml",
+        include_bytes!("../../../fixtures/spec-examples/contracts/orbit-llama.toml"),
+    ),
 ];
 const FX: &[u8] = include_bytes!("../../../fixtures/spec-examples/fx.csv");
 
 /// Hosts with their currency and share of traffic (as in the spec's generator).
-const HOSTS: [(&str, &str, u32); 3] = [("acme-cloud", "USD", 55), ("nimbus-ai", "EUR", 30), ("orbit-compute", "USD", 15)];
+const HOSTS: [(&str, &str, u32); 3] = [
+    ("acme-cloud", "USD", 55),
+    ("nimbus-ai", "EUR", 30),
+    ("orbit-compute", "USD", 15),
+];
 /// Models with their traffic weight and price per 1k tokens in micro-units.
 const MODELS: [(&str, u32, u64); 6] = [
     ("llama-3.1-8b-instruct", 30, 50_000),
@@ -82,7 +95,11 @@ fn synthesize(rng: &mut fastrand::Rng, count: u32, month: u32, days: u32, prefix
         let seconds = rng.u32(0..86_400);
         let millis = rng.u32(0..1000);
         // 60% single requests, 40% roll-ups of many (a long tail).
-        let requests: u64 = if rng.u32(0..10) < 6 { 1 } else { (10.0 / (1.0 - rng.f64()).powf(1.0 / 1.3)).min(10_000.0) as u64 };
+        let requests: u64 = if rng.u32(0..10) < 6 {
+            1
+        } else {
+            (10.0 / (1.0 - rng.f64()).powf(1.0 / 1.3)).min(10_000.0) as u64
+        };
         let input = requests * rng.u64(100..1_400) + 1;
         let output = requests * rng.u64(30..500) + 1;
         let micros = (input + 3 * output) * price / 1000;
@@ -113,7 +130,12 @@ fn remove_store(path: &Path) -> Result<(), Failure> {
         match std::fs::remove_file(PathBuf::from(&name)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Failure::other(format!("cannot replace {}: {e}", PathBuf::from(name).display()))),
+            Err(e) => {
+                return Err(Failure::other(format!(
+                    "cannot replace {}: {e}",
+                    PathBuf::from(name).display()
+                )))
+            }
         }
     }
     Ok(())
@@ -147,7 +169,9 @@ pub fn run(args: &StoreArgs, events: u32) -> Result<(), Failure> {
     step("the example contracts, FX rates and contributions");
     load_terms(&mut opened)?;
 
-    step(&format!("{events} synthetic usage events for three hosts, September and October 2026"));
+    step(&format!(
+        "{events} synthetic usage events for three hosts, September and October 2026"
+    ));
     let mut rng = fastrand::Rng::with_seed(7);
     let late_count = events / 100;
     let mut usage = Vec::with_capacity(events as usize * 340);
@@ -160,14 +184,26 @@ pub fn run(args: &StoreArgs, events: u32) -> Result<(), Failure> {
     write(&usage_file, &usage)?;
     write(&late_file, &late)?;
     println!("wrote {} and {}", usage_file.display(), late_file.display());
-    stateful::import_files(&mut opened, stateful::usage_inputs(std::slice::from_ref(&usage_file))?, None)?;
+    stateful::import_files(
+        &mut opened,
+        stateful::usage_inputs(std::slice::from_ref(&usage_file))?,
+        None,
+    )?;
     println!("importing the same file again changes nothing (idempotency is for life):");
-    stateful::import_files(&mut opened, stateful::usage_inputs(std::slice::from_ref(&usage_file))?, None)?;
+    stateful::import_files(
+        &mut opened,
+        stateful::usage_inputs(std::slice::from_ref(&usage_file))?,
+        None,
+    )?;
 
     step("close September 2026");
     let september = stateful::close_period(&mut opened, "2026-09", None, 0)?;
     step("late September usage arrives after the close");
-    stateful::import_files(&mut opened, stateful::usage_inputs(std::slice::from_ref(&late_file))?, None)?;
+    stateful::import_files(
+        &mut opened,
+        stateful::usage_inputs(std::slice::from_ref(&late_file))?,
+        None,
+    )?;
     step("close October 2026 (settles the late September usage as a prior-period adjustment)");
     let october = stateful::close_period(&mut opened, "2026-10", None, 0)?;
     step("orbit-llama settles quarterly: its 2026-Q4 closes once the quarter has ended");
@@ -187,11 +223,20 @@ pub fn run(args: &StoreArgs, events: u32) -> Result<(), Failure> {
     step("offline verification with only the public key");
     let public_json = opened.store.backend().meta("public_key")?.expect("initialized above");
     let public: PublicKey = serde_json::from_str(&public_json).map_err(|e| Failure::other(e.to_string()))?;
-    write(&dir.join("public-key.json"), serde_json::to_string_pretty(&public).expect("keys serialize").as_bytes())?;
+    write(
+        &dir.join("public-key.json"),
+        serde_json::to_string_pretty(&public)
+            .expect("keys serialize")
+            .as_bytes(),
+    )?;
     for statement in september.iter().chain(&october) {
-        verify_statement(statement, &public).map_err(|e| Failure::other(format!("demo statement failed to verify: {e}")))?;
+        verify_statement(statement, &public)
+            .map_err(|e| Failure::other(format!("demo statement failed to verify: {e}")))?;
         let id = statement.statement_id.clone().unwrap_or_default();
-        write(&dir.join(format!("{}.json", id.replace('/', "-"))), statement.to_json_pretty().as_bytes())?;
+        write(
+            &dir.join(format!("{}.json", id.replace('/', "-"))),
+            statement.to_json_pretty().as_bytes(),
+        )?;
         println!("{id}: signature valid (key {})", public.key_id);
     }
     let proven = prove_one(&mut opened, &october, &usage, &dir)?;
@@ -211,7 +256,8 @@ pub fn run(args: &StoreArgs, events: u32) -> Result<(), Failure> {
 fn load_terms(opened: &mut Opened) -> Result<(), Failure> {
     let backend = opened.store.backend();
     for (name, bytes) in CONTRACTS {
-        let contract = Contract::from_toml(name, bytes).map_err(|e| Failure::other(format!("bundled contract: {e}")))?;
+        let contract =
+            Contract::from_toml(name, bytes).map_err(|e| Failure::other(format!("bundled contract: {e}")))?;
         backend.add_contract(&ContractRow {
             id: contract.id.clone(),
             version: i64::from(contract.version),
@@ -222,7 +268,10 @@ fn load_terms(opened: &mut Opened) -> Result<(), Failure> {
             toml: bytes.to_vec(),
             added_at: now_rfc3339(),
         })?;
-        println!("contract {} v{}: {} → {}, {}", contract.id, contract.version, contract.host, contract.licensor, name);
+        println!(
+            "contract {} v{}: {} → {}, {}",
+            contract.id, contract.version, contract.host, contract.licensor, name
+        );
     }
     let fx = revshare_core::tables::FxTable::from_csv("fx.csv", FX).map_err(|e| Failure::other(e.to_string()))?;
     let rows: Vec<FxRow> = fx
@@ -237,10 +286,22 @@ fn load_terms(opened: &mut Opened) -> Result<(), Failure> {
     backend.add_fx(&rows)?;
     println!("{} EUR→USD rates", rows.len());
     for (by, kind, date, reference, accept) in [
-        ("host", "maintenance", "2026-09-14", "security patch for the 70b serving stack", true),
+        (
+            "host",
+            "maintenance",
+            "2026-09-14",
+            "security patch for the 70b serving stack",
+            true,
+        ),
         ("host", "maintenance", "2026-10-03", "tokenizer fix upstreamed", true),
         ("licensor", "update", "2026-10-08", "llama-3.3 weights refresh", true),
-        ("host", "maintenance", "2026-10-20", "eval harness (still under review)", false),
+        (
+            "host",
+            "maintenance",
+            "2026-10-20",
+            "eval harness (still under review)",
+            false,
+        ),
     ] {
         let number = backend.add_contribution(&ContributionRow {
             number: 0,
@@ -268,7 +329,11 @@ fn load_terms(opened: &mut Opened) -> Result<(), Failure> {
 fn prove_one(opened: &mut Opened, october: &[Statement], usage: &[u8], dir: &Path) -> Result<String, Failure> {
     let (line, event) = usage
         .split(|b| *b == b'\n')
-        .filter_map(|line| revshare_core::event::UsageEvent::parse(line).ok().map(|event| (line, event)))
+        .filter_map(|line| {
+            revshare_core::event::UsageEvent::parse(line)
+                .ok()
+                .map(|event| (line, event))
+        })
         .find(|(_, event)| event.data.host == "acme-cloud" && event.id.starts_with("oct-"))
         .ok_or_else(|| Failure::other("no acme-cloud October event was synthesized"))?;
     let statement = october
@@ -279,7 +344,12 @@ fn prove_one(opened: &mut Opened, october: &[Statement], usage: &[u8], dir: &Pat
     let proof = revshare_store::prove::prove(opened.store.backend(), &id, &event.source, &event.id)?;
     verify_inclusion(statement, line, &proof).map_err(|e| Failure::other(format!("demo proof failed: {e}")))?;
     write(&dir.join("event.json"), line)?;
-    write(&dir.join("proof.json"), serde_json::to_string_pretty(&proof).expect("proofs serialize").as_bytes())?;
+    write(
+        &dir.join("proof.json"),
+        serde_json::to_string_pretty(&proof)
+            .expect("proofs serialize")
+            .as_bytes(),
+    )?;
     Ok(format!(
         "event ({}, {}) is leaf #{} of {} in {id}: its inclusion proof verifies against the signed root {}",
         event.source, event.id, proof.leaf_index, proof.tree_size, proof.root

@@ -17,7 +17,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use revshare_store::{Location, StoreError};
 
 #[derive(Parser)]
-#[command(name = "revshare", version, about = "Settles revenue sharing between AI model licensors and hosts.")]
+#[command(
+    name = "revshare",
+    version,
+    about = "Settles revenue sharing between AI model licensors and hosts."
+)]
 struct Cli {
     #[command(flatten)]
     store: StoreArgs,
@@ -32,7 +36,13 @@ pub struct StoreArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub db: Option<PathBuf>,
     /// A PostgreSQL store, e.g. postgres://user@host/db.
-    #[arg(long, global = true, env = "REVSHARE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "REVSHARE_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// The signing key file (default: `<db>.key` beside the embedded store, or
     /// `./revshare.key` with PostgreSQL).
@@ -50,7 +60,9 @@ impl StoreArgs {
     }
 
     pub fn key_file(&self, location: &Location) -> PathBuf {
-        self.key_file.clone().unwrap_or_else(|| revshare_store::default_key_file(location))
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| revshare_store::default_key_file(location))
     }
 }
 
@@ -152,7 +164,11 @@ fn main() -> ExitCode {
         Command::Contribution(command) => stateful::contribution(&store, command),
         Command::Close(args) => stateful::close(&store, &args),
         Command::Statement(command) => stateful::statement(&store, command),
-        Command::Prove { statement_id, source, id } => stateful::prove(&store, &statement_id, &source, &id),
+        Command::Prove {
+            statement_id,
+            source,
+            id,
+        } => stateful::prove(&store, &statement_id, &source, &id),
         Command::Key(command) => stateful::key(&store, command),
         Command::Demo { events } => demo::run(&store, events),
     };

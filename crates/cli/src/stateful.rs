@@ -47,7 +47,10 @@ pub fn open(args: &StoreArgs) -> Result<Opened, Failure> {
     }
     let mut store = Store::open(&location)?;
     if store.backend().meta("public_key")?.is_none() {
-        return Err(Failure::input(format!("{} is not initialized; run `revshare init` first", describe(&location))));
+        return Err(Failure::input(format!(
+            "{} is not initialized; run `revshare init` first",
+            describe(&location)
+        )));
     }
     let key_file = args.key_file(&location);
     Ok(Opened { store, key_file })
@@ -63,8 +66,8 @@ pub fn init(args: &StoreArgs) -> Result<(), Failure> {
     let backend = store.backend();
     if let Some(public) = backend.meta("public_key")? {
         let keys = Keys::load(&key_file)?;
-        let stored: revshare_core::verify::PublicKey =
-            serde_json::from_str(&public).map_err(|e| Failure::other(format!("the stored public key is unreadable: {e}")))?;
+        let stored: revshare_core::verify::PublicKey = serde_json::from_str(&public)
+            .map_err(|e| Failure::other(format!("the stored public key is unreadable: {e}")))?;
         if stored != keys.public() {
             return Err(Failure::input(format!(
                 "{} was initialized with key {}, but {} holds key {}",
@@ -74,10 +77,19 @@ pub fn init(args: &StoreArgs) -> Result<(), Failure> {
                 keys.public().key_id
             )));
         }
-        println!("{} is already initialized (key {}, in {})", describe(&location), stored.key_id, key_file.display());
+        println!(
+            "{} is already initialized (key {}, in {})",
+            describe(&location),
+            stored.key_id,
+            key_file.display()
+        );
         return Ok(());
     }
-    let keys = if key_file.exists() { Keys::load(&key_file)? } else { Keys::create(&key_file)? };
+    let keys = if key_file.exists() {
+        Keys::load(&key_file)?
+    } else {
+        Keys::create(&key_file)?
+    };
     let public = keys.public();
     backend.set_meta("public_key", &serde_json::to_string(&public).expect("keys serialize"))?;
     backend.set_meta("created_at", &now_rfc3339())?;
@@ -111,12 +123,21 @@ pub fn contract(args: &StoreArgs, command: ContractCommand) -> Result<(), Failur
     match command {
         ContractCommand::Add { file } => {
             let bytes = inputs::read(&file)?;
-            let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
-            let contract = Contract::from_toml(&file.display().to_string(), &bytes).map_err(|e| Failure::input(e.to_string()))?;
+            let name = file
+                .file_name()
+                .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let contract =
+                Contract::from_toml(&file.display().to_string(), &bytes).map_err(|e| Failure::input(e.to_string()))?;
             let stored = backend.contracts()?;
-            if let Some(same) = stored.iter().find(|r| r.id == contract.id && r.version == i64::from(contract.version)) {
+            if let Some(same) = stored
+                .iter()
+                .find(|r| r.id == contract.id && r.version == i64::from(contract.version))
+            {
                 if same.sha256 == contract.sha256 {
-                    println!("{} version {} is already stored (sha256 {})", contract.id, contract.version, contract.sha256);
+                    println!(
+                        "{} version {} is already stored (sha256 {})",
+                        contract.id, contract.version, contract.sha256
+                    );
                     return Ok(());
                 }
                 return Err(Failure::input(format!(
@@ -144,7 +165,10 @@ pub fn contract(args: &StoreArgs, command: ContractCommand) -> Result<(), Failur
                 toml: bytes,
                 added_at: now_rfc3339(),
             })?;
-            println!("stored {} version {} (sha256 {})", contract.id, contract.version, contract.sha256);
+            println!(
+                "stored {} version {} (sha256 {})",
+                contract.id, contract.version, contract.sha256
+            );
         }
         ContractCommand::List => {
             let rows = backend.contracts()?;
@@ -152,7 +176,10 @@ pub fn contract(args: &StoreArgs, command: ContractCommand) -> Result<(), Failur
                 println!("no contracts; add one with `revshare contract add FILE`");
             }
             for row in rows {
-                println!("{}\tv{}\t{} → {}\t{}\tadded {}", row.id, row.version, row.host, row.licensor, row.sha256, row.added_at);
+                println!(
+                    "{}\tv{}\t{} → {}\t{}\tadded {}",
+                    row.id, row.version, row.host, row.licensor, row.sha256, row.added_at
+                );
             }
         }
         ContractCommand::Show { id, version } => {
@@ -161,7 +188,12 @@ pub fn contract(args: &StoreArgs, command: ContractCommand) -> Result<(), Failur
                 .iter()
                 .filter(|r| r.id == id && version.is_none_or(|v| r.version == v))
                 .max_by_key(|r| r.version)
-                .ok_or_else(|| Failure::input(format!("no contract `{id}`{} is stored", version.map(|v| format!(" version {v}")).unwrap_or_default())))?;
+                .ok_or_else(|| {
+                    Failure::input(format!(
+                        "no contract `{id}`{} is stored",
+                        version.map(|v| format!(" version {v}")).unwrap_or_default()
+                    ))
+                })?;
             print!("{}", String::from_utf8_lossy(&row.toml));
         }
     }
@@ -181,7 +213,8 @@ pub fn fx(args: &StoreArgs, command: TableCommand) -> Result<(), Failure> {
     let backend = opened.store.backend();
     match command {
         TableCommand::Add { file } => {
-            let table = FxTable::from_csv(&file.display().to_string(), &inputs::read(&file)?).map_err(|e| Failure::input(e.to_string()))?;
+            let table = FxTable::from_csv(&file.display().to_string(), &inputs::read(&file)?)
+                .map_err(|e| Failure::input(e.to_string()))?;
             let mut merged = rating_inputs(backend)?.fx;
             let mut rows = Vec::new();
             for (date, from, to, rate) in table.rows() {
@@ -215,10 +248,16 @@ pub fn models(args: &StoreArgs, command: TableCommand) -> Result<(), Failure> {
         TableCommand::Add { file } => {
             let registry = ModelRegistry::from_csv(&file.display().to_string(), &inputs::read(&file)?)
                 .map_err(|e| Failure::input(e.to_string()))?;
-            let rows: Vec<(String, String)> =
-                registry.rows.iter().map(|(g, l)| (g.as_str().to_string(), l.clone())).collect();
+            let rows: Vec<(String, String)> = registry
+                .rows
+                .iter()
+                .map(|(g, l)| (g.as_str().to_string(), l.clone()))
+                .collect();
             backend.set_models(&rows)?;
-            println!("stored the model registry: {} rows (it replaces the previous one)", rows.len());
+            println!(
+                "stored the model registry: {} rows (it replaces the previous one)",
+                rows.len()
+            );
         }
         TableCommand::List => {
             println!("pattern,licensor");
@@ -251,7 +290,8 @@ pub fn usage_inputs(files: &[PathBuf]) -> Result<Vec<UsageInput>, Failure> {
                 Box::new(std::io::stdin())
             } else {
                 Box::new(
-                    std::fs::File::open(path).map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?,
+                    std::fs::File::open(path)
+                        .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?,
                 )
             };
             Ok(UsageInput {
@@ -271,7 +311,11 @@ pub fn now() -> Timestamp {
 }
 
 /// Imports with a progress bar on a terminal; prints the summary.
-pub fn import_files(opened: &mut Opened, inputs: Vec<UsageInput>, report: Option<&Path>) -> Result<ImportSummary, Failure> {
+pub fn import_files(
+    opened: &mut Opened,
+    inputs: Vec<UsageInput>,
+    report: Option<&Path>,
+) -> Result<ImportSummary, Failure> {
     let keys = Keys::load(&opened.key_file)?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
@@ -284,9 +328,11 @@ pub fn import_files(opened: &mut Opened, inputs: Vec<UsageInput>, report: Option
         ProgressBar::hidden()
     };
     let mut report_file = match report {
-        Some(path) => Some(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|e| Failure::input(format!("{}: cannot write: {e}", path.display())))?,
-        )),
+        Some(path) => {
+            Some(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
+                Failure::input(format!("{}: cannot write: {e}", path.display()))
+            })?))
+        }
         None => None,
     };
     let mut shown = 0usize;
@@ -307,14 +353,19 @@ pub fn import_files(opened: &mut Opened, inputs: Vec<UsageInput>, report: Option
     let summary = revshare_store::with_backend!(store, b => revshare_store::import::import(b, &keys, inputs, now(), &mut on_progress, &mut on_rejected))?;
     bar.finish_and_clear();
     if let Some(mut file) = report_file {
-        file.flush().map_err(|e| Failure::other(format!("cannot write the report: {e}")))?;
+        file.flush()
+            .map_err(|e| Failure::other(format!("cannot write the report: {e}")))?;
     }
     let hidden = (summary.rejected + summary.conflicts) as usize;
     if hidden > REJECTED_SHOWN_MAX {
         eprintln!(
             "... and {} more rejected events{}",
             hidden - REJECTED_SHOWN_MAX,
-            if report.is_some() { " (all are in the report)" } else { " (use --report FILE to list them all)" }
+            if report.is_some() {
+                " (all are in the report)"
+            } else {
+                " (use --report FILE to list them all)"
+            }
         );
     }
     println!(
@@ -366,13 +417,23 @@ pub fn contribution(args: &StoreArgs, command: ContributionCommand) -> Result<()
     let mut opened = open(args)?;
     let backend = opened.store.backend();
     match command {
-        ContributionCommand::Propose { contract, by, kind, date, reference } => {
+        ContributionCommand::Propose {
+            contract,
+            by,
+            kind,
+            date,
+            reference,
+        } => {
             if !backend.contracts()?.iter().any(|c| c.id == contract) {
-                return Err(Failure::input(format!("--contract: no contract `{contract}` is stored")));
+                return Err(Failure::input(format!(
+                    "--contract: no contract `{contract}` is stored"
+                )));
             }
-            let kind = ContributionKind::parse(&kind)
-                .ok_or_else(|| Failure::input(format!("--kind: \"{kind}\" must be maintenance, update or improvement")))?;
-            let day = Day::parse(&date).ok_or_else(|| Failure::input(format!("--date: \"{date}\" must be YYYY-MM-DD")))?;
+            let kind = ContributionKind::parse(&kind).ok_or_else(|| {
+                Failure::input(format!("--kind: \"{kind}\" must be maintenance, update or improvement"))
+            })?;
+            let day =
+                Day::parse(&date).ok_or_else(|| Failure::input(format!("--date: \"{date}\" must be YYYY-MM-DD")))?;
             let by = match by {
                 PartyArg::Host => Party::Host,
                 PartyArg::Licensor => Party::Licensor,
@@ -391,16 +452,31 @@ pub fn contribution(args: &StoreArgs, command: ContributionCommand) -> Result<()
             println!("proposed contribution {number}; the other party accepts it with `revshare contribution accept {number}`");
         }
         ContributionCommand::Accept { number } | ContributionCommand::Reject { number } => {
-            let status = if matches!(command, ContributionCommand::Accept { .. }) { "accepted" } else { "rejected" };
+            let status = if matches!(command, ContributionCommand::Accept { .. }) {
+                "accepted"
+            } else {
+                "rejected"
+            };
             if !backend.decide_contribution(number, status, &now_rfc3339())? {
-                return Err(Failure::input(format!("contribution {number} does not exist or is not proposed")));
+                return Err(Failure::input(format!(
+                    "contribution {number} does not exist or is not proposed"
+                )));
             }
             println!("contribution {number} {status}");
         }
         ContributionCommand::List => {
             println!("number,contract,by,kind,date,status,reference");
             for c in backend.contributions()? {
-                println!("{},{},{},{},{},{},{:?}", c.number, c.contract, c.by, c.kind, Day(c.date), c.status, c.reference);
+                println!(
+                    "{},{},{},{},{},{},{:?}",
+                    c.number,
+                    c.contract,
+                    c.by,
+                    c.kind,
+                    Day(c.date),
+                    c.status,
+                    c.reference
+                );
             }
         }
     }
@@ -419,18 +495,31 @@ pub struct CloseArgs {
     pub grace_seconds: i64,
 }
 
-pub fn close_period(opened: &mut Opened, period: &str, contract: Option<&str>, grace: i64) -> Result<Vec<Statement>, Failure> {
+pub fn close_period(
+    opened: &mut Opened,
+    period: &str,
+    contract: Option<&str>,
+    grace: i64,
+) -> Result<Vec<Statement>, Failure> {
     let period = Period::parse(period)
         .ok_or_else(|| Failure::input(format!("\"{period}\" is not a period such as 2026-10 or 2026-Q4")))?;
     let keys = Keys::load(&opened.key_file)?;
-    let closed = revshare_store::close::close(opened.store.backend(), &keys, period, contract, now().seconds, grace, &now_rfc3339())?;
+    let closed = revshare_store::close::close(
+        opened.store.backend(),
+        &keys,
+        period,
+        contract,
+        now().seconds,
+        grace,
+        &now_rfc3339(),
+    )?;
     if closed.is_empty() {
         println!("no contract's term covers {period} (monthly contracts close months, quarterly ones quarters)");
     }
     let mut statements = Vec::new();
     for c in closed {
-        let statement: Statement =
-            serde_json::from_str(&c.row.json).map_err(|e| Failure::other(format!("a stored statement is unreadable: {e}")))?;
+        let statement: Statement = serde_json::from_str(&c.row.json)
+            .map_err(|e| Failure::other(format!("a stored statement is unreadable: {e}")))?;
         println!(
             "{} {}: total {} {}, {} events{}",
             if c.new { "closed" } else { "already closed" },
@@ -442,7 +531,12 @@ pub fn close_period(opened: &mut Opened, period: &str, contract: Option<&str>, g
                 .adjustments
                 .iter()
                 .filter(|a| a.kind == "prior_period")
-                .map(|a| format!(", prior-period adjustment {} for {} ({} late events)", a.amount, a.period.as_deref().unwrap_or("?"), a.events.unwrap_or(0)))
+                .map(|a| format!(
+                    ", prior-period adjustment {} for {} ({} late events)",
+                    a.amount,
+                    a.period.as_deref().unwrap_or("?"),
+                    a.events.unwrap_or(0)
+                ))
                 .collect::<String>()
         );
         statements.push(statement);
@@ -452,7 +546,12 @@ pub fn close_period(opened: &mut Opened, period: &str, contract: Option<&str>, g
 
 pub fn close(args: &StoreArgs, close: &CloseArgs) -> Result<(), Failure> {
     let mut opened = open(args)?;
-    close_period(&mut opened, &close.period, close.contract.as_deref(), close.grace_seconds)?;
+    close_period(
+        &mut opened,
+        &close.period,
+        close.contract.as_deref(),
+        close.grace_seconds,
+    )?;
     Ok(())
 }
 
@@ -479,13 +578,16 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
             }
             for row in rows {
                 let s: Statement = serde_json::from_str(&row.json).map_err(|e| Failure::other(e.to_string()))?;
-                println!("{}\t{} {}\t{} events\tclosed {}", row.statement_id, s.total, s.currency, s.events.count, row.closed_at);
+                println!(
+                    "{}\t{} {}\t{} events\tclosed {}",
+                    row.statement_id, s.total, s.currency, s.events.count, row.closed_at
+                );
             }
         }
         StatementCommand::Show { id, format: output } => {
-            let row = backend
-                .statement(&id)?
-                .ok_or_else(|| Failure::input(format!("no statement `{id}` is closed (see `revshare statement list`)")))?;
+            let row = backend.statement(&id)?.ok_or_else(|| {
+                Failure::input(format!("no statement `{id}` is closed (see `revshare statement list`)"))
+            })?;
             match output {
                 // The stored bytes, exactly as signed.
                 Format::Json => println!("{}", row.json),
@@ -518,7 +620,8 @@ pub fn key(args: &StoreArgs, command: KeyCommand) -> Result<(), Failure> {
     match command {
         KeyCommand::ExportPublic => {
             let public = opened.store.backend().meta("public_key")?.expect("open() checked it");
-            let public: revshare_core::verify::PublicKey = serde_json::from_str(&public).map_err(|e| Failure::other(e.to_string()))?;
+            let public: revshare_core::verify::PublicKey =
+                serde_json::from_str(&public).map_err(|e| Failure::other(e.to_string()))?;
             println!("{}", serde_json::to_string_pretty(&public).expect("keys serialize"));
         }
     }

@@ -1,6 +1,6 @@
 //! `revshare verify`: offline checks with only the public key.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use revshare_core::statement::Statement;
@@ -24,7 +24,7 @@ pub struct VerifyArgs {
     pub proof: Option<PathBuf>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(path: &PathBuf, what: &str) -> Result<T, Failure> {
+fn parse<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, Failure> {
     serde_json::from_slice(&inputs::read(path)?)
         .map_err(|e| Failure::input(format!("{}: not a {what}: {e}", path.display())))
 }

@@ -34,7 +34,11 @@ pub enum VerifyError {
     #[error("the proof's tree `{0}` is not a tree of this statement")]
     UnknownTree(String),
     #[error("the proof's root {proof} is not the statement's {tree} root {statement}")]
-    OtherRoot { tree: String, proof: String, statement: String },
+    OtherRoot {
+        tree: String,
+        proof: String,
+        statement: String,
+    },
     #[error("the proof's tree size {proof} is not the statement's {tree} count {statement}")]
     OtherSize { tree: String, proof: u64, statement: u64 },
     #[error("the event hashes to {event}, not to the proof's leaf {proof}: the event differs from the one counted")]
@@ -159,13 +163,19 @@ pub fn verify_inclusion(statement: &Statement, event: &[u8], proof: &InclusionPr
     let (count, root) = if proof.tree == "events" {
         (statement.events.count, statement.events.merkle_root.clone())
     } else {
-        let period = proof.tree.strip_prefix("prior_period:").ok_or_else(|| VerifyError::UnknownTree(proof.tree.clone()))?;
+        let period = proof
+            .tree
+            .strip_prefix("prior_period:")
+            .ok_or_else(|| VerifyError::UnknownTree(proof.tree.clone()))?;
         let adjustment = statement
             .adjustments
             .iter()
             .find(|a| a.kind == "prior_period" && a.period.as_deref() == Some(period))
             .ok_or_else(|| VerifyError::UnknownTree(proof.tree.clone()))?;
-        (adjustment.events.unwrap_or(0), adjustment.merkle_root.clone().unwrap_or_default())
+        (
+            adjustment.events.unwrap_or(0),
+            adjustment.merkle_root.clone().unwrap_or_default(),
+        )
     };
     if proof.root != root {
         return Err(VerifyError::OtherRoot {

@@ -103,7 +103,9 @@ impl<R: Read> RecordReader<R> {
     fn fill(&mut self) -> Result<(), ReadError> {
         // `read_to_end` appends without zeroing the buffer first; fewer bytes than
         // asked for means the input ended.
-        let read = (&mut self.source).take(CHUNK_BYTES as u64).read_to_end(&mut self.pending)?;
+        let read = (&mut self.source)
+            .take(CHUNK_BYTES as u64)
+            .read_to_end(&mut self.pending)?;
         if read < CHUNK_BYTES {
             self.eof = true;
         }

@@ -14,7 +14,7 @@ use revshare_core::merkle::{self, Hash};
 use revshare_core::money::Decimal;
 use revshare_core::period::{day_start_rfc3339, Period};
 use revshare_core::rating::{
-    rate_statement, version_for, CarriedAdjustment, Engine, EventFacts, RatingInputs, Rated, StatementKey, TreeSummary,
+    rate_statement, version_for, CarriedAdjustment, Engine, EventFacts, Rated, RatingInputs, StatementKey, TreeSummary,
 };
 use revshare_core::statement::{Adjustment, Statement};
 use revshare_core::verify::sign;
@@ -58,7 +58,11 @@ pub fn close(
         return Err(StoreError::Refused(format!(
             "period {period} cannot be closed yet: it ends at {}{}",
             day_start_rfc3339(period.end()),
-            if grace_seconds > 0 { format!(" plus a grace of {grace_seconds} s") } else { String::new() }
+            if grace_seconds > 0 {
+                format!(" plus a grace of {grace_seconds} s")
+            } else {
+                String::new()
+            }
         )));
     }
     backend.begin_close()?;
@@ -103,7 +107,11 @@ fn close_in_transaction(
                 return Err(StoreError::Refused(format!(
                     "contract `{}` has no {} period {period} in its term",
                     versions.id,
-                    if period.cadence == revshare_core::period::Cadence::Month { "monthly" } else { "quarterly" }
+                    if period.cadence == revshare_core::period::Cadence::Month {
+                        "monthly"
+                    } else {
+                        "quarterly"
+                    }
                 )));
             }
             continue;
@@ -155,7 +163,11 @@ fn accumulate(
     inputs: &RatingInputs,
     key: StatementKey,
     events: &[StoredEvent],
-) -> (Vec<u32>, revshare_core::rating::Symbols, revshare_core::rating::PeriodUsage) {
+) -> (
+    Vec<u32>,
+    revshare_core::rating::Symbols,
+    revshare_core::rating::PeriodUsage,
+) {
     let mut engine = Engine::new(inputs);
     let mut hex_customers = Vec::with_capacity(events.len());
     for event in events {
@@ -238,7 +250,11 @@ fn settled_so_far(
         payouts.insert(beneficiary.clone(), amount(value)?);
     }
     // Remove what this statement carried from other periods: it is not its own.
-    for adjustment in statement.adjustments.iter().filter(|a| a.kind == "prior_period" || a.kind == "dispute") {
+    for adjustment in statement
+        .adjustments
+        .iter()
+        .filter(|a| a.kind == "prior_period" || a.kind == "dispute")
+    {
         total = total.sub(&amount(&adjustment.amount)?);
         for (beneficiary, value) in adjustment.payouts.iter().flatten() {
             let entry = payouts.entry(beneficiary.clone()).or_default();
@@ -246,7 +262,10 @@ fn settled_so_far(
         }
     }
     let mut through = own.watermark;
-    for later in statements.iter().filter(|s| s.contract == own.contract && s.start_day > own.start_day) {
+    for later in statements
+        .iter()
+        .filter(|s| s.contract == own.contract && s.start_day > own.start_day)
+    {
         let windows: Vec<Settled> = serde_json::from_str(&later.settled)
             .map_err(|e| StoreError::Database(format!("statement {}: {e}", later.statement_id)))?;
         if let Some(window) = windows.iter().find(|w| w.statement_id == own.statement_id) {
@@ -319,8 +338,15 @@ fn settle_late(
                 dispute_id: None,
                 events: Some(late.leaves.len() as u64),
                 merkle_root: Some(hex::encode(merkle::root(&late.leaves))),
-                amount: difference.round(scale, revshare_core::money::RoundingMode::Down).to_fixed_string(scale),
-                payouts: Some(payouts.iter().map(|(k, v)| (k.clone(), v.to_fixed_string(scale))).collect()),
+                amount: difference
+                    .round(scale, revshare_core::money::RoundingMode::Down)
+                    .to_fixed_string(scale),
+                payouts: Some(
+                    payouts
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_fixed_string(scale)))
+                        .collect(),
+                ),
             },
             payouts,
         });
@@ -347,14 +373,17 @@ pub fn tree_leaves(backend: &mut dyn Backend, row: &StatementRow, tree: &str) ->
     let (period, after, through) = if tree == "events" {
         (row.period.clone(), 0, row.watermark)
     } else {
-        let period = tree
-            .strip_prefix("prior_period:")
-            .ok_or_else(|| StoreError::Refused(format!("`{tree}` is not a tree name (events or prior_period:PERIOD)")))?;
-        let windows: Vec<Settled> = serde_json::from_str(&row.settled).map_err(|e| StoreError::Database(e.to_string()))?;
-        let window = windows
-            .iter()
-            .find(|w| w.period == period)
-            .ok_or_else(|| StoreError::Refused(format!("statement {} settles no late events of {period}", row.statement_id)))?;
+        let period = tree.strip_prefix("prior_period:").ok_or_else(|| {
+            StoreError::Refused(format!("`{tree}` is not a tree name (events or prior_period:PERIOD)"))
+        })?;
+        let windows: Vec<Settled> =
+            serde_json::from_str(&row.settled).map_err(|e| StoreError::Database(e.to_string()))?;
+        let window = windows.iter().find(|w| w.period == period).ok_or_else(|| {
+            StoreError::Refused(format!(
+                "statement {} settles no late events of {period}",
+                row.statement_id
+            ))
+        })?;
         (period.to_string(), window.after, window.through)
     };
     let period = Period::parse(&period).ok_or_else(|| StoreError::Database(format!("bad period {period}")))?;

@@ -139,9 +139,9 @@ fn write_batches(
                 });
                 continue;
             }
-            let customer = event.customer.map(|c| {
-                *pseudonyms[c as usize].get_or_insert_with(|| keys.pseudonym(&batch.names[c as usize]))
-            });
+            let customer = event
+                .customer
+                .map(|c| *pseudonyms[c as usize].get_or_insert_with(|| keys.pseudonym(&batch.names[c as usize])));
             let name = |i: usize| batch.names[event.names[i] as usize].clone();
             rows.push(EventRow {
                 source: batch.source(event).to_string(),
@@ -164,7 +164,11 @@ fn write_batches(
         }
     }
     summary.rejected += problems.len() as u64;
-    let outcomes = if rows.is_empty() { Vec::new() } else { backend.insert_events(&mut rows)? };
+    let outcomes = if rows.is_empty() {
+        Vec::new()
+    } else {
+        backend.insert_events(&mut rows)?
+    };
     for ((row, outcome), record) in rows.iter().zip(outcomes).zip(origins) {
         match outcome {
             InsertOutcome::Accepted => {

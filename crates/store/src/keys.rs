@@ -56,9 +56,9 @@ impl Keys {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut handle = options.open(path).map_err(|e| {
-            StoreError::Key(format!("cannot create the key file {}: {e}", path.display()))
-        })?;
+        let mut handle = options
+            .open(path)
+            .map_err(|e| StoreError::Key(format!("cannot create the key file {}: {e}", path.display())))?;
         let text = serde_json::to_string_pretty(&file).expect("key files serialize");
         handle
             .write_all(text.as_bytes())
@@ -69,14 +69,19 @@ impl Keys {
 
     pub fn load(path: &Path) -> Result<Keys, StoreError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            StoreError::Key(format!("cannot read the key file {} ({e}); run `revshare init` first", path.display()))
+            StoreError::Key(format!(
+                "cannot read the key file {} ({e}); run `revshare init` first",
+                path.display()
+            ))
         })?;
         let file: KeyFile = serde_json::from_str(&text)
             .map_err(|e| StoreError::Key(format!("{} is not a revshare key file: {e}", path.display())))?;
         let decode = |field: &str, value: &str| -> Result<[u8; 32], StoreError> {
-            b64().decode(value).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
-                StoreError::Key(format!("{}: {field} is not 32 base64 bytes", path.display()))
-            })
+            b64()
+                .decode(value)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| StoreError::Key(format!("{}: {field} is not 32 base64 bytes", path.display())))
         };
         Ok(Keys {
             signing: SigningKey::from_bytes(&decode("secret", &file.secret)?),

@@ -96,8 +96,11 @@ pub fn default_key_file(location: &Location) -> PathBuf {
 
 /// The current time as RFC 3339 UTC, for records (the core never reads the clock).
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("0 ns is valid");
-    now.format(&time::format_description::well_known::Rfc3339).expect("UTC times format")
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 ns is valid");
+    now.format(&time::format_description::well_known::Rfc3339)
+        .expect("UTC times format")
 }
 
 /// Loads everything rating needs from the store.
@@ -112,7 +115,8 @@ pub fn rating_inputs(backend: &mut dyn Backend) -> Result<RatingInputs> {
     let mut fx = FxTable::default();
     for row in backend.fx()? {
         let rate = Decimal::parse(&row.rate, 10).map_err(|e| StoreError::Database(e.to_string()))?;
-        fx.insert(Day(row.date), &row.from, &row.to, rate).map_err(StoreError::Database)?;
+        fx.insert(Day(row.date), &row.from, &row.to, rate)
+            .map_err(StoreError::Database)?;
     }
     let mut contributions = Contributions::default();
     for row in backend.contributions()? {
@@ -144,9 +148,10 @@ pub fn rating_inputs(backend: &mut dyn Backend) -> Result<RatingInputs> {
 /// Checks that a path's folder exists, for clear errors before SQLite's own.
 pub fn check_parent(path: &Path) -> Result<()> {
     match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() && !parent.exists() => {
-            Err(StoreError::Io(format!("the folder {} does not exist", parent.display())))
-        }
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.exists() => Err(StoreError::Io(format!(
+            "the folder {} does not exist",
+            parent.display()
+        ))),
         _ => Ok(()),
     }
 }

@@ -45,11 +45,15 @@ impl PgStore {
         let mut transaction = client.transaction()?;
         transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&(CLOSE_LOCK + 1)])?;
         transaction.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY)")?;
-        let applied: i64 =
-            transaction.query_one("SELECT count(*) FROM schema_migrations", &[])?.get(0);
+        let applied: i64 = transaction
+            .query_one("SELECT count(*) FROM schema_migrations", &[])?
+            .get(0);
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
             transaction.batch_execute(sql)?;
-            transaction.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&(index as i32 + 1)])?;
+            transaction.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[&(index as i32 + 1)],
+            )?;
         }
         transaction.commit()?;
         Ok(PgStore {
@@ -62,7 +66,10 @@ impl PgStore {
     /// Creates the month partitions the rows need (idempotent, outside the batch's
     /// transaction so that a concurrent importer's creation is simply seen).
     fn ensure_partitions(&mut self, rows: &[EventRow]) -> Result<()> {
-        let months: HashSet<i32> = rows.iter().map(|r| Cadence::Month.period_of(Day(r.day)).start().0).collect();
+        let months: HashSet<i32> = rows
+            .iter()
+            .map(|r| Cadence::Month.period_of(Day(r.day)).start().0)
+            .collect();
         for start in months {
             if self.partitions.contains(&start) {
                 continue;
@@ -76,7 +83,10 @@ impl PgStore {
             );
             if let Err(error) = self.client.batch_execute(&sql) {
                 // Two importers may race to create it; what matters is that it exists.
-                let exists: bool = self.client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])?.get(0);
+                let exists: bool = self
+                    .client
+                    .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])?
+                    .get(0);
                 if !exists {
                     return Err(error.into());
                 }
@@ -123,7 +133,9 @@ fn event_from_row(row: &postgres::Row) -> Result<StoredEvent> {
         row: EventRow {
             source: row.get(1),
             id: row.get(2),
-            leaf: leaf.try_into().map_err(|_| StoreError::Database("a stored leaf is not 32 bytes".into()))?,
+            leaf: leaf
+                .try_into()
+                .map_err(|_| StoreError::Database("a stored leaf is not 32 bytes".into()))?,
             host: row.get(4),
             model: row.get(5),
             use_case: row.get(6),
@@ -142,7 +154,8 @@ fn event_from_row(row: &postgres::Row) -> Result<StoredEvent> {
 
 const EVENT_COLUMNS: &str = "seq, source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day, \
                              requests, input_tokens, output_tokens, revenue_units, late";
-const STATEMENT_COLUMNS: &str = "statement_id, contract, period, host, start_day, end_day, watermark, settled, json, closed_at";
+const STATEMENT_COLUMNS: &str =
+    "statement_id, contract, period, host, start_day, end_day, watermark, settled, json, closed_at";
 
 fn statement_from_row(row: &postgres::Row) -> StatementRow {
     StatementRow {
@@ -165,7 +178,10 @@ impl Backend for PgStore {
     }
 
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
-        Ok(self.client.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?.map(|r| r.get(0)))
+        Ok(self
+            .client
+            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?
+            .map(|r| r.get(0)))
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
@@ -180,7 +196,16 @@ impl Backend for PgStore {
         let inserted = self.client.execute(
             "INSERT INTO contracts (id, version, licensor, host, file_name, sha256, toml, added_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id, version) DO NOTHING",
-            &[&row.id, &row.version, &row.licensor, &row.host, &row.file_name, &row.sha256, &row.toml, &row.added_at],
+            &[
+                &row.id,
+                &row.version,
+                &row.licensor,
+                &row.host,
+                &row.file_name,
+                &row.sha256,
+                &row.toml,
+                &row.added_at,
+            ],
         )?;
         Ok(inserted == 1)
     }
@@ -207,8 +232,8 @@ impl Backend for PgStore {
 
     fn add_fx(&mut self, rows: &[FxRow]) -> Result<()> {
         let mut transaction = self.client.transaction()?;
-        let insert =
-            transaction.prepare("INSERT INTO fx_rates (date, from_currency, to_currency, rate) VALUES ($1, $2, $3, $4)")?;
+        let insert = transaction
+            .prepare("INSERT INTO fx_rates (date, from_currency, to_currency, rate) VALUES ($1, $2, $3, $4)")?;
         for row in rows {
             transaction.execute(&insert, &[&row.date, &row.from, &row.to, &row.rate])?;
         }
@@ -246,7 +271,9 @@ impl Backend for PgStore {
     }
 
     fn models(&mut self) -> Result<Vec<(String, String)>> {
-        let rows = self.client.query("SELECT pattern, licensor FROM models ORDER BY position", &[])?;
+        let rows = self
+            .client
+            .query("SELECT pattern, licensor FROM models ORDER BY position", &[])?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
@@ -254,7 +281,16 @@ impl Backend for PgStore {
         let inserted = self.client.query_one(
             "INSERT INTO contributions (contract, by_party, kind, date, status, reference, proposed_at, decided_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING number",
-            &[&row.contract, &row.by, &row.kind, &row.date, &row.status, &row.reference, &row.proposed_at, &row.decided_at],
+            &[
+                &row.contract,
+                &row.by,
+                &row.kind,
+                &row.date,
+                &row.status,
+                &row.reference,
+                &row.proposed_at,
+                &row.decided_at,
+            ],
         )?;
         Ok(inserted.get(0))
     }
@@ -387,7 +423,11 @@ impl Backend for PgStore {
             for i in rest {
                 let key = (events[i].source.clone(), events[i].id.clone());
                 let same = stored.get(&key).is_some_and(|leaf| leaf[..] == events[i].leaf[..]);
-                outcomes[i] = if same { InsertOutcome::Duplicate } else { InsertOutcome::Conflict };
+                outcomes[i] = if same {
+                    InsertOutcome::Duplicate
+                } else {
+                    InsertOutcome::Conflict
+                };
             }
         }
         transaction.commit()?;
@@ -419,7 +459,9 @@ impl Backend for PgStore {
     fn max_seq(&mut self) -> Result<i64> {
         // Under the close lock no import is in flight: the sequence's last value has
         // been committed or rolled back, and a rolled-back gap holds no event.
-        let row = self.client.query_one("SELECT last_value, is_called FROM event_seq", &[])?;
+        let row = self
+            .client
+            .query_one("SELECT last_value, is_called FROM event_seq", &[])?;
         let (last, called): (i64, bool) = (row.get(0), row.get(1));
         Ok(if called { last } else { 0 })
     }
@@ -427,14 +469,20 @@ impl Backend for PgStore {
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>> {
         Ok(self
             .client
-            .query_opt(&format!("SELECT {STATEMENT_COLUMNS} FROM statements WHERE statement_id = $1"), &[&statement_id])?
+            .query_opt(
+                &format!("SELECT {STATEMENT_COLUMNS} FROM statements WHERE statement_id = $1"),
+                &[&statement_id],
+            )?
             .map(|r| statement_from_row(&r)))
     }
 
     fn statements(&mut self) -> Result<Vec<StatementRow>> {
         Ok(self
             .client
-            .query(&format!("SELECT {STATEMENT_COLUMNS} FROM statements ORDER BY contract, start_day"), &[])?
+            .query(
+                &format!("SELECT {STATEMENT_COLUMNS} FROM statements ORDER BY contract, start_day"),
+                &[],
+            )?
             .iter()
             .map(statement_from_row)
             .collect())
@@ -474,7 +522,8 @@ impl Backend for PgStore {
 
     fn begin_close(&mut self) -> Result<()> {
         self.client.batch_execute("BEGIN")?;
-        self.client.execute("SELECT pg_advisory_xact_lock($1)", &[&CLOSE_LOCK])?;
+        self.client
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&CLOSE_LOCK])?;
         Ok(())
     }
 

@@ -14,7 +14,8 @@ pub fn prove(backend: &mut dyn Backend, statement_id: &str, source: &str, id: &s
         .statement(statement_id)?
         .ok_or_else(|| StoreError::Refused(format!("no statement `{statement_id}` is closed")))?;
     let settled: Vec<Settled> = serde_json::from_str(&row.settled).map_err(|e| StoreError::Database(e.to_string()))?;
-    let trees = std::iter::once("events".to_string()).chain(settled.iter().map(|s| format!("prior_period:{}", s.period)));
+    let trees =
+        std::iter::once("events".to_string()).chain(settled.iter().map(|s| format!("prior_period:{}", s.period)));
     for tree in trees {
         let leaves = tree_leaves(backend, &row, &tree)?;
         if let Some(index) = leaves.iter().position(|(s, i, _)| s == source && i == id) {

@@ -51,7 +51,9 @@ fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         row: EventRow {
             source: row.get(1)?,
             id: row.get(2)?,
-            leaf: leaf.try_into().map_err(|_| rusqlite::Error::InvalidColumnType(3, "leaf".into(), rusqlite::types::Type::Blob))?,
+            leaf: leaf
+                .try_into()
+                .map_err(|_| rusqlite::Error::InvalidColumnType(3, "leaf".into(), rusqlite::types::Type::Blob))?,
             host: row.get(4)?,
             model: row.get(5)?,
             use_case: row.get(6)?,
@@ -86,7 +88,8 @@ fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow>
     })
 }
 
-const STATEMENT_COLUMNS: &str = "statement_id, contract, period, host, start_day, end_day, watermark, settled, json, closed_at";
+const STATEMENT_COLUMNS: &str =
+    "statement_id, contract, period, host, start_day, end_day, watermark, settled, json, closed_at";
 
 impl Backend for SqliteStore {
     fn name(&self) -> &'static str {
@@ -94,7 +97,10 @@ impl Backend for SqliteStore {
     }
 
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
-        Ok(self.connection.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        Ok(self
+            .connection
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
@@ -109,7 +115,16 @@ impl Backend for SqliteStore {
         let inserted = self.connection.execute(
             "INSERT INTO contracts (id, version, licensor, host, file_name, sha256, toml, added_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id, version) DO NOTHING",
-            params![row.id, row.version, row.licensor, row.host, row.file_name, row.sha256, row.toml, row.added_at],
+            params![
+                row.id,
+                row.version,
+                row.licensor,
+                row.host,
+                row.file_name,
+                row.sha256,
+                row.toml,
+                row.added_at
+            ],
         )?;
         Ok(inserted == 1)
     }
@@ -136,8 +151,8 @@ impl Backend for SqliteStore {
     fn add_fx(&mut self, rows: &[FxRow]) -> Result<()> {
         let transaction = self.connection.transaction()?;
         {
-            let mut insert =
-                transaction.prepare("INSERT INTO fx_rates (date, from_currency, to_currency, rate) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut insert = transaction
+                .prepare("INSERT INTO fx_rates (date, from_currency, to_currency, rate) VALUES (?1, ?2, ?3, ?4)")?;
             for row in rows {
                 insert.execute(params![row.date, row.from, row.to, row.rate])?;
             }
@@ -147,9 +162,9 @@ impl Backend for SqliteStore {
     }
 
     fn fx(&mut self) -> Result<Vec<FxRow>> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT date, from_currency, to_currency, rate FROM fx_rates ORDER BY from_currency, to_currency, date")?;
+        let mut statement = self.connection.prepare(
+            "SELECT date, from_currency, to_currency, rate FROM fx_rates ORDER BY from_currency, to_currency, date",
+        )?;
         let rows = statement.query_map([], |r| {
             Ok(FxRow {
                 date: r.get(0)?,
@@ -175,7 +190,9 @@ impl Backend for SqliteStore {
     }
 
     fn models(&mut self) -> Result<Vec<(String, String)>> {
-        let mut statement = self.connection.prepare("SELECT pattern, licensor FROM models ORDER BY position")?;
+        let mut statement = self
+            .connection
+            .prepare("SELECT pattern, licensor FROM models ORDER BY position")?;
         let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -184,7 +201,16 @@ impl Backend for SqliteStore {
         self.connection.execute(
             "INSERT INTO contributions (contract, by_party, kind, date, status, reference, proposed_at, decided_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![row.contract, row.by, row.kind, row.date, row.status, row.reference, row.proposed_at, row.decided_at],
+            params![
+                row.contract,
+                row.by,
+                row.kind,
+                row.date,
+                row.status,
+                row.reference,
+                row.proposed_at,
+                row.decided_at
+            ],
         )?;
         Ok(self.connection.last_insert_rowid())
     }
@@ -219,7 +245,9 @@ impl Backend for SqliteStore {
     }
 
     fn insert_events(&mut self, events: &mut [EventRow]) -> Result<Vec<InsertOutcome>> {
-        let transaction = self.connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(events.len());
         {
             let closed: Vec<(String, i32, i32)> = transaction
@@ -256,7 +284,11 @@ impl Backend for SqliteStore {
                     outcomes.push(InsertOutcome::Accepted);
                 } else {
                     let leaf: Vec<u8> = existing.query_row(params![e.source, e.id], |r| r.get(0))?;
-                    outcomes.push(if leaf == e.leaf { InsertOutcome::Duplicate } else { InsertOutcome::Conflict });
+                    outcomes.push(if leaf == e.leaf {
+                        InsertOutcome::Duplicate
+                    } else {
+                        InsertOutcome::Conflict
+                    });
                 }
             }
         }
@@ -283,7 +315,9 @@ impl Backend for SqliteStore {
     }
 
     fn max_seq(&mut self) -> Result<i64> {
-        Ok(self.connection.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
+        Ok(self
+            .connection
+            .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
     }
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>> {
@@ -298,15 +332,17 @@ impl Backend for SqliteStore {
     }
 
     fn statements(&mut self) -> Result<Vec<StatementRow>> {
-        let mut statement = self
-            .connection
-            .prepare(&format!("SELECT {STATEMENT_COLUMNS} FROM statements ORDER BY contract, start_day"))?;
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {STATEMENT_COLUMNS} FROM statements ORDER BY contract, start_day"
+        ))?;
         let rows = statement.query_map([], statement_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn closed_ranges(&mut self) -> Result<Vec<(String, i32, i32)>> {
-        let mut statement = self.connection.prepare("SELECT DISTINCT host, start_day, end_day FROM statements")?;
+        let mut statement = self
+            .connection
+            .prepare("SELECT DISTINCT host, start_day, end_day FROM statements")?;
         let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
