@@ -1,0 +1,205 @@
+//! Crash safety, end to end on both backends: an import killed with SIGKILL midway
+//! and run again stores every event exactly once, and a close killed midway leaves
+//! no statement or a complete one. "Exactly once" is checked the strongest way: the
+//! closed statement equals `revshare rate` on the same file (counts, amounts and
+//! the Merkle root over every event).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/spec-examples")
+}
+
+struct Env {
+    dir: PathBuf,
+    store: Vec<String>,
+    database: Option<String>,
+}
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+impl Env {
+    fn sqlite(name: &str) -> Env {
+        let dir = scratch(name);
+        let db = dir.join("crash.db").display().to_string();
+        Env {
+            dir,
+            store: vec!["--db".into(), db],
+            database: None,
+        }
+    }
+
+    fn postgres(name: &str) -> Option<Env> {
+        let mut admin = match postgres::Client::connect(PG_ADMIN, postgres::NoTls) {
+            Ok(admin) => admin,
+            Err(error) if std::env::var_os("CI").is_some() => panic!("PostgreSQL is unreachable in CI: {error}"),
+            Err(error) => {
+                eprintln!("skipping a PostgreSQL test outside CI: {error}");
+                return None;
+            }
+        };
+        let database = format!("revshare_crash_{name}_{}", std::process::id());
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {database}")).unwrap();
+        let dir = scratch(name);
+        let key = dir.join("crash.key").display().to_string();
+        Some(Env {
+            dir,
+            store: vec![
+                "--database-url".into(),
+                format!("postgres://postgres@127.0.0.1:5432/{database}"),
+                "--key-file".into(),
+                key,
+            ],
+            database: Some(database),
+        })
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_revshare"));
+        command.args(args).args(&self.store).current_dir(&self.dir).env_remove("REVSHARE_DATABASE_URL");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = self.command(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        output
+    }
+
+    /// Starts a command and kills it with SIGKILL after `delay`; whether it finished
+    /// first does not matter.
+    fn kill_after(&self, args: &[&str], delay: Duration) {
+        let mut child = self.command(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(database) = &self.database {
+            if let Ok(mut admin) = postgres::Client::connect(PG_ADMIN, postgres::NoTls) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("revshare-crash-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// 40 copies of the small example under new ids: 120k events, retried duplicates included.
+fn write_usage(dir: &Path) -> PathBuf {
+    let small = std::fs::read_to_string(fixtures().join("usage-small.ndjson")).unwrap();
+    let mut text = String::with_capacity(small.len() * 40);
+    for copy in 0..40 {
+        for line in small.lines() {
+            text.push_str(&line.replacen("\"id\":\"e1-", &format!("\"id\":\"k{copy:02}-"), 1));
+            text.push('\n');
+        }
+    }
+    let path = dir.join("usage.ndjson");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn setup(env: &Env) -> String {
+    env.run(&["init"]);
+    let acme = fixtures().join("contracts/acme-llama.toml").display().to_string();
+    env.run(&["contract", "add", &acme]);
+    env.run(&["fx", "add", &fixtures().join("fx.csv").display().to_string()]);
+    write_usage(&env.dir).display().to_string()
+}
+
+/// The statement `rate` computes for acme-llama/2026-10 on the whole file.
+fn rated(env: &Env, usage: &str) -> serde_json::Value {
+    let acme = fixtures().join("contracts/acme-llama.toml").display().to_string();
+    let fx = fixtures().join("fx.csv").display().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_revshare"))
+        .args(["rate", "--contract", &acme, "--usage", usage, "--fx", &fx, "--period", "2026-10"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let all: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    all[0].clone()
+}
+
+fn closed(env: &Env) -> Option<serde_json::Value> {
+    let output = env.command(&["statement", "show", "acme-llama/2026-10"]).output().unwrap();
+    if !output.status.success() {
+        return None;
+    }
+    let mut statement: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a stored statement is complete JSON");
+    // A stored statement is complete: it verifies with the public key.
+    let dir = &env.dir;
+    std::fs::write(dir.join("s.json"), &output.stdout).unwrap();
+    std::fs::write(dir.join("k.json"), env.run(&["key", "export-public"]).stdout).unwrap();
+    let verify = Command::new(env!("CARGO_BIN_EXE_revshare"))
+        .args(["verify", "--statement", "s.json", "--public-key", "k.json"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let object = statement.as_object_mut().unwrap();
+    for field in ["statement_id", "contract_sha256", "closed_at", "signature"] {
+        object.remove(field);
+    }
+    Some(statement)
+}
+
+fn killed_import_then_rerun_counts_every_event_once(env: &Env) {
+    let usage = setup(env);
+    for delay_ms in [150, 400] {
+        env.kill_after(&["import", &usage], Duration::from_millis(delay_ms));
+    }
+    let rerun = String::from_utf8(env.run(&["import", &usage]).stdout).unwrap();
+    assert!(rerun.contains("120000 read"), "{rerun}");
+    env.run(&["close", "2026-10"]);
+    assert_eq!(closed(env).expect("closed"), rated(env, &usage));
+}
+
+fn killed_close_leaves_nothing_or_a_complete_statement(env: &Env) {
+    let usage = setup(env);
+    env.run(&["import", &usage]);
+    for delay_ms in [5, 30, 80, 150] {
+        env.kill_after(&["close", "2026-10"], Duration::from_millis(delay_ms));
+        if let Some(statement) = closed(env) {
+            assert_eq!(statement, rated(env, &usage));
+        }
+    }
+    env.run(&["close", "2026-10"]);
+    assert_eq!(closed(env).expect("closed"), rated(env, &usage));
+}
+
+#[test]
+fn sqlite_killed_import() {
+    killed_import_then_rerun_counts_every_event_once(&Env::sqlite("sqlite-import"));
+}
+
+#[test]
+fn sqlite_killed_close() {
+    killed_close_leaves_nothing_or_a_complete_statement(&Env::sqlite("sqlite-close"));
+}
+
+#[test]
+fn postgres_killed_import() {
+    if let Some(env) = Env::postgres("pg_import") {
+        killed_import_then_rerun_counts_every_event_once(&env);
+    }
+}
+
+#[test]
+fn postgres_killed_close() {
+    if let Some(env) = Env::postgres("pg_close") {
+        killed_close_leaves_nothing_or_a_complete_statement(&env);
+    }
+}
