@@ -41,7 +41,9 @@ impl Env {
             }
         };
         let database = format!("revshare_crash_{name}_{}", std::process::id());
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).unwrap();
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            .unwrap();
         admin.batch_execute(&format!("CREATE DATABASE {database}")).unwrap();
         let dir = scratch(name);
         let key = dir.join("crash.key").display().to_string();
@@ -59,20 +61,33 @@ impl Env {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_revshare"));
-        command.args(args).args(&self.store).current_dir(&self.dir).env_remove("REVSHARE_DATABASE_URL");
+        command
+            .args(args)
+            .args(&self.store)
+            .current_dir(&self.dir)
+            .env_remove("REVSHARE_DATABASE_URL");
         command
     }
 
     fn run(&self, args: &[&str]) -> Output {
         let output = self.command(args).output().unwrap();
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         output
     }
 
     /// Starts a command and kills it with SIGKILL after `delay`; whether it finished
     /// first does not matter.
     fn kill_after(&self, args: &[&str], delay: Duration) {
-        let mut child = self.command(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
@@ -121,11 +136,21 @@ fn setup(env: &Env) -> String {
 }
 
 /// The statement `rate` computes for acme-llama/2026-10 on the whole file.
-fn rated(env: &Env, usage: &str) -> serde_json::Value {
+fn rated(usage: &str) -> serde_json::Value {
     let acme = fixtures().join("contracts/acme-llama.toml").display().to_string();
     let fx = fixtures().join("fx.csv").display().to_string();
     let output = Command::new(env!("CARGO_BIN_EXE_revshare"))
-        .args(["rate", "--contract", &acme, "--usage", usage, "--fx", &fx, "--period", "2026-10"])
+        .args([
+            "rate",
+            "--contract",
+            &acme,
+            "--usage",
+            usage,
+            "--fx",
+            &fx,
+            "--period",
+            "2026-10",
+        ])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -134,11 +159,15 @@ fn rated(env: &Env, usage: &str) -> serde_json::Value {
 }
 
 fn closed(env: &Env) -> Option<serde_json::Value> {
-    let output = env.command(&["statement", "show", "acme-llama/2026-10"]).output().unwrap();
+    let output = env
+        .command(&["statement", "show", "acme-llama/2026-10"])
+        .output()
+        .unwrap();
     if !output.status.success() {
         return None;
     }
-    let mut statement: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a stored statement is complete JSON");
+    let mut statement: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("a stored statement is complete JSON");
     // A stored statement is complete: it verifies with the public key.
     let dir = &env.dir;
     std::fs::write(dir.join("s.json"), &output.stdout).unwrap();
@@ -164,7 +193,7 @@ fn killed_import_then_rerun_counts_every_event_once(env: &Env) {
     let rerun = String::from_utf8(env.run(&["import", &usage]).stdout).unwrap();
     assert!(rerun.contains("120000 read"), "{rerun}");
     env.run(&["close", "2026-10"]);
-    assert_eq!(closed(env).expect("closed"), rated(env, &usage));
+    assert_eq!(closed(env).expect("closed"), rated(&usage));
 }
 
 fn killed_close_leaves_nothing_or_a_complete_statement(env: &Env) {
@@ -173,11 +202,11 @@ fn killed_close_leaves_nothing_or_a_complete_statement(env: &Env) {
     for delay_ms in [5, 30, 80, 150] {
         env.kill_after(&["close", "2026-10"], Duration::from_millis(delay_ms));
         if let Some(statement) = closed(env) {
-            assert_eq!(statement, rated(env, &usage));
+            assert_eq!(statement, rated(&usage));
         }
     }
     env.run(&["close", "2026-10"]);
-    assert_eq!(closed(env).expect("closed"), rated(env, &usage));
+    assert_eq!(closed(env).expect("closed"), rated(&usage));
 }
 
 #[test]

@@ -31,12 +31,28 @@ pub struct EventRow {
     pub late: bool,
 }
 
-/// An event as read back, with the order in which it was stored.
-#[derive(Clone, Debug)]
-pub struct StoredEvent {
+/// An event as read back, borrowed from the database row (reading a month of events
+/// allocates nothing per event), with the order in which it was stored.
+#[derive(Clone, Copy, Debug)]
+pub struct EventView<'a> {
     pub seq: i64,
-    pub row: EventRow,
+    pub source: &'a str,
+    pub id: &'a str,
+    pub leaf: &'a [u8],
+    pub host: &'a str,
+    pub model: &'a str,
+    pub use_case: &'a str,
+    pub currency: &'a str,
+    pub customer: Option<&'a [u8]>,
+    pub day: i32,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub revenue_units: &'a str,
 }
+
+/// Receives events one by one.
+pub type Visit<'v> = dyn FnMut(&EventView<'_>) -> Result<()> + 'v;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InsertOutcome {
@@ -129,9 +145,17 @@ pub trait Backend {
     /// between the check and the insert.
     fn insert_events(&mut self, events: &mut [EventRow]) -> Result<Vec<InsertOutcome>>;
 
-    /// Events of `host` with `day` in `[start, end)` and `seq` in `(after, through]`,
-    /// ordered by `(source, id)`.
-    fn events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<Vec<StoredEvent>>;
+    /// Visits the events of `host` with `day` in `[start, end)` and `seq` in
+    /// `(after, through]`, in no particular order.
+    fn scan_events(
+        &mut self,
+        host: &str,
+        start: i32,
+        end: i32,
+        after: i64,
+        through: i64,
+        visit: &mut Visit<'_>,
+    ) -> Result<()>;
     /// Late events of `host` with `day` in `[start, end)` and `seq > after`: a count.
     fn late_events_after(&mut self, host: &str, start: i32, end: i32, after: i64) -> Result<u64>;
     fn max_seq(&mut self) -> Result<i64>;

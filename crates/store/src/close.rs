@@ -9,18 +9,20 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use revshare_core::contract::Contract;
 use revshare_core::merkle::{self, Hash};
 use revshare_core::money::Decimal;
-use revshare_core::period::{day_start_rfc3339, Period};
+use revshare_core::period::{day_start_rfc3339, Day, Period};
 use revshare_core::rating::{
-    rate_statement, version_for, CarriedAdjustment, Engine, EventFacts, Rated, RatingInputs, StatementKey, TreeSummary,
+    rate_statement, version_for, CarriedAdjustment, InternedFacts, PeriodUsage, Rated, RatingInputs, Router,
+    StatementKey, Symbols, TreeSummary, UsageMap,
 };
 use revshare_core::statement::{Adjustment, Statement};
 use revshare_core::verify::sign;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, Result, StatementRow, StoredEvent};
+use crate::backend::{Backend, EventView, Result, StatementRow};
 use crate::keys::Keys;
 use crate::{rating_inputs, StoreError};
 
@@ -146,54 +148,120 @@ fn rate_window(
     through: i64,
     carried: &[CarriedAdjustment],
 ) -> Result<Window> {
-    let period = key.period;
-    let events = backend.events(&contract.host, period.start().0, period.end().0, after, through)?;
-    let (usage_events, symbols, usage) = accumulate(inputs, key, &events);
-    let leaves: Vec<Hash> = usage_events.iter().map(|i| events[*i as usize].row.leaf).collect();
+    let loaded = Loaded::read(backend, &contract.host, key.period, after, through)?;
+    let (selected, usage) = loaded.accumulate(inputs, key);
+    let leaves: Vec<Hash> = selected.iter().map(|i| loaded.events[*i as usize].leaf).collect();
     let tree = TreeSummary {
         count: leaves.len() as u64,
         root: merkle::root(&leaves),
     };
-    let rated = rate_statement(contract, period, &usage, &symbols, inputs, tree, carried);
+    let rated = rate_statement(contract, key.period, &usage, &loaded.symbols, inputs, tree, carried);
     Ok(Window { rated, leaves })
 }
 
-/// Routes stored events (ordered by key) into the usage of one statement.
-fn accumulate(
-    inputs: &RatingInputs,
-    key: StatementKey,
-    events: &[StoredEvent],
-) -> (
-    Vec<u32>,
-    revshare_core::rating::Symbols,
-    revshare_core::rating::PeriodUsage,
-) {
-    let mut engine = Engine::new(inputs);
-    let mut hex_customers = Vec::with_capacity(events.len());
-    for event in events {
-        hex_customers.push(event.row.customer.map(hex::encode));
+/// One stored event in compact form: its key in the arena, names interned.
+struct Compact {
+    key_start: usize,
+    source_len: u16,
+    id_len: u16,
+    leaf: Hash,
+    facts: InternedFacts,
+}
+
+/// A host's events of a period in `(after, through]`, sorted by `(source, id)`
+/// bytewise (the order of Merkle leaves), read without an allocation per event.
+struct Loaded {
+    symbols: Symbols,
+    keys: Vec<u8>,
+    events: Vec<Compact>,
+}
+
+impl Loaded {
+    fn read(backend: &mut dyn Backend, host: &str, period: Period, after: i64, through: i64) -> Result<Loaded> {
+        let mut loaded = Loaded {
+            symbols: Symbols::default(),
+            keys: Vec::new(),
+            events: Vec::new(),
+        };
+        let mut visit = |e: &EventView<'_>| -> Result<()> {
+            let bad =
+                |what: &str| StoreError::Database(format!("stored event ({}, {}) has a bad {what}", e.source, e.id));
+            let leaf: Hash = e.leaf.try_into().map_err(|_| bad("leaf"))?;
+            let units: i128 = e.revenue_units.parse().map_err(|_| bad("revenue"))?;
+            let customer = match e.customer {
+                Some(bytes) => {
+                    let mut hex_buffer = [0u8; 64];
+                    let text = hex_into(bytes, &mut hex_buffer).ok_or_else(|| bad("customer"))?;
+                    Some(loaded.symbols.intern(text))
+                }
+                None => None,
+            };
+            let key_start = loaded.keys.len();
+            loaded.keys.extend_from_slice(e.source.as_bytes());
+            loaded.keys.extend_from_slice(e.id.as_bytes());
+            loaded.events.push(Compact {
+                key_start,
+                source_len: e.source.len() as u16,
+                id_len: e.id.len() as u16,
+                leaf,
+                facts: InternedFacts {
+                    host: loaded.symbols.intern(e.host),
+                    model: loaded.symbols.intern(e.model),
+                    use_case: loaded.symbols.intern(e.use_case),
+                    currency: loaded.symbols.intern(e.currency),
+                    customer,
+                    day: Day(e.day),
+                    requests: e.requests as u64,
+                    input_tokens: e.input_tokens as u64,
+                    output_tokens: e.output_tokens as u64,
+                    revenue_units: units,
+                },
+            });
+            Ok(())
+        };
+        backend.scan_events(host, period.start().0, period.end().0, after, through, &mut visit)?;
+        let keys = &loaded.keys;
+        loaded
+            .events
+            .par_sort_unstable_by(|a, b| key_of(keys, a).cmp(&key_of(keys, b)));
+        Ok(loaded)
     }
-    for (index, event) in events.iter().enumerate() {
-        let row = &event.row;
-        let units: i128 = row.revenue_units.parse().expect("stored revenue units are integers");
-        engine.add(
-            &EventFacts {
-                host: &row.host,
-                model: &row.model,
-                use_case: &row.use_case,
-                currency: &row.currency,
-                customer: hex_customers[index].as_deref(),
-                day: revshare_core::period::Day(row.day),
-                requests: row.requests as u64,
-                input_tokens: row.input_tokens as u64,
-                output_tokens: row.output_tokens as u64,
-                revenue_units: units,
-            },
-            index as u32,
-        );
+
+    fn source(&self, event: &Compact) -> &str {
+        std::str::from_utf8(key_of(&self.keys, event).0).expect("stored from a str")
     }
-    let usage = engine.usage.remove(&key).unwrap_or_default();
-    (usage.events.clone(), engine.symbols, usage)
+
+    fn id(&self, event: &Compact) -> &str {
+        std::str::from_utf8(key_of(&self.keys, event).1).expect("stored from a str")
+    }
+
+    /// The events `key`'s statement selects (indices, in key order) and its usage.
+    fn accumulate(&self, inputs: &RatingInputs, key: StatementKey) -> (Vec<u32>, PeriodUsage) {
+        let mut router = Router::new(inputs);
+        let mut usage = UsageMap::default();
+        for (index, event) in self.events.iter().enumerate() {
+            router.add(&mut usage, &self.symbols, &event.facts, index as u32);
+        }
+        let usage = usage.remove(&key).unwrap_or_default();
+        (usage.events.clone(), usage)
+    }
+}
+
+fn key_of<'k>(keys: &'k [u8], event: &Compact) -> (&'k [u8], &'k [u8]) {
+    let source_end = event.key_start + event.source_len as usize;
+    (
+        &keys[event.key_start..source_end],
+        &keys[source_end..source_end + event.id_len as usize],
+    )
+}
+
+/// Lower-case hex of up to 32 bytes into `buffer`.
+fn hex_into<'b>(bytes: &[u8], buffer: &'b mut [u8; 64]) -> Option<&'b str> {
+    if bytes.len() > 32 {
+        return None;
+    }
+    hex::encode_to_slice(bytes, &mut buffer[..bytes.len() * 2]).ok()?;
+    std::str::from_utf8(&buffer[..bytes.len() * 2]).ok()
 }
 
 fn close_one(
@@ -393,13 +461,13 @@ pub fn tree_leaves(backend: &mut dyn Backend, row: &StatementRow, tree: &str) ->
     };
     let contract = version_for(&inputs.contracts, &key)
         .ok_or_else(|| StoreError::Database(format!("no contract version for {}", row.statement_id)))?;
-    let events = backend.events(&contract.host, period.start().0, period.end().0, after, through)?;
-    let (selected, _, _) = accumulate(&inputs, key, &events);
+    let loaded = Loaded::read(backend, &contract.host, period, after, through)?;
+    let (selected, _) = loaded.accumulate(&inputs, key);
     Ok(selected
         .iter()
         .map(|i| {
-            let e = &events[*i as usize].row;
-            (e.source.clone(), e.id.clone(), e.leaf)
+            let e = &loaded.events[*i as usize];
+            (loaded.source(e).to_string(), loaded.id(e).to_string(), e.leaf)
         })
         .collect())
 }

@@ -9,12 +9,14 @@
 use std::collections::{HashMap, HashSet};
 
 use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 use revshare_core::period::{Cadence, Day};
 
 use crate::backend::{
-    mark_late, Backend, ContractRow, ContributionRow, EventRow, FxRow, InsertOutcome, Result, StatementRow, StoredEvent,
+    mark_late, Backend, ContractRow, ContributionRow, EventRow, EventView, FxRow, InsertOutcome, Result, StatementRow,
+    Visit,
 };
 use crate::StoreError;
 
@@ -125,35 +127,8 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn event_from_row(row: &postgres::Row) -> Result<StoredEvent> {
-    let leaf: Vec<u8> = row.get(3);
-    let customer: Option<Vec<u8>> = row.get(8);
-    Ok(StoredEvent {
-        seq: row.get(0),
-        row: EventRow {
-            source: row.get(1),
-            id: row.get(2),
-            leaf: leaf
-                .try_into()
-                .map_err(|_| StoreError::Database("a stored leaf is not 32 bytes".into()))?,
-            host: row.get(4),
-            model: row.get(5),
-            use_case: row.get(6),
-            currency: row.get(7),
-            customer: customer.and_then(|c| c.try_into().ok()),
-            utc_seconds: row.get(9),
-            day: row.get(10),
-            requests: row.get(11),
-            input_tokens: row.get(12),
-            output_tokens: row.get(13),
-            revenue_units: row.get(14),
-            late: row.get(15),
-        },
-    })
-}
-
-const EVENT_COLUMNS: &str = "seq, source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day, \
-                             requests, input_tokens, output_tokens, revenue_units, late";
+const EVENT_COLUMNS: &str =
+    "seq, source, id, leaf, host, model, use_case, currency, customer, day, requests, input_tokens, output_tokens, revenue_units";
 const STATEMENT_COLUMNS: &str =
     "statement_id, contract, period, host, start_day, end_day, watermark, settled, json, closed_at";
 
@@ -434,15 +409,39 @@ impl Backend for PgStore {
         Ok(outcomes)
     }
 
-    fn events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<Vec<StoredEvent>> {
-        let rows = self.client.query(
-            &format!(
-                "SELECT {EVENT_COLUMNS} FROM events
-                 WHERE host = $1 AND day >= $2 AND day < $3 AND seq > $4 AND seq <= $5 ORDER BY source, id"
-            ),
-            &[&host, &start, &end, &after, &through],
-        )?;
-        rows.iter().map(event_from_row).collect()
+    fn scan_events(
+        &mut self,
+        host: &str,
+        start: i32,
+        end: i32,
+        after: i64,
+        through: i64,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        let query = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE host = $1 AND day >= $2 AND day < $3 AND seq > $4 AND seq <= $5"
+        );
+        let params: [&(dyn ToSql + Sync); 5] = [&host, &start, &end, &after, &through];
+        let mut rows = self.client.query_raw(&query, params)?;
+        while let Some(row) = rows.next()? {
+            visit(&EventView {
+                seq: row.try_get(0)?,
+                source: row.try_get(1)?,
+                id: row.try_get(2)?,
+                leaf: row.try_get(3)?,
+                host: row.try_get(4)?,
+                model: row.try_get(5)?,
+                use_case: row.try_get(6)?,
+                currency: row.try_get(7)?,
+                customer: row.try_get(8)?,
+                day: row.try_get(9)?,
+                requests: row.try_get(10)?,
+                input_tokens: row.try_get(11)?,
+                output_tokens: row.try_get(12)?,
+                revenue_units: row.try_get(13)?,
+            })?;
+        }
+        Ok(())
     }
 
     fn late_events_after(&mut self, host: &str, start: i32, end: i32, after: i64) -> Result<u64> {

@@ -6,7 +6,8 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::backend::{
-    mark_late, Backend, ContractRow, ContributionRow, EventRow, FxRow, InsertOutcome, Result, StatementRow, StoredEvent,
+    mark_late, Backend, ContractRow, ContributionRow, EventRow, EventView, FxRow, InsertOutcome, Result, StatementRow,
+    Visit,
 };
 use crate::StoreError;
 
@@ -43,35 +44,8 @@ impl SqliteStore {
     }
 }
 
-fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
-    let leaf: Vec<u8> = row.get(3)?;
-    let customer: Option<Vec<u8>> = row.get(8)?;
-    Ok(StoredEvent {
-        seq: row.get(0)?,
-        row: EventRow {
-            source: row.get(1)?,
-            id: row.get(2)?,
-            leaf: leaf
-                .try_into()
-                .map_err(|_| rusqlite::Error::InvalidColumnType(3, "leaf".into(), rusqlite::types::Type::Blob))?,
-            host: row.get(4)?,
-            model: row.get(5)?,
-            use_case: row.get(6)?,
-            currency: row.get(7)?,
-            customer: customer.and_then(|c| c.try_into().ok()),
-            utc_seconds: row.get(9)?,
-            day: row.get(10)?,
-            requests: row.get(11)?,
-            input_tokens: row.get(12)?,
-            output_tokens: row.get(13)?,
-            revenue_units: row.get(14)?,
-            late: row.get(15)?,
-        },
-    })
-}
-
-const EVENT_COLUMNS: &str = "seq, source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day, \
-                             requests, input_tokens, output_tokens, revenue_units, late";
+const EVENT_COLUMNS: &str =
+    "seq, source, id, leaf, host, model, use_case, currency, customer, day, requests, input_tokens, output_tokens, revenue_units";
 
 fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow> {
     Ok(StatementRow {
@@ -255,10 +229,11 @@ impl Backend for SqliteStore {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             mark_late(events, &closed);
+            let mut next: i64 = transaction.query_row("SELECT value FROM next_seq", [], |r| r.get(0))?;
             let mut insert = transaction.prepare_cached(
                 "INSERT INTO events (source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day,
-                                     requests, input_tokens, output_tokens, revenue_units, late)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                                     requests, input_tokens, output_tokens, revenue_units, late, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
                  ON CONFLICT (source, id) DO NOTHING",
             )?;
             let mut existing = transaction.prepare_cached("SELECT leaf FROM events WHERE source = ?1 AND id = ?2")?;
@@ -279,8 +254,10 @@ impl Backend for SqliteStore {
                     e.output_tokens,
                     e.revenue_units,
                     e.late,
+                    next,
                 ])?;
                 if inserted == 1 {
+                    next += 1;
                     outcomes.push(InsertOutcome::Accepted);
                 } else {
                     let leaf: Vec<u8> = existing.query_row(params![e.source, e.id], |r| r.get(0))?;
@@ -291,18 +268,45 @@ impl Backend for SqliteStore {
                     });
                 }
             }
+            transaction.execute("UPDATE next_seq SET value = ?1", [next])?;
         }
         transaction.commit()?;
         Ok(outcomes)
     }
 
-    fn events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<Vec<StoredEvent>> {
+    fn scan_events(
+        &mut self,
+        host: &str,
+        start: i32,
+        end: i32,
+        after: i64,
+        through: i64,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
         let mut statement = self.connection.prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events
-             WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5 ORDER BY source, id"
+            "SELECT {EVENT_COLUMNS} FROM events WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5"
         ))?;
-        let rows = statement.query_map(params![host, start, end, after, through], event_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut rows = statement.query(params![host, start, end, after, through])?;
+        while let Some(row) = rows.next()? {
+            let text = |i: usize| -> Result<&str> { Ok(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?) };
+            visit(&EventView {
+                seq: row.get(0)?,
+                source: text(1)?,
+                id: text(2)?,
+                leaf: row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?,
+                host: text(4)?,
+                model: text(5)?,
+                use_case: text(6)?,
+                currency: text(7)?,
+                customer: row.get_ref(8)?.as_blob_or_null().map_err(rusqlite::Error::from)?,
+                day: row.get(9)?,
+                requests: row.get(10)?,
+                input_tokens: row.get(11)?,
+                output_tokens: row.get(12)?,
+                revenue_units: text(13)?,
+            })?;
+        }
+        Ok(())
     }
 
     fn late_events_after(&mut self, host: &str, start: i32, end: i32, after: i64) -> Result<u64> {

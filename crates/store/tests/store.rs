@@ -284,7 +284,7 @@ fn late_usage_settles_as_a_prior_period_adjustment(t: &TestStore) {
     let usage = fixture("usage-small.ndjson");
     let lines = small_lines(&usage);
     // Hold back every third September event: it arrives after September closes.
-    let is_late = |i: usize, line: &[u8]| i % 3 == 0 && contains(line, "\"time\":\"2026-09");
+    let is_late = |i: usize, line: &[u8]| i.is_multiple_of(3) && contains(line, "\"time\":\"2026-09");
     let on_time: Vec<&[u8]> = lines
         .iter()
         .enumerate()

@@ -42,29 +42,34 @@ CREATE TABLE contributions (
     decided_at  TEXT
 );
 
--- Events in arrival order (`seq`); `(source, id)` is the idempotency key, forever.
+-- Events, clustered by (host, day, seq): a close reads one host's period as a range
+-- scan. `seq` numbers events in arrival order (assigned by the single writer from
+-- `next_seq`). `(source, id)` is the idempotency key, forever.
 CREATE TABLE events (
-    seq           INTEGER PRIMARY KEY,
+    host          TEXT NOT NULL,
+    day           INTEGER NOT NULL,
+    seq           INTEGER NOT NULL,
     source        TEXT NOT NULL,
     id            TEXT NOT NULL,
     leaf          BLOB NOT NULL,
-    host          TEXT NOT NULL,
     model         TEXT NOT NULL,
     use_case      TEXT NOT NULL,
     currency      TEXT NOT NULL,
     customer      BLOB,
     utc_seconds   INTEGER NOT NULL,
-    day           INTEGER NOT NULL,
     requests      INTEGER NOT NULL,
     input_tokens  INTEGER NOT NULL,
     output_tokens INTEGER NOT NULL,
     revenue_units TEXT NOT NULL,
-    late          INTEGER NOT NULL
-);
+    late          INTEGER NOT NULL,
+    PRIMARY KEY (host, day, seq)
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX events_key ON events (source, id);
--- A close reads one host's period; settlement finds late events without a scan.
-CREATE INDEX events_period ON events (host, day);
+-- Settlement finds late events without scanning their period.
 CREATE INDEX events_late ON events (host, day, seq) WHERE late = 1;
+
+CREATE TABLE next_seq (value INTEGER NOT NULL);
+INSERT INTO next_seq (value) VALUES (1);
 
 CREATE TABLE statements (
     statement_id TEXT PRIMARY KEY,
