@@ -1,6 +1,6 @@
 //! The PostgreSQL backend, for deployments that outgrow one machine: stateless API
-//! servers scale out in front of it. Events are partitioned by month; a batch goes
-//! in by binary `COPY` into a session staging table, then one set-based insert.
+//! servers scale out in front of it. Events are partitioned by month; a batch claims
+//! its keys in one set-based insert, then its events go in by binary `COPY`.
 //!
 //! Imports take a shared advisory lock and closes an exclusive one (both for the
 //! transaction only), so that a close sees every event committed before it and no
@@ -28,7 +28,6 @@ pub struct PgStore {
     client: Client,
     /// Month partitions known to exist, by their first day.
     partitions: HashSet<i32>,
-    staging_ready: bool,
 }
 
 impl From<postgres::Error> for StoreError {
@@ -61,7 +60,6 @@ impl PgStore {
         Ok(PgStore {
             client,
             partitions: HashSet::new(),
-            staging_ready: false,
         })
     }
 
@@ -94,20 +92,6 @@ impl PgStore {
                 }
             }
             self.partitions.insert(start);
-        }
-        Ok(())
-    }
-
-    fn ensure_staging(&mut self) -> Result<()> {
-        if !self.staging_ready {
-            self.client.batch_execute(
-                "CREATE TEMP TABLE IF NOT EXISTS staging (
-                    pos integer, source text COLLATE \"C\", id text COLLATE \"C\", leaf bytea, host text, model text,
-                    use_case text, currency text, customer bytea, utc_seconds bigint, day integer, requests bigint,
-                    input_tokens bigint, output_tokens bigint, revenue_units text, late boolean
-                 ) ON COMMIT DELETE ROWS",
-            )?;
-            self.staging_ready = true;
         }
         Ok(())
     }
@@ -302,7 +286,6 @@ impl Backend for PgStore {
 
     fn insert_events(&mut self, events: &mut [EventRow]) -> Result<Vec<InsertOutcome>> {
         self.ensure_partitions(events)?;
-        self.ensure_staging()?;
         let mut transaction = self.client.transaction()?;
         transaction.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&CLOSE_LOCK])?;
         let closed: Vec<(String, i32, i32)> = transaction
@@ -311,13 +294,50 @@ impl Backend for PgStore {
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
         mark_late(events, &closed);
+        // The first occurrence of each key in the batch claims it, unless it is
+        // already stored; the key and its event commit in this one transaction.
+        let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(events.len());
+        for (index, e) in events.iter().enumerate() {
+            first.entry((e.source.as_str(), e.id.as_str())).or_insert(index);
+        }
+        let candidates: Vec<usize> = {
+            let mut c: Vec<usize> = first.values().copied().collect();
+            c.sort_unstable();
+            c
+        };
+        let sources: Vec<&str> = candidates.iter().map(|i| events[*i].source.as_str()).collect();
+        let ids: Vec<&str> = candidates.iter().map(|i| events[*i].id.as_str()).collect();
+        let leaves: Vec<&[u8]> = candidates.iter().map(|i| &events[*i].leaf[..]).collect();
+        let claimed: HashSet<(String, String)> = transaction
+            .query(
+                "INSERT INTO event_keys (source, id, leaf)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+                 ON CONFLICT DO NOTHING RETURNING source, id",
+                &[&sources, &ids, &leaves],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let accepted: Vec<usize> = candidates
+            .into_iter()
+            .filter(|i| claimed.contains(&(events[*i].source.clone(), events[*i].id.clone())))
+            .collect();
+        // Sequence numbers in input order, then the events themselves by binary COPY.
+        let seqs: Vec<i64> = transaction
+            .query(
+                "SELECT nextval('event_seq') FROM generate_series(1::bigint, $1::bigint)",
+                &[&(accepted.len() as i64)],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         {
             let sink = transaction.copy_in(
-                "COPY staging (pos, source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day,
-                               requests, input_tokens, output_tokens, revenue_units, late) FROM STDIN BINARY",
+                "COPY events (seq, source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day,
+                              requests, input_tokens, output_tokens, revenue_units, late) FROM STDIN BINARY",
             )?;
             let types = [
-                Type::INT4,
+                Type::INT8,
                 Type::TEXT,
                 Type::TEXT,
                 Type::BYTEA,
@@ -335,10 +355,11 @@ impl Backend for PgStore {
                 Type::BOOL,
             ];
             let mut writer = BinaryCopyInWriter::new(sink, &types);
-            for (pos, e) in events.iter().enumerate() {
+            for (i, seq) in accepted.iter().zip(&seqs) {
+                let e = &events[*i];
                 let customer = e.customer.as_ref().map(|c| &c[..]);
                 let row: [&(dyn ToSql + Sync); 16] = [
-                    &(pos as i32),
+                    seq,
                     &e.source,
                     &e.id,
                     &&e.leaf[..],
@@ -359,29 +380,9 @@ impl Backend for PgStore {
             }
             writer.finish()?;
         }
-        // The first occurrence of each key in the batch goes in, unless the key is
-        // already stored; the key and the event commit together.
-        let inserted = transaction.query(
-            "WITH firsts AS (
-                 SELECT DISTINCT ON (source, id) * FROM staging ORDER BY source, id, pos
-             ), keys AS (
-                 INSERT INTO event_keys (source, id, leaf) SELECT source, id, leaf FROM firsts
-                 ON CONFLICT DO NOTHING RETURNING source, id
-             ), stored AS (
-                 INSERT INTO events (seq, source, id, leaf, host, model, use_case, currency, customer, utc_seconds,
-                                     day, requests, input_tokens, output_tokens, revenue_units, late)
-                 SELECT nextval('event_seq'), f.source, f.id, f.leaf, f.host, f.model, f.use_case, f.currency,
-                        f.customer, f.utc_seconds, f.day, f.requests, f.input_tokens, f.output_tokens,
-                        f.revenue_units, f.late
-                 FROM (SELECT f.* FROM firsts f JOIN keys k USING (source, id) ORDER BY f.pos) f
-                 RETURNING 1
-             )
-             SELECT f.pos FROM firsts f JOIN keys k USING (source, id)",
-            &[],
-        )?;
-        let accepted: HashSet<i32> = inserted.iter().map(|r| r.get(0)).collect();
+        let accepted: HashSet<usize> = accepted.into_iter().collect();
         let mut outcomes = vec![InsertOutcome::Accepted; events.len()];
-        let rest: Vec<usize> = (0..events.len()).filter(|i| !accepted.contains(&(*i as i32))).collect();
+        let rest: Vec<usize> = (0..events.len()).filter(|i| !accepted.contains(i)).collect();
         if !rest.is_empty() {
             let sources: Vec<&str> = rest.iter().map(|i| events[*i].source.as_str()).collect();
             let ids: Vec<&str> = rest.iter().map(|i| events[*i].id.as_str()).collect();
