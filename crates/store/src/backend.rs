@@ -119,6 +119,13 @@ pub struct StatementRow {
 pub trait Backend {
     fn name(&self) -> &'static str;
 
+    /// A second connection for writing batches in parallel, where the backend gains
+    /// from it (PostgreSQL's server works on both cores); `None` for SQLite, whose
+    /// writes are serialized anyway.
+    fn extra_writer(&mut self) -> Result<Option<Box<dyn Backend + Send>>> {
+        Ok(None)
+    }
+
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
 

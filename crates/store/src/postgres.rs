@@ -26,6 +26,7 @@ const CLOSE_LOCK: i64 = 0x7265_7673_6861_7265; // "revshare"
 
 pub struct PgStore {
     client: Client,
+    url: String,
     /// Month partitions known to exist, by their first day.
     partitions: HashSet<i32>,
 }
@@ -59,6 +60,7 @@ impl PgStore {
         transaction.commit()?;
         Ok(PgStore {
             client,
+            url: url.to_string(),
             partitions: HashSet::new(),
         })
     }
@@ -134,6 +136,10 @@ fn statement_from_row(row: &postgres::Row) -> StatementRow {
 impl Backend for PgStore {
     fn name(&self) -> &'static str {
         "postgres"
+    }
+
+    fn extra_writer(&mut self) -> Result<Option<Box<dyn Backend + Send>>> {
+        Ok(Some(Box::new(PgStore::open(&self.url)?)))
     }
 
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
@@ -300,9 +306,14 @@ impl Backend for PgStore {
         for (index, e) in events.iter().enumerate() {
             first.entry((e.source.as_str(), e.id.as_str())).or_insert(index);
         }
+        // Claims go in key order: concurrent importers then take key locks in the same
+        // order and cannot deadlock on keys they share.
         let candidates: Vec<usize> = {
             let mut c: Vec<usize> = first.values().copied().collect();
-            c.sort_unstable();
+            c.sort_unstable_by(|a, b| {
+                (events[*a].source.as_bytes(), events[*a].id.as_bytes())
+                    .cmp(&(events[*b].source.as_bytes(), events[*b].id.as_bytes()))
+            });
             c
         };
         let sources: Vec<&str> = candidates.iter().map(|i| events[*i].source.as_str()).collect();
@@ -318,10 +329,11 @@ impl Backend for PgStore {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-        let accepted: Vec<usize> = candidates
+        let mut accepted: Vec<usize> = candidates
             .into_iter()
             .filter(|i| claimed.contains(&(events[*i].source.clone(), events[*i].id.clone())))
             .collect();
+        accepted.sort_unstable();
         // Sequence numbers in input order, then the events themselves by binary COPY.
         let seqs: Vec<i64> = transaction
             .query(
