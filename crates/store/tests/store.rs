@@ -414,7 +414,45 @@ fn proofs_verify_and_tampering_is_caught(t: &TestStore) {
     assert!(missing.to_string().contains("is not counted"));
 }
 
+fn concurrent_imports_count_every_event_once(t: &TestStore) {
+    let mut store = t.open();
+    load_terms(&mut store);
+    let usage = fixture("usage-small.ndjson");
+    let lines = small_lines(&usage);
+    let now = at("2026-11-29T00:00:00Z");
+    // Three importers send overlapping data at once (as retries across API servers
+    // would): every key is claimed once, and none deadlocks.
+    let summaries: Vec<ImportSummary> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let mut mine: Vec<&[u8]> = lines.clone();
+                mine.rotate_left(i * 1000);
+                scope.spawn(move || {
+                    let mut own = t.open();
+                    import_lines(t, &mut own, &mine, now).0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let accepted: u64 = summaries.iter().map(|s| s.accepted).sum();
+    let events: Vec<UsageEvent<'_>> = lines.iter().map(|l| UsageEvent::parse(l).unwrap()).collect();
+    let distinct: std::collections::HashSet<(&str, &str)> = events.iter().map(|e| (&*e.source, &*e.id)).collect();
+    assert_eq!(accepted, distinct.len() as u64);
+    assert!(summaries
+        .iter()
+        .all(|s| s.conflicts == 0 && s.accepted + s.duplicates == 3000));
+    let closed = close_at(t, &mut store, "2026-10", "2027-02-01T00:00:00Z");
+    let expected: Vec<serde_json::Value> = serde_json::from_slice(&fixture("expected-small.json")).unwrap();
+    let acme = closed
+        .iter()
+        .find(|c| c.row.statement_id == "acme-llama/2026-10")
+        .unwrap();
+    assert_eq!(as_rated(statement(acme)), expected[1]);
+}
+
 both_backends!(
+    concurrent_imports_count_every_event_once,
     close_matches_rate_on_the_examples,
     imports_are_idempotent_and_conflicts_never_overwrite,
     closing_is_refused_before_the_period_ends_and_idempotent_after,
