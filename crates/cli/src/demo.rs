@@ -258,31 +258,14 @@ fn load_terms(opened: &mut Opened) -> Result<(), Failure> {
     for (name, bytes) in CONTRACTS {
         let contract =
             Contract::from_toml(name, bytes).map_err(|e| Failure::other(format!("bundled contract: {e}")))?;
-        backend.add_contract(&ContractRow {
-            id: contract.id.clone(),
-            version: i64::from(contract.version),
-            licensor: contract.licensor.clone(),
-            host: contract.host.clone(),
-            file_name: name.to_string(),
-            sha256: contract.sha256.clone(),
-            toml: bytes.to_vec(),
-            added_at: now_rfc3339(),
-        })?;
+        backend.add_contract(&ContractRow::of(&contract, name, bytes, &now_rfc3339()))?;
         println!(
             "contract {} v{}: {} → {}, {}",
             contract.id, contract.version, contract.host, contract.licensor, name
         );
     }
     let fx = revshare_core::tables::FxTable::from_csv("fx.csv", FX).map_err(|e| Failure::other(e.to_string()))?;
-    let rows: Vec<FxRow> = fx
-        .rows()
-        .map(|(date, from, to, rate)| FxRow {
-            date: date.0,
-            from: from.into(),
-            to: to.into(),
-            rate: rate.to_normalized_string(),
-        })
-        .collect();
+    let rows = FxRow::all(&fx);
     backend.add_fx(&rows)?;
     println!("{} EUR→USD rates", rows.len());
     for (by, kind, date, reference, accept) in [

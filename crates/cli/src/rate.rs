@@ -45,21 +45,7 @@ pub fn run(args: &RateArgs) -> Result<(), Failure> {
         args.contributions.as_deref(),
         args.models.as_deref(),
     )?;
-    let mut usage = Vec::new();
-    for path in &args.usage {
-        let reader: Box<dyn std::io::Read + Send> = if path.as_os_str() == "-" {
-            Box::new(std::io::stdin())
-        } else {
-            Box::new(
-                std::fs::File::open(path)
-                    .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?,
-            )
-        };
-        usage.push(UsageInput {
-            name: path.display().to_string(),
-            reader,
-        });
-    }
+    let usage = crate::stateful::usage_inputs(&args.usage)?;
     let output = rate_with_report(&inputs, usage, args.period)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -155,16 +155,7 @@ pub fn contract(args: &StoreArgs, command: ContractCommand) -> Result<(), Failur
                 .map_err(|e| Failure::other(format!("a stored contract no longer loads: {e}")))?;
             all.push((file.display().to_string(), contract.clone()));
             ContractSet::new(all).map_err(|e| Failure::input(e.to_string()))?;
-            backend.add_contract(&ContractRow {
-                id: contract.id.clone(),
-                version: i64::from(contract.version),
-                licensor: contract.licensor.clone(),
-                host: contract.host.clone(),
-                file_name: name,
-                sha256: contract.sha256.clone(),
-                toml: bytes,
-                added_at: now_rfc3339(),
-            })?;
+            backend.add_contract(&ContractRow::of(&contract, &name, &bytes, &now_rfc3339()))?;
             println!(
                 "stored {} version {} (sha256 {})",
                 contract.id, contract.version, contract.sha256
@@ -216,18 +207,12 @@ pub fn fx(args: &StoreArgs, command: TableCommand) -> Result<(), Failure> {
             let table = FxTable::from_csv(&file.display().to_string(), &inputs::read(&file)?)
                 .map_err(|e| Failure::input(e.to_string()))?;
             let mut merged = rating_inputs(backend)?.fx;
-            let mut rows = Vec::new();
             for (date, from, to, rate) in table.rows() {
                 merged
                     .insert(date, from, to, rate.clone())
                     .map_err(|e| Failure::input(format!("{}: {e} (already stored)", file.display())))?;
-                rows.push(FxRow {
-                    date: date.0,
-                    from: from.to_string(),
-                    to: to.to_string(),
-                    rate: rate.to_normalized_string(),
-                });
             }
+            let rows = FxRow::all(&table);
             backend.add_fx(&rows)?;
             println!("stored {} FX rates", rows.len());
         }

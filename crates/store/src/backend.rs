@@ -73,12 +73,48 @@ pub struct ContractRow {
     pub added_at: String,
 }
 
+impl ContractRow {
+    /// The row of a validated contract, with the exact file bytes it came from.
+    pub fn of(
+        contract: &revshare_core::contract::Contract,
+        file_name: &str,
+        toml: &[u8],
+        added_at: &str,
+    ) -> ContractRow {
+        ContractRow {
+            id: contract.id.clone(),
+            version: i64::from(contract.version),
+            licensor: contract.licensor.clone(),
+            host: contract.host.clone(),
+            file_name: file_name.to_string(),
+            sha256: contract.sha256.clone(),
+            toml: toml.to_vec(),
+            added_at: added_at.to_string(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FxRow {
     pub date: i32,
     pub from: String,
     pub to: String,
     pub rate: String,
+}
+
+impl FxRow {
+    /// The rows of a validated FX table.
+    pub fn all(table: &revshare_core::tables::FxTable) -> Vec<FxRow> {
+        table
+            .rows()
+            .map(|(date, from, to, rate)| FxRow {
+                date: date.0,
+                from: from.to_string(),
+                to: to.to_string(),
+                rate: rate.to_normalized_string(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -44,29 +44,11 @@ fn load_terms(store: &mut Store) {
         let bytes = fixture(file);
         let contract = Contract::from_toml(file, &bytes).unwrap();
         backend
-            .add_contract(&ContractRow {
-                id: contract.id.clone(),
-                version: contract.version.into(),
-                licensor: contract.licensor.clone(),
-                host: contract.host.clone(),
-                file_name: file.to_string(),
-                sha256: contract.sha256.clone(),
-                toml: bytes,
-                added_at: "2026-11-01T00:00:00Z".into(),
-            })
+            .add_contract(&ContractRow::of(&contract, file, &bytes, "2026-11-01T00:00:00Z"))
             .unwrap();
     }
     let fx = FxTable::from_csv("fx.csv", &fixture("fx.csv")).unwrap();
-    let rows: Vec<FxRow> = fx
-        .rows()
-        .map(|(d, f, t, r)| FxRow {
-            date: d.0,
-            from: f.into(),
-            to: t.into(),
-            rate: r.to_normalized_string(),
-        })
-        .collect();
-    backend.add_fx(&rows).unwrap();
+    backend.add_fx(&FxRow::all(&fx)).unwrap();
     for c in Contributions::from_csv("c.csv", &fixture("contributions.csv"))
         .unwrap()
         .rows
