@@ -293,14 +293,19 @@ fn read_all(
                 message,
             });
         };
-        while let Some(chunk) = reader.next_chunk().map_err(|error| InputError {
+        let failed = |error| InputError {
             file: input.name.clone(),
             error,
-        })? {
+        };
+        let mut next = reader.next_chunk().map_err(failed)?;
+        while let Some(chunk) = next.take() {
+            // Read the next chunk while the pool validates this one.
+            let (following, batches) = rayon::join(|| reader.next_chunk(), || parse_chunk(&chunk));
+            next = following.map_err(failed)?;
             for (record, message) in &chunk.broken {
                 invalid(record, message.clone(), summary);
             }
-            for mut batch in parse_chunk(&chunk) {
+            for mut batch in batches {
                 for (record, error) in std::mem::take(&mut batch.invalid) {
                     invalid(&record, error.to_string(), summary);
                 }
