@@ -5,6 +5,8 @@
 //! is absorbed), with low-cardinality names (host, model, use case, currency)
 //! numbered in a small per-batch dictionary that the absorbing side translates once.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use revshare_core::event::{EventError, Timestamp, UsageEvent};
 use revshare_core::merkle::Hash;
@@ -86,9 +88,16 @@ pub fn parse_chunk(chunk: &Chunk) -> Vec<Batch> {
         .collect()
 }
 
-fn parse_records(chunk: &Chunk, records: &[Record]) -> Batch {
-    let mut batch = Batch::default();
-    let mut dictionary: FxHashMap<String, u16> = FxHashMap::default();
+fn parse_records<'c>(chunk: &'c Chunk, records: &[Record]) -> Batch {
+    let mut batch = Batch {
+        events: Vec::with_capacity(records.len()),
+        bytes: Vec::with_capacity(records.len() * 16),
+        ..Batch::default()
+    };
+    // Names borrowed from the chunk are looked up without allocating; the rare name
+    // that had escapes (an owned string) goes through a second map.
+    let mut borrowed: FxHashMap<&'c str, u16> = FxHashMap::default();
+    let mut owned: FxHashMap<String, u16> = FxHashMap::default();
     let mut scratch = Vec::with_capacity(512);
     for record in records {
         let event = match UsageEvent::parse(chunk.record_bytes(record)) {
@@ -99,13 +108,18 @@ fn parse_records(chunk: &Chunk, records: &[Record]) -> Batch {
             }
         };
         let leaf = event.leaf_hash_with(&mut scratch);
-        let mut name = |text: &str| -> u16 {
-            if let Some(id) = dictionary.get(text) {
-                return *id;
+        let mut name = |text: &Cow<'c, str>| -> u16 {
+            let next = u16::try_from(batch.names.len()).expect("a task has at most 6 × 2048 names");
+            let id = match text {
+                Cow::Borrowed(text) => *borrowed.entry(text).or_insert(next),
+                Cow::Owned(text) => match owned.get(text.as_str()) {
+                    Some(id) => *id,
+                    None => *owned.entry(text.clone()).or_insert(next),
+                },
+            };
+            if id == next {
+                batch.names.push(text.to_string());
             }
-            let id = u16::try_from(batch.names.len()).expect("a task has at most 6 × 2048 names");
-            batch.names.push(text.to_string());
-            dictionary.insert(text.to_string(), id);
             id
         };
         let data = &event.data;
@@ -115,7 +129,7 @@ fn parse_records(chunk: &Chunk, records: &[Record]) -> Batch {
             name(&data.use_case),
             name(&data.currency),
         ];
-        let customer = data.customer.as_deref().map(&mut name);
+        let customer = data.customer.as_ref().map(&mut name);
         let source = name(&event.source);
         let id_start = batch.push_str(&event.id);
         batch.events.push(CompactEvent {

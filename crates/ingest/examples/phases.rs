@@ -1,0 +1,42 @@
+//! Micro-benchmark of the validation hot path, one thread: `parse_chunk` (validate,
+//! canonicalize, hash, build compact batches) against its floor, parsing and hashing
+//! alone, on the same records in the same run.
+//!
+//!     cargo run --release -p revshare-ingest --example phases -- usage.ndjson
+
+use revshare_core::event::UsageEvent;
+use revshare_ingest::reader::RecordReader;
+use std::time::Instant;
+fn main() {
+    let path = std::env::args().nth(1).unwrap();
+    let mut reader = RecordReader::new(std::fs::File::open(&path).unwrap());
+    let mut chunks = Vec::new();
+    while let Some(c) = reader.next_chunk().unwrap() {
+        chunks.push(c);
+        if chunks.len() == 30 {
+            break;
+        }
+    }
+    let n: usize = chunks.iter().map(|c| c.records.len()).sum();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    pool.install(|| {
+        let t = Instant::now();
+        let mut x = 0usize;
+        for c in &chunks {
+            for b in revshare_ingest::parse::parse_chunk(c) {
+                x += b.events.len();
+            }
+        }
+        println!("parse_chunk {:?}/event {x}", t.elapsed() / n as u32);
+        let t = Instant::now();
+        let mut buf = Vec::new();
+        let mut y = 0u8;
+        for c in &chunks {
+            for r in &c.records {
+                let e = UsageEvent::parse(c.record_bytes(r)).unwrap();
+                y ^= e.leaf_hash_with(&mut buf)[0];
+            }
+        }
+        println!("parse+hash {:?}/event {y}", t.elapsed() / n as u32);
+    });
+}
