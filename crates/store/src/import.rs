@@ -4,10 +4,11 @@
 //! refused and reported; a batch retried after a crash counts every event once,
 //! because each idempotency key is committed in the same transaction as its event.
 
+use rayon::prelude::*;
 use revshare_core::event::{Timestamp, FUTURE_SKEW_SECONDS_MAX};
 use revshare_ingest::offline::UsageInput;
 use revshare_ingest::parse::{parse_chunk, Batch};
-use revshare_ingest::reader::RecordReader;
+use revshare_ingest::reader::{Record, RecordReader};
 
 use crate::backend::{Backend, EventRow, InsertOutcome, Result};
 use crate::keys::Keys;
@@ -66,7 +67,7 @@ pub fn import(
     let mut summary = ImportSummary::default();
     for (file_index, input) in inputs.into_iter().enumerate() {
         let mut reader = RecordReader::new(input.reader);
-        let mut pending: Vec<Vec<Batch>> = Vec::new();
+        let mut pending: Vec<Prepared> = Vec::new();
         loop {
             let mut chunks = Vec::with_capacity(lanes);
             while chunks.len() < lanes {
@@ -99,8 +100,13 @@ pub fn import(
             let previous = std::mem::take(&mut pending);
             let extra_writer = extra.as_deref_mut();
             let (parsed, written) = rayon::join(
-                || chunks.iter().map(parse_chunk).collect::<Vec<_>>(),
-                || write_lanes(&mut *backend, extra_writer, keys, &input.name, previous, now),
+                || {
+                    chunks
+                        .iter()
+                        .map(|c| prepare(keys, &input.name, parse_chunk(c), now))
+                        .collect::<Vec<_>>()
+                },
+                || write_lanes(&mut *backend, extra_writer, &input.name, previous),
             );
             for part in written? {
                 summary.read += part.summary.read;
@@ -131,10 +137,8 @@ pub fn import(
 fn write_lanes(
     backend: &mut (dyn Backend + Send),
     extra: Option<&mut (dyn Backend + Send + 'static)>,
-    keys: &Keys,
     file: &str,
-    mut work: Vec<Vec<Batch>>,
-    now: Timestamp,
+    mut work: Vec<Prepared>,
 ) -> Result<Vec<Written>> {
     match (work.len(), extra) {
         (0, _) => Ok(Vec::new()),
@@ -142,8 +146,8 @@ fn write_lanes(
             let second = work.pop().expect("two chunks");
             let first = work.pop().expect("two chunks");
             std::thread::scope(|scope| {
-                let other = scope.spawn(move || write_batches(&mut *extra, keys, file, second, now));
-                let mine = write_batches(backend, keys, file, first, now);
+                let other = scope.spawn(move || write_prepared(&mut *extra, file, second));
+                let mine = write_prepared(backend, file, first);
                 let theirs = other
                     .join()
                     .unwrap_or_else(|_| Err(StoreError::Database("a writer thread panicked".into())));
@@ -152,73 +156,110 @@ fn write_lanes(
         }
         _ => work
             .into_iter()
-            .map(|batches| write_batches(&mut *backend, keys, file, batches, now))
+            .map(|prepared| write_prepared(&mut *backend, file, prepared))
             .collect(),
     }
 }
 
-fn write_batches(
-    backend: &mut (dyn Backend + Send),
-    keys: &Keys,
-    file: &str,
-    batches: Vec<Batch>,
-    now: Timestamp,
-) -> Result<Written> {
-    let mut written = Written::default();
-    let summary = &mut written.summary;
-    let mut rows = Vec::new();
-    let mut origins = Vec::new();
+/// A chunk made ready for its transaction, off the writer's critical path.
+struct Prepared {
+    rows: Vec<EventRow>,
+    origins: Vec<Record>,
+    problems: Vec<Rejected>,
+    read: u64,
+}
+
+/// Turns a chunk's batches into rows (with customer pseudonyms) and refusals.
+fn prepare(keys: &Keys, file: &str, batches: Vec<Batch>, now: Timestamp) -> Prepared {
+    let parts: Vec<Prepared> = batches
+        .par_iter()
+        .map(|batch| prepare_batch(keys, file, batch, now))
+        .collect();
+    let mut all = Prepared {
+        rows: Vec::new(),
+        origins: Vec::new(),
+        problems: Vec::new(),
+        read: 0,
+    };
+    for part in parts {
+        all.rows.extend(part.rows);
+        all.origins.extend(part.origins);
+        all.problems.extend(part.problems);
+        all.read += part.read;
+    }
+    all
+}
+
+fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prepared {
+    let mut rows = Vec::with_capacity(batch.events.len());
+    let mut origins = Vec::with_capacity(batch.events.len());
     let mut problems: Vec<Rejected> = Vec::new();
-    for batch in &batches {
-        summary.read += (batch.events.len() + batch.invalid.len()) as u64;
-        for (record, error) in &batch.invalid {
+    for (record, error) in &batch.invalid {
+        problems.push(Rejected {
+            file: file.to_string(),
+            line: record.line,
+            index: record.index,
+            id: None,
+            code: error.code().to_string(),
+            reason: error.to_string(),
+        });
+    }
+    // Pseudonyms are computed once per distinct customer of a batch.
+    let mut pseudonyms: Vec<Option<[u8; 16]>> = vec![None; batch.names.len()];
+    for event in &batch.events {
+        if event.time_utc.seconds > now.seconds + FUTURE_SKEW_SECONDS_MAX {
             problems.push(Rejected {
                 file: file.to_string(),
-                line: record.line,
-                index: record.index,
-                id: None,
-                code: error.code().to_string(),
-                reason: error.to_string(),
+                line: event.record.line,
+                index: event.record.index,
+                id: Some(batch.id(event).to_string()),
+                code: "time_in_future".into(),
+                reason: "time: more than 5 minutes ahead of the receiving clock".into(),
             });
+            continue;
         }
-        // Pseudonyms are computed once per distinct customer of a batch.
-        let mut pseudonyms: Vec<Option<[u8; 16]>> = vec![None; batch.names.len()];
-        for event in &batch.events {
-            if event.time_utc.seconds > now.seconds + FUTURE_SKEW_SECONDS_MAX {
-                problems.push(Rejected {
-                    file: file.to_string(),
-                    line: event.record.line,
-                    index: event.record.index,
-                    id: Some(batch.id(event).to_string()),
-                    code: "time_in_future".into(),
-                    reason: "time: more than 5 minutes ahead of the receiving clock".into(),
-                });
-                continue;
-            }
-            let customer = event
-                .customer
-                .map(|c| *pseudonyms[c as usize].get_or_insert_with(|| keys.pseudonym(&batch.names[c as usize])));
-            let name = |i: usize| batch.names[event.names[i] as usize].clone();
-            rows.push(EventRow {
-                source: batch.source(event).to_string(),
-                id: batch.id(event).to_string(),
-                leaf: event.leaf,
-                host: name(0),
-                model: name(1),
-                use_case: name(2),
-                currency: name(3),
-                customer,
-                utc_seconds: event.time_utc.seconds,
-                day: event.day().0,
-                requests: event.requests as i64,
-                input_tokens: event.input_tokens as i64,
-                output_tokens: event.output_tokens as i64,
-                revenue_units: event.revenue_units.to_string(),
-                late: false,
-            });
-            origins.push(event.record);
-        }
+        let customer = event
+            .customer
+            .map(|c| *pseudonyms[c as usize].get_or_insert_with(|| keys.pseudonym(&batch.names[c as usize])));
+        let name = |i: usize| batch.names[event.names[i] as usize].clone();
+        rows.push(EventRow {
+            source: batch.source(event).to_string(),
+            id: batch.id(event).to_string(),
+            leaf: event.leaf,
+            host: name(0),
+            model: name(1),
+            use_case: name(2),
+            currency: name(3),
+            customer,
+            utc_seconds: event.time_utc.seconds,
+            day: event.day().0,
+            requests: event.requests as i64,
+            input_tokens: event.input_tokens as i64,
+            output_tokens: event.output_tokens as i64,
+            revenue_units: event.revenue_units.to_string(),
+            late: false,
+        });
+        origins.push(event.record);
     }
+    Prepared {
+        rows,
+        origins,
+        problems,
+        read: (batch.events.len() + batch.invalid.len()) as u64,
+    }
+}
+
+/// Stores one prepared chunk in one transaction.
+fn write_prepared(backend: &mut (dyn Backend + Send), file: &str, prepared: Prepared) -> Result<Written> {
+    let Prepared {
+        mut rows,
+        origins,
+        mut problems,
+        read,
+    } = prepared;
+    let mut written = Written::default();
+    let summary = &mut written.summary;
+    summary.read = read;
     summary.rejected += problems.len() as u64;
     let outcomes = if rows.is_empty() {
         Vec::new()
