@@ -5,7 +5,7 @@
 //! because each idempotency key is committed in the same transaction as its event.
 
 use rayon::prelude::*;
-use revshare_core::event::{Timestamp, FUTURE_SKEW_SECONDS_MAX};
+use revshare_core::event::{too_far_ahead, Timestamp};
 use revshare_ingest::offline::UsageInput;
 use revshare_ingest::parse::{parse_chunk, Batch};
 use revshare_ingest::reader::{Record, RecordReader};
@@ -207,7 +207,7 @@ fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prep
     // Pseudonyms are computed once per distinct customer of a batch.
     let mut pseudonyms: Vec<Option<[u8; 16]>> = vec![None; batch.names.len()];
     for event in &batch.events {
-        if event.time_utc.seconds > now.seconds + FUTURE_SKEW_SECONDS_MAX {
+        if too_far_ahead(event.time_utc, now) {
             problems.push(Rejected {
                 file: file.to_string(),
                 line: event.record.line,

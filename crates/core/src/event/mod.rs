@@ -131,14 +131,21 @@ impl<'a> UsageEvent<'a> {
 
 /// The ingestion-time bound: `time` at most 5 minutes ahead of `now`.
 pub fn check_clock(event: &UsageEvent<'_>, now: Timestamp) -> Result<(), EventError> {
-    if event.time_utc.seconds > now.seconds + FUTURE_SKEW_SECONDS_MAX
-        || (event.time_utc.seconds == now.seconds + FUTURE_SKEW_SECONDS_MAX && event.time_utc.nanos > now.nanos)
-    {
+    if too_far_ahead(event.time_utc, now) {
         return Err(EventError::InTheFuture {
             time: event.time.to_string(),
         });
     }
     Ok(())
+}
+
+/// `true` when `time` is more than 5 minutes ahead of `now`.
+pub fn too_far_ahead(time: Timestamp, now: Timestamp) -> bool {
+    let limit = Timestamp {
+        seconds: now.seconds + FUTURE_SKEW_SECONDS_MAX,
+        nanos: now.nanos,
+    };
+    time > limit
 }
 
 #[cfg(test)]
