@@ -1,0 +1,234 @@
+//! The stateful commands end to end on the embedded store: what a user types, what
+//! they see, and the exit codes of refusals.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/spec-examples")
+}
+
+fn fixture(relative: &str) -> String {
+    fixtures().join(relative).display().to_string()
+}
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir(name: &str) -> Dir {
+    let path = std::env::temp_dir().join(format!("revshare-commands-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).unwrap();
+    Dir(path)
+}
+
+fn revshare(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_revshare"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REVSHARE_DATABASE_URL")
+        .env_remove("REVSHARE_KEY_FILE")
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let output = revshare(dir, args);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn refused(dir: &Path, args: &[&str]) -> String {
+    let output = revshare(dir, args);
+    assert_eq!(output.status.code(), Some(2), "{args:?} should be refused with exit 2");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn a_store_from_init_to_verified_proof() {
+    let d = dir("flow");
+    let d = d.0.as_path();
+    assert!(refused(d, &["contract", "list"]).contains("no store at revshare.db; run `revshare init` first"));
+    let init = ok(d, &["init"]);
+    assert!(init.contains("signing key") && d.join("revshare.db.key").exists());
+    assert!(ok(d, &["init"]).contains("already initialized"));
+    let public = ok(d, &["key", "export-public"]);
+    assert!(public.contains("\"alg\": \"ed25519\""));
+    let secret = std::fs::read_to_string(d.join("revshare.db.key")).unwrap();
+    let secret: serde_json::Value = serde_json::from_str(&secret).unwrap();
+    assert!(
+        !public.contains(secret["secret"].as_str().unwrap()),
+        "the secret is never printed"
+    );
+
+    for contract in ["acme-llama", "nimbus-llama", "orbit-llama"] {
+        let stored = ok(d, &["contract", "add", &fixture(&format!("contracts/{contract}.toml"))]);
+        assert!(stored.contains(&format!("stored {contract} version 1")));
+    }
+    assert!(ok(d, &["contract", "add", &fixture("contracts/acme-llama.toml")]).contains("already stored"));
+    let changed = std::fs::read_to_string(fixtures().join("contracts/acme-llama.toml"))
+        .unwrap()
+        .replace("0.20", "0.25");
+    std::fs::write(d.join("changed.toml"), changed).unwrap();
+    assert!(refused(d, &["contract", "add", "changed.toml"]).contains("already stored with other content"));
+    assert!(ok(d, &["contract", "list"]).contains("acme-llama\tv1\tacme-cloud → meta"));
+    assert!(ok(d, &["contract", "show", "orbit-llama"]).contains("period = \"quarter\""));
+
+    assert!(ok(d, &["fx", "add", &fixture("fx.csv")]).contains("stored 88 FX rates"));
+    assert!(refused(d, &["fx", "add", &fixture("fx.csv")]).contains("given twice (already stored)"));
+    assert!(ok(d, &["models", "add", &fixture("edge/models.csv")]).contains("4 rows"));
+    assert!(refused(d, &["models", "add", "/dev/null"]).contains("the header must be `pattern,licensor`"));
+    std::fs::write(d.join("registry.csv"), "pattern,licensor\nllama-*,meta\n").unwrap();
+    ok(d, &["models", "add", "registry.csv"]);
+    assert_eq!(ok(d, &["models", "list"]), "pattern,licensor\nllama-*,meta\n");
+
+    let proposed = ok(
+        d,
+        &[
+            "contribution",
+            "propose",
+            "--contract",
+            "acme-llama",
+            "--by",
+            "host",
+            "--kind",
+            "maintenance",
+            "--date",
+            "2026-10-03",
+        ],
+    );
+    assert!(proposed.contains("proposed contribution 1"));
+    ok(d, &["contribution", "accept", "1"]);
+    assert!(refused(d, &["contribution", "reject", "1"]).contains("is not proposed"));
+    assert!(refused(
+        d,
+        &[
+            "contribution",
+            "propose",
+            "--contract",
+            "nope",
+            "--by",
+            "host",
+            "--kind",
+            "update",
+            "--date",
+            "2026-10-03"
+        ]
+    )
+    .contains("no contract `nope`"));
+
+    let imported = ok(
+        d,
+        &["import", &fixture("usage-small.ndjson"), "--report", "report.jsonl"],
+    );
+    assert!(imported.contains("3000 read"), "{imported}");
+    let bad = std::fs::read_to_string(fixtures().join("usage-small.ndjson"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .replace("\"region\":", "\"prompt\":\"secret\",\"region\":");
+    std::fs::write(d.join("bad.ndjson"), format!("{bad}\n")).unwrap();
+    let output = revshare(d, &["import", "bad.ndjson", "--report", "report.jsonl"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("bad.ndjson:1: rejected: data.prompt: content fields"));
+    let report = std::fs::read_to_string(d.join("report.jsonl")).unwrap();
+    assert!(report.contains("\"code\":\"content_field\""), "{report}");
+
+    assert!(refused(d, &["close", "2099-01"]).contains("cannot be closed yet: it ends at 2099-02-01T00:00:00Z"));
+    assert!(refused(d, &["close", "2026-13"]).contains("is not a period"));
+    let closed = ok(d, &["close", "2026-10"]);
+    assert!(
+        closed.contains("closed acme-llama/2026-10") && closed.contains("closed nimbus-llama/2026-10"),
+        "{closed}"
+    );
+    assert!(ok(d, &["close", "2026-10", "--contract", "acme-llama"]).contains("already closed acme-llama/2026-10"));
+    assert!(ok(d, &["statement", "list"]).contains("acme-llama/2026-10"));
+    let json = ok(d, &["statement", "show", "acme-llama/2026-10"]);
+    assert!(ok(d, &["statement", "show", "acme-llama/2026-10", "--format", "table"]).contains("subtotal"));
+    assert!(ok(d, &["statement", "show", "acme-llama/2026-10", "--format", "csv"]).starts_with("contract,period,"));
+    assert!(refused(d, &["statement", "show", "acme-llama/2030-01"]).contains("no statement"));
+
+    // A host's own event, its proof, and offline verification with the public key.
+    let line = std::fs::read_to_string(fixtures().join("usage-small.ndjson"))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("\"host\":\"acme-cloud\"") && l.contains("\"time\":\"2026-10"))
+        .unwrap()
+        .to_string();
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let proof = ok(
+        d,
+        &[
+            "prove",
+            "acme-llama/2026-10",
+            event["source"].as_str().unwrap(),
+            event["id"].as_str().unwrap(),
+        ],
+    );
+    for (name, text) in [
+        ("s.json", &json),
+        ("k.json", &public),
+        ("p.json", &proof),
+        ("e.json", &line),
+    ] {
+        std::fs::write(d.join(name), text).unwrap();
+    }
+    let verified = ok(
+        d,
+        &[
+            "verify",
+            "--statement",
+            "s.json",
+            "--public-key",
+            "k.json",
+            "--event",
+            "e.json",
+            "--proof",
+            "p.json",
+        ],
+    );
+    assert!(
+        verified.contains("signature valid") && verified.contains("event counted"),
+        "{verified}"
+    );
+    std::fs::write(d.join("e.json"), line.replace("\"requests\":", "\"requests\":1")).unwrap();
+    assert!(refused(
+        d,
+        &[
+            "verify",
+            "--statement",
+            "s.json",
+            "--public-key",
+            "k.json",
+            "--event",
+            "e.json",
+            "--proof",
+            "p.json"
+        ]
+    )
+    .contains("NOT VERIFIED"));
+}
+
+#[test]
+fn store_options_go_before_or_after_the_subcommand() {
+    let d = dir("options");
+    let d = d.0.as_path();
+    ok(d, &["--db", "a.db", "init"]);
+    ok(d, &["init", "--db", "b.db"]);
+    assert!(d.join("a.db").exists() && d.join("b.db.key").exists());
+    ok(
+        d,
+        &["contract", "add", &fixture("contracts/acme-llama.toml"), "--db", "a.db"],
+    );
+    assert!(ok(d, &["--db", "a.db", "contract", "list"]).contains("acme-llama"));
+    assert!(!ok(d, &["--db", "b.db", "contract", "list"]).contains("acme-llama"));
+}
