@@ -84,6 +84,11 @@ pub fn rate_with_report(
         s.unselected,
         output.statements.len()
     );
+    if std::env::var_os("REVSHARE_PROFILE").is_some() {
+        for (phase, at) in &output.phases {
+            let _ = writeln!(err, "profile: {phase} done at {} ms", at.as_millis());
+        }
+    }
     let _ = err.flush();
     Ok(output)
 }

@@ -73,6 +73,8 @@ pub struct InputError {
 pub struct RateOutput {
     pub statements: Vec<Statement>,
     pub summary: Summary,
+    /// Each phase's name and when it ended, from the start of the run.
+    pub phases: Vec<(&'static str, std::time::Duration)>,
 }
 
 /// Every valid event read, in input order, with its names interned.
@@ -184,13 +186,9 @@ pub fn rate_usage(
 ) -> Result<RateOutput, InputError> {
     let mut summary = Summary::default();
     let clock = std::time::Instant::now();
-    // REVSHARE_PROFILE=1 prints when each phase ends, for benchmarking.
-    let profile = std::env::var_os("REVSHARE_PROFILE").is_some();
-    let lap = |what: &str| {
-        if profile {
-            eprintln!("profile: {what} done at {} ms", clock.elapsed().as_millis());
-        }
-    };
+    let mut phases = Vec::new();
+    // When each phase ends, for benchmarks (the CLI prints them on request).
+    let mut lap = |what: &'static str| phases.push((what, clock.elapsed()));
     let events = read_all(usage, &mut summary, report)?;
     lap("read and parse");
     let sorted = events.sorted();
@@ -264,7 +262,11 @@ pub fn rate_usage(
     let leaves: Vec<Hash> = winners.par_iter().map(|slot| events.event(slot).1.leaf).collect();
     let statements = finish(inputs, &usage, &events.symbols, &leaves, period, &mut summary);
     lap("rate and hash trees");
-    Ok(RateOutput { statements, summary })
+    Ok(RateOutput {
+        statements,
+        summary,
+        phases,
+    })
 }
 
 /// Reads and validates every file, reporting invalid records on the way.
