@@ -336,14 +336,6 @@ impl Decimal {
             &self.units / pow10(self.scale - scale)
         }
     }
-
-    /// The value as an `i128` of units at `scale`, if it is exact and fits.
-    pub fn to_units_i128(&self, scale: u32) -> Option<i128> {
-        if scale < self.normalized().scale {
-            return None;
-        }
-        self.rescaled_any(scale).to_i128()
-    }
 }
 
 impl Default for Decimal {

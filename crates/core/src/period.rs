@@ -168,10 +168,6 @@ impl Period {
             first_month: month0 % 12 + 1,
         }
     }
-
-    pub fn label(self) -> String {
-        self.to_string()
-    }
 }
 
 impl fmt::Display for Period {

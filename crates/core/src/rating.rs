@@ -272,10 +272,6 @@ impl<'i> Engine<'i> {
         }
     }
 
-    pub fn inputs(&self) -> &'i RatingInputs {
-        self.inputs
-    }
-
     /// Adds one event; returns how many statements count it (0: none selects it).
     pub fn add(&mut self, facts: &EventFacts<'_>, event_ref: u32) -> usize {
         let interned = InternedFacts {
@@ -620,7 +616,7 @@ pub fn rate_statement(
         contract_sha256: None,
         licensor: contract.licensor.clone(),
         host: contract.host.clone(),
-        period: period.label(),
+        period: period.to_string(),
         period_start: day_start_rfc3339(period.start()),
         period_end: day_start_rfc3339(period.end()),
         currency: contract.currency.clone(),
@@ -767,7 +763,7 @@ pub fn rate_events(inputs: &RatingInputs, events: &[KeyedFacts<'_>], period: Opt
     keys.sort_by_key(|(key, _)| {
         (
             inputs.contracts.contracts[key.contract as usize].id.as_str(),
-            key.period.label(),
+            key.period.to_string(),
         )
     });
     keys.into_iter()

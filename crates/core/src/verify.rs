@@ -223,8 +223,3 @@ pub fn prove(statement_id: &str, tree: &str, leaves: &[Hash], index: usize) -> I
         root: hex::encode(merkle::root(leaves)),
     }
 }
-
-/// A signing key from its 32 secret bytes.
-pub fn signing_key(secret: &[u8; 32]) -> SigningKey {
-    SigningKey::from_bytes(secret)
-}

@@ -340,7 +340,7 @@ fn finish(
     wanted.sort_by_key(|(key, _)| {
         (
             inputs.contracts.contracts[key.contract as usize].id.as_str(),
-            key.period.label(),
+            key.period.to_string(),
         )
     });
     let mut statements = Vec::with_capacity(wanted.len());

@@ -205,8 +205,6 @@ pub trait Backend {
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>>;
     fn statements(&mut self) -> Result<Vec<StatementRow>>;
-    /// Closed `(host, start_day, end_day)` periods, for marking late events.
-    fn closed_ranges(&mut self) -> Result<Vec<(String, i32, i32)>>;
     /// Stores a statement unless one with its id exists; returns the stored one.
     fn insert_statement(&mut self, row: &StatementRow) -> Result<StatementRow>;
 

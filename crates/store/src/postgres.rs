@@ -500,15 +500,6 @@ impl Backend for PgStore {
             .collect())
     }
 
-    fn closed_ranges(&mut self) -> Result<Vec<(String, i32, i32)>> {
-        Ok(self
-            .client
-            .query("SELECT DISTINCT host, start_day, end_day FROM statements", &[])?
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect())
-    }
-
     fn insert_statement(&mut self, row: &StatementRow) -> Result<StatementRow> {
         self.client.execute(
             &format!(

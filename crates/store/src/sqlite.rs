@@ -346,14 +346,6 @@ impl Backend for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn closed_ranges(&mut self) -> Result<Vec<(String, i32, i32)>> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT DISTINCT host, start_day, end_day FROM statements")?;
-        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
     fn insert_statement(&mut self, row: &StatementRow) -> Result<StatementRow> {
         self.connection.execute(
             &format!(
