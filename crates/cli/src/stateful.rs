@@ -334,8 +334,14 @@ pub fn import_files(
         }
         shown += 1;
     };
-    let store = &mut opened.store;
-    let summary = revshare_store::with_backend!(store, b => revshare_store::import::import(b, &keys, inputs, now(), &mut on_progress, &mut on_rejected))?;
+    let summary = revshare_store::import::import(
+        opened.store.backend(),
+        &keys,
+        inputs,
+        now(),
+        &mut on_progress,
+        &mut on_rejected,
+    )?;
     bar.finish_and_clear();
     if let Some(mut file) = report_file {
         file.flush()

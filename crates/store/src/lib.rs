@@ -52,20 +52,6 @@ pub enum Store {
     Postgres(Box<postgres::PgStore>),
 }
 
-/// Runs `$body` with `$b` bound to the backend, whichever it is.
-#[macro_export]
-macro_rules! with_backend {
-    ($store:expr, $b:ident => $body:expr) => {
-        match $store {
-            $crate::Store::Sqlite($b) => $body,
-            $crate::Store::Postgres($b) => {
-                let $b = &mut **$b;
-                $body
-            }
-        }
-    };
-}
-
 impl Store {
     pub fn open(location: &Location) -> Result<Store> {
         Ok(match location {
@@ -74,7 +60,7 @@ impl Store {
         })
     }
 
-    pub fn backend(&mut self) -> &mut dyn Backend {
+    pub fn backend(&mut self) -> &mut (dyn Backend + Send) {
         match self {
             Store::Sqlite(s) => s,
             Store::Postgres(p) => &mut **p,

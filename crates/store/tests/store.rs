@@ -18,7 +18,7 @@ use revshare_ingest::offline::UsageInput;
 use revshare_store::backend::{ContractRow, ContributionRow, FxRow};
 use revshare_store::close::{close, Closed};
 use revshare_store::import::{import, ImportSummary, Rejected};
-use revshare_store::{with_backend, Store};
+use revshare_store::Store;
 
 use common::TestStore;
 
@@ -81,14 +81,17 @@ fn import_lines(t: &TestStore, store: &mut Store, lines: &[&[u8]], now: Timestam
         text.push(b'\n');
     }
     let mut rejected = Vec::new();
-    let summary = with_backend!(store, b => import(
-        b,
+    let summary = import(
+        store.backend(),
         &keys,
-        vec![UsageInput { name: "u.ndjson".into(), reader: Box::new(std::io::Cursor::new(text)) }],
+        vec![UsageInput {
+            name: "u.ndjson".into(),
+            reader: Box::new(std::io::Cursor::new(text)),
+        }],
         now,
         &mut |_| {},
         &mut |r| rejected.push(r.clone()),
-    ))
+    )
     .unwrap();
     (summary, rejected)
 }
