@@ -406,9 +406,7 @@ fn settle_late(
                 dispute_id: None,
                 events: Some(late.leaves.len() as u64),
                 merkle_root: Some(hex::encode(merkle::root(&late.leaves))),
-                amount: difference
-                    .round(scale, revshare_core::money::RoundingMode::Down)
-                    .to_fixed_string(scale),
+                amount: difference.to_fixed_string(scale),
                 payouts: Some(
                     payouts
                         .iter()
@@ -430,8 +428,12 @@ fn settle_late(
 
 /// The leaves of one of a statement's trees, for proofs: `events`, or
 /// `prior_period:<period>`. Each leaf comes with its `(source, id)`.
-pub fn tree_leaves(backend: &mut dyn Backend, row: &StatementRow, tree: &str) -> Result<Vec<(String, String, Hash)>> {
-    let inputs = rating_inputs(backend)?;
+pub fn tree_leaves(
+    backend: &mut dyn Backend,
+    inputs: &RatingInputs,
+    row: &StatementRow,
+    tree: &str,
+) -> Result<Vec<(String, String, Hash)>> {
     let index = inputs
         .contracts
         .contracts
@@ -462,7 +464,7 @@ pub fn tree_leaves(backend: &mut dyn Backend, row: &StatementRow, tree: &str) ->
     let contract = version_for(&inputs.contracts, &key)
         .ok_or_else(|| StoreError::Database(format!("no contract version for {}", row.statement_id)))?;
     let loaded = Loaded::read(backend, &contract.host, period, after, through)?;
-    let (selected, _) = loaded.accumulate(&inputs, key);
+    let (selected, _) = loaded.accumulate(inputs, key);
     Ok(selected
         .iter()
         .map(|i| {
