@@ -12,6 +12,19 @@ fn fixture(relative: &str) -> String {
     fixtures().join(relative).display().to_string()
 }
 
+/// Offline verification of the statement, event and proof written to the test folder.
+const VERIFY_EVENT: &[&str] = &[
+    "verify",
+    "--statement",
+    "s.json",
+    "--public-key",
+    "k.json",
+    "--event",
+    "e.json",
+    "--proof",
+    "p.json",
+];
+
 struct Dir(PathBuf);
 
 impl Drop for Dir {
@@ -182,40 +195,13 @@ fn a_store_from_init_to_verified_proof() {
     ] {
         std::fs::write(d.join(name), text).unwrap();
     }
-    let verified = ok(
-        d,
-        &[
-            "verify",
-            "--statement",
-            "s.json",
-            "--public-key",
-            "k.json",
-            "--event",
-            "e.json",
-            "--proof",
-            "p.json",
-        ],
-    );
+    let verified = ok(d, VERIFY_EVENT);
     assert!(
         verified.contains("signature valid") && verified.contains("event counted"),
         "{verified}"
     );
     std::fs::write(d.join("e.json"), line.replace("\"requests\":", "\"requests\":1")).unwrap();
-    assert!(refused(
-        d,
-        &[
-            "verify",
-            "--statement",
-            "s.json",
-            "--public-key",
-            "k.json",
-            "--event",
-            "e.json",
-            "--proof",
-            "p.json"
-        ]
-    )
-    .contains("NOT VERIFIED"));
+    assert!(refused(d, VERIFY_EVENT).contains("NOT VERIFIED"));
 }
 
 #[test]

@@ -130,6 +130,17 @@ fn as_rated(mut s: Statement) -> serde_json::Value {
     serde_json::to_value(s).unwrap()
 }
 
+/// Closing October gives acme-llama's statement of expected-small.json.
+fn assert_acme_october_is_the_examples(t: &TestStore, store: &mut Store) {
+    let closed = close_at(t, store, "2026-10", "2027-02-01T00:00:00Z");
+    let expected: Vec<serde_json::Value> = serde_json::from_slice(&fixture("expected-small.json")).unwrap();
+    let acme = closed
+        .iter()
+        .find(|c| c.row.statement_id == "acme-llama/2026-10")
+        .unwrap();
+    assert_eq!(as_rated(statement(acme)), expected[1]);
+}
+
 fn close_matches_rate_on_the_examples(t: &TestStore) {
     let mut store = t.open();
     load_terms(&mut store);
@@ -199,13 +210,7 @@ fn imports_are_idempotent_and_conflicts_never_overwrite(t: &TestStore) {
     let codes: Vec<&str> = rejected.iter().map(|r| r.code.as_str()).collect();
     assert_eq!(codes, vec!["conflict", "time_in_future", "content_field"]);
     // The first version stands: closing gives the example's numbers.
-    let closed = close_at(t, &mut store, "2026-10", "2027-02-01T00:00:00Z");
-    let expected: Vec<serde_json::Value> = serde_json::from_slice(&fixture("expected-small.json")).unwrap();
-    let acme = closed
-        .iter()
-        .find(|c| c.row.statement_id == "acme-llama/2026-10")
-        .unwrap();
-    assert_eq!(as_rated(statement(acme)), expected[1]);
+    assert_acme_october_is_the_examples(t, &mut store);
 }
 
 fn closing_is_refused_before_the_period_ends_and_idempotent_after(t: &TestStore) {
@@ -427,13 +432,7 @@ fn concurrent_imports_count_every_event_once(t: &TestStore) {
     assert!(summaries
         .iter()
         .all(|s| s.conflicts == 0 && s.accepted + s.duplicates == 3000));
-    let closed = close_at(t, &mut store, "2026-10", "2027-02-01T00:00:00Z");
-    let expected: Vec<serde_json::Value> = serde_json::from_slice(&fixture("expected-small.json")).unwrap();
-    let acme = closed
-        .iter()
-        .find(|c| c.row.statement_id == "acme-llama/2026-10")
-        .unwrap();
-    assert_eq!(as_rated(statement(acme)), expected[1]);
+    assert_acme_october_is_the_examples(t, &mut store);
 }
 
 both_backends!(
