@@ -12,6 +12,7 @@ pub mod import;
 pub mod keys;
 pub mod postgres;
 pub mod prove;
+mod segment;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};

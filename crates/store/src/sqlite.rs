@@ -6,9 +6,9 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::backend::{
-    mark_late, Backend, ContractRow, ContributionRow, EventRow, EventView, FxRow, InsertOutcome, Result, StatementRow,
-    Visit,
+    mark_late, Backend, ContractRow, ContributionRow, EventRow, FxRow, InsertOutcome, Result, StatementRow, Visit,
 };
+use crate::segment::{self, SegmentRow};
 use crate::StoreError;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -29,14 +29,29 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let mut connection = Connection::open(path)?;
         connection.busy_timeout(std::time::Duration::from_secs(30))?;
-        // Larger pages mean fewer B-tree splits for the wide, clustered event rows;
-        // the size takes effect only on a new file, before WAL mode is set.
+        // Schema 1 kept one row per event in builds before segments. Such a file is
+        // refused before anything (even the journal mode) is written to it: saying so
+        // beats a missing-table error halfway through an import.
+        let applied: i64 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let segments: i64 = connection.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'segments'",
+            [],
+            |r| r.get(0),
+        )?;
+        if applied >= 1 && segments == 0 {
+            return Err(StoreError::Refused(format!(
+                "{}: this store was made by a pre-release build of revshare with another event layout; \
+                 create a new store (revshare init) and import its usage again",
+                path.display()
+            )));
+        }
+        // Larger pages hold a segment in fewer overflow pages and mean fewer splits of
+        // the key index; the size takes effect only on a new file, before WAL mode is set.
         connection.execute_batch("PRAGMA page_size = 16384")?;
         connection.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
              PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;",
         )?;
-        let applied: i64 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
             transaction.execute_batch(sql)?;
@@ -46,9 +61,6 @@ impl SqliteStore {
         Ok(SqliteStore { connection })
     }
 }
-
-const EVENT_COLUMNS: &str =
-    "seq, source, id, leaf, host, model, use_case, currency, customer, day, requests, input_tokens, output_tokens, revenue_units";
 
 fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow> {
     Ok(StatementRow {
@@ -232,35 +244,14 @@ impl Backend for SqliteStore {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             mark_late(events, &closed);
-            let mut next: i64 = transaction.query_row("SELECT value FROM next_seq", [], |r| r.get(0))?;
-            let mut insert = transaction.prepare_cached(
-                "INSERT INTO events (source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day,
-                                     requests, input_tokens, output_tokens, revenue_units, late, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                 ON CONFLICT (source, id) DO NOTHING",
+            // The key first: it decides whether the event is stored at all.
+            let mut claim = transaction.prepare_cached(
+                "INSERT INTO event_keys (source, id, leaf) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             )?;
-            let mut existing = transaction.prepare_cached("SELECT leaf FROM events WHERE source = ?1 AND id = ?2")?;
+            let mut existing =
+                transaction.prepare_cached("SELECT leaf FROM event_keys WHERE source = ?1 AND id = ?2")?;
             for e in events.iter() {
-                let inserted = insert.execute(params![
-                    e.source,
-                    e.id,
-                    &e.leaf[..],
-                    e.host,
-                    e.model,
-                    e.use_case,
-                    e.currency,
-                    e.customer.as_ref().map(|c| &c[..]),
-                    e.utc_seconds,
-                    e.day,
-                    e.requests,
-                    e.input_tokens,
-                    e.output_tokens,
-                    e.revenue_units,
-                    e.late,
-                    next,
-                ])?;
-                if inserted == 1 {
-                    next += 1;
+                if claim.execute(params![e.source, e.id, &e.leaf[..]])? == 1 {
                     outcomes.push(InsertOutcome::Accepted);
                 } else {
                     let leaf: Vec<u8> = existing.query_row(params![e.source, e.id], |r| r.get(0))?;
@@ -270,6 +261,41 @@ impl Backend for SqliteStore {
                         InsertOutcome::Conflict
                     });
                 }
+            }
+            // Then the accepted events, one segment per host and day, in arrival order.
+            let mut groups: Vec<Vec<&EventRow>> = Vec::new();
+            let mut group_of: rustc_hash::FxHashMap<(&str, i32), usize> = Default::default();
+            for (e, outcome) in events.iter().zip(&outcomes) {
+                if *outcome == InsertOutcome::Accepted {
+                    let next_group = groups.len();
+                    let group = *group_of.entry((e.host.as_str(), e.day)).or_insert(next_group);
+                    if group == next_group {
+                        groups.push(Vec::new());
+                    }
+                    groups[group].push(e);
+                }
+            }
+            let mut next: i64 = transaction.query_row("SELECT value FROM next_seq", [], |r| r.get(0))?;
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO segments (host, day, seq_first, count, late, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let mut bytes = Vec::new();
+            for group in &groups {
+                let first = group[0];
+                assert!(
+                    group.iter().all(|e| e.late == first.late),
+                    "lateness depends on host and day only"
+                );
+                segment::encode(group, &mut bytes)?;
+                insert.execute(params![
+                    first.host,
+                    first.day,
+                    next,
+                    group.len() as i64,
+                    first.late,
+                    bytes
+                ])?;
+                next += group.len() as i64;
             }
             transaction.execute("UPDATE next_seq SET value = ?1", [next])?;
         }
@@ -286,35 +312,30 @@ impl Backend for SqliteStore {
         through: i64,
         visit: &mut Visit<'_>,
     ) -> Result<()> {
-        let mut statement = self.connection.prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5"
-        ))?;
+        // A segment's seqs are consecutive from `seq_first`, so those that may hold a
+        // seq in the window start before its end and end after its start.
+        let mut statement = self.connection.prepare_cached(
+            "SELECT day, seq_first, events FROM segments
+             WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq_first <= ?5 AND seq_first + count > ?4 + 1",
+        )?;
         let mut rows = statement.query(params![host, start, end, after, through])?;
         while let Some(row) = rows.next()? {
-            let text = |i: usize| -> Result<&str> { Ok(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?) };
-            visit(&EventView {
-                seq: row.get(0)?,
-                source: text(1)?,
-                id: text(2)?,
-                leaf: row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?,
-                host: text(4)?,
-                model: text(5)?,
-                use_case: text(6)?,
-                currency: text(7)?,
-                customer: row.get_ref(8)?.as_blob_or_null().map_err(rusqlite::Error::from)?,
-                day: row.get(9)?,
-                requests: row.get(10)?,
-                input_tokens: row.get(11)?,
-                output_tokens: row.get(12)?,
-                revenue_units: text(13)?,
-            })?;
+            let segment = SegmentRow {
+                host,
+                day: row.get(0)?,
+                seq_first: row.get(1)?,
+                bytes: row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?,
+            };
+            segment::decode(&segment, after, through, visit)?;
         }
         Ok(())
     }
 
     fn late_events_after(&mut self, host: &str, start: i32, end: i32, after: i64) -> Result<u64> {
+        // No watermark falls inside a segment (see segment.rs), so whole segments count.
         let count: i64 = self.connection.query_row(
-            "SELECT count(*) FROM events WHERE late = 1 AND host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4",
+            "SELECT coalesce(sum(count), 0) FROM segments
+             WHERE late = 1 AND host = ?1 AND day >= ?2 AND day < ?3 AND seq_first > ?4",
             params![host, start, end, after],
             |r| r.get(0),
         )?;
@@ -324,7 +345,7 @@ impl Backend for SqliteStore {
     fn max_seq(&mut self) -> Result<i64> {
         Ok(self
             .connection
-            .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
+            .query_row("SELECT value - 1 FROM next_seq", [], |r| r.get(0))?)
     }
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>> {
@@ -383,5 +404,28 @@ impl Backend for SqliteStore {
     fn rollback(&mut self) -> Result<()> {
         self.connection.execute_batch("ROLLBACK")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_with_the_pre_release_event_layout_is_refused_by_name_and_left_alone() {
+        let directory = std::env::temp_dir().join(format!("revshare-prerelease-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let path = directory.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch("CREATE TABLE events (seq INTEGER PRIMARY KEY); PRAGMA user_version = 1;")
+                .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let error = SqliteStore::open(&path).err().expect("refused");
+        assert!(error.to_string().contains("pre-release build"), "{error}");
+        assert!(std::fs::read(&path).unwrap() == before, "the old file is untouched");
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 }

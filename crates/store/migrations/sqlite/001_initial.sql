@@ -42,31 +42,31 @@ CREATE TABLE contributions (
     decided_at  TEXT
 );
 
--- Events, clustered by (host, day, seq): a close reads one host's period as a range
--- scan. `seq` numbers events in arrival order (assigned by the single writer from
--- `next_seq`). `(source, id)` is the idempotency key, forever.
-CREATE TABLE events (
-    host          TEXT NOT NULL,
-    day           INTEGER NOT NULL,
-    seq           INTEGER NOT NULL,
-    source        TEXT NOT NULL,
-    id            TEXT NOT NULL,
-    leaf          BLOB NOT NULL,
-    model         TEXT NOT NULL,
-    use_case      TEXT NOT NULL,
-    currency      TEXT NOT NULL,
-    customer      BLOB,
-    utc_seconds   INTEGER NOT NULL,
-    requests      INTEGER NOT NULL,
-    input_tokens  INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    revenue_units TEXT NOT NULL,
-    late          INTEGER NOT NULL,
-    PRIMARY KEY (host, day, seq)
+-- The idempotency key of every event ever accepted, forever, with its leaf hash: a
+-- repeated key with the same leaf is a duplicate, with another leaf a conflict.
+CREATE TABLE event_keys (
+    source TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    leaf   BLOB NOT NULL,
+    PRIMARY KEY (source, id)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX events_key ON events (source, id);
+
+-- Events, in segments: the events of one host and UTC day accepted in one import
+-- transaction, encoded together (crates/store/src/segment.rs). Their `seq` numbers
+-- are `seq_first` up to `seq_first + count - 1`, assigned in arrival order by the
+-- single writer from `next_seq`. A close reads one host's period as a range scan.
+CREATE TABLE segments (
+    number    INTEGER PRIMARY KEY,
+    host      TEXT NOT NULL,
+    day       INTEGER NOT NULL,
+    seq_first INTEGER NOT NULL,
+    count     INTEGER NOT NULL,
+    late      INTEGER NOT NULL,
+    events    BLOB NOT NULL
+);
+CREATE INDEX segments_period ON segments (host, day, seq_first);
 -- Settlement finds late events without scanning their period.
-CREATE INDEX events_late ON events (host, day, seq) WHERE late = 1;
+CREATE INDEX segments_late ON segments (host, day, seq_first) WHERE late = 1;
 
 CREATE TABLE next_seq (value INTEGER NOT NULL);
 INSERT INTO next_seq (value) VALUES (1);
