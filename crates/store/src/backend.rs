@@ -31,6 +31,32 @@ pub struct EventRow {
     pub late: bool,
 }
 
+/// How a backend keeps events, so that an import prepares its batches on the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventLayout {
+    /// A row per event (PostgreSQL).
+    Rows,
+    /// Segments of events per host and day (the embedded store, see `segment.rs`).
+    Segments,
+}
+
+/// The events one transaction stores, with the segments already encoded when the
+/// backend keeps segments.
+pub struct EventBatch {
+    pub rows: Vec<EventRow>,
+    pub(crate) segments: Option<Vec<crate::segment::Group>>,
+}
+
+impl EventBatch {
+    pub fn new(rows: Vec<EventRow>, layout: EventLayout) -> Result<EventBatch> {
+        let segments = match layout {
+            EventLayout::Rows => None,
+            EventLayout::Segments => Some(crate::segment::encode_groups(&rows)?),
+        };
+        Ok(EventBatch { rows, segments })
+    }
+}
+
 /// An event as read back, borrowed from the database row (reading a month of events
 /// allocates nothing per event), with the order in which it was stored.
 #[derive(Clone, Copy, Debug)]
@@ -155,6 +181,10 @@ pub struct StatementRow {
 pub trait Backend {
     fn name(&self) -> &'static str;
 
+    fn event_layout(&self) -> EventLayout {
+        EventLayout::Rows
+    }
+
     /// A second connection for writing batches in parallel, where the backend gains
     /// from it (PostgreSQL's server works on both cores); `None` for SQLite, whose
     /// writes are serialized anyway.
@@ -186,7 +216,7 @@ pub trait Backend {
     /// idempotency key is committed with its event. Inside the transaction it marks
     /// events late whose period is closed ([`mark_late`]), so that no close can slip
     /// between the check and the insert.
-    fn insert_events(&mut self, events: &mut [EventRow]) -> Result<Vec<InsertOutcome>>;
+    fn insert_events(&mut self, batch: &mut EventBatch) -> Result<Vec<InsertOutcome>>;
 
     /// Visits the events of `host` with `day` in `[start, end)` and `seq` in
     /// `(after, through]`, in no particular order.

@@ -15,8 +15,8 @@ use postgres::{Client, NoTls};
 use revshare_core::period::{Cadence, Day};
 
 use crate::backend::{
-    mark_late, Backend, ContractRow, ContributionRow, EventRow, EventView, FxRow, InsertOutcome, Result, StatementRow,
-    Visit,
+    mark_late, Backend, ContractRow, ContributionRow, EventBatch, EventRow, EventView, FxRow, InsertOutcome, Result,
+    StatementRow, Visit,
 };
 use crate::StoreError;
 
@@ -290,7 +290,8 @@ impl Backend for PgStore {
             .collect())
     }
 
-    fn insert_events(&mut self, events: &mut [EventRow]) -> Result<Vec<InsertOutcome>> {
+    fn insert_events(&mut self, batch: &mut EventBatch) -> Result<Vec<InsertOutcome>> {
+        let events = &mut batch.rows[..];
         self.ensure_partitions(events)?;
         let mut transaction = self.client.transaction()?;
         transaction.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&CLOSE_LOCK])?;

@@ -40,58 +40,123 @@ struct Stored<'a> {
     revenue_units: &'a str,
 }
 
-/// Names in a segment's dictionary: a segment of one host and day repeats a handful
-/// of sources, models, use cases and currencies, so a linear search is the fastest.
+/// A segment's dictionary: one list of names, searched per field (a segment of one
+/// host and day repeats a handful of sources, models, use cases and currencies, so a
+/// short linear search of that field's names, compared as bytes, is the fastest).
 struct Dictionary<'a> {
     names: Vec<&'a str>,
 }
 
+/// The dictionary indices of one field's names.
+#[derive(Default)]
+struct Field {
+    indices: Vec<u32>,
+}
+
 impl<'a> Dictionary<'a> {
-    fn index(&mut self, name: &'a str) -> u32 {
-        match self.names.iter().position(|n| *n == name) {
-            Some(position) => position as u32,
-            None => {
-                self.names.push(name);
-                (self.names.len() - 1) as u32
+    fn index(&mut self, field: &mut Field, name: &'a str) -> u32 {
+        let bytes = name.as_bytes();
+        for &index in &field.indices {
+            if self.names[index as usize].as_bytes() == bytes {
+                return index;
             }
         }
+        let index = self.names.len() as u32;
+        self.names.push(name);
+        field.indices.push(index);
+        index
     }
 }
 
-/// Encodes events of one host and day (in `seq` order) into `buffer`.
-pub fn encode(events: &[&EventRow], buffer: &mut Vec<u8>) -> Result<(), StoreError> {
-    assert!(
-        events
-            .windows(2)
-            .all(|w| w[0].host == w[1].host && w[0].day == w[1].day),
-        "a segment holds one host and day"
-    );
-    let mut dictionary = Dictionary { names: Vec::new() };
-    let stored: Vec<Stored<'_>> = events
-        .iter()
-        .map(|e| Stored {
-            source: dictionary.index(&e.source),
-            id: &e.id,
-            leaf: e.leaf,
-            model: dictionary.index(&e.model),
-            use_case: dictionary.index(&e.use_case),
-            currency: dictionary.index(&e.currency),
-            customer: e.customer,
-            utc_seconds: e.utc_seconds,
-            requests: e.requests,
-            input_tokens: e.input_tokens,
-            output_tokens: e.output_tokens,
-            revenue_units: &e.revenue_units,
+/// The events of one host and day in a batch, encoded one by one before the batch's
+/// idempotency keys are decided, so that the encoding runs beside the key claims and
+/// a segment is then only the accepted events' bytes put together.
+pub struct Group {
+    /// The batch index of its first event, which gives the group's host, day and
+    /// lateness (known only inside the transaction that stores it).
+    pub first: usize,
+    /// The encoded dictionary. It may hold a name only a refused event used: harmless.
+    names: Vec<u8>,
+    /// Per event of the group: its index in the batch and its byte range in `bytes`.
+    events: Vec<(usize, std::ops::Range<usize>)>,
+    bytes: Vec<u8>,
+}
+
+/// Groups a batch's events by host and day (in order of first appearance) and
+/// encodes each event.
+pub fn encode_groups(events: &[EventRow]) -> Result<Vec<Group>, StoreError> {
+    let encoding = |e: postcard::Error| StoreError::Database(format!("encoding a segment: {e}"));
+    let mut group_of: rustc_hash::FxHashMap<(&str, i32), usize> = Default::default();
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    for (index, e) in events.iter().enumerate() {
+        let next = members.len();
+        let group = *group_of.entry((e.host.as_str(), e.day)).or_insert(next);
+        if group == next {
+            members.push(Vec::new());
+        }
+        members[group].push(index);
+    }
+    members
+        .into_iter()
+        .map(|indices| {
+            let first_index = indices[0];
+            let first = &events[first_index];
+            let mut dictionary = Dictionary { names: Vec::new() };
+            let [mut sources, mut models, mut use_cases, mut currencies] = <[Field; 4]>::default();
+            let mut bytes = Vec::with_capacity(indices.len() * 96);
+            let mut ranges = Vec::with_capacity(indices.len());
+            for index in indices {
+                let e = &events[index];
+                assert!(e.host == first.host && e.day == first.day, "one host and day");
+                let stored = Stored {
+                    source: dictionary.index(&mut sources, &e.source),
+                    id: &e.id,
+                    leaf: e.leaf,
+                    model: dictionary.index(&mut models, &e.model),
+                    use_case: dictionary.index(&mut use_cases, &e.use_case),
+                    currency: dictionary.index(&mut currencies, &e.currency),
+                    customer: e.customer,
+                    utc_seconds: e.utc_seconds,
+                    requests: e.requests,
+                    input_tokens: e.input_tokens,
+                    output_tokens: e.output_tokens,
+                    revenue_units: &e.revenue_units,
+                };
+                let start = bytes.len();
+                bytes = postcard::to_extend(&stored, bytes).map_err(encoding)?;
+                ranges.push((index, start..bytes.len()));
+            }
+            Ok(Group {
+                first: first_index,
+                names: postcard::to_extend(&dictionary.names, Vec::new()).map_err(encoding)?,
+                events: ranges,
+                bytes,
+            })
         })
-        .collect();
-    let segment = Segment {
-        names: dictionary.names,
-        events: stored,
-    };
-    buffer.clear();
-    *buffer = postcard::to_extend(&segment, std::mem::take(buffer))
-        .map_err(|e| StoreError::Database(format!("encoding a segment: {e}")))?;
-    Ok(())
+        .collect()
+}
+
+impl Group {
+    /// Writes the segment of the events `keep` accepts (by batch index) into `out`
+    /// (the encoding of [`Segment`]: dictionary, count, events) and returns how many
+    /// it holds.
+    pub fn segment(&self, keep: impl Fn(usize) -> bool, out: &mut Vec<u8>) -> Result<usize, StoreError> {
+        let kept: Vec<&std::ops::Range<usize>> = self
+            .events
+            .iter()
+            .filter(|(index, _)| keep(*index))
+            .map(|(_, range)| range)
+            .collect();
+        out.clear();
+        out.extend_from_slice(&self.names);
+        // A sequence's length is a varint of its usize, the same bytes as the u64.
+        *out = postcard::to_extend(&(kept.len() as u64), std::mem::take(out))
+            .map_err(|e| StoreError::Database(format!("encoding a segment: {e}")))?;
+        for range in &kept {
+            out.extend_from_slice(&self.bytes[(*range).clone()]);
+        }
+        Ok(kept.len())
+    }
 }
 
 /// The row a segment lives in, as read back.
@@ -186,7 +251,9 @@ mod tests {
             ),
         ];
         let mut bytes = Vec::new();
-        encode(&rows.iter().collect::<Vec<_>>(), &mut bytes).unwrap();
+        let groups = encode_groups(&rows).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].segment(|_| true, &mut bytes).unwrap(), 3);
         let segment = SegmentRow {
             host: "acme-cloud",
             day: 20_700,
@@ -224,10 +291,71 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_splits_by_host_and_day_and_segments_keep_only_accepted_events() {
+        let mut rows: Vec<EventRow> = (0..12)
+            .map(|i| {
+                let mut r = row(["acme-cloud/us", "acme-cloud/eu"][i % 2], &format!("e-{i}"), None, "5");
+                r.host = ["acme-cloud", "nimbus"][i % 3 / 2].into();
+                r.day = 20_700 + (i % 4) as i32;
+                r.model = ["m-a", "m-b", "m-c"][i % 3].into();
+                r
+            })
+            .collect();
+        rows[5].use_case = "only-in-a-refused-event".into();
+        let refused = [5, 6];
+        let groups = encode_groups(&rows).unwrap();
+        let mut seen = Vec::new();
+        let mut bytes = Vec::new();
+        for group in &groups {
+            let first = &rows[group.first];
+            let count = group.segment(|index| !refused.contains(&index), &mut bytes).unwrap();
+            let segment = SegmentRow {
+                host: &first.host,
+                day: first.day,
+                seq_first: 0,
+                bytes: &bytes,
+            };
+            let mut decoded = 0;
+            decode(&segment, -1, i64::MAX, &mut |e| {
+                decoded += 1;
+                seen.push((
+                    e.host.to_string(),
+                    e.day,
+                    e.id.to_string(),
+                    e.model.to_string(),
+                    e.use_case.to_string(),
+                ));
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(decoded, count);
+        }
+        // Every accepted event once, grouped by first appearance of its host and day,
+        // in batch order within a group.
+        let mut expected: Vec<(usize, (String, i32, String, String, String))> = rows
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !refused.contains(index))
+            .map(|(index, r)| {
+                let group = groups
+                    .iter()
+                    .position(|g| rows[g.first].host == r.host && rows[g.first].day == r.day)
+                    .unwrap();
+                (
+                    group * 100 + index,
+                    (r.host.clone(), r.day, r.id.clone(), r.model.clone(), r.use_case.clone()),
+                )
+            })
+            .collect();
+        expected.sort_by_key(|(order, _)| *order);
+        assert_eq!(seen, expected.into_iter().map(|(_, e)| e).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn a_damaged_segment_is_an_error_not_a_panic() {
         let rows = [row("acme-cloud/us", "e-1", None, "1")];
         let mut bytes = Vec::new();
-        encode(&rows.iter().collect::<Vec<_>>(), &mut bytes).unwrap();
+        encode_groups(&rows).unwrap()[0].segment(|_| true, &mut bytes).unwrap();
         for cut in 0..bytes.len() {
             let segment = SegmentRow {
                 host: "acme-cloud",

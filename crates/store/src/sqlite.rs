@@ -6,7 +6,8 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::backend::{
-    mark_late, Backend, ContractRow, ContributionRow, EventRow, FxRow, InsertOutcome, Result, StatementRow, Visit,
+    mark_late, Backend, ContractRow, ContributionRow, EventBatch, EventLayout, FxRow, InsertOutcome, Result,
+    StatementRow, Visit,
 };
 use crate::segment::{self, SegmentRow};
 use crate::StoreError;
@@ -233,7 +234,16 @@ impl Backend for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn insert_events(&mut self, events: &mut [EventRow]) -> Result<Vec<InsertOutcome>> {
+    fn event_layout(&self) -> EventLayout {
+        EventLayout::Segments
+    }
+
+    fn insert_events(&mut self, batch: &mut EventBatch) -> Result<Vec<InsertOutcome>> {
+        if batch.segments.is_none() {
+            batch.segments = Some(segment::encode_groups(&batch.rows)?);
+        }
+        let EventBatch { rows: events, segments } = batch;
+        let groups = segments.as_ref().expect("encoded above");
         let transaction = self
             .connection
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -263,39 +273,19 @@ impl Backend for SqliteStore {
                 }
             }
             // Then the accepted events, one segment per host and day, in arrival order.
-            let mut groups: Vec<Vec<&EventRow>> = Vec::new();
-            let mut group_of: rustc_hash::FxHashMap<(&str, i32), usize> = Default::default();
-            for (e, outcome) in events.iter().zip(&outcomes) {
-                if *outcome == InsertOutcome::Accepted {
-                    let next_group = groups.len();
-                    let group = *group_of.entry((e.host.as_str(), e.day)).or_insert(next_group);
-                    if group == next_group {
-                        groups.push(Vec::new());
-                    }
-                    groups[group].push(e);
-                }
-            }
             let mut next: i64 = transaction.query_row("SELECT value FROM next_seq", [], |r| r.get(0))?;
             let mut insert = transaction.prepare_cached(
                 "INSERT INTO segments (host, day, seq_first, count, late, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             let mut bytes = Vec::new();
-            for group in &groups {
-                let first = group[0];
-                assert!(
-                    group.iter().all(|e| e.late == first.late),
-                    "lateness depends on host and day only"
-                );
-                segment::encode(group, &mut bytes)?;
-                insert.execute(params![
-                    first.host,
-                    first.day,
-                    next,
-                    group.len() as i64,
-                    first.late,
-                    bytes
-                ])?;
-                next += group.len() as i64;
+            for group in groups {
+                let count = group.segment(|index| outcomes[index] == InsertOutcome::Accepted, &mut bytes)?;
+                if count == 0 {
+                    continue;
+                }
+                let first = &events[group.first];
+                insert.execute(params![first.host, first.day, next, count as i64, first.late, bytes])?;
+                next += count as i64;
             }
             transaction.execute("UPDATE next_seq SET value = ?1", [next])?;
         }
