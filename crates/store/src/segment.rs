@@ -290,6 +290,9 @@ mod tests {
         assert_eq!(units, expected);
     }
 
+    /// Host, day, id, model and use case of a decoded event.
+    type Seen = (String, i32, String, String, String);
+
     #[test]
     fn a_batch_splits_by_host_and_day_and_segments_keep_only_accepted_events() {
         let mut rows: Vec<EventRow> = (0..12)
@@ -332,7 +335,7 @@ mod tests {
         }
         // Every accepted event once, grouped by first appearance of its host and day,
         // in batch order within a group.
-        let mut expected: Vec<(usize, (String, i32, String, String, String))> = rows
+        let mut expected: Vec<(usize, Seen)> = rows
             .iter()
             .enumerate()
             .filter(|(index, _)| !refused.contains(index))
