@@ -49,9 +49,11 @@ impl SqliteStore {
         // Larger pages hold a segment in fewer overflow pages and mean fewer splits of
         // the key index; the size takes effect only on a new file, before WAL mode is set.
         connection.execute_batch("PRAGMA page_size = 16384")?;
+        // A 64 MiB page cache bounds an import's memory whatever the file's size
+        // (imports append, so their hot pages are few; 256 MiB measured no faster).
         connection.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
-             PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;",
+             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
         let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
