@@ -112,14 +112,15 @@ impl Events {
     /// All valid events sorted by `(source, id)`, then input order.
     fn sorted(&self) -> Vec<Slot> {
         // Rank the distinct sources (few, in practice) by their bytes.
-        let mut source_symbols: Vec<u32> = self
-            .batches
-            .iter()
-            .zip(&self.symbols_of)
-            .flat_map(|(batch, symbols)| batch.events.iter().map(move |e| symbols[e.source as usize]))
+        let mut is_source = vec![false; self.symbols.len()];
+        for (batch, symbols) in self.batches.iter().zip(&self.symbols_of) {
+            for event in &batch.events {
+                is_source[symbols[event.source as usize] as usize] = true;
+            }
+        }
+        let mut source_symbols: Vec<u32> = (0..self.symbols.len() as u32)
+            .filter(|symbol| is_source[*symbol as usize])
             .collect();
-        source_symbols.par_sort_unstable();
-        source_symbols.dedup();
         source_symbols.sort_by(|a, b| self.symbols.name(*a).cmp(self.symbols.name(*b)));
         let mut rank_of = vec![u32::MAX; self.symbols.len()];
         for (rank, symbol) in source_symbols.iter().enumerate() {
@@ -149,6 +150,10 @@ impl Events {
                 })
             })
             .collect();
+        // `slots` is in input order. Split it by source (a stable counting sort),
+        // then sort each source's events stably by id: input order breaks ties, and
+        // a merge sort runs through ids that hosts send in ascending order (counters,
+        // time-ordered ids) in close to linear time.
         slots.par_sort_unstable_by(|a, b| {
             a.prefix
                 .cmp(&b.prefix)
