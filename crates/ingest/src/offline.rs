@@ -150,10 +150,6 @@ impl Events {
                 })
             })
             .collect();
-        // `slots` is in input order. Split it by source (a stable counting sort),
-        // then sort each source's events stably by id: input order breaks ties, and
-        // a merge sort runs through ids that hosts send in ascending order (counters,
-        // time-ordered ids) in close to linear time.
         slots.par_sort_unstable_by(|a, b| {
             a.prefix
                 .cmp(&b.prefix)
