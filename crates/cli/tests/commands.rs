@@ -218,3 +218,23 @@ fn store_options_go_before_or_after_the_subcommand() {
     assert!(ok(d, &["--db", "a.db", "contract", "list"]).contains("acme-llama"));
     assert!(!ok(d, &["--db", "b.db", "contract", "list"]).contains("acme-llama"));
 }
+
+#[test]
+fn a_broken_file_says_what_was_imported_before_the_break_and_a_repaired_one_counts_once() {
+    let d = dir("broken");
+    let d = d.0.as_path();
+    ok(d, &["init"]);
+    let usage = std::fs::read_to_string(fixtures().join("usage-small.ndjson")).unwrap();
+    let lines: Vec<&str> = usage.lines().filter(|l| !l.trim().is_empty()).take(2).collect();
+    // A JSON array whose closing bracket is missing: the first element is complete
+    // (a comma follows it), the last one cannot be known to be.
+    std::fs::write(d.join("cut.json"), format!("[{},\n{}\n", lines[0], lines[1])).unwrap();
+    let message = refused(d, &["import", "cut.json"]);
+    assert!(
+        message.contains("not closed") && message.contains("before it: 1 read, 1 accepted, 0 duplicates, stored"),
+        "{message}"
+    );
+    std::fs::write(d.join("whole.json"), format!("[{},\n{}]\n", lines[0], lines[1])).unwrap();
+    let again = ok(d, &["import", "whole.json"]);
+    assert!(again.contains("2 read, 1 accepted, 1 duplicates"), "{again}");
+}

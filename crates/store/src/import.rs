@@ -119,8 +119,17 @@ pub fn import(
             .unwrap_or_else(|_| Err(StoreError::Database("the writer thread panicked".into())));
         // A write failure explains a validation stopped by the closed channel.
         let summary = written?;
-        validated?;
-        Ok(summary)
+        match validated {
+            Ok(()) => Ok(summary),
+            // Chunks before a broken one are committed: say so, since importing the
+            // repaired file again is safe (stored events count once).
+            Err(StoreError::Refused(message)) if summary.read > 0 => Err(StoreError::Refused(format!(
+                "{message} (before it: {} read, {} accepted, {} duplicates, stored; \
+                 import the repaired file again, stored events count once)",
+                summary.read, summary.accepted, summary.duplicates
+            ))),
+            Err(error) => Err(error),
+        }
     })
 }
 
