@@ -38,6 +38,17 @@ pub struct ImportSummary {
     pub late: u64,
 }
 
+impl ImportSummary {
+    fn add(&mut self, other: &ImportSummary) {
+        self.read += other.read;
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.conflicts += other.conflicts;
+        self.rejected += other.rejected;
+        self.late += other.late;
+    }
+}
+
 /// How far an import has got, for progress bars.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
@@ -83,12 +94,7 @@ pub fn import(
                 let extra_writers: Vec<&mut (dyn Backend + Send + 'static)> =
                     extras.iter_mut().map(|e| &mut **e).collect();
                 for part in write_lanes(&mut *backend, extra_writers, work)? {
-                    summary.read += part.summary.read;
-                    summary.accepted += part.summary.accepted;
-                    summary.duplicates += part.summary.duplicates;
-                    summary.conflicts += part.summary.conflicts;
-                    summary.rejected += part.summary.rejected;
-                    summary.late += part.summary.late;
+                    summary.add(&part.summary);
                     for problem in &part.problems {
                         rejected(problem);
                     }
@@ -147,6 +153,10 @@ fn validate_all(
     sender: &std::sync::mpsc::SyncSender<Vec<Prepared>>,
 ) -> Result<()> {
     for (file_index, input) in inputs.into_iter().enumerate() {
+        let place = InputPlace {
+            name: &input.name,
+            index: file_index,
+        };
         let mut reader = RecordReader::new(input.reader);
         let failed = |e| StoreError::Refused(format!("{}: {e}", input.name));
         let mut following = read_chunks(&mut reader, lanes).map_err(failed)?;
@@ -158,12 +168,7 @@ fn validate_all(
                 || {
                     chunks
                         .iter()
-                        .map(|chunk| {
-                            let mut prepared = prepare(keys, &input.name, parse_chunk(chunk), now, layout);
-                            prepared.file_index = file_index;
-                            prepared.add_broken(&input.name, chunk);
-                            prepared
-                        })
+                        .map(|chunk| prepare(keys, place, chunk, now, layout))
                         .collect::<Vec<_>>()
                 },
             );
@@ -238,15 +243,27 @@ struct Prepared {
     read: u64,
 }
 
-/// Turns a chunk's batches into rows (with customer pseudonyms), laid out for the
-/// backend, and refusals.
-fn prepare(keys: &Keys, file: &str, batches: Vec<Batch>, now: Timestamp, layout: EventLayout) -> Prepared {
-    let parts: Vec<PreparedRows> = batches
+/// Validates a chunk into rows (with customer pseudonyms), laid out for the backend,
+/// and refusals (records that are not JSON among them).
+fn prepare(keys: &Keys, input: InputPlace<'_>, chunk: &Chunk, now: Timestamp, layout: EventLayout) -> Prepared {
+    let file = input.name;
+    let parts: Vec<PreparedRows> = parse_chunk(chunk)
         .par_iter()
         .map(|batch| prepare_batch(keys, file, batch, now))
         .collect();
     let mut rows = Vec::new();
     let mut all = PreparedRows::default();
+    for (record, message) in &chunk.broken {
+        all.read += 1;
+        all.problems.push(Rejected {
+            file: file.to_string(),
+            line: record.line,
+            index: record.index,
+            id: None,
+            code: "invalid_json".into(),
+            reason: message.clone(),
+        });
+    }
     for part in parts {
         rows.extend(part.rows);
         all.origins.extend(part.origins);
@@ -255,12 +272,19 @@ fn prepare(keys: &Keys, file: &str, batches: Vec<Batch>, now: Timestamp, layout:
     }
     Prepared {
         file: file.to_string(),
-        file_index: 0,
+        file_index: input.index,
         batch: EventBatch::new(rows, layout),
         origins: all.origins,
         problems: all.problems,
         read: all.read,
     }
+}
+
+/// Which input a chunk comes from.
+#[derive(Clone, Copy)]
+struct InputPlace<'a> {
+    name: &'a str,
+    index: usize,
 }
 
 /// What one parsed batch turns into.
@@ -328,23 +352,6 @@ fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prep
         origins,
         problems,
         read: (batch.events.len() + batch.invalid.len()) as u64,
-    }
-}
-
-impl Prepared {
-    /// Adds the chunk's records that are not JSON at all, in input order.
-    fn add_broken(&mut self, file: &str, chunk: &Chunk) {
-        for (record, message) in &chunk.broken {
-            self.read += 1;
-            self.problems.push(Rejected {
-                file: file.to_string(),
-                line: record.line,
-                index: record.index,
-                id: None,
-                code: "invalid_json".into(),
-                reason: message.clone(),
-            });
-        }
     }
 }
 
