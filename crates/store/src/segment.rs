@@ -7,7 +7,8 @@
 //!
 //! Invariants: the events of a segment have consecutive `seq` numbers starting at the
 //! row's `seq_first`, and a segment is written in one transaction, so a close's
-//! watermark (taken while imports are locked out) never falls inside one.
+//! watermark (taken while imports are locked out) never falls inside one. A segment
+//! holds at most one import chunk's events (4 MiB of input), which bounds its size.
 
 use serde::{Deserialize, Serialize};
 
