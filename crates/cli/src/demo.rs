@@ -184,26 +184,14 @@ pub fn run(args: &StoreArgs, events: u32) -> Result<(), Failure> {
     write(&usage_file, &usage)?;
     write(&late_file, &late)?;
     println!("wrote {} and {}", usage_file.display(), late_file.display());
-    stateful::import_files(
-        &mut opened,
-        stateful::usage_inputs(std::slice::from_ref(&usage_file))?,
-        None,
-    )?;
+    stateful::import_files(&mut opened, std::slice::from_ref(&usage_file), None)?;
     println!("importing the same file again changes nothing (idempotency is for life):");
-    stateful::import_files(
-        &mut opened,
-        stateful::usage_inputs(std::slice::from_ref(&usage_file))?,
-        None,
-    )?;
+    stateful::import_files(&mut opened, std::slice::from_ref(&usage_file), None)?;
 
     step("close September 2026");
     let september = stateful::close_period(&mut opened, "2026-09", None, 0)?;
     step("late September usage arrives after the close");
-    stateful::import_files(
-        &mut opened,
-        stateful::usage_inputs(std::slice::from_ref(&late_file))?,
-        None,
-    )?;
+    stateful::import_files(&mut opened, std::slice::from_ref(&late_file), None)?;
     step("close October 2026 (settles the late September usage as a prior-period adjustment)");
     let october = stateful::close_period(&mut opened, "2026-10", None, 0)?;
     step("orbit-llama settles quarterly: its 2026-Q4 closes once the quarter has ended");

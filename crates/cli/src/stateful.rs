@@ -296,21 +296,39 @@ pub fn now() -> Timestamp {
 }
 
 /// Imports with a progress bar on a terminal; prints the summary.
-pub fn import_files(
-    opened: &mut Opened,
-    inputs: Vec<UsageInput>,
-    report: Option<&Path>,
-) -> Result<ImportSummary, Failure> {
+pub fn import_files(opened: &mut Opened, files: &[PathBuf], report: Option<&Path>) -> Result<ImportSummary, Failure> {
     let keys = Keys::load(&opened.key_file)?;
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} importing: {pos} events read ({per_sec}), {elapsed}")
+    let inputs = usage_inputs(files)?;
+    // The bar measures bytes read when every input is a file of known size (standard
+    // input is not), and counts events otherwise.
+    let total_bytes: Option<u64> = files
+        .iter()
+        .map(|path| {
+            let file = path.as_os_str() != "-";
+            file.then(|| std::fs::metadata(path).ok().map(|m| m.len())).flatten()
+        })
+        .sum();
+    let bar = match (std::io::stderr().is_terminal(), total_bytes) {
+        (false, _) => ProgressBar::hidden(),
+        (true, Some(total)) => ProgressBar::new(total).with_style(
+            ProgressStyle::with_template("importing {wide_bar} {bytes}/{total_bytes}, {msg}, {eta} left")
                 .expect("a valid template"),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
+        ),
+        (true, None) => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} importing: {human_pos} events processed, {elapsed}")
+                .expect("a valid template"),
+        ),
+    };
+    bar.set_message("0 events processed");
+    let inputs: Vec<UsageInput> = match total_bytes {
+        Some(_) => inputs
+            .into_iter()
+            .map(|input| UsageInput {
+                name: input.name,
+                reader: Box::new(bar.wrap_read(input.reader)),
+            })
+            .collect(),
+        None => inputs,
     };
     let mut report_file = match report {
         Some(path) => {
@@ -321,7 +339,10 @@ pub fn import_files(
         None => None,
     };
     let mut shown = 0usize;
-    let mut on_progress = |p: Progress| bar.set_position(p.records);
+    let mut on_progress = |p: Progress| match total_bytes {
+        Some(_) => bar.set_message(format!("{} events processed", p.records)),
+        None => bar.set_position(p.records),
+    };
     let bar_for_messages = bar.clone();
     let mut on_rejected = |r: &Rejected| {
         if let Some(file) = report_file.as_mut() {
@@ -368,8 +389,7 @@ pub fn import_files(
 
 pub fn import(args: &StoreArgs, import: &ImportArgs) -> Result<(), Failure> {
     let mut opened = open(args)?;
-    let inputs = usage_inputs(&import.files)?;
-    import_files(&mut opened, inputs, import.report.as_deref())?;
+    import_files(&mut opened, &import.files, import.report.as_deref())?;
     Ok(())
 }
 
