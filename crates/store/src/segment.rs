@@ -139,6 +139,11 @@ pub fn encode_groups(events: &[EventRow]) -> Result<Vec<Group>, StoreError> {
 }
 
 impl Group {
+    /// The batch indices of the group's events.
+    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.events.iter().map(|(index, _)| *index)
+    }
+
     /// Writes the segment of the events `keep` accepts (by batch index) into `out`
     /// (the encoding of [`Segment`]: dictionary, count, events) and returns how many
     /// it holds.

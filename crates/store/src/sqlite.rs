@@ -286,6 +286,10 @@ impl Backend for SqliteStore {
                     continue;
                 }
                 let first = &events[group.first];
+                assert!(
+                    group.indices().all(|index| events[index].late == first.late),
+                    "lateness depends on host and day only"
+                );
                 insert.execute(params![first.host, first.day, next, count as i64, first.late, bytes])?;
                 next += count as i64;
             }
