@@ -304,8 +304,11 @@ pub fn import_files(opened: &mut Opened, files: &[PathBuf], report: Option<&Path
     let total_bytes: Option<u64> = files
         .iter()
         .map(|path| {
-            let file = path.as_os_str() != "-";
-            file.then(|| std::fs::metadata(path).ok().map(|m| m.len())).flatten()
+            if path.as_os_str() == "-" {
+                None
+            } else {
+                std::fs::metadata(path).ok().map(|m| m.len())
+            }
         })
         .sum();
     let bar = match (std::io::stderr().is_terminal(), total_bytes) {

@@ -169,10 +169,10 @@ fn validate_all(
                     chunks
                         .iter()
                         .map(|chunk| prepare(keys, place, chunk, now, layout))
-                        .collect::<Vec<_>>()
+                        .collect::<Result<Vec<_>>>()
                 },
             );
-            if sender.send(prepared).is_err() {
+            if sender.send(prepared?).is_err() {
                 return Ok(());
             }
             following = read.map_err(failed)?;
@@ -237,7 +237,7 @@ fn write_lanes(
 struct Prepared {
     file: String,
     file_index: usize,
-    batch: Result<EventBatch>,
+    batch: EventBatch,
     origins: Vec<Record>,
     problems: Vec<Rejected>,
     read: u64,
@@ -245,13 +245,12 @@ struct Prepared {
 
 /// Validates a chunk into rows (with customer pseudonyms), laid out for the backend,
 /// and refusals (records that are not JSON among them).
-fn prepare(keys: &Keys, input: InputPlace<'_>, chunk: &Chunk, now: Timestamp, layout: EventLayout) -> Prepared {
+fn prepare(keys: &Keys, input: InputPlace<'_>, chunk: &Chunk, now: Timestamp, layout: EventLayout) -> Result<Prepared> {
     let file = input.name;
     let parts: Vec<PreparedRows> = parse_chunk(chunk)
         .par_iter()
         .map(|batch| prepare_batch(keys, file, batch, now))
         .collect();
-    let mut rows = Vec::new();
     let mut all = PreparedRows::default();
     for (record, message) in &chunk.broken {
         all.read += 1;
@@ -265,19 +264,19 @@ fn prepare(keys: &Keys, input: InputPlace<'_>, chunk: &Chunk, now: Timestamp, la
         });
     }
     for part in parts {
-        rows.extend(part.rows);
+        all.rows.extend(part.rows);
         all.origins.extend(part.origins);
         all.problems.extend(part.problems);
         all.read += part.read;
     }
-    Prepared {
+    Ok(Prepared {
         file: file.to_string(),
         file_index: input.index,
-        batch: EventBatch::new(rows, layout),
+        batch: EventBatch::new(all.rows, layout)?,
         origins: all.origins,
         problems: all.problems,
         read: all.read,
-    }
+    })
 }
 
 /// Which input a chunk comes from.
@@ -360,12 +359,11 @@ fn write_prepared(backend: &mut (dyn Backend + Send), prepared: Prepared) -> Res
     let Prepared {
         file,
         file_index: _,
-        batch,
+        mut batch,
         origins,
         mut problems,
         read,
     } = prepared;
-    let mut batch = batch?;
     let mut written = Written::default();
     let summary = &mut written.summary;
     summary.read = read;

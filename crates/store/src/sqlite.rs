@@ -241,11 +241,11 @@ impl Backend for SqliteStore {
     }
 
     fn insert_events(&mut self, batch: &mut EventBatch) -> Result<Vec<InsertOutcome>> {
-        if batch.segments.is_none() {
-            batch.segments = Some(segment::encode_groups(&batch.rows)?);
-        }
-        let EventBatch { rows: events, segments } = batch;
-        let groups = segments.as_ref().expect("encoded above");
+        let groups = match batch.segments.take() {
+            Some(groups) => groups,
+            None => segment::encode_groups(&batch.rows)?,
+        };
+        let events = &mut batch.rows;
         let transaction = self
             .connection
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -280,7 +280,7 @@ impl Backend for SqliteStore {
                 "INSERT INTO segments (host, day, seq_first, count, late, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             let mut bytes = Vec::new();
-            for group in groups {
+            for group in &groups {
                 let count = group.segment(|index| outcomes[index] == InsertOutcome::Accepted, &mut bytes)?;
                 if count == 0 {
                     continue;
