@@ -1,36 +1,48 @@
 #!/usr/bin/env python3
 """The baseline for bench/rate.sh: DuckDB (2 threads) doing the equivalent of
 `revshare rate`'s data work over the same NDJSON file: parse, deduplicate by
-(source, id) (keeping any one: the generated duplicates are exact copies, and
-asking for the first in file order would only slow DuckDB down), and group by host, month, model, use case and
-currency with exact decimal sums and distinct customers.
+(source, id), and group by host, month, model, use case and currency with exact
+decimal sums and distinct customers.
 
-    duckdb_rate.py usage.ndjson
+    duckdb_rate.py usage.ndjson [first|any]
+
+`first` (the default) keeps the first occurrence of each key in file order, the
+spec's rule and what revshare does. `any` keeps any one copy: the same result on the
+generator's data (its duplicates are exact copies) and a lighter query for DuckDB,
+measured too so that the comparison does not rest on the baseline's choice. Neither
+does revshare's other work: strict validation, conflict detection, canonical JSON,
+SHA-256 leaf hashes and Merkle roots.
 """
 import sys, time
 import duckdb
 
+path = sys.argv[1]
+keep = sys.argv[2] if len(sys.argv) > 2 else "first"
+if keep not in ("first", "any"):
+    sys.exit(f"keep must be first or any, not {keep!r}")
 start = time.perf_counter()
 con = duckdb.connect()
 con.execute("SET threads TO 2")
+order = "ORDER BY n" if keep == "first" else ""
 rows = con.execute(
-    """
+    f"""
     WITH raw AS (
-      SELECT source, id, "time" AS t, data
-      FROM read_json(?, format = 'newline_delimited', columns = {
+      SELECT source, id, "time" AS t, data, ordinality AS n
+      FROM read_json(?, format = 'newline_delimited', columns = {{
         'specversion': 'VARCHAR', 'type': 'VARCHAR', 'source': 'VARCHAR', 'id': 'VARCHAR', 'time': 'VARCHAR',
         'data': 'STRUCT(host VARCHAR, model VARCHAR, use_case VARCHAR, region VARCHAR, customer VARCHAR,
-                        requests BIGINT, input_tokens BIGINT, output_tokens BIGINT, revenue VARCHAR, currency VARCHAR)'})
+                        requests BIGINT, input_tokens BIGINT, output_tokens BIGINT, revenue VARCHAR, currency VARCHAR)'}})
+        WITH ORDINALITY
     ), first AS (
-      SELECT * FROM raw QUALIFY row_number() OVER (PARTITION BY source, id) = 1
+      SELECT * FROM raw QUALIFY row_number() OVER (PARTITION BY source, id {order}) = 1
     )
     SELECT data.host, strftime(CAST(t AS TIMESTAMPTZ), '%Y-%m') AS period, data.model, data.use_case, data.currency,
            count(*), sum(coalesce(data.requests, 1)), sum(data.input_tokens), sum(data.output_tokens),
            sum(CAST(data.revenue AS DECIMAL(38, 12))), count(DISTINCT data.customer)
     FROM first GROUP BY ALL ORDER BY ALL
     """,
-    [sys.argv[1]],
+    [path],
 ).fetchall()
-print(f"{len(rows)} groups in {time.perf_counter() - start:.3f} s", file=sys.stderr)
+print(f"{len(rows)} groups in {time.perf_counter() - start:.3f} s (keep {keep})", file=sys.stderr)
 for row in rows:
     print(*row, sep=",")

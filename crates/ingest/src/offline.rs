@@ -10,6 +10,7 @@
 //!    ranges, merged in order), then rate each statement and hash its tree.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use rayon::prelude::*;
 use revshare_core::merkle::{self, Hash};
@@ -84,8 +85,21 @@ struct Events {
     symbols_of: Vec<Vec<u32>>,
     /// Per batch: the file it came from (index into `files`).
     file_of: Vec<u32>,
+    /// Per batch: how many valid events come before it.
+    first_of_batch: Vec<usize>,
     files: Vec<String>,
     symbols: Symbols,
+}
+
+/// The first event of each key, found in the sorted slots.
+struct Counted {
+    /// Per valid event, where it lies in memory: its place among the counted events
+    /// in key order, or [`NOT_COUNTED`].
+    rank: Vec<AtomicU32>,
+    /// The counted events' leaf hashes, in key order.
+    leaves: Vec<Hash>,
+    /// Positions in the sorted slots of the events that repeat an earlier key.
+    later: Vec<usize>,
 }
 
 /// A valid event's place, with a sort key that orders like `(source, id)`.
@@ -109,13 +123,76 @@ impl Events {
         batch.id_bytes(event)
     }
 
+    fn same_key(&self, a: &Slot, b: &Slot) -> bool {
+        a.prefix == b.prefix && self.id(a) == self.id(b)
+    }
+
+    /// Walks the sorted slots on all cores: the first slot of each key is counted,
+    /// the rest are left for the caller to tell duplicates from conflicts.
+    fn count_firsts(&self, sorted: &[Slot]) -> Counted {
+        let is_later = |position: usize| position > 0 && self.same_key(&sorted[position - 1], &sorted[position]);
+        let part_len = sorted.len().div_ceil(4 * rayon::current_num_threads().max(1)).max(1);
+        // First how many each part counts, so that every part knows its first rank.
+        let counted_of_part: Vec<usize> = sorted
+            .par_chunks(part_len)
+            .enumerate()
+            .map(|(part, slots)| (0..slots.len()).filter(|o| !is_later(part * part_len + o)).count())
+            .collect();
+        let rank: Vec<AtomicU32> = (0..sorted.len()).map(|_| AtomicU32::new(NOT_COUNTED)).collect();
+        let mut leaves = vec![[0u8; 32]; counted_of_part.iter().sum()];
+        let mut leaf_parts = Vec::with_capacity(counted_of_part.len());
+        let mut rest = leaves.as_mut_slice();
+        for counted in &counted_of_part {
+            let (part, after) = rest.split_at_mut(*counted);
+            leaf_parts.push(part);
+            rest = after;
+        }
+        let first_rank_of_part: Vec<usize> = counted_of_part
+            .iter()
+            .scan(0, |next, counted| {
+                let first = *next;
+                *next += counted;
+                Some(first)
+            })
+            .collect();
+        let later: Vec<Vec<usize>> = sorted
+            .par_chunks(part_len)
+            .zip(leaf_parts)
+            .enumerate()
+            .map(|(part, (slots, leaves))| {
+                let mut later = Vec::new();
+                let mut counted = 0;
+                for (offset, slot) in slots.iter().enumerate() {
+                    let position = part * part_len + offset;
+                    if is_later(position) {
+                        later.push(position);
+                        continue;
+                    }
+                    let event_rank = first_rank_of_part[part] + counted;
+                    rank[self.first_of_batch[slot.batch as usize] + slot.event as usize].store(
+                        u32::try_from(event_rank).expect("fewer than 2^32 events"),
+                        Ordering::Relaxed,
+                    );
+                    leaves[counted] = self.event(slot).1.leaf;
+                    counted += 1;
+                }
+                later
+            })
+            .collect();
+        Counted {
+            rank,
+            leaves,
+            later: later.into_iter().flatten().collect(),
+        }
+    }
+
     /// All valid events sorted by `(source, id)`, then input order.
     fn sorted(&self) -> Vec<Slot> {
         // Rank the distinct sources (few, in practice) by their bytes.
         let mut is_source = vec![false; self.symbols.len()];
         for (batch, symbols) in self.batches.iter().zip(&self.symbols_of) {
-            for event in &batch.events {
-                is_source[symbols[event.source as usize] as usize] = true;
+            for source in &batch.sources {
+                is_source[symbols[*source as usize] as usize] = true;
             }
         }
         let mut source_symbols: Vec<u32> = (0..self.symbols.len() as u32)
@@ -126,30 +203,41 @@ impl Events {
         for (rank, symbol) in source_symbols.iter().enumerate() {
             rank_of[*symbol as usize] = rank as u32;
         }
-        let mut slots: Vec<Slot> = self
-            .batches
-            .par_iter()
-            .enumerate()
-            .flat_map_iter(|(b, batch)| {
-                let symbols = &self.symbols_of[b];
-                let rank_of = &rank_of;
-                batch.events.iter().enumerate().map(move |(e, event)| {
-                    let mut id = [0u8; 24];
-                    let bytes = batch.id_bytes(event);
-                    let n = bytes.len().min(24);
-                    id[..n].copy_from_slice(&bytes[..n]);
-                    let word = |i: usize| u64::from_be_bytes(id[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-                    Slot {
-                        prefix: (
-                            rank_of[symbols[event.source as usize] as usize],
-                            [word(0), word(1), word(2)],
-                        ),
-                        batch: b as u32,
-                        event: e as u32,
-                    }
-                })
-            })
-            .collect();
+        // Every batch fills its own part of one array, on all cores.
+        let mut slots = vec![
+            Slot {
+                prefix: (0, [0; 3]),
+                batch: 0,
+                event: 0,
+            };
+            self.batches.iter().map(|batch| batch.events.len()).sum()
+        ];
+        let mut parts = Vec::with_capacity(self.batches.len());
+        let mut rest = slots.as_mut_slice();
+        for batch in &self.batches {
+            let (part, after) = rest.split_at_mut(batch.events.len());
+            parts.push(part);
+            rest = after;
+        }
+        parts.into_par_iter().enumerate().for_each(|(b, part)| {
+            let batch = &self.batches[b];
+            let symbols = &self.symbols_of[b];
+            for (e, (event, slot)) in batch.events.iter().zip(part).enumerate() {
+                let mut id = [0u8; 24];
+                let bytes = batch.id_bytes(event);
+                let n = bytes.len().min(24);
+                id[..n].copy_from_slice(&bytes[..n]);
+                let word = |i: usize| u64::from_be_bytes(id[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+                *slot = Slot {
+                    prefix: (
+                        rank_of[symbols[event.source as usize] as usize],
+                        [word(0), word(1), word(2)],
+                    ),
+                    batch: b as u32,
+                    event: e as u32,
+                };
+            }
+        });
         slots.par_sort_unstable_by(|a, b| {
             a.prefix
                 .cmp(&b.prefix)
@@ -159,9 +247,8 @@ impl Events {
         slots
     }
 
-    fn facts(&self, slot: &Slot) -> InternedFacts {
-        let (_, event) = self.event(slot);
-        let symbols = &self.symbols_of[slot.batch as usize];
+    /// An event's facts; `symbols` translates its batch's dictionary.
+    fn facts_of(symbols: &[u32], event: &CompactEvent) -> InternedFacts {
         InternedFacts {
             host: symbols[event.names[0] as usize],
             model: symbols[event.names[1] as usize],
@@ -176,6 +263,9 @@ impl Events {
         }
     }
 }
+
+/// The rank of an event that is not counted (a duplicate or a conflict).
+const NOT_COUNTED: u32 = u32::MAX;
 
 /// Rates usage files against the inputs. `report` receives every invalid record as
 /// it is found, then every conflict (in input order).
@@ -196,31 +286,32 @@ pub fn rate_usage(
     lap("sort");
 
     // Keep the first of each key; count the rest as duplicates or conflicts.
-    let mut winners: Vec<Slot> = Vec::with_capacity(sorted.len());
+    let Counted { rank, leaves, later } = events.count_firsts(&sorted);
     let mut conflicts: Vec<(u32, Record, String)> = Vec::new();
-    for slot in &sorted {
-        if let Some(first) = winners.last() {
-            if first.prefix == slot.prefix && events.id(first) == events.id(slot) {
-                let first_leaf = events.event(first).1.leaf;
-                let (batch, event) = events.event(slot);
-                if first_leaf == event.leaf {
-                    summary.duplicates += 1;
-                } else {
-                    conflicts.push((
-                        events.file_of[slot.batch as usize],
-                        event.record,
-                        format!(
-                            "conflict: ({}, {}) was already given with other content; the first stands",
-                            batch.source(event),
-                            batch.id(event)
-                        ),
-                    ));
-                }
-                continue;
-            }
+    for position in later {
+        // Equal keys are adjacent: the first of them is the nearest earlier slot
+        // whose predecessor has another key.
+        let mut first = position - 1;
+        while first > 0 && events.same_key(&sorted[first - 1], &sorted[first]) {
+            first -= 1;
         }
-        winners.push(*slot);
+        let slot = &sorted[position];
+        let (batch, event) = events.event(slot);
+        if events.event(&sorted[first]).1.leaf == event.leaf {
+            summary.duplicates += 1;
+        } else {
+            conflicts.push((
+                events.file_of[slot.batch as usize],
+                event.record,
+                format!(
+                    "conflict: ({}, {}) was already given with other content; the first stands",
+                    batch.source(event),
+                    batch.id(event)
+                ),
+            ));
+        }
     }
+    drop(sorted);
     conflicts.sort_by_key(|(file, record, _)| (*file, record.index));
     for (file, record, message) in conflicts {
         summary.conflicts += 1;
@@ -232,23 +323,38 @@ pub fn rate_usage(
             message,
         });
     }
-    summary.unique = winners.len() as u64;
+    summary.unique = leaves.len() as u64;
     lap("dedup");
 
-    // Accumulate contiguous ranges on all cores; merging in range order keeps every
-    // statement's events in key order.
-    let range = winners.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
-    let parts: Vec<(UsageMap, u64)> = winners
+    // Accumulate in input order, on all cores: the events lie in memory in that
+    // order, and sums do not depend on it. Only each statement's event list does
+    // (its Merkle leaves go in key order), so those lists are sorted by rank after.
+    let range = events
+        .batches
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1);
+    let parts: Vec<(UsageMap, u64)> = events
+        .batches
         .par_chunks(range)
         .enumerate()
-        .map(|(part, slots)| {
+        .map(|(part, batches)| {
             let mut router = Router::new(inputs);
             let mut usage = UsageMap::default();
             let mut unselected = 0;
-            for (offset, slot) in slots.iter().enumerate() {
-                let index = (part * range + offset) as u32;
-                if router.add(&mut usage, &events.symbols, &events.facts(slot), index) == 0 {
-                    unselected += 1;
+            for (offset, batch) in batches.iter().enumerate() {
+                let b = part * range + offset;
+                let symbols = &events.symbols_of[b];
+                let ranks = &rank[events.first_of_batch[b]..][..batch.events.len()];
+                for (event, event_rank) in batch.events.iter().zip(ranks) {
+                    let event_rank = event_rank.load(Ordering::Relaxed);
+                    if event_rank == NOT_COUNTED {
+                        continue;
+                    }
+                    let facts = Events::facts_of(symbols, event);
+                    if router.add(&mut usage, &events.symbols, &facts, event_rank) == 0 {
+                        unselected += 1;
+                    }
                 }
             }
             (usage, unselected)
@@ -256,11 +362,13 @@ pub fn rate_usage(
         .collect();
     summary.unselected = parts.iter().map(|(_, n)| n).sum();
     let mut usage = merge_usage(parts.into_iter().map(|(u, _)| u).collect());
+    for statement in usage.values_mut() {
+        statement.events.par_sort_unstable();
+    }
     if let Some(period) = period {
         require_period(&mut usage, inputs, period);
     }
     lap("accumulate");
-    let leaves: Vec<Hash> = winners.par_iter().map(|slot| events.event(slot).1.leaf).collect();
     let statements = finish(inputs, &usage, &events.symbols, &leaves, period, &mut summary);
     lap("rate and hash trees");
     Ok(RateOutput {
@@ -280,9 +388,11 @@ fn read_all(
         batches: Vec::new(),
         symbols_of: Vec::new(),
         file_of: Vec::new(),
+        first_of_batch: Vec::new(),
         files: Vec::new(),
         symbols: Symbols::default(),
     };
+    let mut valid = 0;
     for (file_number, input) in usage.into_iter().enumerate() {
         let mut reader = RecordReader::new(input.reader);
         let mut invalid = |record: &Record, message: String, summary: &mut Summary| {
@@ -316,6 +426,8 @@ fn read_all(
                 let symbols: Vec<u32> = batch.names.iter().map(|n| events.symbols.intern(n)).collect();
                 events.symbols_of.push(symbols);
                 events.file_of.push(file_number as u32);
+                events.first_of_batch.push(valid);
+                valid += batch.events.len();
                 events.batches.push(batch);
             }
             reader.recycle(chunk);

@@ -51,6 +51,9 @@ pub struct Batch {
     pub events: Vec<CompactEvent>,
     pub invalid: Vec<(Record, EventError)>,
     pub names: Vec<String>,
+    /// The dictionary ids that name a source, each once: sources are few, so they
+    /// can be ranked without visiting every event.
+    pub sources: Vec<u16>,
     pub bytes: Vec<u8>,
 }
 
@@ -131,6 +134,9 @@ fn parse_records<'c>(chunk: &'c Chunk, records: &[Record]) -> Batch {
         ];
         let customer = data.customer.as_ref().map(&mut name);
         let source = name(&event.source);
+        if !batch.sources.contains(&source) {
+            batch.sources.push(source);
+        }
         let id_start = batch.push_str(&event.id);
         batch.events.push(CompactEvent {
             record: *record,
