@@ -4,10 +4,11 @@
 //!    batches; invalid records are reported as they are found.
 //! 2. Sort every valid event by `(source, id)`, then by input position, on all cores.
 //!    Equal keys are now adjacent: the first in input order wins, later ones are
-//!    duplicates (same leaf hash) or conflicts (another). No hash table is needed,
-//!    and the sorted order is already the order of every statement's Merkle leaves.
-//! 3. Accumulate the winners into per-statement usage on all cores (contiguous
-//!    ranges, merged in order), then rate each statement and hash its tree.
+//!    duplicates (same leaf hash) or conflicts (another). No hash table is needed.
+//!    Each winner's place in this order is its rank: the order of Merkle leaves.
+//! 3. Accumulate the winners into per-statement usage on all cores, in input order
+//!    (the order they lie in memory; sums do not depend on it), then sort each
+//!    statement's ranks, rate it and hash its tree.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU32, Ordering};
