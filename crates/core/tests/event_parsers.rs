@@ -1,10 +1,11 @@
 //! The fast event parser and the strict one agree on every input: the same event or
-//! the same error. Inputs are the spec's example events, mutated byte by byte.
+//! the same error. Inputs are the spec's example events, mutated byte by byte, read
+//! with no key-order guesses and with guesses left by another event.
 
 mod common;
 
 use proptest::prelude::*;
-use revshare_core::event::UsageEvent;
+use revshare_core::event::{Shape, UsageEvent};
 
 fn bases() -> Vec<Vec<u8>> {
     let mut lines: Vec<Vec<u8>> = Vec::new();
@@ -83,12 +84,30 @@ proptest! {
         let input = mutate(&base, &ops);
         prop_assert_eq!(UsageEvent::parse(&input), UsageEvent::parse_strict(&input), "input {}", String::from_utf8_lossy(&input));
     }
+
+    #[test]
+    fn key_order_guesses_never_change_what_is_read(
+        earlier in prop::sample::select(bases()),
+        base in prop::sample::select(bases()),
+        ops in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<prop::sample::Index>()), 0..4),
+    ) {
+        // The guesses come from an earlier event, valid or not, as in a file.
+        let mut shape = Shape::default();
+        let _ = UsageEvent::parse_shaped(&earlier, &mut shape);
+        let input = mutate(&base, &ops);
+        prop_assert_eq!(UsageEvent::parse_shaped(&input, &mut shape), UsageEvent::parse_strict(&input), "input {}", String::from_utf8_lossy(&input));
+    }
 }
 
 #[test]
 fn unmutated_examples_take_the_same_path_to_the_same_event() {
+    let mut shape = Shape::default();
     for base in bases() {
         let fast = UsageEvent::parse(&base).unwrap();
         assert_eq!(Ok(fast), UsageEvent::parse_strict(&base));
+        assert_eq!(
+            UsageEvent::parse_shaped(&base, &mut shape),
+            UsageEvent::parse_strict(&base)
+        );
     }
 }

@@ -4,7 +4,7 @@
 //!
 //!     cargo run --release -p revshare-ingest --example phases -- usage.ndjson
 
-use revshare_core::event::UsageEvent;
+use revshare_core::event::{Shape, UsageEvent};
 use revshare_ingest::reader::RecordReader;
 use std::time::Instant;
 fn main() {
@@ -38,9 +38,10 @@ fn main() {
         let t = Instant::now();
         let mut buf = Vec::new();
         let mut y = 0u8;
+        let mut shape = Shape::default();
         for c in &chunks {
             for r in &c.records {
-                let Ok(e) = UsageEvent::parse(c.record_bytes(r)) else {
+                let Ok(e) = UsageEvent::parse_shaped(c.record_bytes(r), &mut shape) else {
                     continue;
                 };
                 y ^= e.leaf_hash_with(&mut buf)[0];

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use rayon::prelude::*;
-use revshare_core::event::{EventError, Timestamp, UsageEvent};
+use revshare_core::event::{EventError, Shape, Timestamp, UsageEvent};
 use revshare_core::merkle::Hash;
 use revshare_core::period::Day;
 use rustc_hash::FxHashMap;
@@ -102,8 +102,9 @@ fn parse_records<'c>(chunk: &'c Chunk, records: &[Record]) -> Batch {
     let mut borrowed: FxHashMap<&'c str, u16> = FxHashMap::default();
     let mut owned: FxHashMap<String, u16> = FxHashMap::default();
     let mut scratch = Vec::with_capacity(512);
+    let mut shape = Shape::default();
     for record in records {
-        let event = match UsageEvent::parse(chunk.record_bytes(record)) {
+        let event = match UsageEvent::parse_shaped(chunk.record_bytes(record), &mut shape) {
             Ok(event) => event,
             Err(error) => {
                 batch.invalid.push((*record, error));

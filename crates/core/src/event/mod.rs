@@ -15,6 +15,7 @@ mod validate;
 use std::borrow::Cow;
 
 pub use canonical::write_json_string;
+pub use fast::Shape;
 pub use validate::{is_currency_code, parse_revenue, parse_time};
 
 /// The largest integer JSON carries exactly (2^53 − 1).
@@ -116,7 +117,13 @@ pub struct UsageEvent<'a> {
 impl<'a> UsageEvent<'a> {
     /// Parses and validates one event. Offline: no clock check (see [`check_clock`]).
     pub fn parse(bytes: &'a [u8]) -> Result<UsageEvent<'a>, EventError> {
-        match fast::parse(bytes) {
+        Self::parse_shaped(bytes, &mut Shape::default())
+    }
+
+    /// [`UsageEvent::parse`], faster on a run of events written alike: `shape`
+    /// remembers the order of keys from one event to the next.
+    pub fn parse_shaped(bytes: &'a [u8], shape: &mut Shape) -> Result<UsageEvent<'a>, EventError> {
+        match fast::parse(bytes, shape) {
             Some(raw) => validate::validate(raw),
             None => strict::parse(bytes),
         }

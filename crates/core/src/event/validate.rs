@@ -19,7 +19,7 @@ const NAME_CHARS_MAX: usize = 256;
 
 /// An event's fields as read, before the rules. Types are already right (a parser
 /// refuses a number where a string belongs); everything else is checked here.
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct RawEvent<'a> {
     pub specversion: Option<Cow<'a, str>>,
     pub kind: Option<Cow<'a, str>>,
@@ -30,7 +30,7 @@ pub(crate) struct RawEvent<'a> {
     pub extensions: Vec<(Cow<'a, str>, serde_json::Value)>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct RawData<'a> {
     pub host: Option<Cow<'a, str>>,
     pub model: Option<Cow<'a, str>>,
