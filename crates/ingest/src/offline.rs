@@ -460,14 +460,13 @@ fn finish(
     let mut statements = Vec::with_capacity(wanted.len());
     for (key, usage) in wanted {
         let contract = version_for(&inputs.contracts, key).expect("events are routed only to versions in force");
-        let tree_leaves: Vec<Hash> = usage.events.par_iter().map(|e| leaves[*e as usize]).collect();
         debug_assert!(
             usage.events.windows(2).all(|w| w[0] < w[1]),
             "events arrive in key order"
         );
         let tree = TreeSummary {
-            count: tree_leaves.len() as u64,
-            root: parallel_root(&tree_leaves),
+            count: usage.events.len() as u64,
+            root: parallel_root_of(&usage.events, leaves),
         };
         let rated = rate_statement(contract, key.period, usage, symbols, inputs, tree, &[]);
         summary.rated += rated.rated_events;
@@ -477,17 +476,25 @@ fn finish(
     statements
 }
 
-/// The RFC 9162 root, hashing the two halves of large trees on two threads. The tree
-/// shape depends only on the leaf count, so this equals [`merkle::root`].
-pub fn parallel_root(leaves: &[Hash]) -> Hash {
-    const PARALLEL_LEAVES_MIN: usize = 1 << 14;
-    if leaves.len() < PARALLEL_LEAVES_MIN {
-        return merkle::root(leaves);
+/// The RFC 9162 root over `leaves[ranks[0]], leaves[ranks[1]], …`, hashing the two
+/// halves of large trees on two threads and gathering the leaves of one small
+/// subtree at a time rather than the whole list. The tree shape depends only on the
+/// leaf count, so this equals [`merkle::root`] over the gathered leaves.
+fn parallel_root_of(ranks: &[u32], leaves: &[Hash]) -> Hash {
+    if ranks.len() < PARALLEL_LEAVES_MIN {
+        let gathered: Vec<Hash> = ranks.iter().map(|rank| leaves[*rank as usize]).collect();
+        return merkle::root(&gathered);
     }
-    let k = merkle::split_point(leaves.len());
-    let (left, right) = rayon::join(|| parallel_root(&leaves[..k]), || parallel_root(&leaves[k..]));
+    let k = merkle::split_point(ranks.len());
+    let (left, right) = rayon::join(
+        || parallel_root_of(&ranks[..k], leaves),
+        || parallel_root_of(&ranks[k..], leaves),
+    );
     merkle::node_hash(&left, &right)
 }
+
+/// Subtrees smaller than this are hashed on one thread.
+const PARALLEL_LEAVES_MIN: usize = 1 << 14;
 
 #[cfg(test)]
 mod tests {
@@ -497,7 +504,19 @@ mod tests {
     fn parallel_root_equals_the_sequential_one() {
         for n in [0usize, 1, 3, 16_384, 50_001] {
             let leaves: Vec<Hash> = (0..n as u32).map(|i| merkle::leaf_hash(&i.to_le_bytes())).collect();
-            assert_eq!(parallel_root(&leaves), merkle::root(&leaves), "{n} leaves");
+            let in_order: Vec<u32> = (0..n as u32).collect();
+            assert_eq!(
+                parallel_root_of(&in_order, &leaves),
+                merkle::root(&leaves),
+                "{n} leaves"
+            );
+            let ranks: Vec<u32> = (0..n as u32).rev().collect();
+            let reversed: Vec<Hash> = leaves.iter().rev().copied().collect();
+            assert_eq!(
+                parallel_root_of(&ranks, &leaves),
+                merkle::root(&reversed),
+                "{n} leaves by rank"
+            );
         }
     }
 }

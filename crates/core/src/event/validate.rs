@@ -154,7 +154,7 @@ fn check_pattern(
     field: &str,
     value: &str,
     max: usize,
-    allowed: fn(u8) -> bool,
+    allowed: impl Fn(u8) -> bool,
     pattern: &str,
 ) -> Result<(), EventError> {
     if value.is_empty() || value.len() > max || !value.bytes().all(allowed) {
