@@ -141,13 +141,7 @@ impl Events {
             .collect();
         let rank: Vec<AtomicU32> = (0..sorted.len()).map(|_| AtomicU32::new(NOT_COUNTED)).collect();
         let mut leaves = vec![[0u8; 32]; counted_of_part.iter().sum()];
-        let mut leaf_parts = Vec::with_capacity(counted_of_part.len());
-        let mut rest = leaves.as_mut_slice();
-        for counted in &counted_of_part {
-            let (part, after) = rest.split_at_mut(*counted);
-            leaf_parts.push(part);
-            rest = after;
-        }
+        let leaf_parts = split_lengths(&mut leaves, counted_of_part.iter().copied());
         let first_rank_of_part: Vec<usize> = counted_of_part
             .iter()
             .scan(0, |next, counted| {
@@ -213,13 +207,7 @@ impl Events {
             };
             self.batches.iter().map(|batch| batch.events.len()).sum()
         ];
-        let mut parts = Vec::with_capacity(self.batches.len());
-        let mut rest = slots.as_mut_slice();
-        for batch in &self.batches {
-            let (part, after) = rest.split_at_mut(batch.events.len());
-            parts.push(part);
-            rest = after;
-        }
+        let parts = split_lengths(&mut slots, self.batches.iter().map(|batch| batch.events.len()));
         parts.into_par_iter().enumerate().for_each(|(b, part)| {
             let batch = &self.batches[b];
             let symbols = &self.symbols_of[b];
@@ -263,6 +251,18 @@ impl Events {
             revenue_units: event.revenue_units,
         }
     }
+}
+
+/// Cuts `items` into consecutive parts of the given lengths, for parallel writers.
+fn split_lengths<T>(items: &mut [T], lengths: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut parts = Vec::with_capacity(lengths.size_hint().0);
+    let mut rest = items;
+    for length in lengths {
+        let (part, after) = rest.split_at_mut(length);
+        parts.push(part);
+        rest = after;
+    }
+    parts
 }
 
 /// The rank of an event that is not counted (a duplicate or a conflict).
