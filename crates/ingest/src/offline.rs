@@ -194,9 +194,9 @@ impl Events {
             .filter(|symbol| is_source[*symbol as usize])
             .collect();
         source_symbols.sort_by(|a, b| self.symbols.name(*a).cmp(self.symbols.name(*b)));
-        let mut rank_of = vec![u32::MAX; self.symbols.len()];
+        let mut source_rank_of = vec![u32::MAX; self.symbols.len()];
         for (rank, symbol) in source_symbols.iter().enumerate() {
-            rank_of[*symbol as usize] = rank as u32;
+            source_rank_of[*symbol as usize] = rank as u32;
         }
         // Every batch fills its own part of one array, on all cores.
         let mut slots = vec![
@@ -219,7 +219,7 @@ impl Events {
                 let word = |i: usize| u64::from_be_bytes(id[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
                 *slot = Slot {
                     prefix: (
-                        rank_of[symbols[event.source as usize] as usize],
+                        source_rank_of[symbols[event.source as usize] as usize],
                         [word(0), word(1), word(2)],
                     ),
                     batch: b as u32,
