@@ -6,8 +6,8 @@
 #
 #   bench/rate.sh [EVENTS]        (default 1000000)
 #
-# Prints both wall times, both peak RSS and the ratios. Needs python3; installs
-# DuckDB into bench/.venv on first use.
+# Prints every wall time and peak RSS, Python's start alone, and the ratios. Needs
+# python3; installs DuckDB into bench/.venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-1000000}

@@ -131,17 +131,24 @@ impl Events {
     /// Walks the sorted slots on all cores: the first slot of each key is counted,
     /// the rest are left for the caller to tell duplicates from conflicts.
     fn count_firsts(&self, sorted: &[Slot]) -> Counted {
-        let is_later = |position: usize| position > 0 && self.same_key(&sorted[position - 1], &sorted[position]);
         let part_len = sorted.len().div_ceil(4 * rayon::current_num_threads().max(1)).max(1);
-        // First how many each part counts, so that every part knows its first rank.
-        let counted_of_part: Vec<usize> = sorted
+        // First the slots that repeat the key before them (few), part by part, so
+        // that every part knows how many it counts and so its first rank.
+        let later_of_part: Vec<Vec<usize>> = sorted
             .par_chunks(part_len)
             .enumerate()
-            .map(|(part, slots)| (0..slots.len()).filter(|o| !is_later(part * part_len + o)).count())
+            .map(|(part, slots)| {
+                let start = part * part_len;
+                (start..start + slots.len())
+                    .filter(|&position| position > 0 && self.same_key(&sorted[position - 1], &sorted[position]))
+                    .collect()
+            })
             .collect();
-        let rank: Vec<AtomicU32> = (0..sorted.len()).map(|_| AtomicU32::new(NOT_COUNTED)).collect();
-        let mut leaves = vec![[0u8; 32]; counted_of_part.iter().sum()];
-        let leaf_parts = split_lengths(&mut leaves, counted_of_part.iter().copied());
+        let counted_of_part: Vec<usize> = sorted
+            .chunks(part_len)
+            .zip(&later_of_part)
+            .map(|(slots, later)| slots.len() - later.len())
+            .collect();
         let first_rank_of_part: Vec<usize> = counted_of_part
             .iter()
             .scan(0, |next, counted| {
@@ -150,17 +157,19 @@ impl Events {
                 Some(first)
             })
             .collect();
-        let later: Vec<Vec<usize>> = sorted
+        let rank: Vec<AtomicU32> = (0..sorted.len()).map(|_| AtomicU32::new(NOT_COUNTED)).collect();
+        let mut leaves = vec![[0u8; 32]; counted_of_part.iter().sum()];
+        let leaf_parts = split_lengths(&mut leaves, counted_of_part.iter().copied());
+        sorted
             .par_chunks(part_len)
             .zip(leaf_parts)
+            .zip(&later_of_part)
             .enumerate()
-            .map(|(part, (slots, leaves))| {
-                let mut later = Vec::new();
+            .for_each(|(part, ((slots, leaves), later))| {
+                let mut later = later.iter().peekable();
                 let mut counted = 0;
                 for (offset, slot) in slots.iter().enumerate() {
-                    let position = part * part_len + offset;
-                    if is_later(position) {
-                        later.push(position);
+                    if later.next_if_eq(&&(part * part_len + offset)).is_some() {
                         continue;
                     }
                     let event_rank = first_rank_of_part[part] + counted;
@@ -171,13 +180,11 @@ impl Events {
                     leaves[counted] = self.event(slot).1.leaf;
                     counted += 1;
                 }
-                later
-            })
-            .collect();
+            });
         Counted {
             rank,
             leaves,
-            later: later.into_iter().flatten().collect(),
+            later: later_of_part.concat(),
         }
     }
 
@@ -289,12 +296,12 @@ pub fn rate_usage(
     // Keep the first of each key; count the rest as duplicates or conflicts.
     let Counted { rank, leaves, later } = events.count_firsts(&sorted);
     let mut conflicts: Vec<(u32, Record, String)> = Vec::new();
-    for position in later {
-        // Equal keys are adjacent: the first of them is the nearest earlier slot
-        // whose predecessor has another key.
-        let mut first = position - 1;
-        while first > 0 && events.same_key(&sorted[first - 1], &sorted[first]) {
-            first -= 1;
+    let mut first = 0;
+    for (n, &position) in later.iter().enumerate() {
+        // Equal keys are adjacent and `later` ascends: a run of repeats starts right
+        // after the first of its key.
+        if n == 0 || later[n - 1] != position - 1 {
+            first = position - 1;
         }
         let slot = &sorted[position];
         let (batch, event) = events.event(slot);

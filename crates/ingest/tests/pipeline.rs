@@ -107,3 +107,56 @@ fn parallel_pipeline_equals_the_reference_path() {
         .collect();
     assert!(conflict_lines.windows(2).all(|w| w[0] < w[1]));
 }
+
+/// Runs of several copies of one key: each later copy is judged against the first
+/// in input order, whatever copies lie between, and the first stands.
+#[test]
+fn every_repeat_is_judged_against_the_first_copy() {
+    let inputs = inputs();
+    let small = String::from_utf8(fixture("usage-small.ndjson")).unwrap();
+    let mut base = small.lines();
+    let (a, b) = (base.next().unwrap(), base.next().unwrap());
+    let other = |line: &str| line.replacen("\"region\":\"", "\"region\":\"x", 1);
+    // a: first, duplicate, conflict, duplicate; b: first, conflict, conflict (the
+    // second conflicting copy equals the first conflicting one, not the original).
+    let lines = [
+        a.to_string(),
+        b.to_string(),
+        a.to_string(),
+        other(a),
+        other(b),
+        a.to_string(),
+        other(b),
+    ];
+    assert_ne!(other(a), a);
+    let mut problems = Vec::new();
+    let output = rate_usage(
+        &inputs,
+        vec![UsageInput {
+            name: "u.ndjson".into(),
+            reader: Box::new(std::io::Cursor::new(lines.join("\n").into_bytes())),
+        }],
+        None,
+        &mut |p| problems.push(p.clone()),
+    )
+    .unwrap();
+    assert_eq!(output.summary.duplicates, 2);
+    assert_eq!(output.summary.conflicts, 3);
+    assert_eq!(output.summary.unique, 2);
+    let conflict_lines: Vec<u64> = problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::Conflict)
+        .map(|p| p.line)
+        .collect();
+    assert_eq!(conflict_lines, [4, 5, 7]);
+    let events: Vec<UsageEvent<'_>> = [a, b]
+        .iter()
+        .map(|l| UsageEvent::parse(l.as_bytes()).unwrap())
+        .collect();
+    let keyed: Vec<KeyedFacts<'_>> = events.iter().map(|e| KeyedFacts::of(e, e.leaf_hash())).collect();
+    let reference: Vec<_> = rate_events(&inputs, &keyed, None)
+        .into_iter()
+        .map(|r| r.statement)
+        .collect();
+    assert_eq!(output.statements, reference);
+}

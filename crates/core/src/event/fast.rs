@@ -162,7 +162,6 @@ impl<const N: usize> Keys<N> {
             let length = name.len() + 3;
             assert!(length <= 16, "a key's JSON form fits in 16 bytes");
             let mut form = [0u8; 16];
-            let mut mask = [0u8; 16];
             form[0] = b'"';
             let mut i = 0;
             while i < name.len() {
@@ -171,12 +170,9 @@ impl<const N: usize> Keys<N> {
             }
             form[name.len() + 1] = b'"';
             form[name.len() + 2] = b':';
-            let mut j = 0;
-            while j < length {
-                mask[j] = 0xff;
-                j += 1;
-            }
-            patterns[k] = (u128::from_le_bytes(form), u128::from_le_bytes(mask), length);
+            // The low `length` bytes, little-endian.
+            let mask = u128::MAX >> (8 * (16 - length));
+            patterns[k] = (u128::from_le_bytes(form), mask, length);
             k += 1;
         }
         Keys { names, patterns }
