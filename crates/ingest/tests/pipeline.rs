@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use revshare_core::contract::{Contract, ContractSet};
 use revshare_core::event::UsageEvent;
 use revshare_core::rating::{rate_events, KeyedFacts, RatingInputs};
+use revshare_core::statement::Statement;
 use revshare_core::tables::{Contributions, FxTable};
-use revshare_ingest::offline::{rate_usage, ProblemKind, UsageInput};
+use revshare_ingest::offline::{rate_usage, Problem, ProblemKind, RateOutput, UsageInput};
 
 fn fixture(relative: &str) -> Vec<u8> {
     std::fs::read(
@@ -61,33 +62,42 @@ fn usage() -> Vec<String> {
     lines
 }
 
-#[test]
-fn parallel_pipeline_equals_the_reference_path() {
-    let inputs = inputs();
-    let lines = usage();
-    let text = lines.join("\n");
+/// Rates the lines with the parallel pipeline, collecting the problems it reports.
+fn rate_lines(inputs: &RatingInputs, lines: &[String]) -> (RateOutput, Vec<Problem>) {
     let mut problems = Vec::new();
     let output = rate_usage(
-        &inputs,
+        inputs,
         vec![UsageInput {
             name: "u.ndjson".into(),
-            reader: Box::new(std::io::Cursor::new(text.clone().into_bytes())),
+            reader: Box::new(std::io::Cursor::new(lines.join("\n").into_bytes())),
         }],
         None,
         &mut |p| problems.push(p.clone()),
     )
     .unwrap();
+    (output, problems)
+}
 
+/// The statements the core's one-thread reference path makes of the valid lines
+/// (it keeps the first copy of each key too).
+fn reference(inputs: &RatingInputs, lines: &[String]) -> Vec<Statement> {
     let events: Vec<UsageEvent<'_>> = lines
         .iter()
         .filter_map(|l| UsageEvent::parse(l.as_bytes()).ok())
         .collect();
     let keyed: Vec<KeyedFacts<'_>> = events.iter().map(|e| KeyedFacts::of(e, e.leaf_hash())).collect();
-    let reference: Vec<_> = rate_events(&inputs, &keyed, None)
+    rate_events(inputs, &keyed, None)
         .into_iter()
         .map(|r| r.statement)
-        .collect();
-    assert_eq!(output.statements, reference);
+        .collect()
+}
+
+#[test]
+fn parallel_pipeline_equals_the_reference_path() {
+    let inputs = inputs();
+    let lines = usage();
+    let (output, problems) = rate_lines(&inputs, &lines);
+    assert_eq!(output.statements, reference(&inputs, &lines));
 
     let invalid = problems.iter().filter(|p| p.kind == ProblemKind::Invalid).count() as u64;
     let conflicts = problems.iter().filter(|p| p.kind == ProblemKind::Conflict).count() as u64;
@@ -129,17 +139,7 @@ fn every_repeat_is_judged_against_the_first_copy() {
         other(b),
     ];
     assert_ne!(other(a), a);
-    let mut problems = Vec::new();
-    let output = rate_usage(
-        &inputs,
-        vec![UsageInput {
-            name: "u.ndjson".into(),
-            reader: Box::new(std::io::Cursor::new(lines.join("\n").into_bytes())),
-        }],
-        None,
-        &mut |p| problems.push(p.clone()),
-    )
-    .unwrap();
+    let (output, problems) = rate_lines(&inputs, &lines);
     assert_eq!(output.summary.duplicates, 2);
     assert_eq!(output.summary.conflicts, 3);
     assert_eq!(output.summary.unique, 2);
@@ -149,14 +149,6 @@ fn every_repeat_is_judged_against_the_first_copy() {
         .map(|p| p.line)
         .collect();
     assert_eq!(conflict_lines, [4, 5, 7]);
-    let events: Vec<UsageEvent<'_>> = [a, b]
-        .iter()
-        .map(|l| UsageEvent::parse(l.as_bytes()).unwrap())
-        .collect();
-    let keyed: Vec<KeyedFacts<'_>> = events.iter().map(|e| KeyedFacts::of(e, e.leaf_hash())).collect();
-    let reference: Vec<_> = rate_events(&inputs, &keyed, None)
-        .into_iter()
-        .map(|r| r.statement)
-        .collect();
-    assert_eq!(output.statements, reference);
+    // The statements count each key's first copy only.
+    assert_eq!(output.statements, reference(&inputs, &[a.to_string(), b.to_string()]));
 }
