@@ -22,7 +22,7 @@ use revshare_core::rating::{
 };
 use revshare_core::statement::Statement;
 
-use crate::parse::{parse_chunk, Batch, CompactEvent};
+use crate::parse::{Batch, CompactEvent, Parsed, ParsedChunks};
 use crate::reader::{ReadError, Record, RecordReader};
 
 /// A usage file to read; `name` labels its messages.
@@ -402,7 +402,7 @@ fn read_all(
     };
     let mut valid = 0;
     for (file_number, input) in usage.into_iter().enumerate() {
-        let mut reader = RecordReader::new(input.reader);
+        let mut chunks = ParsedChunks::new(RecordReader::new(input.reader));
         let mut invalid = |record: &Record, message: String, summary: &mut Summary| {
             summary.read += 1;
             summary.invalid += 1;
@@ -418,11 +418,7 @@ fn read_all(
             file: input.name.clone(),
             error,
         };
-        let mut next = reader.next_chunk().map_err(failed)?;
-        while let Some(chunk) = next.take() {
-            // Read the next chunk while the pool validates this one.
-            let (following, batches) = rayon::join(|| reader.next_chunk(), || parse_chunk(&chunk));
-            next = following.map_err(failed)?;
+        while let Some(Parsed { chunk, batches }) = chunks.next_parsed().map_err(failed)? {
             for (record, message) in &chunk.broken {
                 invalid(record, message.clone(), summary);
             }
@@ -438,7 +434,7 @@ fn read_all(
                 valid += batch.events.len();
                 events.batches.push(batch);
             }
-            reader.recycle(chunk);
+            chunks.recycle(chunk);
         }
         events.files.push(input.name);
     }

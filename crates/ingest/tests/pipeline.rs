@@ -152,3 +152,43 @@ fn every_repeat_is_judged_against_the_first_copy() {
     // The statements count each key's first copy only.
     assert_eq!(output.statements, reference(&inputs, &[a.to_string(), b.to_string()]));
 }
+
+/// Chunks are parsed as tasks on the pool while the caller reads ahead; called from
+/// a thread of a one-thread pool, the caller must run those tasks itself rather
+/// than wait for a thread that is not there.
+#[test]
+fn rating_from_inside_a_one_thread_pool_finishes() {
+    let inputs = inputs();
+    let lines = usage();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let (output, problems) = pool.install(|| rate_lines(&inputs, &lines));
+    assert!(problems.iter().any(|p| p.kind == ProblemKind::Invalid));
+    assert_eq!(output.statements, reference(&inputs, &lines));
+}
+
+/// A file that breaks off (here, a JSON array never closed) fails the run, but only
+/// after the problems of the records before the break are reported.
+#[test]
+fn a_read_error_comes_after_the_problems_before_it() {
+    let inputs = inputs();
+    let small = String::from_utf8(fixture("usage-small.ndjson")).unwrap();
+    let mut elements: Vec<&str> = small.lines().collect();
+    elements.insert(1, "{\"specversion\":\"1.0\"}");
+    let text = format!("[{}", elements.join(",\n"));
+    let mut problems = Vec::new();
+    let error = rate_usage(
+        &inputs,
+        vec![UsageInput {
+            name: "u.json".into(),
+            reader: Box::new(std::io::Cursor::new(text.into_bytes())),
+        }],
+        None,
+        &mut |p| problems.push(p.clone()),
+    )
+    .err()
+    .expect("an unclosed array is an error");
+    assert!(error.to_string().starts_with("u.json: "), "{error}");
+    assert!(error.to_string().contains("not closed"), "{error}");
+    assert_eq!(problems.len(), 1);
+    assert_eq!((problems[0].kind, problems[0].line), (ProblemKind::Invalid, 2));
+}

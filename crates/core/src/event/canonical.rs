@@ -10,9 +10,13 @@ use crate::merkle::Hash;
 impl UsageEvent<'_> {
     /// Writes the RFC 8785 (JCS) canonical form of the event as parsed.
     pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        self.write_canonical_as(out, Strings::MayNeedEscapes);
+    }
+
+    fn write_canonical_as(&self, out: &mut Vec<u8>, strings: Strings) {
         out.push(b'{');
         if self.extensions.is_empty() {
-            self.write_member(out, Member::Data);
+            self.write_member(out, Member::Data, strings);
             for member in [
                 Member::Id,
                 Member::Source,
@@ -21,7 +25,7 @@ impl UsageEvent<'_> {
                 Member::Type,
             ] {
                 out.push(b',');
-                self.write_member(out, member);
+                self.write_member(out, member, strings);
             }
         } else {
             let mut members: Vec<(&str, Member)> = vec![
@@ -40,17 +44,17 @@ impl UsageEvent<'_> {
                 if position > 0 {
                     out.push(b',');
                 }
-                self.write_member(out, member);
+                self.write_member(out, member, strings);
             }
         }
         out.push(b'}');
     }
 
-    fn write_member(&self, out: &mut Vec<u8>, member: Member) {
+    fn write_member(&self, out: &mut Vec<u8>, member: Member, strings: Strings) {
         // Member names are constants: their JSON form is written as literal bytes.
         let mut field = |name: &[u8], value: &str| {
             out.extend_from_slice(name);
-            write_json_string(out, value);
+            strings.write(out, value);
         };
         match member {
             Member::Id => field(b"\"id\":", &self.id),
@@ -60,7 +64,7 @@ impl UsageEvent<'_> {
             Member::Type => out.extend_from_slice(b"\"type\":\"ai.usage.v1\""),
             Member::Data => {
                 out.extend_from_slice(b"\"data\":");
-                self.data.write_canonical(out);
+                self.data.write_canonical(out, strings);
             }
             Member::Extension(index) => {
                 let (name, value) = &self.extensions[index];
@@ -82,13 +86,40 @@ impl UsageEvent<'_> {
 
     /// The RFC 9162 leaf hash `SHA-256(0x00 ‖ JCS(event))`, reusing `scratch`.
     pub fn leaf_hash_with(&self, scratch: &mut Vec<u8>) -> Hash {
+        self.leaf_hash_as(scratch, Strings::MayNeedEscapes)
+    }
+
+    pub(super) fn leaf_hash_as(&self, scratch: &mut Vec<u8>, strings: Strings) -> Hash {
         scratch.clear();
-        self.write_canonical(scratch);
+        self.write_canonical_as(scratch, strings);
         crate::merkle::leaf_hash(scratch)
     }
 
     pub fn leaf_hash(&self) -> Hash {
         self.leaf_hash_with(&mut Vec::with_capacity(384))
+    }
+}
+
+/// What the writer knows of an event's strings.
+#[derive(Clone, Copy)]
+pub(super) enum Strings {
+    /// Each was read from the input without escapes, so none needs one
+    /// (see [`UsageEvent::parse_and_hash`]).
+    Plain,
+    MayNeedEscapes,
+}
+
+impl Strings {
+    fn write(self, out: &mut Vec<u8>, text: &str) {
+        match self {
+            Strings::Plain => {
+                debug_assert_eq!(super::fast::plain_prefix_len(text.as_bytes()), text.len());
+                out.push(b'"');
+                out.extend_from_slice(text.as_bytes());
+                out.push(b'"');
+            }
+            Strings::MayNeedEscapes => write_json_string(out, text),
+        }
     }
 }
 
@@ -104,34 +135,34 @@ enum Member {
 }
 
 impl UsageData<'_> {
-    fn write_canonical(&self, out: &mut Vec<u8>) {
+    fn write_canonical(&self, out: &mut Vec<u8>, strings: Strings) {
         // Keys in JCS order; `currency` is always present and first.
         out.extend_from_slice(b"{\"currency\":");
-        write_json_string(out, &self.currency);
+        strings.write(out, &self.currency);
         if let Some(customer) = &self.customer {
             out.extend_from_slice(b",\"customer\":");
-            write_json_string(out, customer);
+            strings.write(out, customer);
         }
         out.extend_from_slice(b",\"host\":");
-        write_json_string(out, &self.host);
+        strings.write(out, &self.host);
         out.extend_from_slice(b",\"input_tokens\":");
         write_integer(out, self.input_tokens);
         out.extend_from_slice(b",\"model\":");
-        write_json_string(out, &self.model);
+        strings.write(out, &self.model);
         out.extend_from_slice(b",\"output_tokens\":");
         write_integer(out, self.output_tokens);
         if let Some(region) = &self.region {
             out.extend_from_slice(b",\"region\":");
-            write_json_string(out, region);
+            strings.write(out, region);
         }
         if let Some(requests) = self.requests {
             out.extend_from_slice(b",\"requests\":");
             write_integer(out, requests);
         }
         out.extend_from_slice(b",\"revenue\":");
-        write_json_string(out, &self.revenue);
+        strings.write(out, &self.revenue);
         out.extend_from_slice(b",\"use_case\":");
-        write_json_string(out, &self.use_case);
+        strings.write(out, &self.use_case);
         out.push(b'}');
     }
 }
