@@ -2,7 +2,9 @@
 # Benchmark of the rating hot path: `revshare rate` on 1M events against DuckDB doing
 # the equivalent parse + deduplicate + group-by over the same file, in the same run:
 # keeping the first of each key in file order (the spec's rule, as revshare does), and
-# keeping any copy (a lighter query that gives the same result on this data).
+# keeping any copy (a lighter query that gives the same result on this data). A third
+# run keeps the first copy and also hashes every line with DuckDB's `sha256`: not the
+# issue's baseline, but what part of the spec's required work costs DuckDB.
 #
 #   bench/rate.sh [EVENTS]        (default 1000000)
 #
@@ -38,7 +40,7 @@ for _ in $(seq "$runs"); do
     --contract "$ex/contracts/acme-llama.toml" --contract "$ex/contracts/nimbus-llama.toml" \
     --contract "$ex/contracts/orbit-llama.toml" --usage "$usage" --fx "$ex/fx.csv" \
     --contributions "$ex/contributions.csv")")
-  for keep in first any; do
+  for keep in first any first+sha256; do
     duckdb_runs+=("$(python3 bench/measure.py "duckdb-$keep" -- bench/.venv/bin/python bench/duckdb_rate.py "$usage" "$keep")")
   done
   # What DuckDB's wall time holds besides the query: Python starting and importing it.
@@ -53,17 +55,19 @@ def best(label):
     return min(mine, key=lambda r: r["wall_s"])
 r = best("revshare")
 baselines = [("duckdb-first", "DuckDB keeping the first copy (the spec's rule)"),
-             ("duckdb-any", "DuckDB keeping any copy (lighter)")]
-print(f"rate benchmark: {events} events, best of {len(runs) // 4} runs each, 2 cores")
-print(f"{'':14} {'wall s':>8} {'events/s':>12} {'peak RSS MiB':>13}")
+             ("duckdb-any", "DuckDB keeping any copy (lighter)"),
+             ("duckdb-first+sha256", "DuckDB keeping the first copy and hashing every line (not the issue's baseline)")]
+print(f"rate benchmark: {events} events, best of {len(runs) // 5} runs each, 2 cores")
+print(f"{'':20} {'wall s':>8} {'events/s':>12} {'peak RSS MiB':>13}")
 for name in ["revshare"] + [label for label, _ in baselines] + ["duckdb-startup"]:
     x = best(name)
     rate = "" if name == "duckdb-startup" else f"{events / x['wall_s']:,.0f}"
-    print(f"{name:14} {x['wall_s']:8.3f} {rate:>12} {x['peak_rss_mib']:13.1f}")
+    print(f"{name:20} {x['wall_s']:8.3f} {rate:>12} {x['peak_rss_mib']:13.1f}")
 startup = best("duckdb-startup")["wall_s"]
 for label, what in baselines:
     d = best(label)
-    print(f"vs {what}: revshare is {d['wall_s'] / r['wall_s']:.2f}x its speed (target >= 3x), "
+    target = " (target >= 3x)" if label != "duckdb-first+sha256" else ""
+    print(f"vs {what}: revshare is {d['wall_s'] / r['wall_s']:.2f}x its speed{target}, "
           f"{(d['wall_s'] - startup) / r['wall_s']:.2f}x without Python's start, "
           f"{r['peak_rss_mib'] / d['peak_rss_mib']:.2f}x its peak memory (target < 1x)")
 PY
