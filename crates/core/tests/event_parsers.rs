@@ -54,7 +54,23 @@ const SNIPPETS: &[&str] = &[
     "9007199254740992",
 ];
 
-fn mutate(base: &[u8], ops: &[(prop::sample::Index, u8, prop::sample::Index)]) -> Vec<u8> {
+/// One example event, as a strategy.
+fn example() -> impl Strategy<Value = Vec<u8>> {
+    prop::sample::select(bases())
+}
+
+/// An edit: a place, an operation and a snippet (see [`mutate`]).
+type Edit = (prop::sample::Index, u8, prop::sample::Index);
+
+/// Up to three edits.
+fn edits() -> impl Strategy<Value = Vec<Edit>> {
+    prop::collection::vec(
+        (any::<prop::sample::Index>(), any::<u8>(), any::<prop::sample::Index>()),
+        0..4,
+    )
+}
+
+fn mutate(base: &[u8], ops: &[Edit]) -> Vec<u8> {
     let mut bytes = base.to_vec();
     for (at, op, snippet) in ops {
         let position = at.index(bytes.len() + 1);
@@ -79,8 +95,8 @@ proptest! {
 
     #[test]
     fn fast_and_strict_parsers_agree(
-        base in prop::sample::select(bases()),
-        ops in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<prop::sample::Index>()), 0..4),
+        base in example(),
+        ops in edits(),
     ) {
         let input = mutate(&base, &ops);
         prop_assert_eq!(UsageEvent::parse(&input), UsageEvent::parse_strict(&input), "input {}", String::from_utf8_lossy(&input));
@@ -88,9 +104,9 @@ proptest! {
 
     #[test]
     fn key_order_guesses_never_change_what_is_read(
-        earlier in prop::sample::select(bases()),
-        base in prop::sample::select(bases()),
-        ops in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<prop::sample::Index>()), 0..4),
+        earlier in example(),
+        base in example(),
+        ops in edits(),
     ) {
         // The guesses come from an earlier event, valid or not, as in a file.
         let mut shape = Shape::default();
@@ -101,9 +117,9 @@ proptest! {
 
     #[test]
     fn parsing_and_hashing_in_one_step_equals_hashing_what_the_strict_parser_read(
-        earlier in prop::sample::select(bases()),
-        base in prop::sample::select(bases()),
-        ops in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<prop::sample::Index>()), 0..4),
+        earlier in example(),
+        base in example(),
+        ops in edits(),
     ) {
         // One step skips the escape scan for what the fast parser read; the strict
         // parser's event, hashed with the scan, is the reference.

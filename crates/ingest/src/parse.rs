@@ -98,7 +98,8 @@ pub struct Parsed {
 
 /// Reads a file's chunks on the calling thread and parses each as a task on the pool,
 /// handing them out in input order. Parsing chunk by chunk with a barrier between
-/// them left a core idle at the end of every chunk (1–7% of the parse time in alternating runs here).
+/// them left a core idle at the end of every chunk (1–7% of the parse time in
+/// alternating runs here).
 pub struct ParsedChunks<R: Read> {
     reader: RecordReader<R>,
     ahead: VecDeque<Receiver<Parsed>>,
@@ -116,7 +117,7 @@ impl<R: Read> ParsedChunks<R> {
     }
 
     /// The next chunk in input order with its batches, `None` at the end, or the
-    /// read error after every chunk before it.
+    /// read error after every chunk before it (which ends the file for the caller).
     pub fn next_parsed(&mut self) -> Result<Option<Parsed>, ReadError> {
         while self.error.is_none() && self.ahead.len() < CHUNKS_AHEAD_MAX {
             match self.reader.next_chunk() {

@@ -9,7 +9,7 @@ use revshare_core::event::UsageEvent;
 use revshare_core::rating::{rate_events, KeyedFacts, RatingInputs};
 use revshare_core::statement::Statement;
 use revshare_core::tables::{Contributions, FxTable};
-use revshare_ingest::offline::{rate_usage, Problem, ProblemKind, RateOutput, UsageInput};
+use revshare_ingest::offline::{rate_usage, InputError, Problem, ProblemKind, RateOutput, UsageInput};
 
 fn fixture(relative: &str) -> Vec<u8> {
     std::fs::read(
@@ -62,20 +62,26 @@ fn usage() -> Vec<String> {
     lines
 }
 
-/// Rates the lines with the parallel pipeline, collecting the problems it reports.
-fn rate_lines(inputs: &RatingInputs, lines: &[String]) -> (RateOutput, Vec<Problem>) {
+/// Rates one usage file with the parallel pipeline, collecting the problems it
+/// reports (also when the run fails).
+fn rate_file(inputs: &RatingInputs, name: &str, text: String) -> (Result<RateOutput, InputError>, Vec<Problem>) {
     let mut problems = Vec::new();
     let output = rate_usage(
         inputs,
         vec![UsageInput {
-            name: "u.ndjson".into(),
-            reader: Box::new(std::io::Cursor::new(lines.join("\n").into_bytes())),
+            name: name.into(),
+            reader: Box::new(std::io::Cursor::new(text.into_bytes())),
         }],
         None,
         &mut |p| problems.push(p.clone()),
-    )
-    .unwrap();
+    );
     (output, problems)
+}
+
+/// Rates the lines as one NDJSON file.
+fn rate_lines(inputs: &RatingInputs, lines: &[String]) -> (RateOutput, Vec<Problem>) {
+    let (output, problems) = rate_file(inputs, "u.ndjson", lines.join("\n"));
+    (output.unwrap(), problems)
 }
 
 /// The statements the core's one-thread reference path makes of the valid lines
@@ -174,19 +180,8 @@ fn a_read_error_comes_after_the_problems_before_it() {
     let small = String::from_utf8(fixture("usage-small.ndjson")).unwrap();
     let mut elements: Vec<&str> = small.lines().collect();
     elements.insert(1, "{\"specversion\":\"1.0\"}");
-    let text = format!("[{}", elements.join(",\n"));
-    let mut problems = Vec::new();
-    let error = rate_usage(
-        &inputs,
-        vec![UsageInput {
-            name: "u.json".into(),
-            reader: Box::new(std::io::Cursor::new(text.into_bytes())),
-        }],
-        None,
-        &mut |p| problems.push(p.clone()),
-    )
-    .err()
-    .expect("an unclosed array is an error");
+    let (output, problems) = rate_file(&inputs, "u.json", format!("[{}", elements.join(",\n")));
+    let error = output.err().expect("an unclosed array is an error");
     assert!(error.to_string().starts_with("u.json: "), "{error}");
     assert!(error.to_string().contains("not closed"), "{error}");
     assert_eq!(problems.len(), 1);

@@ -125,10 +125,7 @@ impl<'a> UsageEvent<'a> {
     /// [`UsageEvent::parse`], faster on a run of events written alike: `shape`
     /// remembers the order of keys from one event to the next.
     pub fn parse_shaped(bytes: &'a [u8], shape: &mut Shape) -> Result<UsageEvent<'a>, EventError> {
-        match fast::parse(bytes, shape) {
-            Some(raw) => validate::validate(raw),
-            None => strict::parse(bytes),
-        }
+        Self::read(bytes, shape).map(|(event, _)| event)
     }
 
     /// [`UsageEvent::parse_shaped`] and the event's [leaf hash](UsageEvent::leaf_hash),
@@ -142,17 +139,17 @@ impl<'a> UsageEvent<'a> {
         shape: &mut Shape,
         scratch: &mut Vec<u8>,
     ) -> Result<(UsageEvent<'a>, Hash), EventError> {
+        let (event, strings) = Self::read(bytes, shape)?;
+        let leaf = event.leaf_hash_as(scratch, strings);
+        Ok((event, leaf))
+    }
+
+    /// The event, by the fast parser or else the strict one, and what that says of
+    /// its strings.
+    fn read(bytes: &'a [u8], shape: &mut Shape) -> Result<(UsageEvent<'a>, Strings), EventError> {
         match fast::parse(bytes, shape) {
-            Some(raw) => {
-                let event = validate::validate(raw)?;
-                let leaf = event.leaf_hash_as(scratch, Strings::Plain);
-                Ok((event, leaf))
-            }
-            None => {
-                let event = strict::parse(bytes)?;
-                let leaf = event.leaf_hash_with(scratch);
-                Ok((event, leaf))
-            }
+            Some(raw) => Ok((validate::validate(raw)?, Strings::Plain)),
+            None => Ok((strict::parse(bytes)?, Strings::MayNeedEscapes)),
         }
     }
 
