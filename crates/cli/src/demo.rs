@@ -1,6 +1,7 @@
 //! `revshare demo`: the whole flow on the embedded store, from nothing.
 //!
-//! It creates `./revshare-demo.db` (or `--db`), replaced on each run, loads the
+//! It creates `./revshare-demo.db` (or `--db`), replaced on each run if the demo
+//! made it (anything else there is refused; a key file is never deleted), loads the
 //! example contracts shipped in the repository, synthesizes usage for three hosts
 //! over September and October 2026 (deterministic, with retried duplicates and late
 //! events), imports it, records contributions, closes September, imports the late
@@ -12,14 +13,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use revshare_core::contract::Contract;
-use revshare_core::statement::Statement;
-use revshare_core::verify::{verify_inclusion, verify_statement, PublicKey};
-use revshare_store::backend::{ContractRow, ContributionRow, FxRow};
-use revshare_store::now_rfc3339;
+use revshare_app::close::{CloseRequest, Closed, Grace};
+use revshare_app::contributions::{Decision, Proposal};
+use revshare_app::{Backend, Ctx, Location};
+use revshare_core::contract::{ContributionKind, Party};
+use revshare_core::period::Day;
+use revshare_core::verify::{verify_inclusion, verify_statement_bytes, PublicKey};
 
-use crate::stateful::{self, Opened};
-use crate::{format, Failure, StoreArgs};
+use crate::{close, format, import, stateful, Failure, StoreArgs};
 
 const CONTRACTS: [(&str, &[u8]); 3] = [
     (
@@ -123,8 +124,28 @@ fn synthesize(rng: &mut fastrand::Rng, count: u32, month: u32, days: u32, prefix
     }
 }
 
-fn remove_store(path: &Path) -> Result<(), Failure> {
-    for suffix in ["", "-wal", "-shm", ".key"] {
+/// The demo replaces only a store it made: anything else at its path is refused,
+/// and a key file is never deleted (the next demo store adopts it).
+fn replace_demo_store(path: &Path) -> Result<(), Failure> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let refuse = |why: String| {
+        Failure::input(format!(
+            "{} exists and {why}; the demo works only in a store of its own (default revshare-demo.db): \
+             give another --db, or move that file away",
+            path.display()
+        ))
+    };
+    let made_by_demo = revshare_store::open(&Location::Sqlite(path.to_path_buf()))
+        .map_err(|e| refuse(format!("is not a revshare store ({e})")))
+        .and_then(|mut backend| {
+            revshare_app::setup::is_demo(backend.as_mut()).map_err(|e| refuse(format!("cannot be read ({e})")))
+        })?;
+    if !made_by_demo {
+        return Err(refuse("was not made by `revshare demo`".to_string()));
+    }
+    for suffix in ["", "-wal", "-shm"] {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
         match std::fs::remove_file(PathBuf::from(&name)) {
@@ -149,12 +170,25 @@ fn step(text: &str) {
     println!("\n== {text}");
 }
 
-pub fn run(args: &StoreArgs, events: u32) -> Result<(), Failure> {
+/// `revshare demo [--events N]`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// How many events to synthesize.
+    #[arg(long, default_value_t = 240_000)]
+    pub events: u32,
+}
+
+pub fn run(args: &StoreArgs, demo: &DemoArgs) -> Result<(), Failure> {
     let started = Instant::now();
+    if args.database_url.is_some() {
+        return Err(Failure::input(
+            "the demo runs on an embedded store of its own; drop --database-url (and REVSHARE_DATABASE_URL)",
+        ));
+    }
     let db = args.db.clone().unwrap_or_else(|| PathBuf::from("revshare-demo.db"));
     let dir = db.with_file_name("revshare-demo");
     revshare_store::check_parent(&db)?;
-    remove_store(&db)?;
+    replace_demo_store(&db)?;
     std::fs::create_dir_all(&dir).map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
     let store_args = StoreArgs {
         db: Some(db.clone()),
@@ -164,11 +198,14 @@ pub fn run(args: &StoreArgs, events: u32) -> Result<(), Failure> {
 
     step(&format!("a new embedded store at {}", db.display()));
     stateful::init(&store_args)?;
-    let mut opened = stateful::open(&store_args)?;
+    let mut backend = stateful::open(&store_args)?;
+    revshare_app::setup::mark_demo(backend.as_mut())?;
 
     step("the example contracts, FX rates and contributions");
-    load_terms(&mut opened)?;
+    load_terms(backend.as_mut(), &dir)?;
+    drop(backend);
 
+    let events = demo.events;
     step(&format!(
         "{events} synthetic usage events for three hosts, September and October 2026"
     ));
@@ -184,120 +221,187 @@ pub fn run(args: &StoreArgs, events: u32) -> Result<(), Failure> {
     write(&usage_file, &usage)?;
     write(&late_file, &late)?;
     println!("wrote {} and {}", usage_file.display(), late_file.display());
-    stateful::import_files(&mut opened, std::slice::from_ref(&usage_file), None)?;
+    import::import_files(&store_args, std::slice::from_ref(&usage_file), None)?;
     println!("importing the same file again changes nothing (idempotency is for life):");
-    stateful::import_files(&mut opened, std::slice::from_ref(&usage_file), None)?;
+    import::import_files(&store_args, std::slice::from_ref(&usage_file), None)?;
 
     step("close September 2026");
-    let september = stateful::close_period(&mut opened, "2026-09", None, 0)?;
+    let september = close::close_period(&store_args, &request("2026-09", None))?;
     step("late September usage arrives after the close");
-    stateful::import_files(&mut opened, std::slice::from_ref(&late_file), None)?;
+    import::import_files(&store_args, std::slice::from_ref(&late_file), None)?;
     step("close October 2026 (settles the late September usage as a prior-period adjustment)");
-    let october = stateful::close_period(&mut opened, "2026-10", None, 0)?;
+    let october = close::close_period(&store_args, &request("2026-10", None))?;
     step("orbit-llama settles quarterly: its 2026-Q4 closes once the quarter has ended");
-    match stateful::close_period(&mut opened, "2026-Q4", Some("orbit-llama"), 0) {
+    match close::close_period(&store_args, &request("2026-Q4", Some("orbit-llama"))) {
         Ok(_) => {}
         Err(refused) => println!("refused, as it should be: {}", refused.message),
     }
 
     step("the statements");
     let mut out = std::io::stdout().lock();
-    for statement in september.iter().chain(&october) {
-        format::write_table(&mut out, statement).map_err(|e| Failure::other(e.to_string()))?;
+    for closed in september.iter().chain(&october) {
+        format::write_table(&mut out, &closed.statement).map_err(|e| Failure::other(e.to_string()))?;
         writeln!(out).map_err(|e| Failure::other(e.to_string()))?;
     }
     drop(out);
 
     step("offline verification with only the public key");
-    let public_json = opened.store.backend().meta("public_key")?.expect("initialized above");
-    let public: PublicKey = serde_json::from_str(&public_json).map_err(|e| Failure::other(e.to_string()))?;
-    write(
-        &dir.join("public-key.json"),
-        serde_json::to_string_pretty(&public)
-            .expect("keys serialize")
-            .as_bytes(),
-    )?;
-    for statement in september.iter().chain(&october) {
-        verify_statement(statement, &public)
-            .map_err(|e| Failure::other(format!("demo statement failed to verify: {e}")))?;
-        let id = statement.statement_id.clone().unwrap_or_default();
-        write(
-            &dir.join(format!("{}.json", id.replace('/', "-"))),
-            statement.to_json_pretty().as_bytes(),
-        )?;
-        println!("{id}: signature valid (key {})", public.key_id);
-    }
-    let proven = prove_one(&mut opened, &october, &usage, &dir)?;
-    println!("{proven}");
+    verify_offline(&store_args, &september, &october, &usage, &dir)?;
 
     step(&format!("done in {:.1} s; try next", started.elapsed().as_secs_f64()));
-    let db_arg = db.display();
-    let d = dir.display();
-    println!("revshare --db {db_arg} statement list");
-    println!("revshare --db {db_arg} statement show acme-llama/2026-10 --format table");
-    println!("revshare --db {db_arg} prove acme-llama/2026-10 SOURCE ID      # any acme-cloud October event in {d}/usage-sep-oct.ndjson");
-    println!("revshare verify --statement {d}/acme-llama-2026-10.json --public-key {d}/public-key.json --event {d}/event.json --proof {d}/proof.json");
-    println!("revshare rate --contract fixtures/spec-examples/contracts/acme-llama.toml --usage {d}/usage-sep-oct.ndjson --format table");
+    print_next_steps(&db, &dir);
     Ok(())
 }
 
-fn load_terms(opened: &mut Opened) -> Result<(), Failure> {
-    let backend = opened.store.backend();
-    for (name, bytes) in CONTRACTS {
-        let contract =
-            Contract::from_toml(name, bytes).map_err(|e| Failure::other(format!("bundled contract: {e}")))?;
-        backend.add_contract(&ContractRow::of(&contract, name, bytes, &now_rfc3339()))?;
-        println!(
-            "contract {} v{}: {} → {}, {}",
-            contract.id, contract.version, contract.host, contract.licensor, name
-        );
+fn request(period: &str, contract: Option<&str>) -> CloseRequest {
+    CloseRequest {
+        period: revshare_core::period::Period::parse(period).expect("a valid literal"),
+        contract: contract.map(str::to_string),
+        grace: Grace::default(),
+        dry_run: false,
     }
-    let fx = revshare_core::tables::FxTable::from_csv("fx.csv", FX).map_err(|e| Failure::other(e.to_string()))?;
-    let rows = FxRow::all(&fx);
-    backend.add_fx(&rows)?;
-    println!("{} EUR→USD rates", rows.len());
-    for (by, kind, date, reference, accept) in [
-        (
-            "host",
-            "maintenance",
-            "2026-09-14",
-            "security patch for the 70b serving stack",
-            true,
-        ),
-        ("host", "maintenance", "2026-10-03", "tokenizer fix upstreamed", true),
-        ("licensor", "update", "2026-10-08", "llama-3.3 weights refresh", true),
-        (
-            "host",
-            "maintenance",
-            "2026-10-20",
-            "eval harness (still under review)",
-            false,
-        ),
-    ] {
-        let number = backend.add_contribution(&ContributionRow {
-            number: 0,
+}
+
+fn print_next_steps(db: &Path, dir: &Path) {
+    let db_arg = db.display();
+    let d = dir.display();
+    println!("(install the binary first: cargo install --path crates/cli --locked)");
+    println!("revshare --db {db_arg} statement list");
+    println!("revshare --db {db_arg} statement show acme-llama/2026-10 --format table");
+    println!("revshare --db {db_arg} audit verify");
+    println!("revshare --db {db_arg} prove acme-llama/2026-10 acme-cloud/us oct-00000003");
+    println!("revshare verify --statement {d}/acme-llama-2026-10.json --public-key {d}/public-key.json --event {d}/event.json --proof {d}/proof.json");
+    println!("revshare --db {db_arg} audit chain --format json > {d}/chain.json && revshare verify --statement {d}/acme-llama-2026-10.json --public-key {d}/public-key.json --audit-chain {d}/chain.json");
+    println!("revshare rate --contract {d}/acme-llama.toml --usage {d}/usage-sep-oct.ndjson --usage {d}/usage-sep-late.ndjson --fx {d}/fx.csv --contributions {d}/contributions.csv --period 2026-10 --format table");
+    println!("   (the same lines and subtotal as acme-llama/2026-10; the closed statement adds the prior-period adjustment for the late September usage)");
+}
+
+fn load_terms(backend: &mut dyn Backend, dir: &Path) -> Result<(), Failure> {
+    let actor = stateful::operator();
+    let ctx = Ctx {
+        actor: &actor,
+        now: stateful::now(),
+    };
+    for (name, bytes) in CONTRACTS {
+        revshare_app::contracts::add_version(backend, ctx, name, bytes)?;
+        write(&dir.join(name), bytes)?;
+        println!("contract {name}");
+    }
+    let added = revshare_app::tables::add_fx(backend, ctx, "fx.csv", FX)?;
+    write(&dir.join("fx.csv"), FX)?;
+    println!("{} EUR→USD rates", added.stored);
+    for (by, kind, date, reference, accept) in CONTRIBUTIONS {
+        let proposal = Proposal {
             contract: "acme-llama".into(),
-            by: by.into(),
-            kind: kind.into(),
-            date: revshare_core::period::Day::parse(date).expect("a valid literal").0,
-            status: "proposed".into(),
+            by,
+            kind,
+            date: Day::parse(date).expect("a valid literal"),
             reference: reference.into(),
-            proposed_at: now_rfc3339(),
-            decided_at: None,
-        })?;
+        };
+        let row = revshare_app::contributions::propose(backend, ctx, &proposal)?;
         if accept {
-            backend.decide_contribution(number, "accepted", &now_rfc3339())?;
+            revshare_app::contributions::decide(backend, ctx, row.number, Decision::Accept)?;
         }
         println!(
-            "contribution {number}: acme-llama, {kind} by the {by} on {date}: {}",
+            "contribution {}: acme-llama, {} by the {} on {date}: {}",
+            row.number,
+            kind.as_str(),
+            by.as_str(),
             if accept { "proposed and accepted" } else { "proposed" }
         );
     }
+    let mut csv = String::from("contract,by,kind,date,status,reference\n");
+    for c in revshare_app::contributions::list(backend)? {
+        csv.push_str(&format!(
+            "{},{},{},{},{},\"{}\"\n",
+            c.contract,
+            c.by,
+            c.kind,
+            Day(c.date),
+            c.status,
+            c.reference.replace('"', "\"\"")
+        ));
+    }
+    write(&dir.join("contributions.csv"), csv.as_bytes())
+}
+
+const CONTRIBUTIONS: [(Party, ContributionKind, &str, &str, bool); 4] = [
+    (
+        Party::Host,
+        ContributionKind::Maintenance,
+        "2026-09-14",
+        "security patch for the 70b serving stack",
+        true,
+    ),
+    (
+        Party::Host,
+        ContributionKind::Maintenance,
+        "2026-10-03",
+        "tokenizer fix upstreamed",
+        true,
+    ),
+    (
+        Party::Licensor,
+        ContributionKind::Update,
+        "2026-10-08",
+        "llama-3.3 weights refresh",
+        true,
+    ),
+    (
+        Party::Host,
+        ContributionKind::Maintenance,
+        "2026-10-20",
+        "eval harness (still under review)",
+        false,
+    ),
+];
+
+/// Verifies every statement from its bytes, and one inclusion proof, as a host would.
+fn verify_offline(
+    args: &StoreArgs,
+    september: &[Closed],
+    october: &[Closed],
+    usage: &[u8],
+    dir: &Path,
+) -> Result<(), Failure> {
+    let mut backend = stateful::open(args)?;
+    let public = revshare_app::keys::public_keys(backend.as_mut())?;
+    let current = public
+        .last()
+        .cloned()
+        .ok_or_else(|| Failure::other("the demo store has no key"))?;
+    write(
+        &dir.join("public-key.json"),
+        serde_json::to_string_pretty(&current)
+            .expect("keys serialize")
+            .as_bytes(),
+    )?;
+    for closed in september.iter().chain(october) {
+        let verified = verify_statement_bytes(closed.json.as_bytes(), &public)
+            .map_err(|e| Failure::other(format!("demo statement failed to verify: {e}")))?;
+        write(
+            &dir.join(format!("{}.json", closed.statement_id.replace('/', "-"))),
+            closed.json.as_bytes(),
+        )?;
+        println!("{}: signature valid (key {})", verified.id(), current.key_id);
+    }
+    let acme = october
+        .iter()
+        .find(|c| c.statement.contract == "acme-llama")
+        .ok_or_else(|| Failure::other("October has no acme-llama statement"))?;
+    let proven = prove_one(backend.as_mut(), acme, &public, usage, dir)?;
+    println!("{proven}");
     Ok(())
 }
 
 /// Proves one acme-cloud October event and verifies the proof as a host would.
-fn prove_one(opened: &mut Opened, october: &[Statement], usage: &[u8], dir: &Path) -> Result<String, Failure> {
+fn prove_one(
+    backend: &mut dyn Backend,
+    statement: &Closed,
+    public: &[PublicKey],
+    usage: &[u8],
+    dir: &Path,
+) -> Result<String, Failure> {
     let (line, event) = usage
         .split(|b| *b == b'\n')
         .filter_map(|line| {
@@ -307,13 +411,10 @@ fn prove_one(opened: &mut Opened, october: &[Statement], usage: &[u8], dir: &Pat
         })
         .find(|(_, event)| event.data.host == "acme-cloud" && event.id.starts_with("oct-"))
         .ok_or_else(|| Failure::other("no acme-cloud October event was synthesized"))?;
-    let statement = october
-        .iter()
-        .find(|s| s.contract == "acme-llama")
-        .ok_or_else(|| Failure::other("October has no acme-llama statement"))?;
-    let id = statement.statement_id.clone().unwrap_or_default();
-    let proof = revshare_store::prove::prove(opened.store.backend(), &id, &event.source, &event.id)?;
-    verify_inclusion(statement, line, &proof).map_err(|e| Failure::other(format!("demo proof failed: {e}")))?;
+    let proof = revshare_app::statements::prove(backend, &statement.statement_id, &event.source, &event.id)?;
+    let verified = verify_statement_bytes(statement.json.as_bytes(), public)
+        .map_err(|e| Failure::other(format!("demo statement failed to verify: {e}")))?;
+    verify_inclusion(&verified, line, &proof).map_err(|e| Failure::other(format!("demo proof failed: {e}")))?;
     write(&dir.join("event.json"), line)?;
     write(
         &dir.join("proof.json"),
@@ -322,7 +423,7 @@ fn prove_one(opened: &mut Opened, october: &[Statement], usage: &[u8], dir: &Pat
             .as_bytes(),
     )?;
     Ok(format!(
-        "event ({}, {}) is leaf #{} of {} in {id}: its inclusion proof verifies against the signed root {}",
-        event.source, event.id, proof.leaf_index, proof.tree_size, proof.root
+        "event ({}, {}) is leaf #{} of {} in {}: its inclusion proof verifies against the signed root {}",
+        event.source, event.id, proof.leaf_index, proof.tree_size, statement.statement_id, proof.root
     ))
 }

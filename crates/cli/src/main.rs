@@ -1,10 +1,14 @@
 //! `revshare`: the command line. A thin shell: it parses arguments, reads files,
-//! calls the core, the ingest pipeline and the store, and prints. Errors become
-//! readable messages and exit codes here (2: bad input or a refused request; 1: other
-//! failures such as an unreachable database).
+//! calls the application layer (`revshare-app`) or, for `rate` and `verify`, the
+//! core and the ingest pipeline, and prints. Errors become readable messages and
+//! exit codes here (2: bad input or a refused request; 1: other failures, such as
+//! an unreachable database or stored data that fails a check).
 
+mod audit;
+mod close;
 mod demo;
 mod format;
+mod import;
 mod inputs;
 mod rate;
 mod stateful;
@@ -14,7 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use revshare_store::{Location, StoreError};
+use revshare_app::AppError;
+use revshare_store::Location;
 
 #[derive(Parser)]
 #[command(
@@ -32,7 +37,8 @@ struct Cli {
 /// Where the state lives; accepted before or after the subcommand.
 #[derive(Args, Clone, Debug)]
 pub struct StoreArgs {
-    /// The embedded store (SQLite file), used unless a database URL is given.
+    /// The embedded store (SQLite file), used unless a database URL is given
+    /// [default: revshare.db].
     #[arg(long, global = true, value_name = "FILE")]
     pub db: Option<PathBuf>,
     /// A PostgreSQL store, e.g. postgres://user@host/db.
@@ -44,25 +50,19 @@ pub struct StoreArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
-    /// The signing key file (default: `<db>.key` beside the embedded store, or
-    /// `./revshare.key` with PostgreSQL).
+    /// The store's key file (default: `<db>.key` beside the embedded store; with
+    /// PostgreSQL it must be given).
     #[arg(long, global = true, env = "REVSHARE_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
 }
 
 impl StoreArgs {
-    pub fn location(&self, default_db: &str) -> Location {
+    pub fn location(&self) -> Location {
         match (&self.database_url, &self.db) {
             (Some(url), None) => Location::Postgres(url.clone()),
             (_, Some(path)) => Location::Sqlite(path.clone()),
-            (None, None) => Location::Sqlite(PathBuf::from(default_db)),
+            (None, None) => Location::Sqlite(PathBuf::from(stateful::DEFAULT_DB)),
         }
-    }
-
-    pub fn key_file(&self, location: &Location) -> PathBuf {
-        self.key_file
-            .clone()
-            .unwrap_or_else(|| revshare_store::default_key_file(location))
     }
 }
 
@@ -77,7 +77,8 @@ pub enum Format {
 enum Command {
     /// Rate usage offline: print the statements these inputs produce (unsigned).
     Rate(rate::RateArgs),
-    /// Check a statement's signature, and an event's inclusion proof, offline.
+    /// Check a statement's signature, an event's inclusion proof, and the audit chain,
+    /// offline.
     Verify(verify::VerifyArgs),
     /// Create the store and its signing key.
     Init,
@@ -86,17 +87,19 @@ enum Command {
     Contract(stateful::ContractCommand),
     /// FX rates.
     #[command(subcommand)]
-    Fx(stateful::TableCommand),
-    /// The model registry (which licensor owns which models).
+    Fx(stateful::FxCommand),
+    /// The model registry (which licensor owns which models), in versions.
     #[command(subcommand)]
-    Models(stateful::TableCommand),
+    Models(stateful::ModelsCommand),
     /// Import usage events (NDJSON or JSON arrays), idempotently.
-    Import(stateful::ImportArgs),
+    Import(import::ImportArgs),
     /// Contributions: proposed by one party, accepted or rejected by the other.
     #[command(subcommand)]
     Contribution(stateful::ContributionCommand),
-    /// Close a period into signed statements (also settles late usage).
-    Close(stateful::CloseArgs),
+    /// Close a period into signed statements (also settles changes to closed periods).
+    Close(close::CloseArgs),
+    /// Void an accepted event: it stops counting (a closed period gets an adjustment).
+    Void(stateful::VoidArgs),
     /// Closed statements.
     #[command(subcommand)]
     Statement(stateful::StatementCommand),
@@ -109,12 +112,11 @@ enum Command {
     /// The signing key.
     #[command(subcommand)]
     Key(stateful::KeyCommand),
-    /// The example end to end: a store, contracts, 200k+ events, closes, proofs.
-    Demo {
-        /// How many events to synthesize.
-        #[arg(long, default_value_t = 240_000)]
-        events: u32,
-    },
+    /// The audit log: entries, the chain, and verification of everything stored.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// The example end to end, in its own store: contracts, 200k+ events, closes, proofs.
+    Demo(demo::DemoArgs),
 }
 
 /// An error with the exit code it maps to.
@@ -141,12 +143,19 @@ impl Failure {
     }
 }
 
-impl From<StoreError> for Failure {
-    fn from(error: StoreError) -> Failure {
-        match error {
-            StoreError::Refused(message) => Failure::input(message),
-            other => Failure::other(other.to_string()),
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Failure {
+        if error.is_refusal() {
+            Failure::input(error.to_string())
+        } else {
+            Failure::other(error.to_string())
         }
+    }
+}
+
+impl From<revshare_store::StoreError> for Failure {
+    fn from(error: revshare_store::StoreError) -> Failure {
+        Failure::from(AppError::Store(error))
     }
 }
 
@@ -160,9 +169,10 @@ fn main() -> ExitCode {
         Command::Contract(command) => stateful::contract(&store, command),
         Command::Fx(command) => stateful::fx(&store, command),
         Command::Models(command) => stateful::models(&store, command),
-        Command::Import(args) => stateful::import(&store, &args),
+        Command::Import(args) => import::run(&store, &args),
         Command::Contribution(command) => stateful::contribution(&store, command),
-        Command::Close(args) => stateful::close(&store, &args),
+        Command::Close(args) => close::run(&store, &args),
+        Command::Void(args) => stateful::void(&store, &args),
         Command::Statement(command) => stateful::statement(&store, command),
         Command::Prove {
             statement_id,
@@ -170,7 +180,8 @@ fn main() -> ExitCode {
             id,
         } => stateful::prove(&store, &statement_id, &source, &id),
         Command::Key(command) => stateful::key(&store, command),
-        Command::Demo { events } => demo::run(&store, events),
+        Command::Audit(command) => audit::run(&store, command),
+        Command::Demo(args) => demo::run(&store, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

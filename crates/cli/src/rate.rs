@@ -45,7 +45,7 @@ pub fn run(args: &RateArgs) -> Result<(), Failure> {
         args.contributions.as_deref(),
         args.models.as_deref(),
     )?;
-    let usage = crate::stateful::usage_inputs(&args.usage)?;
+    let usage = crate::import::usage_inputs(&args.usage)?;
     let output = rate_with_report(&inputs, usage, args.period)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());

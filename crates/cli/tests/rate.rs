@@ -174,7 +174,7 @@ fn an_invalid_contract_is_exit_2_naming_file_and_field() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("bad.toml: rates[0].revenue_share: 1.20 must be in [0, 1]"),
+        stderr.contains("bad.toml: rates[0].revenue_share, line 22: 1.20 must be in [0, 1]"),
         "{stderr}"
     );
     assert!(output.stdout.is_empty());

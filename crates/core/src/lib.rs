@@ -6,11 +6,14 @@
 //! rating deterministic (the same inputs give byte-identical statements) and lets the
 //! CLI, the store and the server share one implementation.
 
+pub mod audit;
 pub mod contract;
 pub mod event;
+pub mod json;
 pub mod merkle;
 pub mod money;
 pub mod period;
+pub mod privacy;
 pub mod rating;
 pub mod statement;
 pub mod tables;

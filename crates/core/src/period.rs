@@ -179,6 +179,19 @@ impl fmt::Display for Period {
     }
 }
 
+/// RFC 3339 UTC of a Unix time in whole seconds, e.g. `2026-11-30T16:40:37Z`.
+pub fn rfc3339(seconds: i64) -> String {
+    let day = Day(seconds.div_euclid(86_400) as i32);
+    let second = seconds.rem_euclid(86_400);
+    format!("{day}T{:02}:{:02}:{:02}Z", second / 3600, second / 60 % 60, second % 60)
+}
+
+/// The UTC date of an RFC 3339 time as written by [`rfc3339`] (its first ten
+/// characters).
+pub fn date_of_rfc3339(text: &str) -> Option<Day> {
+    text.get(..10).and_then(Day::parse)
+}
+
 /// RFC 3339 UTC midnight of a day, as statements print period bounds.
 pub fn day_start_rfc3339(day: Day) -> String {
     format!("{day}T00:00:00Z")
@@ -201,6 +214,14 @@ mod tests {
             assert_eq!(Day::parse(bad), None, "{bad}");
         }
         assert!(Day::parse("2028-02-29").is_some());
+    }
+
+    #[test]
+    fn times_print_in_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_977_637), "2026-11-30T16:40:37Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(date_of_rfc3339("2026-11-30T16:40:37Z"), Day::parse("2026-11-30"));
     }
 
     #[test]

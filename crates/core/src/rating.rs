@@ -18,7 +18,7 @@ use crate::contract::{Contract, ContractSet, Metric, TierMode, VolumeTiers};
 use crate::merkle::Hash;
 use crate::money::{split_largest_remainder, Decimal};
 use crate::period::{day_start_rfc3339, Day, Period};
-use crate::statement::{Adjustment, EventsSummary, ExceptionRow, Line, Statement, Volume};
+use crate::statement::{Adjustment, AdjustmentKind, EventsSummary, ExceptionRow, Line, Statement, Volume};
 use crate::tables::{Contributions, FxTable, ModelRegistry};
 
 /// Significant digits of the displayed volume multiplier.
@@ -313,8 +313,10 @@ fn route(inputs: &RatingInputs, host: &str, model: &str) -> Box<[u32]> {
         .collect()
 }
 
-/// Why an event is not rated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// Why an event is not rated (in the order the checks apply; statements list them
+/// by name, bytewise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ExceptionKind {
     UnlicensedModel,
     ProhibitedUse,
@@ -443,7 +445,7 @@ pub fn rate_statement(
 
     // Steps 2–3: classify each group, then rate it.
     // Sorted by (kind, currency) bytewise, as the spec orders them.
-    let mut exceptions: BTreeMap<(&str, &str), Sums> = BTreeMap::new();
+    let mut exceptions: BTreeMap<(&str, &str), (ExceptionKind, Sums)> = BTreeMap::new();
     let mut lines: BTreeMap<(&str, &str), LineSums> = BTreeMap::new();
     let mut groups: Vec<(&GroupKey, &Sums)> = usage.groups.iter().collect();
     groups.sort_by_key(|(key, _)| **key);
@@ -471,7 +473,11 @@ pub fn rate_statement(
             None
         };
         if let Some(kind) = exception {
-            exceptions.entry((kind.as_str(), currency)).or_default().merge(sums);
+            exceptions
+                .entry((kind.as_str(), currency))
+                .or_insert((kind, Sums::default()))
+                .1
+                .merge(sums);
             continue;
         }
         let (rule, fx) = (rule.expect("checked"), fx.expect("checked"));
@@ -539,13 +545,19 @@ pub fn rate_statement(
         if &subtotal < minimum {
             let topup = minimum.sub(&subtotal);
             guaranteed = minimum.clone();
-            adjustments.push((simple_adjustment("minimum_guarantee_topup", &topup, scale), topup));
+            adjustments.push((
+                simple_adjustment(AdjustmentKind::MinimumGuaranteeTopup, &topup, scale),
+                topup,
+            ));
         }
     }
     if let Some(cap) = &contract.cap {
         if &guaranteed > cap {
             let reduction = cap.sub(&guaranteed);
-            adjustments.push((simple_adjustment("cap_reduction", &reduction, scale), reduction));
+            adjustments.push((
+                simple_adjustment(AdjustmentKind::CapReduction, &reduction, scale),
+                reduction,
+            ));
         }
     }
 
@@ -598,10 +610,10 @@ pub fn rate_statement(
     let mut exception_events = 0;
     let exception_rows = exceptions
         .into_iter()
-        .map(|((kind, currency), sums)| {
+        .map(|((_, currency), (kind, sums))| {
             exception_events += sums.events;
             ExceptionRow {
-                kind: kind.to_string(),
+                kind,
                 currency: currency.to_string(),
                 events: sums.events,
                 revenue: Decimal::from_units(sums.revenue_units, REVENUE_SCALE).to_normalized_string(),
@@ -638,6 +650,8 @@ pub fn rate_statement(
             merkle_root: hex::encode(tree.root),
         },
         closed_at: None,
+        due_date: None,
+        audit_head: None,
         signature: None,
     };
     Rated {
@@ -649,13 +663,14 @@ pub fn rate_statement(
     }
 }
 
-fn simple_adjustment(kind: &str, amount: &Decimal, scale: u32) -> Adjustment {
+fn simple_adjustment(kind: AdjustmentKind, amount: &Decimal, scale: u32) -> Adjustment {
     Adjustment {
-        kind: kind.to_string(),
+        kind,
         period: None,
         dispute_id: None,
+        reasons: None,
         events: None,
-        merkle_root: None,
+        voided: None,
         amount: fixed(amount, scale),
         payouts: None,
     }
@@ -779,4 +794,66 @@ pub fn rate_events(inputs: &RatingInputs, events: &[KeyedFacts<'_>], period: Opt
             rate_statement(contract, key.period, usage, &engine.symbols, inputs, tree, &[])
         })
         .collect()
+}
+
+/// An adjustment-only statement (statements.md, What a close uses): after a
+/// contract's term, the prior-period or dispute adjustments pending for it, under its
+/// last version's terms: no lines, no minimum guarantee or cap, an empty `events`
+/// tree, `total` the sum of the adjustments and `payouts` the sum of theirs.
+pub fn adjustment_only(contract: &Contract, period: Period, carried: &[CarriedAdjustment]) -> Rated {
+    let scale = contract.rounding.scale;
+    let metric = contract.volume_tiers.as_ref().map_or(Metric::TotalTokens, |t| t.metric);
+    let m = multiplier(contract.volume_tiers.as_ref(), &Decimal::zero());
+    let mut total = Decimal::zero();
+    let mut payouts: BTreeMap<String, Decimal> = BTreeMap::new();
+    for carried_adjustment in carried {
+        let amount =
+            Decimal::parse(&carried_adjustment.adjustment.amount, scale).expect("carried amounts are at scale");
+        total = total.add(&amount);
+        for (beneficiary, part) in &carried_adjustment.payouts {
+            let entry = payouts.entry(beneficiary.clone()).or_default();
+            *entry = entry.add(part);
+        }
+    }
+    let statement = Statement {
+        statement_id: None,
+        contract: contract.id.clone(),
+        contract_version: contract.version,
+        contract_sha256: None,
+        licensor: contract.licensor.clone(),
+        host: contract.host.clone(),
+        period: period.to_string(),
+        period_start: day_start_rfc3339(period.start()),
+        period_end: day_start_rfc3339(period.end()),
+        currency: contract.currency.clone(),
+        volume: Volume {
+            metric: metric.as_str().to_string(),
+            value: "0".to_string(),
+            multiplier: Decimal::ratio_significant(&m.numerator, &m.denominator, MULTIPLIER_DIGITS)
+                .to_normalized_string(),
+        },
+        contribution_delta: "0".to_string(),
+        lines: Vec::new(),
+        subtotal: fixed(&Decimal::zero(), scale),
+        adjustments: carried.iter().map(|c| c.adjustment.clone()).collect(),
+        exceptions: Vec::new(),
+        total: fixed(&total, scale),
+        payouts: payouts.iter().map(|(k, v)| (k.clone(), fixed(v, scale))).collect(),
+        unique_customers: 0,
+        events: EventsSummary {
+            count: 0,
+            merkle_root: hex::encode(crate::merkle::empty_root()),
+        },
+        closed_at: None,
+        due_date: None,
+        audit_head: None,
+        signature: None,
+    };
+    Rated {
+        statement,
+        total,
+        payouts,
+        rated_events: 0,
+        exception_events: 0,
+    }
 }

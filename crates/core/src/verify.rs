@@ -1,26 +1,34 @@
 //! Signed statements and inclusion proofs: what a host or auditor checks offline with
 //! only the service's public key (spec: statements.md).
 //!
-//! A statement is signed with Ed25519 over `JCS(statement without "signature")`. An
-//! inclusion proof is an RFC 9162 audit path from one event's leaf hash to the root of
-//! one of the statement's trees: `events`, or a `prior_period:<period>` adjustment.
+//! A signature covers `JCS(statement without "signature")` where the statement is the
+//! JSON object **as stored or received**: every member, also ones this version does
+//! not know. So verification works on bytes ([`verify_bytes`]), never on a struct that
+//! would drop or reorder members, and the only way to a [`VerifiedStatement`] is
+//! through it. Ed25519 verification is strict (`verify_strict`: no small-order keys,
+//! no malleable signatures).
 
 use base64::Engine as _;
-use ed25519_dalek::{Signature as Ed25519Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature as Ed25519Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::event::UsageEvent;
 use crate::merkle::{self, Hash};
-use crate::statement::{Signature, Statement};
+use crate::statement::{AdjustmentKind, PayoutNotice, Signature, Statement};
 
 pub const ALGORITHM: &str = "ed25519";
 
 /// Why a check failed. Each names what did not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
+    #[error("not a JSON object: {0}")]
+    Json(String),
     #[error("the statement is not signed")]
     Unsigned,
+    #[error("the signature member is malformed: {0}")]
+    SignatureMember(String),
     #[error("the statement is signed with {0}, not ed25519")]
     Algorithm(String),
     #[error("the statement is signed by key {found}, not by the given key {expected}")]
@@ -29,6 +37,8 @@ pub enum VerifyError {
     SignatureEncoding,
     #[error("the signature does not match the statement: it was altered or signed by another key")]
     BadSignature,
+    #[error("the signed object is not a statement or payout notice: {0}")]
+    NotAStatement(String),
     #[error("the proof is for statement {proof}, not {statement}")]
     OtherStatement { proof: String, statement: String },
     #[error("the proof's tree `{0}` is not a tree of this statement")]
@@ -53,6 +63,7 @@ pub enum VerifyError {
 
 /// The public half of a signing key, as `revshare key export-public` prints it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PublicKey {
     pub alg: String,
     pub key_id: String,
@@ -75,10 +86,16 @@ impl PublicKey {
             what: "public key",
             reason,
         };
+        if self.alg != ALGORITHM {
+            return Err(malformed(format!("alg is {}, not ed25519", self.alg)));
+        }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.public_key)
             .map_err(|e| malformed(e.to_string()))?;
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| malformed("not 32 bytes".to_string()))?;
+        if key_id(&bytes) != self.key_id {
+            return Err(malformed(format!("key_id {} is not this key's id", self.key_id)));
+        }
         VerifyingKey::from_bytes(&bytes).map_err(|e| malformed(e.to_string()))
     }
 }
@@ -88,42 +105,147 @@ pub fn key_id(public: &[u8; 32]) -> String {
     hex::encode(&Sha256::digest(public)[..8])
 }
 
-/// The bytes a signature covers: JCS of the statement without `signature`.
-pub fn signing_payload(statement: &Statement) -> Vec<u8> {
-    let mut unsigned = statement.clone();
-    unsigned.signature = None;
-    serde_json_canonicalizer::to_vec(&unsigned).expect("statements always serialize")
-}
-
-/// Signs a statement in place.
-pub fn sign(statement: &mut Statement, key: &SigningKey) {
-    let payload = signing_payload(statement);
+/// Signs a JSON object that has no `signature` member: Ed25519 over its JCS form.
+pub fn sign_object(object: &Map<String, Value>, key: &SigningKey) -> Signature {
+    debug_assert!(!object.contains_key("signature"), "signing an already signed object");
+    let payload = crate::json::canonical(&Value::Object(object.clone()));
     let signature = key.sign(&payload);
-    statement.signature = Some(Signature {
+    Signature {
         alg: ALGORITHM.to_string(),
         key_id: PublicKey::of(key).key_id,
         value: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
-    });
+    }
 }
 
-/// Checks a statement's signature with a public key.
-pub fn verify_statement(statement: &Statement, key: &PublicKey) -> Result<(), VerifyError> {
-    let signature = statement.signature.as_ref().ok_or(VerifyError::Unsigned)?;
+fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        _ => unreachable!("statements and notices serialize to JSON objects"),
+    }
+}
+
+/// Signs a statement in place (its `signature` must be unset).
+pub fn sign(statement: &mut Statement, key: &SigningKey) {
+    statement.signature = None;
+    statement.signature = Some(sign_object(&object_of(statement), key));
+}
+
+/// Signs a payout notice in place.
+pub fn sign_notice(notice: &mut PayoutNotice, key: &SigningKey) {
+    notice.signature = None;
+    notice.signature = Some(sign_object(&object_of(notice), key));
+}
+
+/// SHA-256 of the JCS of a signed statement, signature included (what a payout
+/// notice names).
+pub fn statement_sha256(statement: &Statement) -> String {
+    hex::encode(crate::json::canonical_sha256(statement))
+}
+
+/// A statement whose signature was checked over the bytes it came in.
+#[derive(Clone, Debug)]
+pub struct VerifiedStatement {
+    statement: Statement,
+    sha256: String,
+}
+
+impl VerifiedStatement {
+    pub fn statement(&self) -> &Statement {
+        &self.statement
+    }
+
+    pub fn into_statement(self) -> Statement {
+        self.statement
+    }
+
+    /// SHA-256 of the JCS of the full signed object.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn id(&self) -> &str {
+        self.statement.statement_id.as_deref().unwrap_or("")
+    }
+}
+
+/// A payout notice whose signature was checked over its bytes.
+#[derive(Clone, Debug)]
+pub struct VerifiedNotice {
+    notice: PayoutNotice,
+}
+
+impl VerifiedNotice {
+    pub fn notice(&self) -> &PayoutNotice {
+        &self.notice
+    }
+}
+
+/// What a signed document turned out to be.
+#[derive(Clone, Debug)]
+pub enum Verified {
+    Statement(Box<VerifiedStatement>),
+    PayoutNotice(Box<VerifiedNotice>),
+}
+
+/// Checks a signed statement or payout notice exactly as received: duplicate keys
+/// refused, `signature` removed from the parsed object, the rest canonicalized (all
+/// members), Ed25519 `verify_strict` with the key its `key_id` names among `keys`.
+pub fn verify_bytes(bytes: &[u8], keys: &[PublicKey]) -> Result<Verified, VerifyError> {
+    let mut object = crate::json::parse_strict_object(bytes).map_err(VerifyError::Json)?;
+    let full_sha256 = hex::encode(Sha256::digest(crate::json::canonical(&Value::Object(object.clone()))));
+    let signature = object.remove("signature").ok_or(VerifyError::Unsigned)?;
+    let signature: Signature =
+        serde_json::from_value(signature).map_err(|e| VerifyError::SignatureMember(e.to_string()))?;
+    check_signature(&object, &signature, keys)?;
+    object.insert(
+        "signature".to_string(),
+        serde_json::to_value(&signature).unwrap_or_default(),
+    );
+    let value = Value::Object(object);
+    if value.get("kind").and_then(Value::as_str) == Some("payout_notice") {
+        let notice: PayoutNotice =
+            serde_json::from_value(value).map_err(|e| VerifyError::NotAStatement(e.to_string()))?;
+        return Ok(Verified::PayoutNotice(Box::new(VerifiedNotice { notice })));
+    }
+    let statement: Statement = serde_json::from_value(value).map_err(|e| VerifyError::NotAStatement(e.to_string()))?;
+    Ok(Verified::Statement(Box::new(VerifiedStatement {
+        statement,
+        sha256: full_sha256,
+    })))
+}
+
+/// [`verify_bytes`] for a document that must be a statement.
+pub fn verify_statement_bytes(bytes: &[u8], keys: &[PublicKey]) -> Result<VerifiedStatement, VerifyError> {
+    match verify_bytes(bytes, keys)? {
+        Verified::Statement(statement) => Ok(*statement),
+        Verified::PayoutNotice(_) => Err(VerifyError::NotAStatement(
+            "it is a payout notice, not a statement".to_string(),
+        )),
+    }
+}
+
+fn check_signature(
+    unsigned: &Map<String, Value>,
+    signature: &Signature,
+    keys: &[PublicKey],
+) -> Result<(), VerifyError> {
     if signature.alg != ALGORITHM {
         return Err(VerifyError::Algorithm(signature.alg.clone()));
     }
-    if signature.key_id != key.key_id {
-        return Err(VerifyError::KeyId {
+    let key = keys
+        .iter()
+        .find(|k| k.key_id == signature.key_id)
+        .ok_or_else(|| VerifyError::KeyId {
             found: signature.key_id.clone(),
-            expected: key.key_id.clone(),
-        });
-    }
+            expected: keys.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>().join(", "),
+        })?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(&signature.value)
         .map_err(|_| VerifyError::SignatureEncoding)?;
     let bytes: [u8; 64] = bytes.try_into().map_err(|_| VerifyError::SignatureEncoding)?;
+    let payload = crate::json::canonical(&Value::Object(unsigned.clone()));
     key.verifying_key()?
-        .verify(&signing_payload(statement), &Ed25519Signature::from_bytes(&bytes))
+        .verify_strict(&payload, &Ed25519Signature::from_bytes(&bytes))
         .map_err(|_| VerifyError::BadSignature)
 }
 
@@ -131,13 +253,70 @@ pub fn verify_statement(statement: &Statement, key: &PublicKey) -> Result<(), Ve
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InclusionProof {
     pub statement_id: String,
-    /// `events`, or `prior_period:<period>` for a prior-period adjustment's tree.
+    /// `events`, `prior_period:<period>` or `voided:<period>`.
     pub tree: String,
     pub leaf_index: u64,
     pub tree_size: u64,
     pub leaf_hash: String,
     pub audit_path: Vec<String>,
     pub root: String,
+}
+
+/// The name of one of a statement's trees.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TreeName {
+    Events,
+    PriorPeriod(String),
+    Voided(String),
+}
+
+impl TreeName {
+    pub fn parse(text: &str) -> Option<TreeName> {
+        if text == "events" {
+            return Some(TreeName::Events);
+        }
+        let valid = |p: &str| crate::period::Period::parse(p).is_some();
+        if let Some(period) = text.strip_prefix("prior_period:").filter(|p| valid(p)) {
+            return Some(TreeName::PriorPeriod(period.to_string()));
+        }
+        text.strip_prefix("voided:")
+            .filter(|p| valid(p))
+            .map(|p| TreeName::Voided(p.to_string()))
+    }
+
+    /// `true` for a `voided:` tree: a proof there shows the event was removed.
+    pub fn removes(&self) -> bool {
+        matches!(self, TreeName::Voided(_))
+    }
+}
+
+impl std::fmt::Display for TreeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TreeName::Events => f.write_str("events"),
+            TreeName::PriorPeriod(p) => write!(f, "prior_period:{p}"),
+            TreeName::Voided(p) => write!(f, "voided:{p}"),
+        }
+    }
+}
+
+/// The `(count, root)` a statement signs for one of its trees.
+pub fn signed_tree(statement: &Statement, tree: &TreeName) -> Option<(u64, String)> {
+    let (period, voided) = match tree {
+        TreeName::Events => return Some((statement.events.count, statement.events.merkle_root.clone())),
+        TreeName::PriorPeriod(period) => (period, false),
+        TreeName::Voided(period) => (period, true),
+    };
+    let adjustment = statement
+        .adjustments
+        .iter()
+        .find(|a| a.kind == AdjustmentKind::PriorPeriod && a.period.as_deref() == Some(period.as_str()))?;
+    let summary = if voided {
+        adjustment.voided.as_ref()
+    } else {
+        adjustment.events.as_ref()
+    }?;
+    Some((summary.count, summary.merkle_root.clone()))
 }
 
 fn unhex(what: &'static str, text: &str) -> Result<Hash, VerifyError> {
@@ -151,32 +330,22 @@ fn unhex(what: &'static str, text: &str) -> Result<Hash, VerifyError> {
     })
 }
 
-/// Checks that `event` (the host's own copy, as sent) is counted in `statement`.
-pub fn verify_inclusion(statement: &Statement, event: &[u8], proof: &InclusionProof) -> Result<(), VerifyError> {
-    let statement_id = statement.statement_id.clone().unwrap_or_default();
-    if proof.statement_id != statement_id {
+/// Checks that `event` (the host's own copy, as sent) is in the proof's tree of a
+/// verified statement: counted (`events`, `prior_period:`) or removed (`voided:`).
+pub fn verify_inclusion(
+    statement: &VerifiedStatement,
+    event: &[u8],
+    proof: &InclusionProof,
+) -> Result<TreeName, VerifyError> {
+    if proof.statement_id != statement.id() {
         return Err(VerifyError::OtherStatement {
             proof: proof.statement_id.clone(),
-            statement: statement_id,
+            statement: statement.id().to_string(),
         });
     }
-    let (count, root) = if proof.tree == "events" {
-        (statement.events.count, statement.events.merkle_root.clone())
-    } else {
-        let period = proof
-            .tree
-            .strip_prefix("prior_period:")
-            .ok_or_else(|| VerifyError::UnknownTree(proof.tree.clone()))?;
-        let adjustment = statement
-            .adjustments
-            .iter()
-            .find(|a| a.kind == "prior_period" && a.period.as_deref() == Some(period))
-            .ok_or_else(|| VerifyError::UnknownTree(proof.tree.clone()))?;
-        (
-            adjustment.events.unwrap_or(0),
-            adjustment.merkle_root.clone().unwrap_or_default(),
-        )
-    };
+    let tree = TreeName::parse(&proof.tree).ok_or_else(|| VerifyError::UnknownTree(proof.tree.clone()))?;
+    let (count, root) =
+        signed_tree(statement.statement(), &tree).ok_or_else(|| VerifyError::UnknownTree(proof.tree.clone()))?;
     if proof.root != root {
         return Err(VerifyError::OtherRoot {
             tree: proof.tree.clone(),
@@ -208,11 +377,12 @@ pub fn verify_inclusion(statement: &Statement, event: &[u8], proof: &InclusionPr
     if !merkle::verify_inclusion(&leaf, proof.leaf_index, proof.tree_size, &path, &root) {
         return Err(VerifyError::BadPath);
     }
-    Ok(())
+    Ok(tree)
 }
 
 /// Builds the proof for leaf `index` of a tree given in leaf order.
-pub fn prove(statement_id: &str, tree: &str, leaves: &[Hash], index: usize) -> InclusionProof {
+pub fn prove(statement_id: &str, tree: &TreeName, leaves: &[Hash], index: usize) -> InclusionProof {
+    assert!(index < leaves.len(), "the leaf is in the tree");
     InclusionProof {
         statement_id: statement_id.to_string(),
         tree: tree.to_string(),
@@ -221,5 +391,89 @@ pub fn prove(statement_id: &str, tree: &str, leaves: &[Hash], index: usize) -> I
         leaf_hash: hex::encode(leaves[index]),
         audit_path: merkle::inclusion_path(leaves, index).iter().map(hex::encode).collect(),
         root: hex::encode(merkle::root(leaves)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> (Statement, SigningKey) {
+        let expected: Vec<Statement> =
+            serde_json::from_str(include_str!("../../../fixtures/spec-examples/expected-small.json")).unwrap();
+        let mut statement = expected[1].clone();
+        statement.statement_id = Some(format!("{}/{}", statement.contract, statement.period));
+        (statement, SigningKey::from_bytes(&[7; 32]))
+    }
+
+    fn keys(key: &SigningKey) -> Vec<PublicKey> {
+        vec![PublicKey::of(key)]
+    }
+
+    #[test]
+    fn a_signed_statement_verifies_from_its_bytes() {
+        let (mut statement, key) = example();
+        sign(&mut statement, &key);
+        let bytes = statement.to_json_pretty();
+        let verified = verify_statement_bytes(bytes.as_bytes(), &keys(&key)).unwrap();
+        assert_eq!(verified.statement(), &statement);
+        assert_eq!(verified.sha256(), statement_sha256(&statement));
+        // Whitespace and member order are not signed; content is.
+        let compact = serde_json::to_string(&statement).unwrap();
+        verify_statement_bytes(compact.as_bytes(), &keys(&key)).unwrap();
+    }
+
+    #[test]
+    fn an_added_removed_or_changed_member_fails() {
+        let (mut statement, key) = example();
+        sign(&mut statement, &key);
+        let bytes = statement.to_json_pretty();
+        let added = bytes.replacen('{', "{\"note\": \"host owes 1000000 extra\",", 1);
+        assert_eq!(
+            verify_statement_bytes(added.as_bytes(), &keys(&key)).unwrap_err(),
+            VerifyError::BadSignature
+        );
+        let removed = bytes.replacen("\"unique_customers\"", "\"unique_customers_\"", 1);
+        assert_eq!(
+            verify_statement_bytes(removed.as_bytes(), &keys(&key)).unwrap_err(),
+            VerifyError::BadSignature
+        );
+        let duplicated = bytes.replacen('{', &format!("{{\"total\": \"{}\",", "0.00"), 1);
+        assert!(matches!(
+            verify_statement_bytes(duplicated.as_bytes(), &keys(&key)).unwrap_err(),
+            VerifyError::Json(m) if m.contains("duplicate key `total`")
+        ));
+        let other = SigningKey::from_bytes(&[8; 32]);
+        assert!(matches!(
+            verify_statement_bytes(bytes.as_bytes(), &keys(&other)).unwrap_err(),
+            VerifyError::KeyId { .. }
+        ));
+    }
+
+    #[test]
+    fn unknown_members_are_covered_by_the_signature() {
+        let (statement, key) = example();
+        let mut object = object_of(&statement);
+        object.insert("future_member".into(), Value::from("kept"));
+        let signature = sign_object(&object, &key);
+        object.insert("signature".into(), serde_json::to_value(&signature).unwrap());
+        let bytes = serde_json::to_vec(&object).unwrap();
+        verify_statement_bytes(&bytes, &keys(&key)).unwrap();
+        object.insert("future_member".into(), Value::from("changed"));
+        let changed = serde_json::to_vec(&object).unwrap();
+        assert_eq!(
+            verify_statement_bytes(&changed, &keys(&key)).unwrap_err(),
+            VerifyError::BadSignature
+        );
+    }
+
+    #[test]
+    fn tree_names_parse_and_print() {
+        for name in ["events", "prior_period:2026-09", "voided:2026-Q3"] {
+            assert_eq!(TreeName::parse(name).unwrap().to_string(), name);
+        }
+        for bad in ["", "event", "prior_period:", "voided:2026-13", "prior_period:x"] {
+            assert_eq!(TreeName::parse(bad), None, "{bad}");
+        }
     }
 }

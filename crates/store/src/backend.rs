@@ -1,7 +1,17 @@
 //! The interface both backends implement, and the rows they keep.
 //!
 //! Backends are storage only: SQL, transactions, locks. What an import, a close or a
-//! proof means lives once, in the modules that call this trait.
+//! proof means lives once, in the application layer (`revshare-app`), which calls
+//! this trait. Every write happens inside [`Backend::begin_write`] … `commit`, which
+//! holds the store's one write lock: writers are serialized, so the audit log's head
+//! cannot move under a transaction that appends to it.
+//!
+//! Every audited row carries `seq`, the audit entry that added it (or last changed
+//! it); its serialized form (`seq` left out) is what that entry's `payload_sha256`
+//! covers (docs/audit.md).
+
+use revshare_core::audit::{Entry, Head};
+use serde::Serialize;
 
 use crate::StoreError;
 
@@ -27,8 +37,28 @@ pub struct EventRow {
     pub output_tokens: i64,
     /// Revenue in units of 10^-12, as decimal text (it may exceed 64 bits).
     pub revenue_units: String,
-    /// Its period was already closed for a contract of its host when it arrived.
-    pub late: bool,
+}
+
+impl EventRow {
+    pub fn view(&self, seq: i64) -> EventView<'_> {
+        EventView {
+            seq,
+            source: &self.source,
+            id: &self.id,
+            leaf: &self.leaf,
+            host: &self.host,
+            model: &self.model,
+            use_case: &self.use_case,
+            currency: &self.currency,
+            customer: self.customer.as_ref().map(|c| &c[..]),
+            utc_seconds: self.utc_seconds,
+            day: self.day,
+            requests: self.requests,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            revenue_units: &self.revenue_units,
+        }
+    }
 }
 
 /// How a backend keeps events, so that an import prepares its batches on the pool.
@@ -57,8 +87,20 @@ impl EventBatch {
     }
 }
 
+/// The accepted events of one host in a stored batch (indices into the batch's rows,
+/// in batch order): each becomes one audit entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPart {
+    pub host: String,
+    pub rows: Vec<usize>,
+}
+
+/// Called by [`Backend::insert_events`] under the write lock, with the log's head and
+/// the accepted events per host: returns one chained entry per part, in order.
+pub type AuditHook<'h> = dyn FnMut(Head, &[EventRow], &[HostPart]) -> Result<Vec<Entry>> + 'h;
+
 /// An event as read back, borrowed from the database row (reading a month of events
-/// allocates nothing per event), with the order in which it was stored.
+/// allocates nothing per event), with the audit seq of the batch that stored it.
 #[derive(Clone, Copy, Debug)]
 pub struct EventView<'a> {
     pub seq: i64,
@@ -70,6 +112,7 @@ pub struct EventView<'a> {
     pub use_case: &'a str,
     pub currency: &'a str,
     pub customer: Option<&'a [u8]>,
+    pub utc_seconds: i64,
     pub day: i32,
     pub requests: i64,
     pub input_tokens: i64,
@@ -87,7 +130,55 @@ pub enum InsertOutcome {
     Conflict,
 }
 
+/// Where a stored key's event lives: its leaf hash, host and UTC day.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRow {
+    pub source: String,
+    pub id: String,
+    pub leaf: [u8; 32],
+    pub host: String,
+    pub day: i32,
+}
+
+/// A public signing key of the service (secrets never reach the database).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SigningKeyRow {
+    pub key_id: String,
+    pub alg: String,
+    pub public_key: String,
+    pub created_at: String,
+    #[serde(skip)]
+    pub seq: i64,
+}
+
+/// A party: an operator, licensor, host, beneficiary or auditor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PartyRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    #[serde(skip)]
+    pub seq: i64,
+}
+
+/// A token: only the SHA-256 of the whole token string is stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TokenRow {
+    pub token_id: String,
+    pub party: String,
+    pub role: String,
+    /// The contracts it is narrowed to, or all of its role's.
+    pub contracts: Option<Vec<String>>,
+    /// `YYYY-MM-DD`: valid while now < that day at 00:00 UTC.
+    pub expires: Option<String>,
+    pub sha256: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    #[serde(skip)]
+    pub seq: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ContractRow {
     pub id: String,
     pub version: i64,
@@ -95,55 +186,37 @@ pub struct ContractRow {
     pub host: String,
     pub file_name: String,
     pub sha256: String,
-    pub toml: Vec<u8>,
+    /// The exact file as added (TOML is UTF-8).
+    pub toml: String,
     pub added_at: String,
+    #[serde(skip)]
+    pub seq: i64,
 }
 
-impl ContractRow {
-    /// The row of a validated contract, with the exact file bytes it came from.
-    pub fn of(
-        contract: &revshare_core::contract::Contract,
-        file_name: &str,
-        toml: &[u8],
-        added_at: &str,
-    ) -> ContractRow {
-        ContractRow {
-            id: contract.id.clone(),
-            version: i64::from(contract.version),
-            licensor: contract.licensor.clone(),
-            host: contract.host.clone(),
-            file_name: file_name.to_string(),
-            sha256: contract.sha256.clone(),
-            toml: toml.to_vec(),
-            added_at: added_at.to_string(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FxRow {
     pub date: i32,
     pub from: String,
     pub to: String,
     pub rate: String,
+    #[serde(skip)]
+    pub seq: i64,
 }
 
-impl FxRow {
-    /// The rows of a validated FX table.
-    pub fn all(table: &revshare_core::tables::FxTable) -> Vec<FxRow> {
-        table
-            .rows()
-            .map(|(date, from, to, rate)| FxRow {
-                date: date.0,
-                from: from.to_string(),
-                to: to.to_string(),
-                rate: rate.to_normalized_string(),
-            })
-            .collect()
-    }
+/// A version of the model registry, effective from a UTC month start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RegistryRow {
+    pub version: i64,
+    pub effective_from: i32,
+    pub file_name: String,
+    pub added_at: String,
+    /// `(pattern, licensor)` in order: the first match wins.
+    pub rows: Vec<(String, String)>,
+    #[serde(skip)]
+    pub seq: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ContributionRow {
     pub number: i64,
     pub contract: String,
@@ -152,13 +225,36 @@ pub struct ContributionRow {
     pub date: i32,
     pub status: String,
     pub reference: String,
+    pub proposed_by: String,
     pub proposed_at: String,
+    pub proposed_seq: i64,
+    pub decided_by: Option<String>,
     pub decided_at: Option<String>,
+    pub decided_seq: Option<i64>,
+    #[serde(skip)]
+    pub seq: i64,
 }
 
-/// A closed statement: its exact JSON bytes (signed, never rewritten) and the
-/// bookkeeping that late-usage settlement needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A voided event: it stays stored (its key still makes a re-send a duplicate) but
+/// is no longer counted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VoidRow {
+    pub number: i64,
+    pub source: String,
+    pub id: String,
+    pub host: String,
+    pub day: i32,
+    pub leaf: String,
+    pub reason: String,
+    pub actor: String,
+    pub voided_at: String,
+    #[serde(skip)]
+    pub seq: i64,
+}
+
+/// A closed statement: its exact JSON bytes (signed, never rewritten) and what later
+/// closes need to settle its period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StatementRow {
     pub statement_id: String,
     pub contract: String,
@@ -166,19 +262,40 @@ pub struct StatementRow {
     pub host: String,
     pub start_day: i32,
     pub end_day: i32,
-    /// The highest event `seq` stored when it closed: its own tree holds the period's
-    /// events up to here.
-    pub watermark: i64,
+    /// The audit seq the close rated as of (its `audit_head.seq`).
+    pub close_seq: i64,
     /// JSON list of the prior-period windows it settled:
     /// `[{"period", "statement_id", "after", "through"}]`.
     pub settled: String,
     pub json: String,
     pub closed_at: String,
+    #[serde(skip)]
+    pub seq: i64,
 }
 
-/// Storage operations. Every method is one statement or one transaction unless it
-/// runs inside [`Backend::begin_close`].
-pub trait Backend {
+/// One of a statement's Merkle trees as closed: its leaves in tree order (32 bytes
+/// each). Derived: checked against the signed roots, not audited on its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeRow {
+    pub statement_id: String,
+    pub tree: String,
+    pub count: i64,
+    pub root: String,
+    pub leaves: Vec<u8>,
+}
+
+/// A beneficiary's signed payout notice. Derived from its statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoticeRow {
+    pub statement_id: String,
+    pub beneficiary: String,
+    pub json: String,
+}
+
+/// Storage operations. Reads may run inside or outside a transaction; writes run
+/// inside [`Backend::begin_write`], except [`Backend::insert_events`], which is a
+/// whole transaction of its own.
+pub trait Backend: Send {
     fn name(&self) -> &'static str;
 
     fn event_layout(&self) -> EventLayout {
@@ -188,38 +305,66 @@ pub trait Backend {
     /// A second connection for writing batches in parallel, where the backend gains
     /// from it (PostgreSQL's server works on both cores); `None` for SQLite, whose
     /// writes are serialized anyway.
-    fn extra_writer(&mut self) -> Result<Option<Box<dyn Backend + Send>>> {
+    fn extra_writer(&mut self) -> Result<Option<Box<dyn Backend>>> {
         Ok(None)
     }
+
+    /// Starts a transaction holding the store's write lock and returns the audit
+    /// log's head, which stays put until `commit` or `rollback`.
+    fn begin_write(&mut self) -> Result<Head>;
+    /// Starts a read-only transaction: one consistent snapshot.
+    fn begin_read(&mut self) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
 
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
 
-    /// Adds a contract version; `false` if that `(id, version)` is already stored.
-    fn add_contract(&mut self, row: &ContractRow) -> Result<bool>;
+    fn append_audit(&mut self, entries: &[Entry]) -> Result<()>;
+    fn audit_head(&mut self) -> Result<Head>;
+    /// Up to `limit` entries with `seq > after`, ascending.
+    fn audit_entries(&mut self, after: i64, limit: usize) -> Result<Vec<Entry>>;
+    fn audit_entry(&mut self, seq: i64) -> Result<Option<Entry>>;
+
+    fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()>;
+    fn signing_keys(&mut self) -> Result<Vec<SigningKeyRow>>;
+
+    fn add_party(&mut self, row: &PartyRow) -> Result<()>;
+    /// Every party, by id.
+    fn parties(&mut self) -> Result<Vec<PartyRow>>;
+
+    fn add_token(&mut self, row: &TokenRow) -> Result<()>;
+    /// Replaces a token's row (a revocation).
+    fn update_token(&mut self, row: &TokenRow) -> Result<()>;
+    /// Every token, by creation.
+    fn tokens(&mut self) -> Result<Vec<TokenRow>>;
+    /// The token whose whole string hashes to `sha256`.
+    fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRow>>;
+
+    fn add_contract(&mut self, row: &ContractRow) -> Result<()>;
+    /// Every stored version, by `(id, version)`.
     fn contracts(&mut self) -> Result<Vec<ContractRow>>;
 
-    /// Adds FX rows; all or none (a repeated `(date, from, to)` fails the batch).
     fn add_fx(&mut self, rows: &[FxRow]) -> Result<()>;
+    /// Every stored rate, by `(from, to, date)`.
     fn fx(&mut self) -> Result<Vec<FxRow>>;
 
-    /// Replaces the model registry `(pattern, licensor)` in order.
-    fn set_models(&mut self, rows: &[(String, String)]) -> Result<()>;
-    fn models(&mut self) -> Result<Vec<(String, String)>>;
+    fn add_registry(&mut self, row: &RegistryRow) -> Result<()>;
+    /// Every registry version, by version.
+    fn registries(&mut self) -> Result<Vec<RegistryRow>>;
 
+    /// Stores a new contribution (its `number` is assigned) and returns the number.
     fn add_contribution(&mut self, row: &ContributionRow) -> Result<i64>;
-    /// Moves a proposed contribution to `status`; `false` if it is not proposed.
-    fn decide_contribution(&mut self, number: i64, status: &str, at: &str) -> Result<bool>;
+    /// Replaces a contribution's row (a decision).
+    fn update_contribution(&mut self, row: &ContributionRow) -> Result<()>;
     fn contributions(&mut self) -> Result<Vec<ContributionRow>>;
 
-    /// Stores a batch in one transaction: all valid events or, on failure, none. The
-    /// idempotency key is committed with its event. Inside the transaction it marks
-    /// events late whose period is closed ([`mark_late`]), so that no close can slip
-    /// between the check and the insert.
-    fn insert_events(&mut self, batch: &mut EventBatch) -> Result<Vec<InsertOutcome>>;
-
-    /// Visits the events of `host` with `day` in `[start, end)` and `seq` in
-    /// `(after, through]`, in no particular order.
+    /// Stores a batch in one transaction: the valid events of it or, on failure,
+    /// none. Each idempotency key is committed with its event; under the write lock
+    /// `audit` chains one entry per host part, whose seq its events carry.
+    fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>>;
+    /// Visits the events of `host` with `day` in `[start, end)` stored at an audit
+    /// seq in `(after, through]`, in no particular order.
     fn scan_events(
         &mut self,
         host: &str,
@@ -229,30 +374,27 @@ pub trait Backend {
         through: i64,
         visit: &mut Visit<'_>,
     ) -> Result<()>;
-    /// Late events of `host` with `day` in `[start, end)` and `seq > after`: a count.
-    fn late_events_after(&mut self, host: &str, start: i32, end: i32, after: i64) -> Result<u64>;
-    fn max_seq(&mut self) -> Result<i64>;
+    /// How many events of `host` with `day` in `[start, end)` were stored at a seq
+    /// in `(after, through]` (without reading them where the backend can).
+    fn count_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<u64>;
+    /// Visits every stored event, ascending by seq (for `audit verify`).
+    fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()>;
+    fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>>;
+    /// Visits every idempotency key (for `audit verify`).
+    fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()>;
+
+    fn add_void(&mut self, row: &VoidRow) -> Result<i64>;
+    /// Every void, by number.
+    fn voids(&mut self) -> Result<Vec<VoidRow>>;
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>>;
+    /// Every statement, by `(contract, start_day)`.
     fn statements(&mut self) -> Result<Vec<StatementRow>>;
-    /// Stores a statement unless one with its id exists; returns the stored one.
-    fn insert_statement(&mut self, row: &StatementRow) -> Result<StatementRow>;
-
-    /// Starts the close transaction: a consistent view, and no event can be stored
-    /// until [`Backend::commit`] or [`Backend::rollback`].
-    fn begin_close(&mut self) -> Result<()>;
-    fn commit(&mut self) -> Result<()>;
-    fn rollback(&mut self) -> Result<()>;
-}
-
-/// Marks events whose host and day fall in a closed `(host, start_day, end_day)`.
-pub fn mark_late(events: &mut [EventRow], closed: &[(String, i32, i32)]) {
-    if closed.is_empty() {
-        return;
-    }
-    for event in events {
-        event.late = closed
-            .iter()
-            .any(|(host, start, end)| *host == event.host && (*start..*end).contains(&event.day));
-    }
+    /// Stores a statement with its trees and payout notices; `false` (nothing
+    /// stored) when one with its id exists.
+    fn insert_statement(&mut self, row: &StatementRow, trees: &[TreeRow], notices: &[NoticeRow]) -> Result<bool>;
+    fn tree(&mut self, statement_id: &str, tree: &str) -> Result<Option<TreeRow>>;
+    /// A statement's trees without their leaves (`leaves` empty).
+    fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>>;
+    fn notices(&mut self, statement_id: &str) -> Result<Vec<NoticeRow>>;
 }

@@ -1,39 +1,28 @@
-//! revshare's memory: contracts, tables, events and closed statements, in an embedded
-//! SQLite file by default or in PostgreSQL, behind one [`Backend`] interface.
+//! revshare's memory: parties, contracts, tables, events, statements and the audit
+//! log, in an embedded SQLite file by default or in PostgreSQL, behind one
+//! [`Backend`] interface.
 //!
-//! The meaning of each operation lives here once, backend-agnostic: [`import`]
-//! (streaming, idempotent for life), [`close`] (signed immutable statements and
-//! prior-period adjustments for late usage) and [`prove`] (inclusion proofs). The
-//! backends only store.
+//! The backends only store: SQL, transactions, locks, encodings. What an import, a
+//! close or a proof means lives in the application layer (`revshare-app`).
 
 pub mod backend;
-pub mod close;
-pub mod import;
-pub mod keys;
 pub mod postgres;
-pub mod prove;
 mod segment;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
 
-use revshare_core::contract::{Contract, ContractSet, ContributionKind, Party};
-use revshare_core::money::Decimal;
-use revshare_core::period::Day;
-use revshare_core::rating::RatingInputs;
-use revshare_core::tables::{Contribution, ContributionStatus, Contributions, FxTable, ModelRegistry};
+use revshare_core::audit::{Action, Entry, Head};
 
 pub use backend::Backend;
-use backend::Result;
+use backend::{EventRow, HostPart, InsertOutcome, Result};
 
 /// What went wrong in the store. Messages are readable as they are.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
     Database(String),
-    #[error("{0}")]
-    Key(String),
-    /// Something the user asked that the rules refuse (named in the message).
+    /// Something the user asked that the store refuses (named in the message).
     #[error("{0}")]
     Refused(String),
     #[error("{0}")]
@@ -41,94 +30,27 @@ pub enum StoreError {
 }
 
 /// Where the store is.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Location {
     Sqlite(PathBuf),
     Postgres(String),
 }
 
-/// An open store of either kind.
-pub enum Store {
-    Sqlite(sqlite::SqliteStore),
-    Postgres(Box<postgres::PgStore>),
-}
-
-impl Store {
-    pub fn open(location: &Location) -> Result<Store> {
-        Ok(match location {
-            Location::Sqlite(path) => Store::Sqlite(sqlite::SqliteStore::open(path)?),
-            Location::Postgres(url) => Store::Postgres(Box::new(postgres::PgStore::open(url)?)),
-        })
-    }
-
-    pub fn backend(&mut self) -> &mut (dyn Backend + Send) {
+impl Location {
+    /// For messages: the file, or PostgreSQL without its password.
+    pub fn describe(&self) -> String {
         match self {
-            Store::Sqlite(s) => s,
-            Store::Postgres(p) => &mut **p,
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(url) => format!("the PostgreSQL database {}", postgres::redact(url)),
         }
     }
 }
 
-/// The default key file of a store: beside the SQLite file, else in the current folder.
-pub fn default_key_file(location: &Location) -> PathBuf {
-    match location {
-        Location::Sqlite(path) => {
-            let mut name = path.as_os_str().to_owned();
-            name.push(".key");
-            PathBuf::from(name)
-        }
-        Location::Postgres(_) => PathBuf::from("revshare.key"),
-    }
-}
-
-/// The current time as RFC 3339 UTC, for records (the core never reads the clock).
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 ns is valid");
-    now.format(&time::format_description::well_known::Rfc3339)
-        .expect("UTC times format")
-}
-
-/// Loads everything rating needs from the store.
-pub fn rating_inputs(backend: &mut dyn Backend) -> Result<RatingInputs> {
-    let mut loaded = Vec::new();
-    for row in backend.contracts()? {
-        let contract = Contract::from_toml(&row.file_name, &row.toml)
-            .map_err(|e| StoreError::Database(format!("a stored contract no longer loads: {e}")))?;
-        loaded.push((row.file_name.clone(), contract));
-    }
-    let contracts = ContractSet::new(loaded).map_err(|e| StoreError::Database(e.to_string()))?;
-    let mut fx = FxTable::default();
-    for row in backend.fx()? {
-        let rate = Decimal::parse(&row.rate, 10).map_err(|e| StoreError::Database(e.to_string()))?;
-        fx.insert(Day(row.date), &row.from, &row.to, rate)
-            .map_err(StoreError::Database)?;
-    }
-    let mut contributions = Contributions::default();
-    for row in backend.contributions()? {
-        let bad = || StoreError::Database(format!("contribution {} has unknown fields", row.number));
-        contributions.rows.push(Contribution {
-            contract: row.contract.clone(),
-            by: Party::parse(&row.by).ok_or_else(bad)?,
-            kind: ContributionKind::parse(&row.kind).ok_or_else(bad)?,
-            date: Day(row.date),
-            status: ContributionStatus::parse(&row.status).ok_or_else(bad)?,
-            reference: row.reference.clone(),
-        });
-    }
-    let models = backend.models()?;
-    let registry = (!models.is_empty()).then(|| ModelRegistry {
-        rows: models
-            .into_iter()
-            .map(|(pattern, licensor)| (revshare_core::contract::Glob::new(&pattern), licensor))
-            .collect(),
-    });
-    Ok(RatingInputs {
-        contracts,
-        fx,
-        contributions,
-        registry,
+/// Opens (and migrates) the store at `location`; a SQLite file is created if missing.
+pub fn open(location: &Location) -> Result<Box<dyn Backend>> {
+    Ok(match location {
+        Location::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path)?),
+        Location::Postgres(url) => Box::new(postgres::PgStore::open(url)?),
     })
 }
 
@@ -140,5 +62,128 @@ pub fn check_parent(path: &Path) -> Result<()> {
             parent.display()
         ))),
         _ => Ok(()),
+    }
+}
+
+/// The accepted events of a batch, grouped by host in order of first appearance:
+/// each is one batch of the store and one audit entry.
+pub fn host_parts(events: &[EventRow], outcomes: &[InsertOutcome]) -> Vec<HostPart> {
+    let mut parts: Vec<HostPart> = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        if outcomes[index] != InsertOutcome::Accepted {
+            continue;
+        }
+        match parts.iter_mut().find(|p| p.host == event.host) {
+            Some(part) => part.rows.push(index),
+            None => parts.push(HostPart {
+                host: event.host.clone(),
+                rows: vec![index],
+            }),
+        }
+    }
+    parts
+}
+
+/// The audit hook must answer one entry per part.
+fn check_entries_match(entries: &[Entry], parts: &[HostPart]) -> Result<()> {
+    if entries.len() != parts.len() {
+        return Err(StoreError::Database(format!(
+            "{} audit entries for {} stored batches",
+            entries.len(),
+            parts.len()
+        )));
+    }
+    Ok(())
+}
+
+fn head_from(row: Option<(i64, String)>) -> Result<Head> {
+    let Some((seq, hash)) = row else {
+        return Ok(Head::EMPTY);
+    };
+    let bad = || StoreError::Database(format!("audit entry {seq}: its hash is not 32 hex bytes"));
+    let bytes = hex::decode(&hash).map_err(|_| bad())?;
+    Ok(Head {
+        seq: u64::try_from(seq).map_err(|_| bad())?,
+        hash: bytes.try_into().map_err(|_| bad())?,
+    })
+}
+
+fn entry_from_columns((seq, c): (i64, [String; 8])) -> Result<Entry> {
+    let [time, actor, action, object, payload_sha256, digest, prev_hash, hash] = c;
+    let action = Action::parse(&action)
+        .ok_or_else(|| StoreError::Database(format!("audit entry {seq}: unknown action `{action}`")))?;
+    Ok(Entry {
+        seq: u64::try_from(seq).map_err(|_| StoreError::Database(format!("audit entry {seq}: bad seq")))?,
+        time,
+        actor,
+        action,
+        object,
+        payload_sha256,
+        digest,
+        prev_hash,
+        hash,
+    })
+}
+
+fn registry_rows_json(rows: &[(String, String)]) -> String {
+    serde_json::to_string(rows).expect("pairs of strings serialize")
+}
+
+fn registry_rows_parse(version: i64, text: &str) -> Result<Vec<(String, String)>> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Database(format!("registry version {version}: its rows do not parse: {e}")))
+}
+
+/// A token row as its columns come back.
+struct TokenColumns {
+    token_id: String,
+    party: String,
+    role: String,
+    contracts: Option<String>,
+    expires: Option<String>,
+    sha256: String,
+    created_at: String,
+    revoked_at: Option<String>,
+    seq: i64,
+}
+
+fn token_from_columns(c: TokenColumns) -> Result<backend::TokenRow> {
+    let contracts = c
+        .contracts
+        .map(|text| {
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Database(format!("token {}: its contracts do not parse: {e}", c.token_id)))
+        })
+        .transpose()?;
+    Ok(backend::TokenRow {
+        token_id: c.token_id,
+        party: c.party,
+        role: c.role,
+        contracts,
+        expires: c.expires,
+        sha256: c.sha256,
+        created_at: c.created_at,
+        revoked_at: c.revoked_at,
+        seq: c.seq,
+    })
+}
+
+fn contracts_json(contracts: &Option<Vec<String>>) -> Option<String> {
+    contracts
+        .as_ref()
+        .map(|c| serde_json::to_string(c).expect("strings serialize"))
+}
+
+fn one_text_row(changed: usize, what: &str, id: &str) -> Result<()> {
+    match changed {
+        1 => Ok(()),
+        _ => Err(StoreError::Database(format!("{what} {id} is not stored"))),
+    }
+}
+
+fn one_row(changed: usize, what: &str, number: i64) -> Result<()> {
+    match changed {
+        1 => Ok(()),
+        _ => Err(StoreError::Database(format!("{what} {number} is not stored"))),
     }
 }

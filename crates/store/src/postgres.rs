@@ -2,9 +2,11 @@
 //! servers scale out in front of it. Events are partitioned by month; a batch claims
 //! its keys in one set-based insert, then its events go in by binary `COPY`.
 //!
-//! Imports take a shared advisory lock and closes an exclusive one (both for the
-//! transaction only), so that a close sees every event committed before it and no
-//! event can slip in below its watermark.
+//! The store's write lock is a transaction-scoped advisory lock. Every writer takes
+//! it before it appends to the audit log and holds it until it commits, so the log is
+//! one chain and a transaction that read the head sees it unchanged. An import
+//! claims its keys and copies its events first, in parallel with other imports,
+//! and takes the lock only at its end to number its batches.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,17 +14,21 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
+use revshare_core::audit::{Entry, Head};
 use revshare_core::period::{Cadence, Day};
 
 use crate::backend::{
-    mark_late, Backend, ContractRow, ContributionRow, EventBatch, EventRow, EventView, FxRow, InsertOutcome, Result,
-    StatementRow, Visit,
+    AuditHook, Backend, ContractRow, ContributionRow, EventBatch, EventRow, EventView, FxRow, HostPart, InsertOutcome,
+    KeyRow, NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRow, TokenRow, TreeRow, Visit, VoidRow,
 };
-use crate::StoreError;
+use crate::{host_parts, StoreError};
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/001_initial.sql")];
-/// The advisory lock that orders imports (shared) against closes (exclusive).
-const CLOSE_LOCK: i64 = 0x7265_7673_6861_7265; // "revshare"
+const SCHEMA_VERSION: i32 = 2;
+const SCHEMA: &str = include_str!("../migrations/postgres/002_audited.sql");
+/// The store's write lock (see the module's documentation).
+const WRITE_LOCK: i64 = 0x7265_7673_6861_7265; // "revshare"
+/// Serializes schema creation by concurrent first connections.
+const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
 
 pub struct PgStore {
     client: Client,
@@ -45,17 +51,35 @@ impl PgStore {
         let mut client = Client::connect(url, NoTls)
             .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL at {}: {e}", redact(url))))?;
         let mut transaction = client.transaction()?;
-        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&(CLOSE_LOCK + 1)])?;
+        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
         transaction.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY)")?;
-        let applied: i64 = transaction
-            .query_one("SELECT count(*) FROM schema_migrations", &[])?
-            .get(0);
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-            transaction.batch_execute(sql)?;
-            transaction.execute(
-                "INSERT INTO schema_migrations (version) VALUES ($1)",
-                &[&(index as i32 + 1)],
-            )?;
+        let applied: Vec<i32> = transaction
+            .query("SELECT version FROM schema_migrations ORDER BY version", &[])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        match applied.as_slice() {
+            [] => {
+                transaction.batch_execute(SCHEMA)?;
+                transaction.execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)",
+                    &[&SCHEMA_VERSION],
+                )?;
+            }
+            [SCHEMA_VERSION] => {}
+            [1] => {
+                return Err(StoreError::Refused(format!(
+                    "{}: this database was made by an earlier build of revshare (schema 1, without the audit \
+                     log); use a new database (revshare init) and import its usage again",
+                    redact(url)
+                )))
+            }
+            other => {
+                return Err(StoreError::Refused(format!(
+                    "{}: not a revshare store of schema {SCHEMA_VERSION} (versions {other:?})",
+                    redact(url)
+                )))
+            }
         }
         transaction.commit()?;
         Ok(PgStore {
@@ -77,7 +101,7 @@ impl PgStore {
                 continue;
             }
             let period = Cadence::Month.period_of(Day(start));
-            let name = format!("events_{}_{:02}", period.year, period.first_month);
+            let name = format!("events_{}_{:02}", period.year, period.first_month).replace('-', "m");
             let sql = format!(
                 "CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM ({}) TO ({})",
                 period.start().0,
@@ -97,10 +121,18 @@ impl PgStore {
         }
         Ok(())
     }
+
+    fn head(&mut self) -> Result<Head> {
+        let row = self
+            .client
+            .query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[])?
+            .map(|r| (r.get(0), r.get(1)));
+        crate::head_from(row)
+    }
 }
 
 /// A connection URL without its password, for messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
@@ -113,10 +145,29 @@ fn redact(url: &str) -> String {
     }
 }
 
-const EVENT_COLUMNS: &str =
-    "seq, source, id, leaf, host, model, use_case, currency, customer, day, requests, input_tokens, output_tokens, revenue_units";
+const EVENT_COLUMNS: &str = "b.seq, e.source, e.id, e.leaf, e.host, e.model, e.use_case, e.currency, e.customer, \
+     e.utc_seconds, e.day, e.requests, e.input_tokens, e.output_tokens, e.revenue_units";
 const STATEMENT_COLUMNS: &str =
-    "statement_id, contract, period, host, start_day, end_day, watermark, settled, json, closed_at";
+    "statement_id, contract, period, host, start_day, end_day, close_seq, settled, json, closed_at, seq";
+const CONTRIBUTION_COLUMNS: &str = "number, contract, by_party, kind, date, status, reference, proposed_by, \
+     proposed_at, proposed_seq, decided_by, decided_at, decided_seq, seq";
+const TOKEN_COLUMNS: &str = "token_id, party, role, contracts, expires, sha256, created_at, revoked_at, seq";
+
+fn token_columns(r: &postgres::Row) -> crate::TokenColumns {
+    crate::TokenColumns {
+        token_id: r.get(0),
+        party: r.get(1),
+        role: r.get(2),
+        contracts: r.get(3),
+        expires: r.get(4),
+        sha256: r.get(5),
+        created_at: r.get(6),
+        revoked_at: r.get(7),
+        seq: r.get(8),
+    }
+}
+
+const ENTRY_COLUMNS: &str = "seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash";
 
 fn statement_from_row(row: &postgres::Row) -> StatementRow {
     StatementRow {
@@ -126,11 +177,192 @@ fn statement_from_row(row: &postgres::Row) -> StatementRow {
         host: row.get(3),
         start_day: row.get(4),
         end_day: row.get(5),
-        watermark: row.get(6),
+        close_seq: row.get(6),
         settled: row.get(7),
         json: row.get(8),
         closed_at: row.get(9),
+        seq: row.get(10),
     }
+}
+
+fn contribution_from_row(r: &postgres::Row) -> ContributionRow {
+    ContributionRow {
+        number: r.get(0),
+        contract: r.get(1),
+        by: r.get(2),
+        kind: r.get(3),
+        date: r.get(4),
+        status: r.get(5),
+        reference: r.get(6),
+        proposed_by: r.get(7),
+        proposed_at: r.get(8),
+        proposed_seq: r.get(9),
+        decided_by: r.get(10),
+        decided_at: r.get(11),
+        decided_seq: r.get(12),
+        seq: r.get(13),
+    }
+}
+
+fn entry_from_row(r: &postgres::Row) -> Result<Entry> {
+    crate::entry_from_columns((
+        r.get(0),
+        [
+            r.get(1),
+            r.get(2),
+            r.get(3),
+            r.get(4),
+            r.get(5),
+            r.get(6),
+            r.get(7),
+            r.get(8),
+        ],
+    ))
+}
+
+fn leaf_of(bytes: &[u8]) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Database("a stored leaf is not 32 bytes".into()))
+}
+
+fn view_of<'r>(row: &'r postgres::Row) -> Result<EventView<'r>> {
+    Ok(EventView {
+        seq: row.try_get(0)?,
+        source: row.try_get(1)?,
+        id: row.try_get(2)?,
+        leaf: row.try_get(3)?,
+        host: row.try_get(4)?,
+        model: row.try_get(5)?,
+        use_case: row.try_get(6)?,
+        currency: row.try_get(7)?,
+        customer: row.try_get(8)?,
+        utc_seconds: row.try_get(9)?,
+        day: row.try_get(10)?,
+        requests: row.try_get(11)?,
+        input_tokens: row.try_get(12)?,
+        output_tokens: row.try_get(13)?,
+        revenue_units: row.try_get(14)?,
+    })
+}
+
+/// Claims the keys of a batch: the first occurrence of each key in the batch claims
+/// it, unless it is already stored. Claims go in key order, so concurrent importers
+/// take key locks in the same order and cannot deadlock on keys they share.
+fn claim_keys(transaction: &mut postgres::Transaction<'_>, events: &[EventRow]) -> Result<Vec<InsertOutcome>> {
+    let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(events.len());
+    for (index, e) in events.iter().enumerate() {
+        first.entry((e.source.as_str(), e.id.as_str())).or_insert(index);
+    }
+    let mut candidates: Vec<usize> = first.values().copied().collect();
+    candidates.sort_unstable_by(|a, b| {
+        (events[*a].source.as_bytes(), events[*a].id.as_bytes())
+            .cmp(&(events[*b].source.as_bytes(), events[*b].id.as_bytes()))
+    });
+    let column = |f: &dyn Fn(&EventRow) -> &str| -> Vec<String> {
+        candidates.iter().map(|i| f(&events[*i]).to_string()).collect()
+    };
+    let (sources, ids, hosts) = (column(&|e| &e.source), column(&|e| &e.id), column(&|e| &e.host));
+    let leaves: Vec<&[u8]> = candidates.iter().map(|i| &events[*i].leaf[..]).collect();
+    let days: Vec<i32> = candidates.iter().map(|i| events[*i].day).collect();
+    let claimed: HashSet<(String, String)> = transaction
+        .query(
+            "INSERT INTO event_keys (source, id, leaf, host, day)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::integer[])
+             ON CONFLICT DO NOTHING RETURNING source, id",
+            &[&sources, &ids, &leaves, &hosts, &days],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let accepted: HashSet<usize> = candidates
+        .into_iter()
+        .filter(|i| claimed.contains(&(events[*i].source.clone(), events[*i].id.clone())))
+        .collect();
+    let mut outcomes = vec![InsertOutcome::Accepted; events.len()];
+    let rest: Vec<usize> = (0..events.len()).filter(|i| !accepted.contains(i)).collect();
+    if rest.is_empty() {
+        return Ok(outcomes);
+    }
+    let sources: Vec<&str> = rest.iter().map(|i| events[*i].source.as_str()).collect();
+    let ids: Vec<&str> = rest.iter().map(|i| events[*i].id.as_str()).collect();
+    let stored: HashMap<(String, String), Vec<u8>> = transaction
+        .query(
+            "SELECT k.source, k.id, k.leaf FROM event_keys k
+             JOIN unnest($1::text[], $2::text[]) AS u(source, id)
+               ON k.source = u.source COLLATE \"C\" AND k.id = u.id COLLATE \"C\"",
+            &[&sources, &ids],
+        )?
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect();
+    for i in rest {
+        let key = (events[i].source.clone(), events[i].id.clone());
+        let same = stored.get(&key).is_some_and(|leaf| leaf[..] == events[i].leaf[..]);
+        outcomes[i] = if same {
+            InsertOutcome::Duplicate
+        } else {
+            InsertOutcome::Conflict
+        };
+    }
+    Ok(outcomes)
+}
+
+/// Copies the accepted events, each with its part's batch id.
+fn copy_events(
+    transaction: &mut postgres::Transaction<'_>,
+    events: &[EventRow],
+    parts: &[HostPart],
+    batches: &[i64],
+) -> Result<()> {
+    let sink = transaction.copy_in(
+        "COPY events (batch, source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day,
+                      requests, input_tokens, output_tokens, revenue_units) FROM STDIN BINARY",
+    )?;
+    let types = [
+        Type::INT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::BYTEA,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::BYTEA,
+        Type::INT8,
+        Type::INT4,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::TEXT,
+    ];
+    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    for (part, batch) in parts.iter().zip(batches) {
+        for index in &part.rows {
+            let e = &events[*index];
+            let customer = e.customer.as_ref().map(|c| &c[..]);
+            let row: [&(dyn ToSql + Sync); 15] = [
+                batch,
+                &e.source,
+                &e.id,
+                &&e.leaf[..],
+                &e.host,
+                &e.model,
+                &e.use_case,
+                &e.currency,
+                &customer,
+                &e.utc_seconds,
+                &e.day,
+                &e.requests,
+                &e.input_tokens,
+                &e.output_tokens,
+                &e.revenue_units,
+            ];
+            writer.write(&row)?;
+        }
+    }
+    writer.finish()?;
+    Ok(())
 }
 
 impl Backend for PgStore {
@@ -138,8 +370,37 @@ impl Backend for PgStore {
         "postgres"
     }
 
-    fn extra_writer(&mut self) -> Result<Option<Box<dyn Backend + Send>>> {
+    fn extra_writer(&mut self) -> Result<Option<Box<dyn Backend>>> {
         Ok(Some(Box::new(PgStore::open(&self.url)?)))
+    }
+
+    fn begin_write(&mut self) -> Result<Head> {
+        self.client.batch_execute("BEGIN")?;
+        let locked = self
+            .client
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .map_err(StoreError::from)
+            .and_then(|_| self.head());
+        if locked.is_err() {
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+        locked
+    }
+
+    fn begin_read(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.client.batch_execute("COMMIT")?;
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.client.batch_execute("ROLLBACK")?;
+        Ok(())
     }
 
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
@@ -157,10 +418,154 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    fn add_contract(&mut self, row: &ContractRow) -> Result<bool> {
-        let inserted = self.client.execute(
-            "INSERT INTO contracts (id, version, licensor, host, file_name, sha256, toml, added_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id, version) DO NOTHING",
+    fn append_audit(&mut self, entries: &[Entry]) -> Result<()> {
+        let insert = self.client.prepare(
+            "INSERT INTO audit_log (seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )?;
+        for e in entries {
+            self.client.execute(
+                &insert,
+                &[
+                    &(e.seq as i64),
+                    &e.time,
+                    &e.actor,
+                    &e.action.as_str(),
+                    &e.object,
+                    &e.payload_sha256,
+                    &e.digest,
+                    &e.prev_hash,
+                    &e.hash,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn audit_head(&mut self) -> Result<Head> {
+        self.head()
+    }
+
+    fn audit_entries(&mut self, after: i64, limit: usize) -> Result<Vec<Entry>> {
+        self.client
+            .query(
+                &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
+                &[&after, &(limit as i64)],
+            )?
+            .iter()
+            .map(entry_from_row)
+            .collect()
+    }
+
+    fn audit_entry(&mut self, seq: i64) -> Result<Option<Entry>> {
+        self.client
+            .query_opt(
+                &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"),
+                &[&seq],
+            )?
+            .map(|r| entry_from_row(&r))
+            .transpose()
+    }
+
+    fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()> {
+        self.client.execute(
+            "INSERT INTO signing_keys (key_id, alg, public_key, created_at, seq) VALUES ($1, $2, $3, $4, $5)",
+            &[&row.key_id, &row.alg, &row.public_key, &row.created_at, &row.seq],
+        )?;
+        Ok(())
+    }
+
+    fn signing_keys(&mut self) -> Result<Vec<SigningKeyRow>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT key_id, alg, public_key, created_at, seq FROM signing_keys ORDER BY seq",
+                &[],
+            )?
+            .iter()
+            .map(|r| SigningKeyRow {
+                key_id: r.get(0),
+                alg: r.get(1),
+                public_key: r.get(2),
+                created_at: r.get(3),
+                seq: r.get(4),
+            })
+            .collect())
+    }
+
+    fn add_party(&mut self, row: &PartyRow) -> Result<()> {
+        self.client.execute(
+            "INSERT INTO parties (id, name, created_at, seq) VALUES ($1, $2, $3, $4)",
+            &[&row.id, &row.name, &row.created_at, &row.seq],
+        )?;
+        Ok(())
+    }
+
+    fn parties(&mut self) -> Result<Vec<PartyRow>> {
+        Ok(self
+            .client
+            .query("SELECT id, name, created_at, seq FROM parties ORDER BY id", &[])?
+            .iter()
+            .map(|r| PartyRow {
+                id: r.get(0),
+                name: r.get(1),
+                created_at: r.get(2),
+                seq: r.get(3),
+            })
+            .collect())
+    }
+
+    fn add_token(&mut self, row: &TokenRow) -> Result<()> {
+        self.client.execute(
+            &format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+            &[
+                &row.token_id,
+                &row.party,
+                &row.role,
+                &crate::contracts_json(&row.contracts),
+                &row.expires,
+                &row.sha256,
+                &row.created_at,
+                &row.revoked_at,
+                &row.seq,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_token(&mut self, row: &TokenRow) -> Result<()> {
+        let changed = self.client.execute(
+            "UPDATE tokens SET revoked_at = $2, seq = $3 WHERE token_id = $1",
+            &[&row.token_id, &row.revoked_at, &row.seq],
+        )?;
+        crate::one_text_row(changed as usize, "token", &row.token_id)
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenRow>> {
+        self.client
+            .query(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, token_id"),
+                &[],
+            )?
+            .iter()
+            .map(|r| crate::token_from_columns(token_columns(r)))
+            .collect()
+    }
+
+    fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRow>> {
+        self.client
+            .query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE sha256 = $1"),
+                &[&sha256],
+            )?
+            .map(|r| crate::token_from_columns(token_columns(&r)))
+            .transpose()
+    }
+
+    fn add_contract(&mut self, row: &ContractRow) -> Result<()> {
+        self.client.execute(
+            "INSERT INTO contracts (id, version, licensor, host, file_name, sha256, toml, added_at, seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 &row.id,
                 &row.version,
@@ -170,17 +575,20 @@ impl Backend for PgStore {
                 &row.sha256,
                 &row.toml,
                 &row.added_at,
+                &row.seq,
             ],
         )?;
-        Ok(inserted == 1)
+        Ok(())
     }
 
     fn contracts(&mut self) -> Result<Vec<ContractRow>> {
-        let rows = self.client.query(
-            "SELECT id, version, licensor, host, file_name, sha256, toml, added_at FROM contracts ORDER BY id, version",
-            &[],
-        )?;
-        Ok(rows
+        Ok(self
+            .client
+            .query(
+                "SELECT id, version, licensor, host, file_name, sha256, toml, added_at, seq
+                 FROM contracts ORDER BY id, version",
+                &[],
+            )?
             .iter()
             .map(|r| ContractRow {
                 id: r.get(0),
@@ -191,61 +599,83 @@ impl Backend for PgStore {
                 sha256: r.get(5),
                 toml: r.get(6),
                 added_at: r.get(7),
+                seq: r.get(8),
             })
             .collect())
     }
 
     fn add_fx(&mut self, rows: &[FxRow]) -> Result<()> {
-        let mut transaction = self.client.transaction()?;
-        let insert = transaction
-            .prepare("INSERT INTO fx_rates (date, from_currency, to_currency, rate) VALUES ($1, $2, $3, $4)")?;
+        let insert = self.client.prepare(
+            "INSERT INTO fx_rates (date, from_currency, to_currency, rate, seq) VALUES ($1, $2, $3, $4, $5)",
+        )?;
         for row in rows {
-            transaction.execute(&insert, &[&row.date, &row.from, &row.to, &row.rate])?;
+            self.client
+                .execute(&insert, &[&row.date, &row.from, &row.to, &row.rate, &row.seq])?;
         }
-        transaction.commit()?;
         Ok(())
     }
 
     fn fx(&mut self) -> Result<Vec<FxRow>> {
-        let rows = self.client.query(
-            "SELECT date, from_currency, to_currency, rate FROM fx_rates ORDER BY from_currency, to_currency, date",
-            &[],
-        )?;
-        Ok(rows
+        Ok(self
+            .client
+            .query(
+                "SELECT date, from_currency, to_currency, rate, seq FROM fx_rates
+                 ORDER BY from_currency, to_currency, date",
+                &[],
+            )?
             .iter()
             .map(|r| FxRow {
                 date: r.get(0),
                 from: r.get(1),
                 to: r.get(2),
                 rate: r.get(3),
+                seq: r.get(4),
             })
             .collect())
     }
 
-    fn set_models(&mut self, rows: &[(String, String)]) -> Result<()> {
-        let mut transaction = self.client.transaction()?;
-        transaction.execute("DELETE FROM models", &[])?;
-        for (position, (pattern, licensor)) in rows.iter().enumerate() {
-            transaction.execute(
-                "INSERT INTO models (position, pattern, licensor) VALUES ($1, $2, $3)",
-                &[&(position as i32), pattern, licensor],
-            )?;
-        }
-        transaction.commit()?;
+    fn add_registry(&mut self, row: &RegistryRow) -> Result<()> {
+        self.client.execute(
+            "INSERT INTO registry_versions (version, effective_from, file_name, added_at, rows, seq)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &row.version,
+                &row.effective_from,
+                &row.file_name,
+                &row.added_at,
+                &crate::registry_rows_json(&row.rows),
+                &row.seq,
+            ],
+        )?;
         Ok(())
     }
 
-    fn models(&mut self) -> Result<Vec<(String, String)>> {
-        let rows = self
-            .client
-            .query("SELECT pattern, licensor FROM models ORDER BY position", &[])?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    fn registries(&mut self) -> Result<Vec<RegistryRow>> {
+        self.client
+            .query(
+                "SELECT version, effective_from, file_name, added_at, rows, seq FROM registry_versions ORDER BY version",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                let version: i64 = r.get(0);
+                Ok(RegistryRow {
+                    version,
+                    effective_from: r.get(1),
+                    file_name: r.get(2),
+                    added_at: r.get(3),
+                    rows: crate::registry_rows_parse(version, r.get(4))?,
+                    seq: r.get(5),
+                })
+            })
+            .collect()
     }
 
     fn add_contribution(&mut self, row: &ContributionRow) -> Result<i64> {
         let inserted = self.client.query_one(
-            "INSERT INTO contributions (contract, by_party, kind, date, status, reference, proposed_at, decided_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING number",
+            "INSERT INTO contributions (contract, by_party, kind, date, status, reference, proposed_by, proposed_at,
+                                        proposed_seq, decided_by, decided_at, decided_seq, seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING number",
             &[
                 &row.contract,
                 &row.by,
@@ -253,171 +683,97 @@ impl Backend for PgStore {
                 &row.date,
                 &row.status,
                 &row.reference,
+                &row.proposed_by,
                 &row.proposed_at,
+                &row.proposed_seq,
+                &row.decided_by,
                 &row.decided_at,
+                &row.decided_seq,
+                &row.seq,
             ],
         )?;
         Ok(inserted.get(0))
     }
 
-    fn decide_contribution(&mut self, number: i64, status: &str, at: &str) -> Result<bool> {
+    fn update_contribution(&mut self, row: &ContributionRow) -> Result<()> {
         let changed = self.client.execute(
-            "UPDATE contributions SET status = $2, decided_at = $3 WHERE number = $1 AND status = 'proposed'",
-            &[&number, &status, &at],
+            "UPDATE contributions SET status = $2, decided_by = $3, decided_at = $4, decided_seq = $5, seq = $6
+             WHERE number = $1",
+            &[
+                &row.number,
+                &row.status,
+                &row.decided_by,
+                &row.decided_at,
+                &row.decided_seq,
+                &row.seq,
+            ],
         )?;
-        Ok(changed == 1)
+        crate::one_row(changed as usize, "contribution", row.number)
     }
 
     fn contributions(&mut self) -> Result<Vec<ContributionRow>> {
-        let rows = self.client.query(
-            "SELECT number, contract, by_party, kind, date, status, reference, proposed_at, decided_at
-             FROM contributions ORDER BY number",
-            &[],
-        )?;
-        Ok(rows
+        Ok(self
+            .client
+            .query(
+                &format!("SELECT {CONTRIBUTION_COLUMNS} FROM contributions ORDER BY number"),
+                &[],
+            )?
             .iter()
-            .map(|r| ContributionRow {
-                number: r.get(0),
-                contract: r.get(1),
-                by: r.get(2),
-                kind: r.get(3),
-                date: r.get(4),
-                status: r.get(5),
-                reference: r.get(6),
-                proposed_at: r.get(7),
-                decided_at: r.get(8),
-            })
+            .map(contribution_from_row)
             .collect())
     }
 
-    fn insert_events(&mut self, batch: &mut EventBatch) -> Result<Vec<InsertOutcome>> {
-        let events = &mut batch.rows[..];
+    fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {
+        let events = &batch.rows[..];
         self.ensure_partitions(events)?;
         let mut transaction = self.client.transaction()?;
-        transaction.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&CLOSE_LOCK])?;
-        let closed: Vec<(String, i32, i32)> = transaction
-            .query("SELECT DISTINCT host, start_day, end_day FROM statements", &[])?
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
-        mark_late(events, &closed);
-        // The first occurrence of each key in the batch claims it, unless it is
-        // already stored; the key and its event commit in this one transaction.
-        let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(events.len());
-        for (index, e) in events.iter().enumerate() {
-            first.entry((e.source.as_str(), e.id.as_str())).or_insert(index);
-        }
-        // Claims go in key order: concurrent importers then take key locks in the same
-        // order and cannot deadlock on keys they share.
-        let candidates: Vec<usize> = {
-            let mut c: Vec<usize> = first.values().copied().collect();
-            c.sort_unstable_by(|a, b| {
-                (events[*a].source.as_bytes(), events[*a].id.as_bytes())
-                    .cmp(&(events[*b].source.as_bytes(), events[*b].id.as_bytes()))
-            });
-            c
-        };
-        let sources: Vec<&str> = candidates.iter().map(|i| events[*i].source.as_str()).collect();
-        let ids: Vec<&str> = candidates.iter().map(|i| events[*i].id.as_str()).collect();
-        let leaves: Vec<&[u8]> = candidates.iter().map(|i| &events[*i].leaf[..]).collect();
-        let claimed: HashSet<(String, String)> = transaction
+        let outcomes = claim_keys(&mut transaction, events)?;
+        let parts = host_parts(events, &outcomes);
+        let batches: Vec<i64> = transaction
             .query(
-                "INSERT INTO event_keys (source, id, leaf)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
-                 ON CONFLICT DO NOTHING RETURNING source, id",
-                &[&sources, &ids, &leaves],
-            )?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        let mut accepted: Vec<usize> = candidates
-            .into_iter()
-            .filter(|i| claimed.contains(&(events[*i].source.clone(), events[*i].id.clone())))
-            .collect();
-        accepted.sort_unstable();
-        // Sequence numbers in input order, then the events themselves by binary COPY.
-        let seqs: Vec<i64> = transaction
-            .query(
-                "SELECT nextval('event_seq') FROM generate_series(1::bigint, $1::bigint)",
-                &[&(accepted.len() as i64)],
+                "SELECT nextval('batch_ids') FROM generate_series(1::bigint, $1::bigint)",
+                &[&(parts.len() as i64)],
             )?
             .iter()
             .map(|r| r.get(0))
             .collect();
-        {
-            let sink = transaction.copy_in(
-                "COPY events (seq, source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day,
-                              requests, input_tokens, output_tokens, revenue_units, late) FROM STDIN BINARY",
+        copy_events(&mut transaction, events, &parts, &batches)?;
+        // Numbering the batches is the only serialized step.
+        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+        let head = crate::head_from(
+            transaction
+                .query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[])?
+                .map(|r| (r.get(0), r.get(1))),
+        )?;
+        let entries = audit(head, events, &parts)?;
+        crate::check_entries_match(&entries, &parts)?;
+        for ((part, batch), entry) in parts.iter().zip(&batches).zip(&entries) {
+            let days = part.rows.iter().map(|i| events[*i].day);
+            let (first, last) = (days.clone().min().unwrap_or(0), days.max().unwrap_or(0));
+            transaction.execute(
+                "INSERT INTO event_batches (batch, seq, host, first_day, last_day, count) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[batch, &(entry.seq as i64), &part.host, &first, &last, &(part.rows.len() as i64)],
             )?;
-            let types = [
-                Type::INT8,
-                Type::TEXT,
-                Type::TEXT,
-                Type::BYTEA,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::BYTEA,
-                Type::INT8,
-                Type::INT4,
-                Type::INT8,
-                Type::INT8,
-                Type::INT8,
-                Type::TEXT,
-                Type::BOOL,
-            ];
-            let mut writer = BinaryCopyInWriter::new(sink, &types);
-            for (i, seq) in accepted.iter().zip(&seqs) {
-                let e = &events[*i];
-                let customer = e.customer.as_ref().map(|c| &c[..]);
-                let row: [&(dyn ToSql + Sync); 16] = [
-                    seq,
-                    &e.source,
-                    &e.id,
-                    &&e.leaf[..],
-                    &e.host,
-                    &e.model,
-                    &e.use_case,
-                    &e.currency,
-                    &customer,
-                    &e.utc_seconds,
-                    &e.day,
-                    &e.requests,
-                    &e.input_tokens,
-                    &e.output_tokens,
-                    &e.revenue_units,
-                    &e.late,
-                ];
-                writer.write(&row)?;
-            }
-            writer.finish()?;
         }
-        let accepted: HashSet<usize> = accepted.into_iter().collect();
-        let mut outcomes = vec![InsertOutcome::Accepted; events.len()];
-        let rest: Vec<usize> = (0..events.len()).filter(|i| !accepted.contains(i)).collect();
-        if !rest.is_empty() {
-            let sources: Vec<&str> = rest.iter().map(|i| events[*i].source.as_str()).collect();
-            let ids: Vec<&str> = rest.iter().map(|i| events[*i].id.as_str()).collect();
-            let stored: HashMap<(String, String), Vec<u8>> = transaction
-                .query(
-                    "SELECT k.source, k.id, k.leaf FROM event_keys k
-                     JOIN unnest($1::text[], $2::text[]) AS u(source, id)
-                       ON k.source = u.source COLLATE \"C\" AND k.id = u.id COLLATE \"C\"",
-                    &[&sources, &ids],
-                )?
-                .iter()
-                .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-                .collect();
-            for i in rest {
-                let key = (events[i].source.clone(), events[i].id.clone());
-                let same = stored.get(&key).is_some_and(|leaf| leaf[..] == events[i].leaf[..]);
-                outcomes[i] = if same {
-                    InsertOutcome::Duplicate
-                } else {
-                    InsertOutcome::Conflict
-                };
-            }
+        let insert = transaction.prepare(
+            "INSERT INTO audit_log (seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )?;
+        for e in &entries {
+            transaction.execute(
+                &insert,
+                &[
+                    &(e.seq as i64),
+                    &e.time,
+                    &e.actor,
+                    &e.action.as_str(),
+                    &e.object,
+                    &e.payload_sha256,
+                    &e.digest,
+                    &e.prev_hash,
+                    &e.hash,
+                ],
+            )?;
         }
         transaction.commit()?;
         Ok(outcomes)
@@ -433,50 +789,130 @@ impl Backend for PgStore {
         visit: &mut Visit<'_>,
     ) -> Result<()> {
         let query = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE host = $1 AND day >= $2 AND day < $3 AND seq > $4 AND seq <= $5"
+            "SELECT {EVENT_COLUMNS} FROM events e JOIN event_batches b ON b.batch = e.batch
+             WHERE e.host = $1 AND e.day >= $2 AND e.day < $3 AND b.seq > $4 AND b.seq <= $5"
         );
         let params: [&(dyn ToSql + Sync); 5] = [&host, &start, &end, &after, &through];
         let mut rows = self.client.query_raw(&query, params)?;
         while let Some(row) = rows.next()? {
-            visit(&EventView {
-                seq: row.try_get(0)?,
-                source: row.try_get(1)?,
-                id: row.try_get(2)?,
-                leaf: row.try_get(3)?,
-                host: row.try_get(4)?,
-                model: row.try_get(5)?,
-                use_case: row.try_get(6)?,
-                currency: row.try_get(7)?,
-                customer: row.try_get(8)?,
-                day: row.try_get(9)?,
-                requests: row.try_get(10)?,
-                input_tokens: row.try_get(11)?,
-                output_tokens: row.try_get(12)?,
-                revenue_units: row.try_get(13)?,
-            })?;
+            visit(&view_of(&row)?)?;
         }
         Ok(())
     }
 
-    fn late_events_after(&mut self, host: &str, start: i32, end: i32, after: i64) -> Result<u64> {
+    fn count_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<u64> {
+        // Batches say their days: most questions are answered without reading events.
+        let batches: Vec<(i64, i32, i32, i64)> = self
+            .client
+            .query(
+                "SELECT batch, first_day, last_day, count FROM event_batches
+                 WHERE host = $1 AND seq > $2 AND seq <= $3 AND last_day >= $4 AND first_day < $5",
+                &[&host, &after, &through, &start, &end],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        if batches.iter().all(|(_, first, last, _)| *first >= start && *last < end) {
+            return Ok(batches.iter().map(|b| b.3 as u64).sum());
+        }
+        let ids: Vec<i64> = batches.iter().map(|b| b.0).collect();
         let count: i64 = self
             .client
             .query_one(
-                "SELECT count(*) FROM events WHERE late AND host = $1 AND day >= $2 AND day < $3 AND seq > $4",
-                &[&host, &start, &end, &after],
+                "SELECT count(*) FROM events WHERE host = $1 AND day >= $2 AND day < $3 AND batch = ANY($4)",
+                &[&host, &start, &end, &ids],
             )?
             .get(0);
         Ok(count as u64)
     }
 
-    fn max_seq(&mut self) -> Result<i64> {
-        // Under the close lock no import is in flight: the sequence's last value has
-        // been committed or rolled back, and a rolled-back gap holds no event.
-        let row = self
+    fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()> {
+        let query =
+            format!("SELECT {EVENT_COLUMNS} FROM events e JOIN event_batches b ON b.batch = e.batch ORDER BY b.seq");
+        let mut rows = self
             .client
-            .query_one("SELECT last_value, is_called FROM event_seq", &[])?;
-        let (last, called): (i64, bool) = (row.get(0), row.get(1));
-        Ok(if called { last } else { 0 })
+            .query_raw(&query, std::iter::empty::<&(dyn ToSql + Sync)>())?;
+        while let Some(row) = rows.next()? {
+            visit(&view_of(&row)?)?;
+        }
+        Ok(())
+    }
+
+    fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>> {
+        self.client
+            .query_opt(
+                "SELECT leaf, host, day FROM event_keys WHERE source = $1 AND id = $2",
+                &[&source, &id],
+            )?
+            .map(|r| {
+                Ok(KeyRow {
+                    source: source.to_string(),
+                    id: id.to_string(),
+                    leaf: leaf_of(r.get(0))?,
+                    host: r.get(1),
+                    day: r.get(2),
+                })
+            })
+            .transpose()
+    }
+
+    fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()> {
+        let mut rows = self.client.query_raw(
+            "SELECT source, id, leaf, host, day FROM event_keys",
+            std::iter::empty::<&(dyn ToSql + Sync)>(),
+        )?;
+        while let Some(r) = rows.next()? {
+            visit(&KeyRow {
+                source: r.try_get(0)?,
+                id: r.try_get(1)?,
+                leaf: leaf_of(r.try_get(2)?)?,
+                host: r.try_get(3)?,
+                day: r.try_get(4)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn add_void(&mut self, row: &VoidRow) -> Result<i64> {
+        let inserted = self.client.query_one(
+            "INSERT INTO voids (source, id, host, day, leaf, reason, actor, voided_at, seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING number",
+            &[
+                &row.source,
+                &row.id,
+                &row.host,
+                &row.day,
+                &row.leaf,
+                &row.reason,
+                &row.actor,
+                &row.voided_at,
+                &row.seq,
+            ],
+        )?;
+        Ok(inserted.get(0))
+    }
+
+    fn voids(&mut self) -> Result<Vec<VoidRow>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT number, source, id, host, day, leaf, reason, actor, voided_at, seq FROM voids ORDER BY number",
+                &[],
+            )?
+            .iter()
+            .map(|r| VoidRow {
+                number: r.get(0),
+                source: r.get(1),
+                id: r.get(2),
+                host: r.get(3),
+                day: r.get(4),
+                leaf: r.get(5),
+                reason: r.get(6),
+                actor: r.get(7),
+                voided_at: r.get(8),
+                seq: r.get(9),
+            })
+            .collect())
     }
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>> {
@@ -501,10 +937,10 @@ impl Backend for PgStore {
             .collect())
     }
 
-    fn insert_statement(&mut self, row: &StatementRow) -> Result<StatementRow> {
-        self.client.execute(
+    fn insert_statement(&mut self, row: &StatementRow, trees: &[TreeRow], notices: &[NoticeRow]) -> Result<bool> {
+        let inserted = self.client.execute(
             &format!(
-                "INSERT INTO statements ({STATEMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                "INSERT INTO statements ({STATEMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (statement_id) DO NOTHING"
             ),
             &[
@@ -514,30 +950,78 @@ impl Backend for PgStore {
                 &row.host,
                 &row.start_day,
                 &row.end_day,
-                &row.watermark,
+                &row.close_seq,
                 &row.settled,
                 &row.json,
                 &row.closed_at,
+                &row.seq,
             ],
         )?;
-        self.statement(&row.statement_id)?
-            .ok_or_else(|| StoreError::Database("a statement vanished right after it was stored".into()))
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for tree in trees {
+            self.client.execute(
+                "INSERT INTO statement_trees (statement_id, tree, count, root, leaves) VALUES ($1, $2, $3, $4, $5)",
+                &[&tree.statement_id, &tree.tree, &tree.count, &tree.root, &tree.leaves],
+            )?;
+        }
+        for notice in notices {
+            self.client.execute(
+                "INSERT INTO payout_notices (statement_id, beneficiary, json) VALUES ($1, $2, $3)",
+                &[&notice.statement_id, &notice.beneficiary, &notice.json],
+            )?;
+        }
+        Ok(true)
     }
 
-    fn begin_close(&mut self) -> Result<()> {
-        self.client.batch_execute("BEGIN")?;
-        self.client
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&CLOSE_LOCK])?;
-        Ok(())
+    fn tree(&mut self, statement_id: &str, tree: &str) -> Result<Option<TreeRow>> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT count, root, leaves FROM statement_trees WHERE statement_id = $1 AND tree = $2",
+                &[&statement_id, &tree],
+            )?
+            .map(|r| TreeRow {
+                statement_id: statement_id.to_string(),
+                tree: tree.to_string(),
+                count: r.get(0),
+                root: r.get(1),
+                leaves: r.get(2),
+            }))
     }
 
-    fn commit(&mut self) -> Result<()> {
-        self.client.batch_execute("COMMIT")?;
-        Ok(())
+    fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT tree, count, root FROM statement_trees WHERE statement_id = $1 ORDER BY tree",
+                &[&statement_id],
+            )?
+            .iter()
+            .map(|r| TreeRow {
+                statement_id: statement_id.to_string(),
+                tree: r.get(0),
+                count: r.get(1),
+                root: r.get(2),
+                leaves: Vec::new(),
+            })
+            .collect())
     }
 
-    fn rollback(&mut self) -> Result<()> {
-        self.client.batch_execute("ROLLBACK")?;
-        Ok(())
+    fn notices(&mut self, statement_id: &str) -> Result<Vec<NoticeRow>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT beneficiary, json FROM payout_notices WHERE statement_id = $1 ORDER BY beneficiary",
+                &[&statement_id],
+            )?
+            .iter()
+            .map(|r| NoticeRow {
+                statement_id: statement_id.to_string(),
+                beneficiary: r.get(0),
+                json: r.get(1),
+            })
+            .collect())
     }
 }

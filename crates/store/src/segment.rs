@@ -6,10 +6,10 @@
 //! benchmark), while the idempotency key still gets its own indexed row (see
 //! `event_keys` in the SQLite migration).
 //!
-//! Invariants: the events of a segment have consecutive `seq` numbers starting at the
-//! row's `seq_first`, and a segment is written in one transaction, so a close's
-//! watermark (taken while imports are locked out) never falls inside one. A segment
-//! holds at most one import chunk's events (4 MiB of input), which bounds its size.
+//! Invariants: a segment is written in one transaction and holds the events of one
+//! host's batch, so all its events carry the row's audit `seq` (a close, which rates
+//! as of a seq, takes or leaves whole segments). A segment holds at most one import
+//! chunk's events (4 MiB of input), which bounds its size.
 
 use serde::{Deserialize, Serialize};
 
@@ -74,8 +74,7 @@ impl<'a> Dictionary<'a> {
 /// pool before the batch reaches the writer, whose transaction then only puts the
 /// accepted events' bytes together (which events are accepted, it alone decides).
 pub struct Group {
-    /// The batch index of its first event, which gives the group's host, day and
-    /// lateness (known only inside the transaction that stores it).
+    /// The batch index of its first event, which gives the group's host and day.
     pub first: usize,
     /// The encoded dictionary. It may hold a name only a refused event used: harmless.
     names: Vec<u8>,
@@ -139,11 +138,6 @@ pub fn encode_groups(events: &[EventRow]) -> Result<Vec<Group>, StoreError> {
 }
 
 impl Group {
-    /// The batch indices of the group's events.
-    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
-        self.events.iter().map(|(index, _)| *index)
-    }
-
     /// Writes the segment of the events `keep` accepts (by batch index) into `out`
     /// (the encoding of [`Segment`]: dictionary, count, events) and returns how many
     /// it holds.
@@ -170,22 +164,19 @@ impl Group {
 pub struct SegmentRow<'r> {
     pub host: &'r str,
     pub day: i32,
-    pub seq_first: i64,
+    pub seq: i64,
     pub bytes: &'r [u8],
 }
 
-/// Visits the events of a segment with `seq` in `(after, through]`, borrowing from
-/// the row's bytes.
+/// Visits the events of a segment, borrowing from the row's bytes.
 pub fn decode(
     row: &SegmentRow<'_>,
-    after: i64,
-    through: i64,
     visit: &mut dyn FnMut(&EventView<'_>) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let corrupt = |what: &str| {
         StoreError::Database(format!(
             "corrupt segment of {} day {} at seq {}: {what}",
-            row.host, row.day, row.seq_first
+            row.host, row.day, row.seq
         ))
     };
     let segment: Segment<'_> = postcard::from_bytes(row.bytes).map_err(|e| corrupt(&e.to_string()))?;
@@ -196,13 +187,9 @@ pub fn decode(
             .copied()
             .ok_or_else(|| corrupt("a name index out of range"))
     };
-    for (offset, e) in segment.events.iter().enumerate() {
-        let seq = row.seq_first + offset as i64;
-        if seq <= after || seq > through {
-            continue;
-        }
+    for e in &segment.events {
         visit(&EventView {
-            seq,
+            seq: row.seq,
             source: name(e.source)?,
             id: e.id,
             leaf: &e.leaf,
@@ -211,6 +198,7 @@ pub fn decode(
             use_case: name(e.use_case)?,
             currency: name(e.currency)?,
             customer: e.customer.as_ref().map(|c| &c[..]),
+            utc_seconds: e.utc_seconds,
             day: row.day,
             requests: e.requests,
             input_tokens: e.input_tokens,
@@ -241,12 +229,11 @@ mod tests {
             input_tokens: 1_628,
             output_tokens: 73,
             revenue_units: units.into(),
-            late: false,
         }
     }
 
     #[test]
-    fn events_come_back_as_stored_within_the_seq_window() {
+    fn events_come_back_as_stored() {
         let rows = [
             row("acme-cloud/us", "e-1", Some([7; 16]), "92000000"),
             row("acme-cloud/eu", "e-22", None, "0"),
@@ -264,28 +251,26 @@ mod tests {
         let segment = SegmentRow {
             host: "acme-cloud",
             day: 20_700,
-            seq_first: 10,
+            seq: 10,
             bytes: &bytes,
         };
         let mut seen = Vec::new();
-        decode(&segment, 10, 12, &mut |e| {
+        decode(&segment, &mut |e| {
             seen.push((e.seq, e.source.to_string(), e.id.to_string(), e.leaf.to_vec()));
             assert_eq!(
-                (e.host, e.day, e.model, e.currency),
-                ("acme-cloud", 20_700, "llama-3.1-8b-instruct", "USD")
+                (e.host, e.day, e.model, e.currency, e.utc_seconds),
+                ("acme-cloud", 20_700, "llama-3.1-8b-instruct", "USD", 1_790_000_000)
             );
             Ok(())
         })
         .unwrap();
-        // seq 10 is at the watermark `after`, so it is left out.
-        let expected: Vec<_> = rows[1..]
+        let expected: Vec<_> = rows
             .iter()
-            .zip(11..)
-            .map(|(r, seq)| (seq, r.source.clone(), r.id.clone(), r.leaf.to_vec()))
+            .map(|r| (10, r.source.clone(), r.id.clone(), r.leaf.to_vec()))
             .collect();
         assert_eq!(seen, expected);
         let mut units = Vec::new();
-        decode(&segment, 0, i64::MAX, &mut |e| {
+        decode(&segment, &mut |e| {
             units.push((e.revenue_units.to_string(), e.customer.map(<[u8]>::to_vec)));
             Ok(())
         })
@@ -322,11 +307,11 @@ mod tests {
             let segment = SegmentRow {
                 host: &first.host,
                 day: first.day,
-                seq_first: 0,
+                seq: 0,
                 bytes: &bytes,
             };
             let mut decoded = 0;
-            decode(&segment, -1, i64::MAX, &mut |e| {
+            decode(&segment, &mut |e| {
                 decoded += 1;
                 seen.push((
                     e.host.to_string(),
@@ -386,10 +371,10 @@ mod tests {
             let segment = SegmentRow {
                 host: "acme-cloud",
                 day: 1,
-                seq_first: 1,
+                seq: 1,
                 bytes: &bytes[..cut],
             };
-            assert!(decode(&segment, 0, i64::MAX, &mut |_| Ok(())).is_err(), "cut at {cut}");
+            assert!(decode(&segment, &mut |_| Ok(())).is_err(), "cut at {cut}");
         }
     }
 }

@@ -1,19 +1,22 @@
 //! The embedded backend: one SQLite file (WAL, `synchronous = FULL`: a committed
-//! import survives a crash of the process or the machine).
+//! import survives a crash of the process or the machine). SQLite has one writer at
+//! a time, and `BEGIN IMMEDIATE` takes its lock: that is the store's write lock.
 
 use std::path::Path;
 
+use revshare_core::audit::{Entry, Head};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::backend::{
-    mark_late, Backend, ContractRow, ContributionRow, EventBatch, EventLayout, FxRow, InsertOutcome, Result,
-    StatementRow, Visit,
+    AuditHook, Backend, ContractRow, ContributionRow, EventBatch, EventLayout, FxRow, InsertOutcome, KeyRow, NoticeRow,
+    PartyRow, RegistryRow, Result, SigningKeyRow, StatementRow, TokenRow, TreeRow, Visit, VoidRow,
 };
 use crate::segment::{self, SegmentRow};
-use crate::StoreError;
+use crate::{host_parts, StoreError};
 
-/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/001_initial.sql")];
+/// The schema this build writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 2;
+const SCHEMA: &str = include_str!("../migrations/sqlite/002_audited.sql");
 
 pub struct SqliteStore {
     connection: Connection,
@@ -25,45 +28,146 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Creates an empty file readable by its owner only, so that SQLite (which gives the
+/// `-wal` and `-shm` files the database's permissions) never makes it world-readable.
+fn create_private(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Io(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
 impl SqliteStore {
-    /// Opens (creating if needed) and migrates the store at `path`.
+    /// Opens (creating it, mode 0600, if needed) and migrates the store at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        crate::check_parent(path)?;
+        create_private(path)?;
         let mut connection = Connection::open(path)?;
         connection.busy_timeout(std::time::Duration::from_secs(30))?;
-        // Schema 1 kept one row per event in builds before segments. Such a file is
-        // refused before anything (even the journal mode) is written to it: saying so
-        // beats a missing-table error halfway through an import.
-        let applied: i64 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let segments: i64 = connection.query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'segments'",
-            [],
-            |r| r.get(0),
-        )?;
-        if applied >= 1 && segments == 0 {
-            return Err(StoreError::Refused(format!(
-                "{}: this store was made by a pre-release build of revshare with another event layout; \
-                 create a new store (revshare init) and import its usage again",
-                path.display()
-            )));
+        let version: i64 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let tables: i64 = connection.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+        // A store of another schema is refused before anything (even the journal
+        // mode) is written to it.
+        match (version, tables) {
+            (SCHEMA_VERSION, _) | (0, 0) => {}
+            (1, _) => {
+                return Err(StoreError::Refused(format!(
+                    "{}: this store was made by an earlier build of revshare (schema 1, without the audit \
+                     log); create a new store (revshare init) and import its usage again",
+                    path.display()
+                )))
+            }
+            (other, _) => {
+                return Err(StoreError::Refused(format!(
+                    "{}: not a revshare store of schema {SCHEMA_VERSION} (user_version {other})",
+                    path.display()
+                )))
+            }
         }
         // Larger pages hold a segment in fewer overflow pages and mean fewer splits of
         // the key index; the size takes effect only on a new file, before WAL mode is set.
         connection.execute_batch("PRAGMA page_size = 16384")?;
         // A 64 MiB page cache bounds an import's memory whatever the file's size
-        // (imports append, so their hot pages are few; 256 MiB measured no faster).
+        // (imports append, so their hot pages are few).
         connection.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
-        let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-            transaction.execute_batch(sql)?;
-            transaction.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+        if version == 0 {
+            let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let raced: i64 = transaction.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if raced == 0 {
+                transaction.execute_batch(SCHEMA)?;
+                transaction.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+            }
+            transaction.commit()?;
         }
-        transaction.commit()?;
         Ok(SqliteStore { connection })
     }
+
+    /// Runs `write` in one IMMEDIATE transaction (for the operations that are a
+    /// transaction of their own).
+    fn in_transaction<T>(&mut self, write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let value = write(&transaction)?;
+        transaction.commit()?;
+        Ok(value)
+    }
 }
+
+fn head_of(connection: &Connection) -> Result<Head> {
+    let row: Option<(i64, String)> = connection
+        .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    crate::head_from(row)
+}
+
+fn append(connection: &Connection, entries: &[Entry]) -> Result<()> {
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO audit_log (seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for e in entries {
+        insert.execute(params![
+            e.seq as i64,
+            e.time,
+            e.actor,
+            e.action.as_str(),
+            e.object,
+            e.payload_sha256,
+            e.digest,
+            e.prev_hash,
+            e.hash
+        ])?;
+    }
+    Ok(())
+}
+
+fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, [String; 8])> {
+    Ok((
+        row.get(0)?,
+        [
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+            row.get(5)?,
+            row.get(6)?,
+            row.get(7)?,
+            row.get(8)?,
+        ],
+    ))
+}
+
+const TOKEN_COLUMNS: &str = "token_id, party, role, contracts, expires, sha256, created_at, revoked_at, seq";
+
+fn token_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::TokenColumns> {
+    Ok(crate::TokenColumns {
+        token_id: r.get(0)?,
+        party: r.get(1)?,
+        role: r.get(2)?,
+        contracts: r.get(3)?,
+        expires: r.get(4)?,
+        sha256: r.get(5)?,
+        created_at: r.get(6)?,
+        revoked_at: r.get(7)?,
+        seq: r.get(8)?,
+    })
+}
+
+const ENTRY_COLUMNS: &str = "seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash";
 
 fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow> {
     Ok(StatementRow {
@@ -73,19 +177,81 @@ fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow>
         host: row.get(3)?,
         start_day: row.get(4)?,
         end_day: row.get(5)?,
-        watermark: row.get(6)?,
+        close_seq: row.get(6)?,
         settled: row.get(7)?,
         json: row.get(8)?,
         closed_at: row.get(9)?,
+        seq: row.get(10)?,
     })
 }
 
 const STATEMENT_COLUMNS: &str =
-    "statement_id, contract, period, host, start_day, end_day, watermark, settled, json, closed_at";
+    "statement_id, contract, period, host, start_day, end_day, close_seq, settled, json, closed_at, seq";
+
+fn contribution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContributionRow> {
+    Ok(ContributionRow {
+        number: r.get(0)?,
+        contract: r.get(1)?,
+        by: r.get(2)?,
+        kind: r.get(3)?,
+        date: r.get(4)?,
+        status: r.get(5)?,
+        reference: r.get(6)?,
+        proposed_by: r.get(7)?,
+        proposed_at: r.get(8)?,
+        proposed_seq: r.get(9)?,
+        decided_by: r.get(10)?,
+        decided_at: r.get(11)?,
+        decided_seq: r.get(12)?,
+        seq: r.get(13)?,
+    })
+}
+
+const CONTRIBUTION_COLUMNS: &str = "number, contract, by_party, kind, date, status, reference, proposed_by, \
+     proposed_at, proposed_seq, decided_by, decided_at, decided_seq, seq";
+
+fn leaf_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, "a leaf is not 32 bytes".into())
+    })
+}
 
 impl Backend for SqliteStore {
     fn name(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn event_layout(&self) -> EventLayout {
+        EventLayout::Segments
+    }
+
+    fn begin_write(&mut self) -> Result<Head> {
+        // IMMEDIATE takes the write lock now: every other writer waits until commit.
+        self.connection.execute_batch("BEGIN IMMEDIATE")?;
+        match head_of(&self.connection) {
+            Ok(head) => Ok(head),
+            Err(error) => {
+                let _ = self.connection.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    fn begin_read(&mut self) -> Result<()> {
+        self.connection.execute_batch("BEGIN DEFERRED")?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.connection.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if !self.connection.is_autocommit() {
+            self.connection.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
     }
 
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
@@ -103,10 +269,131 @@ impl Backend for SqliteStore {
         Ok(())
     }
 
-    fn add_contract(&mut self, row: &ContractRow) -> Result<bool> {
-        let inserted = self.connection.execute(
-            "INSERT INTO contracts (id, version, licensor, host, file_name, sha256, toml, added_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id, version) DO NOTHING",
+    fn append_audit(&mut self, entries: &[Entry]) -> Result<()> {
+        append(&self.connection, entries)
+    }
+
+    fn audit_head(&mut self) -> Result<Head> {
+        head_of(&self.connection)
+    }
+
+    fn audit_entries(&mut self, after: i64, limit: usize) -> Result<Vec<Entry>> {
+        let mut statement = self.connection.prepare_cached(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
+        let rows = statement.query_map(params![after, limit as i64], entry_from_row)?;
+        rows.map(|r| crate::entry_from_columns(r?)).collect()
+    }
+
+    fn audit_entry(&mut self, seq: i64) -> Result<Option<Entry>> {
+        let row = self
+            .connection
+            .query_row(
+                &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ?1"),
+                [seq],
+                entry_from_row,
+            )
+            .optional()?;
+        row.map(crate::entry_from_columns).transpose()
+    }
+
+    fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()> {
+        self.connection.execute(
+            "INSERT INTO signing_keys (key_id, alg, public_key, created_at, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![row.key_id, row.alg, row.public_key, row.created_at, row.seq],
+        )?;
+        Ok(())
+    }
+
+    fn signing_keys(&mut self) -> Result<Vec<SigningKeyRow>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT key_id, alg, public_key, created_at, seq FROM signing_keys ORDER BY seq")?;
+        let rows = statement.query_map([], |r| {
+            Ok(SigningKeyRow {
+                key_id: r.get(0)?,
+                alg: r.get(1)?,
+                public_key: r.get(2)?,
+                created_at: r.get(3)?,
+                seq: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn add_party(&mut self, row: &PartyRow) -> Result<()> {
+        self.connection.execute(
+            "INSERT INTO parties (id, name, created_at, seq) VALUES (?1, ?2, ?3, ?4)",
+            params![row.id, row.name, row.created_at, row.seq],
+        )?;
+        Ok(())
+    }
+
+    fn parties(&mut self) -> Result<Vec<PartyRow>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT id, name, created_at, seq FROM parties ORDER BY id")?;
+        let rows = statement.query_map([], |r| {
+            Ok(PartyRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created_at: r.get(2)?,
+                seq: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn add_token(&mut self, row: &TokenRow) -> Result<()> {
+        self.connection.execute(
+            &format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+            params![
+                row.token_id,
+                row.party,
+                row.role,
+                crate::contracts_json(&row.contracts),
+                row.expires,
+                row.sha256,
+                row.created_at,
+                row.revoked_at,
+                row.seq
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_token(&mut self, row: &TokenRow) -> Result<()> {
+        let changed = self.connection.execute(
+            "UPDATE tokens SET revoked_at = ?2, seq = ?3 WHERE token_id = ?1",
+            params![row.token_id, row.revoked_at, row.seq],
+        )?;
+        crate::one_text_row(changed, "token", &row.token_id)
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenRow>> {
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, token_id"
+        ))?;
+        let rows = statement.query_map([], token_columns)?;
+        rows.map(|r| crate::token_from_columns(r?)).collect()
+    }
+
+    fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRow>> {
+        let row = self
+            .connection
+            .query_row(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE sha256 = ?1"),
+                [sha256],
+                token_columns,
+            )
+            .optional()?;
+        row.map(crate::token_from_columns).transpose()
+    }
+
+    fn add_contract(&mut self, row: &ContractRow) -> Result<()> {
+        self.connection.execute(
+            "INSERT INTO contracts (id, version, licensor, host, file_name, sha256, toml, added_at, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 row.id,
                 row.version,
@@ -115,15 +402,17 @@ impl Backend for SqliteStore {
                 row.file_name,
                 row.sha256,
                 row.toml,
-                row.added_at
+                row.added_at,
+                row.seq
             ],
         )?;
-        Ok(inserted == 1)
+        Ok(())
     }
 
     fn contracts(&mut self) -> Result<Vec<ContractRow>> {
         let mut statement = self.connection.prepare(
-            "SELECT id, version, licensor, host, file_name, sha256, toml, added_at FROM contracts ORDER BY id, version",
+            "SELECT id, version, licensor, host, file_name, sha256, toml, added_at, seq
+             FROM contracts ORDER BY id, version",
         )?;
         let rows = statement.query_map([], |r| {
             Ok(ContractRow {
@@ -135,27 +424,26 @@ impl Backend for SqliteStore {
                 sha256: r.get(5)?,
                 toml: r.get(6)?,
                 added_at: r.get(7)?,
+                seq: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn add_fx(&mut self, rows: &[FxRow]) -> Result<()> {
-        let transaction = self.connection.transaction()?;
-        {
-            let mut insert = transaction
-                .prepare("INSERT INTO fx_rates (date, from_currency, to_currency, rate) VALUES (?1, ?2, ?3, ?4)")?;
-            for row in rows {
-                insert.execute(params![row.date, row.from, row.to, row.rate])?;
-            }
+        let mut insert = self.connection.prepare_cached(
+            "INSERT INTO fx_rates (date, from_currency, to_currency, rate, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for row in rows {
+            insert.execute(params![row.date, row.from, row.to, row.rate, row.seq])?;
         }
-        transaction.commit()?;
         Ok(())
     }
 
     fn fx(&mut self) -> Result<Vec<FxRow>> {
         let mut statement = self.connection.prepare(
-            "SELECT date, from_currency, to_currency, rate FROM fx_rates ORDER BY from_currency, to_currency, date",
+            "SELECT date, from_currency, to_currency, rate, seq FROM fx_rates
+             ORDER BY from_currency, to_currency, date",
         )?;
         let rows = statement.query_map([], |r| {
             Ok(FxRow {
@@ -163,36 +451,61 @@ impl Backend for SqliteStore {
                 from: r.get(1)?,
                 to: r.get(2)?,
                 rate: r.get(3)?,
+                seq: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn set_models(&mut self, rows: &[(String, String)]) -> Result<()> {
-        let transaction = self.connection.transaction()?;
-        transaction.execute("DELETE FROM models", [])?;
-        for (position, (pattern, licensor)) in rows.iter().enumerate() {
-            transaction.execute(
-                "INSERT INTO models (position, pattern, licensor) VALUES (?1, ?2, ?3)",
-                params![position as i64, pattern, licensor],
-            )?;
-        }
-        transaction.commit()?;
+    fn add_registry(&mut self, row: &RegistryRow) -> Result<()> {
+        self.connection.execute(
+            "INSERT INTO registry_versions (version, effective_from, file_name, added_at, rows, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                row.version,
+                row.effective_from,
+                row.file_name,
+                row.added_at,
+                crate::registry_rows_json(&row.rows),
+                row.seq
+            ],
+        )?;
         Ok(())
     }
 
-    fn models(&mut self) -> Result<Vec<(String, String)>> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT pattern, licensor FROM models ORDER BY position")?;
-        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    fn registries(&mut self) -> Result<Vec<RegistryRow>> {
+        let mut statement = self.connection.prepare(
+            "SELECT version, effective_from, file_name, added_at, rows, seq FROM registry_versions ORDER BY version",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i32>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (version, effective_from, file_name, added_at, rows, seq) = row?;
+            Ok(RegistryRow {
+                version,
+                effective_from,
+                file_name,
+                added_at,
+                rows: crate::registry_rows_parse(version, &rows)?,
+                seq,
+            })
+        })
+        .collect()
     }
 
     fn add_contribution(&mut self, row: &ContributionRow) -> Result<i64> {
         self.connection.execute(
-            "INSERT INTO contributions (contract, by_party, kind, date, status, reference, proposed_at, decided_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO contributions (contract, by_party, kind, date, status, reference, proposed_by, proposed_at,
+                                        proposed_seq, decided_by, decided_at, decided_seq, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 row.contract,
                 row.by,
@@ -200,85 +513,59 @@ impl Backend for SqliteStore {
                 row.date,
                 row.status,
                 row.reference,
+                row.proposed_by,
                 row.proposed_at,
-                row.decided_at
+                row.proposed_seq,
+                row.decided_by,
+                row.decided_at,
+                row.decided_seq,
+                row.seq
             ],
         )?;
         Ok(self.connection.last_insert_rowid())
     }
 
-    fn decide_contribution(&mut self, number: i64, status: &str, at: &str) -> Result<bool> {
+    fn update_contribution(&mut self, row: &ContributionRow) -> Result<()> {
         let changed = self.connection.execute(
-            "UPDATE contributions SET status = ?2, decided_at = ?3 WHERE number = ?1 AND status = 'proposed'",
-            params![number, status, at],
+            "UPDATE contributions SET status = ?2, decided_by = ?3, decided_at = ?4, decided_seq = ?5, seq = ?6
+             WHERE number = ?1",
+            params![
+                row.number,
+                row.status,
+                row.decided_by,
+                row.decided_at,
+                row.decided_seq,
+                row.seq
+            ],
         )?;
-        Ok(changed == 1)
+        crate::one_row(changed, "contribution", row.number)
     }
 
     fn contributions(&mut self) -> Result<Vec<ContributionRow>> {
-        let mut statement = self.connection.prepare(
-            "SELECT number, contract, by_party, kind, date, status, reference, proposed_at, decided_at
-             FROM contributions ORDER BY number",
-        )?;
-        let rows = statement.query_map([], |r| {
-            Ok(ContributionRow {
-                number: r.get(0)?,
-                contract: r.get(1)?,
-                by: r.get(2)?,
-                kind: r.get(3)?,
-                date: r.get(4)?,
-                status: r.get(5)?,
-                reference: r.get(6)?,
-                proposed_at: r.get(7)?,
-                decided_at: r.get(8)?,
-            })
-        })?;
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {CONTRIBUTION_COLUMNS} FROM contributions ORDER BY number"
+        ))?;
+        let rows = statement.query_map([], contribution_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn event_layout(&self) -> EventLayout {
-        EventLayout::Segments
-    }
-
-    fn insert_events(&mut self, batch: &mut EventBatch) -> Result<Vec<InsertOutcome>> {
+    fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {
         let groups = match batch.segments.take() {
             Some(groups) => groups,
             None => segment::encode_groups(&batch.rows)?,
         };
-        let events = &mut batch.rows;
-        let transaction = self
-            .connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut outcomes = Vec::with_capacity(events.len());
-        {
-            let closed: Vec<(String, i32, i32)> = transaction
-                .prepare_cached("SELECT DISTINCT host, start_day, end_day FROM statements")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            mark_late(events, &closed);
-            // The key first: it decides whether the event is stored at all.
-            let mut claim = transaction.prepare_cached(
-                "INSERT INTO event_keys (source, id, leaf) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            )?;
-            let mut existing =
-                transaction.prepare_cached("SELECT leaf FROM event_keys WHERE source = ?1 AND id = ?2")?;
-            for e in events.iter() {
-                if claim.execute(params![e.source, e.id, &e.leaf[..]])? == 1 {
-                    outcomes.push(InsertOutcome::Accepted);
-                } else {
-                    let leaf: Vec<u8> = existing.query_row(params![e.source, e.id], |r| r.get(0))?;
-                    outcomes.push(if leaf == e.leaf {
-                        InsertOutcome::Duplicate
-                    } else {
-                        InsertOutcome::Conflict
-                    });
-                }
-            }
-            // Then the accepted events, one segment per host and day, in arrival order.
-            let mut next: i64 = transaction.query_row("SELECT value FROM next_seq", [], |r| r.get(0))?;
-            let mut insert = transaction.prepare_cached(
-                "INSERT INTO segments (host, day, seq_first, count, late, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
+        let events = &batch.rows;
+        self.in_transaction(|transaction| {
+            let outcomes = claim_keys(transaction, events)?;
+            let parts = host_parts(events, &outcomes);
+            let entries = audit(head_of(transaction)?, events, &parts)?;
+            crate::check_entries_match(&entries, &parts)?;
+            let seq_of = |host: &str| -> i64 {
+                let index = parts.iter().position(|p| p.host == host).unwrap_or(0);
+                entries[index].seq as i64
+            };
+            let mut insert = transaction
+                .prepare_cached("INSERT INTO segments (host, day, seq, count, events) VALUES (?1, ?2, ?3, ?4, ?5)")?;
             let mut bytes = Vec::new();
             for group in &groups {
                 let count = group.segment(|index| outcomes[index] == InsertOutcome::Accepted, &mut bytes)?;
@@ -286,17 +573,11 @@ impl Backend for SqliteStore {
                     continue;
                 }
                 let first = &events[group.first];
-                assert!(
-                    group.indices().all(|index| events[index].late == first.late),
-                    "lateness depends on host and day only"
-                );
-                insert.execute(params![first.host, first.day, next, count as i64, first.late, bytes])?;
-                next += count as i64;
+                insert.execute(params![first.host, first.day, seq_of(&first.host), count as i64, bytes])?;
             }
-            transaction.execute("UPDATE next_seq SET value = ?1", [next])?;
-        }
-        transaction.commit()?;
-        Ok(outcomes)
+            append(transaction, &entries)?;
+            Ok(outcomes)
+        })
     }
 
     fn scan_events(
@@ -308,40 +589,125 @@ impl Backend for SqliteStore {
         through: i64,
         visit: &mut Visit<'_>,
     ) -> Result<()> {
-        // A segment's seqs are consecutive from `seq_first`, so those that may hold a
-        // seq in the window start before its end and end after its start.
         let mut statement = self.connection.prepare_cached(
-            "SELECT day, seq_first, events FROM segments
-             WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq_first <= ?5 AND seq_first + count > ?4 + 1",
+            "SELECT day, seq, events FROM segments
+             WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5",
         )?;
         let mut rows = statement.query(params![host, start, end, after, through])?;
         while let Some(row) = rows.next()? {
             let segment = SegmentRow {
                 host,
                 day: row.get(0)?,
-                seq_first: row.get(1)?,
+                seq: row.get(1)?,
                 bytes: row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?,
             };
-            segment::decode(&segment, after, through, visit)?;
+            segment::decode(&segment, visit)?;
         }
         Ok(())
     }
 
-    fn late_events_after(&mut self, host: &str, start: i32, end: i32, after: i64) -> Result<u64> {
-        // No watermark falls inside a segment (see segment.rs), so whole segments count.
+    fn count_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<u64> {
         let count: i64 = self.connection.query_row(
             "SELECT coalesce(sum(count), 0) FROM segments
-             WHERE late = 1 AND host = ?1 AND day >= ?2 AND day < ?3 AND seq_first > ?4",
-            params![host, start, end, after],
+             WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5",
+            params![host, start, end, after, through],
             |r| r.get(0),
         )?;
         Ok(count as u64)
     }
 
-    fn max_seq(&mut self) -> Result<i64> {
+    fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT host, day, seq, events FROM segments ORDER BY seq, number")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let host: String = row.get(0)?;
+            let segment = SegmentRow {
+                host: &host,
+                day: row.get(1)?,
+                seq: row.get(2)?,
+                bytes: row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?,
+            };
+            segment::decode(&segment, visit)?;
+        }
+        Ok(())
+    }
+
+    fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>> {
         Ok(self
             .connection
-            .query_row("SELECT value - 1 FROM next_seq", [], |r| r.get(0))?)
+            .query_row(
+                "SELECT leaf, host, day FROM event_keys WHERE source = ?1 AND id = ?2",
+                [source, id],
+                |r| {
+                    Ok(KeyRow {
+                        source: source.to_string(),
+                        id: id.to_string(),
+                        leaf: leaf_of(r.get(0)?)?,
+                        host: r.get(1)?,
+                        day: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT source, id, leaf, host, day FROM event_keys")?;
+        let mut rows = statement.query([])?;
+        while let Some(r) = rows.next()? {
+            visit(&KeyRow {
+                source: r.get(0)?,
+                id: r.get(1)?,
+                leaf: leaf_of(r.get(2)?)?,
+                host: r.get(3)?,
+                day: r.get(4)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn add_void(&mut self, row: &VoidRow) -> Result<i64> {
+        self.connection.execute(
+            "INSERT INTO voids (source, id, host, day, leaf, reason, actor, voided_at, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                row.source,
+                row.id,
+                row.host,
+                row.day,
+                row.leaf,
+                row.reason,
+                row.actor,
+                row.voided_at,
+                row.seq
+            ],
+        )?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    fn voids(&mut self) -> Result<Vec<VoidRow>> {
+        let mut statement = self.connection.prepare(
+            "SELECT number, source, id, host, day, leaf, reason, actor, voided_at, seq FROM voids ORDER BY number",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok(VoidRow {
+                number: r.get(0)?,
+                source: r.get(1)?,
+                id: r.get(2)?,
+                host: r.get(3)?,
+                day: r.get(4)?,
+                leaf: r.get(5)?,
+                reason: r.get(6)?,
+                actor: r.get(7)?,
+                voided_at: r.get(8)?,
+                seq: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>> {
@@ -363,10 +729,10 @@ impl Backend for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn insert_statement(&mut self, row: &StatementRow) -> Result<StatementRow> {
-        self.connection.execute(
+    fn insert_statement(&mut self, row: &StatementRow, trees: &[TreeRow], notices: &[NoticeRow]) -> Result<bool> {
+        let inserted = self.connection.execute(
             &format!(
-                "INSERT INTO statements ({STATEMENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO statements ({STATEMENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (statement_id) DO NOTHING"
             ),
             params![
@@ -376,31 +742,105 @@ impl Backend for SqliteStore {
                 row.host,
                 row.start_day,
                 row.end_day,
-                row.watermark,
+                row.close_seq,
                 row.settled,
                 row.json,
-                row.closed_at
+                row.closed_at,
+                row.seq
             ],
         )?;
-        self.statement(&row.statement_id)?
-            .ok_or_else(|| StoreError::Database("a statement vanished right after it was stored".into()))
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for tree in trees {
+            self.connection.execute(
+                "INSERT INTO statement_trees (statement_id, tree, count, root, leaves) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![tree.statement_id, tree.tree, tree.count, tree.root, tree.leaves],
+            )?;
+        }
+        for notice in notices {
+            self.connection.execute(
+                "INSERT INTO payout_notices (statement_id, beneficiary, json) VALUES (?1, ?2, ?3)",
+                params![notice.statement_id, notice.beneficiary, notice.json],
+            )?;
+        }
+        Ok(true)
     }
 
-    fn begin_close(&mut self) -> Result<()> {
-        // IMMEDIATE takes the write lock now: imports wait until the close commits.
-        self.connection.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(())
+    fn tree(&mut self, statement_id: &str, tree: &str) -> Result<Option<TreeRow>> {
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT count, root, leaves FROM statement_trees WHERE statement_id = ?1 AND tree = ?2",
+                [statement_id, tree],
+                |r| {
+                    Ok(TreeRow {
+                        statement_id: statement_id.to_string(),
+                        tree: tree.to_string(),
+                        count: r.get(0)?,
+                        root: r.get(1)?,
+                        leaves: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
-    fn commit(&mut self) -> Result<()> {
-        self.connection.execute_batch("COMMIT")?;
-        Ok(())
+    fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT tree, count, root FROM statement_trees WHERE statement_id = ?1 ORDER BY tree")?;
+        let rows = statement.query_map([statement_id], |r| {
+            Ok(TreeRow {
+                statement_id: statement_id.to_string(),
+                tree: r.get(0)?,
+                count: r.get(1)?,
+                root: r.get(2)?,
+                leaves: Vec::new(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn rollback(&mut self) -> Result<()> {
-        self.connection.execute_batch("ROLLBACK")?;
-        Ok(())
+    fn notices(&mut self, statement_id: &str) -> Result<Vec<NoticeRow>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT beneficiary, json FROM payout_notices WHERE statement_id = ?1 ORDER BY beneficiary")?;
+        let rows = statement.query_map([statement_id], |r| {
+            Ok(NoticeRow {
+                statement_id: statement_id.to_string(),
+                beneficiary: r.get(0)?,
+                json: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// Claims each event's key: the first occurrence of a new key is accepted; a stored
+/// key with the same leaf is a duplicate, with another leaf a conflict.
+fn claim_keys(
+    transaction: &rusqlite::Transaction<'_>,
+    events: &[crate::backend::EventRow],
+) -> Result<Vec<InsertOutcome>> {
+    let mut claim = transaction.prepare_cached(
+        "INSERT INTO event_keys (source, id, leaf, host, day) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    )?;
+    let mut existing = transaction.prepare_cached("SELECT leaf FROM event_keys WHERE source = ?1 AND id = ?2")?;
+    let mut outcomes = Vec::with_capacity(events.len());
+    for e in events {
+        if claim.execute(params![e.source, e.id, &e.leaf[..], e.host, e.day])? == 1 {
+            outcomes.push(InsertOutcome::Accepted);
+        } else {
+            let leaf: Vec<u8> = existing.query_row(params![e.source, e.id], |r| r.get(0))?;
+            outcomes.push(if leaf == e.leaf {
+                InsertOutcome::Duplicate
+            } else {
+                InsertOutcome::Conflict
+            });
+        }
+    }
+    Ok(outcomes)
 }
 
 #[cfg(test)]
@@ -408,20 +848,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_store_with_the_pre_release_event_layout_is_refused_by_name_and_left_alone() {
-        let directory = std::env::temp_dir().join(format!("revshare-prerelease-{}", std::process::id()));
+    fn a_store_of_the_earlier_schema_is_refused_by_name_and_left_alone() {
+        let directory = std::env::temp_dir().join(format!("revshare-schema1-{}", std::process::id()));
         std::fs::create_dir_all(&directory).unwrap();
         let path = directory.join("old.db");
         let _ = std::fs::remove_file(&path);
         {
             let old = Connection::open(&path).unwrap();
-            old.execute_batch("CREATE TABLE events (seq INTEGER PRIMARY KEY); PRAGMA user_version = 1;")
+            old.execute_batch("CREATE TABLE segments (number INTEGER PRIMARY KEY); PRAGMA user_version = 1;")
                 .unwrap();
         }
         let before = std::fs::read(&path).unwrap();
         let error = SqliteStore::open(&path).err().expect("refused");
-        assert!(error.to_string().contains("pre-release build"), "{error}");
+        assert!(error.to_string().contains("earlier build of revshare"), "{error}");
         assert!(std::fs::read(&path).unwrap() == before, "the old file is untouched");
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_store_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let directory = std::env::temp_dir().join(format!("revshare-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let path = directory.join("new.db");
+        let _ = std::fs::remove_file(&path);
+        SqliteStore::open(&path).unwrap();
+        for suffix in ["", "-wal"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let mode = std::fs::metadata(&name).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{suffix}");
+        }
         std::fs::remove_dir_all(&directory).unwrap();
     }
 }

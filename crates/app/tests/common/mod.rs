@@ -7,8 +7,9 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use revshare_store::keys::Keys;
-use revshare_store::{Location, Store};
+use revshare_app::keys::Keys;
+use revshare_app::{Actor, Backend, Ctx, Location};
+use revshare_core::event::{parse_time, Timestamp};
 
 pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -22,13 +23,62 @@ pub struct TestStore {
 }
 
 impl TestStore {
-    pub fn open(&self) -> Store {
-        Store::open(&self.location).expect("the test store opens")
+    /// A connection to the store (initialized by `sqlite()` / `postgres()`).
+    pub fn open(&self) -> Box<dyn Backend> {
+        revshare_store::open(&self.location).expect("the test store opens")
     }
 
     pub fn keys(&self) -> Keys {
-        Keys::load(&self.keys_path).expect("the test keys load")
+        let mut backend = self.open();
+        Keys::open(&self.keys_path, backend.as_mut()).expect("the test keys load")
     }
+
+    /// Runs SQL directly on the store, behind the service's back.
+    pub fn tamper(&self, sql: &str) {
+        match &self.location {
+            Location::Sqlite(path) => {
+                let connection = rusqlite::Connection::open(path).unwrap();
+                connection.execute_batch(sql).unwrap();
+            }
+            Location::Postgres(url) => {
+                let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                client.batch_execute(sql).unwrap();
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.location, Location::Postgres(_))
+    }
+}
+
+/// The operator acting at `time` (RFC 3339).
+pub fn at(time: &str) -> Timestamp {
+    parse_time(time).unwrap()
+}
+
+pub fn ctx<'a>(actor: &'a Actor, time: &str) -> Ctx<'a> {
+    Ctx { actor, now: at(time) }
+}
+
+/// A new store at `location` with a fresh key file, initialized.
+fn initialized(location: Location, dir: PathBuf, database: Option<String>) -> TestStore {
+    let keys_path = dir.join("test.key");
+    let store = TestStore {
+        location,
+        keys_path,
+        dir,
+        database,
+    };
+    let mut backend = store.open();
+    let operator = Actor::cli();
+    revshare_app::setup::init(
+        backend.as_mut(),
+        &store.keys_path,
+        ctx(&operator, "2026-09-01T00:00:00Z"),
+    )
+    .unwrap();
+    store
 }
 
 impl Drop for TestStore {
@@ -44,7 +94,7 @@ impl Drop for TestStore {
 
 fn scratch(kind: &str) -> PathBuf {
     let n = NEXT.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("revshare-store-test-{kind}-{}-{n}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("revshare-app-test-{kind}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -52,14 +102,7 @@ fn scratch(kind: &str) -> PathBuf {
 
 pub fn sqlite() -> TestStore {
     let dir = scratch("sqlite");
-    let keys_path = dir.join("test.key");
-    Keys::create(&keys_path).unwrap();
-    TestStore {
-        location: Location::Sqlite(dir.join("test.db")),
-        keys_path,
-        dir,
-        database: None,
-    }
+    initialized(Location::Sqlite(dir.join("test.db")), dir, None)
 }
 
 /// A fresh database, or `None` (outside CI) when PostgreSQL is unreachable.
@@ -81,14 +124,11 @@ pub fn postgres() -> Option<TestStore> {
         .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         .unwrap();
     admin.batch_execute(&format!("CREATE DATABASE {database}")).unwrap();
-    let keys_path = dir.join("test.key");
-    Keys::create(&keys_path).unwrap();
-    Some(TestStore {
-        location: Location::Postgres(format!("postgres://postgres@127.0.0.1:5432/{database}")),
-        keys_path,
+    Some(initialized(
+        Location::Postgres(format!("postgres://postgres@127.0.0.1:5432/{database}")),
         dir,
-        database: Some(database),
-    })
+        Some(database),
+    ))
 }
 
 /// Defines one test per backend from a function taking the test store.

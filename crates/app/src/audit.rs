@@ -1,0 +1,34 @@
+//! Reading the audit log: the full entries, and the chain every party may read
+//! (`{seq, digest, prev_hash, hash}`: how many entries exist, nothing of their
+//! content or time).
+
+use revshare_core::audit::{Entry, Link};
+
+use crate::{Backend, Result};
+
+/// The most entries one call returns.
+pub const PAGE_MAX: usize = 1000;
+
+/// Up to `limit` (at most [`PAGE_MAX`]) entries after `after`, ascending.
+pub fn entries(backend: &mut dyn Backend, after: i64, limit: usize) -> Result<Vec<Entry>> {
+    Ok(backend.audit_entries(after, limit.min(PAGE_MAX))?)
+}
+
+/// Every entry after `after`, page by page.
+pub fn all_entries(backend: &mut dyn Backend, after: i64) -> Result<Vec<Entry>> {
+    let mut all: Vec<Entry> = Vec::new();
+    loop {
+        let from = all.last().map_or(after, |e| e.seq as i64);
+        let page = backend.audit_entries(from, PAGE_MAX)?;
+        let done = page.len() < PAGE_MAX;
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
+/// The chain's links after `after`.
+pub fn chain(backend: &mut dyn Backend, after: i64) -> Result<Vec<Link>> {
+    Ok(all_entries(backend, after)?.iter().map(Entry::link).collect())
+}

@@ -1,0 +1,150 @@
+//! Contributions: proposed by one party of a contract, accepted or rejected by the
+//! other (contracts.md). A decision dated in a closed period is settled by the next
+//! close as a prior-period adjustment.
+
+use revshare_core::audit::Action;
+use revshare_core::contract::{ContributionKind, Party};
+use revshare_core::period::Day;
+use revshare_core::tables::ContributionStatus;
+use revshare_store::backend::ContributionRow;
+
+use crate::rows::{object, payload};
+use crate::tx::{self, Tx};
+use crate::{AppError, Backend, Ctx, Result};
+
+/// The longest reference a contribution keeps.
+pub const REFERENCE_CHARS_MAX: usize = 2000;
+
+/// A proposed contribution.
+#[derive(Clone, Debug)]
+pub struct Proposal {
+    pub contract: String,
+    pub by: Party,
+    pub kind: ContributionKind,
+    pub date: Day,
+    pub reference: String,
+}
+
+/// The decision on a proposed contribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Accept,
+    Reject,
+}
+
+/// The party id that plays `side` in a contract.
+fn party_of(tx: &mut Tx<'_>, contract: &str, side: Party) -> Result<String> {
+    let row = tx
+        .backend
+        .contracts()?
+        .into_iter()
+        .find(|r| r.id == contract)
+        .ok_or_else(|| AppError::NotFound(format!("no contract `{contract}` is stored")))?;
+    Ok(match side {
+        Party::Host => row.host,
+        Party::Licensor => row.licensor,
+    })
+}
+
+/// Records a proposal. Acting for a party (`--as`), that party must be the side
+/// that proposes.
+pub fn propose(backend: &mut dyn Backend, ctx: Ctx<'_>, proposal: &Proposal) -> Result<ContributionRow> {
+    if proposal.reference.chars().count() > REFERENCE_CHARS_MAX {
+        return Err(AppError::Invalid(format!(
+            "--reference: at most {REFERENCE_CHARS_MAX} characters"
+        )));
+    }
+    tx::write(backend, ctx, |tx| {
+        let proposer = party_of(tx, &proposal.contract, proposal.by)?;
+        if let Some(party) = ctx.actor.party() {
+            if party != proposer {
+                return Err(AppError::Forbidden(format!(
+                    "{party} is not the {} of {}: only {proposer} proposes its contributions",
+                    proposal.by.as_str(),
+                    proposal.contract
+                )));
+            }
+        }
+        let seq = tx.next_seq();
+        let mut row = ContributionRow {
+            number: 0,
+            contract: proposal.contract.clone(),
+            by: proposal.by.as_str().to_string(),
+            kind: proposal.kind.as_str().to_string(),
+            date: proposal.date.0,
+            status: ContributionStatus::Proposed.as_str().to_string(),
+            reference: proposal.reference.clone(),
+            proposed_by: tx.actor().to_string(),
+            proposed_at: tx.time().to_string(),
+            proposed_seq: seq,
+            decided_by: None,
+            decided_at: None,
+            decided_seq: None,
+            seq,
+        };
+        row.number = tx.backend.add_contribution(&row)?;
+        let entry = tx.record(
+            Action::ContributionProposed,
+            object::contribution(&row.contract, row.number),
+            payload(&row),
+        )?;
+        debug_assert_eq!(entry.seq as i64, seq);
+        Ok(row)
+    })
+}
+
+/// Accepts or rejects a proposed contribution, once. Acting for a party, that party
+/// must be the other side of the contract.
+pub fn decide(backend: &mut dyn Backend, ctx: Ctx<'_>, number: i64, decision: Decision) -> Result<ContributionRow> {
+    tx::write(backend, ctx, |tx| {
+        let mut row = tx
+            .backend
+            .contributions()?
+            .into_iter()
+            .find(|c| c.number == number)
+            .ok_or_else(|| AppError::NotFound(format!("no contribution {number} is stored")))?;
+        if row.status != ContributionStatus::Proposed.as_str() {
+            return Err(AppError::Conflict(format!(
+                "contribution {number} is already {}; a contribution is decided once",
+                row.status
+            )));
+        }
+        if let Some(party) = ctx.actor.party() {
+            let by = Party::parse(&row.by)
+                .ok_or_else(|| AppError::Integrity(format!("contribution {number} has an unknown side")))?;
+            let other = match by {
+                Party::Host => Party::Licensor,
+                Party::Licensor => Party::Host,
+            };
+            let decider = party_of(tx, &row.contract, other)?;
+            if party != decider {
+                return Err(AppError::Forbidden(format!(
+                    "{party} cannot decide contribution {number}: the {} ({decider}) decides the {}'s proposals",
+                    other.as_str(),
+                    by.as_str()
+                )));
+            }
+        }
+        let status = match decision {
+            Decision::Accept => ContributionStatus::Accepted,
+            Decision::Reject => ContributionStatus::Rejected,
+        };
+        let action = match decision {
+            Decision::Accept => Action::ContributionAccepted,
+            Decision::Reject => Action::ContributionRejected,
+        };
+        row.status = status.as_str().to_string();
+        row.decided_by = Some(tx.actor().to_string());
+        row.decided_at = Some(tx.time().to_string());
+        row.decided_seq = Some(tx.next_seq());
+        row.seq = tx.next_seq();
+        tx.record(action, object::contribution(&row.contract, number), payload(&row))?;
+        tx.backend.update_contribution(&row)?;
+        Ok(row)
+    })
+}
+
+/// Every contribution, by number.
+pub fn list(backend: &mut dyn Backend) -> Result<Vec<ContributionRow>> {
+    Ok(backend.contributions()?)
+}

@@ -1,0 +1,214 @@
+//! The application layer: every use case of revshare, once (init, contracts, FX,
+//! registry, import, close, statements, proofs, voids, contributions, the audit log
+//! and its verification), each taking the backend, the keys, the actor and `now`
+//! explicitly. The CLI and the HTTP server only parse, call these, and print.
+//!
+//! Every check runs inside the transaction it guards: a use case that writes opens
+//! one write transaction ([`tx::write`]), which holds the store's write lock, reads
+//! what it must, checks, stores the rows with the audit seq of the entry it appends
+//! for them, and commits, or rolls back on the first refusal.
+
+pub mod audit;
+pub mod close;
+pub mod contracts;
+pub mod contributions;
+pub mod import;
+pub mod keys;
+mod period_events;
+pub mod rows;
+mod settle;
+pub mod setup;
+pub mod snapshot;
+pub mod statements;
+pub mod tables;
+mod tx;
+pub mod verify_store;
+pub mod void;
+
+use revshare_core::event::Timestamp;
+use revshare_store::StoreError;
+use serde::{Deserialize, Serialize};
+
+pub use revshare_store::{Backend, Location};
+
+/// What a use case refuses or fails with. The variants are the stable kinds the
+/// edges map to exit codes and HTTP statuses; messages name what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad input: a file, an argument, a field (exit 2, HTTP 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// No such object, or not one the actor may see (exit 2, HTTP 404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The actor may see it but not do this (exit 2, HTTP 403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request conflicts with what is stored (exit 2, HTTP 409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Closing a period that has not ended (exit 2, HTTP 409 `too_early`).
+    #[error("{0}")]
+    TooEarly(String),
+    /// Stored data failed a check (a signature, a root, the chain): it was edited
+    /// behind the service's back (exit 1, HTTP 500 is never used for it: 409).
+    #[error("{0}")]
+    Integrity(String),
+    /// The store failed (exit 1, HTTP 503).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+impl AppError {
+    /// A stable code for the edges (the API's `error.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Invalid(_) => "invalid_request",
+            AppError::NotFound(_) => "not_found",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::Conflict(_) => "conflict",
+            AppError::TooEarly(_) => "too_early",
+            AppError::Integrity(_) => "integrity",
+            AppError::Store(StoreError::Refused(_)) => "invalid_request",
+            AppError::Store(_) => "unavailable",
+        }
+    }
+
+    /// `true` for refusals of the request (the caller can fix it).
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            AppError::Integrity(_) | AppError::Store(StoreError::Database(_) | StoreError::Io(_))
+        )
+    }
+}
+
+pub type Result<T> = std::result::Result<T, AppError>;
+
+/// The roles of api.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    Licensor,
+    Host,
+    Beneficiary,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Operator,
+        Role::Licensor,
+        Role::Host,
+        Role::Beneficiary,
+        Role::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Licensor => "licensor",
+            Role::Host => "host",
+            Role::Beneficiary => "beneficiary",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// Who acts: the operator at the CLI (possibly `--as` a party), or a token's party.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// What the audit log records: a token id, `cli`, or `cli as <party>`.
+    id: String,
+    role: Role,
+    party: Option<String>,
+    /// The contracts a token is narrowed to.
+    contracts: Option<Vec<String>>,
+}
+
+impl Actor {
+    /// The operator at the command line.
+    pub fn cli() -> Actor {
+        Actor {
+            id: "cli".to_string(),
+            role: Role::Operator,
+            party: None,
+            contracts: None,
+        }
+    }
+
+    /// The operator at the command line acting for `party` (`--as PARTY`): the rights
+    /// are that party's role in the object's contract, decided per use case.
+    pub fn cli_as(party: &str) -> Actor {
+        Actor {
+            id: format!("cli as {party}"),
+            role: Role::Operator,
+            party: Some(party.to_string()),
+            contracts: None,
+        }
+    }
+
+    /// A token's party.
+    pub fn token(token_id: &str, role: Role, party: &str, contracts: Option<Vec<String>>) -> Actor {
+        Actor {
+            id: token_id.to_string(),
+            role,
+            party: Some(party.to_string()),
+            contracts,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn party(&self) -> Option<&str> {
+        self.party.as_deref()
+    }
+
+    pub fn contracts(&self) -> Option<&[String]> {
+        self.contracts.as_deref()
+    }
+
+    /// The operator itself (not acting for a party).
+    pub fn is_operator(&self) -> bool {
+        self.role == Role::Operator && self.party.is_none()
+    }
+}
+
+/// Who acts, and when (the service's clock, read by the edge).
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx<'a> {
+    pub actor: &'a Actor,
+    pub now: Timestamp,
+}
+
+impl Ctx<'_> {
+    /// `now` as the audit log and statements write it (RFC 3339 UTC, seconds).
+    pub fn time(&self) -> String {
+        revshare_core::period::rfc3339(self.now.seconds)
+    }
+}
+
+/// Refuses a store made with another pseudonym scheme, by name.
+pub fn check_scheme(backend: &mut dyn Backend) -> Result<()> {
+    match backend.meta("pseudonym_scheme")? {
+        Some(scheme) if scheme == revshare_core::privacy::PSEUDONYM_SCHEME => Ok(()),
+        Some(other) => Err(AppError::Invalid(format!(
+            "this store pseudonymizes customers with `{other}`, not `{}`; it was made by another build",
+            revshare_core::privacy::PSEUDONYM_SCHEME
+        ))),
+        None => Err(AppError::Invalid(
+            "this store is not initialized; run `revshare init` first".to_string(),
+        )),
+    }
+}

@@ -1,0 +1,133 @@
+//! A host's events of one period as of an audit seq, read without an allocation per
+//! event and sorted by `(source, id)` bytewise (the order of Merkle leaves).
+
+use rayon::prelude::*;
+use revshare_core::merkle::Hash;
+use revshare_core::period::{Day, Period};
+use revshare_core::rating::{InternedFacts, PeriodUsage, RatingInputs, Router, StatementKey, Symbols, UsageMap};
+use revshare_store::backend::EventView;
+
+use crate::{AppError, Backend, Result};
+
+/// One stored event in compact form: its key in the arena, names interned.
+struct Compact {
+    key_start: usize,
+    source_len: u32,
+    id_len: u32,
+    leaf: Hash,
+    seq: i64,
+    facts: InternedFacts,
+}
+
+pub(crate) struct PeriodEvents {
+    pub symbols: Symbols,
+    keys: Vec<u8>,
+    events: Vec<Compact>,
+}
+
+impl PeriodEvents {
+    /// The events of `host` dated in `period` and stored at a seq of at most `through`.
+    pub fn read(backend: &mut dyn Backend, host: &str, period: Period, through: i64) -> Result<PeriodEvents> {
+        let mut loaded = PeriodEvents {
+            symbols: Symbols::default(),
+            keys: Vec::new(),
+            events: Vec::new(),
+        };
+        let mut problem: Option<String> = None;
+        let mut visit = |e: &EventView<'_>| -> revshare_store::backend::Result<()> {
+            if let Err(message) = loaded.push(e) {
+                problem.get_or_insert(message);
+            }
+            Ok(())
+        };
+        backend.scan_events(host, period.start().0, period.end().0, 0, through, &mut visit)?;
+        if let Some(message) = problem {
+            return Err(AppError::Integrity(message));
+        }
+        let keys = &loaded.keys;
+        loaded
+            .events
+            .par_sort_unstable_by(|a, b| key_of(keys, a).cmp(&key_of(keys, b)));
+        Ok(loaded)
+    }
+
+    fn push(&mut self, e: &EventView<'_>) -> std::result::Result<(), String> {
+        let bad = |what: &str| format!("stored event ({}, {}) has a bad {what}", e.source, e.id);
+        let leaf: Hash = e.leaf.try_into().map_err(|_| bad("leaf"))?;
+        let units: i128 = e.revenue_units.parse().map_err(|_| bad("revenue"))?;
+        let non_negative = |v: i64, what: &str| u64::try_from(v).map_err(|_| bad(what));
+        let customer = match e.customer {
+            Some(bytes) if bytes.len() == 16 => Some(self.symbols.intern(&hex::encode(bytes))),
+            Some(_) => return Err(bad("customer")),
+            None => None,
+        };
+        let key_start = self.keys.len();
+        self.keys.extend_from_slice(e.source.as_bytes());
+        self.keys.extend_from_slice(e.id.as_bytes());
+        let facts = InternedFacts {
+            host: self.symbols.intern(e.host),
+            model: self.symbols.intern(e.model),
+            use_case: self.symbols.intern(e.use_case),
+            currency: self.symbols.intern(e.currency),
+            customer,
+            day: Day(e.day),
+            requests: non_negative(e.requests, "requests")?,
+            input_tokens: non_negative(e.input_tokens, "input_tokens")?,
+            output_tokens: non_negative(e.output_tokens, "output_tokens")?,
+            revenue_units: units,
+        };
+        self.events.push(Compact {
+            key_start,
+            source_len: e.source.len() as u32,
+            id_len: e.id.len() as u32,
+            leaf,
+            seq: e.seq,
+            facts,
+        });
+        Ok(())
+    }
+
+    pub fn source(&self, index: u32) -> &str {
+        std::str::from_utf8(key_of(&self.keys, &self.events[index as usize]).0).unwrap_or("")
+    }
+
+    pub fn id(&self, index: u32) -> &str {
+        std::str::from_utf8(key_of(&self.keys, &self.events[index as usize]).1).unwrap_or("")
+    }
+
+    pub fn leaf(&self, index: u32) -> Hash {
+        self.events[index as usize].leaf
+    }
+
+    pub fn seq(&self, index: u32) -> i64 {
+        self.events[index as usize].seq
+    }
+
+    /// The usage of `key`'s statement among the events `keep` admits; its `events`
+    /// are the selected indices, in key order.
+    pub fn accumulate(&self, inputs: &RatingInputs, key: StatementKey, keep: impl Fn(u32) -> bool) -> PeriodUsage {
+        let mut router = Router::new(inputs);
+        let mut usage = UsageMap::default();
+        for (index, event) in self.events.iter().enumerate() {
+            let index = index as u32;
+            if keep(index) {
+                router.add(&mut usage, &self.symbols, &event.facts, index);
+            }
+        }
+        usage.remove(&key).unwrap_or_default()
+    }
+
+    /// The leaves of some events, in key order.
+    pub fn leaves(&self, indices: &[u32]) -> Vec<Hash> {
+        debug_assert!(indices.windows(2).all(|w| w[0] < w[1]), "indices in key order");
+        indices.iter().map(|i| self.leaf(*i)).collect()
+    }
+}
+
+fn key_of<'k>(keys: &'k [u8], event: &Compact) -> (&'k [u8], &'k [u8]) {
+    let source_end = event.key_start + event.source_len as usize;
+    (
+        &keys[event.key_start..source_end],
+        &keys[source_end..source_end + event.id_len as usize],
+    )
+}

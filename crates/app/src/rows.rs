@@ -1,0 +1,185 @@
+//! What each audit entry covers: the object it names and the hash of the object's
+//! stored state after the change (docs/audit.md lists them all). A row's payload is
+//! SHA-256 of the JCS of its serialized columns, `seq` left out (the seq is the
+//! entry's own). A batch of events is `{count, leaves_sha256, rows_sha256}` over its
+//! events in `(source, id)` order.
+
+use revshare_core::json::canonical_sha256;
+use revshare_store::backend::{EventView, FxRow};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of the JCS of a row's columns.
+pub fn payload<T: Serialize>(row: &T) -> [u8; 32] {
+    canonical_sha256(row)
+}
+
+/// The objects entries name.
+pub mod object {
+    pub fn key(key_id: &str) -> String {
+        format!("key:{key_id}")
+    }
+    pub fn party(id: &str) -> String {
+        format!("party:{id}")
+    }
+    pub fn token(token_id: &str) -> String {
+        format!("token:{token_id}")
+    }
+    pub fn contract(id: &str, version: i64) -> String {
+        format!("contract:{id}:v{version}")
+    }
+    pub const FX: &str = "fx";
+    pub fn registry(version: i64) -> String {
+        format!("registry:v{version}")
+    }
+    pub fn events(host: &str) -> String {
+        format!("events:{host}")
+    }
+    pub fn void(host: &str, number: i64) -> String {
+        format!("void:{host}:{number}")
+    }
+    pub fn statement(statement_id: &str) -> String {
+        format!("statement:{statement_id}")
+    }
+    pub fn contribution(contract: &str, number: i64) -> String {
+        format!("contribution:{contract}:{number}")
+    }
+}
+
+/// The FX rows an entry added, in `(date, from, to)` order.
+pub fn fx_payload(rows: &[FxRow]) -> [u8; 32] {
+    let mut sorted: Vec<&FxRow> = rows.iter().collect();
+    sorted.sort_by(|a, b| (a.date, &a.from, &a.to).cmp(&(b.date, &b.from, &b.to)));
+    payload(&sorted)
+}
+
+/// Writes an event row's JCS: its stored columns, keys in code-point order, the leaf
+/// and the customer pseudonym as lowercase hex (`null` without a customer).
+pub fn write_event_row(e: &EventView<'_>, out: &mut Vec<u8>) {
+    use revshare_core::event::write_json_string as string;
+    let int = |out: &mut Vec<u8>, key: &[u8], value: i64| {
+        out.extend_from_slice(key);
+        out.extend_from_slice(value.to_string().as_bytes());
+    };
+    out.extend_from_slice(b"{\"currency\":");
+    string(out, e.currency);
+    out.extend_from_slice(b",\"customer\":");
+    match e.customer {
+        Some(customer) => string(out, &hex::encode(customer)),
+        None => out.extend_from_slice(b"null"),
+    }
+    int(out, b",\"day\":", i64::from(e.day));
+    out.extend_from_slice(b",\"host\":");
+    string(out, e.host);
+    out.extend_from_slice(b",\"id\":");
+    string(out, e.id);
+    int(out, b",\"input_tokens\":", e.input_tokens);
+    out.extend_from_slice(b",\"leaf\":");
+    string(out, &hex::encode(e.leaf));
+    out.extend_from_slice(b",\"model\":");
+    string(out, e.model);
+    int(out, b",\"output_tokens\":", e.output_tokens);
+    int(out, b",\"requests\":", e.requests);
+    out.extend_from_slice(b",\"revenue_units\":");
+    string(out, e.revenue_units);
+    out.extend_from_slice(b",\"source\":");
+    string(out, e.source);
+    out.extend_from_slice(b",\"use_case\":");
+    string(out, e.use_case);
+    int(out, b",\"utc_seconds\":", e.utc_seconds);
+    out.push(b'}');
+}
+
+/// Hashes a batch of events, given in `(source, id)` order, into its payload.
+#[derive(Default)]
+pub struct BatchHasher {
+    count: u64,
+    leaves: Sha256,
+    rows: Sha256,
+}
+
+impl BatchHasher {
+    /// Adds one event: its leaf and its row's JCS.
+    pub fn add(&mut self, leaf: &[u8], row_jcs: &[u8]) {
+        self.count += 1;
+        self.leaves.update(leaf);
+        self.rows.update(row_jcs);
+    }
+
+    /// `SHA-256(JCS({count, leaves_sha256, rows_sha256}))`.
+    pub fn finish(self) -> [u8; 32] {
+        #[derive(Serialize)]
+        struct Batch {
+            count: u64,
+            leaves_sha256: String,
+            rows_sha256: String,
+        }
+        payload(&Batch {
+            count: self.count,
+            leaves_sha256: hex::encode(self.leaves.finalize()),
+            rows_sha256: hex::encode(self.rows.finalize()),
+        })
+    }
+}
+
+/// The payload of a batch of events given in `(source, id)` order.
+pub fn events_payload<'a>(events: impl Iterator<Item = EventView<'a>>) -> [u8; 32] {
+    let mut hasher = BatchHasher::default();
+    let mut buffer = Vec::with_capacity(512);
+    for event in events {
+        buffer.clear();
+        write_event_row(&event, &mut buffer);
+        hasher.add(event.leaf, &buffer);
+    }
+    hasher.finish()
+}
+
+/// Orders events as a batch payload takes them: by `(source, id)` bytewise.
+pub fn key_order(a: &EventView<'_>, b: &EventView<'_>) -> std::cmp::Ordering {
+    (a.source.as_bytes(), a.id.as_bytes()).cmp(&(b.source.as_bytes(), b.id.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use revshare_store::backend::EventRow;
+
+    fn row(customer: Option<[u8; 16]>, source: &str) -> EventRow {
+        EventRow {
+            source: source.into(),
+            id: "e\"1\u{1}é".into(),
+            leaf: [0xab; 32],
+            host: "acme-cloud".into(),
+            model: "llama".into(),
+            use_case: "chat".into(),
+            currency: "USD".into(),
+            customer,
+            utc_seconds: -5,
+            day: 20_700,
+            requests: 1,
+            input_tokens: 9_007_199_254_740_991,
+            output_tokens: 0,
+            revenue_units: "123456789012345678901234567890".into(),
+        }
+    }
+
+    #[test]
+    fn an_event_row_is_written_as_its_jcs() {
+        for customer in [None, Some([7u8; 16])] {
+            let r = row(customer, "acme-cloud/us\\x");
+            let mut ours = Vec::new();
+            write_event_row(&r.view(3), &mut ours);
+            let value = serde_json::json!({
+                "source": r.source, "id": r.id, "leaf": hex::encode(r.leaf), "host": r.host,
+                "model": r.model, "use_case": r.use_case, "currency": r.currency,
+                "customer": r.customer.map(hex::encode), "utc_seconds": r.utc_seconds, "day": r.day,
+                "requests": r.requests, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
+                "revenue_units": r.revenue_units,
+            });
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(serde_json_canonicalizer::to_vec(&value).unwrap()).unwrap()
+            );
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Prior-period adjustments (statements.md): when a contract closes a period, each
+//! of its earlier closed periods on which something bearing changed since it was last
+//! settled (late events, voids, FX rates dated in it or its look-back, decisions on
+//! its contributions) is re-rated as of this close, and the difference from what was
+//! settled for it so far is carried as an adjustment.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use revshare_core::contract::Contract;
+use revshare_core::merkle::{self, Hash};
+use revshare_core::money::Decimal;
+use revshare_core::period::Period;
+use revshare_core::rating::{rate_statement, version_for, CarriedAdjustment, StatementKey, TreeSummary};
+use revshare_core::statement::{Adjustment, AdjustmentKind, EventsSummary, Reason, Statement};
+use revshare_core::tables::FX_LOOK_BACK_DAYS;
+use revshare_core::verify::{verify_statement_bytes, PublicKey, TreeName, VerifiedStatement};
+use revshare_store::backend::StatementRow;
+use serde::{Deserialize, Serialize};
+
+use crate::period_events::PeriodEvents;
+use crate::snapshot::Snapshot;
+use crate::{AppError, Backend, Result};
+
+/// A prior period's re-rating recorded by the statement that did it: `P'` was
+/// settled for changes stored at a seq in `(after, through]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settled {
+    pub period: String,
+    pub statement_id: String,
+    pub after: i64,
+    pub through: i64,
+}
+
+pub fn settled_of(row: &StatementRow) -> Result<Vec<Settled>> {
+    serde_json::from_str(&row.settled).map_err(|e| {
+        AppError::Integrity(format!(
+            "statement {}: its settlement record does not parse: {e}",
+            row.statement_id
+        ))
+    })
+}
+
+/// Statements checked over their stored bytes, each once per use case.
+pub struct VerifiedStatements {
+    keys: Vec<PublicKey>,
+    checked: HashMap<String, VerifiedStatement>,
+}
+
+impl VerifiedStatements {
+    pub fn new(keys: Vec<PublicKey>) -> VerifiedStatements {
+        VerifiedStatements {
+            keys,
+            checked: HashMap::new(),
+        }
+    }
+
+    /// The statement of a stored row, after its signature is checked over the stored
+    /// bytes; a failed check names the statement and nothing is built on it.
+    pub fn get(&mut self, row: &StatementRow) -> Result<&VerifiedStatement> {
+        if !self.checked.contains_key(&row.statement_id) {
+            let verified = verify_statement_bytes(row.json.as_bytes(), &self.keys).map_err(|e| {
+                AppError::Integrity(format!(
+                    "stored statement {} fails verification: {e}; it was altered after it was signed",
+                    row.statement_id
+                ))
+            })?;
+            if verified.id() != row.statement_id {
+                return Err(AppError::Integrity(format!(
+                    "stored statement {} holds the signed statement {}",
+                    row.statement_id,
+                    verified.id()
+                )));
+            }
+            self.checked.insert(row.statement_id.clone(), verified);
+        }
+        Ok(&self.checked[&row.statement_id])
+    }
+}
+
+/// What earlier periods a close settles.
+#[derive(Default)]
+pub struct Pending {
+    pub carried: Vec<CarriedAdjustment>,
+    pub trees: Vec<(TreeName, Vec<Hash>)>,
+    pub settled: Vec<Settled>,
+}
+
+/// The contract's closed periods before `period` and what is pending for each, as of
+/// the snapshot's seq.
+pub fn pending(
+    backend: &mut dyn Backend,
+    snapshot: &Snapshot,
+    verified: &mut VerifiedStatements,
+    contract: usize,
+    period: Period,
+) -> Result<Pending> {
+    let id = snapshot.contracts.contracts[contract].id.clone();
+    let mut pending = Pending::default();
+    let closed: Vec<&StatementRow> = snapshot
+        .statements_of(&id)
+        .filter(|s| s.end_day <= period.start().0)
+        .collect();
+    for row in closed {
+        let Some(earlier) = Period::parse(&row.period) else {
+            return Err(AppError::Integrity(format!(
+                "statement {}: bad period",
+                row.statement_id
+            )));
+        };
+        let key = StatementKey {
+            contract: contract as u32,
+            period: earlier,
+        };
+        let Some(version) = version_for(&snapshot.contracts, &key) else {
+            continue; // An adjustment-only statement: no events of its own to re-rate.
+        };
+        let after = settled_through(snapshot, row)?;
+        if !changed(backend, snapshot, version, earlier, after)? {
+            continue;
+        }
+        let settled_so_far = settled_amounts(snapshot, verified, row)?;
+        let rerated = rerate(backend, snapshot, key, version, after)?;
+        if let Some((carried, trees)) = adjustment(version, earlier, &rerated, &settled_so_far) {
+            pending.carried.push(carried);
+            pending.trees.extend(trees);
+        }
+        pending.settled.push(Settled {
+            period: row.period.clone(),
+            statement_id: row.statement_id.clone(),
+            after,
+            through: snapshot.seq,
+        });
+    }
+    Ok(pending)
+}
+
+/// The seq up to which a closed period is settled: its own close, or the latest
+/// re-rating of it.
+fn settled_through(snapshot: &Snapshot, row: &StatementRow) -> Result<i64> {
+    let mut through = row.close_seq;
+    for later in snapshot.statements_of(&row.contract) {
+        for window in settled_of(later)? {
+            if window.statement_id == row.statement_id {
+                through = through.max(window.through);
+            }
+        }
+    }
+    Ok(through)
+}
+
+/// Whether anything bearing on `period` was stored in `(after, snapshot.seq]`.
+fn changed(
+    backend: &mut dyn Backend,
+    snapshot: &Snapshot,
+    contract: &Contract,
+    period: Period,
+    after: i64,
+) -> Result<bool> {
+    let through = snapshot.seq;
+    let window = |seq: i64| after < seq && seq <= through;
+    let (start, end) = (period.start().0, period.end().0);
+    let voids = snapshot
+        .voids
+        .values()
+        .any(|v| window(v.seq) && v.host == contract.host && (start..end).contains(&v.day));
+    let fx = snapshot
+        .fx_rows
+        .iter()
+        .any(|r| window(r.seq) && r.to == contract.currency && (start - FX_LOOK_BACK_DAYS..end).contains(&r.date));
+    let contributions = snapshot
+        .contribution_rows
+        .iter()
+        .any(|c| c.contract == contract.id && c.decided_seq.is_some_and(window) && (start..end).contains(&c.date));
+    Ok(voids || fx || contributions || backend.count_events(&contract.host, start, end, after, through)? > 0)
+}
+
+/// A closed period re-rated as of the snapshot, and which events that adds and
+/// removes since `after`.
+struct Rerated {
+    statement: Statement,
+    total: Decimal,
+    payouts: BTreeMap<String, Decimal>,
+    added: Vec<Hash>,
+    removed: Vec<Hash>,
+    reasons: Vec<Reason>,
+}
+
+fn rerate(
+    backend: &mut dyn Backend,
+    snapshot: &Snapshot,
+    key: StatementKey,
+    version: &Contract,
+    after: i64,
+) -> Result<Rerated> {
+    let events = PeriodEvents::read(backend, &version.host, key.period, snapshot.seq)?;
+    let inputs = snapshot.inputs_for(key.period);
+    let voided_at = |i: u32| -> Option<i64> {
+        snapshot
+            .voids
+            .get(&(events.source(i).to_string(), events.id(i).to_string()))
+            .map(|v| v.seq)
+    };
+    let counted = |i: u32| voided_at(i).is_none();
+    let usage = events.accumulate(&inputs, key, counted);
+    let selected = events.accumulate(&inputs, key, |_| true).events;
+    let added: Vec<u32> = selected
+        .iter()
+        .copied()
+        .filter(|i| counted(*i) && events.seq(*i) > after)
+        .collect();
+    let removed: Vec<u32> = selected
+        .iter()
+        .copied()
+        .filter(|i| events.seq(*i) <= after && voided_at(*i).is_some_and(|v| v > after))
+        .collect();
+    let leaves = events.leaves(&usage.events);
+    let tree = TreeSummary {
+        count: leaves.len() as u64,
+        root: merkle::root(&leaves),
+    };
+    let rated = rate_statement(version, key.period, &usage, &events.symbols, &inputs, tree, &[]);
+    let mut reasons = Vec::new();
+    if !added.is_empty() {
+        reasons.push(Reason::LateEvents);
+    }
+    if !removed.is_empty() {
+        reasons.push(Reason::Voids);
+    }
+    reasons.extend(table_reasons(snapshot, version, key.period, after));
+    Ok(Rerated {
+        statement: rated.statement,
+        total: rated.total,
+        payouts: rated.payouts,
+        added: events.leaves(&added),
+        removed: events.leaves(&removed),
+        reasons,
+    })
+}
+
+fn table_reasons(snapshot: &Snapshot, contract: &Contract, period: Period, after: i64) -> Vec<Reason> {
+    let window = |seq: i64| after < seq && seq <= snapshot.seq;
+    let (start, end) = (period.start().0, period.end().0);
+    let mut reasons = Vec::new();
+    if snapshot
+        .fx_rows
+        .iter()
+        .any(|r| window(r.seq) && r.to == contract.currency && (start - FX_LOOK_BACK_DAYS..end).contains(&r.date))
+    {
+        reasons.push(Reason::FxRates);
+    }
+    if snapshot
+        .contribution_rows
+        .iter()
+        .any(|c| c.contract == contract.id && c.decided_seq.is_some_and(window) && (start..end).contains(&c.date))
+    {
+        reasons.push(Reason::Contributions);
+    }
+    reasons
+}
+
+/// What was settled for a closed period so far: its own closed total (subtotal plus
+/// its own minimum-guarantee and cap adjustments) and payouts (without what it
+/// carried for other periods), plus every later prior-period adjustment for it.
+fn settled_amounts(
+    snapshot: &Snapshot,
+    verified: &mut VerifiedStatements,
+    own: &StatementRow,
+) -> Result<(Decimal, BTreeMap<String, Decimal>)> {
+    let statement = verified.get(own)?.statement().clone();
+    let mut total = amount(&statement.total, own)?;
+    let mut payouts: BTreeMap<String, Decimal> = BTreeMap::new();
+    for (beneficiary, value) in &statement.payouts {
+        payouts.insert(beneficiary.clone(), amount(value, own)?);
+    }
+    for adjustment in statement.adjustments.iter().filter(|a| a.kind.is_carried()) {
+        add_adjustment(&mut total, &mut payouts, adjustment, own, Decimal::neg)?;
+    }
+    for later in snapshot.statements_of(&own.contract) {
+        if later.statement_id == own.statement_id {
+            continue;
+        }
+        let later_statement = verified.get(later)?.statement().clone();
+        for adjustment in later_statement
+            .adjustments
+            .iter()
+            .filter(|a| a.kind == AdjustmentKind::PriorPeriod && a.period.as_deref() == Some(own.period.as_str()))
+        {
+            add_adjustment(&mut total, &mut payouts, adjustment, later, Decimal::clone)?;
+        }
+    }
+    Ok((total, payouts))
+}
+
+fn add_adjustment(
+    total: &mut Decimal,
+    payouts: &mut BTreeMap<String, Decimal>,
+    adjustment: &Adjustment,
+    row: &StatementRow,
+    sign: fn(&Decimal) -> Decimal,
+) -> Result<()> {
+    *total = total.add(&sign(&amount(&adjustment.amount, row)?));
+    for (beneficiary, value) in adjustment.payouts.iter().flatten() {
+        let entry = payouts.entry(beneficiary.clone()).or_default();
+        *entry = entry.add(&sign(&amount(value, row)?));
+    }
+    Ok(())
+}
+
+fn amount(text: &str, row: &StatementRow) -> Result<Decimal> {
+    Decimal::parse(text, 40).map_err(|e| {
+        AppError::Integrity(format!(
+            "statement {}: amount {text} does not parse: {e}",
+            row.statement_id
+        ))
+    })
+}
+
+/// The adjustment for one re-rated period, unless it changes nothing and settles no
+/// event.
+fn adjustment(
+    version: &Contract,
+    period: Period,
+    rerated: &Rerated,
+    (old_total, old_payouts): &(Decimal, BTreeMap<String, Decimal>),
+) -> Option<(CarriedAdjustment, Vec<(TreeName, Vec<Hash>)>)> {
+    let scale = version.rounding.scale;
+    let difference = rerated.total.sub(old_total);
+    let beneficiaries: BTreeSet<&String> = rerated.payouts.keys().chain(old_payouts.keys()).collect();
+    let payouts: BTreeMap<String, Decimal> = beneficiaries
+        .into_iter()
+        .map(|b| {
+            let new = rerated.payouts.get(b).cloned().unwrap_or_default();
+            let old = old_payouts.get(b).cloned().unwrap_or_default();
+            (b.clone(), new.sub(&old))
+        })
+        .collect();
+    let settles_events = !rerated.added.is_empty() || !rerated.removed.is_empty();
+    if !settles_events && difference.is_zero() && payouts.values().all(Decimal::is_zero) {
+        return None;
+    }
+    debug_assert_eq!(rerated.statement.period, period.to_string());
+    let summary = |leaves: &[Hash]| EventsSummary {
+        count: leaves.len() as u64,
+        merkle_root: hex::encode(merkle::root(leaves)),
+    };
+    let name = period.to_string();
+    let mut trees = vec![(TreeName::PriorPeriod(name.clone()), rerated.added.clone())];
+    if !rerated.removed.is_empty() {
+        trees.push((TreeName::Voided(name.clone()), rerated.removed.clone()));
+    }
+    let adjustment = Adjustment {
+        kind: AdjustmentKind::PriorPeriod,
+        period: Some(name),
+        dispute_id: None,
+        reasons: Some(rerated.reasons.clone()),
+        events: Some(summary(&rerated.added)),
+        voided: (!rerated.removed.is_empty()).then(|| summary(&rerated.removed)),
+        amount: difference.to_fixed_string(scale),
+        payouts: Some(
+            payouts
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_fixed_string(scale)))
+                .collect(),
+        ),
+    };
+    Some((CarriedAdjustment { adjustment, payouts }, trees))
+}

@@ -1,0 +1,99 @@
+//! Making a store: its signing key, its pseudonym scheme, and the parties that
+//! contracts name.
+
+use std::path::Path;
+
+use revshare_core::audit::Action;
+use revshare_core::contract::is_party_id;
+use revshare_store::backend::{PartyRow, SigningKeyRow};
+
+use crate::keys::Keys;
+use crate::rows::{object, payload};
+use crate::tx::{self, Tx};
+use crate::{AppError, Backend, Ctx, Result};
+
+/// What `init` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Initialized {
+    /// A new store, signing with this key; `created_key` when the key file was made
+    /// now (otherwise an existing key file was adopted).
+    New { key_id: String, created_key: bool },
+    /// The store was already initialized with this key (the key file matches it).
+    Already { key_id: String },
+}
+
+/// Initializes the store: records the public key of `key_file` (created, mode 0600,
+/// if it does not exist) and the pseudonym scheme. Running it again checks the key
+/// file against the store and changes nothing.
+pub fn init(backend: &mut dyn Backend, key_file: &Path, ctx: Ctx<'_>) -> Result<Initialized> {
+    if !backend.signing_keys()?.is_empty() {
+        crate::check_scheme(backend)?;
+        let keys = Keys::open(key_file, backend)?;
+        return Ok(Initialized::Already {
+            key_id: keys.public().key_id,
+        });
+    }
+    let created_key = !key_file.exists();
+    let keys = if created_key {
+        Keys::create(key_file)?
+    } else {
+        Keys::load(key_file)?
+    };
+    let public = keys.public();
+    tx::write(backend, ctx, |tx| {
+        if !tx.backend.signing_keys()?.is_empty() {
+            return Err(AppError::Conflict("the store was initialized meanwhile".to_string()));
+        }
+        tx.backend
+            .set_meta("pseudonym_scheme", revshare_core::privacy::PSEUDONYM_SCHEME)?;
+        let time = tx.time().to_string();
+        tx.backend.set_meta("created_at", &time)?;
+        let mut row = SigningKeyRow {
+            key_id: public.key_id.clone(),
+            alg: public.alg.clone(),
+            public_key: public.public_key.clone(),
+            created_at: tx.time().to_string(),
+            seq: tx.next_seq(),
+        };
+        let entry = tx.record(Action::KeyAdded, object::key(&row.key_id), payload(&row))?;
+        row.seq = entry.seq as i64;
+        tx.backend.add_signing_key(&row)?;
+        Ok(())
+    })?;
+    Ok(Initialized::New {
+        key_id: public.key_id,
+        created_key,
+    })
+}
+
+/// Adds a party unless it exists (contracts create the parties they name).
+pub(crate) fn ensure_party(tx: &mut Tx<'_>, id: &str, name: &str) -> Result<bool> {
+    if !is_party_id(id) {
+        return Err(AppError::Invalid(format!(
+            "party id `{id}` must match [a-z0-9][a-z0-9_-]{{0,63}}"
+        )));
+    }
+    if tx.backend.parties()?.iter().any(|p| p.id == id) {
+        return Ok(false);
+    }
+    let mut row = PartyRow {
+        id: id.to_string(),
+        name: name.to_string(),
+        created_at: tx.time().to_string(),
+        seq: tx.next_seq(),
+    };
+    let entry = tx.record(Action::PartyAdded, object::party(id), payload(&row))?;
+    row.seq = entry.seq as i64;
+    tx.backend.add_party(&row)?;
+    Ok(true)
+}
+
+/// Marks a store as made by `revshare demo`, which may replace only such a store.
+pub fn mark_demo(backend: &mut dyn Backend) -> Result<()> {
+    Ok(backend.set_meta("made_by", "revshare demo")?)
+}
+
+/// Whether `revshare demo` made this store.
+pub fn is_demo(backend: &mut dyn Backend) -> Result<bool> {
+    Ok(backend.meta("made_by")?.as_deref() == Some("revshare demo"))
+}

@@ -1,0 +1,165 @@
+//! The store as of an audit seq (statements.md, What a close uses): exactly the rows
+//! added at or before it. A close rates as of its `audit_head.seq`, and re-rating a
+//! closed period as of that seq reproduces its statement.
+
+use std::collections::HashMap;
+
+use revshare_core::contract::{Contract, ContractSet, ContributionKind, Glob, Party};
+use revshare_core::money::Decimal;
+use revshare_core::period::{Day, Period};
+use revshare_core::rating::RatingInputs;
+use revshare_core::tables::{Contribution, ContributionStatus, Contributions, FxTable, ModelRegistry};
+use revshare_store::backend::{ContractRow, ContributionRow, FxRow, RegistryRow, StatementRow, VoidRow};
+
+use crate::{AppError, Backend, Result};
+
+pub struct Snapshot {
+    pub seq: i64,
+    pub contract_rows: Vec<ContractRow>,
+    pub contracts: ContractSet,
+    pub fx_rows: Vec<FxRow>,
+    pub fx: FxTable,
+    /// Contributions proposed by then, each with its status as of then.
+    pub contribution_rows: Vec<ContributionRow>,
+    pub contributions: Contributions,
+    pub registries: Vec<RegistryRow>,
+    /// Voids by `(source, id)`.
+    pub voids: HashMap<(String, String), VoidRow>,
+    pub statements: Vec<StatementRow>,
+}
+
+fn corrupt(what: String) -> AppError {
+    AppError::Integrity(what)
+}
+
+impl Snapshot {
+    /// Everything stored at or before `seq`.
+    pub fn load(backend: &mut dyn Backend, seq: i64) -> Result<Snapshot> {
+        let contract_rows: Vec<ContractRow> = backend.contracts()?.into_iter().filter(|r| r.seq <= seq).collect();
+        let contracts = contract_set(&contract_rows)?;
+        let fx_rows: Vec<FxRow> = backend.fx()?.into_iter().filter(|r| r.seq <= seq).collect();
+        let fx = fx_table(&fx_rows)?;
+        let contribution_rows: Vec<ContributionRow> = backend
+            .contributions()?
+            .into_iter()
+            .filter(|r| r.proposed_seq <= seq)
+            .map(|r| as_of(r, seq))
+            .collect();
+        let contributions = contributions(&contribution_rows)?;
+        let registries = backend.registries()?.into_iter().filter(|r| r.seq <= seq).collect();
+        let voids = backend
+            .voids()?
+            .into_iter()
+            .filter(|r| r.seq <= seq)
+            .map(|r| ((r.source.clone(), r.id.clone()), r))
+            .collect();
+        let statements = backend.statements()?.into_iter().filter(|r| r.seq <= seq).collect();
+        Ok(Snapshot {
+            seq,
+            contract_rows,
+            contracts,
+            fx_rows,
+            fx,
+            contribution_rows,
+            contributions,
+            registries,
+            voids,
+            statements,
+        })
+    }
+
+    /// The registry version in force on `day`: the latest effective at or before it
+    /// (for the same start, the later version).
+    pub fn registry_on(&self, day: Day) -> Option<&RegistryRow> {
+        self.registries
+            .iter()
+            .filter(|r| r.effective_from <= day.0)
+            .max_by_key(|r| (r.effective_from, r.version))
+    }
+
+    /// What rating a period reads: contracts, FX, contributions, and the registry in
+    /// force at the period's start.
+    pub fn inputs_for(&self, period: Period) -> RatingInputs {
+        let registry = self.registry_on(period.start()).map(|r| ModelRegistry {
+            rows: r
+                .rows
+                .iter()
+                .map(|(pattern, licensor)| (Glob::new(pattern), licensor.clone()))
+                .collect(),
+        });
+        RatingInputs {
+            contracts: self.contracts.clone(),
+            fx: self.fx.clone(),
+            contributions: self.contributions.clone(),
+            registry,
+        }
+    }
+
+    /// The index of a contract id in [`Snapshot::contracts`].
+    pub fn contract_index(&self, id: &str) -> Option<usize> {
+        self.contracts.contracts.iter().position(|c| c.id == id)
+    }
+
+    /// The stored statements of one contract, by period.
+    pub fn statements_of<'s>(&'s self, contract: &'s str) -> impl Iterator<Item = &'s StatementRow> + 's {
+        self.statements.iter().filter(move |s| s.contract == contract)
+    }
+}
+
+/// A contribution as it stood at `seq`: proposed until its decision's seq.
+fn as_of(mut row: ContributionRow, seq: i64) -> ContributionRow {
+    if row.decided_seq.is_some_and(|decided| decided > seq) {
+        row.status = ContributionStatus::Proposed.as_str().to_string();
+        row.decided_by = None;
+        row.decided_at = None;
+        row.decided_seq = None;
+    }
+    row
+}
+
+/// The contract set the stored versions make.
+pub fn contract_set(rows: &[ContractRow]) -> Result<ContractSet> {
+    let mut loaded: Vec<(String, Contract)> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let contract = Contract::from_toml(&row.file_name, row.toml.as_bytes()).map_err(|e| {
+            corrupt(format!(
+                "stored contract {} version {} no longer loads: {e}",
+                row.id, row.version
+            ))
+        })?;
+        loaded.push((row.file_name.clone(), contract));
+    }
+    ContractSet::new(loaded).map_err(|e| corrupt(format!("the stored contracts are inconsistent: {e}")))
+}
+
+fn fx_table(rows: &[FxRow]) -> Result<FxTable> {
+    let mut fx = FxTable::default();
+    for row in rows {
+        let rate = Decimal::parse(&row.rate, revshare_core::tables::FX_SCALE_MAX).map_err(|e| {
+            corrupt(format!(
+                "stored FX rate {} {}->{}: {e}",
+                Day(row.date),
+                row.from,
+                row.to
+            ))
+        })?;
+        fx.insert(Day(row.date), &row.from, &row.to, rate).map_err(corrupt)?;
+    }
+    Ok(fx)
+}
+
+fn contributions(rows: &[ContributionRow]) -> Result<Contributions> {
+    let mut table = Contributions::default();
+    for row in rows {
+        let bad = || corrupt(format!("stored contribution {} has unknown fields", row.number));
+        table.rows.push(Contribution {
+            contract: row.contract.clone(),
+            by: Party::parse(&row.by).ok_or_else(bad)?,
+            kind: ContributionKind::parse(&row.kind).ok_or_else(bad)?,
+            date: Day(row.date),
+            status: ContributionStatus::parse(&row.status).ok_or_else(bad)?,
+            reference: row.reference.clone(),
+        });
+    }
+    Ok(table)
+}

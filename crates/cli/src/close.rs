@@ -1,0 +1,99 @@
+//! `revshare close`: signed statements for a period, or (`--dry-run`) what they
+//! would be, with nothing stored.
+
+use clap::Args;
+use revshare_app::close::{CloseRequest, Closed, Grace};
+use revshare_app::Ctx;
+use revshare_core::period::Period;
+use revshare_core::statement::{AdjustmentKind, Statement};
+
+use crate::stateful::{keys, now, open, operator};
+use crate::{Failure, StoreArgs};
+
+#[derive(Args)]
+pub struct CloseArgs {
+    /// The period: 2026-10 (monthly contracts) or 2026-Q4 (quarterly).
+    #[arg(value_parser = parse_period)]
+    pub period: Period,
+    /// Only this contract.
+    #[arg(long)]
+    pub contract: Option<String>,
+    /// Seconds after the period's end before it may be closed (stragglers), 0 to a year.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub grace_seconds: i64,
+    /// Print the unsigned statements a close would sign now; store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn parse_period(text: &str) -> Result<Period, String> {
+    Period::parse(text).ok_or_else(|| format!("\"{text}\" is not a period such as 2026-10 or 2026-Q4"))
+}
+
+/// Closes (or previews) and prints one line per statement.
+pub fn close_period(args: &StoreArgs, request: &CloseRequest) -> Result<Vec<Closed>, Failure> {
+    let mut backend = open(args)?;
+    let keys = keys(args, backend.as_mut())?;
+    let actor = operator();
+    let ctx = Ctx {
+        actor: &actor,
+        now: now(),
+    };
+    let closed = revshare_app::close::close(backend.as_mut(), &keys, ctx, request)?;
+    if closed.is_empty() {
+        println!(
+            "nothing to close for {}: no contract's term covers it (monthly contracts close months, quarterly ones \
+             quarters) and no ended contract has anything pending",
+            request.period
+        );
+    }
+    for c in &closed {
+        println!("{}", describe(c, request.dry_run));
+    }
+    Ok(closed)
+}
+
+fn describe(c: &Closed, dry_run: bool) -> String {
+    let s: &Statement = &c.statement;
+    let verb = match (dry_run, c.new) {
+        (true, true) => "would close",
+        (_, true) => "closed",
+        (_, false) => "already closed",
+    };
+    let adjustments: String = s
+        .adjustments
+        .iter()
+        .filter(|a| a.kind == AdjustmentKind::PriorPeriod)
+        .map(|a| {
+            format!(
+                ", prior-period adjustment {} for {} ({} late events{})",
+                a.amount,
+                a.period.as_deref().unwrap_or("?"),
+                a.events.as_ref().map_or(0, |e| e.count),
+                a.voided
+                    .as_ref()
+                    .map(|v| format!(", {} voided", v.count))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    format!(
+        "{verb} {}: total {} {}, {} events{adjustments}",
+        c.statement_id, s.total, s.currency, s.events.count
+    )
+}
+
+pub fn run(args: &StoreArgs, close: &CloseArgs) -> Result<(), Failure> {
+    let request = CloseRequest {
+        period: close.period,
+        contract: close.contract.clone(),
+        grace: Grace::new(close.grace_seconds)?,
+        dry_run: close.dry_run,
+    };
+    let closed = close_period(args, &request)?;
+    if close.dry_run {
+        let statements: Vec<Statement> = closed.into_iter().map(|c| c.statement).collect();
+        print!("{}", revshare_core::statement::statements_json(&statements));
+    }
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! The audit log's format (spec: statements.md, Audit log): entries, their digests and
+//! the hash chain that links them, and the offline checks of a chain and its anchors.
+//!
+//! `digest = SHA-256(JCS({seq, time, actor, action, object, payload_sha256}))` and
+//! `hash = SHA-256(prev_hash ‖ digest)` over the raw 32-byte values; the first
+//! entry's `prev_hash` is 64 zeros. Everything here is pure: the store assigns the
+//! next `seq` under its write lock and calls [`NewEntry::chain`].
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::statement::AuditHead;
+
+pub type Hash = [u8; 32];
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS: Hash = [0; 32];
+
+/// What an entry records. The payload of each is documented in `docs/audit.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    KeyAdded,
+    PartyAdded,
+    TokenCreated,
+    TokenRevoked,
+    ContractVersionAdded,
+    FxRatesAdded,
+    RegistryVersionAdded,
+    EventsAccepted,
+    EventVoided,
+    StatementClosed,
+    ContributionProposed,
+    ContributionAccepted,
+    ContributionRejected,
+    MauThresholdReached,
+}
+
+impl Action {
+    pub const ALL: [Action; 14] = [
+        Action::KeyAdded,
+        Action::PartyAdded,
+        Action::TokenCreated,
+        Action::TokenRevoked,
+        Action::ContractVersionAdded,
+        Action::FxRatesAdded,
+        Action::RegistryVersionAdded,
+        Action::EventsAccepted,
+        Action::EventVoided,
+        Action::StatementClosed,
+        Action::ContributionProposed,
+        Action::ContributionAccepted,
+        Action::ContributionRejected,
+        Action::MauThresholdReached,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::KeyAdded => "key_added",
+            Action::PartyAdded => "party_added",
+            Action::TokenCreated => "token_created",
+            Action::TokenRevoked => "token_revoked",
+            Action::ContractVersionAdded => "contract_version_added",
+            Action::FxRatesAdded => "fx_rates_added",
+            Action::RegistryVersionAdded => "registry_version_added",
+            Action::EventsAccepted => "events_accepted",
+            Action::EventVoided => "event_voided",
+            Action::StatementClosed => "statement_closed",
+            Action::ContributionProposed => "contribution_proposed",
+            Action::ContributionAccepted => "contribution_accepted",
+            Action::ContributionRejected => "contribution_rejected",
+            Action::MauThresholdReached => "mau_threshold_reached",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+/// An entry before it is chained: what changed, and the hash of the state after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEntry {
+    pub time: String,
+    pub actor: String,
+    pub action: Action,
+    pub object: String,
+    pub payload_sha256: Hash,
+}
+
+/// A stored entry, as `revshare audit log --format json` prints it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub time: String,
+    pub actor: String,
+    pub action: Action,
+    pub object: String,
+    pub payload_sha256: String,
+    pub digest: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// One link of the chain: what every party may read (no content, no time).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub seq: u64,
+    pub digest: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The end of a log: the last entry's `seq` and `hash` (seq 0 and zeros when empty).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+impl Head {
+    pub const EMPTY: Head = Head { seq: 0, hash: GENESIS };
+
+    /// As a signed statement names it.
+    pub fn anchor(self) -> AuditHead {
+        AuditHead {
+            seq: self.seq,
+            hash: hex::encode(self.hash),
+        }
+    }
+}
+
+/// `SHA-256(JCS(entry without digest, prev_hash, hash))`.
+pub fn digest(seq: u64, entry: &NewEntry) -> Hash {
+    #[derive(Serialize)]
+    struct Digested<'a> {
+        seq: u64,
+        time: &'a str,
+        actor: &'a str,
+        action: Action,
+        object: &'a str,
+        payload_sha256: String,
+    }
+    crate::json::canonical_sha256(&Digested {
+        seq,
+        time: &entry.time,
+        actor: &entry.actor,
+        action: entry.action,
+        object: &entry.object,
+        payload_sha256: hex::encode(entry.payload_sha256),
+    })
+}
+
+/// `SHA-256(prev_hash ‖ digest)`.
+pub fn link_hash(prev: &Hash, digest: &Hash) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update(prev);
+    hasher.update(digest);
+    hasher.finalize().into()
+}
+
+impl NewEntry {
+    /// The entry that follows `head`, and the head it makes.
+    pub fn chain(&self, head: Head) -> (Entry, Head) {
+        let seq = head.seq + 1;
+        let digest = digest(seq, self);
+        let hash = link_hash(&head.hash, &digest);
+        let entry = Entry {
+            seq,
+            time: self.time.clone(),
+            actor: self.actor.clone(),
+            action: self.action,
+            object: self.object.clone(),
+            payload_sha256: hex::encode(self.payload_sha256),
+            digest: hex::encode(digest),
+            prev_hash: hex::encode(head.hash),
+            hash: hex::encode(hash),
+        };
+        (entry, Head { seq, hash })
+    }
+}
+
+/// Chains entries one after another from `head`; returns them and the new head.
+pub fn chain_all(head: Head, entries: &[NewEntry]) -> (Vec<Entry>, Head) {
+    let mut head = head;
+    let mut chained = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let (next, next_head) = entry.chain(head);
+        head = next_head;
+        chained.push(next);
+    }
+    (chained, head)
+}
+
+/// What does not hold in a chain. Each names the first entry where it broke.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("audit entry {seq}: its digest does not match its content (it was edited)")]
+    Digest { seq: u64 },
+    #[error("audit entry {seq}: its prev_hash is not the hash of entry {previous}")]
+    Link { seq: u64, previous: u64 },
+    #[error("audit entry {seq}: its hash is not SHA-256(prev_hash ‖ digest)")]
+    Hash { seq: u64 },
+    #[error("audit entry {seq}: expected seq {expected} (entries missing or out of order)")]
+    Sequence { seq: u64, expected: u64 },
+    #[error("audit entry {seq}: {field} is not 64 lowercase hex digits")]
+    Encoding { seq: u64, field: &'static str },
+    #[error("the statement's audit_head names entry {seq}, which the chain does not hold")]
+    AnchorMissing { seq: u64 },
+    #[error("the statement's audit_head names entry {seq} with hash {signed}, but the chain has {chained}: the log's history was rewritten")]
+    AnchorMismatch { seq: u64, signed: String, chained: String },
+}
+
+fn decode(seq: u64, field: &'static str, text: &str) -> Result<Hash, ChainError> {
+    let lowercase = text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let bytes = hex::decode(text).ok().filter(|_| lowercase);
+    bytes
+        .and_then(|b| b.try_into().ok())
+        .ok_or(ChainError::Encoding { seq, field })
+}
+
+/// Checks a chain's links from the entries' own fields: consecutive `seq`s, each
+/// `hash = SHA-256(prev_hash ‖ digest)`, each `prev_hash` the previous `hash` (the
+/// first entry of the log links to zeros; a chain read `--after N` starts anywhere).
+pub fn check_links(links: &[Link]) -> Result<(), ChainError> {
+    let mut previous: Option<(u64, Hash)> = None;
+    for link in links {
+        let prev = decode(link.seq, "prev_hash", &link.prev_hash)?;
+        let digest = decode(link.seq, "digest", &link.digest)?;
+        let hash = decode(link.seq, "hash", &link.hash)?;
+        match previous {
+            Some((seq, _)) if link.seq != seq + 1 => {
+                return Err(ChainError::Sequence {
+                    seq: link.seq,
+                    expected: seq + 1,
+                })
+            }
+            Some((seq, expected)) if prev != expected => {
+                return Err(ChainError::Link {
+                    seq: link.seq,
+                    previous: seq,
+                })
+            }
+            None if link.seq == 1 && prev != GENESIS => return Err(ChainError::Link { seq: 1, previous: 0 }),
+            _ => {}
+        }
+        if link_hash(&prev, &digest) != hash {
+            return Err(ChainError::Hash { seq: link.seq });
+        }
+        previous = Some((link.seq, hash));
+    }
+    Ok(())
+}
+
+/// Checks full entries: each digest recomputed from its content, then the links.
+pub fn check_entries(entries: &[Entry]) -> Result<(), ChainError> {
+    for entry in entries {
+        let new = NewEntry {
+            time: entry.time.clone(),
+            actor: entry.actor.clone(),
+            action: entry.action,
+            object: entry.object.clone(),
+            payload_sha256: decode(entry.seq, "payload_sha256", &entry.payload_sha256)?,
+        };
+        if hex::encode(digest(entry.seq, &new)) != entry.digest {
+            return Err(ChainError::Digest { seq: entry.seq });
+        }
+    }
+    let links: Vec<Link> = entries.iter().map(Entry::link).collect();
+    check_links(&links)
+}
+
+impl Entry {
+    pub fn link(&self) -> Link {
+        Link {
+            seq: self.seq,
+            digest: self.digest.clone(),
+            prev_hash: self.prev_hash.clone(),
+            hash: self.hash.clone(),
+        }
+    }
+
+    /// The head this entry makes (its hash decoded), for chaining what follows.
+    pub fn head(&self) -> Result<Head, ChainError> {
+        Ok(Head {
+            seq: self.seq,
+            hash: decode(self.seq, "hash", &self.hash)?,
+        })
+    }
+}
+
+/// Checks that a signed anchor (a statement's `audit_head`) names an entry of the
+/// chain with the same hash. Seq 0 anchors the empty log and always holds.
+pub fn check_anchor(links: &[Link], anchor: &AuditHead) -> Result<(), ChainError> {
+    if anchor.seq == 0 {
+        return Ok(());
+    }
+    let link = links
+        .iter()
+        .find(|l| l.seq == anchor.seq)
+        .ok_or(ChainError::AnchorMissing { seq: anchor.seq })?;
+    if link.hash != anchor.hash {
+        return Err(ChainError::AnchorMismatch {
+            seq: anchor.seq,
+            signed: anchor.hash.clone(),
+            chained: link.hash.clone(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u8) -> NewEntry {
+        NewEntry {
+            time: "2026-11-30T00:00:00Z".into(),
+            actor: "cli".into(),
+            action: Action::FxRatesAdded,
+            object: "fx".into(),
+            payload_sha256: [n; 32],
+        }
+    }
+
+    #[test]
+    fn a_chain_links_and_any_edit_is_named() {
+        let (entries, head) = chain_all(Head::EMPTY, &[entry(1), entry(2), entry(3)]);
+        assert_eq!(head.seq, 3);
+        assert_eq!(entries[0].prev_hash, "0".repeat(64));
+        assert_eq!(hex::encode(head.hash), entries[2].hash);
+        check_entries(&entries).unwrap();
+        let mut edited = entries.clone();
+        edited[1].actor = "someone".into();
+        assert_eq!(check_entries(&edited), Err(ChainError::Digest { seq: 2 }));
+        let mut dropped = entries.clone();
+        dropped.remove(1);
+        assert_eq!(
+            check_entries(&dropped),
+            Err(ChainError::Sequence { seq: 3, expected: 2 })
+        );
+        // A rewrite that recomputes every hash still breaks the anchor.
+        let anchor = Head {
+            seq: 2,
+            hash: entries[1].head().unwrap().hash,
+        }
+        .anchor();
+        let (rewritten, _) = chain_all(Head::EMPTY, &[entry(1), entry(9), entry(3)]);
+        check_entries(&rewritten).unwrap();
+        let links: Vec<Link> = rewritten.iter().map(Entry::link).collect();
+        assert!(matches!(
+            check_anchor(&links, &anchor),
+            Err(ChainError::AnchorMismatch { seq: 2, .. })
+        ));
+        let original: Vec<Link> = entries.iter().map(Entry::link).collect();
+        check_anchor(&original, &anchor).unwrap();
+    }
+
+    #[test]
+    fn the_digest_is_sha256_of_the_jcs_of_the_entry() {
+        let (e, _) = entry(7).chain(Head::EMPTY);
+        let jcs = format!(
+            r#"{{"action":"fx_rates_added","actor":"cli","object":"fx","payload_sha256":"{}","seq":1,"time":"2026-11-30T00:00:00Z"}}"#,
+            hex::encode([7u8; 32])
+        );
+        assert_eq!(e.digest, hex::encode(Sha256::digest(jcs.as_bytes())));
+        let mut joined = vec![0u8; 32];
+        joined.extend(hex::decode(&e.digest).unwrap());
+        assert_eq!(e.hash, hex::encode(Sha256::digest(&joined)));
+    }
+}
