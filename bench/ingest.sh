@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of the ingest hot path: `revshare import` of the same 1M events durably
 # into the embedded store and into PostgreSQL, `close` of the 1M-event month on
-# each, and in the same run the naive baseline: PostgreSQL COPY into a staging table
+# each, `audit verify` of the store that holds it (target: at most 3x that close),
+# and in the same run the naive baseline: PostgreSQL COPY into a staging table
 # then INSERT ... ON CONFLICT DO NOTHING into a table keyed by (source, id). Peak RSS
 # of the embedded import is measured for 1M and for 4M events (streaming: it must
 # not grow with the file).
@@ -42,6 +43,7 @@ rm -f "$db" "$db-wal" "$db-shm" "$db.key"
 setup_store --db "$db"
 results+=("$(measure sqlite-import -- "$bin" --db "$db" import "$usage")")
 results+=("$(measure sqlite-close -- "$bin" --db "$db" close 2026-10)")
+results+=("$(measure sqlite-audit-verify -- "$bin" --db "$db" audit verify --format json)")
 
 # PostgreSQL backend.
 psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS revshare_bench WITH (FORCE)" -c "CREATE DATABASE revshare_bench"
@@ -50,6 +52,7 @@ rm -f "$out/pg.key"
 setup_store --database-url "$url" --key-file "$out/pg.key"
 results+=("$(measure postgres-import -- "$bin" --database-url "$url" --key-file "$out/pg.key" import "$usage")")
 results+=("$(measure postgres-close -- "$bin" --database-url "$url" --key-file "$out/pg.key" close 2026-10)")
+results+=("$(measure postgres-audit-verify -- "$bin" --database-url "$url" --key-file "$out/pg.key" audit verify --format json)")
 
 # The naive baseline, on its own database.
 psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS revshare_baseline WITH (FORCE)" -c "CREATE DATABASE revshare_baseline"
@@ -87,6 +90,10 @@ for label in ("sqlite-import", "postgres-import", "baseline-import"):
 for label in ("sqlite-close", "postgres-close"):
     x = r[label]
     print(f"{label:20} {x['wall_s']:8.2f} {'':11} {'':12} {x['peak_rss_mib']:13.1f}   (target <= 2 s)")
+for store in ("sqlite", "postgres"):
+    close, check = r[f"{store}-close"], r[f"{store}-audit-verify"]
+    ratio = check["wall_s"] / close["wall_s"]
+    print(f"{store + '-audit-verify':20} {check['wall_s']:8.2f} {'':11} {ratio:11.2f}x {check['peak_rss_mib']:13.1f}   (x the close; target <= 3x)")
 print("targets: embedded >= 500,000 events/s, PostgreSQL >= 100,000 events/s")
 if "sqlite-import-4m" in r:
     a, b = r["sqlite-import"]["peak_rss_mib"], r["sqlite-import-4m"]["peak_rss_mib"]

@@ -69,10 +69,10 @@ pub fn propose(backend: &mut dyn Backend, ctx: Ctx<'_>, proposal: &Proposal) -> 
         let mut row = ContributionRow {
             number: 0,
             contract: proposal.contract.clone(),
-            by: proposal.by.as_str().to_string(),
-            kind: proposal.kind.as_str().to_string(),
+            by: proposal.by,
+            kind: proposal.kind,
             date: proposal.date.0,
-            status: ContributionStatus::Proposed.as_str().to_string(),
+            status: ContributionStatus::Proposed,
             reference: proposal.reference.clone(),
             proposed_by: tx.actor().to_string(),
             proposed_at: tx.time().to_string(),
@@ -103,15 +103,14 @@ pub fn decide(backend: &mut dyn Backend, ctx: Ctx<'_>, number: i64, decision: De
             .into_iter()
             .find(|c| c.number == number)
             .ok_or_else(|| AppError::NotFound(format!("no contribution {number} is stored")))?;
-        if row.status != ContributionStatus::Proposed.as_str() {
+        if row.status != ContributionStatus::Proposed {
             return Err(AppError::Conflict(format!(
                 "contribution {number} is already {}; a contribution is decided once",
-                row.status
+                row.status.as_str()
             )));
         }
         if let Some(party) = ctx.actor.party() {
-            let by = Party::parse(&row.by)
-                .ok_or_else(|| AppError::Integrity(format!("contribution {number} has an unknown side")))?;
+            let by = row.by;
             let other = match by {
                 Party::Host => Party::Licensor,
                 Party::Licensor => Party::Host,
@@ -133,7 +132,7 @@ pub fn decide(backend: &mut dyn Backend, ctx: Ctx<'_>, number: i64, decision: De
             Decision::Accept => Action::ContributionAccepted,
             Decision::Reject => Action::ContributionRejected,
         };
-        row.status = status.as_str().to_string();
+        row.status = status;
         row.decided_by = Some(tx.actor().to_string());
         row.decided_at = Some(tx.time().to_string());
         row.decided_seq = Some(tx.next_seq());

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use revshare_core::contract::{Contract, ContractSet, ContributionKind, Glob, Party};
+use revshare_core::contract::{Contract, ContractSet, Glob};
 use revshare_core::money::Decimal;
 use revshare_core::period::{Day, Period};
 use revshare_core::rating::RatingInputs;
@@ -109,7 +109,7 @@ impl Snapshot {
 /// A contribution as it stood at `seq`: proposed until its decision's seq.
 fn as_of(mut row: ContributionRow, seq: i64) -> ContributionRow {
     if row.decided_seq.is_some_and(|decided| decided > seq) {
-        row.status = ContributionStatus::Proposed.as_str().to_string();
+        row.status = ContributionStatus::Proposed;
         row.decided_by = None;
         row.decided_at = None;
         row.decided_seq = None;
@@ -151,13 +151,12 @@ fn fx_table(rows: &[FxRow]) -> Result<FxTable> {
 fn contributions(rows: &[ContributionRow]) -> Result<Contributions> {
     let mut table = Contributions::default();
     for row in rows {
-        let bad = || corrupt(format!("stored contribution {} has unknown fields", row.number));
         table.rows.push(Contribution {
             contract: row.contract.clone(),
-            by: Party::parse(&row.by).ok_or_else(bad)?,
-            kind: ContributionKind::parse(&row.kind).ok_or_else(bad)?,
+            by: row.by,
+            kind: row.kind,
             date: Day(row.date),
-            status: ContributionStatus::parse(&row.status).ok_or_else(bad)?,
+            status: row.status,
             reference: row.reference.clone(),
         });
     }

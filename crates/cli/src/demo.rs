@@ -315,10 +315,10 @@ fn load_terms(backend: &mut dyn Backend, dir: &Path) -> Result<(), Failure> {
         csv.push_str(&format!(
             "{},{},{},{},{},\"{}\"\n",
             c.contract,
-            c.by,
-            c.kind,
+            c.by.as_str(),
+            c.kind.as_str(),
             Day(c.date),
-            c.status,
+            c.status.as_str(),
             c.reference.replace('"', "\"\"")
         ));
     }

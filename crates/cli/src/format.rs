@@ -319,10 +319,10 @@ pub fn contributions(rows: &[ContributionRow], format: Option<Format>) -> Result
         |r| {
             vec![
                 r.contract.clone(),
-                r.by.clone(),
-                r.kind.clone(),
+                r.by.as_str().to_string(),
+                r.kind.as_str().to_string(),
                 Day(r.date).to_string(),
-                r.status.clone(),
+                r.status.as_str().to_string(),
                 r.reference.clone(),
             ]
         },

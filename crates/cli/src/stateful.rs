@@ -369,7 +369,7 @@ fn decide(
         now: now(),
     };
     let row = revshare_app::contributions::decide(backend, ctx, number, decision)?;
-    println!("contribution {number} {}", row.status);
+    println!("contribution {number} {}", row.status.as_str());
     Ok(())
 }
 

@@ -11,6 +11,8 @@
 //! covers (docs/audit.md).
 
 use revshare_core::audit::{Entry, Head};
+use revshare_core::contract::{ContributionKind, Party};
+use revshare_core::tables::ContributionStatus;
 use serde::Serialize;
 
 use crate::StoreError;
@@ -220,10 +222,10 @@ pub struct RegistryRow {
 pub struct ContributionRow {
     pub number: i64,
     pub contract: String,
-    pub by: String,
-    pub kind: String,
+    pub by: Party,
+    pub kind: ContributionKind,
     pub date: i32,
-    pub status: String,
+    pub status: ContributionStatus,
     pub reference: String,
     pub proposed_by: String,
     pub proposed_at: String,

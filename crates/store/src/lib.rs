@@ -187,3 +187,23 @@ fn one_row(changed: usize, what: &str, number: i64) -> Result<()> {
         _ => Err(StoreError::Database(format!("{what} {number} is not stored"))),
     }
 }
+
+/// A contribution row's enum columns from their stored text.
+fn contribution_enums(
+    number: i64,
+    by: &str,
+    kind: &str,
+    status: &str,
+) -> Result<(
+    revshare_core::contract::Party,
+    revshare_core::contract::ContributionKind,
+    revshare_core::tables::ContributionStatus,
+)> {
+    let bad =
+        |what: &str, value: &str| StoreError::Database(format!("contribution {number}: unknown {what} `{value}`"));
+    Ok((
+        revshare_core::contract::Party::parse(by).ok_or_else(|| bad("side", by))?,
+        revshare_core::contract::ContributionKind::parse(kind).ok_or_else(|| bad("kind", kind))?,
+        revshare_core::tables::ContributionStatus::parse(status).ok_or_else(|| bad("status", status))?,
+    ))
+}

@@ -188,14 +188,20 @@ fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow>
 const STATEMENT_COLUMNS: &str =
     "statement_id, contract, period, host, start_day, end_day, close_seq, settled, json, closed_at, seq";
 
-fn contribution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContributionRow> {
-    Ok(ContributionRow {
-        number: r.get(0)?,
+fn contribution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ContributionRow>> {
+    let number: i64 = r.get(0)?;
+    let (by, kind, status): (String, String, String) = (r.get(2)?, r.get(3)?, r.get(5)?);
+    let (by, kind, status) = match crate::contribution_enums(number, &by, &kind, &status) {
+        Ok(enums) => enums,
+        Err(error) => return Ok(Err(error)),
+    };
+    Ok(Ok(ContributionRow {
+        number,
         contract: r.get(1)?,
-        by: r.get(2)?,
-        kind: r.get(3)?,
+        by,
+        kind,
         date: r.get(4)?,
-        status: r.get(5)?,
+        status,
         reference: r.get(6)?,
         proposed_by: r.get(7)?,
         proposed_at: r.get(8)?,
@@ -204,7 +210,7 @@ fn contribution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contribution
         decided_at: r.get(11)?,
         decided_seq: r.get(12)?,
         seq: r.get(13)?,
-    })
+    }))
 }
 
 const CONTRIBUTION_COLUMNS: &str = "number, contract, by_party, kind, date, status, reference, proposed_by, \
@@ -508,10 +514,10 @@ impl Backend for SqliteStore {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 row.contract,
-                row.by,
-                row.kind,
+                row.by.as_str(),
+                row.kind.as_str(),
                 row.date,
-                row.status,
+                row.status.as_str(),
                 row.reference,
                 row.proposed_by,
                 row.proposed_at,
@@ -531,7 +537,7 @@ impl Backend for SqliteStore {
              WHERE number = ?1",
             params![
                 row.number,
-                row.status,
+                row.status.as_str(),
                 row.decided_by,
                 row.decided_at,
                 row.decided_seq,
@@ -546,7 +552,7 @@ impl Backend for SqliteStore {
             "SELECT {CONTRIBUTION_COLUMNS} FROM contributions ORDER BY number"
         ))?;
         let rows = statement.query_map([], contribution_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.map(|r| r?).collect()
     }
 
     fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {

@@ -1,0 +1,319 @@
+//! Edits behind the service's back, on both backends: each is named by `audit
+//! verify`, and a rewrite of the log's whole history with fresh hashes is caught by
+//! anyone holding a statement closed before it.
+
+mod common;
+
+use revshare_app::close::{close, CloseRequest, Grace};
+use revshare_app::contributions::{Decision, Proposal};
+use revshare_app::import::{import, Observers};
+use revshare_app::verify_store::{verify, Report};
+use revshare_app::{Actor, Backend};
+use revshare_core::audit::{chain_all, check_anchor, check_links, Entry, Head, Link, NewEntry};
+use revshare_core::period::Period;
+use revshare_core::tables::{ContributionStatus, Contributions};
+use revshare_core::verify::verify_statement_bytes;
+use revshare_ingest::offline::UsageInput;
+use serde::{Deserialize, Serialize};
+
+use common::{ctx, TestStore};
+
+fn fixture(relative: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/spec-examples")
+            .join(relative),
+    )
+    .unwrap()
+}
+
+const NOW: &str = "2026-11-29T00:00:00Z";
+
+/// A store with the small example imported, September and October closed, one
+/// event voided after September closed (so October carries a `voided:` tree).
+fn prepared(t: &TestStore) -> Box<dyn Backend> {
+    let mut backend = t.open();
+    let operator = Actor::cli();
+    let now = ctx(&operator, NOW);
+    for file in [
+        "contracts/acme-llama.toml",
+        "contracts/nimbus-llama.toml",
+        "contracts/orbit-llama.toml",
+    ] {
+        revshare_app::contracts::add_version(backend.as_mut(), now, file, &fixture(file)).unwrap();
+    }
+    revshare_app::tables::add_fx(backend.as_mut(), now, "fx.csv", &fixture("fx.csv")).unwrap();
+    for c in Contributions::from_csv("c.csv", &fixture("contributions.csv"))
+        .unwrap()
+        .rows
+    {
+        let proposal = Proposal {
+            contract: c.contract,
+            by: c.by,
+            kind: c.kind,
+            date: c.date,
+            reference: c.reference,
+        };
+        let row = revshare_app::contributions::propose(backend.as_mut(), now, &proposal).unwrap();
+        if c.status == ContributionStatus::Accepted {
+            revshare_app::contributions::decide(backend.as_mut(), now, row.number, Decision::Accept).unwrap();
+        }
+    }
+    import(
+        backend.as_mut(),
+        &t.keys(),
+        now,
+        vec![UsageInput {
+            name: "usage-small.ndjson".into(),
+            reader: Box::new(std::io::Cursor::new(fixture("usage-small.ndjson"))),
+        }],
+        Observers {
+            progress: &mut |_| {},
+            rejected: &mut |_| {},
+        },
+    )
+    .unwrap();
+    close_period(t, backend.as_mut(), "2026-09");
+    let (source, id) = first_event(&fixture("usage-small.ndjson"), "acme-cloud", "2026-09");
+    revshare_app::void::void(backend.as_mut(), now, &source, &id, "sent twice").unwrap();
+    close_period(t, backend.as_mut(), "2026-10");
+    let report = verify(backend.as_mut(), None).unwrap();
+    assert!(report.holds(), "before any edit: {:#?}", report.failures);
+    backend
+}
+
+fn close_period(t: &TestStore, backend: &mut dyn Backend, period: &str) {
+    let operator = Actor::cli();
+    let request = CloseRequest {
+        period: Period::parse(period).unwrap(),
+        contract: None,
+        grace: Grace::default(),
+        dry_run: false,
+    };
+    close(backend, &t.keys(), ctx(&operator, NOW), &request).unwrap();
+}
+
+fn first_event(usage: &[u8], host: &str, month: &str) -> (String, String) {
+    let text = String::from_utf8(usage.to_vec()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("\"host\":\"{host}\"")) && l.contains(&format!("\"time\":\"{month}")))
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_str(line).unwrap();
+    (
+        event["source"].as_str().unwrap().to_string(),
+        event["id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Asserts that the report names `object` in `check`.
+fn names(report: &Report, check: u8, object: &str) {
+    assert!(
+        report.failures.iter().any(|f| f.check == check && f.object == object),
+        "check {check} should name {object}: {:#?}",
+        report.failures
+    );
+}
+
+fn verified(backend: &mut dyn Backend) -> Report {
+    let report = verify(backend, None).unwrap();
+    assert!(!report.holds());
+    report
+}
+
+/// The embedded store's segment format (crates/store/src/segment.rs), as a tamperer
+/// who read the code would write it.
+#[derive(Serialize, Deserialize)]
+struct Segment<'a> {
+    #[serde(borrow)]
+    names: Vec<&'a str>,
+    #[serde(borrow)]
+    events: Vec<Stored<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored<'a> {
+    source: u32,
+    id: &'a str,
+    leaf: [u8; 32],
+    model: u32,
+    use_case: u32,
+    currency: u32,
+    customer: Option<[u8; 16]>,
+    utc_seconds: i64,
+    requests: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    revenue_units: &'a str,
+}
+
+/// Edits the first stored event of acme-cloud in October.
+fn edit_an_october_event(t: &TestStore, edit: impl Fn(&mut Stored<'_>), sql: &str) {
+    let october = revshare_core::period::Day::parse("2026-10-01").unwrap().0;
+    if t.is_postgres() {
+        t.tamper(&format!(
+            "UPDATE events SET {sql} WHERE ctid = (SELECT ctid FROM events WHERE host = 'acme-cloud' \
+             AND day >= {october} ORDER BY source, id LIMIT 1)"
+        ));
+        return;
+    }
+    let revshare_app::Location::Sqlite(path) = &t.location else {
+        unreachable!("not PostgreSQL")
+    };
+    let connection = rusqlite::Connection::open(path).unwrap();
+    let (number, bytes): (i64, Vec<u8>) = connection
+        .query_row(
+            &format!("SELECT number, events FROM segments WHERE host = 'acme-cloud' AND day >= {october} ORDER BY number LIMIT 1"),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let mut segment: Segment<'_> = postcard::from_bytes(&bytes).unwrap();
+    edit(&mut segment.events[0]);
+    let edited = postcard::to_allocvec(&segment).unwrap();
+    connection
+        .execute(
+            "UPDATE segments SET events = ?1 WHERE number = ?2",
+            rusqlite::params![edited, number],
+        )
+        .unwrap();
+}
+
+fn an_events_quantity(t: &TestStore) {
+    let mut backend = prepared(t);
+    edit_an_october_event(
+        t,
+        |e| e.input_tokens += 1_000_000,
+        "input_tokens = input_tokens + 1000000",
+    );
+    let report = verified(backend.as_mut());
+    names(&report, 3, "statement:acme-llama/2026-10");
+    names(&report, 5, "events:acme-cloud");
+}
+
+fn an_events_leaf_hash(t: &TestStore) {
+    let mut backend = prepared(t);
+    edit_an_october_event(t, |e| e.leaf[0] ^= 1, "leaf = set_byte(leaf, 0, get_byte(leaf, 0) # 1)");
+    let report = verified(backend.as_mut());
+    names(&report, 3, "statement:acme-llama/2026-10");
+    names(&report, 5, "events:acme-cloud");
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.check == 5 && f.object.starts_with("event:acme-cloud")),
+        "the key row and the event row disagree: {:#?}",
+        report.failures
+    );
+}
+
+fn a_statements_bytes(t: &TestStore) {
+    let mut backend = prepared(t);
+    t.tamper(
+        "UPDATE statements SET json = replace(json, '\"unique_customers\": ', '\"unique_customers\": 1') \
+         WHERE statement_id = 'acme-llama/2026-09'",
+    );
+    let report = verified(backend.as_mut());
+    names(&report, 2, "statement:acme-llama/2026-09");
+    names(&report, 5, "statement:acme-llama/2026-09");
+}
+
+fn an_fx_row(t: &TestStore) {
+    let mut backend = prepared(t);
+    t.tamper("UPDATE fx_rates SET rate = '2' WHERE date = (SELECT min(date) FROM fx_rates)");
+    let report = verified(backend.as_mut());
+    names(&report, 5, "fx");
+}
+
+fn a_contribution(t: &TestStore) {
+    let mut backend = prepared(t);
+    t.tamper("UPDATE contributions SET status = 'rejected' WHERE number = 1");
+    let report = verified(backend.as_mut());
+    names(&report, 5, "contribution:acme-llama:1");
+    names(&report, 3, "statement:acme-llama/2026-10");
+}
+
+fn an_audit_entry(t: &TestStore) {
+    let mut backend = prepared(t);
+    t.tamper("UPDATE audit_log SET actor = 'someone else' WHERE seq = 3");
+    let report = verified(backend.as_mut());
+    names(&report, 1, "audit:3");
+}
+
+fn a_dropped_row(t: &TestStore) {
+    let mut backend = prepared(t);
+    let void_seq: i64 = backend.voids().unwrap()[0].seq;
+    t.tamper("DELETE FROM voids");
+    let report = verified(backend.as_mut());
+    names(&report, 5, &format!("audit:{void_seq}"));
+    names(&report, 3, "statement:acme-llama/2026-10");
+}
+
+fn a_dropped_statement(t: &TestStore) {
+    let mut backend = prepared(t);
+    let seq = backend.statement("nimbus-llama/2026-10").unwrap().unwrap().seq;
+    t.tamper("DELETE FROM statements WHERE statement_id = 'nimbus-llama/2026-10'");
+    let report = verified(backend.as_mut());
+    names(&report, 5, &format!("audit:{seq}"));
+}
+
+/// The operator rewrites the whole log with fresh digests and hashes: the chain
+/// links again, but a party holding a statement closed before catches it offline,
+/// and `audit verify` names every statement whose anchor moved.
+fn a_rewritten_history(t: &TestStore) {
+    let mut backend = prepared(t);
+    let held = backend.statement("acme-llama/2026-09").unwrap().unwrap().json;
+    let held = verify_statement_bytes(held.as_bytes(), &[t.keys().public()]).unwrap();
+    let anchor = held.statement().audit_head.clone().unwrap();
+    let entries: Vec<Entry> = revshare_app::audit::all_entries(backend.as_mut(), 0).unwrap();
+    let rewritten: Vec<NewEntry> = entries
+        .iter()
+        .map(|e| NewEntry {
+            time: e.time.clone(),
+            actor: if e.seq == 2 {
+                "someone else".into()
+            } else {
+                e.actor.clone()
+            },
+            action: e.action,
+            object: e.object.clone(),
+            payload_sha256: hex::decode(&e.payload_sha256).unwrap().try_into().unwrap(),
+        })
+        .collect();
+    let (fresh, _) = chain_all(Head::EMPTY, &rewritten);
+    let mut sql = String::from("DELETE FROM audit_log;");
+    for e in &fresh {
+        sql.push_str(&format!(
+            "INSERT INTO audit_log (seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash) \
+             VALUES ({}, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}');",
+            e.seq,
+            e.time,
+            e.actor,
+            e.action.as_str(),
+            e.object,
+            e.payload_sha256,
+            e.digest,
+            e.prev_hash,
+            e.hash
+        ));
+    }
+    t.tamper(&sql);
+    let chain: Vec<Link> = revshare_app::audit::chain(backend.as_mut(), 0).unwrap();
+    check_links(&chain).unwrap();
+    let caught = check_anchor(&chain, &anchor).unwrap_err().to_string();
+    assert!(caught.contains("rewritten"), "{caught}");
+    let report = verified(backend.as_mut());
+    names(&report, 1, "statement:acme-llama/2026-09");
+}
+
+both_backends!(
+    an_events_quantity,
+    an_events_leaf_hash,
+    a_statements_bytes,
+    an_fx_row,
+    a_contribution,
+    an_audit_entry,
+    a_dropped_row,
+    a_dropped_statement,
+    a_rewritten_history,
+);
