@@ -54,40 +54,72 @@ pub fn fx_payload(rows: &[FxRow]) -> [u8; 32] {
 }
 
 /// Writes an event row's JCS: its stored columns, keys in code-point order, the leaf
-/// and the customer pseudonym as lowercase hex (`null` without a customer).
+/// and the customer pseudonym as lowercase hex (`null` without a customer). Every
+/// import hashes every row it stores, so this writes into `out` without allocating.
 pub fn write_event_row(e: &EventView<'_>, out: &mut Vec<u8>) {
     use revshare_core::event::write_json_string as string;
-    let int = |out: &mut Vec<u8>, key: &[u8], value: i64| {
-        out.extend_from_slice(key);
-        out.extend_from_slice(value.to_string().as_bytes());
-    };
     out.extend_from_slice(b"{\"currency\":");
     string(out, e.currency);
     out.extend_from_slice(b",\"customer\":");
     match e.customer {
-        Some(customer) => string(out, &hex::encode(customer)),
+        Some(customer) => hex_string(out, customer),
         None => out.extend_from_slice(b"null"),
     }
-    int(out, b",\"day\":", i64::from(e.day));
+    out.extend_from_slice(b",\"day\":");
+    integer(out, i64::from(e.day));
     out.extend_from_slice(b",\"host\":");
     string(out, e.host);
     out.extend_from_slice(b",\"id\":");
     string(out, e.id);
-    int(out, b",\"input_tokens\":", e.input_tokens);
+    out.extend_from_slice(b",\"input_tokens\":");
+    integer(out, e.input_tokens);
     out.extend_from_slice(b",\"leaf\":");
-    string(out, &hex::encode(e.leaf));
+    hex_string(out, e.leaf);
     out.extend_from_slice(b",\"model\":");
     string(out, e.model);
-    int(out, b",\"output_tokens\":", e.output_tokens);
-    int(out, b",\"requests\":", e.requests);
+    out.extend_from_slice(b",\"output_tokens\":");
+    integer(out, e.output_tokens);
+    out.extend_from_slice(b",\"requests\":");
+    integer(out, e.requests);
     out.extend_from_slice(b",\"revenue_units\":");
     string(out, e.revenue_units);
     out.extend_from_slice(b",\"source\":");
     string(out, e.source);
     out.extend_from_slice(b",\"use_case\":");
     string(out, e.use_case);
-    int(out, b",\"utc_seconds\":", e.utc_seconds);
+    out.extend_from_slice(b",\"utc_seconds\":");
+    integer(out, e.utc_seconds);
     out.push(b'}');
+}
+
+/// Bytes as a JSON string of lowercase hex digits.
+fn hex_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for byte in bytes {
+        out.push(HEX[(byte >> 4) as usize]);
+        out.push(HEX[(byte & 0xf) as usize]);
+    }
+    out.push(b'"');
+}
+
+/// An integer as JCS writes it (stored integers stay far below 2^53).
+fn integer(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    let mut magnitude = value.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut position = digits.len();
+    loop {
+        position -= 1;
+        digits[position] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[position..]);
 }
 
 /// Hashes a batch of events, given in `(source, id)` order, into its payload.
@@ -165,7 +197,7 @@ mod tests {
 
     #[test]
     fn an_event_row_is_written_as_its_jcs() {
-        for customer in [None, Some([7u8; 16])] {
+        for customer in [None, Some([7u8; 16]), Some([0xf0; 16])] {
             let r = row(customer, "acme-cloud/us\\x");
             let mut ours = Vec::new();
             write_event_row(&r.view(3), &mut ours);
