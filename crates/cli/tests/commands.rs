@@ -93,16 +93,60 @@ fn a_store_from_init_to_verified_proof() {
         .replace("0.20", "0.25");
     std::fs::write(d.join("changed.toml"), changed).unwrap();
     assert!(refused(d, &["contract", "add", "changed.toml"]).contains("already stored with other content"));
-    assert!(ok(d, &["contract", "list"]).contains("acme-llama\tv1\tacme-cloud → meta"));
+    // Not a terminal: JSON by default, the API's resources.
+    let listed: serde_json::Value = serde_json::from_str(&ok(d, &["contract", "list"])).unwrap();
+    let acme = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "acme-llama")
+        .expect("acme-llama is listed");
+    assert_eq!(
+        (&acme["version"], &acme["host"], &acme["licensor"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!("acme-cloud"),
+            &serde_json::json!("meta")
+        )
+    );
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    let table = ok(d, &["contract", "list", "--format", "table"]);
+    assert!(table.contains("acme-llama") && table.contains("acme-cloud"), "{table}");
+    assert!(ok(d, &["contract", "list", "--format", "csv"]).starts_with("id,version,licensor,host,sha256,added_at\n"));
     assert!(ok(d, &["contract", "show", "orbit-llama"]).contains("period = \"quarter\""));
 
-    assert!(ok(d, &["fx", "add", &fixture("fx.csv")]).contains("stored 88 FX rates"));
-    assert!(refused(d, &["fx", "add", &fixture("fx.csv")]).contains("given twice (already stored)"));
-    assert!(ok(d, &["models", "add", &fixture("edge/models.csv")]).contains("4 rows"));
+    let fx_rows = std::fs::read_to_string(fixtures().join("fx.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(fx_rows, 88);
+    assert!(ok(d, &["fx", "add", &fixture("fx.csv")]).contains("stored 88 FX rates (0 already stored"));
+    // The same rows again are skipped and counted; another rate for a stored day is refused.
+    assert!(ok(d, &["fx", "add", &fixture("fx.csv")])
+        .contains("stored 0 FX rates (88 already stored with the same rate, skipped)"));
+    std::fs::write(d.join("fx-other.csv"), "date,from,to,rate\n2026-09-01,EUR,USD,1.5\n").unwrap();
+    assert!(refused(d, &["fx", "add", "fx-other.csv"]).contains("differs from the stored 1.082904"));
+    let fx: serde_json::Value = serde_json::from_str(&ok(d, &["fx", "list"])).unwrap();
+    assert_eq!(fx.as_array().unwrap().len(), 88);
+    assert!(ok(d, &["fx", "list", "--format", "csv"]).starts_with("date,from,to,rate\n2026-"));
+
+    // The registry in versions: each `models add` is one, effective from --from (the
+    // start when nothing is closed).
+    assert!(ok(d, &["models", "add", &fixture("edge/models.csv")]).contains("stored registry version 1 (4 rows)"));
     assert!(refused(d, &["models", "add", "/dev/null"]).contains("the header must be `pattern,licensor`"));
     std::fs::write(d.join("registry.csv"), "pattern,licensor\nllama-*,meta\n").unwrap();
-    ok(d, &["models", "add", "registry.csv"]);
-    assert_eq!(ok(d, &["models", "list"]), "pattern,licensor\nllama-*,meta\n");
+    assert!(refused(d, &["models", "add", "registry.csv", "--from", "2026-10-02"]).contains("--from"));
+    assert!(ok(d, &["models", "add", "registry.csv", "--from", "2026-09-01"])
+        .contains("stored registry version 2 (1 rows), effective from 2026-09-01"));
+    assert_eq!(
+        ok(d, &["models", "list", "--format", "csv"]),
+        "version,effective_from,position,pattern,licensor\n\
+         1,1970-01-01,0,m,lic\n1,1970-01-01,1,m-*,lic\n1,1970-01-01,2,x-*,lic\n1,1970-01-01,3,n-*,lic2\n\
+         2,2026-09-01,0,llama-*,meta\n"
+    );
+    let registry: serde_json::Value = serde_json::from_str(&ok(d, &["models", "list"])).unwrap();
+    assert_eq!(registry.as_array().unwrap().len(), 2);
 
     let proposed = ok(
         d,
@@ -121,7 +165,10 @@ fn a_store_from_init_to_verified_proof() {
     );
     assert!(proposed.contains("proposed contribution 1"));
     ok(d, &["contribution", "accept", "1"]);
-    assert!(refused(d, &["contribution", "reject", "1"]).contains("is not proposed"));
+    assert!(refused(d, &["contribution", "reject", "1"]).contains("contribution 1 is already accepted"));
+    assert!(refused(d, &["contribution", "accept", "1"]).contains("contribution 1 is already accepted"));
+    let contributions: serde_json::Value = serde_json::from_str(&ok(d, &["contribution", "list"])).unwrap();
+    assert_eq!(contributions[0]["status"], "accepted");
     assert!(refused(
         d,
         &[
@@ -151,8 +198,13 @@ fn a_store_from_init_to_verified_proof() {
         .unwrap()
         .replace("\"region\":", "\"prompt\":\"secret\",\"region\":");
     std::fs::write(d.join("bad.ndjson"), format!("{bad}\n")).unwrap();
-    let output = revshare(d, &["import", "bad.ndjson", "--report", "report.jsonl"]);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("bad.ndjson:1: rejected: data.prompt: content fields"));
+    // A rejected record makes the import exit 2 (the valid ones are stored).
+    let message = refused(d, &["import", "bad.ndjson", "--report", "report.jsonl"]);
+    assert!(
+        message.contains("bad.ndjson:1: rejected: data.prompt: content fields"),
+        "{message}"
+    );
+    assert!(message.contains("1 of 1 records were not stored"), "{message}");
     let report = std::fs::read_to_string(d.join("report.jsonl")).unwrap();
     assert!(report.contains("\"code\":\"content_field\""), "{report}");
 
@@ -164,7 +216,15 @@ fn a_store_from_init_to_verified_proof() {
         "{closed}"
     );
     assert!(ok(d, &["close", "2026-10", "--contract", "acme-llama"]).contains("already closed acme-llama/2026-10"));
-    assert!(ok(d, &["statement", "list"]).contains("acme-llama/2026-10"));
+    let listed: serde_json::Value = serde_json::from_str(&ok(d, &["statement", "list"])).unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["statement_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["acme-llama/2026-10", "nimbus-llama/2026-10"]);
+    assert!(ok(d, &["statement", "list", "--format", "table"]).contains("acme-llama/2026-10"));
     let json = ok(d, &["statement", "show", "acme-llama/2026-10"]);
     assert!(ok(d, &["statement", "show", "acme-llama/2026-10", "--format", "table"]).contains("subtotal"));
     assert!(ok(d, &["statement", "show", "acme-llama/2026-10", "--format", "csv"]).starts_with("contract,period,"));

@@ -178,11 +178,59 @@ fn closed(env: &Env) -> Option<serde_json::Value> {
         .output()
         .unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    Some(rated_part(&mut statement))
+}
+
+/// The members `rate` prints, out of a closed statement, after checking the ones a
+/// close adds: `statement_id`, `contract_sha256`, `closed_at`, `due_date` (the date
+/// of `closed_at` plus the contract's 30 days of payment terms), `audit_head` (an
+/// entry of the log, written before the close's own) and `signature`.
+fn rated_part(statement: &mut serde_json::Value) -> serde_json::Value {
     let object = statement.as_object_mut().unwrap();
-    for field in ["statement_id", "contract_sha256", "closed_at", "signature"] {
-        object.remove(field);
+    assert_eq!(object.remove("statement_id").unwrap(), "acme-llama/2026-10");
+    let sha256 = object.remove("contract_sha256").unwrap();
+    assert_eq!(sha256.as_str().unwrap().len(), 64, "{sha256}");
+    let closed_at = object.remove("closed_at").unwrap();
+    let closed_at = closed_at.as_str().unwrap();
+    let due_date = object.remove("due_date").unwrap();
+    assert_eq!(
+        due_date.as_str().unwrap(),
+        plus_days(&closed_at[..10], 30),
+        "{closed_at}"
+    );
+    let head = object.remove("audit_head").unwrap();
+    assert!(head["seq"].as_u64().unwrap() > 0, "{head}");
+    assert_eq!(head["hash"].as_str().unwrap().len(), 64, "{head}");
+    let signature = object.remove("signature").unwrap();
+    assert_eq!(signature["alg"], "ed25519");
+    // Adjustments (none here: every event is on time) would name their own trees as
+    // `events: {count, merkle_root}`, like the statement's.
+    for adjustment in object["adjustments"].as_array().unwrap() {
+        assert!(adjustment.get("events").is_none_or(|e| e["merkle_root"].is_string()));
     }
-    Some(statement)
+    statement.clone()
+}
+
+/// `date` (YYYY-MM-DD) plus `days`, by the civil calendar.
+fn plus_days(date: &str, days: i64) -> String {
+    let parts: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
+    let (y, m, d) = (parts[0], parts[1], parts[2]);
+    // Days from civil (Howard Hinnant's algorithm), and back.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let z = era * 146_097 + doe - 719_468 + days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn killed_import_then_rerun_counts_every_event_once(env: &Env) {
@@ -231,4 +279,11 @@ fn postgres_killed_close() {
     if let Some(env) = Env::postgres("pg_close") {
         killed_close_leaves_nothing_or_a_complete_statement(&env);
     }
+}
+
+#[test]
+fn due_dates_add_calendar_days() {
+    assert_eq!(plus_days("2026-11-30", 30), "2026-12-30");
+    assert_eq!(plus_days("2026-12-15", 30), "2027-01-14");
+    assert_eq!(plus_days("2028-02-28", 1), "2028-02-29");
 }
