@@ -51,17 +51,14 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
     let bytes = inputs::read(&args.statement)?;
     let name = args.statement.display().to_string();
     let verified = verify_bytes(&bytes, &keys).map_err(|e| Failure::input(format!("{name}: NOT VERIFIED: {e}")))?;
-    let anchor: AuditHead = match &verified {
+    let anchor: Option<AuditHead> = match &verified {
         Verified::Statement(s) => {
             println!(
                 "statement {}: signature valid (key {})",
                 s.id(),
                 signing_key(&s.statement().signature)
             );
-            s.statement().audit_head.clone().unwrap_or(AuditHead {
-                seq: 0,
-                hash: "0".repeat(64),
-            })
+            s.statement().audit_head.clone()
         }
         Verified::PayoutNotice(n) => {
             let notice = n.notice();
@@ -73,7 +70,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
                 notice.payout,
                 notice.currency
             );
-            notice.audit_head.clone()
+            Some(notice.audit_head.clone())
         }
     };
     if let (Some(event), Some(proof)) = (&args.event, &args.proof) {
@@ -98,6 +95,14 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
         );
     }
     if let Some(path) = &args.audit_chain {
+        // Without a signed anchor the chain's links prove nothing about this
+        // statement: say so rather than report a check that did not happen.
+        let anchor = anchor.ok_or_else(|| {
+            Failure::input(format!(
+                "{name}: NOT VERIFIED against {}: the statement carries no audit_head to check the chain against",
+                path.display()
+            ))
+        })?;
         let chain: Vec<Link> = parse(path, "audit chain")?;
         check_links(&chain).map_err(|e| Failure::input(format!("{}: NOT VERIFIED: {e}", path.display())))?;
         check_anchor(&chain, &anchor).map_err(|e| Failure::input(format!("{}: NOT VERIFIED: {e}", path.display())))?;
