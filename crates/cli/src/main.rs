@@ -160,6 +160,14 @@ impl From<revshare_store::StoreError> for Failure {
 }
 
 fn main() -> ExitCode {
+    // Output piped into a reader that stops early (`revshare audit log | head`) ends
+    // the process quietly, as with other Unix tools, instead of a panic in println!.
+    // The store stays consistent: every write is a transaction (see tests/crash.rs).
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let store = cli.store;
     let outcome = match cli.command {
