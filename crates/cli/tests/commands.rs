@@ -297,4 +297,161 @@ fn a_broken_file_says_what_was_imported_before_the_break_and_a_repaired_one_coun
     std::fs::write(d.join("whole.json"), format!("[{},\n{}]\n", lines[0], lines[1])).unwrap();
     let again = ok(d, &["import", "whole.json"]);
     assert!(again.contains("2 read, 1 accepted, 1 duplicates"), "{again}");
+
+    // A stored key re-sent with other content is a conflict: the valid records are
+    // stored, the import exits 2.
+    let changed = lines[0].replacen("\"requests\":", "\"requests\":1", 1);
+    assert_ne!(changed, lines[0]);
+    let new = lines[0].replacen("\"id\":\"e1-", "\"id\":\"new-", 1);
+    std::fs::write(d.join("conflict.ndjson"), format!("{changed}\n{new}\n")).unwrap();
+    let output = revshare(d, &["import", "conflict.ndjson"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("2 read, 1 accepted, 0 duplicates, 1 conflicts, 0 rejected"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("conflict.ndjson:1: rejected: conflict:")
+            && stderr.contains("data.requests differ")
+            && stderr.contains("1 of 2 records were not stored (the valid ones were)"),
+        "{stderr}"
+    );
+    // Again: the new record is now a duplicate, the conflict stays one.
+    let output = revshare(d, &["import", "conflict.ndjson"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8(output.stdout)
+        .unwrap()
+        .contains("2 read, 0 accepted, 1 duplicates, 1 conflicts"));
+}
+
+/// A store with acme-llama, the FX rates and the small example imported.
+fn acme_store(d: &Path) {
+    ok(d, &["init"]);
+    ok(d, &["contract", "add", &fixture("contracts/acme-llama.toml")]);
+    ok(d, &["fx", "add", &fixture("fx.csv")]);
+    ok(d, &["import", &fixture("usage-small.ndjson")]);
+}
+
+#[test]
+fn a_contracts_periods_close_in_order_from_its_first_close() {
+    let d = dir("order");
+    let d = d.0.as_path();
+    acme_store(d);
+    // The first close fixes where settlement starts (August: no events of the example).
+    assert!(ok(d, &["close", "2026-08"]).contains("closed acme-llama/2026-08: total 0.00 USD, 0 events"));
+    let message = refused(d, &["close", "2026-10"]);
+    assert!(
+        message.contains("cannot close acme-llama/2026-10: acme-llama/2026-09 is still open"),
+        "{message}"
+    );
+    let message = refused(d, &["close", "2026-07"]);
+    assert!(
+        message.contains("before acme-llama's settlement start 2026-08"),
+        "{message}"
+    );
+    assert!(ok(d, &["close", "2026-09"]).contains("closed acme-llama/2026-09"));
+    assert!(ok(d, &["close", "2026-10"]).contains("closed acme-llama/2026-10"));
+    assert!(ok(d, &["close", "2026-Q3"]).contains("nothing to close for 2026-Q3"));
+    assert!(refused(d, &["close", "2026-10", "--contract", "nope"]).contains("no contract `nope`"));
+}
+
+#[test]
+fn voids_and_late_events_settle_on_the_next_statement() {
+    let d = dir("voids");
+    let d = d.0.as_path();
+    acme_store(d);
+    assert!(ok(d, &["close", "2026-09"]).contains("closed acme-llama/2026-09: total 0.05 USD, 49 events"));
+    let usage = std::fs::read_to_string(fixtures().join("usage-small.ndjson")).unwrap();
+    let mut september = usage
+        .lines()
+        .filter(|l| l.contains("\"host\":\"acme-cloud\"") && l.contains("\"time\":\"2026-09"));
+    let voided = september.next().unwrap().to_string();
+    let late = september.next().unwrap().replacen("\"id\":\"e1-", "\"id\":\"late-", 1);
+    let event = |line: &str| {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        (
+            v["source"].as_str().unwrap().to_string(),
+            v["id"].as_str().unwrap().to_string(),
+        )
+    };
+    let (source, id) = event(&voided);
+
+    // A void is recorded once; voiding again is a no-op; an unknown event is refused.
+    assert!(ok(d, &["void", &source, &id, "--reason", "sent twice under two ids"]).contains("voided"));
+    assert!(ok(d, &["void", &source, &id, "--reason", "again"]).contains("was already voided"));
+    assert!(refused(d, &["void", &source, "nope", "--reason", "x"]).contains("was never received"));
+    std::fs::write(d.join("late.ndjson"), format!("{late}\n")).unwrap();
+    assert!(ok(d, &["import", "late.ndjson"]).contains("1 late"));
+
+    let closed = ok(d, &["close", "2026-10"]);
+    assert!(
+        closed.contains("closed acme-llama/2026-10") && closed.contains("for 2026-09 (1 late events, 1 voided)"),
+        "{closed}"
+    );
+    let statement = ok(d, &["statement", "show", "acme-llama/2026-10"]);
+    let parsed: serde_json::Value = serde_json::from_str(&statement).unwrap();
+    let adjustment = &parsed["adjustments"][0];
+    assert_eq!(adjustment["period"], "2026-09");
+    assert_eq!(adjustment["reasons"], serde_json::json!(["late_events", "voids"]));
+    assert_eq!(adjustment["events"]["count"], 1);
+    assert_eq!(adjustment["voided"]["count"], 1);
+    // September re-rated with the late event and without the voided one, offline:
+    // the adjustment is its total minus the 0.05 closed for September.
+    let counted: String = usage
+        .lines()
+        .filter(|l| *l != voided)
+        .chain([late.as_str()])
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("september.ndjson"), counted).unwrap();
+    let rerated = ok(
+        d,
+        &[
+            "rate",
+            "--contract",
+            &fixture("contracts/acme-llama.toml"),
+            "--fx",
+            &fixture("fx.csv"),
+            "--usage",
+            "september.ndjson",
+            "--period",
+            "2026-09",
+        ],
+    );
+    let rerated: serde_json::Value = serde_json::from_str(&rerated).unwrap();
+    assert_eq!(rerated[0]["events"]["count"], 49);
+    let cents = |v: &serde_json::Value| -> i64 { v.as_str().unwrap().replace('.', "").parse().unwrap() };
+    assert_eq!(cents(&adjustment["amount"]), cents(&rerated[0]["total"]) - 5);
+
+    // Each tree's leaves, and proofs a host checks offline with its own copy.
+    let leaves = ok(
+        d,
+        &["statement", "leaves", "acme-llama/2026-10", "--tree", "voided:2026-09"],
+    );
+    let leaves: serde_json::Value = serde_json::from_str(&leaves).unwrap();
+    assert_eq!(leaves["count"], 1);
+    assert!(refused(
+        d,
+        &["statement", "leaves", "acme-llama/2026-10", "--tree", "voided:2026-08"]
+    )
+    .contains("has no tree `voided:2026-08`"));
+    std::fs::write(d.join("s.json"), &statement).unwrap();
+    std::fs::write(d.join("k.json"), ok(d, &["key", "export-public"])).unwrap();
+    for (line, tree, verb) in [
+        (&voided, "voided:2026-09", "event removed"),
+        (&late, "prior_period:2026-09", "event counted"),
+    ] {
+        let (source, id) = event(line);
+        let proof = ok(d, &["prove", "acme-llama/2026-10", &source, &id]);
+        assert!(proof.contains(&format!("\"tree\": \"{tree}\"")), "{proof}");
+        std::fs::write(d.join("p.json"), proof).unwrap();
+        std::fs::write(d.join("e.json"), line).unwrap();
+        let verified = ok(d, VERIFY_EVENT);
+        assert!(verified.contains(verb) && verified.contains(tree), "{verified}");
+    }
+    // The voided event stays proven in the statement that counted it.
+    assert!(ok(d, &["prove", "acme-llama/2026-09", &source, &id]).contains("\"tree\": \"events\""));
+    ok(d, &["audit", "verify"]);
 }
