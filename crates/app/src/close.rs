@@ -8,7 +8,7 @@
 
 use revshare_core::audit::{Action, Head};
 use revshare_core::contract::{Contract, ContractVersions};
-use revshare_core::merkle::{self, Hash};
+use revshare_core::merkle;
 use revshare_core::period::{date_of_rfc3339, day_start_rfc3339, rfc3339, Day, Period};
 use revshare_core::rating::{adjustment_only, rate_statement, version_for, StatementKey, TreeSummary};
 use revshare_core::statement::{PayoutNotice, Statement};
@@ -110,7 +110,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Vec<
         }
         let statement_id = format!("{id}/{}", request.period);
         if let Some(row) = snapshot.statements.iter().find(|s| s.statement_id == statement_id) {
-            let statement = verified.get(row)?.statement().clone();
+            let statement = verified.get(tx.backend, row)?.statement().clone();
             closed.push(Closed {
                 statement_id,
                 new: false,
@@ -214,7 +214,7 @@ fn check_order(snapshot: &Snapshot, index: usize, request: &CloseRequest) -> Res
 /// A statement as a close computes it, before signing.
 pub(crate) struct Built {
     pub statement: Statement,
-    pub trees: Vec<(TreeName, Vec<Hash>)>,
+    pub trees: Vec<crate::settle::Tree>,
     pub settled: Vec<Settled>,
     pub host: String,
 }

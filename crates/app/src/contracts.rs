@@ -3,13 +3,12 @@
 //! periods go through disputes).
 
 use revshare_core::audit::Action;
-use revshare_core::contract::Contract;
+use revshare_core::contract::{Contract, ContractSet};
 use revshare_core::period::Day;
 use revshare_store::backend::{ContractRow, StatementRow};
 
 use crate::rows::{object, payload};
 use crate::setup::ensure_party;
-use crate::snapshot::contract_set;
 use crate::tx::{self, Tx};
 use crate::{AppError, Backend, Ctx, Result};
 
@@ -65,12 +64,18 @@ fn add_in(tx: &mut Tx<'_>, file_name: &str, contract: Contract, toml: String) ->
         seq: tx.next_seq(),
     };
     // The new version must fit the stored ones (parties, currency, scale, dates).
-    let mut all = stored.clone();
-    all.push(row.clone());
-    contract_set(&all).map_err(|e| match e {
-        AppError::Integrity(message) => AppError::Invalid(message),
-        other => other,
-    })?;
+    let mut all = Vec::with_capacity(stored.len() + 1);
+    for stored in &stored {
+        let version = Contract::from_toml(&stored.file_name, stored.toml.as_bytes()).map_err(|e| {
+            AppError::Integrity(format!(
+                "stored contract {} version {} no longer loads: {e}",
+                stored.id, stored.version
+            ))
+        })?;
+        all.push((stored.file_name.clone(), version));
+    }
+    all.push((file_name.to_string(), contract.clone()));
+    ContractSet::new(all).map_err(|e| AppError::Invalid(e.to_string()))?;
     check_not_inside_closed(&tx.backend.statements()?, &contract)?;
     ensure_party(tx, &contract.licensor, &contract.licensor)?;
     ensure_party(tx, &contract.host, &contract.host)?;

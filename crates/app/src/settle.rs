@@ -55,8 +55,9 @@ impl VerifiedStatements {
     }
 
     /// The statement of a stored row, after its signature is checked over the stored
-    /// bytes; a failed check names the statement and nothing is built on it.
-    pub fn get(&mut self, row: &StatementRow) -> Result<&VerifiedStatement> {
+    /// bytes and the row (with what it records of settlement) against its audit
+    /// entry; a failed check names the statement and nothing is built on it.
+    pub fn get(&mut self, backend: &mut dyn Backend, row: &StatementRow) -> Result<&VerifiedStatement> {
         if !self.checked.contains_key(&row.statement_id) {
             let verified = verify_statement_bytes(row.json.as_bytes(), &self.keys).map_err(|e| {
                 AppError::Integrity(format!(
@@ -71,17 +72,39 @@ impl VerifiedStatements {
                     verified.id()
                 )));
             }
+            check_row(backend, row)?;
             self.checked.insert(row.statement_id.clone(), verified);
         }
         Ok(&self.checked[&row.statement_id])
     }
 }
 
+/// Checks a statement row against the entry it names: its columns beside the signed
+/// JSON (`close_seq`, `settled`) are what later closes rely on.
+fn check_row(backend: &mut dyn Backend, row: &StatementRow) -> Result<()> {
+    let entry = backend.audit_entry(row.seq)?;
+    let holds = entry.is_some_and(|e| {
+        e.action == revshare_core::audit::Action::StatementClosed
+            && e.object == crate::rows::object::statement(&row.statement_id)
+            && e.payload_sha256 == hex::encode(crate::rows::payload(row))
+    });
+    if !holds {
+        return Err(AppError::Integrity(format!(
+            "stored statement {} does not match its audit entry {}: it was altered after it was closed",
+            row.statement_id, row.seq
+        )));
+    }
+    Ok(())
+}
+
+/// A statement's tree as closed: its name and its leaves in tree order.
+pub type Tree = (TreeName, Vec<Hash>);
+
 /// What earlier periods a close settles.
 #[derive(Default)]
 pub struct Pending {
     pub carried: Vec<CarriedAdjustment>,
-    pub trees: Vec<(TreeName, Vec<Hash>)>,
+    pub trees: Vec<Tree>,
     pub settled: Vec<Settled>,
 }
 
@@ -100,6 +123,11 @@ pub fn pending(
         .statements_of(&id)
         .filter(|s| s.end_day <= period.start().0)
         .collect();
+    // Every earlier statement is checked, also those nothing is pending for: what
+    // they record decides what this close settles.
+    for row in &closed {
+        verified.get(backend, row)?;
+    }
     for row in closed {
         let Some(earlier) = Period::parse(&row.period) else {
             return Err(AppError::Integrity(format!(
@@ -118,7 +146,7 @@ pub fn pending(
         if !changed(backend, snapshot, version, earlier, after)? {
             continue;
         }
-        let settled_so_far = settled_amounts(snapshot, verified, row)?;
+        let settled_so_far = settled_amounts(backend, snapshot, verified, row)?;
         let rerated = rerate(backend, snapshot, key, version, after)?;
         if let Some((carried, trees)) = adjustment(version, earlier, &rerated, &settled_so_far) {
             pending.carried.push(carried);
@@ -258,15 +286,19 @@ fn table_reasons(snapshot: &Snapshot, contract: &Contract, period: Period, after
     reasons
 }
 
+/// A total and its parts per beneficiary.
+type Settlement = (Decimal, BTreeMap<String, Decimal>);
+
 /// What was settled for a closed period so far: its own closed total (subtotal plus
 /// its own minimum-guarantee and cap adjustments) and payouts (without what it
 /// carried for other periods), plus every later prior-period adjustment for it.
 fn settled_amounts(
+    backend: &mut dyn Backend,
     snapshot: &Snapshot,
     verified: &mut VerifiedStatements,
     own: &StatementRow,
-) -> Result<(Decimal, BTreeMap<String, Decimal>)> {
-    let statement = verified.get(own)?.statement().clone();
+) -> Result<Settlement> {
+    let statement = verified.get(backend, own)?.statement().clone();
     let mut total = amount(&statement.total, own)?;
     let mut payouts: BTreeMap<String, Decimal> = BTreeMap::new();
     for (beneficiary, value) in &statement.payouts {
@@ -279,7 +311,7 @@ fn settled_amounts(
         if later.statement_id == own.statement_id {
             continue;
         }
-        let later_statement = verified.get(later)?.statement().clone();
+        let later_statement = verified.get(backend, later)?.statement().clone();
         for adjustment in later_statement
             .adjustments
             .iter()
@@ -321,8 +353,8 @@ fn adjustment(
     version: &Contract,
     period: Period,
     rerated: &Rerated,
-    (old_total, old_payouts): &(Decimal, BTreeMap<String, Decimal>),
-) -> Option<(CarriedAdjustment, Vec<(TreeName, Vec<Hash>)>)> {
+    (old_total, old_payouts): &Settlement,
+) -> Option<(CarriedAdjustment, Vec<Tree>)> {
     let scale = version.rounding.scale;
     let difference = rerated.total.sub(old_total);
     let beneficiaries: BTreeSet<&String> = rerated.payouts.keys().chain(old_payouts.keys()).collect();

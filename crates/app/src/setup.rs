@@ -93,7 +93,12 @@ pub fn mark_demo(backend: &mut dyn Backend) -> Result<()> {
     Ok(backend.set_meta("made_by", "revshare demo")?)
 }
 
-/// Whether `revshare demo` made this store.
-pub fn is_demo(backend: &mut dyn Backend) -> Result<bool> {
-    Ok(backend.meta("made_by")?.as_deref() == Some("revshare demo"))
+/// Whether `revshare demo` made the embedded store at `path` (read without
+/// opening it for writing: a file the demo did not make is left exactly as it is).
+pub fn is_demo_file(path: &Path) -> Result<bool> {
+    Ok(revshare_store::sqlite::peek_meta(path, "made_by")
+        .ok()
+        .flatten()
+        .as_deref()
+        == Some("revshare demo"))
 }

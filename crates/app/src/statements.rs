@@ -35,7 +35,7 @@ pub fn list(backend: &mut dyn Backend) -> Result<Vec<Shown>> {
     let mut verified = verifier(backend)?;
     let mut shown = Vec::new();
     for row in backend.statements()? {
-        let statement = verified.get(&row)?.statement().clone();
+        let statement = verified.get(backend, &row)?.statement().clone();
         shown.push(Shown {
             json: row.json.clone(),
             statement,
@@ -48,7 +48,7 @@ pub fn list(backend: &mut dyn Backend) -> Result<Vec<Shown>> {
 /// One closed statement, checked.
 pub fn show(backend: &mut dyn Backend, statement_id: &str) -> Result<Shown> {
     let row = row_of(backend, statement_id)?;
-    let statement = verifier(backend)?.get(&row)?.statement().clone();
+    let statement = verifier(backend)?.get(backend, &row)?.statement().clone();
     Ok(Shown {
         json: row.json.clone(),
         statement,
@@ -83,7 +83,7 @@ fn checked_tree(backend: &mut dyn Backend, shown: &Shown, tree: &TreeName) -> Re
 
 /// A stored tree's leaves, 32 bytes each.
 pub(crate) fn split_leaves(row: &TreeRow) -> Result<Vec<Hash>> {
-    if row.leaves.len() % 32 != 0 {
+    if !row.leaves.len().is_multiple_of(32) {
         return Err(AppError::Integrity(format!(
             "statement {}: tree `{}` holds {} bytes, not whole leaves",
             row.statement_id,

@@ -125,25 +125,44 @@ fn synthesize(rng: &mut fastrand::Rng, count: u32, month: u32, days: u32, prefix
 }
 
 /// The demo replaces only a store it made: anything else at its path is refused,
-/// and a key file is never deleted (the next demo store adopts it).
+/// and a key file is never deleted. The next demo store adopts the key of the store
+/// it replaces, and no other: a key beside no demo store could be another store's,
+/// and the demo must never sign with it.
 fn replace_demo_store(path: &Path) -> Result<(), Failure> {
-    if !path.exists() {
-        return Ok(());
-    }
+    let mut key = path.as_os_str().to_owned();
+    key.push(".key");
+    let key = PathBuf::from(key);
     let refuse = |why: String| {
         Failure::input(format!(
-            "{} exists and {why}; the demo works only in a store of its own (default revshare-demo.db): \
-             give another --db, or move that file away",
-            path.display()
+            "{why}; the demo works only in a store of its own (default revshare-demo.db): give another --db, \
+             or move those files away"
         ))
     };
-    let made_by_demo = revshare_store::open(&Location::Sqlite(path.to_path_buf()))
-        .map_err(|e| refuse(format!("is not a revshare store ({e})")))
-        .and_then(|mut backend| {
-            revshare_app::setup::is_demo(backend.as_mut()).map_err(|e| refuse(format!("cannot be read ({e})")))
+    if !path.exists() {
+        if key.exists() {
+            return Err(refuse(format!(
+                "{} exists but {} does not: the demo signs only with a key it made",
+                key.display(),
+                path.display()
+            )));
+        }
+        return Ok(());
+    }
+    if !revshare_app::setup::is_demo_file(path)? {
+        return Err(refuse(format!(
+            "{} exists and was not made by `revshare demo`",
+            path.display()
+        )));
+    }
+    if key.exists() {
+        let mut backend = revshare_store::open(&Location::Sqlite(path.to_path_buf()))?;
+        revshare_app::keys::Keys::open(&key, backend.as_mut()).map_err(|_| {
+            refuse(format!(
+                "{} is not the key of the demo store {}",
+                key.display(),
+                path.display()
+            ))
         })?;
-    if !made_by_demo {
-        return Err(refuse("was not made by `revshare demo`".to_string()));
     }
     for suffix in ["", "-wal", "-shm"] {
         let mut name = path.as_os_str().to_owned();

@@ -281,8 +281,6 @@ fn a_statement_edited_in_the_database_is_named_by_show_and_audit_verify() {
 // one edited in the database must stop it (exit 1, naming it) before anything is
 // signed, also when nothing changed for the edited period since it closed.
 #[test]
-#[ignore = "product bug in revshare-app: close does not verify a contract's earlier statements unless \
-            something changed for them (settle::pending), so close 2026-10 signs over an edited 2026-09"]
 fn the_next_close_refuses_to_build_on_an_edited_statement() {
     let d = dir("edited-close");
     let d = d.0.as_path();
@@ -492,7 +490,7 @@ fn demo_refuses_a_store_it_did_not_make_and_keeps_its_key() {
     let app = std::fs::read(d.join("app.db")).unwrap();
     let message = fails(d, 2, &["--db", "app.db", "demo", "--events", "3000"]);
     assert!(
-        message.contains("app.db exists and is not a revshare store"),
+        message.contains("app.db exists and was not made by `revshare demo`"),
         "{message}"
     );
     assert_eq!(std::fs::read(d.join("app.db")).unwrap(), app);

@@ -222,7 +222,7 @@ proptest! {
                 prop_assert!(!amount.starts_with('-'), "negative amount {}", amount);
             }
             for a in &s.adjustments {
-                prop_assert_eq!(a.amount.starts_with('-'), a.kind == "cap_reduction", "{:?}", a);
+                prop_assert_eq!(a.amount.starts_with('-'), a.kind == revshare_core::statement::AdjustmentKind::CapReduction, "{:?}", a);
             }
             for (beneficiary, payout) in &s.payouts {
                 prop_assert!(!payout.starts_with('-'), "{} receives {}", beneficiary, payout);

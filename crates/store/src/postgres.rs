@@ -716,15 +716,14 @@ impl Backend for PgStore {
     }
 
     fn contributions(&mut self) -> Result<Vec<ContributionRow>> {
-        Ok(self
-            .client
+        self.client
             .query(
                 &format!("SELECT {CONTRIBUTION_COLUMNS} FROM contributions ORDER BY number"),
                 &[],
             )?
             .iter()
             .map(contribution_from_row)
-            .collect::<Result<_>>()?)
+            .collect()
     }
 
     fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {

@@ -45,6 +45,33 @@ fn create_private(path: &Path) -> Result<()> {
     }
 }
 
+/// A file found empty (made by someone else before `init`) becomes private too
+/// before it holds anything.
+fn make_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| StoreError::Io(format!("cannot make {} private: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// Reads one `meta` value of a store without opening it for writing (nothing is
+/// created or migrated): `None` when the file is not a store of this schema.
+pub fn peek_meta(path: &Path, key: &str) -> Result<Option<String>> {
+    let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap_or(-1);
+    if version != SCHEMA_VERSION {
+        return Ok(None);
+    }
+    Ok(connection
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
 impl SqliteStore {
     /// Opens (creating it, mode 0600, if needed) and migrates the store at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore> {
@@ -82,6 +109,7 @@ impl SqliteStore {
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
         if version == 0 {
+            make_private(path)?;
             let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let raced: i64 = transaction.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             if raced == 0 {
@@ -879,7 +907,8 @@ mod tests {
         std::fs::create_dir_all(&directory).unwrap();
         let path = directory.join("new.db");
         let _ = std::fs::remove_file(&path);
-        SqliteStore::open(&path).unwrap();
+        // The `-wal` file exists while the store is open.
+        let _open = SqliteStore::open(&path).unwrap();
         for suffix in ["", "-wal"] {
             let mut name = path.as_os_str().to_owned();
             name.push(suffix);
