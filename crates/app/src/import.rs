@@ -18,7 +18,7 @@ use revshare_ingest::reader::{Chunk, Record, RecordReader};
 use revshare_store::backend::{EventBatch, EventLayout, EventRow, HostPart, InsertOutcome};
 
 use crate::keys::Keys;
-use crate::rows::{events_payload, key_order, object};
+use crate::rows::{key_order, object, write_event_row, BatchHasher};
 use crate::snapshot::Snapshot;
 use crate::{AppError, Backend, Ctx, Result};
 
@@ -280,9 +280,8 @@ struct Prepared {
     origins: Vec<Record>,
     problems: Vec<Rejected>,
     read: u64,
-    /// Per host: the payload of all its events of the chunk, for when all of them
-    /// are accepted (the common case), computed on the pool.
-    payloads: Vec<(HostPart, [u8; 32])>,
+    /// The rows' JCS, written on the pool, hashed by the writer over the accepted ones.
+    rows_jcs: RowsJcs,
 }
 
 /// Validates a chunk into rows (with customer pseudonyms), laid out for the backend,
@@ -314,14 +313,7 @@ fn prepare(keys: &Keys, input: InputPlace<'_>, chunk: &Chunk, now: Timestamp, la
     for problem in all.problems.iter_mut().filter(|p| p.id.is_none()) {
         problem.id = readable_id(chunk, problem);
     }
-    let all_accepted = vec![InsertOutcome::Accepted; all.rows.len()];
-    let payloads = revshare_store::host_parts(&all.rows, &all_accepted)
-        .into_par_iter()
-        .map(|part| {
-            let payload = part_payload(&all.rows, &part);
-            (part, payload)
-        })
-        .collect();
+    let rows_jcs = RowsJcs::of(&all.rows);
     Ok(Prepared {
         file: file.to_string(),
         file_index: input.index,
@@ -329,15 +321,56 @@ fn prepare(keys: &Keys, input: InputPlace<'_>, chunk: &Chunk, now: Timestamp, la
         origins: all.origins,
         problems: all.problems,
         read: all.read,
-        payloads,
+        rows_jcs,
     })
 }
 
-/// The `events_accepted` payload of one host part (its events in key order).
-fn part_payload(rows: &[EventRow], part: &HostPart) -> [u8; 32] {
-    let mut views: Vec<_> = part.rows.iter().map(|i| rows[*i].view(0)).collect();
-    views.sort_unstable_by(key_order);
-    events_payload(views.into_iter())
+/// Each row's JCS (the form an `events_accepted` payload hashes), written on the
+/// pool, with each host's rows in `(source, id)` order, so that the writer, which
+/// alone knows which rows are accepted, only hashes.
+struct RowsJcs {
+    bytes: Vec<u8>,
+    /// Per row: its range in `bytes`.
+    ranges: Vec<std::ops::Range<usize>>,
+    /// Per host: its rows in key order.
+    order: Vec<(String, Vec<usize>)>,
+}
+
+impl RowsJcs {
+    fn of(rows: &[EventRow]) -> RowsJcs {
+        let mut bytes = Vec::with_capacity(rows.len() * 340);
+        let mut ranges = Vec::with_capacity(rows.len());
+        for row in rows {
+            let start = bytes.len();
+            write_event_row(&row.view(0), &mut bytes);
+            ranges.push(start..bytes.len());
+        }
+        let all = vec![InsertOutcome::Accepted; rows.len()];
+        let order = revshare_store::host_parts(rows, &all)
+            .into_iter()
+            .map(|part| {
+                let mut sorted = part.rows;
+                sorted.sort_unstable_by(|a, b| key_order(&rows[*a].view(0), &rows[*b].view(0)));
+                (part.host, sorted)
+            })
+            .collect();
+        RowsJcs { bytes, ranges, order }
+    }
+
+    /// The payload of a host part: its accepted rows, in key order.
+    fn payload(&self, rows: &[EventRow], part: &HostPart) -> [u8; 32] {
+        let accepted: rustc_hash::FxHashSet<usize> = part.rows.iter().copied().collect();
+        let order = self
+            .order
+            .iter()
+            .find(|(host, _)| *host == part.host)
+            .map(|(_, order)| order);
+        let mut hasher = BatchHasher::default();
+        for index in order.into_iter().flatten().filter(|i| accepted.contains(i)) {
+            hasher.add(&rows[*index].leaf, &self.bytes[self.ranges[*index].clone()]);
+        }
+        hasher.finish()
+    }
 }
 
 /// The `id` of a refused record, when its JSON is readable enough to say.
@@ -431,22 +464,12 @@ fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prep
     }
 }
 
-/// Chains one `events_accepted` entry per host part, reusing the payloads computed
-/// on the pool where every event of the host was accepted.
-fn audit_entries(
-    head: Head,
-    rows: &[EventRow],
-    parts: &[HostPart],
-    payloads: &[(HostPart, [u8; 32])],
-    stamp: &Stamp,
-) -> Vec<Entry> {
+/// Chains one `events_accepted` entry per host part.
+fn audit_entries(head: Head, rows: &[EventRow], parts: &[HostPart], jcs: &RowsJcs, stamp: &Stamp) -> Vec<Entry> {
     let new: Vec<NewEntry> = parts
         .iter()
         .map(|part| {
-            let payload = payloads
-                .iter()
-                .find(|(precomputed, _)| precomputed == part)
-                .map_or_else(|| part_payload(rows, part), |(_, payload)| *payload);
+            let payload = jcs.payload(rows, part);
             NewEntry {
                 time: stamp.time.clone(),
                 actor: stamp.actor.clone(),
@@ -473,7 +496,7 @@ fn write_prepared(
         origins,
         mut problems,
         read,
-        payloads,
+        rows_jcs,
     } = prepared;
     let mut written = Written::default();
     let summary = &mut written.summary;
@@ -483,7 +506,7 @@ fn write_prepared(
         Vec::new()
     } else {
         let mut hook =
-            |head: Head, rows: &[EventRow], parts: &[HostPart]| Ok(audit_entries(head, rows, parts, &payloads, stamp));
+            |head: Head, rows: &[EventRow], parts: &[HostPart]| Ok(audit_entries(head, rows, parts, &rows_jcs, stamp));
         backend.insert_events(&mut batch, &mut hook)?
     };
     let mut conflicts = Vec::new();

@@ -335,6 +335,40 @@ impl ExceptionKind {
     }
 }
 
+/// What rates an event group (step 3): its use-case rule, and the FX rate into the
+/// contract currency (`None`: already in it).
+#[derive(Clone, Copy, Debug)]
+pub struct RatedBy<'c> {
+    pub rule: &'c crate::contract::RateRule,
+    pub fx: Option<&'c Decimal>,
+}
+
+/// Step 2: an event group's exception (the first kind that applies, in the spec's
+/// order), or what rates it.
+pub fn classify<'c>(
+    contract: &'c Contract,
+    fx: &'c FxTable,
+    model: &str,
+    use_case: &str,
+    currency: &str,
+    day: Day,
+) -> Result<RatedBy<'c>, ExceptionKind> {
+    if !contract.licenses_model(model) {
+        return Err(ExceptionKind::UnlicensedModel);
+    }
+    if contract.prohibited_use_cases.iter().any(|p| p == use_case) {
+        return Err(ExceptionKind::ProhibitedUse);
+    }
+    let rule = contract.rate_for(use_case).ok_or(ExceptionKind::NoRate)?;
+    if currency == contract.currency {
+        return Ok(RatedBy { rule, fx: None });
+    }
+    let rate = fx
+        .rate(currency, &contract.currency, day)
+        .ok_or(ExceptionKind::NoFxRate)?;
+    Ok(RatedBy { rule, fx: Some(rate) })
+}
+
 /// An adjustment carried into a statement from outside the period's own usage:
 /// prior-period settlements and resolved disputes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -455,33 +489,19 @@ pub fn rate_statement(
             symbols.name(key.use_case),
             symbols.name(key.currency),
         );
-        let fx = if currency == contract.currency {
-            Some(&one)
-        } else {
-            inputs.fx.rate(currency, &contract.currency, key.day)
+        let (rule, fx) = match classify(contract, &inputs.fx, model, use_case, currency, key.day) {
+            Ok(rated) => (rated.rule, rated.fx),
+            Err(kind) => {
+                exceptions
+                    .entry((kind.as_str(), currency))
+                    .or_insert((kind, Sums::default()))
+                    .1
+                    .merge(sums);
+                continue;
+            }
         };
-        let rule = contract.rate_for(use_case);
-        let exception = if !contract.licenses_model(model) {
-            Some(ExceptionKind::UnlicensedModel)
-        } else if contract.prohibited_use_cases.iter().any(|p| p == use_case) {
-            Some(ExceptionKind::ProhibitedUse)
-        } else if rule.is_none() {
-            Some(ExceptionKind::NoRate)
-        } else if fx.is_none() {
-            Some(ExceptionKind::NoFxRate)
-        } else {
-            None
-        };
-        if let Some(kind) = exception {
-            exceptions
-                .entry((kind.as_str(), currency))
-                .or_insert((kind, Sums::default()))
-                .1
-                .merge(sums);
-            continue;
-        }
-        let (rule, fx) = (rule.expect("checked"), fx.expect("checked"));
-        let revenue = Decimal::from_units(sums.revenue_units, REVENUE_SCALE).mul(fx);
+        let revenue = Decimal::from_units(sums.revenue_units, REVENUE_SCALE);
+        let revenue = fx.map_or_else(|| revenue.clone(), |rate| revenue.mul(rate));
         let mut rate = rule.revenue_share.add(&c);
         for window in &contract.exclusivity {
             if (window.use_case == use_case || window.use_case == "*") && window.from <= key.day && key.day < window.to

@@ -218,6 +218,16 @@ impl Statement {
             ("unique_customers".into(), u128::from(self.unique_customers)),
             ("events.count".into(), u128::from(self.events.count)),
         ];
+        for (i, adjustment) in self.adjustments.iter().enumerate() {
+            for (tree, summary) in [("events", &adjustment.events), ("voided", &adjustment.voided)] {
+                if let Some(summary) = summary {
+                    checks.push((format!("adjustments[{i}].{tree}.count"), u128::from(summary.count)));
+                }
+            }
+        }
+        for (i, exception) in self.exceptions.iter().enumerate() {
+            checks.push((format!("exceptions[{i}].events"), u128::from(exception.events)));
+        }
         for (i, line) in self.lines.iter().enumerate() {
             checks.push((format!("lines[{i}].events"), u128::from(line.events)));
             checks.push((format!("lines[{i}].requests"), line.requests));

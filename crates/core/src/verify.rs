@@ -39,6 +39,10 @@ pub enum VerifyError {
     BadSignature,
     #[error("the signed object is not a statement or payout notice: {0}")]
     NotAStatement(String),
+    #[error(
+        "the number {0} is not an integer below 2^53: JCS would write it as a double, so other texts would verify too"
+    )]
+    Number(String),
     #[error("the proof is for statement {proof}, not {statement}")]
     OtherStatement { proof: String, statement: String },
     #[error("the proof's tree `{0}` is not a tree of this statement")]
@@ -192,6 +196,9 @@ pub enum Verified {
 /// members), Ed25519 `verify_strict` with the key its `key_id` names among `keys`.
 pub fn verify_bytes(bytes: &[u8], keys: &[PublicKey]) -> Result<Verified, VerifyError> {
     let mut object = crate::json::parse_strict_object(bytes).map_err(VerifyError::Json)?;
+    for value in object.values() {
+        check_numbers(value)?;
+    }
     let full_sha256 = hex::encode(Sha256::digest(crate::json::canonical(&Value::Object(object.clone()))));
     let signature = object.remove("signature").ok_or(VerifyError::Unsigned)?;
     let signature: Signature =
@@ -221,6 +228,26 @@ pub fn verify_statement_bytes(bytes: &[u8], keys: &[PublicKey]) -> Result<Verifi
         Verified::PayoutNotice(_) => Err(VerifyError::NotAStatement(
             "it is a payout notice, not a statement".to_string(),
         )),
+    }
+}
+
+/// Every number of a signed document is an integer of magnitude below 2^53, which
+/// JCS writes exactly; any other could be swapped for another text with the same
+/// double (statements.md: integers in a statement stay below 2^53).
+fn check_numbers(value: &Value) -> Result<(), VerifyError> {
+    const LIMIT: u64 = (1 << 53) - 1;
+    match value {
+        Value::Number(n) => {
+            let exact = n.as_u64().is_some_and(|v| v <= LIMIT) || n.as_i64().is_some_and(|v| v.unsigned_abs() <= LIMIT);
+            if exact {
+                Ok(())
+            } else {
+                Err(VerifyError::Number(n.to_string()))
+            }
+        }
+        Value::Array(items) => items.iter().try_for_each(check_numbers),
+        Value::Object(members) => members.values().try_for_each(check_numbers),
+        _ => Ok(()),
     }
 }
 
@@ -465,6 +492,30 @@ mod tests {
             verify_statement_bytes(&changed, &keys(&key)).unwrap_err(),
             VerifyError::BadSignature
         );
+    }
+
+    #[test]
+    fn numbers_jcs_cannot_write_exactly_are_refused() {
+        let (mut statement, key) = example();
+        statement.lines[0].requests = (1 << 53) + 1;
+        sign(&mut statement, &key);
+        let bytes = statement.to_json_pretty();
+        let error = verify_statement_bytes(bytes.as_bytes(), &keys(&key)).unwrap_err();
+        assert_eq!(error, VerifyError::Number("9007199254740993".to_string()));
+        // The same double under another text would otherwise verify too.
+        let swapped = bytes.replace("9007199254740993", "9007199254740992");
+        assert!(matches!(
+            verify_statement_bytes(swapped.as_bytes(), &keys(&key)),
+            Err(VerifyError::Number(_))
+        ));
+        let float =
+            statement
+                .to_json_pretty()
+                .replacen("\"unique_customers\": ", "\"unique_customers\": 1.5, \"x\": ", 1);
+        assert!(matches!(
+            verify_statement_bytes(float.as_bytes(), &keys(&key)),
+            Err(VerifyError::Number(_) | VerifyError::Json(_))
+        ));
     }
 
     #[test]
