@@ -18,7 +18,7 @@ use revshare_ingest::reader::{Chunk, Record, RecordReader};
 use revshare_store::backend::{EventBatch, EventLayout, EventRow, HostPart, InsertOutcome};
 
 use crate::keys::Keys;
-use crate::rows::{key_order, object, write_event_row, BatchHasher};
+use crate::rows::{object, write_event_row, BatchHasher};
 use crate::snapshot::Snapshot;
 use crate::{AppError, Backend, Ctx, Result};
 
@@ -325,49 +325,77 @@ fn prepare(keys: &Keys, input: InputPlace<'_>, chunk: &Chunk, now: Timestamp, la
     })
 }
 
-/// Each row's JCS (the form an `events_accepted` payload hashes), written on the
-/// pool, with each host's rows in `(source, id)` order, so that the writer, which
-/// alone knows which rows are accepted, only hashes.
+/// Each row's JCS (the form an `events_accepted` payload hashes) and leaf, written
+/// on the pool per host in `(source, id)` order, so that the writer, which alone
+/// knows which rows are accepted, hashes long runs of contiguous bytes.
 struct RowsJcs {
-    bytes: Vec<u8>,
-    /// Per row: its range in `bytes`.
-    ranges: Vec<std::ops::Range<usize>>,
-    /// Per host: its rows in key order.
-    order: Vec<(String, Vec<usize>)>,
+    hosts: Vec<HostRows>,
+}
+
+struct HostRows {
+    host: String,
+    /// The host's rows (batch indices) in key order.
+    order: Vec<usize>,
+    /// Their JCS, in that order; `ends[p]` is where position `p` ends.
+    jcs: Vec<u8>,
+    ends: Vec<usize>,
+    /// Their leaves, 32 bytes each, in that order.
+    leaves: Vec<u8>,
 }
 
 impl RowsJcs {
     fn of(rows: &[EventRow]) -> RowsJcs {
-        let mut bytes = Vec::with_capacity(rows.len() * 340);
-        let mut ranges = Vec::with_capacity(rows.len());
-        for row in rows {
-            let start = bytes.len();
-            write_event_row(&row.view(0), &mut bytes);
-            ranges.push(start..bytes.len());
-        }
         let all = vec![InsertOutcome::Accepted; rows.len()];
-        let order = revshare_store::host_parts(rows, &all)
+        let hosts = revshare_store::host_parts(rows, &all)
             .into_iter()
             .map(|part| {
-                let mut sorted = part.rows;
-                sorted.sort_unstable_by(|a, b| key_order(&rows[*a].view(0), &rows[*b].view(0)));
-                (part.host, sorted)
+                let mut order = part.rows;
+                let key = |i: usize| (rows[i].source.as_bytes(), rows[i].id.as_bytes());
+                order.sort_unstable_by(|a, b| key(*a).cmp(&key(*b)));
+                let mut jcs = Vec::with_capacity(order.len() * 400);
+                let mut ends = Vec::with_capacity(order.len());
+                let mut leaves = Vec::with_capacity(order.len() * 32);
+                for index in &order {
+                    write_event_row(&rows[*index].view(0), &mut jcs);
+                    ends.push(jcs.len());
+                    leaves.extend_from_slice(&rows[*index].leaf);
+                }
+                HostRows {
+                    host: part.host,
+                    order,
+                    jcs,
+                    ends,
+                    leaves,
+                }
             })
             .collect();
-        RowsJcs { bytes, ranges, order }
+        RowsJcs { hosts }
     }
 
     /// The payload of a host part: its accepted rows, in key order.
-    fn payload(&self, rows: &[EventRow], part: &HostPart) -> [u8; 32] {
-        let accepted: rustc_hash::FxHashSet<usize> = part.rows.iter().copied().collect();
-        let order = self
-            .order
-            .iter()
-            .find(|(host, _)| *host == part.host)
-            .map(|(_, order)| order);
+    fn payload(&self, rows: usize, part: &HostPart) -> [u8; 32] {
+        let mut accepted = vec![false; rows];
+        for index in &part.rows {
+            accepted[*index] = true;
+        }
         let mut hasher = BatchHasher::default();
-        for index in order.into_iter().flatten().filter(|i| accepted.contains(i)) {
-            hasher.add(&rows[*index].leaf, &self.bytes[self.ranges[*index].clone()]);
+        let Some(host) = self.hosts.iter().find(|h| h.host == part.host) else {
+            return hasher.finish();
+        };
+        let start_of = |p: usize| if p == 0 { 0 } else { host.ends[p - 1] };
+        let mut run = 0;
+        for p in 0..=host.order.len() {
+            if p < host.order.len() && accepted[host.order[p]] {
+                continue;
+            }
+            if run < p {
+                hasher.add_run(
+                    (p - run) as u64,
+                    &host.leaves[run * 32..p * 32],
+                    &host.jcs[start_of(run)..start_of(p)],
+                );
+            }
+            run = p + 1;
         }
         hasher.finish()
     }
@@ -464,19 +492,33 @@ fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prep
     }
 }
 
-/// Chains one `events_accepted` entry per host part.
+/// Chains one `events_accepted` entry per host part. The parts are hashed side by
+/// side, so that a core the validation leaves idle takes a share.
 fn audit_entries(head: Head, rows: &[EventRow], parts: &[HostPart], jcs: &RowsJcs, stamp: &Stamp) -> Vec<Entry> {
+    let payloads: Vec<[u8; 32]> = std::thread::scope(|scope| {
+        let others: Vec<_> = parts[1.min(parts.len())..]
+            .iter()
+            .map(|part| scope.spawn(move || jcs.payload(rows.len(), part)))
+            .collect();
+        let first = parts.first().map(|part| jcs.payload(rows.len(), part));
+        first
+            .into_iter()
+            .chain(
+                others
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            )
+            .collect()
+    });
     let new: Vec<NewEntry> = parts
         .iter()
-        .map(|part| {
-            let payload = jcs.payload(rows, part);
-            NewEntry {
-                time: stamp.time.clone(),
-                actor: stamp.actor.clone(),
-                action: Action::EventsAccepted,
-                object: object::events(&part.host),
-                payload_sha256: payload,
-            }
+        .zip(payloads)
+        .map(|(part, payload)| NewEntry {
+            time: stamp.time.clone(),
+            actor: stamp.actor.clone(),
+            action: Action::EventsAccepted,
+            object: object::events(&part.host),
+            payload_sha256: payload,
         })
         .collect();
     chain_all(head, &new).0
