@@ -14,6 +14,7 @@ pub mod contracts;
 pub mod contributions;
 pub mod import;
 pub mod keys;
+pub mod locate;
 mod period_events;
 pub mod rows;
 mod settle;

@@ -117,6 +117,19 @@ impl PeriodEvents {
         usage.remove(&key).unwrap_or_default()
     }
 
+    /// How many of the events no contract selects (under `inputs`).
+    pub fn unselected(&self, inputs: &RatingInputs) -> u64 {
+        let mut router = Router::new(inputs);
+        let mut usage = UsageMap::default();
+        let mut unselected = 0;
+        for (index, event) in self.events.iter().enumerate() {
+            if router.add(&mut usage, &self.symbols, &event.facts, index as u32) == 0 {
+                unselected += 1;
+            }
+        }
+        unselected
+    }
+
     /// The leaves of some events, in key order.
     pub fn leaves(&self, indices: &[u32]) -> Vec<Hash> {
         debug_assert!(indices.windows(2).all(|w| w[0] < w[1]), "indices in key order");

@@ -143,6 +143,27 @@ pub fn prove(backend: &mut dyn Backend, statement_id: &str, source: &str, id: &s
         }
     }
     Err(AppError::NotFound(format!(
-        "event ({source}, {id}) is not counted in statement {statement_id}"
+        "event ({source}, {id}) is not counted in statement {statement_id}: {}",
+        explain(backend, source, id)?
     )))
+}
+
+/// Where else an event is counted, or why it is not, in a sentence.
+fn explain(backend: &mut dyn Backend, source: &str, id: &str) -> Result<String> {
+    let located = crate::locate::locate(backend, source, id)?;
+    let mut parts: Vec<String> = located
+        .places
+        .iter()
+        .map(|p| {
+            format!(
+                "{} in {} (tree `{}`, leaf {})",
+                if p.counted { "it is counted" } else { "it is removed" },
+                p.statement_id,
+                p.tree,
+                p.leaf_index
+            )
+        })
+        .collect();
+    parts.extend(located.not_counted.iter().map(ToString::to_string));
+    Ok(parts.join("; "))
 }

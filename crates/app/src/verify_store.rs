@@ -265,7 +265,13 @@ pub fn rerated_json(backend: &mut dyn Backend, statement_id: &str) -> Result<Str
     let index = snapshot
         .contract_index(&row.contract)
         .ok_or_else(|| crate::AppError::Integrity("its contract is gone".into()))?;
-    let built = build(backend, &snapshot, &mut verified, index, period, &row.closed_at, head)?
+    let mut hosts = crate::close::HostEvents::new(period);
+    let inputs = crate::close::Inputs {
+        snapshot: &snapshot,
+        verified: &mut verified,
+        hosts: &mut hosts,
+    };
+    let built = build(backend, inputs, index, period, &row.closed_at, head)?
         .ok_or_else(|| crate::AppError::Integrity("nothing to close".into()))?;
     Ok(built.statement.to_json_pretty())
 }
@@ -282,7 +288,13 @@ fn rerate_one(
     let index = snapshot
         .contract_index(&row.contract)
         .ok_or("its contract was not stored when it closed")?;
-    let built = build(backend, snapshot, verified, index, period, &row.closed_at, head)
+    let mut hosts = crate::close::HostEvents::new(period);
+    let inputs = crate::close::Inputs {
+        snapshot,
+        verified,
+        hosts: &mut hosts,
+    };
+    let built = build(backend, inputs, index, period, &row.closed_at, head)
         .map_err(|e| format!("re-rating it as of its close failed: {e}"))?
         .ok_or("re-rated as of its close, there is nothing to close")?;
     let stored: serde_json::Value = serde_json::from_str(&row.json).map_err(|e| format!("unreadable: {e}"))?;

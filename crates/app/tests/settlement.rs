@@ -108,12 +108,13 @@ fn request(period: &str) -> CloseRequest {
         contract: None,
         grace: Grace::default(),
         dry_run: false,
+        allow_empty: false,
     }
 }
 
 fn try_close(t: &TestStore, backend: &mut dyn Backend, period: &str, now: &str) -> Result<Vec<Closed>, AppError> {
     let operator = Actor::cli();
-    close(backend, &t.keys(), ctx(&operator, now), &request(period))
+    close(backend, &t.keys(), ctx(&operator, now), &request(period)).map(|outcome| outcome.statements)
 }
 
 fn close_at(t: &TestStore, backend: &mut dyn Backend, period: &str, now: &str) -> Vec<Closed> {
@@ -508,8 +509,21 @@ fn a_registry_version_after_a_close_leaves_every_proof_valid(t: &TestStore) {
             revshare_app::statements::prove(backend.as_mut(), "acme-llama/2026-09", &event.source, &event.id).unwrap();
         assert_eq!(&after, before);
     }
-    // October rates under the new registry: acme-llama selects nothing.
-    let october = close_at(t, backend.as_mut(), "2026-10", "2026-11-29T00:00:00Z");
+    // October rates under the new registry: acme-llama selects nothing, which a
+    // close refuses unless allowed (its September counted events).
+    let empty = try_close(t, backend.as_mut(), "2026-10", "2026-11-29T00:00:00Z").unwrap_err();
+    assert!(empty.to_string().contains("--allow-empty"), "{empty}");
+    let mut allowed = request("2026-10");
+    allowed.allow_empty = true;
+    let operator = Actor::cli();
+    let october = close(
+        backend.as_mut(),
+        &t.keys(),
+        ctx(&operator, "2026-11-29T00:00:00Z"),
+        &allowed,
+    )
+    .unwrap()
+    .statements;
     let acme = october.iter().find(|c| c.statement.contract == "acme-llama").unwrap();
     assert_eq!(acme.statement.events.count, 0);
     assert_reproducible(backend.as_mut());

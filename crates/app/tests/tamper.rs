@@ -89,6 +89,7 @@ fn close_period(t: &TestStore, backend: &mut dyn Backend, period: &str) {
         contract: None,
         grace: Grace::default(),
         dry_run: false,
+        allow_empty: false,
     };
     close(backend, &t.keys(), ctx(&operator, NOW), &request).unwrap();
 }

@@ -2,7 +2,7 @@
 //! would be, with nothing stored.
 
 use clap::Args;
-use revshare_app::close::{CloseRequest, Closed, Grace};
+use revshare_app::close::{CloseOutcome, CloseRequest, Closed, ContractSummary, Grace};
 use revshare_app::Ctx;
 use revshare_core::period::Period;
 use revshare_core::statement::{AdjustmentKind, Statement};
@@ -24,13 +24,17 @@ pub struct CloseArgs {
     /// Print the unsigned statements a close would sign now; store nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Close a contract's period that has no events although its previous period had
+    /// some (refused otherwise: usually the period's usage is not imported yet).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 pub fn parse_period(text: &str) -> Result<Period, String> {
     Period::parse(text).ok_or_else(|| format!("\"{text}\" is not a period such as 2026-10 or 2026-Q4"))
 }
 
-/// Closes (or previews) and prints one line per statement.
+/// Closes (or previews): prints the summary, then one line per statement.
 pub fn close_period(args: &StoreArgs, request: &CloseRequest) -> Result<Vec<Closed>, Failure> {
     let mut backend = open(args)?;
     let keys = keys(args, backend.as_mut())?;
@@ -39,7 +43,9 @@ pub fn close_period(args: &StoreArgs, request: &CloseRequest) -> Result<Vec<Clos
         actor: &actor,
         now: now(),
     };
-    let closed = revshare_app::close::close(backend.as_mut(), &keys, ctx, request)?;
+    let outcome = revshare_app::close::close(backend.as_mut(), &keys, ctx, request)?;
+    print_summary(&outcome, request);
+    let closed = outcome.statements;
     if closed.is_empty() {
         println!(
             "nothing to close for {}: no contract's term covers it (monthly contracts close months, quarterly ones \
@@ -51,6 +57,63 @@ pub fn close_period(args: &StoreArgs, request: &CloseRequest) -> Result<Vec<Clos
         println!("{}", describe(c, request.dry_run));
     }
     Ok(closed)
+}
+
+/// What the close found, per contract and per host, before its statements.
+fn print_summary(outcome: &CloseOutcome, request: &CloseRequest) {
+    let now = crate::stateful::now().seconds;
+    if request.dry_run && now < request.period.end().unix_seconds() {
+        println!(
+            "note: {} has not ended yet; a close now would be refused (this preview shows its usage so far)",
+            request.period
+        );
+    }
+    for contract in &outcome.contracts {
+        for line in summary_lines(contract) {
+            println!("{line}");
+        }
+    }
+    for (host, count) in &outcome.unselected {
+        println!(
+            "  {count} events of host {host} in {} are selected by no contract (check the host, the model \
+             registry and the contracts' terms; `revshare locate SOURCE ID` tells why for one event)",
+            request.period
+        );
+    }
+}
+
+fn summary_lines(c: &ContractSummary) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{}/{}: {} events ({} rated, {} exceptions)",
+        c.contract,
+        c.period,
+        c.events,
+        c.rated,
+        c.events - c.rated
+    )];
+    for e in &c.exceptions {
+        lines.push(format!(
+            "  {} {} ({} events): {}",
+            e.kind.as_str(),
+            e.currency,
+            e.events,
+            e.fix
+        ));
+    }
+    if c.outside_settlement > 0 {
+        lines.push(format!(
+            "  {} events of its host are dated before {} (this first close): outside settlement, no statement counts them",
+            c.outside_settlement, c.period
+        ));
+    }
+    if c.suspiciously_empty() {
+        lines.push(format!(
+            "  warning: no events, while its previous period counted {} (import the period's usage first, or \
+             close it with --allow-empty)",
+            c.previous_events.unwrap_or(0)
+        ));
+    }
+    lines
 }
 
 fn describe(c: &Closed, dry_run: bool) -> String {
@@ -89,6 +152,7 @@ pub fn run(args: &StoreArgs, close: &CloseArgs) -> Result<(), Failure> {
         contract: close.contract.clone(),
         grace: Grace::new(close.grace_seconds)?,
         dry_run: close.dry_run,
+        allow_empty: close.allow_empty,
     };
     let closed = close_period(args, &request)?;
     if close.dry_run {

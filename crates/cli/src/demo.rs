@@ -278,6 +278,7 @@ fn request(period: &str, contract: Option<&str>) -> CloseRequest {
         contract: contract.map(str::to_string),
         grace: Grace::default(),
         dry_run: false,
+        allow_empty: false,
     }
 }
 

@@ -10,6 +10,7 @@ mod demo;
 mod format;
 mod import;
 mod inputs;
+mod locate;
 mod rate;
 mod stateful;
 mod verify;
@@ -100,6 +101,8 @@ enum Command {
     Close(close::CloseArgs),
     /// Void an accepted event: it stops counting (a closed period gets an adjustment).
     Void(stateful::VoidArgs),
+    /// Where an event is counted (statement, tree, leaf), or why not.
+    Locate(locate::LocateArgs),
     /// Closed statements.
     #[command(subcommand)]
     Statement(stateful::StatementCommand),
@@ -181,6 +184,7 @@ fn main() -> ExitCode {
         Command::Contribution(command) => stateful::contribution(&store, command),
         Command::Close(args) => close::run(&store, &args),
         Command::Void(args) => stateful::void(&store, &args),
+        Command::Locate(args) => locate::run(&store, &args),
         Command::Statement(command) => stateful::statement(&store, command),
         Command::Prove {
             statement_id,

@@ -676,8 +676,11 @@ fn a_registry_version_after_a_close_changes_no_proof() {
     let signed = json(&statement);
     assert_eq!(leaves["count"], signed["events"]["count"]);
     assert_eq!(leaves["tree"], "events");
-    // Closing October under the new version re-rates nothing of September.
-    ok(d, &["close", "2026-10"]);
+    // Closing October under the new version re-rates nothing of September. Under
+    // it, acme-llama selects no October event, which a close refuses unless allowed.
+    let empty = fails(d, 2, &["close", "2026-10"]);
+    assert!(empty.contains("--allow-empty"), "{empty}");
+    ok(d, &["close", "2026-10", "--allow-empty"]);
     assert_eq!(ok(d, &["prove", "acme-llama/2026-09", source, id]), proof);
     ok(d, &["audit", "verify"]);
 }

@@ -379,7 +379,10 @@ pub trait Backend: Send {
     /// How many events of `host` with `day` in `[start, end)` were stored at a seq
     /// in `(after, through]` (without reading them where the backend can).
     fn count_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<u64>;
-    /// Visits every stored event, ascending by seq (for `audit verify`).
+    /// The hosts with events dated in `[start, end)` stored at a seq of at most
+    /// `through`, with how many each.
+    fn event_hosts(&mut self, start: i32, end: i32, through: i64) -> Result<Vec<(String, u64)>>;
+    /// Visits every stored event, the events of one seq together (for `audit verify`).
     fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()>;
     fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>>;
     /// Visits every idempotency key (for `audit verify`).

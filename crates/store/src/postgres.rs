@@ -841,6 +841,27 @@ impl Backend for PgStore {
         Ok(count as u64)
     }
 
+    fn event_hosts(&mut self, start: i32, end: i32, through: i64) -> Result<Vec<(String, u64)>> {
+        let seqs: HashMap<i64, i64> = self
+            .client
+            .query("SELECT batch, seq FROM event_batches", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let mut hosts: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for row in self.client.query(
+            "SELECT host, batch, count(*) FROM events WHERE day >= $1 AND day < $2 GROUP BY host, batch",
+            &[&start, &end],
+        )? {
+            let batch: i64 = row.get(1);
+            if seqs.get(&batch).is_some_and(|seq| *seq <= through) {
+                let count: i64 = row.get(2);
+                *hosts.entry(row.get(0)).or_default() += count as u64;
+            }
+        }
+        Ok(hosts.into_iter().collect())
+    }
+
     fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()> {
         let seqs: HashMap<i64, i64> = self
             .client

@@ -650,6 +650,16 @@ impl Backend for SqliteStore {
         Ok(count as u64)
     }
 
+    fn event_hosts(&mut self, start: i32, end: i32, through: i64) -> Result<Vec<(String, u64)>> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT host, sum(count) FROM segments WHERE day >= ?1 AND day < ?2 AND seq <= ?3 GROUP BY host ORDER BY host",
+        )?;
+        let rows = statement.query_map(params![start, end, through], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()> {
         let mut statement = self
             .connection

@@ -3,22 +3,28 @@
 //! A close is one write transaction: the store's write lock keeps every other writer
 //! out, so the close rates exactly the rows stored at or before the audit log's head
 //! (its `audit_head`), and the same inputs give the same statement when a closed
-//! period is re-rated later ([`build`] is shared with `audit verify`). Closing again
-//! returns the stored statements; a concurrent second close waits and finds them.
+//! period is re-rated later ([`build::build`] is shared with `audit verify`).
+//! Closing again returns the stored statements; a concurrent second close waits and
+//! finds them. Every close, dry or real, first sums up what it found per contract.
+
+mod build;
+mod summary;
+mod term;
 
 use revshare_core::audit::{Action, Head};
-use revshare_core::contract::{Contract, ContractVersions};
 use revshare_core::merkle;
-use revshare_core::period::{date_of_rfc3339, day_start_rfc3339, rfc3339, Day, Period};
-use revshare_core::rating::{adjustment_only, rate_statement, version_for, StatementKey, TreeSummary};
+use revshare_core::period::{day_start_rfc3339, rfc3339, Period};
 use revshare_core::statement::{PayoutNotice, Statement};
-use revshare_core::verify::{sign, sign_notice, statement_sha256, TreeName};
+use revshare_core::verify::{sign, sign_notice, statement_sha256};
 use revshare_store::backend::{NoticeRow, StatementRow, TreeRow};
 
+pub(crate) use build::{build, Built, Inputs};
+pub(crate) use summary::HostEvents;
+pub use summary::{day_ranges, ContractSummary, ExceptionNote};
+
 use crate::keys::Keys;
-use crate::period_events::PeriodEvents;
 use crate::rows::{object, payload};
-use crate::settle::{pending, Settled, VerifiedStatements};
+use crate::settle::VerifiedStatements;
 use crate::snapshot::Snapshot;
 use crate::tx::{self, Tx};
 use crate::{AppError, Backend, Ctx, Result};
@@ -54,6 +60,8 @@ pub struct CloseRequest {
     pub grace: Grace,
     /// Rate and return the unsigned statements; store nothing.
     pub dry_run: bool,
+    /// Close a contract's period that has no events although its previous one had.
+    pub allow_empty: bool,
 }
 
 /// One statement a close produced, found, or (dry run) would produce.
@@ -67,9 +75,19 @@ pub struct Closed {
     pub statement: Statement,
 }
 
+/// What a close found and did.
+#[derive(Clone, Debug)]
+pub struct CloseOutcome {
+    /// Per contract that closes now (or would, for a dry run).
+    pub contracts: Vec<ContractSummary>,
+    /// Events of the period that no contract selects, per host.
+    pub unselected: Vec<(String, u64)>,
+    pub statements: Vec<Closed>,
+}
+
 /// Closes `period` for every contract whose term covers it, or settles what is
 /// pending for contracts whose term has ended (or just `request.contract`).
-pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &CloseRequest) -> Result<Vec<Closed>> {
+pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &CloseRequest) -> Result<CloseOutcome> {
     let ends = request.period.end().unix_seconds() + request.grace.seconds();
     if ctx.now.seconds < ends && !request.dry_run {
         return Err(AppError::TooEarly(format!(
@@ -92,7 +110,7 @@ pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &Clo
     }
 }
 
-fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Vec<Closed>> {
+fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<CloseOutcome> {
     let head = tx.head();
     let snapshot = Snapshot::load(tx.backend, head.seq as i64)?;
     if let Some(id) = &request.contract {
@@ -101,8 +119,12 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Vec<
         }
     }
     let mut verified = VerifiedStatements::new(crate::keys::public_keys(tx.backend)?);
-    let closed_at = tx.time().to_string();
-    let mut closed = Vec::new();
+    let mut hosts = HostEvents::new(request.period);
+    let mut outcome = CloseOutcome {
+        contracts: Vec::new(),
+        unselected: Vec::new(),
+        statements: Vec::new(),
+    };
     for index in 0..snapshot.contracts.contracts.len() {
         let id = snapshot.contracts.contracts[index].id.clone();
         if request.contract.as_ref().is_some_and(|only| *only != id) {
@@ -111,7 +133,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Vec<
         let statement_id = format!("{id}/{}", request.period);
         if let Some(row) = snapshot.statements.iter().find(|s| s.statement_id == statement_id) {
             let statement = verified.get(tx.backend, row)?.statement().clone();
-            closed.push(Closed {
+            outcome.statements.push(Closed {
                 statement_id,
                 new: false,
                 json: row.json.clone(),
@@ -119,18 +141,20 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Vec<
             });
             continue;
         }
-        check_order(&snapshot, index, request)?;
-        let built = build(
-            tx.backend,
-            &snapshot,
-            &mut verified,
-            index,
-            request.period,
-            &closed_at,
-            head,
-        )?;
-        let Some(built) = built else { continue };
-        closed.push(match request.dry_run {
+        term::check_order(&snapshot, index, request.period)?;
+        let inputs = Inputs {
+            snapshot: &snapshot,
+            verified: &mut verified,
+            hosts: &mut hosts,
+        };
+        let closed_at = tx.time().to_string();
+        let Some(mut built) = build(tx.backend, inputs, index, request.period, &closed_at, head)? else {
+            continue;
+        };
+        describe_history(tx.backend, &snapshot, index, request.period, &mut built.summary)?;
+        refuse_empty(&built.summary, request)?;
+        outcome.contracts.push(built.summary.clone());
+        outcome.statements.push(match request.dry_run {
             true => Closed {
                 statement_id,
                 new: true,
@@ -140,170 +164,54 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Vec<
             false => store(tx, keys, &snapshot, built)?,
         });
     }
-    Ok(closed)
+    outcome.unselected = hosts.all_unselected(tx.backend, &snapshot)?.into_iter().collect();
+    Ok(outcome)
 }
 
-/// Where a period stands in a contract's term.
-enum Term<'c> {
-    /// Covered: this version rates it.
-    In(&'c Contract),
-    /// After the term ended, in the last version's cadence.
-    After(&'c Contract),
-    Outside,
-}
-
-fn term_of<'c>(versions: &'c ContractVersions, index: usize, period: Period, snapshot: &Snapshot) -> Term<'c> {
-    let key = StatementKey {
-        contract: index as u32,
-        period,
-    };
-    if version_for(&snapshot.contracts, &key).is_some() {
-        return match versions.version_on(period.start()) {
-            Some(version) => Term::In(version),
-            None => Term::Outside,
-        };
-    }
-    let last_index = versions.versions.len() - 1;
-    let last = &versions.versions[last_index];
-    match versions.end_of(last_index) {
-        Some(end) if period.start() >= end && last.cadence == period.cadence => Term::After(last),
-        _ => Term::Outside,
-    }
-}
-
-/// The period after `period` in the contract's cadence then, if its term goes on.
-fn next_period(versions: &ContractVersions, period: Period) -> Option<Period> {
-    let day = period.end();
-    versions.version_on(day).map(|v| v.cadence.period_of(day))
-}
-
-/// Closes run in order (statements.md): the first close of a contract fixes where
-/// its settlement starts; after it, each close must be the next period.
-fn check_order(snapshot: &Snapshot, index: usize, request: &CloseRequest) -> Result<()> {
-    let versions = &snapshot.contracts.contracts[index];
-    let period = request.period;
-    let own: Vec<Period> = snapshot
-        .statements_of(&versions.id)
-        .filter_map(|s| Period::parse(&s.period))
-        .filter(|p| matches!(term_of(versions, index, *p, snapshot), Term::In(_)))
-        .collect();
-    let (Some(first), Some(last)) = (own.first(), own.last()) else {
-        return Ok(());
-    };
-    let covered = match term_of(versions, index, period, snapshot) {
-        Term::In(_) => true,
-        Term::After(_) => false,
-        Term::Outside => return Ok(()),
-    };
-    if covered && period.start() < first.start() {
-        return Err(AppError::Conflict(format!(
-            "{}/{period} is before {}'s settlement start {first} (its first close); periods before it \
-             are outside settlement",
-            versions.id, versions.id
-        )));
-    }
-    match next_period(versions, *last) {
-        Some(next) if next.start() < period.start() || (covered && next != period) => Err(AppError::Conflict(format!(
-            "cannot close {}/{period}: {}/{next} is still open (a contract's periods close in order)",
-            versions.id, versions.id
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// A statement as a close computes it, before signing.
-pub(crate) struct Built {
-    pub statement: Statement,
-    pub trees: Vec<crate::settle::Tree>,
-    pub settled: Vec<Settled>,
-    pub host: String,
-}
-
-/// Computes contract `index`'s statement for `period` as of `head`, the way a close
-/// does: `None` when there is nothing to close (a period outside the term, or after
-/// it with nothing pending).
-pub(crate) fn build(
+/// What a summary says of a contract's earlier periods: the events its previous
+/// period counted, and on its first close, its host's events dated before it.
+fn describe_history(
     backend: &mut dyn Backend,
     snapshot: &Snapshot,
-    verified: &mut VerifiedStatements,
     index: usize,
     period: Period,
-    closed_at: &str,
-    head: Head,
-) -> Result<Option<Built>> {
+    summary: &mut ContractSummary,
+) -> Result<()> {
     let versions = &snapshot.contracts.contracts[index];
-    let (rated, leaves, version) = match term_of(versions, index, period, snapshot) {
-        Term::Outside => return Ok(None),
-        Term::After(last) => {
-            if snapshot.statements_of(&versions.id).next().is_none() {
-                return Ok(None);
-            }
-            let pending = pending(backend, snapshot, verified, index, period)?;
-            if pending.carried.is_empty() {
-                return Ok(None);
-            }
-            let rated = adjustment_only(last, period, &pending.carried);
-            ((rated, pending), Vec::new(), last)
+    let earlier: Vec<&StatementRow> = snapshot
+        .statements_of(&versions.id)
+        .filter(|s| s.end_day <= period.start().0)
+        .collect();
+    match earlier.last() {
+        Some(previous) => {
+            let statement: Statement = serde_json::from_str(&previous.json)
+                .map_err(|e| AppError::Integrity(format!("statement {}: {e}", previous.statement_id)))?;
+            summary.previous_events = Some(statement.events.count);
         }
-        Term::In(version) => {
-            let pending = pending(backend, snapshot, verified, index, period)?;
-            let key = StatementKey {
-                contract: index as u32,
-                period,
-            };
-            let events = PeriodEvents::read(backend, &version.host, period, snapshot.seq)?;
-            let inputs = snapshot.inputs_for(period);
-            let voided = |i: u32| {
-                snapshot
-                    .voids
-                    .contains_key(&(events.source(i).to_string(), events.id(i).to_string()))
-            };
-            let usage = events.accumulate(&inputs, key, |i| !voided(i));
-            let leaves = events.leaves(&usage.events);
-            let tree = TreeSummary {
-                count: leaves.len() as u64,
-                root: merkle::root(&leaves),
-            };
-            let rated = rate_statement(
-                version,
-                period,
-                &usage,
-                &events.symbols,
-                &inputs,
-                tree,
-                &pending.carried,
-            );
-            ((rated, pending), leaves, version)
+        None => {
+            let start = versions.versions[0].effective_from.0;
+            if start < period.start().0 {
+                summary.outside_settlement =
+                    backend.count_events(versions.host(), start, period.start().0, 0, snapshot.seq)?;
+            }
         }
-    };
-    let ((rated, pending), own_leaves) = (rated, leaves);
-    let mut statement = rated.statement;
-    statement.statement_id = Some(format!("{}/{period}", versions.id));
-    statement.contract_sha256 = Some(version.sha256.clone());
-    statement.closed_at = Some(closed_at.to_string());
-    statement.due_date = Some(due_date(closed_at, version)?);
-    statement.audit_head = Some(head.anchor());
-    if let Some(member) = statement.integer_too_large() {
-        return Err(AppError::Conflict(format!(
-            "{}: {member} is 2^53 or more, which a statement cannot hold exactly (JCS)",
-            versions.id
-        )));
     }
-    let mut trees = vec![(TreeName::Events, own_leaves)];
-    trees.extend(pending.trees);
-    Ok(Some(Built {
-        statement,
-        trees,
-        settled: pending.settled,
-        host: version.host.clone(),
-    }))
+    Ok(())
 }
 
-/// The UTC date of `closed_at` plus the contract's payment terms.
-fn due_date(closed_at: &str, version: &Contract) -> Result<String> {
-    let day = date_of_rfc3339(closed_at)
-        .ok_or_else(|| AppError::Integrity(format!("closed_at {closed_at} is not an RFC 3339 time")))?;
-    Ok(Day(day.0 + version.payment_terms_days as i32).to_string())
+/// A period with no events while the previous one had some is refused, unless
+/// allowed: it is most often a close run before the month's usage was imported.
+fn refuse_empty(summary: &ContractSummary, request: &CloseRequest) -> Result<()> {
+    if summary.suspiciously_empty() && !request.allow_empty && !request.dry_run {
+        return Err(AppError::Conflict(format!(
+            "{}/{} counts no events, but its previous period counted {}: import the period's usage first, or \
+             close it empty with --allow-empty",
+            summary.contract,
+            summary.period,
+            summary.previous_events.unwrap_or(0)
+        )));
+    }
+    Ok(())
 }
 
 /// Signs a built statement and its payout notices, and stores them with one audit
@@ -314,6 +222,7 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
         trees,
         settled,
         host,
+        summary: _,
     } = built;
     sign(&mut statement, keys.signing());
     let statement_id = statement.statement_id.clone().unwrap_or_default();

@@ -1,0 +1,150 @@
+//! Computing a statement the way a close does, as of an audit seq: shared by the
+//! close itself and by `audit verify`, which re-rates every closed period.
+
+use revshare_core::audit::Head;
+use revshare_core::contract::Contract;
+use revshare_core::merkle;
+use revshare_core::period::{date_of_rfc3339, Day, Period};
+use revshare_core::rating::{adjustment_only, rate_statement, Rated, StatementKey, TreeSummary};
+use revshare_core::statement::Statement;
+use revshare_core::verify::TreeName;
+
+use super::summary::{exception_notes, ContractSummary, HostEvents};
+use super::term::{term_of, Term};
+use crate::settle::{pending, Pending, Settled, Tree, VerifiedStatements};
+use crate::snapshot::Snapshot;
+use crate::{AppError, Backend, Result};
+
+/// A statement as a close computes it, before signing.
+pub(crate) struct Built {
+    pub statement: Statement,
+    pub trees: Vec<Tree>,
+    pub settled: Vec<Settled>,
+    pub host: String,
+    pub summary: ContractSummary,
+}
+
+/// What one close reads, shared by the contracts it closes.
+pub(crate) struct Inputs<'a> {
+    pub snapshot: &'a Snapshot,
+    pub verified: &'a mut VerifiedStatements,
+    pub hosts: &'a mut HostEvents,
+}
+
+/// Computes contract `index`'s statement for `period` as of `head`, the way a close
+/// does: `None` when there is nothing to close (a period outside the term, or after
+/// it with nothing pending).
+pub(crate) fn build(
+    backend: &mut dyn Backend,
+    inputs: Inputs<'_>,
+    index: usize,
+    period: Period,
+    closed_at: &str,
+    head: Head,
+) -> Result<Option<Built>> {
+    let snapshot = inputs.snapshot;
+    let versions = &snapshot.contracts.contracts[index];
+    let (rated, leaves, pending, version, summary) = match term_of(versions, index, period, snapshot) {
+        Term::Outside => return Ok(None),
+        Term::After(last) => {
+            if snapshot.statements_of(&versions.id).next().is_none() {
+                return Ok(None);
+            }
+            let pending = pending(backend, snapshot, inputs.verified, index, period)?;
+            if pending.carried.is_empty() {
+                return Ok(None);
+            }
+            let rated = adjustment_only(last, period, &pending.carried);
+            let mut summary = ContractSummary::empty(&versions.id, period);
+            summary.adjustment_only = true;
+            (rated, Vec::new(), pending, last, summary)
+        }
+        Term::In(version) => {
+            let pending = pending(backend, snapshot, inputs.verified, index, period)?;
+            let (rated, leaves, summary) = rate_own(backend, inputs, index, period, version, &pending)?;
+            (rated, leaves, pending, version, summary)
+        }
+    };
+    let statement = closing_fields(rated.statement, &versions.id, period, version, closed_at, head)?;
+    let mut trees = vec![(TreeName::Events, leaves)];
+    trees.extend(pending.trees);
+    Ok(Some(Built {
+        statement,
+        trees,
+        settled: pending.settled,
+        host: version.host.clone(),
+        summary,
+    }))
+}
+
+/// A period in the term: its own events (voided ones left out) and what is pending.
+fn rate_own(
+    backend: &mut dyn Backend,
+    inputs: Inputs<'_>,
+    index: usize,
+    period: Period,
+    version: &Contract,
+    pending: &Pending,
+) -> Result<(Rated, Vec<merkle::Hash>, ContractSummary)> {
+    let snapshot = inputs.snapshot;
+    let key = StatementKey {
+        contract: index as u32,
+        period,
+    };
+    let events = inputs.hosts.get(backend, snapshot, &version.host)?;
+    let rating = snapshot.inputs_for(period);
+    let voided = |i: u32| {
+        snapshot
+            .voids
+            .contains_key(&(events.source(i).to_string(), events.id(i).to_string()))
+    };
+    let usage = events.accumulate(&rating, key, |i| !voided(i));
+    let leaves = events.leaves(&usage.events);
+    let tree = TreeSummary {
+        count: leaves.len() as u64,
+        root: merkle::root(&leaves),
+    };
+    let rated = rate_statement(
+        version,
+        period,
+        &usage,
+        &events.symbols,
+        &rating,
+        tree,
+        &pending.carried,
+    );
+    let mut summary = ContractSummary::empty(&version.id, period);
+    summary.events = leaves.len() as u64;
+    summary.rated = rated.rated_events;
+    summary.exceptions = exception_notes(version, &rating, &usage, &events.symbols);
+    Ok((rated, leaves, summary))
+}
+
+/// The fields a close adds to a rated statement.
+fn closing_fields(
+    mut statement: Statement,
+    contract: &str,
+    period: Period,
+    version: &Contract,
+    closed_at: &str,
+    head: Head,
+) -> Result<Statement> {
+    statement.statement_id = Some(format!("{contract}/{period}"));
+    statement.contract_sha256 = Some(version.sha256.clone());
+    statement.closed_at = Some(closed_at.to_string());
+    statement.due_date = Some(due_date(closed_at, version)?);
+    statement.audit_head = Some(head.anchor());
+    if let Some(member) = statement.integer_too_large() {
+        return Err(AppError::Conflict(format!(
+            "{contract}: {member} is 2^53 or more, which a statement cannot hold exactly (JCS)"
+        )));
+    }
+    Ok(statement)
+}
+
+/// The UTC date of `closed_at` plus the contract's payment terms.
+fn due_date(closed_at: &str, version: &Contract) -> Result<String> {
+    let day = date_of_rfc3339(closed_at)
+        .ok_or_else(|| AppError::Integrity(format!("closed_at {closed_at} is not an RFC 3339 time")))?;
+    Ok(Day(day.0 + version.payment_terms_days as i32).to_string())
+}

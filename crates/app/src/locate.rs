@@ -1,0 +1,280 @@
+//! Where an event is counted (statement, tree, leaf index; one place per contract
+//! that selects it), or why it is not: voided, outside settlement, in an open
+//! period, late and pending the next close, selected by no contract, or never
+//! received. Places come from the leaves each statement was closed with.
+
+use revshare_core::contract::Glob;
+use revshare_core::period::{Day, Period};
+use revshare_core::verify::TreeName;
+use revshare_store::backend::{EventView, KeyRow, StatementRow, VoidRow};
+use serde::Serialize;
+
+use crate::settle::VerifiedStatements;
+use crate::snapshot::Snapshot;
+use crate::statements::{split_leaves, tree_names};
+use crate::{AppError, Backend, Result};
+
+/// Where one event stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Located {
+    pub source: String,
+    pub id: String,
+    /// Its host and UTC day, when it was received.
+    pub host: Option<String>,
+    pub day: Option<String>,
+    pub places: Vec<Place>,
+    /// Why it is not counted somewhere it could be (empty when counted everywhere).
+    pub not_counted: Vec<NotCounted>,
+}
+
+/// A tree of a closed statement that holds the event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Place {
+    pub contract: String,
+    pub statement_id: String,
+    /// `events`, `prior_period:<P>` (counted), or `voided:<P>` (removed).
+    pub tree: String,
+    pub leaf_index: u64,
+    /// `false` for a `voided:` tree: the statement removed the event there.
+    pub counted: bool,
+}
+
+/// Why an event is not counted (for one contract, or at all).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum NotCounted {
+    NeverReceived,
+    Voided {
+        by: String,
+        at: String,
+        why: String,
+    },
+    /// Dated before the contract's first closed period.
+    OutsideSettlement {
+        contract: String,
+        period: String,
+        settlement_start: String,
+    },
+    /// Its period is not closed yet for the contract.
+    OpenPeriod {
+        contract: String,
+        period: String,
+    },
+    /// Its period was closed before it arrived: the contract's next close settles it.
+    Late {
+        contract: String,
+        period: String,
+    },
+    SelectedByNoContract {
+        why: String,
+    },
+}
+
+impl std::fmt::Display for NotCounted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotCounted::NeverReceived => write!(f, "it was never received"),
+            NotCounted::Voided { by, at, why } => write!(f, "it was voided by {by} at {at} ({why})"),
+            NotCounted::OutsideSettlement {
+                contract,
+                period,
+                settlement_start,
+            } => write!(
+                f,
+                "it is dated in {period}, before {contract}'s settlement start {settlement_start}: outside settlement"
+            ),
+            NotCounted::OpenPeriod { contract, period } => {
+                write!(f, "{contract}/{period} is not closed yet: its close will count it")
+            }
+            NotCounted::Late { contract, period } => write!(
+                f,
+                "it arrived after {contract}/{period} closed: the next close of {contract} settles it in a \
+                 prior_period:{period} tree"
+            ),
+            NotCounted::SelectedByNoContract { why } => write!(f, "no contract selects it: {why}"),
+        }
+    }
+}
+
+/// Locates event `(source, id)` as of now.
+pub fn locate(backend: &mut dyn Backend, source: &str, id: &str) -> Result<Located> {
+    let mut located = Located {
+        source: source.to_string(),
+        id: id.to_string(),
+        host: None,
+        day: None,
+        places: Vec::new(),
+        not_counted: Vec::new(),
+    };
+    let Some(key) = backend.event_key(source, id)? else {
+        located.not_counted.push(NotCounted::NeverReceived);
+        return Ok(located);
+    };
+    located.host = Some(key.host.clone());
+    located.day = Some(Day(key.day).to_string());
+    let model = stored_model(backend, &key)?;
+    let head = backend.audit_head()?;
+    let snapshot = Snapshot::load(backend, head.seq as i64)?;
+    let void = snapshot.voids.get(&(source.to_string(), id.to_string())).cloned();
+    if let Some(void) = &void {
+        located.not_counted.push(voided(void));
+    }
+    let mut verified = VerifiedStatements::new(crate::keys::public_keys(backend)?);
+    let mut selected = false;
+    for versions in &snapshot.contracts.contracts {
+        let Some(version) = versions.version_on(Day(key.day)) else {
+            continue;
+        };
+        let period = version.cadence.period_of(Day(key.day));
+        if versions.host() != key.host || !owns(&snapshot, versions.licensor(), &model, period) {
+            continue;
+        }
+        selected = true;
+        let places = places_in(backend, &snapshot, &mut verified, &versions.id, period, &key)?;
+        let counted = places.iter().any(|p| p.counted);
+        located.places.extend(places);
+        if !counted && void.is_none() {
+            located.not_counted.push(why_not(&snapshot, &versions.id, period));
+        }
+    }
+    if !selected {
+        located.not_counted.push(NotCounted::SelectedByNoContract {
+            why: no_contract(&snapshot, &key, &model),
+        });
+    }
+    Ok(located)
+}
+
+fn voided(void: &VoidRow) -> NotCounted {
+    NotCounted::Voided {
+        by: void.actor.clone(),
+        at: void.voided_at.clone(),
+        why: void.reason.clone(),
+    }
+}
+
+/// The stored event's model (the key says where to look).
+fn stored_model(backend: &mut dyn Backend, key: &KeyRow) -> Result<String> {
+    let mut model = None;
+    let mut visit = |e: &EventView<'_>| -> revshare_store::backend::Result<()> {
+        if e.source == key.source && e.id == key.id {
+            model = Some(e.model.to_string());
+        }
+        Ok(())
+    };
+    backend.scan_events(&key.host, key.day, key.day + 1, 0, i64::MAX, &mut visit)?;
+    model.ok_or_else(|| {
+        AppError::Integrity(format!(
+            "event ({}, {}) has an idempotency key but no stored event",
+            key.source, key.id
+        ))
+    })
+}
+
+/// Whether `model` belongs to `licensor` under the registry in force for `period`.
+fn owns(snapshot: &Snapshot, licensor: &str, model: &str, period: Period) -> bool {
+    match snapshot.registry_on(period.start()) {
+        None => true,
+        Some(registry) => registry
+            .rows
+            .iter()
+            .find(|(pattern, _)| Glob::new(pattern).matches(model))
+            .is_some_and(|(_, owner)| owner == licensor),
+    }
+}
+
+/// The trees of `contract`'s statements that hold the event: its period's own, and
+/// the prior-period and voided trees of later statements.
+fn places_in(
+    backend: &mut dyn Backend,
+    snapshot: &Snapshot,
+    verified: &mut VerifiedStatements,
+    contract: &str,
+    period: Period,
+    key: &KeyRow,
+) -> Result<Vec<Place>> {
+    let own = format!("{contract}/{period}");
+    let rows: Vec<&StatementRow> = snapshot
+        .statements_of(contract)
+        .filter(|s| s.start_day >= period.start().0)
+        .collect();
+    let mut places = Vec::new();
+    for row in rows {
+        let statement = verified.get(backend, row)?.statement().clone();
+        for tree in tree_names(&statement) {
+            let relevant = match &tree {
+                TreeName::Events => row.statement_id == own,
+                TreeName::PriorPeriod(p) | TreeName::Voided(p) => *p == period.to_string(),
+            };
+            if !relevant {
+                continue;
+            }
+            let Some(stored) = backend.tree(&row.statement_id, &tree.to_string())? else {
+                continue;
+            };
+            if let Some(index) = split_leaves(&stored)?.iter().position(|l| *l == key.leaf) {
+                places.push(Place {
+                    contract: contract.to_string(),
+                    statement_id: row.statement_id.clone(),
+                    tree: tree.to_string(),
+                    leaf_index: index as u64,
+                    counted: !tree.removes(),
+                });
+            }
+        }
+    }
+    Ok(places)
+}
+
+/// Why a selected, not voided event is not counted for `contract`.
+fn why_not(snapshot: &Snapshot, contract: &str, period: Period) -> NotCounted {
+    let closed: Vec<Period> = snapshot
+        .statements_of(contract)
+        .filter_map(|s| Period::parse(&s.period))
+        .filter(|p| p.cadence == period.cadence)
+        .collect();
+    let (contract, name) = (contract.to_string(), period.to_string());
+    match closed.first() {
+        Some(first) if period < *first => NotCounted::OutsideSettlement {
+            contract,
+            period: name,
+            settlement_start: first.to_string(),
+        },
+        _ if closed.contains(&period) => NotCounted::Late { contract, period: name },
+        _ => NotCounted::OpenPeriod { contract, period: name },
+    }
+}
+
+/// Why no contract selects an event of `key.host` with `model`.
+fn no_contract(snapshot: &Snapshot, key: &KeyRow, model: &str) -> String {
+    let of_host: Vec<_> = snapshot
+        .contracts
+        .contracts
+        .iter()
+        .filter(|c| c.host() == key.host)
+        .collect();
+    if of_host.is_empty() {
+        return format!("no contract has host {}", key.host);
+    }
+    let day = Day(key.day);
+    let in_term: Vec<_> = of_host.iter().filter(|c| c.version_on(day).is_some()).collect();
+    if in_term.is_empty() {
+        let ids: Vec<&str> = of_host.iter().map(|c| c.id.as_str()).collect();
+        return format!("{day} is outside the term of {} (host {})", ids.join(", "), key.host);
+    }
+    let owner = snapshot
+        .registry_on(Period::parse(&day.to_string()[..7]).map_or(day, |p| p.start()))
+        .and_then(|r| {
+            r.rows
+                .iter()
+                .find(|(pattern, _)| Glob::new(pattern).matches(model))
+                .map(|(_, owner)| owner.clone())
+        });
+    match owner {
+        Some(owner) => format!(
+            "the model registry gives {model} to {owner}, and no contract of host {} has that licensor",
+            key.host
+        ),
+        None => format!("no row of the model registry matches {model}, so it belongs to no licensor"),
+    }
+}
