@@ -39,10 +39,16 @@ fn key_error(message: String) -> AppError {
 impl Keys {
     /// Creates new secrets at `path` (mode 0600); never replaces an existing file.
     pub fn create(path: &Path) -> Result<Keys> {
-        let mut secret = [0u8; 32];
         let mut pseudonym = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
         getrandom::fill(&mut pseudonym).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
+        Keys::create_with(path, pseudonym)
+    }
+
+    /// Creates a new signing key at `path` that keeps `pseudonym`, the key of
+    /// customer pseudonyms (which must never change for a store).
+    fn create_with(path: &Path, pseudonym: [u8; 32]) -> Result<Keys> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
         let keys = Keys {
             signing: SigningKey::from_bytes(&secret),
             pseudonym,
@@ -69,6 +75,30 @@ impl Keys {
             .and_then(|()| handle.sync_all())
             .map_err(|e| key_error(format!("cannot write the key file {}: {e}", path.display())))?;
         Ok(keys)
+    }
+
+    /// A new signing key for the store whose keys these are, written to `new_path`
+    /// (mode 0600, never over an existing file) and recorded in the store in the same
+    /// transaction as its audit entry. From then on the store signs with it, and only
+    /// its file opens the store; the old public key stays recorded, so statements it
+    /// signed keep verifying. The pseudonym key is kept: customers' pseudonyms never
+    /// change.
+    pub fn rotate(&self, backend: &mut dyn Backend, new_path: &Path, ctx: crate::Ctx<'_>) -> Result<Keys> {
+        let current = store_key_id(backend)?;
+        if current != self.public().key_id {
+            return Err(key_error(format!(
+                "these keys ({}) are not the store's current key {current}",
+                self.public().key_id
+            )));
+        }
+        let rotated = Keys::create_with(new_path, self.pseudonym)?;
+        let recorded = crate::setup::add_signing_key(backend, &rotated.public(), ctx);
+        if let Err(error) = recorded {
+            // Nothing refers to the new file: take it away again.
+            let _ = std::fs::remove_file(new_path);
+            return Err(error);
+        }
+        Ok(rotated)
     }
 
     /// Reads a key file, without checking it against a store (see [`Keys::open`]).

@@ -48,22 +48,35 @@ pub fn init(backend: &mut dyn Backend, key_file: &Path, ctx: Ctx<'_>) -> Result<
             .set_meta("pseudonym_scheme", revshare_core::privacy::PSEUDONYM_SCHEME)?;
         let time = tx.time().to_string();
         tx.backend.set_meta("created_at", &time)?;
-        let mut row = SigningKeyRow {
-            key_id: public.key_id.clone(),
-            alg: public.alg.clone(),
-            public_key: public.public_key.clone(),
-            created_at: tx.time().to_string(),
-            seq: tx.next_seq(),
-        };
-        let entry = tx.record(Action::KeyAdded, object::key(&row.key_id), payload(&row))?;
-        row.seq = entry.seq as i64;
-        tx.backend.add_signing_key(&row)?;
-        Ok(())
+        record_key(tx, &public)
     })?;
     Ok(Initialized::New {
         key_id: public.key_id,
         created_key,
     })
+}
+
+/// Records a new signing key (the store signs with its latest).
+pub(crate) fn add_signing_key(
+    backend: &mut dyn Backend,
+    public: &revshare_core::verify::PublicKey,
+    ctx: Ctx<'_>,
+) -> Result<()> {
+    tx::write(backend, ctx, |tx| record_key(tx, public))
+}
+
+fn record_key(tx: &mut Tx<'_>, public: &revshare_core::verify::PublicKey) -> Result<()> {
+    let mut row = SigningKeyRow {
+        key_id: public.key_id.clone(),
+        alg: public.alg.clone(),
+        public_key: public.public_key.clone(),
+        created_at: tx.time().to_string(),
+        seq: tx.next_seq(),
+    };
+    let entry = tx.record(Action::KeyAdded, object::key(&row.key_id), payload(&row))?;
+    row.seq = entry.seq as i64;
+    tx.backend.add_signing_key(&row)?;
+    Ok(())
 }
 
 /// Adds a party unless it exists (contracts create the parties they name).

@@ -7,6 +7,7 @@ use revshare_core::audit::Action;
 use revshare_store::backend::VoidRow;
 
 use crate::rows::{object, payload};
+use crate::settle::VerifiedStatements;
 use crate::tx;
 use crate::{AppError, Backend, Ctx, Result};
 
@@ -33,10 +34,11 @@ pub fn void(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str, rea
             .backend
             .event_key(source, id)?
             .ok_or_else(|| AppError::NotFound(format!("event ({source}, {id}) was never received")))?;
-        if let Some(party) = ctx.actor.party() {
-            if party != key.host {
+        if ctx.actor.role() == crate::Role::Host {
+            if ctx.actor.party() != Some(key.host.as_str()) {
                 return Err(AppError::NotFound(format!("event ({source}, {id}) was never received")));
             }
+            check_window(tx.backend, ctx, source, id)?;
         }
         if let Some(existing) = tx
             .backend
@@ -63,4 +65,37 @@ pub fn void(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str, rea
         tx.record(Action::EventVoided, object::void(&row.host, row.number), payload(&row))?;
         Ok(Voided::Now(row))
     })
+}
+
+/// A host may void an event a statement counts only while the dispute window of
+/// every statement that counts it is open; after that, only the operator may.
+fn check_window(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str) -> Result<()> {
+    let located = crate::locate::locate(backend, source, id)?;
+    let mut verified = VerifiedStatements::new(crate::keys::public_keys(backend)?);
+    for place in located.places.iter().filter(|p| p.counted) {
+        let row = backend
+            .statement(&place.statement_id)?
+            .ok_or_else(|| AppError::Integrity(format!("statement {} is gone", place.statement_id)))?;
+        let statement = verified.get(backend, &row)?.statement().clone();
+        let contract = crate::contracts::show(
+            backend,
+            &statement.contract,
+            Some(i64::from(statement.contract_version)),
+        )?;
+        let window_days = revshare_core::contract::Contract::from_toml(&contract.file_name, contract.toml.as_bytes())
+            .map_err(|e| AppError::Integrity(e.to_string()))?
+            .dispute_window_days;
+        let closed = statement
+            .closed_at
+            .as_deref()
+            .and_then(|t| revshare_core::event::parse_time(t).ok())
+            .ok_or_else(|| AppError::Integrity(format!("statement {}: bad closed_at", place.statement_id)))?;
+        if ctx.now.seconds >= closed.seconds + i64::from(window_days) * 86_400 {
+            return Err(AppError::Forbidden(format!(
+                "({source}, {id}) is counted in {}, whose dispute window ended: only the operator can void it now",
+                place.statement_id
+            )));
+        }
+    }
+    Ok(())
 }

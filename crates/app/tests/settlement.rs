@@ -730,7 +730,61 @@ fn voids_remove_events_before_and_after_a_close(t: &TestStore) {
     assert_reproducible(backend.as_mut());
 }
 
+fn a_rotated_key_signs_from_then_on_and_old_statements_keep_verifying(t: &TestStore) {
+    let mut backend = t.open();
+    load_terms(backend.as_mut());
+    let lines = leaked_lines();
+    import_lines(t, backend.as_mut(), &lines, "2026-11-29T00:00:00Z");
+    let september = close_at(t, backend.as_mut(), "2026-09", "2026-11-29T00:00:00Z");
+    let old = t.keys();
+    let operator = Actor::cli();
+    let new_path = t.keys_path.with_extension("rotated");
+    let rotated = old
+        .rotate(backend.as_mut(), &new_path, ctx(&operator, "2026-11-29T00:00:00Z"))
+        .unwrap();
+    assert_ne!(rotated.public().key_id, old.public().key_id);
+    let refused = revshare_app::keys::Keys::open(&t.keys_path, backend.as_mut())
+        .err()
+        .unwrap();
+    assert!(refused.to_string().contains(&rotated.public().key_id), "{refused}");
+    let october = close(
+        backend.as_mut(),
+        &rotated,
+        ctx(&operator, "2026-11-29T00:00:00Z"),
+        &request("2026-10"),
+    )
+    .unwrap()
+    .statements;
+    let keys = revshare_app::keys::public_keys(backend.as_mut()).unwrap();
+    assert_eq!(keys.len(), 2);
+    for closed in september.iter().chain(&october) {
+        let signed_by = verify_statement_bytes(closed.json.as_bytes(), &keys)
+            .unwrap()
+            .statement()
+            .signature
+            .clone()
+            .unwrap()
+            .key_id;
+        let expected = if closed.statement.period == "2026-09" {
+            &old
+        } else {
+            &rotated
+        };
+        assert_eq!(signed_by, expected.public().key_id);
+    }
+    // Pseudonyms did not change: October's unique customers are counted as before.
+    let expected: Vec<serde_json::Value> = serde_json::from_slice(&fixture("expected-small.json")).unwrap();
+    let acme = october.iter().find(|c| c.statement_id == "acme-llama/2026-10").unwrap();
+    assert_eq!(
+        acme.statement.unique_customers,
+        expected[1]["unique_customers"].as_u64().unwrap()
+    );
+    let report = revshare_app::verify_store::verify(backend.as_mut(), None).unwrap();
+    assert!(report.holds(), "{:#?}", report.failures);
+}
+
 both_backends!(
+    a_rotated_key_signs_from_then_on_and_old_statements_keep_verifying,
     concurrent_imports_count_every_event_once,
     close_matches_rate_on_the_examples,
     imports_are_idempotent_and_conflicts_never_overwrite,

@@ -4,9 +4,8 @@
 //!
 //! The bounds are generous: the test profile builds this crate without optimization
 //! (only dependencies get opt-level 2), and the machine may be shared. The point is
-//! the order of growth: with the duplicate check quadratic, 110,000 extension
-//! attributes took about 7 s in release and 44 s in the test profile; linear, about
-//! 30 ms and 170 ms.
+//! the order of growth: a quadratic check of 110,000 keys takes seconds even in
+//! release, a linear one a small fraction of the bound.
 
 use std::time::{Duration, Instant};
 

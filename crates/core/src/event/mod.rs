@@ -132,8 +132,8 @@ impl<'a> UsageEvent<'a> {
     /// in one step, reusing `scratch`. An event the fast parser read has only strings
     /// that were free of escapes in the input, and JSON allows no `"`, `\\` or
     /// control character unescaped, so its canonical form copies them without the
-    /// escape scan (about 500 instructions an event). That knowledge holds
-    /// only here, between reading and hashing, which is why the two are one step.
+    /// escape scan. That knowledge holds only here, between reading and hashing,
+    /// which is why the two are one step.
     pub fn parse_and_hash(
         bytes: &'a [u8],
         shape: &mut Shape,
