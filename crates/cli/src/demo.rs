@@ -265,10 +265,10 @@ pub fn run(args: &StoreArgs, demo: &DemoArgs) -> Result<(), Failure> {
     drop(out);
 
     step("offline verification with only the public key");
-    verify_offline(&store_args, &september, &october, &usage, &dir)?;
+    let proven = verify_offline(&store_args, &september, &october, &usage, &dir)?;
 
     step(&format!("done in {:.1} s; try next", started.elapsed().as_secs_f64()));
-    print_next_steps(&db, &dir);
+    print_next_steps(&db, &dir, &proven);
     Ok(())
 }
 
@@ -282,14 +282,16 @@ fn request(period: &str, contract: Option<&str>) -> CloseRequest {
     }
 }
 
-fn print_next_steps(db: &Path, dir: &Path) {
+/// The commands to try next, each runnable as printed (with `revshare` installed).
+fn print_next_steps(db: &Path, dir: &Path, (source, id): &(String, String)) {
     let db_arg = db.display();
     let d = dir.display();
     println!("(install the binary first: cargo install --path crates/cli --locked)");
     println!("revshare --db {db_arg} statement list");
     println!("revshare --db {db_arg} statement show acme-llama/2026-10 --format table");
     println!("revshare --db {db_arg} audit verify");
-    println!("revshare --db {db_arg} prove acme-llama/2026-10 acme-cloud/us oct-00000003");
+    println!("revshare --db {db_arg} locate {source} {id}");
+    println!("revshare --db {db_arg} prove acme-llama/2026-10 {source} {id}");
     println!("revshare verify --statement {d}/acme-llama-2026-10.json --public-key {d}/public-key.json --event {d}/event.json --proof {d}/proof.json");
     println!("revshare --db {db_arg} audit chain --format json > {d}/chain.json && revshare verify --statement {d}/acme-llama-2026-10.json --public-key {d}/public-key.json --audit-chain {d}/chain.json");
     println!("revshare rate --contract {d}/acme-llama.toml --usage {d}/usage-sep-oct.ndjson --usage {d}/usage-sep-late.ndjson --fx {d}/fx.csv --contributions {d}/contributions.csv --period 2026-10 --format table");
@@ -383,7 +385,7 @@ fn verify_offline(
     october: &[Closed],
     usage: &[u8],
     dir: &Path,
-) -> Result<(), Failure> {
+) -> Result<(String, String), Failure> {
     let mut backend = stateful::open(args)?;
     let public = revshare_app::keys::public_keys(backend.as_mut())?;
     let current = public
@@ -409,9 +411,9 @@ fn verify_offline(
         .iter()
         .find(|c| c.statement.contract == "acme-llama")
         .ok_or_else(|| Failure::other("October has no acme-llama statement"))?;
-    let proven = prove_one(backend.as_mut(), acme, &public, usage, dir)?;
+    let (proven, key) = prove_one(backend.as_mut(), acme, &public, usage, dir)?;
     println!("{proven}");
-    Ok(())
+    Ok(key)
 }
 
 /// Proves one acme-cloud October event and verifies the proof as a host would.
@@ -421,7 +423,7 @@ fn prove_one(
     public: &[PublicKey],
     usage: &[u8],
     dir: &Path,
-) -> Result<String, Failure> {
+) -> Result<(String, (String, String)), Failure> {
     let (line, event) = usage
         .split(|b| *b == b'\n')
         .filter_map(|line| {
@@ -442,8 +444,9 @@ fn prove_one(
             .expect("proofs serialize")
             .as_bytes(),
     )?;
-    Ok(format!(
+    let message = format!(
         "event ({}, {}) is leaf #{} of {} in {}: its inclusion proof verifies against the signed root {}",
         event.source, event.id, proof.leaf_index, proof.tree_size, statement.statement_id, proof.root
-    ))
+    );
+    Ok((message, (event.source.to_string(), event.id.to_string())))
 }
