@@ -4,14 +4,29 @@
 
 use revshare_core::audit::{Entry, Link};
 
-use crate::{Backend, Result};
+use crate::access::Own;
+use crate::{Actor, Backend, Result};
 
 /// The most entries one call returns.
 pub const PAGE_MAX: usize = 1000;
 
-/// Up to `limit` (at most [`PAGE_MAX`]) entries after `after`, ascending.
-pub fn entries(backend: &mut dyn Backend, after: i64, limit: usize) -> Result<Vec<Entry>> {
-    Ok(backend.audit_entries(after, limit.min(PAGE_MAX))?)
+/// Up to `limit` (at most [`PAGE_MAX`]) entries after `after` that the actor reads
+/// in full (those about its own objects), ascending.
+pub fn entries(backend: &mut dyn Backend, actor: &Actor, after: i64, limit: usize) -> Result<Vec<Entry>> {
+    let own = Own::of(backend, actor)?;
+    let limit = limit.clamp(1, PAGE_MAX);
+    let mut seen = Vec::new();
+    let mut from = after;
+    loop {
+        let page = backend.audit_entries(from, PAGE_MAX)?;
+        let done = page.len() < PAGE_MAX;
+        from = page.last().map_or(from, |e| e.seq as i64);
+        seen.extend(page.into_iter().filter(|e| own.sees_entry(&e.object)));
+        if done || seen.len() >= limit {
+            seen.truncate(limit);
+            return Ok(seen);
+        }
+    }
 }
 
 /// Every entry after `after`, page by page.

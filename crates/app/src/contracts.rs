@@ -10,7 +10,7 @@ use revshare_store::backend::{ContractRow, StatementRow};
 use crate::rows::{object, payload};
 use crate::setup::ensure_party;
 use crate::tx::{self, Tx};
-use crate::{AppError, Backend, Ctx, Result};
+use crate::{Actor, AppError, Backend, Ctx, Result};
 
 /// What adding a contract file did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +30,7 @@ pub enum Added {
 
 /// Validates a contract file and stores it as a new version.
 pub fn add_version(backend: &mut dyn Backend, ctx: Ctx<'_>, file_name: &str, bytes: &[u8]) -> Result<Added> {
+    crate::access::require(ctx.actor, crate::access::Permission::AddContractVersion)?;
     let contract = Contract::from_toml(file_name, bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
     let toml = String::from_utf8(bytes.to_vec())
         .map_err(|_| AppError::Invalid(format!("{file_name}: a contract file must be UTF-8")))?;
@@ -121,22 +122,40 @@ fn check_not_inside_closed(statements: &[StatementRow], contract: &Contract) -> 
     }
 }
 
-/// The stored versions, by `(id, version)`.
-pub fn list(backend: &mut dyn Backend) -> Result<Vec<ContractRow>> {
-    Ok(backend.contracts()?)
+/// The stored versions the actor reads, by `(id, version)`.
+pub fn list(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<ContractRow>> {
+    let readable = crate::access::readable_contracts(backend, actor)?;
+    Ok(backend
+        .contracts()?
+        .into_iter()
+        .filter(|r| readable.contains(&r.id))
+        .collect())
+}
+
+/// One stored version (the latest unless `version`), if the actor reads it.
+pub fn show(backend: &mut dyn Backend, actor: &Actor, id: &str, version: Option<i64>) -> Result<ContractRow> {
+    if !crate::access::readable_contracts(backend, actor)?
+        .iter()
+        .any(|c| c == id)
+    {
+        return Err(missing(id, version));
+    }
+    stored(backend, id, version)
+}
+
+fn missing(id: &str, version: Option<i64>) -> AppError {
+    AppError::NotFound(format!(
+        "no contract `{id}`{} is stored",
+        version.map(|v| format!(" version {v}")).unwrap_or_default()
+    ))
 }
 
 /// One stored version (the latest unless `version`).
-pub fn show(backend: &mut dyn Backend, id: &str, version: Option<i64>) -> Result<ContractRow> {
+pub(crate) fn stored(backend: &mut dyn Backend, id: &str, version: Option<i64>) -> Result<ContractRow> {
     backend
         .contracts()?
         .into_iter()
         .filter(|r| r.id == id && version.is_none_or(|v| r.version == v))
         .max_by_key(|r| r.version)
-        .ok_or_else(|| {
-            AppError::NotFound(format!(
-                "no contract `{id}`{} is stored",
-                version.map(|v| format!(" version {v}")).unwrap_or_default()
-            ))
-        })
+        .ok_or_else(|| missing(id, version))
 }

@@ -8,6 +8,7 @@ use revshare_core::period::Day;
 use revshare_core::tables::ContributionStatus;
 use revshare_store::backend::ContributionRow;
 
+use crate::access::{require, Permission};
 use crate::rows::{object, payload};
 use crate::tx::{self, Tx};
 use crate::{AppError, Backend, Ctx, Result};
@@ -49,6 +50,7 @@ fn party_of(tx: &mut Tx<'_>, contract: &str, side: Party) -> Result<String> {
 /// Records a proposal. Acting for a party (`--as`), that party must be the side
 /// that proposes.
 pub fn propose(backend: &mut dyn Backend, ctx: Ctx<'_>, proposal: &Proposal) -> Result<ContributionRow> {
+    check_side_taker(backend, ctx, &proposal.contract)?;
     if proposal.reference.chars().count() > REFERENCE_CHARS_MAX {
         return Err(AppError::Invalid(format!(
             "--reference: at most {REFERENCE_CHARS_MAX} characters"
@@ -96,6 +98,16 @@ pub fn propose(backend: &mut dyn Backend, ctx: Ctx<'_>, proposal: &Proposal) -> 
 /// Accepts or rejects a proposed contribution, once. Acting for a party, that party
 /// must be the other side of the contract.
 pub fn decide(backend: &mut dyn Backend, ctx: Ctx<'_>, number: i64, decision: Decision) -> Result<ContributionRow> {
+    let contract = backend
+        .contributions()?
+        .into_iter()
+        .find(|c| c.number == number)
+        .map(|c| c.contract)
+        .ok_or_else(|| AppError::NotFound(format!("no contribution {number} is stored")))?;
+    check_side_taker(backend, ctx, &contract).map_err(|e| match e {
+        AppError::NotFound(_) => AppError::NotFound(format!("no contribution {number} is stored")),
+        other => other,
+    })?;
     tx::write(backend, ctx, |tx| {
         let mut row = tx
             .backend
@@ -143,7 +155,31 @@ pub fn decide(backend: &mut dyn Backend, ctx: Ctx<'_>, number: i64, decision: De
     })
 }
 
-/// Every contribution, by number.
-pub fn list(backend: &mut dyn Backend) -> Result<Vec<ContributionRow>> {
-    Ok(backend.contributions()?)
+/// The contributions of the contracts the actor reads, by number.
+pub fn list(backend: &mut dyn Backend, actor: &crate::Actor) -> Result<Vec<ContributionRow>> {
+    require(actor, Permission::Contributions)?;
+    let readable = crate::access::readable_contracts(backend, actor)?;
+    Ok(backend
+        .contributions()?
+        .into_iter()
+        .filter(|c| readable.contains(&c.contract))
+        .collect())
+}
+
+/// Contribution steps are taken on a contract the actor reads (else it is not
+/// found), by the operator or a party of the contract (an auditor only reads).
+fn check_side_taker(backend: &mut dyn Backend, ctx: Ctx<'_>, contract: &str) -> Result<()> {
+    require(ctx.actor, Permission::Contributions)?;
+    crate::access::require_readable(
+        backend,
+        ctx.actor,
+        contract,
+        &format!("no contract `{contract}` is stored"),
+    )?;
+    if ctx.actor.role() == crate::Role::Auditor {
+        return Err(AppError::Forbidden(
+            "an auditor token reads contributions; the parties of the contract take their steps".to_string(),
+        ));
+    }
+    Ok(())
 }

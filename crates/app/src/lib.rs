@@ -8,20 +8,27 @@
 //! what it must, checks, stores the rows with the audit seq of the entry it appends
 //! for them, and commits, or rolls back on the first refusal.
 
+pub mod access;
 pub mod audit;
 pub mod close;
 pub mod contracts;
 pub mod contributions;
+pub mod idempotency;
 pub mod import;
+pub mod jobs;
 pub mod keys;
 pub mod locate;
+pub mod page;
+pub mod parties;
 mod period_events;
 pub mod rows;
 mod settle;
 pub mod setup;
 pub mod snapshot;
 pub mod statements;
+pub mod submit;
 pub mod tables;
+pub mod tokens;
 mod tx;
 pub mod verify_store;
 pub mod void;
@@ -39,6 +46,9 @@ pub enum AppError {
     /// Bad input: a file, an argument, a field (exit 2, HTTP 400).
     #[error("{0}")]
     Invalid(String),
+    /// No token, or one that is malformed, unknown, expired or revoked (HTTP 401).
+    #[error("{0}")]
+    Unauthenticated(String),
     /// No such object, or not one the actor may see (exit 2, HTTP 404).
     #[error("{0}")]
     NotFound(String),
@@ -48,6 +58,12 @@ pub enum AppError {
     /// The request conflicts with what is stored (exit 2, HTTP 409).
     #[error("{0}")]
     Conflict(String),
+    /// A body or batch beyond its limit (HTTP 413 `payload_too_large`).
+    #[error("{0}")]
+    TooLarge(String),
+    /// An idempotency key reused with another body (HTTP 409 `idempotency_conflict`).
+    #[error("{0}")]
+    IdempotencyConflict(String),
     /// Closing a period that has not ended (exit 2, HTTP 409 `too_early`).
     #[error("{0}")]
     TooEarly(String),
@@ -65,10 +81,13 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Invalid(_) => "invalid_request",
+            AppError::Unauthenticated(_) => "unauthenticated",
             AppError::NotFound(_) => "not_found",
             AppError::Forbidden(_) => "forbidden",
             AppError::Conflict(_) => "conflict",
             AppError::TooEarly(_) => "too_early",
+            AppError::TooLarge(_) => "payload_too_large",
+            AppError::IdempotencyConflict(_) => "idempotency_conflict",
             AppError::Integrity(_) => "integrity",
             AppError::Store(StoreError::Refused(_)) => "invalid_request",
             AppError::Store(_) => "unavailable",

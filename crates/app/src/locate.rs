@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::settle::VerifiedStatements;
 use crate::snapshot::Snapshot;
 use crate::statements::{split_leaves, tree_names};
-use crate::{AppError, Backend, Result};
+use crate::{Actor, AppError, Backend, Result, Role};
 
 /// Where one event stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -96,8 +96,34 @@ impl std::fmt::Display for NotCounted {
     }
 }
 
+/// Locates event `(source, id)` as of now, as far as the actor may see: a host its
+/// own events, a licensor or auditor the places in its own statements.
+pub fn locate(backend: &mut dyn Backend, actor: &Actor, source: &str, id: &str) -> Result<Located> {
+    crate::access::require(actor, crate::access::Permission::Locate)?;
+    let located = locate_all(backend, source, id)?;
+    if actor.is_operator() || actor.role() == Role::Host && located.host.as_deref() == actor.party() {
+        return Ok(located);
+    }
+    let own = crate::access::readable_contracts(backend, actor)?;
+    let places: Vec<Place> = located
+        .places
+        .into_iter()
+        .filter(|p| own.contains(&p.contract))
+        .collect();
+    if places.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "event ({source}, {id}) is in none of your statements"
+        )));
+    }
+    Ok(Located {
+        places,
+        not_counted: Vec::new(),
+        ..located
+    })
+}
+
 /// Locates event `(source, id)` as of now.
-pub fn locate(backend: &mut dyn Backend, source: &str, id: &str) -> Result<Located> {
+fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> Result<Located> {
     let mut located = Located {
         source: source.to_string(),
         id: id.to_string(),

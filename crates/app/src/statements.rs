@@ -9,7 +9,7 @@ use revshare_core::verify::{prove as build_proof, signed_tree, InclusionProof, T
 use revshare_store::backend::{StatementRow, TreeRow};
 
 use crate::settle::VerifiedStatements;
-use crate::{AppError, Backend, Result};
+use crate::{Actor, AppError, Backend, Result, Role};
 
 /// A stored statement, its signature checked.
 #[derive(Clone, Debug)]
@@ -30,11 +30,17 @@ fn row_of(backend: &mut dyn Backend, statement_id: &str) -> Result<StatementRow>
         .ok_or_else(|| AppError::NotFound(format!("no statement `{statement_id}` is closed")))
 }
 
-/// Every closed statement, each checked.
-pub fn list(backend: &mut dyn Backend) -> Result<Vec<Shown>> {
+/// The closed statements the actor reads, each checked (a beneficiary reads none:
+/// it receives payout notices, see [`notices`]).
+pub fn list(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<Shown>> {
+    let readable = crate::access::readable_contracts(backend, actor)?;
     let mut verified = verifier(backend)?;
     let mut shown = Vec::new();
-    for row in backend.statements()? {
+    for row in backend
+        .statements()?
+        .into_iter()
+        .filter(|r| readable.contains(&r.contract))
+    {
         let statement = verified.get(backend, &row)?.statement().clone();
         shown.push(Shown {
             json: row.json.clone(),
@@ -45,9 +51,15 @@ pub fn list(backend: &mut dyn Backend) -> Result<Vec<Shown>> {
     Ok(shown)
 }
 
-/// One closed statement, checked.
-pub fn show(backend: &mut dyn Backend, statement_id: &str) -> Result<Shown> {
+/// One closed statement the actor reads, checked.
+pub fn show(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) -> Result<Shown> {
     let row = row_of(backend, statement_id)?;
+    crate::access::require_readable(
+        backend,
+        actor,
+        &row.contract,
+        &format!("no statement `{statement_id}` is closed"),
+    )?;
     let statement = verifier(backend)?.get(backend, &row)?.statement().clone();
     Ok(Shown {
         json: row.json.clone(),
@@ -103,8 +115,8 @@ pub(crate) fn split_leaves(row: &TreeRow) -> Result<Vec<Hash>> {
 }
 
 /// The leaves of one of a statement's trees, in tree order.
-pub fn leaves(backend: &mut dyn Backend, statement_id: &str, tree: &TreeName) -> Result<Leaves> {
-    let shown = show(backend, statement_id)?;
+pub fn leaves(backend: &mut dyn Backend, actor: &Actor, statement_id: &str, tree: &TreeName) -> Result<Leaves> {
+    let shown = show(backend, actor, statement_id)?;
     let leaves = checked_tree(backend, &shown, tree)?;
     Ok(Leaves {
         statement_id: statement_id.to_string(),
@@ -131,8 +143,14 @@ pub fn tree_names(statement: &Statement) -> Vec<TreeName> {
 
 /// The inclusion proof of event `(source, id)` in a closed statement: in the tree
 /// that counts it (`events`, `prior_period:`), or that removed it (`voided:`).
-pub fn prove(backend: &mut dyn Backend, statement_id: &str, source: &str, id: &str) -> Result<InclusionProof> {
-    let shown = show(backend, statement_id)?;
+pub fn prove(
+    backend: &mut dyn Backend,
+    actor: &Actor,
+    statement_id: &str,
+    source: &str,
+    id: &str,
+) -> Result<InclusionProof> {
+    let shown = show(backend, actor, statement_id)?;
     let key = backend
         .event_key(source, id)?
         .ok_or_else(|| AppError::NotFound(format!("event ({source}, {id}) was never received")))?;
@@ -144,13 +162,17 @@ pub fn prove(backend: &mut dyn Backend, statement_id: &str, source: &str, id: &s
     }
     Err(AppError::NotFound(format!(
         "event ({source}, {id}) is not counted in statement {statement_id}: {}",
-        explain(backend, source, id)?
+        explain(backend, actor, source, id)?
     )))
 }
 
 /// Where else an event is counted, or why it is not, in a sentence.
-fn explain(backend: &mut dyn Backend, source: &str, id: &str) -> Result<String> {
-    let located = crate::locate::locate(backend, source, id)?;
+fn explain(backend: &mut dyn Backend, actor: &Actor, source: &str, id: &str) -> Result<String> {
+    let located = match crate::locate::locate(backend, actor, source, id) {
+        Ok(located) => located,
+        Err(AppError::NotFound(_) | AppError::Forbidden(_)) => return Ok("it is not in your statements".into()),
+        Err(other) => return Err(other),
+    };
     let mut parts: Vec<String> = located
         .places
         .iter()
@@ -166,4 +188,184 @@ fn explain(backend: &mut dyn Backend, source: &str, id: &str) -> Result<String> 
         .collect();
     parts.extend(located.not_counted.iter().map(ToString::to_string));
     Ok(parts.join("; "))
+}
+
+/// A beneficiary's signed payout notice, checked.
+#[derive(Clone, Debug)]
+pub struct NoticeShown {
+    /// The exact stored (signed) bytes.
+    pub json: String,
+    pub notice: revshare_core::statement::PayoutNotice,
+}
+
+/// What a party reads of one closed statement: the statement itself, or, for a
+/// beneficiary that is neither its licensor nor its host, its payout notice.
+#[derive(Clone, Debug)]
+pub enum Document {
+    Statement(Box<Shown>),
+    Notice(Box<NoticeShown>),
+}
+
+impl Document {
+    /// The exact signed bytes.
+    pub fn json(&self) -> &str {
+        match self {
+            Document::Statement(s) => &s.json,
+            Document::Notice(n) => &n.json,
+        }
+    }
+}
+
+fn verified_notice(backend: &mut dyn Backend, row: &revshare_store::backend::NoticeRow) -> Result<NoticeShown> {
+    let keys = crate::keys::public_keys(backend)?;
+    match revshare_core::verify::verify_bytes(row.json.as_bytes(), &keys) {
+        Ok(revshare_core::verify::Verified::PayoutNotice(notice)) => Ok(NoticeShown {
+            json: row.json.clone(),
+            notice: notice.notice().clone(),
+        }),
+        Ok(_) => Err(AppError::Integrity(format!(
+            "the payout notice of {} for {} is not a payout notice",
+            row.statement_id, row.beneficiary
+        ))),
+        Err(e) => Err(AppError::Integrity(format!(
+            "the payout notice of {} for {} fails verification: {e}",
+            row.statement_id, row.beneficiary
+        ))),
+    }
+}
+
+/// A beneficiary's payout notices, each checked (empty for other roles).
+pub fn notices(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<NoticeShown>> {
+    let (Role::Beneficiary, Some(party)) = (actor.role(), actor.party()) else {
+        return Ok(Vec::new());
+    };
+    let own = crate::access::own_contracts(backend, actor)?;
+    let mut shown = Vec::new();
+    for row in backend.statements()?.into_iter().filter(|r| own.contains(&r.contract)) {
+        for notice in backend
+            .notices(&row.statement_id)?
+            .iter()
+            .filter(|n| n.beneficiary == party)
+        {
+            shown.push(verified_notice(backend, notice)?);
+        }
+    }
+    Ok(shown)
+}
+
+/// What the actor reads of one statement: the statement, or its payout notice.
+pub fn document(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) -> Result<Document> {
+    if actor.role() != Role::Beneficiary {
+        return Ok(Document::Statement(Box::new(show(backend, actor, statement_id)?)));
+    }
+    let missing = || AppError::NotFound(format!("no statement `{statement_id}` is closed"));
+    let row = backend.statement(statement_id)?.ok_or_else(missing)?;
+    if !crate::access::own_contracts(backend, actor)?.contains(&row.contract) {
+        return Err(missing());
+    }
+    let party = actor.party().unwrap_or_default();
+    let notice = backend
+        .notices(statement_id)?
+        .into_iter()
+        .find(|n| n.beneficiary == party)
+        .ok_or_else(missing)?;
+    Ok(Document::Notice(Box::new(verified_notice(backend, &notice)?)))
+}
+
+/// What a statement was closed with, as the files `revshare rate` reads
+/// (statements.md, Reconciliation).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Inputs {
+    pub statement_id: String,
+    /// `contract.toml`: the version that rated it, exactly as added.
+    pub contract: String,
+    /// `fx.csv`: every FX rate stored by the close.
+    pub fx: String,
+    /// `contributions.csv`: the contract's contributions, each as it stood then.
+    pub contributions: String,
+    /// `models.csv`: the registry version in force at the period's start, or none.
+    pub models: Option<String>,
+    /// `voids.csv`: `source,id` of the host's events voided by the close.
+    pub voids: String,
+}
+
+fn csv_of(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<String> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| AppError::Integrity(format!("writing CSV: {e}"));
+    writer.write_record(header).map_err(fail)?;
+    for row in rows {
+        writer.write_record(&row).map_err(fail)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| AppError::Integrity(format!("writing CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| AppError::Integrity(e.to_string()))
+}
+
+/// The inputs of a closed statement the actor reads, as of its close.
+pub fn inputs(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) -> Result<Inputs> {
+    use revshare_core::period::{Day, Period};
+    let shown = show(backend, actor, statement_id)?;
+    let statement = &shown.statement;
+    let snapshot = crate::snapshot::Snapshot::load(backend, shown.row.close_seq)?;
+    let contract = snapshot
+        .contract_rows
+        .iter()
+        .find(|r| r.id == statement.contract && r.version == i64::from(statement.contract_version))
+        .ok_or_else(|| AppError::Integrity(format!("{statement_id}: its contract version is gone")))?;
+    let fx = csv_of(
+        &["date", "from", "to", "rate"],
+        snapshot
+            .fx_rows
+            .iter()
+            .map(|r| vec![Day(r.date).to_string(), r.from.clone(), r.to.clone(), r.rate.clone()]),
+    )?;
+    let contributions = csv_of(
+        &["contract", "by", "kind", "date", "status", "reference"],
+        snapshot
+            .contribution_rows
+            .iter()
+            .filter(|c| c.contract == statement.contract)
+            .map(|c| {
+                vec![
+                    c.contract.clone(),
+                    c.by.as_str().to_string(),
+                    c.kind.as_str().to_string(),
+                    Day(c.date).to_string(),
+                    c.status.as_str().to_string(),
+                    c.reference.clone(),
+                ]
+            }),
+    )?;
+    let start = Period::parse(&statement.period)
+        .ok_or_else(|| AppError::Integrity(format!("{statement_id}: bad period")))?
+        .start();
+    let models = snapshot
+        .registry_on(start)
+        .map(|r| {
+            csv_of(
+                &["pattern", "licensor"],
+                r.rows.iter().map(|(p, l)| vec![p.clone(), l.clone()]),
+            )
+        })
+        .transpose()?;
+    let mut voided: Vec<(&str, &str)> = snapshot
+        .voids
+        .values()
+        .filter(|v| v.host == statement.host)
+        .map(|v| (v.source.as_str(), v.id.as_str()))
+        .collect();
+    voided.sort_unstable();
+    let voids = csv_of(
+        &["source", "id"],
+        voided.into_iter().map(|(s, i)| vec![s.to_string(), i.to_string()]),
+    )?;
+    Ok(Inputs {
+        statement_id: statement_id.to_string(),
+        contract: contract.toml.clone(),
+        fx,
+        contributions,
+        models,
+        voids,
+    })
 }

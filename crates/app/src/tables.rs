@@ -5,9 +5,10 @@ use revshare_core::period::{Cadence, Day};
 use revshare_core::tables::{FxTable, ModelRegistry};
 use revshare_store::backend::{FxRow, RegistryRow};
 
+use crate::access::{require, Permission};
 use crate::rows::{fx_payload, object, payload};
 use crate::tx::{self, Tx};
-use crate::{AppError, Backend, Ctx, Result};
+use crate::{Actor, AppError, Backend, Ctx, Result};
 
 /// What adding an FX file did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +21,7 @@ pub struct FxAdded {
 /// Adds FX rates. A row identical to a stored one is skipped; another rate for a
 /// stored `(date, from, to)` refuses the whole file, naming both.
 pub fn add_fx(backend: &mut dyn Backend, ctx: Ctx<'_>, file_name: &str, bytes: &[u8]) -> Result<FxAdded> {
+    require(ctx.actor, Permission::WriteTables)?;
     let table = FxTable::from_csv(file_name, bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
     tx::write(backend, ctx, |tx| add_fx_in(tx, file_name, &table))
 }
@@ -60,7 +62,8 @@ fn add_fx_in(tx: &mut Tx<'_>, file_name: &str, table: &FxTable) -> Result<FxAdde
 }
 
 /// The stored FX rates, by `(from, to, date)`.
-pub fn fx(backend: &mut dyn Backend) -> Result<Vec<FxRow>> {
+pub fn fx(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<FxRow>> {
+    require(actor, Permission::ReadTables)?;
     Ok(backend.fx()?)
 }
 
@@ -82,6 +85,7 @@ pub fn add_registry(
     bytes: &[u8],
     from: Option<Day>,
 ) -> Result<RegistryAdded> {
+    require(ctx.actor, Permission::WriteTables)?;
     let registry = ModelRegistry::from_csv(file_name, bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
     if let Some(day) = from {
         if !Cadence::Month.is_period_start(day) {
@@ -136,6 +140,7 @@ fn add_registry_in(
 }
 
 /// The registry versions, by version.
-pub fn registries(backend: &mut dyn Backend) -> Result<Vec<RegistryRow>> {
+pub fn registries(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<RegistryRow>> {
+    require(actor, Permission::ReadTables)?;
     Ok(backend.registries()?)
 }

@@ -23,6 +23,7 @@ pub enum Voided {
 
 /// Voids the event `(source, id)` with a reason.
 pub fn void(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str, reason: &str) -> Result<Voided> {
+    crate::access::require(ctx.actor, crate::access::Permission::VoidEvents)?;
     let length = reason.chars().count();
     if length == 0 || length > REASON_CHARS_MAX {
         return Err(AppError::Invalid(format!(
@@ -70,14 +71,14 @@ pub fn void(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str, rea
 /// A host may void an event a statement counts only while the dispute window of
 /// every statement that counts it is open; after that, only the operator may.
 fn check_window(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str) -> Result<()> {
-    let located = crate::locate::locate(backend, source, id)?;
+    let located = crate::locate::locate(backend, ctx.actor, source, id)?;
     let mut verified = VerifiedStatements::new(crate::keys::public_keys(backend)?);
     for place in located.places.iter().filter(|p| p.counted) {
         let row = backend
             .statement(&place.statement_id)?
             .ok_or_else(|| AppError::Integrity(format!("statement {} is gone", place.statement_id)))?;
         let statement = verified.get(backend, &row)?.statement().clone();
-        let contract = crate::contracts::show(
+        let contract = crate::contracts::stored(
             backend,
             &statement.contract,
             Some(i64::from(statement.contract_version)),

@@ -153,7 +153,7 @@ fn assert_reproducible(backend: &mut dyn Backend) {
         stored.signature = None;
         assert_eq!(rerated, stored.to_json_pretty(), "{} re-rated", row.statement_id);
     }
-    let report = revshare_app::verify_store::verify(backend, None).unwrap();
+    let report = revshare_app::verify_store::verify(backend, &Actor::cli(), None).unwrap();
     assert!(report.holds(), "{:#?}", report.failures);
 }
 
@@ -412,7 +412,7 @@ fn late_usage_settles_as_a_prior_period_adjustment(t: &TestStore) {
         assert_eq!(tree.merkle_root, hex::encode(merkle::root(&hashes)));
         // And a late event is provable in the adjustment's own tree.
         let (source, id, _) = &late_leaves[0];
-        let proof = revshare_app::statements::prove(backend.as_mut(), oct.id(), source, id).unwrap();
+        let proof = revshare_app::statements::prove(backend.as_mut(), &Actor::cli(), oct.id(), source, id).unwrap();
         assert_eq!(proof.tree, "prior_period:2026-09");
         let line = late
             .iter()
@@ -434,9 +434,15 @@ fn proofs_verify_and_tampering_is_caught(t: &TestStore) {
         .find(|l| contains(l, "\"host\":\"acme-cloud\"") && contains(l, "\"time\":\"2026-10"))
         .unwrap();
     let event = UsageEvent::parse(line).unwrap();
-    let proof =
-        revshare_app::statements::prove(backend.as_mut(), "acme-llama/2026-10", &event.source, &event.id).unwrap();
-    let shown = revshare_app::statements::show(backend.as_mut(), "acme-llama/2026-10").unwrap();
+    let proof = revshare_app::statements::prove(
+        backend.as_mut(),
+        &Actor::cli(),
+        "acme-llama/2026-10",
+        &event.source,
+        &event.id,
+    )
+    .unwrap();
+    let shown = revshare_app::statements::show(backend.as_mut(), &Actor::cli(), "acme-llama/2026-10").unwrap();
     let good = verify_statement_bytes(shown.json.as_bytes(), &[t.keys().public()]).unwrap();
     verify_inclusion(&good, line, &proof).unwrap();
     let tampered = shown.json.replacen(&good.statement().total, "0.00", 1);
@@ -451,15 +457,21 @@ fn proofs_verify_and_tampering_is_caught(t: &TestStore) {
         .unwrap_err()
         .to_string()
         .contains("differs from the one counted"));
-    let other = revshare_app::statements::show(backend.as_mut(), "nimbus-llama/2026-10").unwrap();
+    let other = revshare_app::statements::show(backend.as_mut(), &Actor::cli(), "nimbus-llama/2026-10").unwrap();
     let other = verify_statement_bytes(other.json.as_bytes(), &[t.keys().public()]).unwrap();
     assert!(verify_inclusion(&other, line, &proof)
         .unwrap_err()
         .to_string()
         .contains("is for statement acme-llama/2026-10"));
-    let missing = revshare_app::statements::prove(backend.as_mut(), "acme-llama/2026-10", "nobody", "nothing")
-        .unwrap_err()
-        .to_string();
+    let missing = revshare_app::statements::prove(
+        backend.as_mut(),
+        &Actor::cli(),
+        "acme-llama/2026-10",
+        "nobody",
+        "nothing",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(missing.contains("was never received"), "{missing}");
 }
 
@@ -477,7 +489,10 @@ fn a_registry_version_after_a_close_leaves_every_proof_valid(t: &TestStore) {
         .collect();
     let proofs: Vec<_> = september_events
         .iter()
-        .map(|e| revshare_app::statements::prove(backend.as_mut(), "acme-llama/2026-09", &e.source, &e.id).unwrap())
+        .map(|e| {
+            revshare_app::statements::prove(backend.as_mut(), &Actor::cli(), "acme-llama/2026-09", &e.source, &e.id)
+                .unwrap()
+        })
         .collect();
     let operator = Actor::cli();
     // A registry that gives every model to another licensor, from October on.
@@ -505,8 +520,14 @@ fn a_registry_version_after_a_close_leaves_every_proof_valid(t: &TestStore) {
     .unwrap();
     assert_eq!(added.effective_from, Day::parse("2026-10-01").unwrap());
     for (event, before) in september_events.iter().zip(&proofs) {
-        let after =
-            revshare_app::statements::prove(backend.as_mut(), "acme-llama/2026-09", &event.source, &event.id).unwrap();
+        let after = revshare_app::statements::prove(
+            backend.as_mut(),
+            &Actor::cli(),
+            "acme-llama/2026-09",
+            &event.source,
+            &event.id,
+        )
+        .unwrap();
         assert_eq!(&after, before);
     }
     // October rates under the new registry: acme-llama selects nothing, which a
@@ -555,7 +576,7 @@ fn concurrent_imports_count_every_event_once(t: &TestStore) {
     assert!(summaries
         .iter()
         .all(|s| s.conflicts == 0 && s.accepted + s.duplicates == 3000));
-    let report = revshare_app::verify_store::verify(backend.as_mut(), None).unwrap();
+    let report = revshare_app::verify_store::verify(backend.as_mut(), &Actor::cli(), None).unwrap();
     assert!(report.holds(), "{:#?}", report.failures);
 }
 
@@ -587,7 +608,7 @@ fn a_tampered_earlier_statement_stops_the_next_close(t: &TestStore) {
         backend.statement("acme-llama/2026-10").unwrap().is_none(),
         "nothing signed"
     );
-    let shown = revshare_app::statements::show(backend.as_mut(), "acme-llama/2026-09").unwrap_err();
+    let shown = revshare_app::statements::show(backend.as_mut(), &Actor::cli(), "acme-llama/2026-09").unwrap_err();
     assert!(shown.to_string().contains("fails verification"), "{shown}");
 }
 
@@ -705,7 +726,13 @@ fn voids_remove_events_before_and_after_a_close(t: &TestStore) {
         .iter()
         .find(|c| c.statement_id == "acme-llama/2026-09")
         .unwrap();
-    let missing = revshare_app::statements::prove(backend.as_mut(), &acme_sep.statement_id, &before.source, &before.id);
+    let missing = revshare_app::statements::prove(
+        backend.as_mut(),
+        &Actor::cli(),
+        &acme_sep.statement_id,
+        &before.source,
+        &before.id,
+    );
     assert!(missing.is_err(), "a voided event is not in the statement");
     revshare_app::void::void(backend.as_mut(), now, &after.source, &after.id, "duplicate of another").unwrap();
     let october = close_at(t, backend.as_mut(), "2026-10", "2026-11-29T01:00:00Z");
@@ -719,7 +746,14 @@ fn voids_remove_events_before_and_after_a_close(t: &TestStore) {
     assert_eq!(adjustment.reasons.as_deref(), Some(&[Reason::Voids][..]));
     assert_eq!(adjustment.voided.as_ref().unwrap().count, 1);
     assert_eq!(adjustment.events.as_ref().unwrap().count, 0);
-    let proof = revshare_app::statements::prove(backend.as_mut(), &oct.statement_id, &after.source, &after.id).unwrap();
+    let proof = revshare_app::statements::prove(
+        backend.as_mut(),
+        &Actor::cli(),
+        &oct.statement_id,
+        &after.source,
+        &after.id,
+    )
+    .unwrap();
     assert_eq!(proof.tree, "voided:2026-09");
     let line = lines
         .iter()
@@ -779,7 +813,7 @@ fn a_rotated_key_signs_from_then_on_and_old_statements_keep_verifying(t: &TestSt
         acme.statement.unique_customers,
         expected[1]["unique_customers"].as_u64().unwrap()
     );
-    let report = revshare_app::verify_store::verify(backend.as_mut(), None).unwrap();
+    let report = revshare_app::verify_store::verify(backend.as_mut(), &Actor::cli(), None).unwrap();
     assert!(report.holds(), "{:#?}", report.failures);
 }
 

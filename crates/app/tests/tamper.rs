@@ -77,7 +77,7 @@ fn prepared(t: &TestStore) -> Box<dyn Backend> {
     let (source, id) = first_event(&fixture("usage-small.ndjson"), "acme-cloud", "2026-09");
     revshare_app::void::void(backend.as_mut(), now, &source, &id, "sent twice").unwrap();
     close_period(t, backend.as_mut(), "2026-10");
-    let report = verify(backend.as_mut(), None).unwrap();
+    let report = verify(backend.as_mut(), &Actor::cli(), None).unwrap();
     assert!(report.holds(), "before any edit: {:#?}", report.failures);
     backend
 }
@@ -117,7 +117,7 @@ fn names(report: &Report, check: u8, object: &str) {
 }
 
 fn verified(backend: &mut dyn Backend) -> Report {
-    let report = verify(backend, None).unwrap();
+    let report = verify(backend, &Actor::cli(), None).unwrap();
     assert!(!report.holds());
     report
 }

@@ -47,7 +47,7 @@ pub fn run(args: &StoreArgs, command: AuditCommand) -> Result<(), Failure> {
             crate::format::audit_chain(&chain, format)
         }
         AuditCommand::Verify { since_seq, format } => {
-            let report = revshare_app::verify_store::verify(backend.as_mut(), since_seq)?;
+            let report = revshare_app::verify_store::verify(backend.as_mut(), &crate::stateful::operator(), since_seq)?;
             crate::format::verify_report(&report, format)?;
             if report.holds() {
                 Ok(())

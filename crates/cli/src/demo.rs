@@ -333,7 +333,7 @@ fn load_terms(backend: &mut dyn Backend, dir: &Path) -> Result<(), Failure> {
         );
     }
     let mut csv = String::from("contract,by,kind,date,status,reference\n");
-    for c in revshare_app::contributions::list(backend)? {
+    for c in revshare_app::contributions::list(backend, &stateful::operator())? {
         csv.push_str(&format!(
             "{},{},{},{},{},\"{}\"\n",
             c.contract,
@@ -433,7 +433,13 @@ fn prove_one(
         })
         .find(|(_, event)| event.data.host == "acme-cloud" && event.id.starts_with("oct-"))
         .ok_or_else(|| Failure::other("no acme-cloud October event was synthesized"))?;
-    let proof = revshare_app::statements::prove(backend, &statement.statement_id, &event.source, &event.id)?;
+    let proof = revshare_app::statements::prove(
+        backend,
+        &stateful::operator(),
+        &statement.statement_id,
+        &event.source,
+        &event.id,
+    )?;
     let verified = verify_statement_bytes(statement.json.as_bytes(), public)
         .map_err(|e| Failure::other(format!("demo statement failed to verify: {e}")))?;
     verify_inclusion(&verified, line, &proof).map_err(|e| Failure::other(format!("demo proof failed: {e}")))?;

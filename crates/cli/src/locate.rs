@@ -15,7 +15,12 @@ pub struct LocateArgs {
 
 pub fn run(args: &StoreArgs, locate: &LocateArgs) -> Result<(), Failure> {
     let mut backend = open(args)?;
-    let located = revshare_app::locate::locate(backend.as_mut(), &locate.source, &locate.id)?;
+    let located = revshare_app::locate::locate(
+        backend.as_mut(),
+        &crate::stateful::operator(),
+        &locate.source,
+        &locate.id,
+    )?;
     if crate::format::chosen(locate.format) == Format::Json {
         println!(
             "{}",

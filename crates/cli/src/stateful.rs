@@ -152,11 +152,11 @@ pub fn contract(args: &StoreArgs, command: ContractCommand) -> Result<(), Failur
             }
         }
         ContractCommand::List { format: output } => {
-            let rows = revshare_app::contracts::list(backend.as_mut())?;
+            let rows = revshare_app::contracts::list(backend.as_mut(), &operator())?;
             format::contracts(&rows, output)?;
         }
         ContractCommand::Show { id, version } => {
-            let row = revshare_app::contracts::show(backend.as_mut(), &id, version)?;
+            let row = revshare_app::contracts::show(backend.as_mut(), &operator(), &id, version)?;
             print!("{}", row.toml);
         }
     }
@@ -192,7 +192,7 @@ pub fn fx(args: &StoreArgs, command: FxCommand) -> Result<(), Failure> {
             );
         }
         FxCommand::List { format: output } => {
-            format::fx(&revshare_app::tables::fx(backend.as_mut())?, output)?;
+            format::fx(&revshare_app::tables::fx(backend.as_mut(), &operator())?, output)?;
         }
     }
     Ok(())
@@ -248,7 +248,10 @@ pub fn models(args: &StoreArgs, command: ModelsCommand) -> Result<(), Failure> {
             );
         }
         ModelsCommand::List { format: output } => {
-            format::registries(&revshare_app::tables::registries(backend.as_mut())?, output)?;
+            format::registries(
+                &revshare_app::tables::registries(backend.as_mut(), &operator())?,
+                output,
+            )?;
         }
     }
     Ok(())
@@ -351,7 +354,10 @@ pub fn contribution(args: &StoreArgs, command: ContributionCommand) -> Result<()
             decide(backend.as_mut(), number, &as_party, Decision::Reject)?
         }
         ContributionCommand::List { format: output } => {
-            format::contributions(&revshare_app::contributions::list(backend.as_mut())?, output)?;
+            format::contributions(
+                &revshare_app::contributions::list(backend.as_mut(), &operator())?,
+                output,
+            )?;
         }
     }
     Ok(())
@@ -433,11 +439,11 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
     let mut backend = open(args)?;
     match command {
         StatementCommand::List { format: output } => {
-            let shown = revshare_app::statements::list(backend.as_mut())?;
+            let shown = revshare_app::statements::list(backend.as_mut(), &operator())?;
             format::statement_list(&shown, output)?;
         }
         StatementCommand::Show { id, format: output } => {
-            let shown = revshare_app::statements::show(backend.as_mut(), &id)?;
+            let shown = revshare_app::statements::show(backend.as_mut(), &operator(), &id)?;
             match output {
                 // The stored bytes, exactly as signed.
                 Format::Json => println!("{}", shown.json),
@@ -449,7 +455,7 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
             }
         }
         StatementCommand::Leaves { id, tree } => {
-            let leaves = revshare_app::statements::leaves(backend.as_mut(), &id, &tree)?;
+            let leaves = revshare_app::statements::leaves(backend.as_mut(), &operator(), &id, &tree)?;
             let json = serde_json::json!({
                 "statement_id": leaves.statement_id,
                 "tree": leaves.tree.to_string(),
@@ -467,7 +473,7 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
 
 pub fn prove(args: &StoreArgs, statement_id: &str, source: &str, id: &str) -> Result<(), Failure> {
     let mut backend = open(args)?;
-    let proof = revshare_app::statements::prove(backend.as_mut(), statement_id, source, id)?;
+    let proof = revshare_app::statements::prove(backend.as_mut(), &operator(), statement_id, source, id)?;
     println!("{}", serde_json::to_string_pretty(&proof).expect("proofs serialize"));
     Ok(())
 }

@@ -294,6 +294,34 @@ pub struct NoticeRow {
     pub json: String,
 }
 
+/// One idempotency record of the API: the first response to a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyRow {
+    pub token_id: String,
+    pub method: String,
+    pub path: String,
+    pub key: String,
+    pub body_sha256: String,
+    /// `false` while the first request is still running.
+    pub done: bool,
+    pub status: i32,
+    pub content_type: String,
+    pub response: Vec<u8>,
+    pub created_at: String,
+}
+
+/// Long work started over the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRow {
+    pub id: String,
+    pub kind: String,
+    pub actor: String,
+    pub state: String,
+    pub result: Option<String>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+}
+
 /// Storage operations. Reads may run inside or outside a transaction; writes run
 /// inside [`Backend::begin_write`], except [`Backend::insert_events`], which is a
 /// whole transaction of its own.
@@ -340,8 +368,7 @@ pub trait Backend: Send {
     fn update_token(&mut self, row: &TokenRow) -> Result<()>;
     /// Every token, by creation.
     fn tokens(&mut self) -> Result<Vec<TokenRow>>;
-    /// The token whose whole string hashes to `sha256`.
-    fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRow>>;
+    fn token(&mut self, token_id: &str) -> Result<Option<TokenRow>>;
 
     fn add_contract(&mut self, row: &ContractRow) -> Result<()>;
     /// Every stored version, by `(id, version)`.
@@ -391,6 +418,20 @@ pub trait Backend: Send {
     fn add_void(&mut self, row: &VoidRow) -> Result<i64>;
     /// Every void, by number.
     fn voids(&mut self) -> Result<Vec<VoidRow>>;
+
+    /// Claims an idempotency key: stores `row` unless the key is taken, and returns
+    /// the row that holds it (the one stored before, or `row`). One statement.
+    fn claim_idempotency(&mut self, row: &IdempotencyRow) -> Result<IdempotencyRow>;
+    /// Records the response to a claimed key.
+    fn finish_idempotency(&mut self, row: &IdempotencyRow) -> Result<()>;
+    /// Forgets a claim whose request failed before it answered.
+    fn release_idempotency(&mut self, row: &IdempotencyRow) -> Result<()>;
+    /// Forgets keys created before `before` (RFC 3339).
+    fn purge_idempotency(&mut self, before: &str) -> Result<u64>;
+
+    fn add_job(&mut self, row: &JobRow) -> Result<()>;
+    fn update_job(&mut self, row: &JobRow) -> Result<()>;
+    fn job(&mut self, id: &str) -> Result<Option<JobRow>>;
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>>;
     /// Every statement, by `(contract, start_day)`.

@@ -18,8 +18,9 @@ use revshare_core::audit::{Entry, Head};
 use revshare_core::period::{Cadence, Day};
 
 use crate::backend::{
-    AuditHook, Backend, ContractRow, ContributionRow, EventBatch, EventRow, EventView, FxRow, HostPart, InsertOutcome,
-    KeyRow, NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRow, TokenRow, TreeRow, Visit, VoidRow,
+    AuditHook, Backend, ContractRow, ContributionRow, EventBatch, EventRow, EventView, FxRow, HostPart, IdempotencyRow,
+    InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRow, TokenRow,
+    TreeRow, Visit, VoidRow,
 };
 use crate::{host_parts, StoreError};
 
@@ -556,11 +557,11 @@ impl Backend for PgStore {
             .collect()
     }
 
-    fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRow>> {
+    fn token(&mut self, token_id: &str) -> Result<Option<TokenRow>> {
         self.client
             .query_opt(
-                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE sha256 = $1"),
-                &[&sha256],
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = $1"),
+                &[&token_id],
             )?
             .map(|r| crate::token_from_columns(token_columns(&r)))
             .transpose()
@@ -959,6 +960,105 @@ impl Backend for PgStore {
                 seq: r.get(9),
             })
             .collect())
+    }
+
+    fn claim_idempotency(&mut self, row: &IdempotencyRow) -> Result<IdempotencyRow> {
+        self.client.execute(
+            "INSERT INTO idempotency (token_id, method, path, key, body_sha256, done, status, content_type, response,
+                                      created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            &[
+                &row.token_id,
+                &row.method,
+                &row.path,
+                &row.key,
+                &row.body_sha256,
+                &i32::from(row.done),
+                &row.status,
+                &row.content_type,
+                &row.response,
+                &row.created_at,
+            ],
+        )?;
+        let r = self.client.query_one(
+            "SELECT body_sha256, done, status, content_type, response, created_at FROM idempotency
+             WHERE token_id = $1 AND method = $2 AND path = $3 AND key = $4",
+            &[&row.token_id, &row.method, &row.path, &row.key],
+        )?;
+        Ok(IdempotencyRow {
+            body_sha256: r.get(0),
+            done: r.get::<_, i32>(1) != 0,
+            status: r.get(2),
+            content_type: r.get(3),
+            response: r.get(4),
+            created_at: r.get(5),
+            ..row.clone()
+        })
+    }
+
+    fn finish_idempotency(&mut self, row: &IdempotencyRow) -> Result<()> {
+        self.client.execute(
+            "UPDATE idempotency SET done = 1, status = $5, content_type = $6, response = $7
+             WHERE token_id = $1 AND method = $2 AND path = $3 AND key = $4",
+            &[
+                &row.token_id,
+                &row.method,
+                &row.path,
+                &row.key,
+                &row.status,
+                &row.content_type,
+                &row.response,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn release_idempotency(&mut self, row: &IdempotencyRow) -> Result<()> {
+        self.client.execute(
+            "DELETE FROM idempotency WHERE token_id = $1 AND method = $2 AND path = $3 AND key = $4 AND done = 0",
+            &[&row.token_id, &row.method, &row.path, &row.key],
+        )?;
+        Ok(())
+    }
+
+    fn purge_idempotency(&mut self, before: &str) -> Result<u64> {
+        Ok(self
+            .client
+            .execute("DELETE FROM idempotency WHERE created_at < $1", &[&before])?)
+    }
+
+    fn add_job(&mut self, row: &JobRow) -> Result<()> {
+        self.client.execute(
+            "INSERT INTO jobs (id, kind, actor, state, result, created_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&row.id, &row.kind, &row.actor, &row.state, &row.result, &row.created_at, &row.finished_at],
+        )?;
+        Ok(())
+    }
+
+    fn update_job(&mut self, row: &JobRow) -> Result<()> {
+        self.client.execute(
+            "UPDATE jobs SET state = $2, result = $3, finished_at = $4 WHERE id = $1",
+            &[&row.id, &row.state, &row.result, &row.finished_at],
+        )?;
+        Ok(())
+    }
+
+    fn job(&mut self, id: &str) -> Result<Option<JobRow>> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT id, kind, actor, state, result, created_at, finished_at FROM jobs WHERE id = $1",
+                &[&id],
+            )?
+            .map(|r| JobRow {
+                id: r.get(0),
+                kind: r.get(1),
+                actor: r.get(2),
+                state: r.get(3),
+                result: r.get(4),
+                created_at: r.get(5),
+                finished_at: r.get(6),
+            }))
     }
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>> {

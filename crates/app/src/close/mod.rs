@@ -88,6 +88,7 @@ pub struct CloseOutcome {
 /// Closes `period` for every contract whose term covers it, or settles what is
 /// pending for contracts whose term has ended (or just `request.contract`).
 pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &CloseRequest) -> Result<CloseOutcome> {
+    crate::access::require(ctx.actor, crate::access::Permission::Close)?;
     let ends = request.period.end().unix_seconds() + request.grace.seconds();
     if ctx.now.seconds < ends && !request.dry_run {
         return Err(AppError::TooEarly(format!(

@@ -186,3 +186,31 @@ CREATE TABLE payout_notices (
     json         text NOT NULL,
     PRIMARY KEY (statement_id, beneficiary)
 );
+
+-- Idempotency keys of the API's POSTs (api.md), scoped to (token, method, path):
+-- the first response is kept and answered again. Not audited: a record of answers,
+-- not of the settlement.
+CREATE TABLE idempotency (
+    token_id     text NOT NULL,
+    method       text NOT NULL,
+    path         text NOT NULL,
+    key          text NOT NULL,
+    body_sha256  text NOT NULL,
+    done         integer NOT NULL,
+    status       integer NOT NULL,
+    content_type text NOT NULL,
+    response     bytea NOT NULL,
+    created_at   text NOT NULL,
+    PRIMARY KEY (token_id, method, path, key)
+);
+
+-- Long work started over the API (audit verification), and its result.
+CREATE TABLE jobs (
+    id          text PRIMARY KEY,
+    kind        text NOT NULL,
+    actor       text NOT NULL,
+    state       text NOT NULL,
+    result      text,
+    created_at  text NOT NULL,
+    finished_at text
+);

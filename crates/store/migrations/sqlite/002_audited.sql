@@ -165,3 +165,31 @@ CREATE TABLE payout_notices (
     json         TEXT NOT NULL,
     PRIMARY KEY (statement_id, beneficiary)
 );
+
+-- Idempotency keys of the API's POSTs (api.md), scoped to (token, method, path):
+-- the first response is kept and answered again. Not audited: a record of answers,
+-- not of the settlement.
+CREATE TABLE idempotency (
+    token_id     TEXT NOT NULL,
+    method       TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    body_sha256  TEXT NOT NULL,
+    done         INTEGER NOT NULL,
+    status       INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    response     BLOB NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (token_id, method, path, key)
+);
+
+-- Long work started over the API (audit verification), and its result.
+CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    result      TEXT,
+    created_at  TEXT NOT NULL,
+    finished_at TEXT
+);

@@ -1,0 +1,239 @@
+//! Storing prepared chunks: one transaction each, one `events_accepted` entry per
+//! host, conflicts named by the fields that differ, and what the summary says of
+//! the accepted events (late for a contract, or selected by none).
+
+use revshare_core::audit::{chain_all, Action, Entry, Head, NewEntry};
+use revshare_core::period::Day;
+use revshare_ingest::reader::Record;
+use revshare_store::backend::{EventRow, HostPart, InsertOutcome};
+
+use super::prepare::{Prepared, RowsJcs};
+use super::{ImportSummary, Rejected};
+use crate::rows::object;
+use crate::snapshot::Snapshot;
+use crate::{Backend, Result};
+
+/// Who stores, and when: what each batch's audit entry records.
+pub(crate) struct Stamp {
+    pub time: String,
+    pub actor: String,
+}
+
+/// What writing one chunk produced, merged in input order by the caller.
+#[derive(Default)]
+pub(crate) struct Written {
+    pub summary: ImportSummary,
+    pub problems: Vec<Rejected>,
+    /// Per row of the batch, in order.
+    pub outcomes: Vec<InsertOutcome>,
+}
+
+/// Chains one `events_accepted` entry per host part. The parts are hashed side by
+/// side, so that a core the validation leaves idle takes a share.
+fn audit_entries(head: Head, rows: &[EventRow], parts: &[HostPart], jcs: &RowsJcs, stamp: &Stamp) -> Vec<Entry> {
+    let payloads: Vec<[u8; 32]> = std::thread::scope(|scope| {
+        let others: Vec<_> = parts[1.min(parts.len())..]
+            .iter()
+            .map(|part| scope.spawn(move || jcs.payload(rows.len(), part)))
+            .collect();
+        let first = parts.first().map(|part| jcs.payload(rows.len(), part));
+        first
+            .into_iter()
+            .chain(
+                others
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            )
+            .collect()
+    });
+    let new: Vec<NewEntry> = parts
+        .iter()
+        .zip(payloads)
+        .map(|(part, payload)| NewEntry {
+            time: stamp.time.clone(),
+            actor: stamp.actor.clone(),
+            action: Action::EventsAccepted,
+            object: object::events(&part.host),
+            payload_sha256: payload,
+        })
+        .collect();
+    chain_all(head, &new).0
+}
+
+/// Stores one prepared chunk in one transaction.
+pub(crate) fn write_prepared(
+    backend: &mut dyn Backend,
+    prepared: Prepared,
+    stamp: &Stamp,
+    selection: Option<&Selection>,
+) -> Result<Written> {
+    let Prepared {
+        file,
+        file_index: _,
+        mut batch,
+        origins,
+        mut problems,
+        read,
+        rows_jcs,
+    } = prepared;
+    let mut written = Written::default();
+    let summary = &mut written.summary;
+    summary.read = read;
+    summary.rejected += problems.len() as u64;
+    let outcomes = if batch.rows.is_empty() {
+        Vec::new()
+    } else {
+        let mut hook =
+            |head: Head, rows: &[EventRow], parts: &[HostPart]| Ok(audit_entries(head, rows, parts, &rows_jcs, stamp));
+        backend.insert_events(&mut batch, &mut hook)?
+    };
+    let mut conflicts = Vec::new();
+    let mut classes = rustc_hash::FxHashMap::default();
+    for ((row, outcome), record) in batch.rows.iter().zip(&outcomes).zip(origins) {
+        match outcome {
+            InsertOutcome::Accepted => {
+                summary.accepted += 1;
+                let Some(selection) = selection else { continue };
+                let class = *classes
+                    .entry((row.host.as_str(), row.model.as_str(), row.day))
+                    .or_insert_with(|| selection.classify(row));
+                match class {
+                    Class::Late => summary.late += 1,
+                    Class::Unselected => *summary.unselected.entry(row.host.clone()).or_default() += 1,
+                    Class::Open => {}
+                }
+            }
+            InsertOutcome::Duplicate => summary.duplicates += 1,
+            InsertOutcome::Conflict => {
+                summary.conflicts += 1;
+                conflicts.push((row, record));
+            }
+        }
+    }
+    for (row, record) in conflicts {
+        problems.push(conflict(backend, &file, row, record)?);
+    }
+    problems.sort_by_key(|p| p.index);
+    written.problems = problems;
+    written.outcomes = outcomes;
+    // Freeing a chunk's strings is a measurable share of the writer's time; the pool
+    // does it while the writer goes on.
+    rayon::spawn(move || drop(batch));
+    Ok(written)
+}
+
+/// A conflict's report, naming the stored fields that differ.
+fn conflict(backend: &mut dyn Backend, file: &str, row: &EventRow, record: Record) -> Result<Rejected> {
+    let differs = stored_differences(backend, row)?;
+    Ok(Rejected {
+        file: file.to_string(),
+        line: record.line,
+        index: record.index,
+        id: Some(row.id.clone()),
+        code: "conflict".into(),
+        reason: format!(
+            "conflict: ({}, {}) is already stored with other content ({}); the first stands",
+            row.source,
+            row.id,
+            if differs.is_empty() {
+                "fields outside the rated ones, such as extensions or how `time` is written, differ".to_string()
+            } else {
+                format!("{} differ", differs.join(", "))
+            }
+        ),
+    })
+}
+
+/// The rated fields in which a stored event differs from `row`.
+fn stored_differences(backend: &mut dyn Backend, row: &EventRow) -> Result<Vec<&'static str>> {
+    let Some(key) = backend.event_key(&row.source, &row.id)? else {
+        return Ok(Vec::new());
+    };
+    let mut differs = Vec::new();
+    let mut found = false;
+    let mut visit = |e: &revshare_store::backend::EventView<'_>| -> revshare_store::backend::Result<()> {
+        if e.source != row.source || e.id != row.id {
+            return Ok(());
+        }
+        found = true;
+        let fields: [(&'static str, bool); 11] = [
+            ("data.host", e.host != row.host),
+            ("time", e.utc_seconds != row.utc_seconds || e.day != row.day),
+            ("data.model", e.model != row.model),
+            ("data.use_case", e.use_case != row.use_case),
+            ("data.currency", e.currency != row.currency),
+            ("data.customer", e.customer != row.customer.as_ref().map(|c| &c[..])),
+            ("data.requests", e.requests != row.requests),
+            ("data.input_tokens", e.input_tokens != row.input_tokens),
+            ("data.output_tokens", e.output_tokens != row.output_tokens),
+            ("data.revenue", e.revenue_units != row.revenue_units),
+            ("leaf", false),
+        ];
+        differs.extend(fields.iter().filter(|(_, d)| *d).map(|(f, _)| *f));
+        Ok(())
+    };
+    backend.scan_events(&key.host, key.day, key.day + 1, 0, i64::MAX, &mut visit)?;
+    Ok(if found { differs } else { Vec::new() })
+}
+
+/// Where an accepted event stands for settlement, as of the import's start.
+#[derive(Clone, Copy)]
+enum Class {
+    /// A contract selects it in a period it has closed: its next close settles it.
+    Late,
+    /// No contract selects it.
+    Unselected,
+    /// Selected, in a period still open (or before settlement starts).
+    Open,
+}
+
+/// What the stored contracts, registry and closes say of events, read once.
+pub(crate) struct Selection {
+    snapshot: Snapshot,
+}
+
+impl Selection {
+    pub(crate) fn load(backend: &mut dyn Backend) -> Result<Selection> {
+        let head = backend.audit_head()?;
+        Ok(Selection {
+            snapshot: Snapshot::load(backend, head.seq as i64)?,
+        })
+    }
+
+    fn classify(&self, row: &EventRow) -> Class {
+        let day = Day(row.day);
+        let mut selected = false;
+        for versions in &self.snapshot.contracts.contracts {
+            let Some(version) = versions.version_on(day) else {
+                continue;
+            };
+            if versions.host() != row.host
+                || !self.owns(versions.licensor(), &row.model, version.cadence.period_of(day).start())
+            {
+                continue;
+            }
+            selected = true;
+            let statement_id = format!("{}/{}", versions.id, version.cadence.period_of(day));
+            if self.snapshot.statements.iter().any(|s| s.statement_id == statement_id) {
+                return Class::Late;
+            }
+        }
+        if selected {
+            Class::Open
+        } else {
+            Class::Unselected
+        }
+    }
+
+    /// Whether `model` belongs to `licensor` under the registry in force on `start`.
+    fn owns(&self, licensor: &str, model: &str, start: Day) -> bool {
+        match self.snapshot.registry_on(start) {
+            None => true,
+            Some(registry) => registry
+                .rows
+                .iter()
+                .find(|(pattern, _)| revshare_core::contract::Glob::new(pattern).matches(model))
+                .is_some_and(|(_, owner)| owner == licensor),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Lists page by page (api.md): `?limit=` (default 100, at most 1000) and an opaque
+//! `?cursor=`, answering `{"items": […], "next_cursor": "…" | null}`, ascending by
+//! creation. Lists only grow at their end, so a cursor is the position after the
+//! last item given.
+
+use base64::Engine as _;
+use serde::Serialize;
+
+use crate::{AppError, Result};
+
+pub const LIMIT_DEFAULT: usize = 100;
+pub const LIMIT_MAX: usize = 1000;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+fn engine() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+}
+
+/// The position a cursor stands for.
+pub fn position(cursor: Option<&str>) -> Result<usize> {
+    let Some(cursor) = cursor else { return Ok(0) };
+    let bad = || AppError::Invalid(format!("cursor: `{cursor}` is not a cursor this API gave"));
+    let bytes = engine().decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    text.strip_prefix("p:").and_then(|n| n.parse().ok()).ok_or_else(bad)
+}
+
+pub fn cursor_at(position: usize) -> String {
+    engine().encode(format!("p:{position}"))
+}
+
+/// The limit asked for, checked.
+pub fn limit(limit: Option<usize>) -> Result<usize> {
+    match limit.unwrap_or(LIMIT_DEFAULT) {
+        n @ 1..=LIMIT_MAX => Ok(n),
+        n => Err(AppError::Invalid(format!("limit: {n} must be from 1 to {LIMIT_MAX}"))),
+    }
+}
+
+/// One page of a list given in creation order.
+pub fn page<T>(items: Vec<T>, limit_asked: Option<usize>, cursor: Option<&str>) -> Result<Page<T>> {
+    let limit = limit(limit_asked)?;
+    let start = position(cursor)?.min(items.len());
+    let end = (start + limit).min(items.len());
+    let next_cursor = (end < items.len()).then(|| cursor_at(end));
+    Ok(Page {
+        items: items.into_iter().skip(start).take(end - start).collect(),
+        next_cursor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_each_other_and_bad_cursors_are_named() {
+        let first = page((0..250).collect(), None, None).unwrap();
+        assert_eq!(first.items.len(), 100);
+        let second = page((0..250).collect(), Some(200), first.next_cursor.as_deref()).unwrap();
+        assert_eq!(second.items, (100..250).collect::<Vec<_>>());
+        assert!(second.next_cursor.is_none());
+        for bad in ["", "!!", "cDo", "eDox"] {
+            assert!(page::<u8>(Vec::new(), None, Some(bad)).is_err(), "{bad}");
+        }
+        assert!(page::<u8>(Vec::new(), Some(0), None).is_err());
+        assert!(page::<u8>(Vec::new(), Some(1001), None).is_err());
+    }
+}

@@ -1,0 +1,40 @@
+//! Parties: the operator, licensors, hosts, beneficiaries and auditors that reach the
+//! service (api.md). Contracts create the parties they name; the operator adds others.
+
+use revshare_store::backend::PartyRow;
+
+use crate::access::{require, Permission};
+use crate::setup::ensure_party;
+use crate::tx;
+use crate::{AppError, Backend, Ctx, Result};
+
+/// The longest display name a party keeps.
+pub const NAME_CHARS_MAX: usize = 200;
+
+/// Adds a party; an id already taken is a conflict.
+pub fn add(backend: &mut dyn Backend, ctx: Ctx<'_>, id: &str, name: Option<&str>) -> Result<PartyRow> {
+    require(ctx.actor, Permission::ManagePartiesAndTokens)?;
+    let name = name.unwrap_or(id);
+    let length = name.chars().count();
+    if length == 0 || length > NAME_CHARS_MAX {
+        return Err(AppError::Invalid(format!(
+            "name: 1 to {NAME_CHARS_MAX} characters, found {length}"
+        )));
+    }
+    tx::write(backend, ctx, |tx| {
+        if !ensure_party(tx, id, name)? {
+            return Err(AppError::Conflict(format!("party `{id}` exists already")));
+        }
+        tx.backend
+            .parties()?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| AppError::Integrity(format!("party `{id}` vanished right after it was added")))
+    })
+}
+
+/// Every party, by id.
+pub fn list(backend: &mut dyn Backend, ctx: Ctx<'_>) -> Result<Vec<PartyRow>> {
+    require(ctx.actor, Permission::ManagePartiesAndTokens)?;
+    Ok(backend.parties()?)
+}

@@ -1,0 +1,213 @@
+//! Usage batches a host posts over the API (api.md, `POST /v1/events`). A batch is
+//! validated off the store ([`prepare`]): every event must be the host's own
+//! (`host_mismatch`, `source_mismatch`, checked before any idempotency lookup, so no
+//! host can block or probe another's keys). Then the valid events are stored, all or
+//! none ([`store`]); several batches of one token may share one transaction (one
+//! commit for many requests), each keeping its own outcome.
+
+use revshare_core::event::Timestamp;
+use revshare_ingest::reader::RecordReader;
+use revshare_store::backend::InsertOutcome;
+use serde::Serialize;
+
+use crate::access::{require, Permission};
+use crate::import::{prepare_rows, write_prepared, InputPlace, Prepared, PreparedRows, Rejected, Stamp};
+use crate::keys::Keys;
+use crate::{Actor, AppError, Backend, Result};
+
+/// The most events one batch holds.
+pub const EVENTS_MAX: u64 = 10_000;
+/// The largest batch body.
+pub const BYTES_MAX: usize = 16 << 20;
+
+/// The outcome of a batch (usage-events.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BatchOutcome {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: Vec<RejectedEvent>,
+}
+
+/// An event of a batch that was not stored, by its 0-based position.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RejectedEvent {
+    pub index: u64,
+    pub id: Option<String>,
+    /// A stable code: `invalid_json`, `content_field`, …, `host_mismatch`,
+    /// `source_mismatch`, `time_in_future`, `conflict`.
+    pub code: String,
+    pub error: String,
+}
+
+/// A validated batch, waiting for its transaction.
+pub struct Submission {
+    actor: String,
+    rows: PreparedRows,
+}
+
+impl Submission {
+    /// The token that posted it: batches share a transaction only with their own.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    pub fn events(&self) -> usize {
+        self.rows.rows.len()
+    }
+}
+
+/// Validates a batch posted by `actor` (NDJSON or a JSON array, told apart by its
+/// first byte), without touching the store.
+pub fn prepare(keys: &Keys, actor: &Actor, body: &[u8], now: Timestamp) -> Result<Submission> {
+    require(actor, Permission::SubmitUsage)?;
+    if body.len() > BYTES_MAX {
+        return Err(AppError::TooLarge(format!(
+            "a usage batch is at most {BYTES_MAX} bytes, this one has {}",
+            body.len()
+        )));
+    }
+    let party = actor.party().unwrap_or_default().to_string();
+    let mut reader = RecordReader::new(body);
+    let mut all = PreparedRows::default();
+    while let Some(chunk) = reader
+        .next_chunk()
+        .map_err(|e| AppError::Invalid(format!("the batch cannot be read: {e}")))?
+    {
+        let part = prepare_rows(keys, "batch", &chunk, now);
+        all.read += part.read;
+        if all.read > EVENTS_MAX {
+            return Err(AppError::TooLarge(format!(
+                "a usage batch is at most {EVENTS_MAX} events"
+            )));
+        }
+        all.rows.extend(part.rows);
+        all.origins.extend(part.origins);
+        all.problems.extend(part.problems);
+    }
+    Ok(Submission {
+        actor: actor.id().to_string(),
+        rows: own_events_only(all, &party),
+    })
+}
+
+/// Moves the events that are not the party's own to the refused ones.
+fn own_events_only(all: PreparedRows, party: &str) -> PreparedRows {
+    let prefix = format!("{party}/");
+    let mut kept = PreparedRows {
+        problems: all.problems,
+        read: all.read,
+        ..PreparedRows::default()
+    };
+    for (row, origin) in all.rows.into_iter().zip(all.origins) {
+        let mismatch = if row.host != party {
+            Some((
+                "host_mismatch",
+                format!("data.host: \"{}\" is not the token's party {party}", row.host),
+            ))
+        } else if row.source != party && !row.source.starts_with(&prefix) {
+            Some((
+                "source_mismatch",
+                format!("source: must be {party} or begin with {prefix}"),
+            ))
+        } else {
+            None
+        };
+        match mismatch {
+            Some((code, reason)) => kept.problems.push(Rejected {
+                file: "batch".into(),
+                line: origin.line,
+                index: origin.index,
+                id: Some(row.id.clone()),
+                code: code.into(),
+                reason,
+            }),
+            None => {
+                kept.rows.push(row);
+                kept.origins.push(origin);
+            }
+        }
+    }
+    kept.problems.sort_by_key(|p| p.index);
+    kept
+}
+
+/// Stores batches of one token in one transaction: the valid events of every one of
+/// them or, on a failure, of none. Outcomes come back in order.
+pub fn store(backend: &mut dyn Backend, time: &str, submissions: Vec<Submission>) -> Result<Vec<BatchOutcome>> {
+    let Some(actor) = submissions.first().map(|s| s.actor.clone()) else {
+        return Ok(Vec::new());
+    };
+    assert!(submissions.iter().all(|s| s.actor == actor), "one token's batches");
+    let (merged, spans) = merge(submissions);
+    let prepared = Prepared::of(
+        InputPlace {
+            name: "batch",
+            index: 0,
+        },
+        merged,
+        backend.event_layout(),
+    )?;
+    let stamp = Stamp {
+        time: time.to_string(),
+        actor,
+    };
+    let written = write_prepared(backend, prepared, &stamp, None)?;
+    Ok(spans
+        .iter()
+        .map(|span| outcome_of(span, &written.outcomes, &written.problems))
+        .collect())
+}
+
+/// Where one batch sits in a merged transaction: its rows, and the record indices
+/// it was given (each batch's records are numbered past the ones before it).
+struct Span {
+    rows: std::ops::Range<usize>,
+    base: u64,
+    records: u64,
+}
+
+fn merge(submissions: Vec<Submission>) -> (PreparedRows, Vec<Span>) {
+    let mut merged = PreparedRows::default();
+    let mut spans = Vec::with_capacity(submissions.len());
+    let mut base = 0u64;
+    for submission in submissions {
+        let rows = submission.rows;
+        let start = merged.rows.len();
+        merged.rows.extend(rows.rows);
+        merged.origins.extend(rows.origins.into_iter().map(|mut o| {
+            o.index += base;
+            o
+        }));
+        merged.problems.extend(rows.problems.into_iter().map(|mut p| {
+            p.index += base;
+            p
+        }));
+        merged.read += rows.read;
+        spans.push(Span {
+            rows: start..merged.rows.len(),
+            base,
+            records: rows.read,
+        });
+        base += rows.read;
+    }
+    (merged, spans)
+}
+
+fn outcome_of(span: &Span, outcomes: &[InsertOutcome], problems: &[Rejected]) -> BatchOutcome {
+    let mine = &outcomes[span.rows.clone()];
+    let count = |wanted: InsertOutcome| mine.iter().filter(|o| **o == wanted).count() as u64;
+    BatchOutcome {
+        accepted: count(InsertOutcome::Accepted),
+        duplicates: count(InsertOutcome::Duplicate),
+        rejected: problems
+            .iter()
+            .filter(|p| (span.base..span.base + span.records).contains(&p.index))
+            .map(|p| RejectedEvent {
+                index: p.index - span.base,
+                id: p.id.clone(),
+                code: p.code.clone(),
+                error: p.reason.clone(),
+            })
+            .collect(),
+    }
+}
