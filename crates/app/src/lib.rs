@@ -21,6 +21,7 @@ pub mod locate;
 pub mod page;
 pub mod parties;
 mod period_events;
+pub mod render;
 pub mod rows;
 mod settle;
 pub mod setup;
@@ -31,6 +32,7 @@ pub mod tables;
 pub mod tokens;
 mod tx;
 pub mod verify_store;
+pub mod views;
 pub mod void;
 
 use revshare_core::event::Timestamp;
@@ -68,7 +70,7 @@ pub enum AppError {
     #[error("{0}")]
     TooEarly(String),
     /// Stored data failed a check (a signature, a root, the chain): it was edited
-    /// behind the service's back (exit 1, HTTP 500 is never used for it: 409).
+    /// behind the service's back, not by the caller (exit 1, HTTP 500 `integrity`).
     #[error("{0}")]
     Integrity(String),
     /// The store failed (exit 1, HTTP 503).
@@ -104,6 +106,17 @@ impl AppError {
 }
 
 pub type Result<T> = std::result::Result<T, AppError>;
+
+/// The service clock, read by the edges and handed to use cases as `now`.
+pub fn now() -> Timestamp {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp {
+        seconds: elapsed.as_secs() as i64,
+        nanos: elapsed.subsec_nanos(),
+    }
+}
 
 /// The roles of api.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -22,6 +22,7 @@ pub const BYTES_MAX: usize = 16 << 20;
 
 /// The outcome of a batch (usage-events.md).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchOutcome {
     pub accepted: u64,
     pub duplicates: u64,
@@ -30,6 +31,7 @@ pub struct BatchOutcome {
 
 /// An event of a batch that was not stored, by its 0-based position.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RejectedEvent {
     pub index: u64,
     pub id: Option<String>,

@@ -9,9 +9,10 @@ use revshare_core::statement::{statements_json, Statement};
 
 use revshare_app::statements::Shown;
 use revshare_app::verify_store::Report;
+use revshare_app::views;
 use revshare_core::audit::{Entry, Link};
 use revshare_core::period::Day;
-use revshare_store::backend::{ContractRow, ContributionRow, FxRow, RegistryRow};
+use revshare_store::backend::{ContractRow, ContributionRow, FxRow, PartyRow, RegistryRow, TokenRow};
 
 use crate::{Failure, Format};
 
@@ -27,7 +28,10 @@ pub fn write_statements(out: &mut dyn Write, statements: &[Statement], format: F
             }
             Ok(())
         }
-        Format::Csv => write_csv(out, statements),
+        Format::Csv => {
+            let csv = revshare_app::render::statement_csv(statements).map_err(io::Error::other)?;
+            out.write_all(csv.as_bytes())
+        }
     }
 }
 
@@ -132,89 +136,6 @@ pub fn write_table(out: &mut dyn Write, s: &Statement) -> io::Result<()> {
     Ok(())
 }
 
-const CSV_HEADER: [&str; 14] = [
-    "contract",
-    "period",
-    "currency",
-    "row",
-    "name",
-    "use_case",
-    "events",
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "revenue",
-    "base",
-    "amount",
-    "detail",
-];
-
-fn write_csv(out: &mut dyn Write, statements: &[Statement]) -> io::Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(CSV_HEADER)?;
-    for s in statements {
-        let row = |kind: &str, name: &str| -> Vec<String> {
-            let mut row = vec![
-                s.contract.clone(),
-                s.period.clone(),
-                s.currency.clone(),
-                kind.to_string(),
-                name.to_string(),
-            ];
-            row.resize(CSV_HEADER.len(), String::new());
-            row
-        };
-        for line in &s.lines {
-            let mut r = row("line", &line.model);
-            r[5] = line.use_case.clone();
-            r[6] = line.events.to_string();
-            r[7] = line.requests.to_string();
-            r[8] = line.input_tokens.to_string();
-            r[9] = line.output_tokens.to_string();
-            r[10] = line.revenue.clone();
-            r[11] = line.base.clone();
-            r[12] = line.amount.clone();
-            writer.write_record(&r)?;
-        }
-        let mut r = row("subtotal", "");
-        r[12] = s.subtotal.clone();
-        writer.write_record(&r)?;
-        for adjustment in &s.adjustments {
-            let mut r = row("adjustment", adjustment.kind.as_str());
-            r[6] = adjustment
-                .events
-                .as_ref()
-                .map(|e| e.count.to_string())
-                .unwrap_or_default();
-            r[12] = adjustment.amount.clone();
-            r[13] = adjustment
-                .period
-                .clone()
-                .or_else(|| adjustment.dispute_id.clone())
-                .unwrap_or_default();
-            writer.write_record(&r)?;
-        }
-        for exception in &s.exceptions {
-            let mut r = row("exception", exception.kind.as_str());
-            r[6] = exception.events.to_string();
-            r[10] = exception.revenue.clone();
-            r[13] = exception.currency.clone();
-            writer.write_record(&r)?;
-        }
-        let mut r = row("total", "");
-        r[6] = s.events.count.to_string();
-        r[12] = s.total.clone();
-        r[13] = s.events.merkle_root.clone();
-        writer.write_record(&r)?;
-        for (beneficiary, amount) in &s.payouts {
-            let mut r = row("payout", beneficiary);
-            r[12] = amount.clone();
-            writer.write_record(&r)?;
-        }
-    }
-    writer.flush()
-}
-
 /// The format a list or show command prints: as asked, else a table on a terminal
 /// and JSON otherwise.
 pub fn chosen(format: Option<Format>) -> Format {
@@ -257,6 +178,44 @@ fn print_rows<T: serde::Serialize>(
         }
     };
     written.map_err(|e| Failure::other(format!("cannot write the output: {e}")))
+}
+
+pub fn parties(rows: &[PartyRow], format: Option<Format>) -> Result<(), Failure> {
+    let views: Vec<views::Party> = rows.iter().cloned().map(views::Party::of).collect();
+    print_rows(
+        &views,
+        &["id", "name", "created_at"],
+        |p| vec![p.id.clone(), p.name.clone(), p.created_at.clone()],
+        format,
+    )
+}
+
+pub fn tokens(rows: &[TokenRow], format: Option<Format>) -> Result<(), Failure> {
+    let views: Vec<views::Token> = rows.iter().cloned().map(|r| views::Token::of(r, None)).collect();
+    print_rows(
+        &views,
+        &[
+            "token_id",
+            "party",
+            "role",
+            "contracts",
+            "expires",
+            "created_at",
+            "revoked_at",
+        ],
+        |t| {
+            vec![
+                t.token_id.clone(),
+                t.party.clone(),
+                t.role.clone(),
+                t.contracts.as_ref().map(|c| c.join(" ")).unwrap_or_default(),
+                t.expires.clone().unwrap_or_default(),
+                t.created_at.clone(),
+                t.revoked_at.clone().unwrap_or_default(),
+            ]
+        },
+        format,
+    )
 }
 
 pub fn contracts(rows: &[ContractRow], format: Option<Format>) -> Result<(), Failure> {

@@ -12,6 +12,7 @@ mod import;
 mod inputs;
 mod locate;
 mod rate;
+mod serve;
 mod stateful;
 mod verify;
 
@@ -120,6 +121,14 @@ enum Command {
     Audit(audit::AuditCommand),
     /// The example end to end, in its own store: contracts, 200k+ events, closes, proofs.
     Demo(demo::DemoArgs),
+    /// The parties that reach the service.
+    #[command(subcommand)]
+    Party(serve::PartyCommand),
+    /// Tokens: a party's credential for the HTTP API, shown once.
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
+    /// Serve the HTTP API (api.md) on this store.
+    Serve(serve::ServeArgs),
 }
 
 /// An error with the exit code it maps to.
@@ -194,6 +203,9 @@ fn main() -> ExitCode {
         Command::Key(command) => stateful::key(&store, command),
         Command::Audit(command) => audit::run(&store, command),
         Command::Demo(args) => demo::run(&store, &args),
+        Command::Party(command) => serve::party(&store, command),
+        Command::Token(command) => serve::token(&store, command),
+        Command::Serve(args) => serve::serve(&store, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,6 @@ use revshare_app::contributions::{Decision, Proposal};
 use revshare_app::keys::Keys;
 use revshare_app::{Actor, Backend, Ctx, Location};
 use revshare_core::contract::{ContributionKind, Party};
-use revshare_core::event::Timestamp;
 use revshare_core::period::Day;
 use revshare_core::verify::TreeName;
 
@@ -17,16 +16,7 @@ use crate::{format, inputs, Failure, Format, StoreArgs};
 
 pub const DEFAULT_DB: &str = "revshare.db";
 
-/// The service clock.
-pub fn now() -> Timestamp {
-    let elapsed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        seconds: elapsed.as_secs() as i64,
-        nanos: elapsed.subsec_nanos(),
-    }
-}
+pub use revshare_app::now;
 
 /// Opens an initialized store.
 pub fn open(args: &StoreArgs) -> Result<Box<dyn Backend>, Failure> {

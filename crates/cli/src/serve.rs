@@ -1,0 +1,180 @@
+//! `revshare serve`, and the parties and tokens that reach it (`party`, `token`).
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+
+use clap::{Args, Subcommand};
+use revshare_app::{Ctx, Role};
+use revshare_core::period::Day;
+
+use crate::stateful::{keys, now, open, operator};
+use crate::{format, Failure, Format, StoreArgs};
+
+/// Writer threads at most (each holds a store connection).
+const WRITERS_MAX: usize = 16;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Requests per second each token may make.
+    #[arg(long, default_value_t = NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN))]
+    rate_limit: NonZeroU32,
+    /// Requests a token may make at once above its rate.
+    #[arg(long, default_value_t = NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN))]
+    burst: NonZeroU32,
+    /// Threads storing usage batches (1 to 16).
+    #[arg(long, default_value_t = 2)]
+    writers: usize,
+}
+
+pub fn serve(store: &StoreArgs, args: &ServeArgs) -> Result<(), Failure> {
+    if !(1..=WRITERS_MAX).contains(&args.writers) {
+        return Err(Failure::input(format!(
+            "--writers: {} is not between 1 and {WRITERS_MAX}",
+            args.writers
+        )));
+    }
+    let mut backend = open(store)?;
+    let keys = keys(store, backend.as_mut())?;
+    drop(backend);
+    let mut config = revshare_server::Config::new(args.listen, store.location(), keys);
+    config.rate = revshare_server::Rate {
+        per_second: args.rate_limit,
+        burst: args.burst,
+    };
+    config.writers = args.writers;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::other(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async {
+        let server = revshare_server::start(config)
+            .await
+            .map_err(|e| Failure::other(format!("cannot listen on {}: {e}", args.listen)))?;
+        eprintln!(
+            "revshare: serving {} on http://{} (SIGTERM or Ctrl-C stops it)",
+            store.location().describe(),
+            server.address
+        );
+        server
+            .wait()
+            .await
+            .map_err(|e| Failure::other(format!("the server stopped: {e}")))
+    })?;
+    eprintln!("revshare: stopped");
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum PartyCommand {
+    /// Add a party (contracts add the parties they name themselves).
+    Add {
+        id: String,
+        /// A display name (default: the id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the parties.
+    List {
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+}
+
+pub fn party(store: &StoreArgs, command: PartyCommand) -> Result<(), Failure> {
+    let mut backend = open(store)?;
+    let actor = operator();
+    let ctx = Ctx {
+        actor: &actor,
+        now: now(),
+    };
+    match command {
+        PartyCommand::Add { id, name } => {
+            let row = revshare_app::parties::add(backend.as_mut(), ctx, &id, name.as_deref())?;
+            println!("added party {} ({})", row.id, row.name);
+        }
+        PartyCommand::List { format: output } => {
+            format::parties(&revshare_app::parties::list(backend.as_mut(), ctx)?, output)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a party; it is printed this once.
+    Create {
+        #[arg(long)]
+        party: String,
+        /// operator, licensor, host, beneficiary or auditor.
+        #[arg(long)]
+        role: String,
+        /// Narrow the token to this contract (repeatable; an auditor's needs one).
+        #[arg(long = "contract", value_name = "C")]
+        contracts: Vec<String>,
+        /// Valid until this day at 00:00 UTC.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        expires: Option<String>,
+    },
+    /// List the tokens (never their secrets).
+    List {
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Revoke a token: refused from its next request on, in every server process.
+    Revoke { token_id: String },
+}
+
+pub fn token(store: &StoreArgs, command: TokenCommand) -> Result<(), Failure> {
+    let mut backend = open(store)?;
+    let actor = operator();
+    let ctx = Ctx {
+        actor: &actor,
+        now: now(),
+    };
+    match command {
+        TokenCommand::Create {
+            party,
+            role,
+            contracts,
+            expires,
+        } => {
+            let new = revshare_app::tokens::NewToken {
+                party,
+                role: Role::parse(&role).ok_or_else(|| {
+                    Failure::input(format!(
+                        "--role: `{role}` must be operator, licensor, host, beneficiary or auditor"
+                    ))
+                })?,
+                contracts,
+                expires: expires
+                    .map(|e| {
+                        Day::parse(&e)
+                            .ok_or_else(|| Failure::input(format!("--expires: `{e}` must be a date YYYY-MM-DD")))
+                    })
+                    .transpose()?,
+            };
+            let created = revshare_app::tokens::create(backend.as_mut(), ctx, &new)?;
+            eprintln!(
+                "created token {} for {} ({}); it is shown this once, keep it secret:",
+                created.row.token_id, created.row.party, created.row.role
+            );
+            println!("{}", created.token);
+        }
+        TokenCommand::List { format: output } => {
+            format::tokens(&revshare_app::tokens::list(backend.as_mut(), ctx)?, output)?;
+        }
+        TokenCommand::Revoke { token_id } => {
+            let row = revshare_app::tokens::revoke(backend.as_mut(), ctx, &token_id)?;
+            println!(
+                "token {} of {} revoked at {}",
+                row.token_id,
+                row.party,
+                row.revoked_at.unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}

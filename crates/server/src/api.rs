@@ -1,0 +1,231 @@
+//! What every handler needs: the bearer token, query and path parameters read into
+//! typed values (a bad one is a 400 naming the field), JSON answers, content-type
+//! checks, and idempotency keys for POSTs. Handlers only parse and answer: every
+//! rule is the application layer's.
+
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use revshare_app::idempotency::{self, Claim};
+use revshare_app::{Actor, AppError, Backend, Ctx};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::{blocking, Shared, State};
+
+/// The bearer token of a request, if any (checked against the store per request).
+pub struct Bearer(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Bearer, ApiError> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(Bearer(None));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        Ok(Bearer(Some(token.to_string())))
+    }
+}
+
+impl Bearer {
+    /// The actor the token stands for, now.
+    pub fn actor(&self, backend: &mut dyn Backend) -> Result<Actor, ApiError> {
+        let token = self.0.as_deref().ok_or_else(|| {
+            ApiError::from(AppError::Unauthenticated(
+                "a bearer token is required (Authorization: Bearer rs_…)".into(),
+            ))
+        })?;
+        Ok(revshare_app::tokens::authenticate(backend, token, revshare_app::now())?)
+    }
+}
+
+/// Query parameters, refused with a 400 that names the field.
+pub struct Q<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Q<T>, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Q(value))
+            .map_err(|e| ApiError::invalid(format!("query: {}", e.body_text())))
+    }
+}
+
+/// Path parameters, refused with a 400 that names the field.
+pub struct P<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for P<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<P<T>, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| P(value))
+            .map_err(|e| ApiError::invalid(format!("path: {}", e.body_text())))
+    }
+}
+
+/// An answer: status, content type and body bytes.
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Answer, ApiError> {
+        let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("encoding the answer: {e}")))?;
+        Ok(Answer {
+            status,
+            content_type: "application/json".into(),
+            body,
+        })
+    }
+
+    pub fn raw(content_type: &str, body: Vec<u8>) -> Answer {
+        Answer {
+            status: StatusCode::OK,
+            content_type: content_type.into(),
+            body,
+        }
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        if let Ok(value) = HeaderValue::from_str(&self.content_type) {
+            response.headers_mut().insert(header::CONTENT_TYPE, value);
+        }
+        response
+    }
+}
+
+/// The operator's and parties' clock for a use case.
+pub fn ctx(actor: &Actor) -> Ctx<'_> {
+    Ctx {
+        actor,
+        now: revshare_app::now(),
+    }
+}
+
+/// A read: authenticates, runs `work` on a store connection, answers JSON.
+pub async fn read<T, F>(state: &State, bearer: Bearer, work: F) -> Result<Answer, ApiError>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&mut dyn Backend, &Shared, &Actor) -> Result<T, AppError> + Send + 'static,
+{
+    blocking(state, move |backend, shared| {
+        let actor = bearer.actor(backend)?;
+        let value = work(backend, shared, &actor)?;
+        Answer::json(StatusCode::OK, &value)
+    })
+    .await
+}
+
+/// Checks a request's content type against the ones an endpoint takes.
+pub fn content_type(headers: &HeaderMap, accepted: &[&str]) -> Result<String, ApiError> {
+    let given = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if accepted.contains(&given.as_str()) {
+        return Ok(given);
+    }
+    Err(ApiError::unsupported(format!(
+        "Content-Type: `{}` is not one this endpoint takes ({})",
+        if given.is_empty() { "none" } else { &given },
+        accepted.join(", ")
+    )))
+}
+
+/// A JSON body read into `T`; unknown fields and bad values are 400s naming them.
+pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    content_type(headers, &["application/json"])?;
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("body: {e}")))
+}
+
+/// A write: authenticates, honours `Idempotency-Key` (scoped to token, method and
+/// path), runs `work` and answers JSON with `status`.
+pub async fn write<T, F>(
+    state: &State,
+    bearer: Bearer,
+    headers: &HeaderMap,
+    (method, path): (&str, String),
+    body: Vec<u8>,
+    status: StatusCode,
+    work: F,
+) -> Result<Answer, ApiError>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&mut dyn Backend, &Shared, &Actor, &[u8]) -> Result<T, ApiError> + Send + 'static,
+{
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string))
+        .transpose()
+        .map_err(|_| ApiError::invalid("Idempotency-Key: not visible ASCII"))?;
+    let method = method.to_string();
+    blocking(state, move |backend, shared| {
+        let actor = bearer.actor(backend)?;
+        let run = |backend: &mut dyn Backend| -> Result<Answer, ApiError> {
+            let value = work(backend, shared, &actor, &body)?;
+            Answer::json(status, &value)
+        };
+        let Some(key) = key else {
+            return run(backend);
+        };
+        match idempotency::claim(backend, &actor, (&method, &path), &key, &body, revshare_app::now())? {
+            Claim::Replay {
+                status,
+                content_type,
+                body,
+            } => Ok(Answer {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                content_type,
+                body,
+            }),
+            Claim::Fresh(pending) => match run(backend) {
+                Ok(answer) => {
+                    idempotency::finish(
+                        backend,
+                        pending,
+                        answer.status.as_u16(),
+                        &answer.content_type,
+                        &answer.body,
+                    )?;
+                    Ok(answer)
+                }
+                Err(error) if error.is_client_error() => {
+                    let answer = error;
+                    let body = serde_json::to_vec(&crate::error::ErrorBody {
+                        error: crate::error::ErrorDetail {
+                            code: answer.code.to_string(),
+                            message: answer.message.clone(),
+                            details: answer.details.clone(),
+                        },
+                    })
+                    .unwrap_or_default();
+                    idempotency::finish(backend, pending, answer.status.as_u16(), "application/json", &body)?;
+                    Err(answer)
+                }
+                Err(error) => {
+                    let _ = idempotency::release(backend, pending);
+                    Err(error)
+                }
+            },
+        }
+    })
+    .await
+}

@@ -1,0 +1,202 @@
+//! `revshare serve`: the HTTP API of api.md. Handlers parse a request, call one use
+//! case of `revshare-app` as the token's party, and answer; every rule, access
+//! included, is the application layer's. The store's blocking calls run on tokio's
+//! blocking threads; usage batches are stored by writer threads that group them
+//! into few transactions. Nothing another server process would need is kept in
+//! memory (only the rate limiter is per process), so several processes can serve
+//! one PostgreSQL database.
+
+mod api;
+mod error;
+mod ingest;
+mod observe;
+pub mod openapi;
+mod routes;
+mod state;
+mod views;
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use revshare_app::keys::Keys;
+use revshare_app::Location;
+
+pub use error::ApiError;
+pub use state::Rate;
+
+use crate::ingest::Ingest;
+use crate::observe::Metrics;
+use crate::state::{Pool, Shared, State};
+
+/// A usage batch's body, at most (api.md).
+pub const BATCH_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Any other body, at most.
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+/// How often expired idempotency keys are purged.
+const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// How a server runs.
+pub struct Config {
+    pub listen: SocketAddr,
+    pub location: Location,
+    pub keys: Keys,
+    pub rate: Rate,
+    /// Threads storing usage batches.
+    pub writers: usize,
+}
+
+impl Config {
+    pub fn new(listen: SocketAddr, location: Location, keys: Keys) -> Config {
+        Config {
+            listen,
+            location,
+            keys,
+            rate: Rate {
+                per_second: NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN),
+                burst: NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN),
+            },
+            writers: 2,
+        }
+    }
+}
+
+/// Every route of api.md that exists today, with the limits and the layer that
+/// logs, counts, rate-limits and times out each request.
+fn router(state: State) -> Router {
+    use routes::*;
+    let batches = Router::new()
+        .route("/v1/events", post(post_events))
+        .layer(DefaultBodyLimit::max(BATCH_BYTES_MAX));
+    let rest = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/keys", get(keys))
+        .route("/v1/me", get(me))
+        .route("/v1/events/void", post(void))
+        .route("/v1/events/locate", get(locate))
+        .route("/v1/contracts", get(contracts).post(add_contract))
+        .route("/v1/contracts/{id}", get(contract))
+        .route("/v1/fx", get(fx).post(add_fx))
+        .route("/v1/models", get(models).post(add_models))
+        .route("/v1/periods/{period}/close", post(close))
+        .route("/v1/statements", get(statements))
+        .route("/v1/statements/{contract}/{period}", get(statement))
+        .route("/v1/statements/{contract}/{period}/proof", get(proof))
+        .route("/v1/statements/{contract}/{period}/leaves", get(leaves))
+        .route("/v1/statements/{contract}/{period}/inputs", get(inputs))
+        .route("/v1/contributions", get(contributions).post(propose))
+        .route("/v1/contributions/{number}/accept", post(accept))
+        .route("/v1/contributions/{number}/reject", post(reject))
+        .route("/v1/audit/chain", get(chain))
+        .route("/v1/audit/entries", get(entries))
+        .route("/v1/audit/verify", post(start_verify))
+        .route("/v1/audit/verify/{job}", get(verify_job))
+        .route("/v1/parties", get(parties).post(add_party))
+        .route("/v1/tokens", get(tokens).post(add_token))
+        .route("/v1/tokens/{token_id}", delete(revoke_token))
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
+    batches
+        .merge(rest)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::around))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint (see /v1/openapi.json)")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method (see /v1/openapi.json)",
+    )
+}
+
+/// A running server: its address, and how to wait for its end.
+pub struct Server {
+    pub address: SocketAddr,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds the listener and starts serving until SIGTERM or SIGINT: then it stops
+/// accepting, finishes the requests in flight (an acknowledged batch is stored),
+/// stops the writers and returns.
+pub async fn start(config: Config) -> std::io::Result<Server> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    let (ingest, writers) = Ingest::start(&config.location, config.writers);
+    let state: State = Arc::new(Shared {
+        pool: Pool::new(config.location.clone(), 64),
+
+        keys: config.keys,
+        ingest,
+        metrics: Metrics::new(),
+        limiter: config.rate.limiter(),
+    });
+    let purge = tokio::spawn(purge_keys(state.clone()));
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stopping())
+            .await;
+        purge.abort();
+        state.ingest.close();
+        for writer in writers {
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+        served
+    });
+    Ok(Server { address, task })
+}
+
+impl Server {
+    /// Waits until the server has stopped.
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task
+            .await
+            .map_err(|e| std::io::Error::other(format!("the server task failed: {e}")))?
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn stopping() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// Purges idempotency keys older than their retention, hourly, and forgets rate
+/// limits of tokens not seen lately.
+async fn purge_keys(state: State) {
+    let mut interval = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        interval.tick().await;
+        state.limiter.retain_recent();
+        state.limiter.shrink_to_fit();
+        let _ = state::blocking(&state, |backend, _| {
+            revshare_app::idempotency::purge(backend, revshare_app::now()).map_err(ApiError::from)
+        })
+        .await;
+    }
+}

@@ -1,0 +1,188 @@
+//! Around every request: a request id, the per-token rate limit, the 30 s timeout,
+//! one structured log line (time, request id, token id, route, status, latency;
+//! never a secret, a token or a customer reference), and the metrics.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State as AxumState};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+
+use crate::error::ApiError;
+use crate::state::State;
+
+/// Requests end after this long (long work, such as audit verification, is a job).
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    pub events: IntCounterVec,
+    pub closes: IntCounter,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("revshare_http_requests_total", "HTTP requests by route and status"),
+            &["route", "status"],
+        )
+        .expect("a valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "revshare_http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["route"],
+        )
+        .expect("a valid metric");
+        let events = IntCounterVec::new(
+            Opts::new("revshare_events_total", "Usage events posted, by outcome"),
+            &["outcome"],
+        )
+        .expect("a valid metric");
+        let closes = IntCounter::new("revshare_statements_closed_total", "Statements closed").expect("a valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(events.clone()),
+            Box::new(closes.clone()),
+        ] {
+            registry.register(collector).expect("metrics register once");
+        }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            events,
+            closes,
+        }
+    }
+
+    /// The Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let encoder = prometheus::TextEncoder::new();
+        // Encoding gathered families into a Vec cannot fail.
+        let _ = encoder.encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+/// The token id a request names (its public part), for the limiter and the logs.
+fn token_id(request: &Request) -> Option<String> {
+    let value = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let token = value.strip_prefix("Bearer ")?;
+    let id = token.strip_prefix("rs_")?.split('_').next()?;
+    (id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
+}
+
+/// The rate limiter's key: a digest of the whole credential, so that nobody who
+/// knows only a token's id can spend its budget.
+fn limit_key(request: &Request) -> [u8; 16] {
+    let credential = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .map_or(&b""[..], |v| v.as_bytes());
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(credential);
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+fn request_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Routes no token reaches (probes), never rate limited.
+fn unlimited(route: &str) -> bool {
+    matches!(
+        route,
+        "/healthz" | "/readyz" | "/metrics" | "/v1/openapi.json" | "/v1/keys"
+    )
+}
+
+pub async fn around(AxumState(state): AxumState<State>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = request.method().to_string();
+    let token = token_id(&request);
+    let id = request_id();
+    let limited = match unlimited(&route) {
+        true => None,
+        false => state.limiter.check_key(&limit_key(&request)).err(),
+    };
+    let mut response = match limited {
+        Some(not_until) => {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            let mut error = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for this token",
+            );
+            error.retry_after = Some(wait.as_secs().max(1));
+            error.into_response()
+        }
+        None => match tokio::time::timeout(TIMEOUT, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the request took longer than 30 s",
+            )
+            .into_response(),
+        },
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let status = response.status().as_u16();
+    let latency = started.elapsed();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[&route, &status.to_string()])
+        .inc();
+    state
+        .metrics
+        .latency
+        .with_label_values(&[&route])
+        .observe(latency.as_secs_f64());
+    log(&id, token.as_deref(), &method, &route, status, latency);
+    response
+}
+
+fn log(id: &str, token: Option<&str>, method: &str, route: &str, status: u16, latency: Duration) {
+    let line = serde_json::json!({
+        "time": revshare_core::period::rfc3339(revshare_app::now().seconds),
+        "request_id": id,
+        "token_id": token,
+        "method": method,
+        "route": route,
+        "status": status,
+        "latency_ms": (latency.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+    });
+    eprintln!("{line}");
+}

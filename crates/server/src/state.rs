@@ -1,0 +1,93 @@
+//! What every request shares: the store's location and keys, a pool of connections
+//! (the store's calls block, so they run on tokio's blocking threads), the ingest
+//! queue, the rate limiter and the metrics. Nothing here holds data another server
+//! process would need: every answer comes from the store.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use governor::{DefaultKeyedRateLimiter, Quota};
+use revshare_app::keys::Keys;
+use revshare_app::{Backend, Location};
+use revshare_store::StoreError;
+
+use crate::error::ApiError;
+use crate::ingest::Ingest;
+use crate::observe::Metrics;
+
+pub type State = Arc<Shared>;
+
+pub struct Shared {
+    pub keys: Keys,
+    pub pool: Pool,
+    pub ingest: Ingest,
+    pub metrics: Metrics,
+    pub limiter: DefaultKeyedRateLimiter<[u8; 16]>,
+}
+
+/// Per-token request rate (api.md: 100 requests/s, burst 200, by default).
+#[derive(Clone, Copy, Debug)]
+pub struct Rate {
+    pub per_second: NonZeroU32,
+    pub burst: NonZeroU32,
+}
+
+impl Rate {
+    pub fn limiter(self) -> DefaultKeyedRateLimiter<[u8; 16]> {
+        governor::RateLimiter::keyed(Quota::per_second(self.per_second).allow_burst(self.burst))
+    }
+}
+
+/// Connections to the store, reused between requests.
+pub struct Pool {
+    location: Location,
+    idle: Mutex<Vec<Box<dyn Backend>>>,
+    /// Idle connections kept at most (more are opened when busy, then closed).
+    idle_max: usize,
+}
+
+impl Pool {
+    pub fn new(location: Location, idle_max: usize) -> Pool {
+        Pool {
+            location,
+            idle: Mutex::new(Vec::new()),
+            idle_max,
+        }
+    }
+
+    /// A connection, idle or new.
+    pub fn get(&self) -> Result<Box<dyn Backend>, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match idle {
+            Some(backend) => Ok(backend),
+            None => revshare_store::open(&self.location),
+        }
+    }
+
+    /// Gives a connection back (a failed request's connection is dropped instead).
+    pub fn put(&self, backend: Box<dyn Backend>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.idle_max {
+            idle.push(backend);
+        }
+    }
+}
+
+/// Runs `work` with a store connection on a blocking thread.
+pub async fn blocking<T, F>(state: &State, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn Backend, &Shared) -> Result<T, ApiError> + Send + 'static,
+{
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut backend = state.pool.get().map_err(ApiError::from_store)?;
+        let outcome = work(backend.as_mut(), &state);
+        if outcome.as_ref().map_or_else(ApiError::is_client_error, |_| true) {
+            state.pool.put(backend);
+        }
+        outcome
+    })
+    .await
+    .map_err(|_| ApiError::internal("a request's worker stopped"))?
+}
