@@ -1,18 +1,50 @@
-//! Statements in CSV, for spreadsheets: one row per line, subtotal, adjustment,
-//! exception, total and payout. The CLI's `--format csv` and the API's
-//! `Accept: text/csv` give these same bytes.
+//! Statements as CSV, for spreadsheets: one row per line, subtotal, adjustment,
+//! adjustment payout, exception, total and payout, every value exactly as in the
+//! statement's JSON (no grouping, no rounding).
+//!
+//! Columns (also in docs/spec-readings.md, "`revshare rate` output"):
+//!
+//! - `contract`, `period`: the statement's.
+//! - `currency`: the currency of the row's money. Lines, subtotal, adjustments,
+//!   adjustment payouts, total and payouts are in the contract currency; an
+//!   exception row is in the exception's own currency (its events' currency), with
+//!   its revenue in that currency. Summing `amount` or `revenue` per `currency` never
+//!   mixes currencies.
+//! - `row`: `line`, `subtotal`, `adjustment`, `adjustment_payout`, `exception`,
+//!   `total` or `payout`.
+//! - `name`: the model (line), the adjustment kind (adjustment, adjustment_payout) or
+//!   the exception kind (exception).
+//! - `use_case`: the line's use case.
+//! - `settles`: the period a `prior_period` adjustment settles, or the dispute id of a
+//!   `dispute` adjustment (on its adjustment and adjustment_payout rows).
+//! - `reasons`: a prior-period adjustment's reasons, separated by `;`.
+//! - `beneficiary`: who a payout or adjustment payout goes to.
+//! - `events`: the line's or exception's events; on an adjustment, the size of its
+//!   `prior_period:<P>` tree (the late events it settles); on the total, the
+//!   statement's `events.count`.
+//! - `requests`, `input_tokens`, `output_tokens`, `revenue`, `base`: the line's
+//!   (`revenue` also on an exception row).
+//! - `amount`: the line's, subtotal's, adjustment's, total's or payout's amount.
+//! - `merkle_root`: the root of the adjustment's `prior_period:<P>` tree, or on the
+//!   total the statement's `events.merkle_root`.
+//! - `voided_events`, `voided_merkle_root`: the size and root of a prior-period
+//!   adjustment's `voided:<P>` tree, when it has one.
 
-use revshare_core::statement::Statement;
+use std::io::{self, Write};
 
-use crate::{AppError, Result};
+use revshare_core::statement::{Adjustment, Statement};
+use serde::Serialize;
 
-const CSV_HEADER: [&str; 14] = [
+pub const HEADER: [&str; 19] = [
     "contract",
     "period",
     "currency",
     "row",
     "name",
     "use_case",
+    "settles",
+    "reasons",
+    "beneficiary",
     "events",
     "requests",
     "input_tokens",
@@ -20,77 +52,165 @@ const CSV_HEADER: [&str; 14] = [
     "revenue",
     "base",
     "amount",
-    "detail",
+    "merkle_root",
+    "voided_events",
+    "voided_merkle_root",
 ];
 
-/// The statements as CSV.
-pub fn statement_csv(statements: &[Statement]) -> Result<String> {
-    write(statements).map_err(|e| AppError::Invalid(format!("writing CSV: {e}")))
+/// One CSV row; its fields in [`HEADER`]'s order.
+#[derive(Serialize, Default)]
+struct Record {
+    contract: String,
+    period: String,
+    currency: String,
+    row: &'static str,
+    name: String,
+    use_case: String,
+    settles: String,
+    reasons: String,
+    beneficiary: String,
+    events: String,
+    requests: String,
+    input_tokens: String,
+    output_tokens: String,
+    revenue: String,
+    base: String,
+    amount: String,
+    merkle_root: String,
+    voided_events: String,
+    voided_merkle_root: String,
 }
 
-fn write(statements: &[Statement]) -> std::result::Result<String, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(CSV_HEADER)?;
+/// A row of statement `s` in its contract currency.
+fn record(s: &Statement, row: &'static str) -> Record {
+    Record {
+        contract: s.contract.clone(),
+        period: s.period.clone(),
+        currency: s.currency.clone(),
+        row,
+        ..Record::default()
+    }
+}
+
+fn lines(s: &Statement) -> impl Iterator<Item = Record> + '_ {
+    s.lines.iter().map(|line| Record {
+        name: line.model.clone(),
+        use_case: line.use_case.clone(),
+        events: line.events.to_string(),
+        requests: line.requests.to_string(),
+        input_tokens: line.input_tokens.to_string(),
+        output_tokens: line.output_tokens.to_string(),
+        revenue: line.revenue.clone(),
+        base: line.base.clone(),
+        amount: line.amount.clone(),
+        ..record(s, "line")
+    })
+}
+
+/// An adjustment's row, then one row per beneficiary of its payouts.
+fn adjustment(s: &Statement, adjustment: &Adjustment) -> Vec<Record> {
+    let settles = adjustment
+        .period
+        .clone()
+        .or_else(|| adjustment.dispute_id.clone())
+        .unwrap_or_default();
+    let reasons: Vec<&str> = adjustment.reasons.iter().flatten().map(|r| r.as_str()).collect();
+    let mut records = vec![Record {
+        name: adjustment.kind.as_str().to_string(),
+        settles: settles.clone(),
+        reasons: reasons.join(";"),
+        events: adjustment
+            .events
+            .as_ref()
+            .map(|e| e.count.to_string())
+            .unwrap_or_default(),
+        amount: adjustment.amount.clone(),
+        merkle_root: adjustment
+            .events
+            .as_ref()
+            .map(|e| e.merkle_root.clone())
+            .unwrap_or_default(),
+        voided_events: adjustment
+            .voided
+            .as_ref()
+            .map(|v| v.count.to_string())
+            .unwrap_or_default(),
+        voided_merkle_root: adjustment
+            .voided
+            .as_ref()
+            .map(|v| v.merkle_root.clone())
+            .unwrap_or_default(),
+        ..record(s, "adjustment")
+    }];
+    for (beneficiary, amount) in adjustment.payouts.iter().flatten() {
+        records.push(Record {
+            name: adjustment.kind.as_str().to_string(),
+            settles: settles.clone(),
+            beneficiary: beneficiary.clone(),
+            amount: amount.clone(),
+            ..record(s, "adjustment_payout")
+        });
+    }
+    records
+}
+
+fn statement_records(s: &Statement) -> Vec<Record> {
+    let mut records: Vec<Record> = lines(s).collect();
+    records.push(Record {
+        amount: s.subtotal.clone(),
+        ..record(s, "subtotal")
+    });
+    for a in &s.adjustments {
+        records.extend(adjustment(s, a));
+    }
+    records.extend(s.exceptions.iter().map(|e| Record {
+        currency: e.currency.clone(),
+        name: e.kind.as_str().to_string(),
+        events: e.events.to_string(),
+        revenue: e.revenue.clone(),
+        ..record(s, "exception")
+    }));
+    records.push(Record {
+        events: s.events.count.to_string(),
+        amount: s.total.clone(),
+        merkle_root: s.events.merkle_root.clone(),
+        ..record(s, "total")
+    });
+    records.extend(s.payouts.iter().map(|(beneficiary, amount)| Record {
+        beneficiary: beneficiary.clone(),
+        amount: amount.clone(),
+        ..record(s, "payout")
+    }));
+    records
+}
+
+/// The statements as CSV: what `--format csv` prints and `Accept: text/csv` answers.
+pub fn statement_csv(statements: &[Statement]) -> crate::Result<String> {
+    let mut bytes = Vec::new();
+    write(&mut bytes, statements).map_err(|e| crate::AppError::Invalid(format!("writing CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| crate::AppError::Invalid(format!("writing CSV: {e}")))
+}
+
+pub fn write(out: &mut dyn Write, statements: &[Statement]) -> io::Result<()> {
+    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+    writer.write_record(HEADER)?;
     for s in statements {
-        let row = |kind: &str, name: &str| -> Vec<String> {
-            let mut row = vec![
-                s.contract.clone(),
-                s.period.clone(),
-                s.currency.clone(),
-                kind.to_string(),
-                name.to_string(),
-            ];
-            row.resize(CSV_HEADER.len(), String::new());
-            row
-        };
-        for line in &s.lines {
-            let mut r = row("line", &line.model);
-            r[5] = line.use_case.clone();
-            r[6] = line.events.to_string();
-            r[7] = line.requests.to_string();
-            r[8] = line.input_tokens.to_string();
-            r[9] = line.output_tokens.to_string();
-            r[10] = line.revenue.clone();
-            r[11] = line.base.clone();
-            r[12] = line.amount.clone();
-            writer.write_record(&r)?;
-        }
-        let mut r = row("subtotal", "");
-        r[12] = s.subtotal.clone();
-        writer.write_record(&r)?;
-        for adjustment in &s.adjustments {
-            let mut r = row("adjustment", adjustment.kind.as_str());
-            r[6] = adjustment
-                .events
-                .as_ref()
-                .map(|e| e.count.to_string())
-                .unwrap_or_default();
-            r[12] = adjustment.amount.clone();
-            r[13] = adjustment
-                .period
-                .clone()
-                .or_else(|| adjustment.dispute_id.clone())
-                .unwrap_or_default();
-            writer.write_record(&r)?;
-        }
-        for exception in &s.exceptions {
-            let mut r = row("exception", exception.kind.as_str());
-            r[6] = exception.events.to_string();
-            r[10] = exception.revenue.clone();
-            r[13] = exception.currency.clone();
-            writer.write_record(&r)?;
-        }
-        let mut r = row("total", "");
-        r[6] = s.events.count.to_string();
-        r[12] = s.total.clone();
-        r[13] = s.events.merkle_root.clone();
-        writer.write_record(&r)?;
-        for (beneficiary, amount) in &s.payouts {
-            let mut r = row("payout", beneficiary);
-            r[12] = amount.clone();
-            writer.write_record(&r)?;
+        for record in statement_records(s) {
+            writer.serialize(record)?;
         }
     }
-    let bytes = writer.into_inner().map_err(|e| e.into_error())?;
-    Ok(String::from_utf8(bytes).unwrap_or_default())
+    writer.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_names_the_record_fields_in_order() {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.serialize(Record::default()).unwrap();
+        let text = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+        assert_eq!(text.lines().next().unwrap(), HEADER.join(","));
+    }
 }

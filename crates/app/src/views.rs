@@ -117,8 +117,12 @@ pub struct Contribution {
     pub reference: String,
     pub proposed_by: String,
     pub proposed_at: String,
+    /// The audit seq of the proposal.
+    pub proposed_seq: i64,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
+    /// The audit seq of the decision.
+    pub decided_seq: Option<i64>,
 }
 
 impl Contribution {
@@ -133,8 +137,10 @@ impl Contribution {
             reference: row.reference,
             proposed_by: row.proposed_by,
             proposed_at: row.proposed_at,
+            proposed_seq: row.proposed_seq,
             decided_by: row.decided_by,
             decided_at: row.decided_at,
+            decided_seq: row.decided_seq,
         }
     }
 }

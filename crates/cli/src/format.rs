@@ -1,18 +1,25 @@
-//! Printing statements as JSON (the spec's form), tables (for people) or CSV (for
-//! spreadsheets: one row per line, adjustment, exception, total and payout).
+//! Printing: statements as JSON (the spec's form), tables (for people) or CSV (for
+//! spreadsheets), and the list commands' JSON, CSV and tables. Tables fit the
+//! terminal's width (`COLUMNS`, else the terminal's, else 100 columns when stdout is
+//! not a terminal) and group the digits of amounts and counts; JSON and CSV carry
+//! every value exactly.
+
+mod lists;
+mod statement_table;
+mod text;
 
 use std::io::{self, Write};
-
-use comfy_table::presets::UTF8_BORDERS_ONLY;
-use comfy_table::{CellAlignment, Table};
-use revshare_core::statement::{statements_json, Statement};
 
 use revshare_app::statements::Shown;
 use revshare_app::verify_store::Report;
 use revshare_app::views;
 use revshare_core::audit::{Entry, Link};
 use revshare_core::period::Day;
+use revshare_core::statement::{statements_json, Statement};
 use revshare_store::backend::{ContractRow, ContributionRow, FxRow, PartyRow, RegistryRow, TokenRow};
+use serde::Serialize;
+
+use lists::{column, Column, Kind, List};
 
 use crate::{Failure, Format};
 
@@ -20,120 +27,22 @@ pub fn write_statements(out: &mut dyn Write, statements: &[Statement], format: F
     match format {
         Format::Json => out.write_all(statements_json(statements).as_bytes()),
         Format::Table => {
+            let width = text::width();
             for (index, statement) in statements.iter().enumerate() {
                 if index > 0 {
                     writeln!(out)?;
                 }
-                write_table(out, statement)?;
+                statement_table::write(out, statement, width)?;
             }
             Ok(())
         }
-        Format::Csv => {
-            let csv = revshare_app::render::statement_csv(statements).map_err(io::Error::other)?;
-            out.write_all(csv.as_bytes())
-        }
+        Format::Csv => revshare_app::render::write(out, statements),
     }
 }
 
-fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(16)]
-}
-
+/// One statement as a table fitted to the terminal (see [`text::width`]).
 pub fn write_table(out: &mut dyn Write, s: &Statement) -> io::Result<()> {
-    let id = s
-        .statement_id
-        .clone()
-        .unwrap_or_else(|| format!("{}/{}", s.contract, s.period));
-    writeln!(
-        out,
-        "{id}  (contract {} v{}, {} → {}, {} to {}, {})",
-        s.contract, s.contract_version, s.host, s.licensor, s.period_start, s.period_end, s.currency
-    )?;
-    let mut table = Table::new();
-    table.load_preset(UTF8_BORDERS_ONLY);
-    table.set_header(vec![
-        "model",
-        "use case",
-        "events",
-        "requests",
-        "tokens in",
-        "tokens out",
-        "revenue",
-        "base",
-        "amount",
-    ]);
-    for line in &s.lines {
-        table.add_row(vec![
-            line.model.clone(),
-            line.use_case.clone(),
-            line.events.to_string(),
-            line.requests.to_string(),
-            line.input_tokens.to_string(),
-            line.output_tokens.to_string(),
-            line.revenue.clone(),
-            line.base.clone(),
-            line.amount.clone(),
-        ]);
-    }
-    let mut summary_row = |label: String, amount: &str| {
-        let mut row = vec![label];
-        row.extend(std::iter::repeat_n(String::new(), 7));
-        row.push(amount.to_string());
-        table.add_row(row);
-    };
-    summary_row("subtotal".to_string(), &s.subtotal);
-    for adjustment in &s.adjustments {
-        let mut label = adjustment.kind.as_str().to_string();
-        if let Some(period) = &adjustment.period {
-            label = format!(
-                "{label} {period} ({} events)",
-                adjustment.events.as_ref().map_or(0, |e| e.count)
-            );
-        }
-        if let Some(dispute) = &adjustment.dispute_id {
-            label = format!("{label} {dispute}");
-        }
-        summary_row(label, &adjustment.amount);
-    }
-    summary_row("total".to_string(), &s.total);
-    for column in 2..9 {
-        if let Some(column) = table.column_mut(column) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    writeln!(out, "{table}")?;
-    let payouts: Vec<String> = s.payouts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    writeln!(out, "payouts: {}", payouts.join(", "))?;
-    writeln!(
-        out,
-        "volume: {} {} (multiplier {}), contribution delta {}",
-        s.volume.metric, s.volume.value, s.volume.multiplier, s.contribution_delta
-    )?;
-    if !s.exceptions.is_empty() {
-        let exceptions: Vec<String> = s
-            .exceptions
-            .iter()
-            .map(|e| format!("{} {} events ({} {})", e.kind.as_str(), e.events, e.revenue, e.currency))
-            .collect();
-        writeln!(out, "exceptions (not rated): {}", exceptions.join(", "))?;
-    }
-    writeln!(
-        out,
-        "events: {} (merkle root {}…), unique customers: {}",
-        s.events.count,
-        short(&s.events.merkle_root),
-        s.unique_customers
-    )?;
-    if let Some(signature) = &s.signature {
-        writeln!(
-            out,
-            "signed: {} key {} at {}",
-            signature.alg,
-            signature.key_id,
-            s.closed_at.as_deref().unwrap_or("?")
-        )?;
-    }
-    Ok(())
+    statement_table::write(out, s, text::width())
 }
 
 /// The format a list or show command prints: as asked, else a table on a terminal
@@ -147,106 +56,101 @@ pub fn chosen(format: Option<Format>) -> Format {
     })
 }
 
-/// Prints rows: JSON as the API's resources, CSV and tables with a header.
-fn print_rows<T: serde::Serialize>(
-    items: &[T],
-    header: &[&str],
-    cells: impl Fn(&T) -> Vec<String>,
-    format: Option<Format>,
-) -> Result<(), Failure> {
-    let out = &mut std::io::stdout().lock();
-    let written = match chosen(format) {
-        Format::Json => serde_json::to_writer_pretty(&mut *out, items)
-            .map_err(io::Error::other)
-            .and_then(|()| writeln!(out)),
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(&mut *out);
-            let mut result = writer.write_record(header);
-            for item in items {
-                result = result.and_then(|()| writer.write_record(cells(item)));
-            }
-            result.map_err(io::Error::other).and_then(|()| writer.flush())
-        }
-        Format::Table => {
-            let mut table = Table::new();
-            table.load_preset(UTF8_BORDERS_ONLY);
-            table.set_header(header.to_vec());
-            for item in items {
-                table.add_row(cells(item));
-            }
-            writeln!(out, "{table}")
-        }
-    };
-    written.map_err(|e| Failure::other(format!("cannot write the output: {e}")))
+fn write_failure(error: io::Error) -> Failure {
+    Failure::other(format!("cannot write the output: {error}"))
+}
+
+fn print<T, J: Serialize>(list: &List<'_, T, J>, format: Option<Format>) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    lists::write(&mut out, list, chosen(format), text::width())
+        .and_then(|()| out.flush())
+        .map_err(write_failure)
 }
 
 pub fn parties(rows: &[PartyRow], format: Option<Format>) -> Result<(), Failure> {
-    let views: Vec<views::Party> = rows.iter().cloned().map(views::Party::of).collect();
-    print_rows(
-        &views,
-        &["id", "name", "created_at"],
-        |p| vec![p.id.clone(), p.name.clone(), p.created_at.clone()],
+    let items: Vec<views::Party> = rows.iter().cloned().map(views::Party::of).collect();
+    let cols: [Column<views::Party>; 3] = [
+        column("id", Kind::Fixed, |p| p.id.clone()),
+        column("name", Kind::Text, |p| p.name.clone()),
+        column("created_at", Kind::Fixed, |p| p.created_at.clone()),
+    ];
+    print(
+        &List {
+            items: &items,
+            json: &items,
+            table: &cols,
+            csv: &cols,
+        },
         format,
     )
 }
 
 pub fn tokens(rows: &[TokenRow], format: Option<Format>) -> Result<(), Failure> {
-    let views: Vec<views::Token> = rows.iter().cloned().map(|r| views::Token::of(r, None)).collect();
-    print_rows(
-        &views,
-        &[
-            "token_id",
-            "party",
-            "role",
-            "contracts",
-            "expires",
-            "created_at",
-            "revoked_at",
-        ],
-        |t| {
-            vec![
-                t.token_id.clone(),
-                t.party.clone(),
-                t.role.clone(),
-                t.contracts.as_ref().map(|c| c.join(" ")).unwrap_or_default(),
-                t.expires.clone().unwrap_or_default(),
-                t.created_at.clone(),
-                t.revoked_at.clone().unwrap_or_default(),
-            ]
+    let items: Vec<views::Token> = rows.iter().cloned().map(|r| views::Token::of(r, None)).collect();
+    let cols: [Column<views::Token>; 7] = [
+        column("token_id", Kind::Fixed, |t| t.token_id.clone()),
+        column("party", Kind::Fixed, |t| t.party.clone()),
+        column("role", Kind::Fixed, |t| t.role.clone()),
+        column("contracts", Kind::Text, |t| {
+            t.contracts.as_ref().map(|c| c.join(" ")).unwrap_or_default()
+        }),
+        column("expires", Kind::Fixed, |t| t.expires.clone().unwrap_or_default()),
+        column("created_at", Kind::Fixed, |t| t.created_at.clone()),
+        column("revoked_at", Kind::Fixed, |t| t.revoked_at.clone().unwrap_or_default()),
+    ];
+    print(
+        &List {
+            items: &items,
+            json: &items,
+            table: &cols,
+            csv: &cols,
         },
         format,
     )
 }
 
 pub fn contracts(rows: &[ContractRow], format: Option<Format>) -> Result<(), Failure> {
-    print_rows(
-        rows,
-        &["id", "version", "licensor", "host", "sha256", "added_at"],
-        |r| {
-            vec![
-                r.id.clone(),
-                r.version.to_string(),
-                r.licensor.clone(),
-                r.host.clone(),
-                r.sha256.clone(),
-                r.added_at.clone(),
-            ]
-        },
-        format,
-    )
+    let cols: [Column<ContractRow>; 6] = [
+        column("id", Kind::Text, |r| r.id.clone()),
+        column("version", Kind::Number, |r| r.version.to_string()),
+        column("licensor", Kind::Text, |r| r.licensor.clone()),
+        column("host", Kind::Text, |r| r.host.clone()),
+        column("sha256", Kind::Hash, |r| r.sha256.clone()),
+        column("added_at", Kind::Fixed, |r| r.added_at.clone()),
+    ];
+    let json: Vec<views::Contract> = rows.iter().map(|r| views::Contract::of(r.clone(), false)).collect();
+    let list = List {
+        items: rows,
+        json,
+        table: &cols,
+        csv: &cols,
+    };
+    print(&list, format)
 }
 
 pub fn fx(rows: &[FxRow], format: Option<Format>) -> Result<(), Failure> {
-    print_rows(
-        rows,
-        &["date", "from", "to", "rate"],
-        |r| vec![Day(r.date).to_string(), r.from.clone(), r.to.clone(), r.rate.clone()],
-        format,
-    )
+    let cols: [Column<FxRow>; 4] = [
+        column("date", Kind::Fixed, |r| Day(r.date).to_string()),
+        column("from", Kind::Text, |r| r.from.clone()),
+        column("to", Kind::Text, |r| r.to.clone()),
+        column("rate", Kind::Number, |r| r.rate.clone()),
+    ];
+    let json: Vec<views::FxRate> = rows.iter().cloned().map(views::FxRate::of).collect();
+    let list = List {
+        items: rows,
+        json,
+        table: &cols,
+        csv: &cols,
+    };
+    print(&list, format)
 }
 
+/// One registry row in a table or CSV: version, effective from, position, pattern,
+/// licensor.
+type RegistryLine = (i64, String, usize, String, String);
+
 pub fn registries(rows: &[RegistryRow], format: Option<Format>) -> Result<(), Failure> {
-    let flat: Vec<(i64, String, usize, String, String)> = rows
+    let flat: Vec<RegistryLine> = rows
         .iter()
         .flat_map(|r| {
             r.rows.iter().enumerate().map(move |(i, (pattern, licensor))| {
@@ -260,104 +164,199 @@ pub fn registries(rows: &[RegistryRow], format: Option<Format>) -> Result<(), Fa
             })
         })
         .collect();
-    match chosen(format) {
-        Format::Json => print_rows(rows, &[], |_| Vec::new(), Some(Format::Json)),
-        other => print_rows(
-            &flat,
-            &["version", "effective_from", "position", "pattern", "licensor"],
-            |(v, from, i, p, l)| vec![v.to_string(), from.clone(), i.to_string(), p.clone(), l.clone()],
-            Some(other),
-        ),
-    }
+    let cols: [Column<RegistryLine>; 5] = [
+        column("version", Kind::Number, |r| r.0.to_string()),
+        column("effective_from", Kind::Fixed, |r| r.1.clone()),
+        column("position", Kind::Number, |r| r.2.to_string()),
+        column("pattern", Kind::Text, |r| r.3.clone()),
+        column("licensor", Kind::Text, |r| r.4.clone()),
+    ];
+    let json: Vec<views::RegistryVersion> = rows.iter().cloned().map(views::RegistryVersion::of).collect();
+    let list = List {
+        items: &flat,
+        json,
+        table: &cols,
+        csv: &cols,
+    };
+    print(&list, format)
 }
 
+/// The columns of the contributions CSV that `revshare rate --contributions` reads.
+const CONTRIBUTION_CSV: [Column<ContributionRow>; 6] = [
+    column("contract", Kind::Text, |r| r.contract.clone()),
+    column("by", Kind::Text, |r| r.by.as_str().to_string()),
+    column("kind", Kind::Text, |r| r.kind.as_str().to_string()),
+    column("date", Kind::Fixed, |r| Day(r.date).to_string()),
+    column("status", Kind::Text, |r| r.status.as_str().to_string()),
+    column("reference", Kind::Text, |r| r.reference.clone()),
+];
+
+/// `--format csv` is exactly the file `rate --contributions` reads; the table adds
+/// the number that `contribution accept|reject` take.
 pub fn contributions(rows: &[ContributionRow], format: Option<Format>) -> Result<(), Failure> {
-    print_rows(
-        rows,
-        &["contract", "by", "kind", "date", "status", "reference"],
-        |r| {
-            vec![
-                r.contract.clone(),
-                r.by.as_str().to_string(),
-                r.kind.as_str().to_string(),
-                Day(r.date).to_string(),
-                r.status.as_str().to_string(),
-                r.reference.clone(),
-            ]
-        },
-        format,
-    )
+    let mut table = vec![column("number", Kind::Number, |r: &ContributionRow| {
+        r.number.to_string()
+    })];
+    table.extend(CONTRIBUTION_CSV);
+    let list = List {
+        items: rows,
+        json: rows.iter().cloned().map(views::Contribution::of).collect::<Vec<_>>(),
+        table: &table,
+        csv: &CONTRIBUTION_CSV,
+    };
+    print(&list, format)
 }
 
 pub fn statement_list(shown: &[Shown], format: Option<Format>) -> Result<(), Failure> {
     let statements: Vec<&Statement> = shown.iter().map(|s| &s.statement).collect();
-    print_rows(
-        &statements,
-        &["statement_id", "total", "currency", "events", "closed_at", "due_date"],
-        |s| {
-            vec![
-                s.statement_id.clone().unwrap_or_default(),
-                s.total.clone(),
-                s.currency.clone(),
-                s.events.count.to_string(),
-                s.closed_at.clone().unwrap_or_default(),
-                s.due_date.clone().unwrap_or_default(),
-            ]
-        },
-        format,
-    )
+    let cols: [Column<&Statement>; 6] = [
+        column("statement_id", Kind::Text, |s| {
+            s.statement_id.clone().unwrap_or_default()
+        }),
+        column("total", Kind::Grouped, |s| s.total.clone()),
+        column("currency", Kind::Text, |s| s.currency.clone()),
+        column("events", Kind::Grouped, |s| s.events.count.to_string()),
+        column("closed_at", Kind::Fixed, |s| s.closed_at.clone().unwrap_or_default()),
+        column("due_date", Kind::Fixed, |s| s.due_date.clone().unwrap_or_default()),
+    ];
+    let list = List {
+        items: &statements,
+        json: &statements,
+        table: &cols,
+        csv: &cols,
+    };
+    print(&list, format)
 }
 
 pub fn audit_entries(entries: &[Entry], format: Option<Format>) -> Result<(), Failure> {
-    print_rows(
-        entries,
-        &["seq", "time", "actor", "action", "object", "payload_sha256", "hash"],
-        |e| {
-            vec![
-                e.seq.to_string(),
-                e.time.clone(),
-                e.actor.clone(),
-                e.action.as_str().to_string(),
-                e.object.clone(),
-                e.payload_sha256.clone(),
-                e.hash.clone(),
-            ]
-        },
-        format,
-    )
+    let cols: [Column<Entry>; 7] = [
+        column("seq", Kind::Number, |e| e.seq.to_string()),
+        column("time", Kind::Fixed, |e| e.time.clone()),
+        column("actor", Kind::Text, |e| e.actor.clone()),
+        column("action", Kind::Text, |e| e.action.as_str().to_string()),
+        column("object", Kind::Text, |e| e.object.clone()),
+        column("payload_sha256", Kind::Hash, |e| e.payload_sha256.clone()),
+        column("hash", Kind::Hash, |e| e.hash.clone()),
+    ];
+    let list = List {
+        items: entries,
+        json: entries,
+        table: &cols,
+        csv: &cols,
+    };
+    print(&list, format)
 }
 
 pub fn audit_chain(links: &[Link], format: Option<Format>) -> Result<(), Failure> {
-    print_rows(
-        links,
-        &["seq", "digest", "prev_hash", "hash"],
-        |l| vec![l.seq.to_string(), l.digest.clone(), l.prev_hash.clone(), l.hash.clone()],
-        format,
-    )
+    let cols: [Column<Link>; 4] = [
+        column("seq", Kind::Number, |l| l.seq.to_string()),
+        column("digest", Kind::Hash, |l| l.digest.clone()),
+        column("prev_hash", Kind::Hash, |l| l.prev_hash.clone()),
+        column("hash", Kind::Hash, |l| l.hash.clone()),
+    ];
+    let list = List {
+        items: links,
+        json: links,
+        table: &cols,
+        csv: &cols,
+    };
+    print(&list, format)
 }
 
-pub fn verify_report(report: &Report, format: Option<Format>) -> Result<(), Failure> {
-    if chosen(format) == Format::Json {
-        return print_rows(std::slice::from_ref(report), &[], |_| Vec::new(), Some(Format::Json));
-    }
-    println!(
-        "checked {} audit entries, {} statements ({} re-rated), {} events",
-        report.entries, report.statements, report.rerated, report.events
-    );
-    let names = [
-        "the chain and its anchors",
-        "statement signatures and roots",
-        "closed periods re-rated",
-        "the ledger (none kept yet)",
-        "rows against the log",
-    ];
-    for (index, name) in names.iter().enumerate() {
-        let check = index as u8 + 1;
+/// The five checks of `audit verify`, by number.
+const CHECKS: [&str; 5] = [
+    "the chain and its anchors",
+    "statement signatures and roots",
+    "closed periods re-rated",
+    "the ledger (none kept yet)",
+    "rows against the log",
+];
+
+/// One row of the verification: a check that holds, or one failure of a check.
+struct VerifyRow {
+    check: u8,
+    status: &'static str,
+    object: String,
+    message: String,
+}
+
+fn verify_rows(report: &Report) -> Vec<VerifyRow> {
+    let mut rows = Vec::new();
+    for check in 1..=CHECKS.len() as u8 {
         let failures: Vec<_> = report.failures.iter().filter(|f| f.check == check).collect();
-        println!("{check}. {name}: {}", if failures.is_empty() { "ok" } else { "FAILED" });
-        for failure in failures {
-            println!("   {}: {}", failure.object, failure.message);
+        if failures.is_empty() {
+            rows.push(VerifyRow {
+                check,
+                status: "ok",
+                object: String::new(),
+                message: String::new(),
+            });
         }
+        rows.extend(failures.into_iter().map(|f| VerifyRow {
+            check,
+            status: "failed",
+            object: f.object.clone(),
+            message: f.message.clone(),
+        }));
     }
-    Ok(())
+    rows
+}
+
+/// JSON: the report (in an array); CSV: `check,name,status,object,message`, a row per
+/// check that holds and per failure; table: a summary, the checks, then each failure
+/// as `object: message`.
+pub fn verify_report(report: &Report, format: Option<Format>) -> Result<(), Failure> {
+    let rows = verify_rows(report);
+    let cols: [Column<VerifyRow>; 5] = [
+        column("check", Kind::Number, |r| r.check.to_string()),
+        column("name", Kind::Text, |r| CHECKS[usize::from(r.check) - 1].to_string()),
+        column("status", Kind::Text, |r| r.status.to_string()),
+        column("object", Kind::Text, |r| r.object.clone()),
+        column("message", Kind::Text, |r| r.message.clone()),
+    ];
+    let format = chosen(format);
+    if format != Format::Table {
+        let list = List {
+            items: &rows,
+            json: std::slice::from_ref(report),
+            table: &cols,
+            csv: &cols,
+        };
+        return print(&list, Some(format));
+    }
+    let mut out = io::stdout().lock();
+    write_verify_table(&mut out, report).map_err(write_failure)
+}
+
+fn write_verify_table(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+    let width = text::width();
+    let summary = format!(
+        "checked {} audit entries, {} statements ({} re-rated), {} events",
+        text::count(report.entries),
+        text::count(report.statements),
+        text::count(report.rerated),
+        text::count(report.events)
+    );
+    for line in text::words(&summary, width) {
+        writeln!(out, "{line}")?;
+    }
+    let checks: Vec<(usize, usize)> = (1..=CHECKS.len())
+        .map(|check| {
+            let failed = report.failures.iter().filter(|f| usize::from(f.check) == check).count();
+            (check, failed)
+        })
+        .collect();
+    let cols: [Column<(usize, usize)>; 3] = [
+        column("check", Kind::Number, |c| c.0.to_string()),
+        column("what", Kind::Text, |c| CHECKS[c.0 - 1].to_string()),
+        column("result", Kind::Text, |c| match c.1 {
+            0 => "ok".to_string(),
+            n => format!("FAILED ({n})"),
+        }),
+    ];
+    writeln!(out, "{}", lists::table(&checks, &cols, width))?;
+    for failure in &report.failures {
+        writeln!(out, "check {}: {}: {}", failure.check, failure.object, failure.message)?;
+    }
+    out.flush()
 }

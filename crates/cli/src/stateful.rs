@@ -405,11 +405,12 @@ pub enum StatementCommand {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
-    /// Print a statement exactly as signed (json), or as a table or CSV.
+    /// Print a statement: exactly as signed (json; the default when stdout is not a
+    /// terminal), as a table (the default on a terminal) or as CSV.
     Show {
         id: String,
-        #[arg(long, value_enum, default_value = "json")]
-        format: Format,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
     /// The leaf hashes of one of a statement's trees, in tree order.
     Leaves {
@@ -434,7 +435,7 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
         }
         StatementCommand::Show { id, format: output } => {
             let shown = revshare_app::statements::show(backend.as_mut(), &operator(), &id)?;
-            match output {
+            match format::chosen(output) {
                 // The stored bytes, exactly as signed.
                 Format::Json => println!("{}", shown.json),
                 other => {

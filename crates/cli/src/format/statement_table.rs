@@ -1,0 +1,486 @@
+//! A statement as a table for people, fitted to a width.
+//!
+//! Amounts and counts are grouped by thousands. The table tries layouts from the
+//! widest to the narrowest and prints the first that fits: unrounded decimals
+//! (`revenue`, `base`) exact, then rounded for display to the contract's scale + 2
+//! places, then requests and then tokens left out, then model and use case wrapped,
+//! then revenue and base left out. Amounts and event counts are never wrapped or
+//! left out; a note under the table says what was rounded or left out (JSON and CSV
+//! keep every value exactly).
+
+use std::io::{self, Write};
+
+use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
+use revshare_core::statement::{Adjustment, Statement};
+
+use super::text::{columns, count, counted, grouped, rounded, scale_of, short_hash, words, wrapped};
+
+/// No side borders and no column rules: a rule above, under the header and below.
+pub const STYLE: &str = "  ── ══      ──    ";
+
+/// How the unrounded decimals (`revenue`, `base`) are shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unrounded {
+    Exact,
+    Rounded,
+    Hidden,
+}
+
+/// Which counts besides `events` are shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Counts {
+    /// `requests`, `tokens in`, `tokens out`.
+    All,
+    /// `tokens in`, `tokens out`.
+    Tokens,
+    None,
+}
+
+/// One arrangement of the table.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    unrounded: Unrounded,
+    counts: Counts,
+    /// How narrow model and use case may wrap (`None`: they never wrap).
+    wrap: Option<usize>,
+}
+
+/// From the widest to the narrowest: unrounded digits go first, then the counts;
+/// model and use case wrap only when nothing else is left to take out.
+const LAYOUTS: [Layout; 7] = [
+    layout(Unrounded::Exact, Counts::All, None),
+    layout(Unrounded::Rounded, Counts::All, None),
+    layout(Unrounded::Rounded, Counts::Tokens, None),
+    layout(Unrounded::Rounded, Counts::None, None),
+    layout(Unrounded::Rounded, Counts::None, Some(16)),
+    layout(Unrounded::Hidden, Counts::None, None),
+    layout(Unrounded::Hidden, Counts::None, Some(8)),
+];
+
+const fn layout(unrounded: Unrounded, counts: Counts, wrap: Option<usize>) -> Layout {
+    Layout {
+        unrounded,
+        counts,
+        wrap,
+    }
+}
+
+/// The table's possible columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Col {
+    Model,
+    UseCase,
+    Events,
+    Requests,
+    TokensIn,
+    TokensOut,
+    Revenue,
+    Base,
+    Amount,
+}
+
+impl Col {
+    fn header(self) -> &'static str {
+        match self {
+            Col::Model => "model",
+            Col::UseCase => "use case",
+            Col::Events => "events",
+            Col::Requests => "requests",
+            Col::TokensIn => "tokens in",
+            Col::TokensOut => "tokens out",
+            Col::Revenue => "revenue",
+            Col::Base => "base",
+            Col::Amount => "amount",
+        }
+    }
+
+    fn is_text(self) -> bool {
+        matches!(self, Col::Model | Col::UseCase)
+    }
+}
+
+impl Layout {
+    fn columns(self) -> Vec<Col> {
+        let mut cols = vec![Col::Model, Col::UseCase, Col::Events];
+        if self.counts == Counts::All {
+            cols.push(Col::Requests);
+        }
+        if self.counts != Counts::None {
+            cols.extend([Col::TokensIn, Col::TokensOut]);
+        }
+        if self.unrounded != Unrounded::Hidden {
+            cols.extend([Col::Revenue, Col::Base]);
+        }
+        cols.push(Col::Amount);
+        cols
+    }
+}
+
+/// One row of the table with every possible cell (empty where it does not apply);
+/// `revenue` and `base` exact.
+#[derive(Default)]
+struct Row {
+    model: String,
+    use_case: String,
+    events: String,
+    requests: String,
+    tokens_in: String,
+    tokens_out: String,
+    revenue: String,
+    base: String,
+    amount: String,
+}
+
+impl Row {
+    fn summary(label: String, amount: &str) -> Row {
+        Row {
+            model: label,
+            amount: grouped(amount),
+            ..Row::default()
+        }
+    }
+
+    fn cell(&self, col: Col, layout: Layout, places: u32) -> String {
+        let unrounded = |value: &str| match layout.unrounded {
+            Unrounded::Exact => grouped(value),
+            _ => grouped(&rounded(value, places)),
+        };
+        match col {
+            Col::Model => self.model.clone(),
+            Col::UseCase => self.use_case.clone(),
+            Col::Events => self.events.clone(),
+            Col::Requests => self.requests.clone(),
+            Col::TokensIn => self.tokens_in.clone(),
+            Col::TokensOut => self.tokens_out.clone(),
+            Col::Revenue => unrounded(&self.revenue),
+            Col::Base => unrounded(&self.base),
+            Col::Amount => self.amount.clone(),
+        }
+    }
+
+    /// Whether display rounding to `places` changes its revenue or base.
+    fn loses_digits(&self, places: u32) -> bool {
+        rounded(&self.revenue, places) != self.revenue || rounded(&self.base, places) != self.base
+    }
+}
+
+/// The label of an adjustment's row: its kind and what it settles.
+fn adjustment_label(adjustment: &Adjustment) -> String {
+    let settles = adjustment.period.as_ref().or(adjustment.dispute_id.as_ref());
+    match settles {
+        Some(settles) => format!("{} {settles}", adjustment.kind.as_str()),
+        None => adjustment.kind.as_str().to_string(),
+    }
+}
+
+fn rows(s: &Statement) -> Vec<Row> {
+    let mut rows: Vec<Row> = s
+        .lines
+        .iter()
+        .map(|line| Row {
+            model: line.model.clone(),
+            use_case: line.use_case.clone(),
+            events: count(line.events),
+            requests: count(line.requests),
+            tokens_in: count(line.input_tokens),
+            tokens_out: count(line.output_tokens),
+            revenue: line.revenue.clone(),
+            base: line.base.clone(),
+            amount: grouped(&line.amount),
+        })
+        .collect();
+    rows.push(Row::summary("subtotal".to_string(), &s.subtotal));
+    for adjustment in &s.adjustments {
+        let mut row = Row::summary(adjustment_label(adjustment), &adjustment.amount);
+        if let Some(events) = &adjustment.events {
+            row.events = count(events.count);
+        }
+        rows.push(row);
+    }
+    rows.push(Row::summary("total".to_string(), &s.total));
+    rows
+}
+
+/// The table in one layout, arranged by comfy-table to `width`: numbers keep their
+/// full width, model and use case wrap only if the layout allows.
+fn build(rows: &[Row], layout: Layout, places: u32, width: usize) -> Table {
+    let cols = layout.columns();
+    let mut table = Table::new();
+    table
+        .load_preset(STYLE)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(u16::try_from(width).unwrap_or(u16::MAX))
+        .set_header(cols.iter().map(|c| c.header()));
+    for row in rows {
+        table.add_row(cols.iter().map(|c| row.cell(*c, layout, places)));
+    }
+    for (index, col) in cols.iter().enumerate() {
+        let widest = rows
+            .iter()
+            .map(|row| columns(&row.cell(*col, layout, places)))
+            .chain([columns(col.header())])
+            .max()
+            .unwrap_or(0);
+        let constraint = match layout.wrap {
+            Some(narrowest) if col.is_text() => {
+                ColumnConstraint::LowerBoundary(Width::Fixed(u16::try_from(widest.min(narrowest)).unwrap_or(u16::MAX)))
+            }
+            _ => ColumnConstraint::ContentWidth,
+        };
+        if let Some(column) = table.column_mut(index) {
+            column.set_padding(padding(index, cols.len()));
+            column.set_constraint(constraint);
+            if !col.is_text() {
+                column.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+    }
+    table
+}
+
+/// Two spaces between columns (one of padding, one where a rule would be), none at
+/// the ends.
+pub fn padding(index: usize, count: usize) -> (u16, u16) {
+    (0, u16::from(index + 1 < count))
+}
+
+fn fits(table: &Table, width: usize) -> bool {
+    table.lines().all(|line| columns(&line) <= width)
+}
+
+/// The first layout that fits, else the narrowest.
+fn arranged(rows: &[Row], places: u32, width: usize) -> (Table, Layout) {
+    for layout in &LAYOUTS[..LAYOUTS.len() - 1] {
+        let table = build(rows, *layout, places, width);
+        if fits(&table, width) {
+            return (table, *layout);
+        }
+    }
+    let narrowest = LAYOUTS[LAYOUTS.len() - 1];
+    (build(rows, narrowest, places, width), narrowest)
+}
+
+fn title(s: &Statement, width: usize) -> Vec<String> {
+    let id = s
+        .statement_id
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}", s.contract, s.period));
+    let parts = [
+        format!("contract {} v{}", s.contract, s.contract_version),
+        format!("{} → {}", s.host, s.licensor),
+        format!("{} to {}", s.period_start, s.period_end),
+        s.currency.clone(),
+    ];
+    let mut lines = wrapped(&format!("{id}:"), &parts, width);
+    let mut closed = Vec::new();
+    if let Some(closed_at) = &s.closed_at {
+        closed.push(format!("closed_at {closed_at}"));
+    }
+    if let Some(due_date) = &s.due_date {
+        closed.push(format!("due_date {due_date}"));
+    }
+    if let Some(head) = &s.audit_head {
+        closed.push(format!("audit_head seq {}", head.seq));
+    }
+    if let Some(signature) = &s.signature {
+        closed.push(format!("signed with {} key {}", signature.alg, signature.key_id));
+    }
+    if !closed.is_empty() {
+        lines.extend(wrapped("", &closed, width));
+    }
+    lines
+}
+
+/// The settled trees, reasons and payouts of a prior-period or dispute adjustment.
+fn adjustment_detail(adjustment: &Adjustment, width: usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(events) = &adjustment.events {
+        parts.push(format!(
+            "{} (merkle root {})",
+            counted(events.count, "late event"),
+            short_hash(&events.merkle_root)
+        ));
+    }
+    if let Some(voided) = &adjustment.voided {
+        parts.push(format!(
+            "{} voided (merkle root {})",
+            count(voided.count),
+            short_hash(&voided.merkle_root)
+        ));
+    }
+    if let Some(reasons) = &adjustment.reasons {
+        let reasons: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
+        parts.push(format!("reasons {}", reasons.join(" ")));
+    }
+    let mut lines = wrapped(&format!("{}:", adjustment_label(adjustment)), &parts, width);
+    if let Some(payouts) = &adjustment.payouts {
+        let payouts: Vec<String> = payouts.iter().map(|(b, a)| format!("{b} {}", grouped(a))).collect();
+        lines.extend(wrapped("  payouts:", &payouts, width));
+    }
+    lines
+}
+
+/// What the layout rounded or left out, if anything.
+fn layout_note(rows: &[Row], layout: Layout, places: u32, width: usize) -> Option<String> {
+    let mut left_out = Vec::new();
+    if layout.unrounded == Unrounded::Hidden {
+        left_out.extend(["revenue", "base"]);
+    }
+    match layout.counts {
+        Counts::All => {}
+        Counts::Tokens => left_out.push("requests"),
+        Counts::None => left_out.extend(["requests", "tokens"]),
+    }
+    let mut changes = Vec::new();
+    if layout.unrounded == Unrounded::Rounded && rows.iter().any(|r| r.loses_digits(places)) {
+        changes.push(format!("revenue and base rounded to {places} places"));
+    }
+    if let Some((last, first)) = left_out.split_last() {
+        let names = if first.is_empty() {
+            last.to_string()
+        } else {
+            format!("{} and {last}", first.join(", "))
+        };
+        changes.push(format!("{names} left out"));
+    }
+    (!changes.is_empty()).then(|| {
+        format!(
+            "({} to fit {width} columns; --format json or csv has every value)",
+            changes.join(", ")
+        )
+    })
+}
+
+fn footer(s: &Statement, width: usize) -> Vec<String> {
+    let payouts: Vec<String> = s.payouts.iter().map(|(b, a)| format!("{b} {}", grouped(a))).collect();
+    let mut lines = wrapped("payouts:", &payouts, width);
+    for adjustment in s.adjustments.iter().filter(|a| a.kind.is_carried()) {
+        lines.extend(adjustment_detail(adjustment, width));
+    }
+    let volume = [
+        format!(
+            "{} {} (multiplier {})",
+            s.volume.metric,
+            grouped(&s.volume.value),
+            s.volume.multiplier
+        ),
+        format!("contribution delta {}", s.contribution_delta),
+    ];
+    lines.extend(wrapped("volume:", &volume, width));
+    if !s.exceptions.is_empty() {
+        let exceptions: Vec<String> = s
+            .exceptions
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} ({} {})",
+                    e.kind.as_str(),
+                    counted(e.events, "event"),
+                    grouped(&e.revenue),
+                    e.currency
+                )
+            })
+            .collect();
+        lines.extend(wrapped("exceptions (not rated):", &exceptions, width));
+    }
+    let events = [
+        format!(
+            "{} (merkle root {})",
+            count(s.events.count),
+            short_hash(&s.events.merkle_root)
+        ),
+        format!("unique customers: {}", count(s.unique_customers)),
+    ];
+    lines.extend(wrapped("events:", &events, width));
+    lines
+}
+
+/// Writes one statement's block fitted to `width` columns.
+pub fn write(out: &mut dyn Write, s: &Statement, width: usize) -> io::Result<()> {
+    let places = scale_of(&s.total) + 2;
+    let rows = rows(s);
+    let (table, layout) = arranged(&rows, places, width);
+    for line in title(s, width) {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out, "{table}")?;
+    for line in footer(s, width) {
+        writeln!(out, "{line}")?;
+    }
+    if let Some(note) = layout_note(&rows, layout, places, width) {
+        for line in words(&note, width) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// nimbus-llama/2026-10 of the spec's small example, scaled up to a large host's
+    /// month: 11-digit token counts, 13-decimal revenue, six-figure amounts.
+    fn large_statement() -> Statement {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/spec-examples/expected-small.json"
+        );
+        let all: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut s = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["contract"] == "nimbus-llama" && s["period"] == "2026-10")
+            .unwrap()
+            .clone();
+        for (index, line) in s["lines"].as_array_mut().unwrap().iter_mut().enumerate() {
+            line["events"] = serde_json::json!(1_234_567 + index);
+            line["input_tokens"] = serde_json::json!(98_765_432_109u64);
+            line["output_tokens"] = serde_json::json!(12_345_678_901u64);
+            line["revenue"] = serde_json::json!("1234567.1234567890123");
+            line["base"] = serde_json::json!("87370.9212345678901");
+            line["amount"] = serde_json::json!(format!("{}.92", 87_370 + index));
+        }
+        s["subtotal"] = serde_json::json!("1834977.32");
+        s["total"] = serde_json::json!("-1234.50");
+        serde_json::from_value(s).unwrap()
+    }
+
+    #[test]
+    fn large_statements_fit_80_and_100_columns_with_every_amount_whole() {
+        let s = large_statement();
+        for width in [80, 100] {
+            let mut out = Vec::new();
+            write(&mut out, &s, width).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.lines().all(|l| columns(l) <= width), "{text}");
+            for (index, _) in s.lines.iter().enumerate() {
+                let amount = format!("{}.92", grouped(&(87_370 + index).to_string()));
+                assert!(text.contains(&format!(" {amount}\n")), "{amount} at {width}:\n{text}");
+            }
+            for amount in ["1,834,977.32", "24,999.08", "-1,234.50"] {
+                assert!(text.contains(&format!(" {amount}\n")), "{amount} at {width}:\n{text}");
+            }
+            assert!(!text.contains("1234567.1234567890123"), "{text}");
+        }
+        let mut out = Vec::new();
+        write(&mut out, &s, 250).unwrap();
+        let wide = String::from_utf8(out).unwrap();
+        assert!(
+            wide.contains("1,234,567.1234567890123") && wide.contains("98,765,432,109"),
+            "{wide}"
+        );
+    }
+
+    #[test]
+    fn layouts_go_from_exact_to_narrow_in_order() {
+        let s = large_statement();
+        let rows = rows(&s);
+        let (_, wide) = arranged(&rows, 4, 250);
+        assert_eq!((wide.unrounded, wide.counts), (Unrounded::Exact, Counts::All));
+        let (_, narrow) = arranged(&rows, 4, 80);
+        assert_ne!(narrow.unrounded, Unrounded::Exact);
+        assert_eq!(narrow.counts, Counts::None);
+    }
+}
