@@ -111,7 +111,7 @@ pub fn tokens(rows: &[TokenRow], format: Option<Format>) -> Result<(), Failure> 
 
 pub fn contracts(rows: &[ContractRow], format: Option<Format>) -> Result<(), Failure> {
     let cols: [Column<ContractRow>; 6] = [
-        column("id", Kind::Text, |r| r.id.clone()),
+        column("id", Kind::Fixed, |r| r.id.clone()),
         column("version", Kind::Number, |r| r.version.to_string()),
         column("licensor", Kind::Text, |r| r.licensor.clone()),
         column("host", Kind::Text, |r| r.host.clone()),
@@ -183,7 +183,7 @@ pub fn registries(rows: &[RegistryRow], format: Option<Format>) -> Result<(), Fa
 
 /// The columns of the contributions CSV that `revshare rate --contributions` reads.
 const CONTRIBUTION_CSV: [Column<ContributionRow>; 6] = [
-    column("contract", Kind::Text, |r| r.contract.clone()),
+    column("contract", Kind::Fixed, |r| r.contract.clone()),
     column("by", Kind::Text, |r| r.by.as_str().to_string()),
     column("kind", Kind::Text, |r| r.kind.as_str().to_string()),
     column("date", Kind::Fixed, |r| Day(r.date).to_string()),
@@ -216,7 +216,7 @@ pub fn statement_list(shown: &[Shown], format: Option<Format>) -> Result<(), Fai
         column("total", Kind::Grouped, |s| s.total.clone()),
         column("currency", Kind::Text, |s| s.currency.clone()),
         column("events", Kind::Grouped, |s| s.events.count.to_string()),
-        column("closed_at", Kind::Fixed, |s| s.closed_at.clone().unwrap_or_default()),
+        column("closed_at", Kind::Detail, |s| s.closed_at.clone().unwrap_or_default()),
         column("due_date", Kind::Fixed, |s| s.due_date.clone().unwrap_or_default()),
     ];
     let list = List {

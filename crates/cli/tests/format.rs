@@ -449,6 +449,7 @@ fn lists_have_headers_fit_the_width_and_give_api_json() {
                 table.lines().nth(1).unwrap().starts_with(first),
                 "{command:?}:\n{table}"
             );
+            assert!(!table.contains("( left out"), "{command:?}:\n{table}");
         }
         let json = json(&ok(d, 100, &strs(&with(command, &["--format", "json"]))));
         assert!(
@@ -467,6 +468,18 @@ fn lists_have_headers_fit_the_width_and_give_api_json() {
     );
     // Added after October closed: effective from November.
     assert_eq!(models[0]["effective_from"], "2026-11-01");
+    // Ids never wrap: when the list is too wide, closed_at gives way (the due date
+    // stays).
+    let statements = ok(d, 70, &["statement", "list", "--format", "table"]);
+    assert_fits(&statements, 70);
+    assert!(
+        statements.contains("acme-llama/2026-10") && statements.contains("2026-12-30"),
+        "{statements}"
+    );
+    assert!(
+        statements.contains("(closed_at left out to fit 70 columns"),
+        "{statements}"
+    );
     // audit log: the hashes give way before the object wraps; JSON and CSV keep them.
     let log = ok(d, 100, &["audit", "log", "--format", "table"]);
     assert!(log.contains("statement:acme-llama/2026-10"), "{log}");

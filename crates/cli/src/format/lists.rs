@@ -17,14 +17,24 @@ use crate::Format;
 pub enum Kind {
     /// Left-aligned; wraps when the table is too wide.
     Text,
-    /// Left-aligned, never wrapped (dates, times).
+    /// Left-aligned, never wrapped (ids, dates, times).
     Fixed,
+    /// Like `Fixed`, but left out when the table does not fit (details such as a
+    /// statement's `closed_at`).
+    Detail,
     /// Right-aligned, never wrapped, as it is (seqs, versions, rates).
     Number,
     /// Right-aligned, never wrapped, digits grouped (amounts, counts).
     Grouped,
-    /// A hex hash: whole when the table fits, else its first 16 digits.
+    /// A hex hash: whole when the table fits, else its first 16 digits, else left out.
     Hash,
+}
+
+impl Kind {
+    /// Whether a table may leave the column out to fit.
+    fn optional(self) -> bool {
+        matches!(self, Kind::Detail | Kind::Hash)
+    }
 }
 
 /// A column: its header, its kind and how an item gives its value.
@@ -80,8 +90,8 @@ fn write_csv<T>(out: &mut dyn Write, items: &[T], cols: &[Column<T>]) -> io::Res
     Ok(())
 }
 
-/// How a table shows the hash columns: whole, shortened, or without the first
-/// `n` of them.
+/// How a table shows the optional columns: hashes whole, hashes shortened, or
+/// without the first `n` optional columns (hashes shortened).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Hashes {
     Whole,
@@ -103,14 +113,14 @@ fn shown<T>(cols: &[Column<T>], hashes: Hashes) -> Vec<&Column<T>> {
         Hashes::Without(n) => n,
         _ => 0,
     };
-    let mut hash_index = 0;
+    let mut optional_index = 0;
     cols.iter()
         .filter(|c| {
-            if c.kind != Kind::Hash {
+            if !c.kind.optional() {
                 return true;
             }
-            hash_index += 1;
-            hash_index > left_out
+            optional_index += 1;
+            optional_index > left_out
         })
         .collect()
 }
@@ -148,15 +158,15 @@ fn unwrapped<T>(items: &[T], cols: &[Column<T>], width: usize, hashes: Hashes) -
     fits
 }
 
-/// The table fitted to `width` (see [`arranged`]) and, when it leaves hash columns
-/// out, a note naming them.
+/// The table fitted to `width` (see [`arranged`]) and, when it leaves columns out,
+/// a note naming them.
 pub fn table_with_note<T>(items: &[T], cols: &[Column<T>], width: usize) -> (Table, Option<String>) {
     let (table, hashes) = arranged(items, cols, width);
     let note = match hashes {
-        Hashes::Without(n) => {
+        Hashes::Without(n) if n > 0 => {
             let names: Vec<&str> = cols
                 .iter()
-                .filter(|c| c.kind == Kind::Hash)
+                .filter(|c| c.kind.optional())
                 .take(n)
                 .map(|c| c.header)
                 .collect();
@@ -171,23 +181,23 @@ pub fn table_with_note<T>(items: &[T], cols: &[Column<T>], width: usize) -> (Tab
 }
 
 /// The table fitted to `width`: hashes whole if nothing then wraps, else shortened,
-/// else without hash columns (from the first) until nothing wraps; then text
-/// columns wrap. `--format json` and `csv` keep every hash whole.
+/// else without optional columns (from the first) until nothing wraps; then text
+/// columns wrap. `--format json` and `csv` keep every column and every hash whole.
 pub fn table<T>(items: &[T], cols: &[Column<T>], width: usize) -> Table {
     arranged(items, cols, width).0
 }
 
 fn arranged<T>(items: &[T], cols: &[Column<T>], width: usize) -> (Table, Hashes) {
-    let hash_columns = cols.iter().filter(|c| c.kind == Kind::Hash).count();
+    let optional = cols.iter().filter(|c| c.kind.optional()).count();
     let mut attempts = vec![Hashes::Whole];
-    if hash_columns > 0 {
+    if cols.iter().any(|c| c.kind == Kind::Hash) {
         attempts.push(Hashes::Short);
-        attempts.extend((1..=hash_columns).map(Hashes::Without));
     }
+    attempts.extend((1..=optional).map(Hashes::Without));
+    let narrowest = attempts[attempts.len() - 1];
     let hashes = attempts
-        .iter()
-        .copied()
+        .into_iter()
         .find(|h| unwrapped(items, cols, width, *h))
-        .unwrap_or(Hashes::Short);
+        .unwrap_or(narrowest);
     (build(items, cols, width, hashes), hashes)
 }
