@@ -41,6 +41,11 @@ pub struct PgStore {
 impl From<postgres::Error> for StoreError {
     fn from(error: postgres::Error) -> StoreError {
         match error.as_db_error() {
+            // Text holding U+0000, which PostgreSQL cannot store or compare: the
+            // input's fault (SQLite takes it), so a refusal, not an outage.
+            Some(db) if *db.code() == postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE => {
+                StoreError::Refused("text with the character U+0000 (NUL) cannot be stored or looked up".to_string())
+            }
             Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
             None => StoreError::Database(error.to_string()),
         }
