@@ -58,7 +58,7 @@ pub fn propose(backend: &mut dyn Backend, ctx: Ctx<'_>, proposal: &Proposal) -> 
     }
     tx::write(backend, ctx, |tx| {
         let proposer = party_of(tx, &proposal.contract, proposal.by)?;
-        if let Some(party) = ctx.actor.party() {
+        if let Some(party) = ctx.actor.acting_for() {
             if party != proposer {
                 return Err(AppError::Forbidden(format!(
                     "{party} is not the {} of {}: only {proposer} proposes its contributions",
@@ -121,7 +121,7 @@ pub fn decide(backend: &mut dyn Backend, ctx: Ctx<'_>, number: i64, decision: De
                 row.status.as_str()
             )));
         }
-        if let Some(party) = ctx.actor.party() {
+        if let Some(party) = ctx.actor.acting_for() {
             let by = row.by;
             let other = match by {
                 Party::Host => Party::Licensor,

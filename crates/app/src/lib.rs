@@ -162,6 +162,10 @@ pub struct Actor {
     party: Option<String>,
     /// The contracts a token is narrowed to.
     contracts: Option<Vec<String>>,
+    /// Whether it takes steps with its party's rights: a party's token, or the
+    /// operator at the command line `--as` a party. An operator's token belongs to a
+    /// party too, yet acts as the operator (api.md: the operator sees everything).
+    acts_for_party: bool,
 }
 
 impl Actor {
@@ -172,6 +176,7 @@ impl Actor {
             role: Role::Operator,
             party: None,
             contracts: None,
+            acts_for_party: false,
         }
     }
 
@@ -183,6 +188,7 @@ impl Actor {
             role: Role::Operator,
             party: Some(party.to_string()),
             contracts: None,
+            acts_for_party: true,
         }
     }
 
@@ -193,6 +199,7 @@ impl Actor {
             role,
             party: Some(party.to_string()),
             contracts,
+            acts_for_party: role != Role::Operator,
         }
     }
 
@@ -212,9 +219,16 @@ impl Actor {
         self.contracts.as_deref()
     }
 
-    /// The operator itself (not acting for a party).
+    /// The party whose rights the actor's steps take (see `acts_for_party`): none
+    /// for the operator itself, at the command line or with one of its tokens.
+    pub fn acting_for(&self) -> Option<&str> {
+        self.party.as_deref().filter(|_| self.acts_for_party)
+    }
+
+    /// The operator itself: at the command line (not `--as` a party), or with an
+    /// operator token that is not narrowed to some contracts.
     pub fn is_operator(&self) -> bool {
-        self.role == Role::Operator && self.party.is_none()
+        self.role == Role::Operator && !self.acts_for_party && self.contracts.is_none()
     }
 }
 
