@@ -73,6 +73,18 @@ impl Pool {
     }
 }
 
+impl Drop for Pool {
+    /// Closing a PostgreSQL connection blocks on a runtime of its own, which a tokio
+    /// worker must not do (it panics: the last reference may go at the server's
+    /// end, in its task): the idle connections are closed on a plain thread.
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 /// Runs `work` with a store connection on a blocking thread.
 pub async fn blocking<T, F>(state: &State, work: F) -> Result<T, ApiError>
 where
