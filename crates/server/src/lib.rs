@@ -132,6 +132,10 @@ pub struct Server {
 /// accepting, finishes the requests in flight (an acknowledged batch is stored),
 /// stops the writers and returns.
 pub async fn start(config: Config) -> std::io::Result<Server> {
+    // Listening for the signals before the first connection: a SIGTERM that comes
+    // right after the start is a clean stop too, never the default (the end of the
+    // process, requests in flight included).
+    let stop = stopping()?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     let (ingest, writers) = Ingest::start(&config.location, config.writers);
@@ -147,7 +151,7 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
     let app = router(state.clone());
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stopping())
+            .with_graceful_shutdown(stop)
             .await;
         purge.abort();
         state.ingest.close();
@@ -168,22 +172,26 @@ impl Server {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn stopping() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
+/// Listens for SIGTERM and SIGINT from now on; the future resolves on either.
+#[cfg(unix)]
+fn stopping() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {},
+            _ = interrupt.recv() => {},
             _ = terminate.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn stopping() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Purges idempotency keys older than their retention, hourly, and forgets rate
