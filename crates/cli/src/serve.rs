@@ -53,18 +53,28 @@ pub fn serve(store: &StoreArgs, args: &ServeArgs) -> Result<(), Failure> {
         let server = revshare_server::start(config)
             .await
             .map_err(|e| Failure::other(format!("cannot listen on {}: {e}", args.listen)))?;
-        eprintln!(
-            "revshare: serving {} on http://{} (SIGTERM or Ctrl-C stops it)",
-            store.location().describe(),
-            server.address
-        );
+        log_line(serde_json::json!({
+            "message": "serving (SIGTERM or Ctrl-C stops it)",
+            "store": store.location().describe(),
+            "listening": server.address.to_string(),
+        }));
         server
             .wait()
             .await
             .map_err(|e| Failure::other(format!("the server stopped: {e}")))
     })?;
-    eprintln!("revshare: stopped");
+    log_line(serde_json::json!({"message": "stopped"}));
     Ok(())
+}
+
+/// A line of the server's log, which is one JSON object a line (api.md), like the
+/// request lines the server writes.
+fn log_line(mut fields: serde_json::Value) {
+    let time = revshare_core::period::rfc3339(revshare_app::now().seconds);
+    if let Some(object) = fields.as_object_mut() {
+        object.insert("time".into(), time.into());
+    }
+    eprintln!("{fields}");
 }
 
 #[derive(Subcommand)]
