@@ -3,7 +3,8 @@
 //! checks, and idempotency keys for POSTs. Handlers only parse and answer: every
 //! rule is the application layer's.
 
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -44,6 +45,35 @@ impl Bearer {
             ))
         })?;
         Ok(revshare_app::tokens::authenticate(backend, token, revshare_app::now())?)
+    }
+}
+
+/// A request's body, whole, within its route's limit (api.md: a usage batch at most
+/// 16 MiB, any other body 1 MiB). Over the limit is `payload_too_large` in the
+/// API's JSON, like every other error.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Body, ApiError> {
+        let batch = request.uri().path() == "/v1/events";
+        Bytes::from_request(request, state)
+            .await
+            .map(Body)
+            .map_err(|rejection| {
+                if rejection.status() != StatusCode::PAYLOAD_TOO_LARGE {
+                    return ApiError::invalid(format!("body: {}", rejection.body_text()));
+                }
+                ApiError::too_large(if batch {
+                    format!(
+                        "body: a usage batch is at most {} bytes (16 MiB)",
+                        crate::BATCH_BYTES_MAX
+                    )
+                } else {
+                    format!("body: at most {} bytes (1 MiB) here", crate::BODY_BYTES_MAX)
+                })
+            })
     }
 }
 

@@ -14,7 +14,7 @@ use revshare_core::verify::TreeName;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::api::{content_type, ctx, json_body, read, write, Answer, Bearer, P, Q};
+use crate::api::{content_type, ctx, json_body, read, write, Answer, Bearer, Body, P, Q};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{blocking, State};
 use crate::views::*;
@@ -107,7 +107,7 @@ pub async fn post_events(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     content_type(&headers, &["application/x-ndjson", "application/json"])?;
     let submission = blocking(&state, move |backend, shared| {
@@ -138,7 +138,7 @@ pub async fn void(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     let request: Void = json_body(&headers, &body)?;
     write(
@@ -233,7 +233,7 @@ pub async fn add_contract(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     content_type(&headers, &["application/toml"])?;
     write(
@@ -286,7 +286,7 @@ pub async fn add_fx(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     content_type(&headers, &["text/csv"])?;
     write(
@@ -336,7 +336,7 @@ pub async fn add_models(
     bearer: Bearer,
     headers: HeaderMap,
     Q(query): Q<FromQuery>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     content_type(&headers, &["text/csv"])?;
     let from = query.from.as_deref().map(|f| day("from", f)).transpose()?;
@@ -385,7 +385,7 @@ pub async fn close(
     headers: HeaderMap,
     P(period_text): P<String>,
     Q(query): Q<CloseQuery>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     let request = CloseRequest {
         period: period(&period_text)?,
@@ -637,7 +637,7 @@ pub async fn propose(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     let new: NewContribution = json_body(&headers, &body)?;
     let proposal = Proposal {
@@ -711,7 +711,7 @@ pub async fn accept(
     bearer: Bearer,
     headers: HeaderMap,
     P(number): P<i64>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     decide(state, bearer, headers, number, Decision::Accept, body).await
 }
@@ -725,7 +725,7 @@ pub async fn reject(
     bearer: Bearer,
     headers: HeaderMap,
     P(number): P<i64>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     decide(state, bearer, headers, number, Decision::Reject, body).await
 }
@@ -803,7 +803,7 @@ pub async fn start_verify(
     bearer: Bearer,
     headers: HeaderMap,
     Q(query): Q<SinceQuery>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     let since = query.since_seq;
     let runner = state.clone();
@@ -861,7 +861,7 @@ pub async fn add_party(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     let new: NewParty = json_body(&headers, &body)?;
     write(
@@ -898,7 +898,7 @@ pub async fn add_token(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Answer> {
     let new: NewToken = json_body(&headers, &body)?;
     let token = revshare_app::tokens::NewToken {
