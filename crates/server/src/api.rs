@@ -187,7 +187,10 @@ pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resul
 }
 
 /// A write: authenticates, honours `Idempotency-Key` (scoped to token, method and
-/// path), runs `work` and answers JSON with `status`.
+/// path), runs `work` and answers JSON with `status`. The path of an endpoint that
+/// takes a query carries it (`…?QUERY`, empty or not): not part of the key's scope,
+/// but of what a repeat must match with the body, so that the same key and body with
+/// another query (`?dry_run=true`, then without) is a conflict, not a replay.
 pub async fn write<T, F>(
     state: &State,
     bearer: Bearer,
@@ -207,6 +210,10 @@ where
         .transpose()
         .map_err(|_| ApiError::invalid("Idempotency-Key: not visible ASCII"))?;
     let method = method.to_string();
+    let (path, fingerprint) = match path.split_once('?') {
+        Some((path, query)) => (path.to_string(), Some([query.as_bytes(), b"\n", &body].concat())),
+        None => (path, None),
+    };
     blocking(state, move |backend, shared| {
         let actor = bearer.actor(backend)?;
         let run = |backend: &mut dyn Backend| -> Result<Answer, ApiError> {
@@ -216,7 +223,15 @@ where
         let Some(key) = key else {
             return run(backend);
         };
-        match idempotency::claim(backend, &actor, (&method, &path), &key, &body, revshare_app::now())? {
+        let fingerprint = fingerprint.as_deref().unwrap_or(&body);
+        match idempotency::claim(
+            backend,
+            &actor,
+            (&method, &path),
+            &key,
+            fingerprint,
+            revshare_app::now(),
+        )? {
             Claim::Replay {
                 status,
                 content_type,

@@ -3,7 +3,7 @@
 //! generated from these functions.
 
 use axum::body::Bytes;
-use axum::extract::State as AxumState;
+use axum::extract::{RawQuery, State as AxumState};
 use axum::http::{header, HeaderMap, StatusCode};
 use revshare_app::close::{CloseRequest, Grace};
 use revshare_app::contributions::{Decision, Proposal};
@@ -336,6 +336,7 @@ pub async fn add_models(
     bearer: Bearer,
     headers: HeaderMap,
     Q(query): Q<FromQuery>,
+    RawQuery(raw): RawQuery,
     Body(body): Body,
 ) -> Result<Answer> {
     content_type(&headers, &["text/csv"])?;
@@ -344,7 +345,7 @@ pub async fn add_models(
         &state,
         bearer,
         &headers,
-        ("POST", "/v1/models".into()),
+        ("POST", format!("/v1/models?{}", raw.unwrap_or_default())),
         body.to_vec(),
         StatusCode::CREATED,
         move |backend, _, actor, body| {
@@ -385,6 +386,7 @@ pub async fn close(
     headers: HeaderMap,
     P(period_text): P<String>,
     Q(query): Q<CloseQuery>,
+    RawQuery(raw): RawQuery,
     Body(body): Body,
 ) -> Result<Answer> {
     let request = CloseRequest {
@@ -394,7 +396,7 @@ pub async fn close(
         dry_run: query.dry_run.unwrap_or(false),
         allow_empty: query.allow_empty.unwrap_or(false),
     };
-    let path = format!("/v1/periods/{period_text}/close");
+    let path = format!("/v1/periods/{period_text}/close?{}", raw.unwrap_or_default());
     write(
         &state,
         bearer,
@@ -803,6 +805,7 @@ pub async fn start_verify(
     bearer: Bearer,
     headers: HeaderMap,
     Q(query): Q<SinceQuery>,
+    RawQuery(raw): RawQuery,
     Body(body): Body,
 ) -> Result<Answer> {
     let since = query.since_seq;
@@ -811,7 +814,7 @@ pub async fn start_verify(
         &state,
         bearer,
         &headers,
-        ("POST", "/v1/audit/verify".into()),
+        ("POST", format!("/v1/audit/verify?{}", raw.unwrap_or_default())),
         body.to_vec(),
         StatusCode::ACCEPTED,
         move |backend, _, actor, _| {
