@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Benchmark of the HTTP API under load (wrk, from Debian), on the embedded store and on
+# PostgreSQL, each next to `revshare import` of the same number of events:
+#   - usage ingest: a host posts batches of 1,000 new events (bench/http.lua) over
+#     keep-alive connections for DURATION seconds: events/s sustained;
+#   - batch latency at half that load: the same connections, each pausing between its
+#     batches so that together they offer about half the rate just measured; its p99
+#     and the rate actually reached;
+#   - GET /v1/statements/{contract}/{period} after a close: requests/s and p99;
+#   - the server's peak RSS (VmHWM) after start-up, after the full-load ingest and at
+#     the end (after the half-load ingest and the statement reads): flat once loaded.
+#
+#   bench/http.sh                     (DURATION=60 by default)
+#   DURATION=10 bench/http.sh         (a quick run)
+#   CONNECTIONS=8 WRK_THREADS=2 WRITERS=2 bench/http.sh
+#
+# Needs python3, curl, psql/createdb and PostgreSQL on 127.0.0.1:5432 (trust); installs
+# wrk with apt-get if it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${DURATION:-60}
+connections=${CONNECTIONS:-8}
+wrk_threads=${WRK_THREADS:-2}
+writers=${WRITERS:-2}
+out=bench/out/http
+pg_host=127.0.0.1
+pg_db=revshare_bench_http
+pg_url=postgres://postgres@$pg_host:5432/$pg_db
+examples=fixtures/spec-examples
+mkdir -p "$out"
+
+if ! command -v wrk > /dev/null; then
+  apt-get install -y -q wrk > /dev/null 2>&1 || { apt-get update -q > /dev/null && apt-get install -y -q wrk > /dev/null; }
+fi
+cargo build --release --locked --quiet -p revshare-cli
+bin=$(realpath "${CARGO_TARGET_DIR:-target}/release/revshare")
+measure() { python3 bench/measure.py "$@"; }
+
+period=$(python3 bench/http_events.py month)
+python3 bench/http_events.py template 1000 > "$out/batch.ndjson"
+
+server=
+stop_server() {
+  if [ -n "$server" ]; then
+    kill -TERM "$server" 2> /dev/null || true
+    wait "$server" 2> /dev/null || true
+    server=
+  fi
+}
+drop_pg() { dropdb -h "$pg_host" -U postgres --if-exists --force "$pg_db" 2> /dev/null || true; }
+trap 'stop_server; drop_pg' EXIT
+
+# A new store: the example contracts and FX, an operator and a host token.
+new_store() { # store args...
+  "$bin" "$@" init > /dev/null
+  for contract in "$examples"/contracts/*.toml; do "$bin" "$@" contract add "$contract" > /dev/null; done
+  "$bin" "$@" fx add "$examples/fx.csv" > /dev/null
+}
+fresh() { # name -> store args on stdout, the store created anew
+  case $1 in
+    embedded)
+      rm -f "$out/http.db" "$out/http.db-wal" "$out/http.db-shm" "$out/http.db.key"
+      echo --db "$out/http.db" ;;
+    postgres)
+      drop_pg
+      createdb -h "$pg_host" -U postgres "$pg_db"
+      rm -f "$out/pg.key"
+      echo --database-url "$pg_url" --key-file "$out/pg.key" ;;
+  esac
+}
+
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+# wrk's "Requests/sec" and 99th percentile (in ms) of an output file.
+wrk_rate() { awk '/^Requests\/sec/ {print $2}' "$1"; }
+wrk_p99_ms() {
+  awk '$1 == "99%" {
+    v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
+    if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000; else if (unit == "m") v *= 60000;
+    printf "%.1f", v }' "$1"
+}
+wrk_errors() { # non-2xx responses and socket errors
+  awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$1"
+}
+accepted() { curl -sf "http://$address/metrics" | awk '/^revshare_events_total\{outcome="accepted"\}/ {print $2}'; }
+
+declare -A figure
+run_backend() { # name
+  local name=$1 args
+  # shellcheck disable=SC2207
+  args=($(fresh "$name"))
+  new_store "${args[@]}"
+  "$bin" "${args[@]}" party add operations > /dev/null
+  local host_token operator_token
+  host_token=$("$bin" "${args[@]}" token create --party acme-cloud --role host 2> /dev/null)
+  operator_token=$("$bin" "${args[@]}" token create --party operations --role operator 2> /dev/null)
+
+  "$bin" "${args[@]}" serve --listen 127.0.0.1:0 --rate-limit 1000000 --burst 1000000 --writers "$writers" \
+    2> "$out/serve-$name.log" &
+  server=$!
+  address=
+  for _ in $(seq 100); do
+    address=$(sed -n 's|.* on http://\([^ ]*\) .*|\1|p' "$out/serve-$name.log" | head -1)
+    [ -n "$address" ] && break
+    sleep 0.1
+  done
+  [ -n "$address" ] || { cat "$out/serve-$name.log" >&2; exit 1; }
+  figure[$name-rss-start]=$(hwm_kib "$server")
+
+  # One batch by hand: the template's events are all valid and accepted.
+  sed 's/@P@/check/g' "$out/batch.ndjson" |
+    curl -sf -H "Authorization: Bearer $host_token" -H 'Content-Type: application/x-ndjson' \
+      --data-binary @- "http://$address/v1/events" > "$out/check-$name.json"
+  python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); assert o["accepted"]==1000 and not o["rejected"], o' \
+    "$out/check-$name.json"
+
+  echo "$name: ingest at full load (${duration}s, $connections connections)..." >&2
+  local before after
+  before=$(accepted)
+  wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency --timeout 30s -s bench/http.lua \
+    "http://$address/v1/events" -- "$out/batch.ndjson" "$host_token" "${name}full" > "$out/wrk-$name-full.txt"
+  after=$(accepted)
+  figure[$name-events]=$((after - before))
+  figure[$name-events-s]=$(python3 -c "print(round(($after - $before) / $duration))")
+  figure[$name-full-errors]=$(wrk_errors "$out/wrk-$name-full.txt")
+  figure[$name-full-p99]=$(wrk_p99_ms "$out/wrk-$name-full.txt")
+  figure[$name-rss-load]=$(hwm_kib "$server")
+
+  # Half load: each connection pauses between batches so that together they offer
+  # about half the batches/s just reached (wrk paces closed-loop: the rate reached
+  # is what the table shows next to the p99).
+  local half_rate pause
+  half_rate=$(python3 -c "print(max(($after - $before) / $duration / 1000 / 2, 0.1))")
+  pause=$(python3 -c "print(max(1, round($connections * 1000 / $half_rate)))")
+  echo "$name: ingest at half load (${duration}s, $connections connections pausing ${pause} ms)..." >&2
+  before=$(accepted)
+  HTTP_BENCH_PAUSE_MS=$pause wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency --timeout 30s \
+    -s bench/http.lua "http://$address/v1/events" -- "$out/batch.ndjson" "$host_token" "${name}half" \
+    > "$out/wrk-$name-half.txt"
+  after=$(accepted)
+  figure[$name-half-events-s]=$(python3 -c "print(round(($after - $before) / $duration))")
+  figure[$name-half-p99]=$(wrk_p99_ms "$out/wrk-$name-half.txt")
+  figure[$name-half-errors]=$(wrk_errors "$out/wrk-$name-half.txt")
+
+  # The statement of acme-llama for the period, once closed.
+  curl -sf -X POST -H "Authorization: Bearer $operator_token" \
+    "http://$address/v1/periods/$period/close?contract=acme-llama" > /dev/null
+  curl -sf -H "Authorization: Bearer $operator_token" \
+    "http://$address/v1/statements/acme-llama/$period" > /dev/null
+  echo "$name: GET /v1/statements/acme-llama/$period (${duration}s)..." >&2
+  wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency -H "Authorization: Bearer $operator_token" \
+    "http://$address/v1/statements/acme-llama/$period" > "$out/wrk-$name-statement.txt"
+  figure[$name-get-rate]=$(wrk_rate "$out/wrk-$name-statement.txt")
+  figure[$name-get-p99]=$(wrk_p99_ms "$out/wrk-$name-statement.txt")
+  figure[$name-get-errors]=$(wrk_errors "$out/wrk-$name-statement.txt")
+  figure[$name-rss-end]=$(hwm_kib "$server")
+  stop_server
+
+  # `revshare import` of as many events as the full-load run stored, into a new store.
+  echo "$name: revshare import of ${figure[$name-events]} events..." >&2
+  python3 bench/http_events.py file "${figure[$name-events]}" "import" > "$out/import-$name.ndjson"
+  args=($(fresh "$name"))
+  new_store "${args[@]}"
+  local wall
+  wall=$(measure "$name-import" -- "$bin" "${args[@]}" import "$out/import-$name.ndjson" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["wall_s"])')
+  figure[$name-import-events-s]=$(python3 -c "print(round(${figure[$name-events]} / $wall))")
+  rm -f "$out/import-$name.ndjson"
+}
+
+run_backend embedded
+run_backend postgres
+
+# The table.
+mib() { python3 -c "print(f'{$1 / 1024:.0f}')"; }
+echo
+echo "bench/http.sh: ${duration}s per measurement, wrk $wrk_threads threads x $connections connections, $writers writer threads, $(nproc) cores, period $period"
+printf '%-44s %14s %14s   %s\n' "measure" "embedded" "postgres" "target"
+row() { printf '%-44s %14s %14s   %s\n' "$1" "$2" "$3" "$4"; }
+row "POST /v1/events, events/s (full load)" "${figure[embedded-events-s]}" "${figure[postgres-events-s]}" \
+  ">= 250000 embedded, >= 120000 postgres"
+row "  p99 batch latency at full load, ms" "${figure[embedded-full-p99]}" "${figure[postgres-full-p99]}" ""
+row "revshare import, same events, events/s" "${figure[embedded-import-events-s]}" "${figure[postgres-import-events-s]}" ""
+row "half load: events/s reached" "${figure[embedded-half-events-s]}" "${figure[postgres-half-events-s]}" ""
+row "half load: p99 batch latency, ms" "${figure[embedded-half-p99]}" "${figure[postgres-half-p99]}" "<= 50"
+row "GET statement, requests/s" "${figure[embedded-get-rate]}" "${figure[postgres-get-rate]}" ">= 5000"
+row "GET statement, p99 ms" "${figure[embedded-get-p99]}" "${figure[postgres-get-p99]}" "<= 10"
+row "server VmHWM after start-up, MiB" "$(mib "${figure[embedded-rss-start]}")" "$(mib "${figure[postgres-rss-start]}")" ""
+row "server VmHWM after the full-load ingest, MiB" "$(mib "${figure[embedded-rss-load]}")" "$(mib "${figure[postgres-rss-load]}")" ""
+row "server VmHWM at the end, MiB" "$(mib "${figure[embedded-rss-end]}")" "$(mib "${figure[postgres-rss-end]}")" "flat after the full load"
+row "failed requests (non-2xx, socket errors)" \
+  "$((figure[embedded-full-errors] + figure[embedded-half-errors] + figure[embedded-get-errors]))" \
+  "$((figure[postgres-full-errors] + figure[postgres-half-errors] + figure[postgres-get-errors]))" "0"
+echo "wrk paces closed-loop (no coordinated-omission correction): the half-load p99 is the"
+echo "latency of batches sent at the rate reached, not at a fixed arrival rate. wrk runs on"
+echo "the same cores as the server. wrk outputs: $out/wrk-*.txt"
