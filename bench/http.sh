@@ -7,8 +7,9 @@
 #     batches so that together they offer about half the rate just measured; its p99
 #     and the rate actually reached;
 #   - GET /v1/statements/{contract}/{period} after a close: requests/s and p99;
-#   - the server's peak RSS (VmHWM) after start-up, after the full-load ingest and at
-#     the end (after the half-load ingest and the statement reads): flat once loaded.
+#   - the server's peak RSS (VmHWM) after start-up, after the full-load ingest, after
+#     the half-load ingest (ingest: flat once loaded), and at the end (the close of the
+#     period, over the API, is part of it).
 #
 #   bench/http.sh                     (DURATION=60 by default)
 #   DURATION=10 bench/http.sh         (a quick run)
@@ -140,6 +141,7 @@ run_backend() { # name
   figure[$name-half-events-s]=$(python3 -c "print(round(($after - $before) / $duration))")
   figure[$name-half-p99]=$(wrk_p99_ms "$out/wrk-$name-half.txt")
   figure[$name-half-errors]=$(wrk_errors "$out/wrk-$name-half.txt")
+  figure[$name-rss-ingest]=$(hwm_kib "$server")
 
   # The statement of acme-llama for the period, once closed.
   curl -sf -X POST -H "Authorization: Bearer $operator_token" \
@@ -186,7 +188,8 @@ row "GET statement, requests/s" "${figure[embedded-get-rate]}" "${figure[postgre
 row "GET statement, p99 ms" "${figure[embedded-get-p99]}" "${figure[postgres-get-p99]}" "<= 10"
 row "server VmHWM after start-up, MiB" "$(mib "${figure[embedded-rss-start]}")" "$(mib "${figure[postgres-rss-start]}")" ""
 row "server VmHWM after the full-load ingest, MiB" "$(mib "${figure[embedded-rss-load]}")" "$(mib "${figure[postgres-rss-load]}")" ""
-row "server VmHWM at the end, MiB" "$(mib "${figure[embedded-rss-end]}")" "$(mib "${figure[postgres-rss-end]}")" "flat after the full load"
+row "server VmHWM after the half-load ingest, MiB" "$(mib "${figure[embedded-rss-ingest]}")" "$(mib "${figure[postgres-rss-ingest]}")" "flat after the full load"
+row "server VmHWM after the close and the GETs, MiB" "$(mib "${figure[embedded-rss-end]}")" "$(mib "${figure[postgres-rss-end]}")" ""
 row "failed requests (non-2xx, socket errors)" \
   "$((figure[embedded-full-errors] + figure[embedded-half-errors] + figure[embedded-get-errors]))" \
   "$((figure[postgres-full-errors] + figure[postgres-half-errors] + figure[postgres-get-errors]))" "0"
