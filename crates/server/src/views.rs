@@ -27,6 +27,7 @@ impl<T: ToSchema> Page<T> {
 #[into_params(parameter_in = Query)]
 pub struct Paging {
     /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
