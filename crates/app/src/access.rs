@@ -176,6 +176,12 @@ impl Own {
         })
     }
 
+    /// The hosts whose events the actor follows in the audit log: a host itself, an
+    /// auditor the hosts of its contracts.
+    pub fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
     /// Whether the actor reads the full audit entry about `object` (every party
     /// reads the chain of all of them).
     pub fn sees_entry(&self, object: &str) -> bool {

@@ -47,8 +47,8 @@ fn party_of(tx: &mut Tx<'_>, contract: &str, side: Party) -> Result<String> {
     })
 }
 
-/// Records a proposal. Acting for a party (`--as`), that party must be the side
-/// that proposes.
+/// Records a proposal. A party (a token's, or the one of `--as`) must be the side
+/// that proposes; the operator proposes for either side.
 pub fn propose(backend: &mut dyn Backend, ctx: Ctx<'_>, proposal: &Proposal) -> Result<ContributionRow> {
     check_side_taker(backend, ctx, &proposal.contract)?;
     if proposal.reference.chars().count() > REFERENCE_CHARS_MAX {
@@ -58,7 +58,7 @@ pub fn propose(backend: &mut dyn Backend, ctx: Ctx<'_>, proposal: &Proposal) -> 
     }
     tx::write(backend, ctx, |tx| {
         let proposer = party_of(tx, &proposal.contract, proposal.by)?;
-        if let Some(party) = ctx.actor.acting_for() {
+        if let Some(party) = ctx.actor.side() {
             if party != proposer {
                 return Err(AppError::Forbidden(format!(
                     "{party} is not the {} of {}: only {proposer} proposes its contributions",
@@ -95,9 +95,13 @@ pub fn propose(backend: &mut dyn Backend, ctx: Ctx<'_>, proposal: &Proposal) -> 
     })
 }
 
-/// Accepts or rejects a proposed contribution, once. Acting for a party, that party
-/// must be the other side of the contract.
+/// Accepts or rejects a proposed contribution, once. A party (a token's, or the one
+/// of `--as`) must be the other side of the contract; the operator decides for
+/// either.
 pub fn decide(backend: &mut dyn Backend, ctx: Ctx<'_>, number: i64, decision: Decision) -> Result<ContributionRow> {
+    // A role that takes no contribution steps is refused before any lookup, so that
+    // the answer says nothing about which contributions exist.
+    require(ctx.actor, Permission::Contributions)?;
     let contract = backend
         .contributions()?
         .into_iter()
@@ -121,7 +125,7 @@ pub fn decide(backend: &mut dyn Backend, ctx: Ctx<'_>, number: i64, decision: De
                 row.status.as_str()
             )));
         }
-        if let Some(party) = ctx.actor.acting_for() {
+        if let Some(party) = ctx.actor.side() {
             let by = row.by;
             let other = match by {
                 Party::Host => Party::Licensor,

@@ -71,8 +71,10 @@ pub fn run_verify(backend: &mut dyn Backend, ctx: Ctx<'_>, id: &str, since_seq: 
     Ok(Job::of(row))
 }
 
-/// A job, to the actor that started it (or the operator).
+/// A job, to the actor that started it (or the operator). A role that cannot run
+/// audit verify is refused before any lookup.
 pub fn get(backend: &mut dyn Backend, actor: &Actor, id: &str) -> Result<Job> {
+    require(actor, Permission::VerifyStore)?;
     let missing = || AppError::NotFound(format!("no job `{id}`"));
     let row = backend.job(id)?.ok_or_else(missing)?;
     if !actor.is_operator() && row.actor != actor.id() {

@@ -162,10 +162,8 @@ pub struct Actor {
     party: Option<String>,
     /// The contracts a token is narrowed to.
     contracts: Option<Vec<String>>,
-    /// Whether it takes steps with its party's rights: a party's token, or the
-    /// operator at the command line `--as` a party. An operator's token belongs to a
-    /// party too, yet acts as the operator (api.md: the operator sees everything).
-    acts_for_party: bool,
+    /// The operator taking a step as `party` (`--as PARTY`).
+    acting_as: bool,
 }
 
 impl Actor {
@@ -176,7 +174,7 @@ impl Actor {
             role: Role::Operator,
             party: None,
             contracts: None,
-            acts_for_party: false,
+            acting_as: false,
         }
     }
 
@@ -188,7 +186,7 @@ impl Actor {
             role: Role::Operator,
             party: Some(party.to_string()),
             contracts: None,
-            acts_for_party: true,
+            acting_as: true,
         }
     }
 
@@ -199,7 +197,7 @@ impl Actor {
             role,
             party: Some(party.to_string()),
             contracts,
-            acts_for_party: role != Role::Operator,
+            acting_as: false,
         }
     }
 
@@ -219,16 +217,21 @@ impl Actor {
         self.contracts.as_deref()
     }
 
-    /// The party whose rights the actor's steps take (see `acts_for_party`): none
-    /// for the operator itself, at the command line or with one of its tokens.
-    pub fn acting_for(&self) -> Option<&str> {
-        self.party.as_deref().filter(|_| self.acts_for_party)
+    /// The operator itself, who sees everything: at the command line, or with an
+    /// operator token (whose party is only who holds it), neither acting for a party
+    /// (`--as`) nor narrowed to contracts.
+    pub fn is_operator(&self) -> bool {
+        self.role == Role::Operator && !self.acting_as && self.contracts.is_none()
     }
 
-    /// The operator itself: at the command line (not `--as` a party), or with an
-    /// operator token that is not narrowed to some contracts.
-    pub fn is_operator(&self) -> bool {
-        self.role == Role::Operator && !self.acts_for_party && self.contracts.is_none()
+    /// The party whose side the actor takes in a step between the parties of a
+    /// contract (contributions): a token's party, or the party of `--as`; `None` for
+    /// the operator, who takes either side.
+    pub fn side(&self) -> Option<&str> {
+        if self.role == Role::Operator && !self.acting_as {
+            return None;
+        }
+        self.party.as_deref()
     }
 }
 

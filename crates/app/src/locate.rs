@@ -97,11 +97,16 @@ impl std::fmt::Display for NotCounted {
 }
 
 /// Locates event `(source, id)` as of now, as far as the actor may see: a host its
-/// own events, a licensor or auditor the places in its own statements.
+/// own events, a licensor or auditor the places in its own statements. A token
+/// narrowed to contracts sees the places in those, and the reasons about those only.
 pub fn locate(backend: &mut dyn Backend, actor: &Actor, source: &str, id: &str) -> Result<Located> {
     crate::access::require(actor, crate::access::Permission::Locate)?;
     let located = locate_all(backend, source, id)?;
-    if actor.is_operator() || actor.role() == Role::Host && located.host.as_deref() == actor.party() {
+    if actor.is_operator() {
+        return Ok(located);
+    }
+    let own_event = actor.role() == Role::Host && located.host.is_some() && located.host.as_deref() == actor.party();
+    if own_event && actor.contracts().is_none() {
         return Ok(located);
     }
     let own = crate::access::readable_contracts(backend, actor)?;
@@ -110,20 +115,53 @@ pub fn locate(backend: &mut dyn Backend, actor: &Actor, source: &str, id: &str) 
         .into_iter()
         .filter(|p| own.contains(&p.contract))
         .collect();
-    if places.is_empty() {
-        return Err(AppError::NotFound(format!(
-            "event ({source}, {id}) is in none of your statements"
-        )));
+    if !own_event {
+        if places.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "event ({source}, {id}) is in none of your statements"
+            )));
+        }
+        return Ok(Located {
+            places,
+            not_counted: Vec::new(),
+            ..located
+        });
+    }
+    // The host's own event, seen through a token narrowed to some of its contracts.
+    let mut not_counted: Vec<NotCounted> = located
+        .not_counted
+        .into_iter()
+        .filter(|n| match n.contract() {
+            Some(contract) => own.iter().any(|c| c == contract),
+            None => matches!(n, NotCounted::Voided { .. }),
+        })
+        .collect();
+    if places.is_empty() && not_counted.is_empty() {
+        not_counted.push(NotCounted::SelectedByNoContract {
+            why: "none of the contracts this token is narrowed to selects it".to_string(),
+        });
     }
     Ok(Located {
         places,
-        not_counted: Vec::new(),
+        not_counted,
         ..located
     })
 }
 
-/// Locates event `(source, id)` as of now.
-fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> Result<Located> {
+impl NotCounted {
+    /// The contract a reason is about, if it is about one.
+    fn contract(&self) -> Option<&str> {
+        match self {
+            NotCounted::OutsideSettlement { contract, .. }
+            | NotCounted::OpenPeriod { contract, .. }
+            | NotCounted::Late { contract, .. } => Some(contract),
+            NotCounted::NeverReceived | NotCounted::Voided { .. } | NotCounted::SelectedByNoContract { .. } => None,
+        }
+    }
+}
+
+/// Locates event `(source, id)` as of now, for any caller.
+pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> Result<Located> {
     let mut located = Located {
         source: source.to_string(),
         id: id.to_string(),

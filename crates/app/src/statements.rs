@@ -151,13 +151,14 @@ pub fn prove(
     id: &str,
 ) -> Result<InclusionProof> {
     let shown = show(backend, actor, statement_id)?;
-    let key = backend
-        .event_key(source, id)?
-        .ok_or_else(|| AppError::NotFound(format!("event ({source}, {id}) was never received")))?;
-    for tree in tree_names(&shown.statement) {
-        let leaves = checked_tree(backend, &shown, &tree)?;
-        if let Some(index) = leaves.iter().position(|l| *l == key.leaf) {
-            return Ok(build_proof(statement_id, &tree, &leaves, index));
+    // An event never received is answered like one the actor may not see (another
+    // host's): the explanation comes from `locate`, as far as the actor may see.
+    if let Some(key) = backend.event_key(source, id)? {
+        for tree in tree_names(&shown.statement) {
+            let leaves = checked_tree(backend, &shown, &tree)?;
+            if let Some(index) = leaves.iter().position(|l| *l == key.leaf) {
+                return Ok(build_proof(statement_id, &tree, &leaves, index));
+            }
         }
     }
     Err(AppError::NotFound(format!(

@@ -78,6 +78,23 @@ pub fn verify(backend: &mut dyn Backend, actor: &crate::Actor, since_seq: Option
             );
             object.starts_with("audit:") || own.sees_entry(&object)
         });
+        // The counts too are of what the actor may see, not of the whole store
+        // (another host's volume is not an auditor's business).
+        let contracts = crate::access::own_contracts(backend, actor)?;
+        let statements: Vec<StatementRow> = backend
+            .statements()?
+            .into_iter()
+            .filter(|s| contracts.contains(&s.contract))
+            .collect();
+        report.statements = statements.len() as u64;
+        report.rerated = statements
+            .iter()
+            .filter(|r| since_seq.is_none_or(|since| r.close_seq > since))
+            .count() as u64;
+        report.events = 0;
+        for host in own.hosts() {
+            report.events += backend.count_events(host, i32::MIN, i32::MAX, 0, i64::MAX)?;
+        }
     }
     Ok(report)
 }

@@ -69,9 +69,10 @@ pub fn void(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str, rea
 }
 
 /// A host may void an event a statement counts only while the dispute window of
-/// every statement that counts it is open; after that, only the operator may.
+/// every statement that counts it is open (whatever contracts its token is narrowed
+/// to); after that, only the operator may.
 fn check_window(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str) -> Result<()> {
-    let located = crate::locate::locate(backend, ctx.actor, source, id)?;
+    let located = crate::locate::locate_all(backend, source, id)?;
     let mut verified = VerifiedStatements::new(crate::keys::public_keys(backend)?);
     for place in located.places.iter().filter(|p| p.counted) {
         let row = backend

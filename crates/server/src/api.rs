@@ -195,7 +195,7 @@ pub async fn write<T, F>(
     state: &State,
     bearer: Bearer,
     headers: &HeaderMap,
-    (method, path): (&str, String),
+    route: (&str, String),
     body: Vec<u8>,
     status: StatusCode,
     work: F,
@@ -203,6 +203,30 @@ pub async fn write<T, F>(
 where
     T: Serialize + Send + 'static,
     F: FnOnce(&mut dyn Backend, &Shared, &Actor, &[u8]) -> Result<T, ApiError> + Send + 'static,
+{
+    write_with_status(
+        state,
+        bearer,
+        headers,
+        route,
+        body,
+        move |backend, shared, actor, body| work(backend, shared, actor, body).map(|value| (status, value)),
+    )
+    .await
+}
+
+/// [`write`], where `work` chooses the status too.
+pub async fn write_with_status<T, F>(
+    state: &State,
+    bearer: Bearer,
+    headers: &HeaderMap,
+    (method, path): (&str, String),
+    body: Vec<u8>,
+    work: F,
+) -> Result<Answer, ApiError>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&mut dyn Backend, &Shared, &Actor, &[u8]) -> Result<(StatusCode, T), ApiError> + Send + 'static,
 {
     let key = headers
         .get("idempotency-key")
@@ -217,7 +241,7 @@ where
     blocking(state, move |backend, shared| {
         let actor = bearer.actor(backend)?;
         let run = |backend: &mut dyn Backend| -> Result<Answer, ApiError> {
-            let value = work(backend, shared, &actor, &body)?;
+            let (status, value) = work(backend, shared, &actor, &body)?;
             Answer::json(status, &value)
         };
         let Some(key) = key else {

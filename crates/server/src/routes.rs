@@ -14,7 +14,7 @@ use revshare_core::verify::TreeName;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::api::{content_type, ctx, json_body, read, write, Answer, Bearer, Body, P, Q};
+use crate::api::{content_type, ctx, json_body, read, write, write_with_status, Answer, Bearer, Body, P, Q};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{blocking, State};
 use crate::views::*;
@@ -236,28 +236,33 @@ pub async fn add_contract(
     Body(body): Body,
 ) -> Result<Answer> {
     content_type(&headers, &["application/toml"])?;
-    write(
+    write_with_status(
         &state,
         bearer,
         &headers,
         ("POST", "/v1/contracts".into()),
         body.to_vec(),
-        StatusCode::CREATED,
         |backend, _, actor, body| {
             Ok(
                 match revshare_app::contracts::add_version(backend, ctx(actor), "contract.toml", body)? {
-                    revshare_app::contracts::Added::Stored { id, version, sha256 } => Added {
-                        id,
-                        version,
-                        sha256,
-                        stored: true,
-                    },
-                    revshare_app::contracts::Added::AlreadyStored { id, version, sha256 } => Added {
-                        id,
-                        version,
-                        sha256,
-                        stored: false,
-                    },
+                    revshare_app::contracts::Added::Stored { id, version, sha256 } => (
+                        StatusCode::CREATED,
+                        Added {
+                            id,
+                            version,
+                            sha256,
+                            stored: true,
+                        },
+                    ),
+                    revshare_app::contracts::Added::AlreadyStored { id, version, sha256 } => (
+                        StatusCode::OK,
+                        Added {
+                            id,
+                            version,
+                            sha256,
+                            stored: false,
+                        },
+                    ),
                 },
             )
         },
