@@ -100,7 +100,7 @@ run_backend() { # name
   server=$!
   address=
   for _ in $(seq 100); do
-    address=$(sed -n 's|.* on http://\([^ ]*\) .*|\1|p' "$out/serve-$name.log" | head -1)
+    address=$(sed -n 's|.*"listening":"\([^"]*\)".*|\1|p' "$out/serve-$name.log" | head -1)
     [ -n "$address" ] && break
     sleep 0.1
   done

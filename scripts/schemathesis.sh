@@ -74,7 +74,7 @@ rs serve --listen 127.0.0.1:0 --rate-limit 100000 --burst 100000 2> "$work/serve
 server=$!
 address=
 for _ in $(seq 100); do
-  address=$(sed -n 's|.* on http://\([^ ]*\) .*|\1|p' "$work/serve.log" | head -1)
+  address=$(sed -n 's|.*"listening":"\([^"]*\)".*|\1|p' "$work/serve.log" | head -1)
   [ -n "$address" ] && break
   kill -0 "$server" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
   sleep 0.1

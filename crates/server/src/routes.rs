@@ -839,7 +839,8 @@ pub async fn start_verify(
 
 #[utoipa::path(get, path = "/v1/audit/verify/{job}", tag = "audit", security(("bearer" = [])),
     params(("job" = String, Path)),
-    responses((status = 200, body = Document), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Document), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 pub async fn verify_job(AxumState(state): AxumState<State>, bearer: Bearer, P(job): P<String>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
         revshare_app::jobs::get(backend, actor, &job)
