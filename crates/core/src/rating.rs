@@ -611,16 +611,8 @@ pub fn rate_statement(
         total = total.add(amount);
     }
     let mut adjustment_rows: Vec<Adjustment> = adjustments.into_iter().map(|(a, _)| a).collect();
-    for carried_adjustment in carried {
-        let amount =
-            Decimal::parse(&carried_adjustment.adjustment.amount, scale).expect("carried amounts are at scale");
-        total = total.add(&amount);
-        for (beneficiary, part) in &carried_adjustment.payouts {
-            let entry = payouts.entry(beneficiary.clone()).or_default();
-            *entry = entry.add(part);
-        }
-        adjustment_rows.push(carried_adjustment.adjustment.clone());
-    }
+    carry(carried, scale, &mut total, &mut payouts);
+    adjustment_rows.extend(carried.iter().map(|c| c.adjustment.clone()));
     debug_assert_eq!(
         payouts.values().fold(Decimal::zero(), |acc, p| acc.add(p)),
         total,
@@ -641,22 +633,12 @@ pub fn rate_statement(
         })
         .collect();
     let shown_multiplier = Decimal::ratio_significant(&m.numerator, &m.denominator, MULTIPLIER_DIGITS);
+    let volume = Volume {
+        metric: metric.as_str().to_string(),
+        value: volume.to_normalized_string(),
+        multiplier: shown_multiplier.to_normalized_string(),
+    };
     let statement = Statement {
-        statement_id: None,
-        contract: contract.id.clone(),
-        contract_version: contract.version,
-        contract_sha256: None,
-        licensor: contract.licensor.clone(),
-        host: contract.host.clone(),
-        period: period.to_string(),
-        period_start: day_start_rfc3339(period.start()),
-        period_end: day_start_rfc3339(period.end()),
-        currency: contract.currency.clone(),
-        volume: Volume {
-            metric: metric.as_str().to_string(),
-            value: volume.to_normalized_string(),
-            multiplier: shown_multiplier.to_normalized_string(),
-        },
         contribution_delta: c.to_normalized_string(),
         lines: line_rows,
         subtotal: fixed(&subtotal, scale),
@@ -669,10 +651,7 @@ pub fn rate_statement(
             count: tree.count,
             merkle_root: hex::encode(tree.root),
         },
-        closed_at: None,
-        due_date: None,
-        audit_head: None,
-        signature: None,
+        ..unclosed(contract, period, volume, scale)
     };
     Rated {
         statement,
@@ -816,26 +795,25 @@ pub fn rate_events(inputs: &RatingInputs, events: &[KeyedFacts<'_>], period: Opt
         .collect()
 }
 
-/// An adjustment-only statement (statements.md, What a close uses): after a
-/// contract's term, the prior-period or dispute adjustments pending for it, under its
-/// last version's terms: no lines, no minimum guarantee or cap, an empty `events`
-/// tree, `total` the sum of the adjustments and `payouts` the sum of theirs.
-pub fn adjustment_only(contract: &Contract, period: Period, carried: &[CarriedAdjustment]) -> Rated {
-    let scale = contract.rounding.scale;
-    let metric = contract.volume_tiers.as_ref().map_or(Metric::TotalTokens, |t| t.metric);
-    let m = multiplier(contract.volume_tiers.as_ref(), &Decimal::zero());
-    let mut total = Decimal::zero();
-    let mut payouts: BTreeMap<String, Decimal> = BTreeMap::new();
+/// Step 10's carried adjustments: each one's amount into the total, its parts into
+/// the payouts.
+fn carry(carried: &[CarriedAdjustment], scale: u32, total: &mut Decimal, payouts: &mut BTreeMap<String, Decimal>) {
     for carried_adjustment in carried {
         let amount =
             Decimal::parse(&carried_adjustment.adjustment.amount, scale).expect("carried amounts are at scale");
-        total = total.add(&amount);
+        *total = total.add(&amount);
         for (beneficiary, part) in &carried_adjustment.payouts {
             let entry = payouts.entry(beneficiary.clone()).or_default();
             *entry = entry.add(part);
         }
     }
-    let statement = Statement {
+}
+
+/// A statement of `contract` for `period` before its body: no lines, adjustments,
+/// exceptions or events, zero amounts, not closed.
+fn unclosed(contract: &Contract, period: Period, volume: Volume, scale: u32) -> Statement {
+    let zero = fixed(&Decimal::zero(), scale);
+    Statement {
         statement_id: None,
         contract: contract.id.clone(),
         contract_version: contract.version,
@@ -846,19 +824,14 @@ pub fn adjustment_only(contract: &Contract, period: Period, carried: &[CarriedAd
         period_start: day_start_rfc3339(period.start()),
         period_end: day_start_rfc3339(period.end()),
         currency: contract.currency.clone(),
-        volume: Volume {
-            metric: metric.as_str().to_string(),
-            value: "0".to_string(),
-            multiplier: Decimal::ratio_significant(&m.numerator, &m.denominator, MULTIPLIER_DIGITS)
-                .to_normalized_string(),
-        },
+        volume,
         contribution_delta: "0".to_string(),
         lines: Vec::new(),
-        subtotal: fixed(&Decimal::zero(), scale),
-        adjustments: carried.iter().map(|c| c.adjustment.clone()).collect(),
+        subtotal: zero.clone(),
+        adjustments: Vec::new(),
         exceptions: Vec::new(),
-        total: fixed(&total, scale),
-        payouts: payouts.iter().map(|(k, v)| (k.clone(), fixed(v, scale))).collect(),
+        total: zero,
+        payouts: BTreeMap::new(),
         unique_customers: 0,
         events: EventsSummary {
             count: 0,
@@ -868,6 +841,30 @@ pub fn adjustment_only(contract: &Contract, period: Period, carried: &[CarriedAd
         due_date: None,
         audit_head: None,
         signature: None,
+    }
+}
+
+/// An adjustment-only statement (statements.md, What a close uses): after a
+/// contract's term, the prior-period or dispute adjustments pending for it, under its
+/// last version's terms: no lines, no minimum guarantee or cap, an empty `events`
+/// tree, `total` the sum of the adjustments and `payouts` the sum of theirs.
+pub fn adjustment_only(contract: &Contract, period: Period, carried: &[CarriedAdjustment]) -> Rated {
+    let scale = contract.rounding.scale;
+    let metric = contract.volume_tiers.as_ref().map_or(Metric::TotalTokens, |t| t.metric);
+    let m = multiplier(contract.volume_tiers.as_ref(), &Decimal::zero());
+    let mut total = Decimal::zero();
+    let mut payouts: BTreeMap<String, Decimal> = BTreeMap::new();
+    carry(carried, scale, &mut total, &mut payouts);
+    let volume = Volume {
+        metric: metric.as_str().to_string(),
+        value: "0".to_string(),
+        multiplier: Decimal::ratio_significant(&m.numerator, &m.denominator, MULTIPLIER_DIGITS).to_normalized_string(),
+    };
+    let statement = Statement {
+        adjustments: carried.iter().map(|c| c.adjustment.clone()).collect(),
+        total: fixed(&total, scale),
+        payouts: payouts.iter().map(|(k, v)| (k.clone(), fixed(v, scale))).collect(),
+        ..unclosed(contract, period, volume, scale)
     };
     Rated {
         statement,
