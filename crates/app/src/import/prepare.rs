@@ -219,25 +219,6 @@ fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prep
             continue;
         }
         let name = |i: usize| batch.names[event.names[i] as usize].clone();
-        // PostgreSQL text cannot hold U+0000: refused here, the event alone, for
-        // both stores alike (stored, it would fail its whole transaction).
-        let nul = [("source", batch.source(event)), ("id", batch.id(event))]
-            .into_iter()
-            .chain(
-                [("data.host", 0), ("data.model", 1)].map(|(f, i)| (f, batch.names[event.names[i] as usize].as_str())),
-            )
-            .find(|(_, text)| text.contains('\0'));
-        if let Some((field, _)) = nul {
-            problems.push(Rejected {
-                file: file.to_string(),
-                line: event.record.line,
-                index: event.record.index,
-                id: Some(batch.id(event).to_string()),
-                code: "invalid_field".into(),
-                reason: format!("{field}: must not contain the character U+0000 (NUL)"),
-            });
-            continue;
-        }
         let host = name(0);
         let customer = event.customer.map(|c| {
             *pseudonyms

@@ -73,8 +73,8 @@ pub(crate) fn validate(raw: RawEvent<'_>) -> Result<UsageEvent<'_>, EventError> 
     let id = required(raw.id, "id")?;
     let time = required(raw.time, "time")?;
     let data = required(raw.data, "data")?;
-    check_chars("source", &source, SOURCE_CHARS_MAX)?;
-    check_chars("id", &id, ID_CHARS_MAX)?;
+    check_identifier("source", &source, SOURCE_CHARS_MAX)?;
+    check_identifier("id", &id, ID_CHARS_MAX)?;
     let time_utc = parse_time(&time).map_err(|rule| invalid("time", rule))?;
     let data = validate_data(data)?;
     Ok(UsageEvent {
@@ -95,8 +95,8 @@ fn validate_data(raw: RawData<'_>) -> Result<UsageData<'_>, EventError> {
     let output_tokens = required(raw.output_tokens, "data.output_tokens")?;
     let revenue = required(raw.revenue, "data.revenue")?;
     let currency = required(raw.currency, "data.currency")?;
-    check_chars("data.host", &host, NAME_CHARS_MAX)?;
-    check_chars("data.model", &model, NAME_CHARS_MAX)?;
+    check_identifier("data.host", &host, NAME_CHARS_MAX)?;
+    check_identifier("data.model", &model, NAME_CHARS_MAX)?;
     check_pattern(
         "data.use_case",
         &use_case,
@@ -146,6 +146,20 @@ fn check_chars(field: &str, value: &str, max: usize) -> Result<(), EventError> {
     };
     if chars == 0 || chars > max {
         return Err(invalid(field, format!("must be 1 to {max} characters, found {chars}")));
+    }
+    Ok(())
+}
+
+/// An identifier (the event's key, its host, its model): as [`check_chars`], and
+/// without U+0000, which no text column (PostgreSQL's) or comparison should have to
+/// carry. A customer reference may hold one: it is only ever kept as a pseudonym.
+fn check_identifier(field: &str, value: &str, max: usize) -> Result<(), EventError> {
+    check_chars(field, value, max)?;
+    if value.contains('\0') {
+        return Err(invalid(
+            field,
+            "must not contain the character U+0000 (NUL)".to_string(),
+        ));
     }
     Ok(())
 }
