@@ -429,27 +429,7 @@ impl Backend for PgStore {
     }
 
     fn append_audit(&mut self, entries: &[Entry]) -> Result<()> {
-        let insert = self.client.prepare(
-            "INSERT INTO audit_log (seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )?;
-        for e in entries {
-            self.client.execute(
-                &insert,
-                &[
-                    &(e.seq as i64),
-                    &e.time,
-                    &e.actor,
-                    &e.action.as_str(),
-                    &e.object,
-                    &e.payload_sha256,
-                    &e.digest,
-                    &e.prev_hash,
-                    &e.hash,
-                ],
-            )?;
-        }
-        Ok(())
+        insert_audit(&mut self.client, entries)
     }
 
     fn audit_head(&mut self) -> Result<Head> {
@@ -764,26 +744,7 @@ impl Backend for PgStore {
                 &[batch, &(entry.seq as i64), &part.host, &first, &last, &(part.rows.len() as i64)],
             )?;
         }
-        let insert = transaction.prepare(
-            "INSERT INTO audit_log (seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )?;
-        for e in &entries {
-            transaction.execute(
-                &insert,
-                &[
-                    &(e.seq as i64),
-                    &e.time,
-                    &e.actor,
-                    &e.action.as_str(),
-                    &e.object,
-                    &e.payload_sha256,
-                    &e.digest,
-                    &e.prev_hash,
-                    &e.hash,
-                ],
-            )?;
-        }
+        insert_audit(&mut transaction, &entries)?;
         transaction.commit()?;
         Ok(outcomes)
     }
@@ -1175,4 +1136,29 @@ impl Backend for PgStore {
             })
             .collect())
     }
+}
+
+/// Appends audit entries on a connection or inside a transaction.
+fn insert_audit(client: &mut impl postgres::GenericClient, entries: &[Entry]) -> Result<()> {
+    let insert = client.prepare(
+        "INSERT INTO audit_log (seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )?;
+    for e in entries {
+        client.execute(
+            &insert,
+            &[
+                &(e.seq as i64),
+                &e.time,
+                &e.actor,
+                &e.action.as_str(),
+                &e.object,
+                &e.payload_sha256,
+                &e.digest,
+                &e.prev_hash,
+                &e.hash,
+            ],
+        )?;
+    }
+    Ok(())
 }
