@@ -1,16 +1,12 @@
 //! The stateful commands end to end on the embedded store: what a user types, what
 //! they see, and the exit codes of refusals.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/spec-examples")
-}
+mod common;
 
-fn fixture(relative: &str) -> String {
-    fixtures().join(relative).display().to_string()
-}
+use common::{dir, fixture, fixtures};
 
 /// Offline verification of the statement, event and proof written to the test folder.
 const VERIFY_EVENT: &[&str] = &[
@@ -24,21 +20,6 @@ const VERIFY_EVENT: &[&str] = &[
     "--proof",
     "p.json",
 ];
-
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn dir(name: &str) -> Dir {
-    let path = std::env::temp_dir().join(format!("revshare-commands-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&path);
-    std::fs::create_dir_all(&path).unwrap();
-    Dir(path)
-}
 
 fn revshare(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_revshare"))

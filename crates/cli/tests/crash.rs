@@ -5,111 +5,25 @@
 //! the Merkle root over every event).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/spec-examples")
-}
+mod common;
 
-struct Env {
-    dir: PathBuf,
-    store: Vec<String>,
-    database: Option<String>,
-}
+use common::{fixtures, Store};
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-impl Env {
-    fn sqlite(name: &str) -> Env {
-        let dir = scratch(name);
-        let db = dir.join("crash.db").display().to_string();
-        Env {
-            dir,
-            store: vec!["--db".into(), db],
-            database: None,
-        }
-    }
-
-    fn postgres(name: &str) -> Option<Env> {
-        let mut admin = match postgres::Client::connect(PG_ADMIN, postgres::NoTls) {
-            Ok(admin) => admin,
-            Err(error) if std::env::var_os("CI").is_some() => panic!("PostgreSQL is unreachable in CI: {error}"),
-            Err(error) => {
-                eprintln!("skipping a PostgreSQL test outside CI: {error}");
-                return None;
-            }
-        };
-        let database = format!("revshare_crash_{name}_{}", std::process::id());
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-            .unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {database}")).unwrap();
-        let dir = scratch(name);
-        let key = dir.join("crash.key").display().to_string();
-        Some(Env {
-            dir,
-            store: vec![
-                "--database-url".into(),
-                format!("postgres://postgres@127.0.0.1:5432/{database}"),
-                "--key-file".into(),
-                key,
-            ],
-            database: Some(database),
-        })
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_revshare"));
-        command
-            .args(args)
-            .args(&self.store)
-            .current_dir(&self.dir)
-            .env_remove("REVSHARE_DATABASE_URL");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let output = self.command(args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
-    }
-
-    /// Starts a command and kills it with SIGKILL after `delay`; whether it finished
-    /// first does not matter.
-    fn kill_after(&self, args: &[&str], delay: Duration) {
-        let mut child = self
-            .command(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(database) = &self.database {
-            if let Ok(mut admin) = postgres::Client::connect(PG_ADMIN, postgres::NoTls) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("revshare-crash-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// Starts a command and kills it with SIGKILL after `delay`; whether it finished
+/// first does not matter.
+fn kill_after(store: &Store, args: &[&str], delay: Duration) {
+    let mut child = store
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// 40 copies of the small example under new ids: 120k events, retried duplicates included.
@@ -127,7 +41,7 @@ fn write_usage(dir: &Path) -> PathBuf {
     path
 }
 
-fn setup(env: &Env) -> String {
+fn setup(env: &Store) -> String {
     env.run(&["init"]);
     let acme = fixtures().join("contracts/acme-llama.toml").display().to_string();
     env.run(&["contract", "add", &acme]);
@@ -158,7 +72,7 @@ fn rated(usage: &str) -> serde_json::Value {
     all[0].clone()
 }
 
-fn closed(env: &Env) -> Option<serde_json::Value> {
+fn closed(env: &Store) -> Option<serde_json::Value> {
     let output = env
         .command(&["statement", "show", "acme-llama/2026-10"])
         .output()
@@ -171,7 +85,7 @@ fn closed(env: &Env) -> Option<serde_json::Value> {
     // A stored statement is complete: it verifies with the public key.
     let dir = &env.dir;
     std::fs::write(dir.join("s.json"), &output.stdout).unwrap();
-    std::fs::write(dir.join("k.json"), env.run(&["key", "export-public"]).stdout).unwrap();
+    std::fs::write(dir.join("k.json"), env.run(&["key", "export-public"])).unwrap();
     let verify = Command::new(env!("CARGO_BIN_EXE_revshare"))
         .args(["verify", "--statement", "s.json", "--public-key", "k.json"])
         .current_dir(dir)
@@ -233,22 +147,22 @@ fn plus_days(date: &str, days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-fn killed_import_then_rerun_counts_every_event_once(env: &Env) {
+fn killed_import_then_rerun_counts_every_event_once(env: &Store) {
     let usage = setup(env);
     for delay_ms in [150, 400] {
-        env.kill_after(&["import", &usage], Duration::from_millis(delay_ms));
+        kill_after(env, &["import", &usage], Duration::from_millis(delay_ms));
     }
-    let rerun = String::from_utf8(env.run(&["import", &usage]).stdout).unwrap();
+    let rerun = env.run(&["import", &usage]);
     assert!(rerun.contains("120000 read"), "{rerun}");
     env.run(&["close", "2026-10"]);
     assert_eq!(closed(env).expect("closed"), rated(&usage));
 }
 
-fn killed_close_leaves_nothing_or_a_complete_statement(env: &Env) {
+fn killed_close_leaves_nothing_or_a_complete_statement(env: &Store) {
     let usage = setup(env);
     env.run(&["import", &usage]);
     for delay_ms in [5, 30, 80, 150] {
-        env.kill_after(&["close", "2026-10"], Duration::from_millis(delay_ms));
+        kill_after(env, &["close", "2026-10"], Duration::from_millis(delay_ms));
         if let Some(statement) = closed(env) {
             assert_eq!(statement, rated(&usage));
         }
@@ -259,24 +173,24 @@ fn killed_close_leaves_nothing_or_a_complete_statement(env: &Env) {
 
 #[test]
 fn sqlite_killed_import() {
-    killed_import_then_rerun_counts_every_event_once(&Env::sqlite("sqlite-import"));
+    killed_import_then_rerun_counts_every_event_once(&Store::sqlite("sqlite-import"));
 }
 
 #[test]
 fn sqlite_killed_close() {
-    killed_close_leaves_nothing_or_a_complete_statement(&Env::sqlite("sqlite-close"));
+    killed_close_leaves_nothing_or_a_complete_statement(&Store::sqlite("sqlite-close"));
 }
 
 #[test]
 fn postgres_killed_import() {
-    if let Some(env) = Env::postgres("pg_import") {
+    if let Some(env) = Store::postgres("pg_import") {
         killed_import_then_rerun_counts_every_event_once(&env);
     }
 }
 
 #[test]
 fn postgres_killed_close() {
-    if let Some(env) = Env::postgres("pg_close") {
+    if let Some(env) = Store::postgres("pg_close") {
         killed_close_leaves_nothing_or_a_complete_statement(&env);
     }
 }

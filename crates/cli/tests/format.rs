@@ -3,33 +3,14 @@
 //! adjustments' roots and payouts), list tables, JSON and CSV, and the contributions
 //! CSV that `rate --contributions` reads back.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/spec-examples")
-}
+mod common;
 
-fn fixture(relative: &str) -> String {
-    fixtures().join(relative).display().to_string()
-}
-
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn dir(name: &str) -> Dir {
-    let path = std::env::temp_dir().join(format!("revshare-format-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&path);
-    std::fs::create_dir_all(&path).unwrap();
-    Dir(path)
-}
+use common::{dir, fixture, fixtures};
 
 /// Runs the binary in `dir` with stdout a pipe and `COLUMNS` set to `width`.
 fn revshare(dir: &Path, width: usize, args: &[&str]) -> Output {

@@ -1,5 +1,5 @@
-//! What the tests driving `revshare serve` share: a store made with the CLI (SQLite,
-//! or a fresh PostgreSQL database per test), a `serve` process whose stderr (its log)
+//! What the tests driving the binary share: a store made with the CLI (SQLite, or a
+//! fresh PostgreSQL database per test) in a folder removed on drop, a `serve` process whose stderr (its log)
 //! is kept, a small HTTP/1.1 client on a plain TCP stream (every byte of a request is
 //! the test's, and a dropped connection is an error, never a retry), and usage
 //! batches of unique events.
@@ -19,6 +19,20 @@ pub fn fixtures() -> PathBuf {
 
 pub fn fixture(relative: &str) -> String {
     fixtures().join(relative).display().to_string()
+}
+
+/// A scratch folder, removed on drop.
+pub struct Dir(pub PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A new, empty scratch folder for the test `name`.
+pub fn dir(name: &str) -> Dir {
+    Dir(scratch(name))
 }
 
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -56,7 +70,7 @@ impl Store {
                 return None;
             }
         };
-        let database = format!("revshare_serve_{name}_{}", std::process::id());
+        let database = format!("revshare_test_{name}_{}", std::process::id());
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
             .unwrap();
@@ -148,7 +162,7 @@ impl Drop for Store {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("revshare-serve-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("revshare-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
