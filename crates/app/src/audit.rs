@@ -43,6 +43,16 @@ pub fn all_entries(backend: &mut dyn Backend, after: i64) -> Result<Vec<Entry>> 
     }
 }
 
+/// One page of the chain's links after `after` (every role reads the chain: it holds
+/// digests, no content).
+pub fn chain_page(backend: &mut dyn Backend, after: i64, limit: usize) -> Result<Vec<Link>> {
+    Ok(backend
+        .audit_entries(after, limit.clamp(1, PAGE_MAX))?
+        .iter()
+        .map(Entry::link)
+        .collect())
+}
+
 /// The chain's links after `after`.
 pub fn chain(backend: &mut dyn Backend, after: i64) -> Result<Vec<Link>> {
     Ok(all_entries(backend, after)?.iter().map(Entry::link).collect())

@@ -1,7 +1,7 @@
 //! `Idempotency-Key` on the API's POSTs (api.md): scoped to (token, method, path), a
-//! repeat with the same body gets the first response again; another body is
-//! `idempotency_conflict`; a repeat while the first still runs is `conflict`. Keys
-//! are kept at least 7 days.
+//! repeat with the same body and query gets the first response again; another body
+//! or query (`?dry_run=true`, then without) is `idempotency_conflict`; a repeat while
+//! the first still runs is `conflict`. Keys are kept at least 7 days.
 
 use revshare_core::event::Timestamp;
 use revshare_store::backend::IdempotencyRow;
@@ -26,6 +26,28 @@ pub enum Claim {
     },
 }
 
+/// The request a key is claimed for.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The query string, if the request has one: a repeat must match it.
+    pub query: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+impl Request<'_> {
+    /// What a repeat must match: the query (when there is one) and the body.
+    fn sha256(&self) -> String {
+        let mut digest = Sha256::new();
+        if let Some(query) = self.query {
+            digest.update(query.as_bytes());
+            digest.update(b"\n");
+        }
+        digest.update(self.body);
+        hex::encode(digest.finalize())
+    }
+}
+
 /// A key claimed by a request that is running.
 pub struct Pending(IdempotencyRow);
 
@@ -33,9 +55,8 @@ pub struct Pending(IdempotencyRow);
 pub fn claim(
     backend: &mut dyn Backend,
     actor: &Actor,
-    (method, path): (&str, &str),
+    request: &Request<'_>,
     key: &str,
-    body: &[u8],
     now: Timestamp,
 ) -> Result<Claim> {
     let length = key.chars().count();
@@ -48,10 +69,10 @@ pub fn claim(
     getrandom::fill(&mut nonce).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
     let row = IdempotencyRow {
         token_id: actor.id().to_string(),
-        method: method.to_string(),
-        path: path.to_string(),
+        method: request.method.to_string(),
+        path: request.path.to_string(),
         key: key.to_string(),
-        body_sha256: hex::encode(Sha256::digest(body)),
+        body_sha256: request.sha256(),
         done: false,
         status: 0,
         // Until it is done, the claim's own mark: whoever reads it back knows
@@ -63,7 +84,8 @@ pub fn claim(
     let stored = backend.claim_idempotency(&row)?;
     if stored.body_sha256 != row.body_sha256 {
         return Err(AppError::IdempotencyConflict(format!(
-            "Idempotency-Key `{key}` was used with another body for {method} {path}"
+            "Idempotency-Key `{key}` was used with another body or query for {} {}",
+            request.method, request.path
         )));
     }
     if stored.content_type == row.content_type {

@@ -242,7 +242,12 @@ pub struct Ctx<'a> {
     pub now: Timestamp,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The actor, at the service clock's now.
+    pub fn now(actor: &'a Actor) -> Ctx<'a> {
+        Ctx { actor, now: now() }
+    }
+
     /// `now` as the audit log and statements write it (RFC 3339 UTC, seconds).
     pub fn time(&self) -> String {
         revshare_core::period::rfc3339(self.now.seconds)

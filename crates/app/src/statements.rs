@@ -9,6 +9,7 @@ use revshare_core::verify::{prove as build_proof, signed_tree, InclusionProof, T
 use revshare_store::backend::{StatementRow, TreeRow};
 
 use crate::settle::VerifiedStatements;
+use crate::views::StatementEntry;
 use crate::{Actor, AppError, Backend, Result, Role};
 
 /// A stored statement, its signature checked.
@@ -235,8 +236,9 @@ fn verified_notice(backend: &mut dyn Backend, row: &revshare_store::backend::Not
     }
 }
 
-/// A beneficiary's payout notices, each checked (empty for other roles).
-pub fn notices(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<NoticeShown>> {
+/// A beneficiary's payout notices, each checked, with the audit seq of its
+/// statement's close (empty for other roles).
+fn notices(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<(i64, NoticeShown)>> {
     let (Role::Beneficiary, Some(party)) = (actor.role(), actor.party()) else {
         return Ok(Vec::new());
     };
@@ -248,10 +250,33 @@ pub fn notices(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<NoticeSho
             .iter()
             .filter(|n| n.beneficiary == party)
         {
-            shown.push(verified_notice(backend, notice)?);
+            shown.push((row.seq, verified_notice(backend, notice)?));
         }
     }
     Ok(shown)
+}
+
+/// What the actor reads of the closed statements, in the order they were closed
+/// (api.md, lists): its statements, or a beneficiary's payout notices; only those
+/// of `contract` and `period` when given.
+pub fn entries(
+    backend: &mut dyn Backend,
+    actor: &Actor,
+    contract: Option<&str>,
+    period: Option<&str>,
+) -> Result<Vec<StatementEntry>> {
+    let mut entries: Vec<(i64, StatementEntry)> = list(backend, actor)?
+        .iter()
+        .map(|shown| (shown.row.seq, StatementEntry::of_statement(shown)))
+        .collect();
+    entries.extend(
+        notices(backend, actor)?
+            .iter()
+            .map(|(seq, shown)| (*seq, StatementEntry::of_notice(shown))),
+    );
+    entries.retain(|(_, e)| contract.is_none_or(|c| c == e.contract) && period.is_none_or(|p| p == e.period));
+    entries.sort_by(|a, b| (a.0, &a.1.statement_id).cmp(&(b.0, &b.1.statement_id)));
+    Ok(entries.into_iter().map(|(_, entry)| entry).collect())
 }
 
 /// What the actor reads of one statement: the statement, or its payout notice.

@@ -122,8 +122,8 @@ pub fn revoke(backend: &mut dyn Backend, ctx: Ctx<'_>, token_id: &str) -> Result
     })
 }
 
-/// The parts of a well-formed token string.
-fn parse(token: &str) -> Option<&str> {
+/// The id of a well-formed token string (its public part), `None` if malformed.
+pub fn token_id(token: &str) -> Option<&str> {
     let rest = token.strip_prefix("rs_")?;
     let (token_id, secret) = rest.split_once('_')?;
     let hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
@@ -138,7 +138,7 @@ fn parse(token: &str) -> Option<&str> {
 pub fn authenticate(backend: &mut dyn Backend, token: &str, now: Timestamp) -> Result<Actor> {
     let refused =
         || AppError::Unauthenticated("the token is not valid (unknown, malformed, expired or revoked)".into());
-    let token_id = parse(token).ok_or_else(refused)?;
+    let token_id = token_id(token).ok_or_else(refused)?;
     let row = backend.token(token_id)?.ok_or_else(refused)?;
     let same: bool = sha256_hex(token).as_bytes().ct_eq(row.sha256.as_bytes()).into();
     if !same || row.revoked_at.is_some() {
@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn tokens_are_read_strictly() {
         let good = format!("rs_0123456789ab_{}", "A".repeat(43));
-        assert_eq!(parse(&good), Some("0123456789ab"));
+        assert_eq!(token_id(&good), Some("0123456789ab"));
         for bad in [
             String::new(),
             "rs_".to_string(),
@@ -174,7 +174,7 @@ mod tests {
             format!("rs_0123456789ab_{}=", "A".repeat(42)),
             format!("xx_0123456789ab_{}", "A".repeat(43)),
         ] {
-            assert_eq!(parse(&bad), None, "{bad}");
+            assert_eq!(token_id(&bad), None, "{bad}");
         }
     }
 }

@@ -57,24 +57,7 @@ pub(crate) fn write<T>(
     ctx: Ctx<'_>,
     work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
 ) -> Result<T> {
-    let head = backend.begin_write()?;
-    let mut tx = Tx {
-        backend,
-        head,
-        time: ctx.time(),
-        actor: ctx.actor.id().to_string(),
-    };
-    match work(&mut tx) {
-        Ok(value) => {
-            tx.backend.commit()?;
-            Ok(value)
-        }
-        Err(error) => {
-            // The refusal matters more than a failed rollback.
-            let _ = tx.backend.rollback();
-            Err(error)
-        }
-    }
+    run(backend, ctx, Ending::CommitIfOk, work)
 }
 
 /// Runs `work` like [`write`] but always rolls back: what a close would do, with
@@ -84,6 +67,20 @@ pub(crate) fn dry<T>(
     ctx: Ctx<'_>,
     work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
 ) -> Result<T> {
+    run(backend, ctx, Ending::RollBack, work)
+}
+
+enum Ending {
+    CommitIfOk,
+    RollBack,
+}
+
+fn run<T>(
+    backend: &mut dyn Backend,
+    ctx: Ctx<'_>,
+    ending: Ending,
+    work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+) -> Result<T> {
     let head = backend.begin_write()?;
     let mut tx = Tx {
         backend,
@@ -91,7 +88,19 @@ pub(crate) fn dry<T>(
         time: ctx.time(),
         actor: ctx.actor.id().to_string(),
     };
-    let outcome = work(&mut tx);
-    tx.backend.rollback()?;
-    outcome
+    match (work(&mut tx), ending) {
+        (Ok(value), Ending::CommitIfOk) => {
+            tx.backend.commit()?;
+            Ok(value)
+        }
+        (Ok(value), Ending::RollBack) => {
+            tx.backend.rollback()?;
+            Ok(value)
+        }
+        (Err(error), _) => {
+            // The refusal matters more than a failed rollback.
+            let _ = tx.backend.rollback();
+            Err(error)
+        }
+    }
 }

@@ -7,7 +7,7 @@ use revshare_app::Ctx;
 use revshare_core::period::Period;
 use revshare_core::statement::{AdjustmentKind, Statement};
 
-use crate::stateful::{keys, now, open, operator};
+use crate::stateful::{keys, open, operator};
 use crate::{Failure, StoreArgs};
 
 #[derive(Args)]
@@ -39,10 +39,7 @@ pub fn close_period(args: &StoreArgs, request: &CloseRequest) -> Result<Vec<Clos
     let mut backend = open(args)?;
     let keys = keys(args, backend.as_mut())?;
     let actor = operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     let outcome = revshare_app::close::close(backend.as_mut(), &keys, ctx, request)?;
     print_summary(&outcome, request);
     let closed = outcome.statements;

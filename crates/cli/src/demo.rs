@@ -300,10 +300,7 @@ fn print_next_steps(db: &Path, dir: &Path, (source, id): &(String, String)) {
 
 fn load_terms(backend: &mut dyn Backend, dir: &Path) -> Result<(), Failure> {
     let actor = stateful::operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: stateful::now(),
-    };
+    let ctx = Ctx::now(&actor);
     for (name, bytes) in CONTRACTS {
         revshare_app::contracts::add_version(backend, ctx, name, bytes)?;
         write(&dir.join(name), bytes)?;

@@ -10,7 +10,7 @@ use revshare_app::import::{ImportSummary, Observers, Progress, Rejected};
 use revshare_app::Ctx;
 use revshare_ingest::offline::UsageInput;
 
-use crate::stateful::{keys, now, open, operator};
+use crate::stateful::{keys, open, operator};
 use crate::{Failure, StoreArgs};
 
 #[derive(Args)]
@@ -133,10 +133,7 @@ pub fn import_files(args: &StoreArgs, files: &[PathBuf], report: Option<&Path>) 
         shown += 1;
     };
     let actor = operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     let observers = Observers {
         progress: &mut on_progress,
         rejected: &mut on_rejected,

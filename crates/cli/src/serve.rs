@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use revshare_app::{Ctx, Role};
 use revshare_core::period::Day;
 
-use crate::stateful::{keys, now, open, operator};
+use crate::stateful::{keys, open, operator};
 use crate::{format, Failure, Format, StoreArgs};
 
 /// Writer threads at most (each holds a store connection).
@@ -96,10 +96,7 @@ pub enum PartyCommand {
 pub fn party(store: &StoreArgs, command: PartyCommand) -> Result<(), Failure> {
     let mut backend = open(store)?;
     let actor = operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     match command {
         PartyCommand::Add { id, name } => {
             let row = revshare_app::parties::add(backend.as_mut(), ctx, &id, name.as_deref())?;
@@ -140,10 +137,7 @@ pub enum TokenCommand {
 pub fn token(store: &StoreArgs, command: TokenCommand) -> Result<(), Failure> {
     let mut backend = open(store)?;
     let actor = operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     match command {
         TokenCommand::Create {
             party,

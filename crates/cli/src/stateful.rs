@@ -79,10 +79,7 @@ pub fn init(args: &StoreArgs) -> Result<(), Failure> {
     let path = key_path(args, None)?;
     let mut backend = revshare_store::open(&location)?;
     let actor = operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     match revshare_app::setup::init(backend.as_mut(), &path, ctx)? {
         revshare_app::setup::Initialized::Already { key_id } => println!(
             "{} is already initialized (key {key_id}, in {})",
@@ -125,10 +122,7 @@ pub enum ContractCommand {
 pub fn contract(args: &StoreArgs, command: ContractCommand) -> Result<(), Failure> {
     let mut backend = open(args)?;
     let actor = operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     match command {
         ContractCommand::Add { file } => {
             let bytes = inputs::read(&file)?;
@@ -169,10 +163,7 @@ pub enum FxCommand {
 pub fn fx(args: &StoreArgs, command: FxCommand) -> Result<(), Failure> {
     let mut backend = open(args)?;
     let actor = operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     match command {
         FxCommand::Add { file } => {
             let added = revshare_app::tables::add_fx(backend.as_mut(), ctx, &file_name(&file), &inputs::read(&file)?)?;
@@ -213,10 +204,7 @@ pub fn parse_day(text: &str) -> Result<Day, String> {
 pub fn models(args: &StoreArgs, command: ModelsCommand) -> Result<(), Failure> {
     let mut backend = open(args)?;
     let actor = operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     match command {
         ModelsCommand::Add { file, from } => {
             let added = revshare_app::tables::add_registry(
@@ -316,10 +304,7 @@ pub fn contribution(args: &StoreArgs, command: ContributionCommand) -> Result<()
             as_party,
         } => {
             let actor = actor_for(&as_party);
-            let ctx = Ctx {
-                actor: &actor,
-                now: now(),
-            };
+            let ctx = Ctx::now(&actor);
             let by = match by {
                 PartyArg::Host => Party::Host,
                 PartyArg::Licensor => Party::Licensor,
@@ -360,10 +345,7 @@ fn decide(
     decision: Decision,
 ) -> Result<(), Failure> {
     let actor = actor_for(as_party);
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     let row = revshare_app::contributions::decide(backend, ctx, number, decision)?;
     println!("contribution {number} {}", row.status.as_str());
     Ok(())
@@ -381,10 +363,7 @@ pub struct VoidArgs {
 pub fn void(args: &StoreArgs, void: &VoidArgs) -> Result<(), Failure> {
     let mut backend = open(args)?;
     let actor = operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     match revshare_app::void::void(backend.as_mut(), ctx, &void.source, &void.id, &void.reason)? {
         revshare_app::void::Voided::Now(row) => println!(
             "voided ({}, {}): it no longer counts; if its period is closed, the next close removes it",
@@ -508,10 +487,7 @@ fn rotate(args: &StoreArgs, backend: &mut dyn Backend, new_key_file: Option<Path
         PathBuf::from(name)
     });
     let actor = operator();
-    let ctx = Ctx {
-        actor: &actor,
-        now: now(),
-    };
+    let ctx = Ctx::now(&actor);
     let rotated = current.rotate(backend, &new_path, ctx)?;
     let (old_id, new_id) = (current.public().key_id, rotated.public().key_id);
     if !replace {

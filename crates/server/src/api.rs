@@ -9,12 +9,17 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use revshare_app::idempotency::{self, Claim};
-use revshare_app::{Actor, AppError, Backend, Ctx};
+use revshare_app::{Actor, AppError, Backend};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::state::{blocking, Shared, State};
+
+/// The token of an `Authorization: Bearer …` header value.
+pub fn credential(value: &HeaderValue) -> Option<&str> {
+    value.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
 
 /// The bearer token of a request, if any (checked against the store per request).
 pub struct Bearer(Option<String>);
@@ -26,13 +31,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             return Ok(Bearer(None));
         };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .unwrap_or_default();
-        Ok(Bearer(Some(token.to_string())))
+        Ok(Bearer(Some(credential(value).unwrap_or_default().to_string())))
     }
 }
 
@@ -141,14 +140,6 @@ impl IntoResponse for Answer {
     }
 }
 
-/// The operator's and parties' clock for a use case.
-pub fn ctx(actor: &Actor) -> Ctx<'_> {
-    Ctx {
-        actor,
-        now: revshare_app::now(),
-    }
-}
-
 /// A read: authenticates, runs `work` on a store connection, answers JSON.
 pub async fn read<T, F>(state: &State, bearer: Bearer, work: F) -> Result<Answer, ApiError>
 where
@@ -186,16 +177,33 @@ pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resul
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("body: {e}")))
 }
 
-/// A write: authenticates, honours `Idempotency-Key` (scoped to token, method and
-/// path), runs `work` and answers JSON with `status`. The path of an endpoint that
-/// takes a query carries it (`…?QUERY`, empty or not): not part of the key's scope,
-/// but of what a repeat must match with the body, so that the same key and body with
-/// another query (`?dry_run=true`, then without) is a conflict, not a replay.
+/// The request a write answers, as an idempotency key is scoped to it: method and
+/// path, and the query a repeat must match.
+pub struct Scope {
+    method: String,
+    path: String,
+    query: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Scope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Scope, ApiError> {
+        Ok(Scope {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
+        })
+    }
+}
+
+/// A write: authenticates, honours `Idempotency-Key` (see [`Scope`]), runs `work`
+/// and answers JSON with `status`.
 pub async fn write<T, F>(
     state: &State,
     bearer: Bearer,
     headers: &HeaderMap,
-    route: (&str, String),
+    scope: Scope,
     body: Vec<u8>,
     status: StatusCode,
     work: F,
@@ -208,7 +216,7 @@ where
         state,
         bearer,
         headers,
-        route,
+        scope,
         body,
         move |backend, shared, actor, body| work(backend, shared, actor, body).map(|value| (status, value)),
     )
@@ -220,7 +228,7 @@ pub async fn write_with_status<T, F>(
     state: &State,
     bearer: Bearer,
     headers: &HeaderMap,
-    (method, path): (&str, String),
+    scope: Scope,
     body: Vec<u8>,
     work: F,
 ) -> Result<Answer, ApiError>
@@ -233,11 +241,6 @@ where
         .map(|v| v.to_str().map(str::to_string))
         .transpose()
         .map_err(|_| ApiError::invalid("Idempotency-Key: not visible ASCII"))?;
-    let method = method.to_string();
-    let (path, fingerprint) = match path.split_once('?') {
-        Some((path, query)) => (path.to_string(), Some([query.as_bytes(), b"\n", &body].concat())),
-        None => (path, None),
-    };
     blocking(state, move |backend, shared| {
         let actor = bearer.actor(backend)?;
         let run = |backend: &mut dyn Backend| -> Result<Answer, ApiError> {
@@ -247,15 +250,13 @@ where
         let Some(key) = key else {
             return run(backend);
         };
-        let fingerprint = fingerprint.as_deref().unwrap_or(&body);
-        match idempotency::claim(
-            backend,
-            &actor,
-            (&method, &path),
-            &key,
-            fingerprint,
-            revshare_app::now(),
-        )? {
+        let request = idempotency::Request {
+            method: &scope.method,
+            path: &scope.path,
+            query: scope.query.as_deref(),
+            body: &body,
+        };
+        match idempotency::claim(backend, &actor, &request, &key, revshare_app::now())? {
             Claim::Replay {
                 status,
                 content_type,
@@ -277,17 +278,9 @@ where
                     Ok(answer)
                 }
                 Err(error) if error.is_client_error() => {
-                    let answer = error;
-                    let body = serde_json::to_vec(&crate::error::ErrorBody {
-                        error: crate::error::ErrorDetail {
-                            code: answer.code.to_string(),
-                            message: answer.message.clone(),
-                            details: answer.details.clone(),
-                        },
-                    })
-                    .unwrap_or_default();
-                    idempotency::finish(backend, pending, answer.status.as_u16(), "application/json", &body)?;
-                    Err(answer)
+                    let body = serde_json::to_vec(&error.body()).unwrap_or_default();
+                    idempotency::finish(backend, pending, error.status.as_u16(), "application/json", &body)?;
+                    Err(error)
                 }
                 Err(error) => {
                     let _ = idempotency::release(backend, pending);

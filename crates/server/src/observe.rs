@@ -82,16 +82,10 @@ impl Default for Metrics {
     }
 }
 
-/// The token id a request names (its public part), for the limiter and the logs.
+/// The token id a request names (its public part), for the logs.
 fn token_id(request: &Request) -> Option<String> {
-    let value = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let token = value.strip_prefix("Bearer ")?;
-    let id = token.strip_prefix("rs_")?.split('_').next()?;
-    (id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
+    let value = request.headers().get(axum::http::header::AUTHORIZATION)?;
+    revshare_app::tokens::token_id(crate::api::credential(value)?).map(str::to_string)
 }
 
 /// The rate limiter's key: a digest of the whole credential, so that nobody who

@@ -3,18 +3,18 @@
 //! generated from these functions.
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State as AxumState};
+use axum::extract::State as AxumState;
 use axum::http::{header, HeaderMap, StatusCode};
 use revshare_app::close::{CloseRequest, Grace};
 use revshare_app::contributions::{Decision, Proposal};
-use revshare_app::{AppError, Role};
+use revshare_app::{AppError, Ctx, Role};
 use revshare_core::contract::{ContributionKind, Party};
 use revshare_core::period::{Day, Period};
 use revshare_core::verify::TreeName;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::api::{content_type, ctx, json_body, read, write, write_with_status, Answer, Bearer, Body, P, Q};
+use crate::api::{content_type, json_body, read, write, write_with_status, Answer, Bearer, Body, Scope, P, Q};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{blocking, State};
 use crate::views::*;
@@ -138,6 +138,7 @@ pub async fn void(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
     let request: Void = json_body(&headers, &body)?;
@@ -145,11 +146,12 @@ pub async fn void(
         &state,
         bearer,
         &headers,
-        ("POST", "/v1/events/void".into()),
+        scope,
         body.to_vec(),
         StatusCode::OK,
         move |backend, _, actor, _| {
-            let voided = revshare_app::void::void(backend, ctx(actor), &request.source, &request.id, &request.reason)?;
+            let voided =
+                revshare_app::void::void(backend, Ctx::now(actor), &request.source, &request.id, &request.reason)?;
             let (row, new) = match voided {
                 revshare_app::void::Voided::Now(row) => (row, true),
                 revshare_app::void::Voided::Already(row) => (row, false),
@@ -233,6 +235,7 @@ pub async fn add_contract(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
     content_type(&headers, &["application/toml"])?;
@@ -240,11 +243,11 @@ pub async fn add_contract(
         &state,
         bearer,
         &headers,
-        ("POST", "/v1/contracts".into()),
+        scope,
         body.to_vec(),
         |backend, _, actor, body| {
             Ok(
-                match revshare_app::contracts::add_version(backend, ctx(actor), "contract.toml", body)? {
+                match revshare_app::contracts::add_version(backend, Ctx::now(actor), "contract.toml", body)? {
                     revshare_app::contracts::Added::Stored { id, version, sha256 } => (
                         StatusCode::CREATED,
                         Added {
@@ -291,6 +294,7 @@ pub async fn add_fx(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
     content_type(&headers, &["text/csv"])?;
@@ -298,11 +302,11 @@ pub async fn add_fx(
         &state,
         bearer,
         &headers,
-        ("POST", "/v1/fx".into()),
+        scope,
         body.to_vec(),
         StatusCode::OK,
         |backend, _, actor, body| {
-            let added = revshare_app::tables::add_fx(backend, ctx(actor), "fx.csv", body)?;
+            let added = revshare_app::tables::add_fx(backend, Ctx::now(actor), "fx.csv", body)?;
             Ok(FxAdded {
                 stored: added.stored,
                 skipped: added.skipped,
@@ -341,7 +345,7 @@ pub async fn add_models(
     bearer: Bearer,
     headers: HeaderMap,
     Q(query): Q<FromQuery>,
-    RawQuery(raw): RawQuery,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
     content_type(&headers, &["text/csv"])?;
@@ -350,11 +354,11 @@ pub async fn add_models(
         &state,
         bearer,
         &headers,
-        ("POST", format!("/v1/models?{}", raw.unwrap_or_default())),
+        scope,
         body.to_vec(),
         StatusCode::CREATED,
         move |backend, _, actor, body| {
-            let added = revshare_app::tables::add_registry(backend, ctx(actor), "models.csv", body, from)?;
+            let added = revshare_app::tables::add_registry(backend, Ctx::now(actor), "models.csv", body, from)?;
             Ok(serde_json::json!({
                 "version": added.version,
                 "effective_from": added.effective_from.to_string(),
@@ -391,7 +395,7 @@ pub async fn close(
     headers: HeaderMap,
     P(period_text): P<String>,
     Q(query): Q<CloseQuery>,
-    RawQuery(raw): RawQuery,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
     let request = CloseRequest {
@@ -401,16 +405,15 @@ pub async fn close(
         dry_run: query.dry_run.unwrap_or(false),
         allow_empty: query.allow_empty.unwrap_or(false),
     };
-    let path = format!("/v1/periods/{period_text}/close?{}", raw.unwrap_or_default());
     write(
         &state,
         bearer,
         &headers,
-        ("POST", path),
+        scope,
         body.to_vec(),
         StatusCode::OK,
         move |backend, shared, actor, _| {
-            let outcome = revshare_app::close::close(backend, &shared.keys, ctx(actor), &request)?;
+            let outcome = revshare_app::close::close(backend, &shared.keys, Ctx::now(actor), &request)?;
             let closed = outcome.statements.iter().filter(|s| s.new && !request.dry_run).count();
             shared.metrics.closes.inc_by(closed as u64);
             Ok(CloseAnswer {
@@ -460,48 +463,10 @@ pub async fn statements(
         period(p)?;
     }
     read(&state, bearer, move |backend, _, actor| {
-        let mut entries: Vec<(i64, StatementEntry)> = Vec::new();
-        for shown in revshare_app::statements::list(backend, actor)? {
-            let s = shown.statement;
-            entries.push((
-                shown.row.seq,
-                StatementEntry {
-                    statement_id: shown.row.statement_id,
-                    contract: s.contract,
-                    period: s.period,
-                    currency: s.currency,
-                    closed_at: s.closed_at,
-                    due_date: s.due_date,
-                    total: Some(s.total),
-                    events: Some(s.events.count),
-                    payout: None,
-                },
-            ));
-        }
-        for shown in revshare_app::statements::notices(backend, actor)? {
-            let n = shown.notice;
-            entries.push((
-                0,
-                StatementEntry {
-                    statement_id: n.statement_id,
-                    contract: n.contract,
-                    period: n.period,
-                    currency: n.currency,
-                    closed_at: Some(n.closed_at),
-                    due_date: Some(n.due_date),
-                    total: None,
-                    events: None,
-                    payout: Some(n.payout),
-                },
-            ));
-        }
-        entries.retain(|(_, e)| {
-            query.contract.as_ref().is_none_or(|c| *c == e.contract)
-                && query.period.as_ref().is_none_or(|p| *p == e.period)
-        });
-        entries.sort_by(|a, b| (a.0, &a.1.statement_id).cmp(&(b.0, &b.1.statement_id)));
+        let entries =
+            revshare_app::statements::entries(backend, actor, query.contract.as_deref(), query.period.as_deref())?;
         let page = revshare_app::page::page(entries, query.limit, query.cursor.as_deref())?;
-        Ok(Page::of(page, |(_, e)| e))
+        Ok(Page::of(page, |e| e))
     })
     .await
 }
@@ -644,6 +609,7 @@ pub async fn propose(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
     let new: NewContribution = json_body(&headers, &body)?;
@@ -662,13 +628,13 @@ pub async fn propose(
         &state,
         bearer,
         &headers,
-        ("POST", "/v1/contributions".into()),
+        scope,
         body.to_vec(),
         StatusCode::CREATED,
         move |backend, _, actor, _| {
             Ok(Contribution::of(revshare_app::contributions::propose(
                 backend,
-                ctx(actor),
+                Ctx::now(actor),
                 &proposal,
             )?))
         },
@@ -680,27 +646,22 @@ async fn decide(
     state: State,
     bearer: Bearer,
     headers: HeaderMap,
+    scope: Scope,
     number: i64,
     decision: Decision,
     body: Bytes,
 ) -> Result<Answer> {
-    let step = if decision == Decision::Accept {
-        "accept"
-    } else {
-        "reject"
-    };
-    let path = format!("/v1/contributions/{number}/{step}");
     write(
         &state,
         bearer,
         &headers,
-        ("POST", path),
+        scope,
         body.to_vec(),
         StatusCode::OK,
         move |backend, _, actor, _| {
             Ok(Contribution::of(revshare_app::contributions::decide(
                 backend,
-                ctx(actor),
+                Ctx::now(actor),
                 number,
                 decision,
             )?))
@@ -718,9 +679,10 @@ pub async fn accept(
     bearer: Bearer,
     headers: HeaderMap,
     P(number): P<i64>,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
-    decide(state, bearer, headers, number, Decision::Accept, body).await
+    decide(state, bearer, headers, scope, number, Decision::Accept, body).await
 }
 
 #[utoipa::path(post, path = "/v1/contributions/{number}/reject", tag = "contributions", security(("bearer" = [])),
@@ -732,9 +694,10 @@ pub async fn reject(
     bearer: Bearer,
     headers: HeaderMap,
     P(number): P<i64>,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
-    decide(state, bearer, headers, number, Decision::Reject, body).await
+    decide(state, bearer, headers, scope, number, Decision::Reject, body).await
 }
 
 // ---- the audit log ----
@@ -767,14 +730,9 @@ pub async fn chain(AxumState(state): AxumState<State>, bearer: Bearer, Q(query):
     let start = query.start()?;
     let limit = revshare_app::page::limit(query.limit).map_err(ApiError::from)?;
     read(&state, bearer, move |backend, _, _| {
-        let entries = backend.audit_entries(start, limit)?;
-        let next = (entries.len() == limit)
-            .then(|| entries.last().map(|e| revshare_app::page::cursor_at(e.seq as usize)))
-            .flatten();
-        Ok(serde_json::json!({
-            "items": entries.iter().map(revshare_core::audit::Entry::link).collect::<Vec<_>>(),
-            "next_cursor": next,
-        }))
+        let links = revshare_app::audit::chain_page(backend, start, limit)?;
+        let next = next_cursor(links.last().map(|l| l.seq), links.len(), limit);
+        Ok(serde_json::json!({"items": links, "next_cursor": next}))
     })
     .await
 }
@@ -786,12 +744,17 @@ pub async fn entries(AxumState(state): AxumState<State>, bearer: Bearer, Q(query
     let limit = revshare_app::page::limit(query.limit).map_err(ApiError::from)?;
     read(&state, bearer, move |backend, _, actor| {
         let entries = revshare_app::audit::entries(backend, actor, start, limit)?;
-        let next = (entries.len() == limit)
-            .then(|| entries.last().map(|e| revshare_app::page::cursor_at(e.seq as usize)))
-            .flatten();
+        let next = next_cursor(entries.last().map(|e| e.seq), entries.len(), limit);
         Ok(serde_json::json!({"items": entries, "next_cursor": next}))
     })
     .await
+}
+
+/// A full page of audit entries continues after its last seq.
+fn next_cursor(last_seq: Option<u64>, count: usize, limit: usize) -> Option<String> {
+    last_seq
+        .filter(|_| count == limit)
+        .map(|seq| revshare_app::page::cursor_at(seq as usize))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -810,7 +773,7 @@ pub async fn start_verify(
     bearer: Bearer,
     headers: HeaderMap,
     Q(query): Q<SinceQuery>,
-    RawQuery(raw): RawQuery,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
     let since = query.since_seq;
@@ -819,16 +782,16 @@ pub async fn start_verify(
         &state,
         bearer,
         &headers,
-        ("POST", format!("/v1/audit/verify?{}", raw.unwrap_or_default())),
+        scope,
         body.to_vec(),
         StatusCode::ACCEPTED,
         move |backend, _, actor, _| {
-            let job = revshare_app::jobs::start_verify(backend, ctx(actor))?;
+            let job = revshare_app::jobs::start_verify(backend, Ctx::now(actor))?;
             let (id, actor) = (job.id.clone(), actor.clone());
             // Long work runs after the answer, on a connection of its own.
             tokio::task::spawn_blocking(move || {
                 if let Ok(mut backend) = runner.pool.get() {
-                    let _ = revshare_app::jobs::run_verify(backend.as_mut(), ctx(&actor), &id, since);
+                    let _ = revshare_app::jobs::run_verify(backend.as_mut(), Ctx::now(&actor), &id, since);
                 }
             });
             Ok(job)
@@ -855,7 +818,7 @@ pub async fn verify_job(AxumState(state): AxumState<State>, bearer: Bearer, P(jo
         (status = 403, body = ErrorBody)))]
 pub async fn parties(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
-        let mut rows = revshare_app::parties::list(backend, ctx(actor))?;
+        let mut rows = revshare_app::parties::list(backend, Ctx::now(actor))?;
         rows.sort_by_key(|r| r.seq);
         let page = revshare_app::page::page(rows, paging.limit, paging.cursor.as_deref())?;
         Ok(Page::of(page, crate::views::Party::of))
@@ -870,6 +833,7 @@ pub async fn add_party(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
     let new: NewParty = json_body(&headers, &body)?;
@@ -877,11 +841,11 @@ pub async fn add_party(
         &state,
         bearer,
         &headers,
-        ("POST", "/v1/parties".into()),
+        scope,
         body.to_vec(),
         StatusCode::CREATED,
         move |backend, _, actor, _| {
-            let row = revshare_app::parties::add(backend, ctx(actor), &new.id, new.name.as_deref())?;
+            let row = revshare_app::parties::add(backend, Ctx::now(actor), &new.id, new.name.as_deref())?;
             Ok(crate::views::Party::of(row))
         },
     )
@@ -893,7 +857,7 @@ pub async fn add_party(
         (status = 403, body = ErrorBody)))]
 pub async fn tokens(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
-        let rows = revshare_app::tokens::list(backend, ctx(actor))?;
+        let rows = revshare_app::tokens::list(backend, Ctx::now(actor))?;
         let page = revshare_app::page::page(rows, paging.limit, paging.cursor.as_deref())?;
         Ok(Page::of(page, |r| Token::of(r, None)))
     })
@@ -907,6 +871,7 @@ pub async fn add_token(
     AxumState(state): AxumState<State>,
     bearer: Bearer,
     headers: HeaderMap,
+    scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
     let new: NewToken = json_body(&headers, &body)?;
@@ -931,11 +896,11 @@ pub async fn add_token(
         &state,
         bearer,
         &headers,
-        ("POST", "/v1/tokens".into()),
+        scope,
         body.to_vec(),
         StatusCode::CREATED,
         move |backend, _, actor, _| {
-            let created = revshare_app::tokens::create(backend, ctx(actor), &token)?;
+            let created = revshare_app::tokens::create(backend, Ctx::now(actor), &token)?;
             Ok(Token::of(created.row, Some(created.token)))
         },
     )
@@ -953,7 +918,7 @@ pub async fn revoke_token(
 ) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
         Ok(Token::of(
-            revshare_app::tokens::revoke(backend, ctx(actor), &token_id)?,
+            revshare_app::tokens::revoke(backend, Ctx::now(actor), &token_id)?,
             None,
         ))
     })
