@@ -74,15 +74,7 @@ pub fn parties(rows: &[PartyRow], format: Option<Format>) -> Result<(), Failure>
         column("name", Kind::Text, |p| p.name.clone()),
         column("created_at", Kind::Fixed, |p| p.created_at.clone()),
     ];
-    print(
-        &List {
-            items: &items,
-            json: &items,
-            table: &cols,
-            csv: &cols,
-        },
-        format,
-    )
+    print(&List::plain(&items, &cols), format)
 }
 
 pub fn tokens(rows: &[TokenRow], format: Option<Format>) -> Result<(), Failure> {
@@ -98,15 +90,7 @@ pub fn tokens(rows: &[TokenRow], format: Option<Format>) -> Result<(), Failure> 
         column("created_at", Kind::Fixed, |t| t.created_at.clone()),
         column("revoked_at", Kind::Fixed, |t| t.revoked_at.clone().unwrap_or_default()),
     ];
-    print(
-        &List {
-            items: &items,
-            json: &items,
-            table: &cols,
-            csv: &cols,
-        },
-        format,
-    )
+    print(&List::plain(&items, &cols), format)
 }
 
 pub fn contracts(rows: &[ContractRow], format: Option<Format>) -> Result<(), Failure> {
@@ -219,13 +203,7 @@ pub fn statement_list(shown: &[Shown], format: Option<Format>) -> Result<(), Fai
         column("closed_at", Kind::Detail, |s| s.closed_at.clone().unwrap_or_default()),
         column("due_date", Kind::Fixed, |s| s.due_date.clone().unwrap_or_default()),
     ];
-    let list = List {
-        items: &statements,
-        json: &statements,
-        table: &cols,
-        csv: &cols,
-    };
-    print(&list, format)
+    print(&List::plain(&statements, &cols), format)
 }
 
 pub fn audit_entries(entries: &[Entry], format: Option<Format>) -> Result<(), Failure> {
@@ -238,13 +216,7 @@ pub fn audit_entries(entries: &[Entry], format: Option<Format>) -> Result<(), Fa
         column("payload_sha256", Kind::Hash, |e| e.payload_sha256.clone()),
         column("hash", Kind::Hash, |e| e.hash.clone()),
     ];
-    let list = List {
-        items: entries,
-        json: entries,
-        table: &cols,
-        csv: &cols,
-    };
-    print(&list, format)
+    print(&List::plain(entries, &cols), format)
 }
 
 pub fn audit_chain(links: &[Link], format: Option<Format>) -> Result<(), Failure> {
@@ -254,13 +226,7 @@ pub fn audit_chain(links: &[Link], format: Option<Format>) -> Result<(), Failure
         column("prev_hash", Kind::Hash, |l| l.prev_hash.clone()),
         column("hash", Kind::Hash, |l| l.hash.clone()),
     ];
-    let list = List {
-        items: links,
-        json: links,
-        table: &cols,
-        csv: &cols,
-    };
-    print(&list, format)
+    print(&List::plain(links, &cols), format)
 }
 
 /// The five checks of `audit verify`, by number.

@@ -57,6 +57,18 @@ pub struct List<'a, T, J: Serialize> {
     pub csv: &'a [Column<T>],
 }
 
+impl<'a, T: Serialize> List<'a, T, &'a [T]> {
+    /// A list whose JSON is its items, with the same columns in the table and CSV.
+    pub fn plain(items: &'a [T], cols: &'a [Column<T>]) -> Self {
+        List {
+            items,
+            json: items,
+            table: cols,
+            csv: cols,
+        }
+    }
+}
+
 pub fn write<T, J: Serialize>(
     out: &mut dyn Write,
     list: &List<'_, T, J>,
