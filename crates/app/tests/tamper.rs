@@ -307,7 +307,49 @@ fn a_rewritten_history(t: &TestStore) {
     names(&report, 1, "statement:acme-llama/2026-09");
 }
 
+/// A statement read once (its signature check is remembered by the process) and
+/// then edited is refused on its next read: its bytes, or only the columns beside
+/// them, or only its audit entry.
+fn a_statement_edited_after_it_was_read(t: &TestStore) {
+    let mut backend = prepared(t);
+    let id = "acme-llama/2026-09";
+    let show = |backend: &mut dyn Backend| revshare_app::statements::show(backend, &Actor::cli(), id);
+    let shown = show(backend.as_mut()).unwrap();
+    assert_eq!(
+        show(backend.as_mut()).unwrap().json,
+        shown.json,
+        "read again, unchanged"
+    );
+
+    let seq = shown.row.seq;
+    t.tamper(&format!(
+        "UPDATE audit_log SET payload_sha256 = '{}' WHERE seq = {seq}",
+        "0".repeat(64)
+    ));
+    let refused = show(backend.as_mut()).unwrap_err().to_string();
+    assert!(refused.contains("does not match its audit entry"), "{refused}");
+    let payload = hex::encode(revshare_app::rows::payload(&shown.row));
+    t.tamper(&format!(
+        "UPDATE audit_log SET payload_sha256 = '{payload}' WHERE seq = {seq}"
+    ));
+    assert_eq!(show(backend.as_mut()).unwrap().json, shown.json, "restored");
+
+    t.tamper(&format!(
+        "UPDATE statements SET settled = '[]', close_seq = close_seq + 1 WHERE statement_id = '{id}'"
+    ));
+    let refused = show(backend.as_mut()).unwrap_err().to_string();
+    assert!(refused.contains("does not match its audit entry"), "{refused}");
+
+    t.tamper(&format!(
+        "UPDATE statements SET json = replace(json, '\"unique_customers\": ', '\"unique_customers\": 1') \
+         WHERE statement_id = '{id}'"
+    ));
+    let refused = show(backend.as_mut()).unwrap_err().to_string();
+    assert!(refused.contains("fails verification"), "{refused}");
+}
+
 both_backends!(
+    a_statement_edited_after_it_was_read,
     an_events_quantity,
     an_events_leaf_hash,
     a_statements_bytes,

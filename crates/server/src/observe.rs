@@ -178,5 +178,9 @@ fn log(id: &str, token: Option<&str>, method: &str, route: &str, status: u16, la
         "status": status,
         "latency_ms": (latency.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
     });
-    eprintln!("{line}");
+    // One write per line: stderr is unbuffered, and printing a JSON value
+    // piecewise would cost a write per token of it.
+    let mut bytes = line.to_string().into_bytes();
+    bytes.push(b'\n');
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), &bytes);
 }

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Row, Statement};
 use revshare_core::audit::{Entry, Head};
 use revshare_core::period::{Cadence, Day};
 
@@ -33,6 +33,8 @@ const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
 
 pub struct PgStore {
     client: Client,
+    /// The statements this connection has prepared, by their text.
+    prepared: Prepared,
     url: String,
     /// Month partitions known to exist, by their first day.
     partitions: HashSet<i32>,
@@ -90,6 +92,7 @@ impl PgStore {
         transaction.commit()?;
         Ok(PgStore {
             client,
+            prepared: Prepared::default(),
             url: url.to_string(),
             partitions: HashSet::new(),
         })
@@ -115,10 +118,7 @@ impl PgStore {
             );
             if let Err(error) = self.client.batch_execute(&sql) {
                 // Two importers may race to create it; what matters is that it exists.
-                let exists: bool = self
-                    .client
-                    .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])?
-                    .get(0);
+                let exists: bool = self.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])?.get(0);
                 if !exists {
                     return Err(error.into());
                 }
@@ -128,12 +128,55 @@ impl PgStore {
         Ok(())
     }
 
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let statement = self.prepared.get(&mut self.client, sql)?;
+        Ok(self.client.query(&statement, params)?)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let statement = self.prepared.get(&mut self.client, sql)?;
+        Ok(self.client.query_opt(&statement, params)?)
+    }
+
+    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        let statement = self.prepared.get(&mut self.client, sql)?;
+        Ok(self.client.query_one(&statement, params)?)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let statement = self.prepared.get(&mut self.client, sql)?;
+        Ok(self.client.execute(&statement, params)?)
+    }
+
     fn head(&mut self) -> Result<Head> {
         let row = self
-            .client
             .query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[])?
             .map(|r| (r.get(0), r.get(1)));
         crate::head_from(row)
+    }
+}
+
+/// Statements prepared on one connection, by their text. A query sent as text is
+/// prepared anew each time, one more round trip to the server; these are prepared
+/// once per connection (prepared statements outlive transactions, committed or not).
+#[derive(Default)]
+struct Prepared(HashMap<String, Statement>);
+
+impl Prepared {
+    /// More distinct texts than the code holds means texts built from values: the
+    /// cache starts over rather than grow.
+    const STATEMENTS_MAX: usize = 256;
+
+    fn get(&mut self, client: &mut impl postgres::GenericClient, sql: &str) -> Result<Statement> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        if self.0.len() >= Self::STATEMENTS_MAX {
+            self.0.clear();
+        }
+        let statement = client.prepare(sql)?;
+        self.0.insert(sql.to_string(), statement.clone());
+        Ok(statement)
     }
 }
 
@@ -259,7 +302,11 @@ fn view_of(row: &postgres::Row, seq: i64) -> Result<EventView<'_>> {
 /// Claims the keys of a batch: the first occurrence of each key in the batch claims
 /// it, unless it is already stored. Claims go in key order, so concurrent importers
 /// take key locks in the same order and cannot deadlock on keys they share.
-fn claim_keys(transaction: &mut postgres::Transaction<'_>, events: &[EventRow]) -> Result<Vec<InsertOutcome>> {
+fn claim_keys(
+    transaction: &mut postgres::Transaction<'_>,
+    prepared: &mut Prepared,
+    events: &[EventRow],
+) -> Result<Vec<InsertOutcome>> {
     let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(events.len());
     for (index, e) in events.iter().enumerate() {
         first.entry((e.source.as_str(), e.id.as_str())).or_insert(index);
@@ -275,13 +322,14 @@ fn claim_keys(transaction: &mut postgres::Transaction<'_>, events: &[EventRow]) 
     let (sources, ids, hosts) = (column(&|e| &e.source), column(&|e| &e.id), column(&|e| &e.host));
     let leaves: Vec<&[u8]> = candidates.iter().map(|i| &events[*i].leaf[..]).collect();
     let days: Vec<i32> = candidates.iter().map(|i| events[*i].day).collect();
+    let insert = prepared.get(
+        transaction,
+        "INSERT INTO event_keys (source, id, leaf, host, day)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::integer[])
+         ON CONFLICT DO NOTHING RETURNING source, id",
+    )?;
     let claimed: HashSet<(String, String)> = transaction
-        .query(
-            "INSERT INTO event_keys (source, id, leaf, host, day)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::integer[])
-             ON CONFLICT DO NOTHING RETURNING source, id",
-            &[&sources, &ids, &leaves, &hosts, &days],
-        )?
+        .query(&insert, &[&sources, &ids, &leaves, &hosts, &days])?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
@@ -387,9 +435,7 @@ impl Backend for PgStore {
     fn begin_write(&mut self) -> Result<Head> {
         self.client.batch_execute("BEGIN")?;
         let locked = self
-            .client
             .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-            .map_err(StoreError::from)
             .and_then(|_| self.head());
         if locked.is_err() {
             let _ = self.client.batch_execute("ROLLBACK");
@@ -415,13 +461,12 @@ impl Backend for PgStore {
 
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
         Ok(self
-            .client
             .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?
             .map(|r| r.get(0)))
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
-        self.client.execute(
+        self.execute(
             "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             &[&key, &value],
         )?;
@@ -429,7 +474,7 @@ impl Backend for PgStore {
     }
 
     fn append_audit(&mut self, entries: &[Entry]) -> Result<()> {
-        insert_audit(&mut self.client, entries)
+        insert_audit(&mut self.client, &mut self.prepared, entries)
     }
 
     fn audit_head(&mut self) -> Result<Head> {
@@ -437,28 +482,26 @@ impl Backend for PgStore {
     }
 
     fn audit_entries(&mut self, after: i64, limit: usize) -> Result<Vec<Entry>> {
-        self.client
-            .query(
-                &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
-                &[&after, &(limit as i64)],
-            )?
-            .iter()
-            .map(entry_from_row)
-            .collect()
+        self.query(
+            &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
+            &[&after, &(limit as i64)],
+        )?
+        .iter()
+        .map(entry_from_row)
+        .collect()
     }
 
     fn audit_entry(&mut self, seq: i64) -> Result<Option<Entry>> {
-        self.client
-            .query_opt(
-                &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"),
-                &[&seq],
-            )?
-            .map(|r| entry_from_row(&r))
-            .transpose()
+        self.query_opt(
+            &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"),
+            &[&seq],
+        )?
+        .map(|r| entry_from_row(&r))
+        .transpose()
     }
 
     fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()> {
-        self.client.execute(
+        self.execute(
             "INSERT INTO signing_keys (key_id, alg, public_key, created_at, seq) VALUES ($1, $2, $3, $4, $5)",
             &[&row.key_id, &row.alg, &row.public_key, &row.created_at, &row.seq],
         )?;
@@ -467,7 +510,6 @@ impl Backend for PgStore {
 
     fn signing_keys(&mut self) -> Result<Vec<SigningKeyRow>> {
         Ok(self
-            .client
             .query(
                 "SELECT key_id, alg, public_key, created_at, seq FROM signing_keys ORDER BY seq",
                 &[],
@@ -484,7 +526,7 @@ impl Backend for PgStore {
     }
 
     fn add_party(&mut self, row: &PartyRow) -> Result<()> {
-        self.client.execute(
+        self.execute(
             "INSERT INTO parties (id, name, created_at, seq) VALUES ($1, $2, $3, $4)",
             &[&row.id, &row.name, &row.created_at, &row.seq],
         )?;
@@ -493,7 +535,6 @@ impl Backend for PgStore {
 
     fn parties(&mut self) -> Result<Vec<PartyRow>> {
         Ok(self
-            .client
             .query("SELECT id, name, created_at, seq FROM parties ORDER BY id", &[])?
             .iter()
             .map(|r| PartyRow {
@@ -506,7 +547,7 @@ impl Backend for PgStore {
     }
 
     fn add_token(&mut self, row: &TokenRow) -> Result<()> {
-        self.client.execute(
+        self.execute(
             &format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
             &[
                 &row.token_id,
@@ -524,7 +565,7 @@ impl Backend for PgStore {
     }
 
     fn update_token(&mut self, row: &TokenRow) -> Result<()> {
-        let changed = self.client.execute(
+        let changed = self.execute(
             "UPDATE tokens SET revoked_at = $2, seq = $3 WHERE token_id = $1",
             &[&row.token_id, &row.revoked_at, &row.seq],
         )?;
@@ -532,28 +573,26 @@ impl Backend for PgStore {
     }
 
     fn tokens(&mut self) -> Result<Vec<TokenRow>> {
-        self.client
-            .query(
-                &format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, token_id"),
-                &[],
-            )?
-            .iter()
-            .map(|r| crate::token_from_columns(token_columns(r)))
-            .collect()
+        self.query(
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, token_id"),
+            &[],
+        )?
+        .iter()
+        .map(|r| crate::token_from_columns(token_columns(r)))
+        .collect()
     }
 
     fn token(&mut self, token_id: &str) -> Result<Option<TokenRow>> {
-        self.client
-            .query_opt(
-                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = $1"),
-                &[&token_id],
-            )?
-            .map(|r| crate::token_from_columns(token_columns(&r)))
-            .transpose()
+        self.query_opt(
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = $1"),
+            &[&token_id],
+        )?
+        .map(|r| crate::token_from_columns(token_columns(&r)))
+        .transpose()
     }
 
     fn add_contract(&mut self, row: &ContractRow) -> Result<()> {
-        self.client.execute(
+        self.execute(
             "INSERT INTO contracts (id, version, licensor, host, file_name, sha256, toml, added_at, seq)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
@@ -573,7 +612,6 @@ impl Backend for PgStore {
 
     fn contracts(&mut self) -> Result<Vec<ContractRow>> {
         Ok(self
-            .client
             .query(
                 "SELECT id, version, licensor, host, file_name, sha256, toml, added_at, seq
                  FROM contracts ORDER BY id, version",
@@ -595,19 +633,17 @@ impl Backend for PgStore {
     }
 
     fn add_fx(&mut self, rows: &[FxRow]) -> Result<()> {
-        let insert = self.client.prepare(
-            "INSERT INTO fx_rates (date, from_currency, to_currency, rate, seq) VALUES ($1, $2, $3, $4, $5)",
-        )?;
         for row in rows {
-            self.client
-                .execute(&insert, &[&row.date, &row.from, &row.to, &row.rate, &row.seq])?;
+            self.execute(
+                "INSERT INTO fx_rates (date, from_currency, to_currency, rate, seq) VALUES ($1, $2, $3, $4, $5)",
+                &[&row.date, &row.from, &row.to, &row.rate, &row.seq],
+            )?;
         }
         Ok(())
     }
 
     fn fx(&mut self) -> Result<Vec<FxRow>> {
         Ok(self
-            .client
             .query(
                 "SELECT date, from_currency, to_currency, rate, seq FROM fx_rates
                  ORDER BY from_currency, to_currency, date",
@@ -625,7 +661,7 @@ impl Backend for PgStore {
     }
 
     fn add_registry(&mut self, row: &RegistryRow) -> Result<()> {
-        self.client.execute(
+        self.execute(
             "INSERT INTO registry_versions (version, effective_from, file_name, added_at, rows, seq)
              VALUES ($1, $2, $3, $4, $5, $6)",
             &[
@@ -641,28 +677,27 @@ impl Backend for PgStore {
     }
 
     fn registries(&mut self) -> Result<Vec<RegistryRow>> {
-        self.client
-            .query(
-                "SELECT version, effective_from, file_name, added_at, rows, seq FROM registry_versions ORDER BY version",
-                &[],
-            )?
-            .iter()
-            .map(|r| {
-                let version: i64 = r.get(0);
-                Ok(RegistryRow {
-                    version,
-                    effective_from: r.get(1),
-                    file_name: r.get(2),
-                    added_at: r.get(3),
-                    rows: crate::registry_rows_parse(version, r.get(4))?,
-                    seq: r.get(5),
-                })
+        self.query(
+            "SELECT version, effective_from, file_name, added_at, rows, seq FROM registry_versions ORDER BY version",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            let version: i64 = r.get(0);
+            Ok(RegistryRow {
+                version,
+                effective_from: r.get(1),
+                file_name: r.get(2),
+                added_at: r.get(3),
+                rows: crate::registry_rows_parse(version, r.get(4))?,
+                seq: r.get(5),
             })
-            .collect()
+        })
+        .collect()
     }
 
     fn add_contribution(&mut self, row: &ContributionRow) -> Result<i64> {
-        let inserted = self.client.query_one(
+        let inserted = self.query_one(
             "INSERT INTO contributions (contract, by_party, kind, date, status, reference, proposed_by, proposed_at,
                                         proposed_seq, decided_by, decided_at, decided_seq, seq)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING number",
@@ -686,7 +721,7 @@ impl Backend for PgStore {
     }
 
     fn update_contribution(&mut self, row: &ContributionRow) -> Result<()> {
-        let changed = self.client.execute(
+        let changed = self.execute(
             "UPDATE contributions SET status = $2, decided_by = $3, decided_at = $4, decided_seq = $5, seq = $6
              WHERE number = $1",
             &[
@@ -702,49 +737,62 @@ impl Backend for PgStore {
     }
 
     fn contributions(&mut self) -> Result<Vec<ContributionRow>> {
-        self.client
-            .query(
-                &format!("SELECT {CONTRIBUTION_COLUMNS} FROM contributions ORDER BY number"),
-                &[],
-            )?
-            .iter()
-            .map(contribution_from_row)
-            .collect()
+        self.query(
+            &format!("SELECT {CONTRIBUTION_COLUMNS} FROM contributions ORDER BY number"),
+            &[],
+        )?
+        .iter()
+        .map(contribution_from_row)
+        .collect()
     }
 
     fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {
         let events = &batch.rows[..];
         self.ensure_partitions(events)?;
+        let prepared = &mut self.prepared;
         let mut transaction = self.client.transaction()?;
-        let outcomes = claim_keys(&mut transaction, events)?;
+        let outcomes = claim_keys(&mut transaction, prepared, events)?;
         let parts = host_parts(events, &outcomes);
+        let numbers = prepared.get(
+            &mut transaction,
+            "SELECT nextval('batch_ids') FROM generate_series(1::bigint, $1::bigint)",
+        )?;
         let batches: Vec<i64> = transaction
-            .query(
-                "SELECT nextval('batch_ids') FROM generate_series(1::bigint, $1::bigint)",
-                &[&(parts.len() as i64)],
-            )?
+            .query(&numbers, &[&(parts.len() as i64)])?
             .iter()
             .map(|r| r.get(0))
             .collect();
         copy_events(&mut transaction, events, &parts, &batches)?;
         // Numbering the batches is the only serialized step.
-        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-        let head = crate::head_from(
-            transaction
-                .query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[])?
-                .map(|r| (r.get(0), r.get(1))),
+        let lock = prepared.get(&mut transaction, "SELECT pg_advisory_xact_lock($1)")?;
+        transaction.execute(&lock, &[&WRITE_LOCK])?;
+        let last = prepared.get(
+            &mut transaction,
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
         )?;
+        let head = crate::head_from(transaction.query_opt(&last, &[])?.map(|r| (r.get(0), r.get(1))))?;
         let entries = audit(head, events, &parts)?;
         crate::check_entries_match(&entries, &parts)?;
         for ((part, batch), entry) in parts.iter().zip(&batches).zip(&entries) {
             let days = part.rows.iter().map(|i| events[*i].day);
             let (first, last) = (days.clone().min().unwrap_or(0), days.max().unwrap_or(0));
-            transaction.execute(
+            let insert = prepared.get(
+                &mut transaction,
                 "INSERT INTO event_batches (batch, seq, host, first_day, last_day, count) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[batch, &(entry.seq as i64), &part.host, &first, &last, &(part.rows.len() as i64)],
+            )?;
+            transaction.execute(
+                &insert,
+                &[
+                    batch,
+                    &(entry.seq as i64),
+                    &part.host,
+                    &first,
+                    &last,
+                    &(part.rows.len() as i64),
+                ],
             )?;
         }
-        insert_audit(&mut transaction, &entries)?;
+        insert_audit(&mut transaction, prepared, &entries)?;
         transaction.commit()?;
         Ok(outcomes)
     }
@@ -761,7 +809,6 @@ impl Backend for PgStore {
         // The window is applied here, from the host's few batches, rather than by a
         // join the planner may turn into a nested loop over a month of events.
         let seqs: HashMap<i64, i64> = self
-            .client
             .query("SELECT batch, seq FROM event_batches WHERE host = $1", &[&host])?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
@@ -785,7 +832,6 @@ impl Backend for PgStore {
     fn count_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<u64> {
         // Batches say their days: most questions are answered without reading events.
         let batches: Vec<(i64, i32, i32, i64)> = self
-            .client
             .query(
                 "SELECT batch, first_day, last_day, count FROM event_batches
                  WHERE host = $1 AND seq > $2 AND seq <= $3 AND last_day >= $4 AND first_day < $5",
@@ -799,7 +845,6 @@ impl Backend for PgStore {
         }
         let ids: Vec<i64> = batches.iter().map(|b| b.0).collect();
         let count: i64 = self
-            .client
             .query_one(
                 "SELECT count(*) FROM events WHERE host = $1 AND day >= $2 AND day < $3 AND batch = ANY($4)",
                 &[&host, &start, &end, &ids],
@@ -810,13 +855,12 @@ impl Backend for PgStore {
 
     fn event_hosts(&mut self, start: i32, end: i32, through: i64) -> Result<Vec<(String, u64)>> {
         let seqs: HashMap<i64, i64> = self
-            .client
             .query("SELECT batch, seq FROM event_batches", &[])?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
         let mut hosts: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-        for row in self.client.query(
+        for row in self.query(
             "SELECT host, batch, count(*) FROM events WHERE day >= $1 AND day < $2 GROUP BY host, batch",
             &[&start, &end],
         )? {
@@ -831,7 +875,6 @@ impl Backend for PgStore {
 
     fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()> {
         let seqs: HashMap<i64, i64> = self
-            .client
             .query("SELECT batch, seq FROM event_batches", &[])?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
@@ -852,21 +895,20 @@ impl Backend for PgStore {
     }
 
     fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>> {
-        self.client
-            .query_opt(
-                "SELECT leaf, host, day FROM event_keys WHERE source = $1 AND id = $2",
-                &[&source, &id],
-            )?
-            .map(|r| {
-                Ok(KeyRow {
-                    source: source.to_string(),
-                    id: id.to_string(),
-                    leaf: leaf_of(r.get(0))?,
-                    host: r.get(1),
-                    day: r.get(2),
-                })
+        self.query_opt(
+            "SELECT leaf, host, day FROM event_keys WHERE source = $1 AND id = $2",
+            &[&source, &id],
+        )?
+        .map(|r| {
+            Ok(KeyRow {
+                source: source.to_string(),
+                id: id.to_string(),
+                leaf: leaf_of(r.get(0))?,
+                host: r.get(1),
+                day: r.get(2),
             })
-            .transpose()
+        })
+        .transpose()
     }
 
     fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()> {
@@ -887,7 +929,7 @@ impl Backend for PgStore {
     }
 
     fn add_void(&mut self, row: &VoidRow) -> Result<i64> {
-        let inserted = self.client.query_one(
+        let inserted = self.query_one(
             "INSERT INTO voids (source, id, host, day, leaf, reason, actor, voided_at, seq)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING number",
             &[
@@ -907,7 +949,6 @@ impl Backend for PgStore {
 
     fn voids(&mut self) -> Result<Vec<VoidRow>> {
         Ok(self
-            .client
             .query(
                 "SELECT number, source, id, host, day, leaf, reason, actor, voided_at, seq FROM voids ORDER BY number",
                 &[],
@@ -929,7 +970,7 @@ impl Backend for PgStore {
     }
 
     fn claim_idempotency(&mut self, row: &IdempotencyRow) -> Result<IdempotencyRow> {
-        self.client.execute(
+        self.execute(
             "INSERT INTO idempotency (token_id, method, path, key, body_sha256, done, status, content_type, response,
                                       created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
@@ -946,7 +987,7 @@ impl Backend for PgStore {
                 &row.created_at,
             ],
         )?;
-        let r = self.client.query_one(
+        let r = self.query_one(
             "SELECT body_sha256, done, status, content_type, response, created_at FROM idempotency
              WHERE token_id = $1 AND method = $2 AND path = $3 AND key = $4",
             &[&row.token_id, &row.method, &row.path, &row.key],
@@ -963,7 +1004,7 @@ impl Backend for PgStore {
     }
 
     fn finish_idempotency(&mut self, row: &IdempotencyRow) -> Result<()> {
-        self.client.execute(
+        self.execute(
             "UPDATE idempotency SET done = 1, status = $5, content_type = $6, response = $7
              WHERE token_id = $1 AND method = $2 AND path = $3 AND key = $4",
             &[
@@ -980,7 +1021,7 @@ impl Backend for PgStore {
     }
 
     fn release_idempotency(&mut self, row: &IdempotencyRow) -> Result<()> {
-        self.client.execute(
+        self.execute(
             "DELETE FROM idempotency WHERE token_id = $1 AND method = $2 AND path = $3 AND key = $4 AND done = 0",
             &[&row.token_id, &row.method, &row.path, &row.key],
         )?;
@@ -988,13 +1029,11 @@ impl Backend for PgStore {
     }
 
     fn purge_idempotency(&mut self, before: &str) -> Result<u64> {
-        Ok(self
-            .client
-            .execute("DELETE FROM idempotency WHERE created_at < $1", &[&before])?)
+        self.execute("DELETE FROM idempotency WHERE created_at < $1", &[&before])
     }
 
     fn add_job(&mut self, row: &JobRow) -> Result<()> {
-        self.client.execute(
+        self.execute(
             "INSERT INTO jobs (id, kind, actor, state, result, created_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[&row.id, &row.kind, &row.actor, &row.state, &row.result, &row.created_at, &row.finished_at],
         )?;
@@ -1002,7 +1041,7 @@ impl Backend for PgStore {
     }
 
     fn update_job(&mut self, row: &JobRow) -> Result<()> {
-        self.client.execute(
+        self.execute(
             "UPDATE jobs SET state = $2, result = $3, finished_at = $4 WHERE id = $1",
             &[&row.id, &row.state, &row.result, &row.finished_at],
         )?;
@@ -1011,7 +1050,6 @@ impl Backend for PgStore {
 
     fn job(&mut self, id: &str) -> Result<Option<JobRow>> {
         Ok(self
-            .client
             .query_opt(
                 "SELECT id, kind, actor, state, result, created_at, finished_at FROM jobs WHERE id = $1",
                 &[&id],
@@ -1029,7 +1067,6 @@ impl Backend for PgStore {
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>> {
         Ok(self
-            .client
             .query_opt(
                 &format!("SELECT {STATEMENT_COLUMNS} FROM statements WHERE statement_id = $1"),
                 &[&statement_id],
@@ -1039,7 +1076,6 @@ impl Backend for PgStore {
 
     fn statements(&mut self) -> Result<Vec<StatementRow>> {
         Ok(self
-            .client
             .query(
                 &format!("SELECT {STATEMENT_COLUMNS} FROM statements ORDER BY contract, start_day"),
                 &[],
@@ -1050,7 +1086,7 @@ impl Backend for PgStore {
     }
 
     fn insert_statement(&mut self, row: &StatementRow, trees: &[TreeRow], notices: &[NoticeRow]) -> Result<bool> {
-        let inserted = self.client.execute(
+        let inserted = self.execute(
             &format!(
                 "INSERT INTO statements ({STATEMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (statement_id) DO NOTHING"
@@ -1073,13 +1109,13 @@ impl Backend for PgStore {
             return Ok(false);
         }
         for tree in trees {
-            self.client.execute(
+            self.execute(
                 "INSERT INTO statement_trees (statement_id, tree, count, root, leaves) VALUES ($1, $2, $3, $4, $5)",
                 &[&tree.statement_id, &tree.tree, &tree.count, &tree.root, &tree.leaves],
             )?;
         }
         for notice in notices {
-            self.client.execute(
+            self.execute(
                 "INSERT INTO payout_notices (statement_id, beneficiary, json) VALUES ($1, $2, $3)",
                 &[&notice.statement_id, &notice.beneficiary, &notice.json],
             )?;
@@ -1089,7 +1125,6 @@ impl Backend for PgStore {
 
     fn tree(&mut self, statement_id: &str, tree: &str) -> Result<Option<TreeRow>> {
         Ok(self
-            .client
             .query_opt(
                 "SELECT count, root, leaves FROM statement_trees WHERE statement_id = $1 AND tree = $2",
                 &[&statement_id, &tree],
@@ -1105,7 +1140,6 @@ impl Backend for PgStore {
 
     fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>> {
         Ok(self
-            .client
             .query(
                 "SELECT tree, count, root FROM statement_trees WHERE statement_id = $1 ORDER BY tree",
                 &[&statement_id],
@@ -1123,7 +1157,6 @@ impl Backend for PgStore {
 
     fn notices(&mut self, statement_id: &str) -> Result<Vec<NoticeRow>> {
         Ok(self
-            .client
             .query(
                 "SELECT beneficiary, json FROM payout_notices WHERE statement_id = $1 ORDER BY beneficiary",
                 &[&statement_id],
@@ -1139,8 +1172,9 @@ impl Backend for PgStore {
 }
 
 /// Appends audit entries on a connection or inside a transaction.
-fn insert_audit(client: &mut impl postgres::GenericClient, entries: &[Entry]) -> Result<()> {
-    let insert = client.prepare(
+fn insert_audit(client: &mut impl postgres::GenericClient, prepared: &mut Prepared, entries: &[Entry]) -> Result<()> {
+    let insert = prepared.get(
+        client,
         "INSERT INTO audit_log (seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )?;
