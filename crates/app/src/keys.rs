@@ -9,6 +9,7 @@ use std::path::Path;
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 use revshare_core::verify::{PublicKey, ALGORITHM};
+use revshare_store::backend::SigningKeyRow;
 use serde::{Deserialize, Serialize};
 
 use crate::{AppError, Backend, Result};
@@ -169,13 +170,16 @@ pub fn store_key_id(backend: &mut dyn Backend) -> Result<String> {
 
 /// The store's public keys, retired ones included (what verifies its statements).
 pub fn public_keys(backend: &mut dyn Backend) -> Result<Vec<PublicKey>> {
-    Ok(backend
-        .signing_keys()?
-        .into_iter()
+    Ok(public_keys_of(backend.signing_keys()?))
+}
+
+/// The public keys of stored signing key rows.
+pub fn public_keys_of(rows: Vec<SigningKeyRow>) -> Vec<PublicKey> {
+    rows.into_iter()
         .map(|k| PublicKey {
             alg: k.alg,
             key_id: k.key_id,
             public_key: k.public_key,
         })
-        .collect())
+        .collect()
 }

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use revshare_core::audit::Entry;
 use revshare_core::contract::Contract;
 use revshare_core::merkle::{self, Hash};
 use revshare_core::money::Decimal;
@@ -14,7 +15,7 @@ use revshare_core::rating::{rate_statement, version_for, CarriedAdjustment, Stat
 use revshare_core::statement::{Adjustment, AdjustmentKind, EventsSummary, Reason, Statement};
 use revshare_core::tables::FX_LOOK_BACK_DAYS;
 use revshare_core::verify::{PublicKey, TreeName, VerifiedStatement};
-use revshare_store::backend::StatementRow;
+use revshare_store::backend::{StatementRead, StatementRow};
 use serde::{Deserialize, Serialize};
 
 use crate::period_events::PeriodEvents;
@@ -59,24 +60,40 @@ impl VerifiedStatements {
     /// entry; a failed check names the statement and nothing is built on it.
     pub fn get(&mut self, backend: &mut dyn Backend, row: &StatementRow) -> Result<&VerifiedStatement> {
         if !self.checked.contains_key(&row.statement_id) {
-            let (verified, payload) = memo::verify(row, &self.keys).map_err(|e| {
-                AppError::Integrity(format!(
-                    "stored statement {} fails verification: {e}; it was altered after it was signed",
-                    row.statement_id
-                ))
-            })?;
-            if verified.id() != row.statement_id {
-                return Err(AppError::Integrity(format!(
-                    "stored statement {} holds the signed statement {}",
-                    row.statement_id,
-                    verified.id()
-                )));
-            }
-            check_row(backend, row, &payload)?;
+            let verified = verify_row(row, &self.keys, |seq| Ok(backend.audit_entry(seq)?))?;
             self.checked.insert(row.statement_id.clone(), verified);
         }
         Ok(&self.checked[&row.statement_id])
     }
+}
+
+/// The statement of a row read with its audit entry and keys, checked as
+/// [`VerifiedStatements::get`] checks one.
+pub fn verify_read(read: &StatementRead) -> Result<VerifiedStatement> {
+    let keys = crate::keys::public_keys_of(read.keys.clone());
+    verify_row(&read.row, &keys, |_| Ok(read.entry.clone()))
+}
+
+fn verify_row(
+    row: &StatementRow,
+    keys: &[PublicKey],
+    entry: impl FnOnce(i64) -> Result<Option<Entry>>,
+) -> Result<VerifiedStatement> {
+    let (verified, payload) = memo::verify(row, keys).map_err(|e| {
+        AppError::Integrity(format!(
+            "stored statement {} fails verification: {e}; it was altered after it was signed",
+            row.statement_id
+        ))
+    })?;
+    if verified.id() != row.statement_id {
+        return Err(AppError::Integrity(format!(
+            "stored statement {} holds the signed statement {}",
+            row.statement_id,
+            verified.id()
+        )));
+    }
+    check_row(row, &payload, entry(row.seq)?)?;
+    Ok(verified)
 }
 
 /// Signature checks already made by this process. A check is a function of the
@@ -148,8 +165,7 @@ mod memo {
 
 /// Checks a statement row against the entry it names: its columns beside the signed
 /// JSON (`close_seq`, `settled`) are what later closes rely on.
-fn check_row(backend: &mut dyn Backend, row: &StatementRow, payload: &[u8; 32]) -> Result<()> {
-    let entry = backend.audit_entry(row.seq)?;
+fn check_row(row: &StatementRow, payload: &[u8; 32], entry: Option<Entry>) -> Result<()> {
     let holds = entry.is_some_and(|e| {
         e.action == revshare_core::audit::Action::StatementClosed
             && e.object == crate::rows::object::statement(&row.statement_id)

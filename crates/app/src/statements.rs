@@ -3,10 +3,11 @@
 //! closed with (never from re-deriving membership under today's contracts or
 //! registry), so proving an event gives the same answer forever.
 
+use revshare_core::event::Timestamp;
 use revshare_core::merkle::{self, Hash};
 use revshare_core::statement::Statement;
 use revshare_core::verify::{prove as build_proof, signed_tree, InclusionProof, TreeName};
-use revshare_store::backend::{StatementRow, TreeRow};
+use revshare_store::backend::{StatementRead, StatementRow, TreeRow};
 
 use crate::settle::VerifiedStatements;
 use crate::views::StatementEntry;
@@ -17,18 +18,12 @@ use crate::{Actor, AppError, Backend, Result, Role};
 pub struct Shown {
     /// The exact stored (signed) bytes.
     pub json: String,
-    pub statement: Statement,
+    pub statement: std::sync::Arc<Statement>,
     pub row: StatementRow,
 }
 
 fn verifier(backend: &mut dyn Backend) -> Result<VerifiedStatements> {
     Ok(VerifiedStatements::new(crate::keys::public_keys(backend)?))
-}
-
-fn row_of(backend: &mut dyn Backend, statement_id: &str) -> Result<StatementRow> {
-    backend
-        .statement(statement_id)?
-        .ok_or_else(|| AppError::NotFound(format!("no statement `{statement_id}` is closed")))
 }
 
 /// The closed statements the actor reads, each checked (a beneficiary reads none:
@@ -42,7 +37,7 @@ pub fn list(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<Shown>> {
         .into_iter()
         .filter(|r| readable.contains(&r.contract))
     {
-        let statement = verified.get(backend, &row)?.statement().clone();
+        let statement = verified.get(backend, &row)?.shared();
         shown.push(Shown {
             json: row.json.clone(),
             statement,
@@ -54,18 +49,24 @@ pub fn list(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<Shown>> {
 
 /// One closed statement the actor reads, checked.
 pub fn show(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) -> Result<Shown> {
-    let row = row_of(backend, statement_id)?;
-    crate::access::require_readable(
-        backend,
-        actor,
-        &row.contract,
-        &format!("no statement `{statement_id}` is closed"),
-    )?;
-    let statement = verifier(backend)?.get(backend, &row)?.statement().clone();
+    let read = backend.statement_read(statement_id)?;
+    show_read(backend, actor, statement_id, read)
+}
+
+fn show_read(
+    backend: &mut dyn Backend,
+    actor: &Actor,
+    statement_id: &str,
+    read: Option<StatementRead>,
+) -> Result<Shown> {
+    let missing = || format!("no statement `{statement_id}` is closed");
+    let read = read.ok_or_else(|| AppError::NotFound(missing()))?;
+    crate::access::require_readable(backend, actor, &read.row.contract, &missing())?;
+    let statement = crate::settle::verify_read(&read)?.shared();
     Ok(Shown {
-        json: row.json.clone(),
+        json: read.row.json.clone(),
         statement,
-        row,
+        row: read.row,
     })
 }
 
@@ -277,6 +278,29 @@ pub fn entries(
     entries.retain(|(_, e)| contract.is_none_or(|c| c == e.contract) && period.is_none_or(|p| p == e.period));
     entries.sort_by(|a, b| (a.0, &a.1.statement_id).cmp(&(b.0, &b.1.statement_id)));
     Ok(entries.into_iter().map(|(_, entry)| entry).collect())
+}
+
+/// [`document`] for the bearer of `token` (checked as
+/// [`crate::tokens::authenticate`] checks it, before anything of the statement is
+/// used), the token and the statement read together: the API's most frequent read.
+pub fn document_for_token(
+    backend: &mut dyn Backend,
+    token: &str,
+    statement_id: &str,
+    now: Timestamp,
+) -> Result<Document> {
+    let token_id = crate::tokens::well_formed_id(token)?;
+    let (row, read) = backend.token_and_statement(token_id, statement_id)?;
+    let actor = crate::tokens::actor_of(token, row, now)?;
+    if actor.role() == Role::Beneficiary {
+        return document(backend, &actor, statement_id);
+    }
+    Ok(Document::Statement(Box::new(show_read(
+        backend,
+        &actor,
+        statement_id,
+        read,
+    )?)))
 }
 
 /// What the actor reads of one statement: the statement, or its payout notice.

@@ -136,10 +136,22 @@ pub fn token_id(token: &str) -> Option<&str> {
 /// The actor a bearer token stands for, checked against the store now: known, the
 /// same hash (in constant time), not revoked, not expired.
 pub fn authenticate(backend: &mut dyn Backend, token: &str, now: Timestamp) -> Result<Actor> {
-    let refused =
-        || AppError::Unauthenticated("the token is not valid (unknown, malformed, expired or revoked)".into());
-    let token_id = token_id(token).ok_or_else(refused)?;
-    let row = backend.token(token_id)?.ok_or_else(refused)?;
+    actor_of(token, backend.token(well_formed_id(token)?)?, now)
+}
+
+/// The id of a token string, refused as [`authenticate`] refuses it if malformed.
+pub(crate) fn well_formed_id(token: &str) -> Result<&str> {
+    token_id(token).ok_or_else(refused)
+}
+
+fn refused() -> AppError {
+    AppError::Unauthenticated("the token is not valid (unknown, malformed, expired or revoked)".into())
+}
+
+/// The actor of a token string and the row its id names (already read), checked as
+/// [`authenticate`] checks it.
+pub(crate) fn actor_of(token: &str, row: Option<TokenRow>, now: Timestamp) -> Result<Actor> {
+    let row = row.ok_or_else(refused)?;
     let same: bool = sha256_hex(token).as_bytes().ct_eq(row.sha256.as_bytes()).into();
     if !same || row.revoked_at.is_some() {
         return Err(refused());
@@ -153,7 +165,7 @@ pub fn authenticate(backend: &mut dyn Backend, token: &str, now: Timestamp) -> R
         return Err(refused());
     }
     let role = Role::parse(&row.role)
-        .ok_or_else(|| AppError::Integrity(format!("token {token_id} has an unknown role `{}`", row.role)))?;
+        .ok_or_else(|| AppError::Integrity(format!("token {} has an unknown role `{}`", row.token_id, row.role)))?;
     Ok(Actor::token(&row.token_id, role, &row.party, row.contracts))
 }
 

@@ -348,7 +348,70 @@ fn a_statement_edited_after_it_was_read(t: &TestStore) {
     assert!(refused.contains("fails verification"), "{refused}");
 }
 
+/// The API's read of a statement for a bearer (token and statement read together)
+/// checks the token first and the statement as `show` does.
+fn a_statement_read_for_a_token(t: &TestStore) {
+    use revshare_app::statements::{document_for_token, Document};
+    use revshare_app::tokens::{create, revoke, NewToken};
+    use revshare_app::{AppError, Role};
+    let mut backend = prepared(t);
+    let operator = Actor::cli();
+    let new = NewToken {
+        party: "acme-cloud".into(),
+        role: Role::Host,
+        contracts: Vec::new(),
+        expires: None,
+    };
+    let token = create(backend.as_mut(), ctx(&operator, NOW), &new).unwrap();
+    let now = common::at(NOW);
+    let read = |backend: &mut dyn Backend, token: &str, id: &str| document_for_token(backend, token, id, now);
+
+    let own = "acme-llama/2026-09";
+    let shown = revshare_app::statements::show(backend.as_mut(), &operator, own).unwrap();
+    match read(backend.as_mut(), &token.token, own).unwrap() {
+        Document::Statement(s) => assert_eq!(s.json, shown.json),
+        Document::Notice(_) => panic!("a host reads the statement itself"),
+    }
+    // Another host's statement and one never closed are refused alike.
+    for hidden in ["nimbus-llama/2026-09", "acme-llama/2031-01"] {
+        match read(backend.as_mut(), &token.token, hidden) {
+            Err(AppError::NotFound(message)) => {
+                assert_eq!(message, format!("no statement `{hidden}` is closed"))
+            }
+            other => panic!("{hidden}: {:?}", other.map(|d| d.json().len())),
+        }
+    }
+    // A token that is malformed, unknown or wrong is refused before any statement.
+    let unknown = format!("rs_0123456789ab_{}", "A".repeat(43));
+    let wrong = format!("{}B", &token.token[..token.token.len() - 1]);
+    for bad in ["", "rs_nonsense", unknown.as_str(), wrong.as_str()] {
+        for id in [own, "acme-llama/2031-01"] {
+            let refused = read(backend.as_mut(), bad, id).map(|d| d.json().len());
+            assert!(
+                matches!(refused, Err(AppError::Unauthenticated(_))),
+                "{bad:?} {id}: {refused:?}"
+            );
+        }
+    }
+
+    // A signing key changed in the database: the statement no longer verifies.
+    t.tamper("UPDATE signing_keys SET public_key = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'");
+    let refused = read(backend.as_mut(), &token.token, own).map(|d| d.json().len());
+    assert!(
+        matches!(&refused, Err(AppError::Integrity(m)) if m.contains("fails verification")),
+        "{refused:?}"
+    );
+
+    revoke(backend.as_mut(), ctx(&operator, NOW), &token.row.token_id).unwrap();
+    let refused = read(backend.as_mut(), &token.token, own).map(|d| d.json().len());
+    assert!(
+        matches!(refused, Err(AppError::Unauthenticated(_))),
+        "revoked: {refused:?}"
+    );
+}
+
 both_backends!(
+    a_statement_read_for_a_token,
     a_statement_edited_after_it_was_read,
     an_events_quantity,
     an_events_leaf_hash,

@@ -192,7 +192,7 @@ pub fn contributions(rows: &[ContributionRow], format: Option<Format>) -> Result
 }
 
 pub fn statement_list(shown: &[Shown], format: Option<Format>) -> Result<(), Failure> {
-    let statements: Vec<&Statement> = shown.iter().map(|s| &s.statement).collect();
+    let statements: Vec<&Statement> = shown.iter().map(|s| &*s.statement).collect();
     let cols: [Column<&Statement>; 6] = [
         column("statement_id", Kind::Text, |s| {
             s.statement_id.clone().unwrap_or_default()

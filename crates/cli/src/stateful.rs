@@ -419,7 +419,7 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
                 Format::Json => println!("{}", shown.json),
                 other => {
                     let mut out = std::io::stdout().lock();
-                    format::write_statements(&mut out, &[shown.statement], other)
+                    format::write_statements(&mut out, &[std::sync::Arc::unwrap_or_clone(shown.statement)], other)
                         .map_err(|e| Failure::other(e.to_string()))?;
                 }
             }

@@ -149,7 +149,8 @@ pub fn statement_sha256(statement: &Statement) -> String {
 /// A statement whose signature was checked over the bytes it came in.
 #[derive(Clone, Debug)]
 pub struct VerifiedStatement {
-    statement: Statement,
+    /// Shared: a checked statement is read far more often than it is checked.
+    statement: std::sync::Arc<Statement>,
     sha256: String,
 }
 
@@ -159,7 +160,12 @@ impl VerifiedStatement {
     }
 
     pub fn into_statement(self) -> Statement {
-        self.statement
+        std::sync::Arc::unwrap_or_clone(self.statement)
+    }
+
+    /// The statement, shared with this check (no copy).
+    pub fn shared(&self) -> std::sync::Arc<Statement> {
+        self.statement.clone()
     }
 
     /// SHA-256 of the JCS of the full signed object.
@@ -216,7 +222,7 @@ pub fn verify_bytes(bytes: &[u8], keys: &[PublicKey]) -> Result<Verified, Verify
     }
     let statement: Statement = serde_json::from_value(value).map_err(|e| VerifyError::NotAStatement(e.to_string()))?;
     Ok(Verified::Statement(Box::new(VerifiedStatement {
-        statement,
+        statement: std::sync::Arc::new(statement),
         sha256: full_sha256,
     })))
 }

@@ -38,12 +38,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
 impl Bearer {
     /// The actor the token stands for, now.
     pub fn actor(&self, backend: &mut dyn Backend) -> Result<Actor, ApiError> {
-        let token = self.0.as_deref().ok_or_else(|| {
+        Ok(revshare_app::tokens::authenticate(
+            backend,
+            self.token()?,
+            revshare_app::now(),
+        )?)
+    }
+
+    /// The token as sent, not yet checked.
+    pub fn token(&self) -> Result<&str, ApiError> {
+        self.0.as_deref().ok_or_else(|| {
             ApiError::from(AppError::Unauthenticated(
                 "a bearer token is required (Authorization: Bearer rs_…)".into(),
             ))
-        })?;
-        Ok(revshare_app::tokens::authenticate(backend, token, revshare_app::now())?)
+        })
     }
 }
 

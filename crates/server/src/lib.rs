@@ -48,6 +48,9 @@ pub struct Config {
     pub rate: Rate,
     /// Threads storing usage batches.
     pub writers: usize,
+    /// Requests working on the store at once; more wait their turn (a queue of
+    /// tasks costs less than a queue of threads the kernel switches between).
+    pub store_slots: usize,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
                 burst: NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN),
             },
             writers: 2,
+            store_slots: std::thread::available_parallelism().map_or(4, |n| n.get() * 2),
         }
     }
 }
@@ -141,6 +145,7 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
     let (ingest, writers) = Ingest::start(&config.location, config.writers);
     let state: State = Arc::new(Shared {
         pool: Pool::new(config.location.clone(), 64),
+        slots: Arc::new(tokio::sync::Semaphore::new(config.store_slots.max(1))),
 
         keys: config.keys,
         ingest,

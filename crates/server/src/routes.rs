@@ -487,8 +487,8 @@ pub async fn statement(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/csv"));
     blocking(&state, move |backend, _| {
-        let actor = bearer.actor(backend)?;
-        let document = revshare_app::statements::document(backend, &actor, &id)?;
+        let document =
+            revshare_app::statements::document_for_token(backend, bearer.token()?, &id, revshare_app::now())?;
         match (&document, csv) {
             (revshare_app::statements::Document::Statement(shown), true) => Ok(Answer::raw(
                 "text/csv",

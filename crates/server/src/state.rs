@@ -20,6 +20,8 @@ pub type State = Arc<Shared>;
 pub struct Shared {
     pub keys: Keys,
     pub pool: Pool,
+    /// Turns at the store (see `Config::store_slots`).
+    pub slots: Arc<tokio::sync::Semaphore>,
     pub ingest: Ingest,
     pub metrics: Metrics,
     pub limiter: DefaultKeyedRateLimiter<[u8; 16]>,
@@ -92,7 +94,15 @@ where
     F: FnOnce(&mut dyn Backend, &Shared) -> Result<T, ApiError> + Send + 'static,
 {
     let state = state.clone();
+    // Held until the work ends, also if the request is dropped (timed out) first.
+    let turn = state
+        .slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("the server is stopping"))?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let mut backend = state.pool.get().map_err(ApiError::from_store)?;
         let outcome = work(backend.as_mut(), &state);
         if outcome.as_ref().map_or_else(ApiError::is_client_error, |_| true) {

@@ -142,6 +142,15 @@ pub struct KeyRow {
     pub day: i32,
 }
 
+/// A stored statement with what checking it takes, read together: the audit entry
+/// its seq names (none if that entry is missing) and the store's signing keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementRead {
+    pub row: StatementRow,
+    pub entry: Option<Entry>,
+    pub keys: Vec<SigningKeyRow>,
+}
+
 /// A public signing key of the service (secrets never reach the database).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SigningKeyRow {
@@ -434,6 +443,25 @@ pub trait Backend: Send {
     fn job(&mut self, id: &str) -> Result<Option<JobRow>>;
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>>;
+    /// A statement with its audit entry and the signing keys; a backend where each
+    /// read is a round trip makes it one.
+    fn statement_read(&mut self, statement_id: &str) -> Result<Option<StatementRead>> {
+        let Some(row) = self.statement(statement_id)? else {
+            return Ok(None);
+        };
+        let entry = self.audit_entry(row.seq)?;
+        let keys = self.signing_keys()?;
+        Ok(Some(StatementRead { row, entry, keys }))
+    }
+    /// A token and a statement read, together: what answering a bearer's request for
+    /// a statement reads (one round trip where the backend can).
+    fn token_and_statement(
+        &mut self,
+        token_id: &str,
+        statement_id: &str,
+    ) -> Result<(Option<TokenRow>, Option<StatementRead>)> {
+        Ok((self.token(token_id)?, self.statement_read(statement_id)?))
+    }
     /// Every statement, by `(contract, start_day)`.
     fn statements(&mut self) -> Result<Vec<StatementRow>>;
     /// Stores a statement with its trees and payout notices; `false` (nothing

@@ -9,6 +9,7 @@
 //! and takes the lock only at its end to number its batches.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::fallible_iterator::FallibleIterator;
@@ -19,8 +20,8 @@ use revshare_core::period::{Cadence, Day};
 
 use crate::backend::{
     AuditHook, Backend, ContractRow, ContributionRow, EventBatch, EventRow, EventView, FxRow, HostPart, IdempotencyRow,
-    InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRow, TokenRow,
-    TreeRow, Visit, VoidRow,
+    InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRead,
+    StatementRow, TokenRow, TreeRow, Visit, VoidRow,
 };
 use crate::{host_parts, StoreError};
 
@@ -204,34 +205,44 @@ const CONTRIBUTION_COLUMNS: &str = "number, contract, by_party, kind, date, stat
 const TOKEN_COLUMNS: &str = "token_id, party, role, contracts, expires, sha256, created_at, revoked_at, seq";
 
 fn token_columns(r: &postgres::Row) -> crate::TokenColumns {
+    token_columns_at(r, 0)
+}
+
+/// The token whose [`TOKEN_COLUMNS`] start at column `at`.
+fn token_columns_at(r: &postgres::Row, at: usize) -> crate::TokenColumns {
     crate::TokenColumns {
-        token_id: r.get(0),
-        party: r.get(1),
-        role: r.get(2),
-        contracts: r.get(3),
-        expires: r.get(4),
-        sha256: r.get(5),
-        created_at: r.get(6),
-        revoked_at: r.get(7),
-        seq: r.get(8),
+        token_id: r.get(at),
+        party: r.get(at + 1),
+        role: r.get(at + 2),
+        contracts: r.get(at + 3),
+        expires: r.get(at + 4),
+        sha256: r.get(at + 5),
+        created_at: r.get(at + 6),
+        revoked_at: r.get(at + 7),
+        seq: r.get(at + 8),
     }
 }
 
 const ENTRY_COLUMNS: &str = "seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash";
 
 fn statement_from_row(row: &postgres::Row) -> StatementRow {
+    statement_at(row, 0)
+}
+
+/// The statement whose [`STATEMENT_COLUMNS`] start at column `at`.
+fn statement_at(row: &postgres::Row, at: usize) -> StatementRow {
     StatementRow {
-        statement_id: row.get(0),
-        contract: row.get(1),
-        period: row.get(2),
-        host: row.get(3),
-        start_day: row.get(4),
-        end_day: row.get(5),
-        close_seq: row.get(6),
-        settled: row.get(7),
-        json: row.get(8),
-        closed_at: row.get(9),
-        seq: row.get(10),
+        statement_id: row.get(at),
+        contract: row.get(at + 1),
+        period: row.get(at + 2),
+        host: row.get(at + 3),
+        start_day: row.get(at + 4),
+        end_day: row.get(at + 5),
+        close_seq: row.get(at + 6),
+        settled: row.get(at + 7),
+        json: row.get(at + 8),
+        closed_at: row.get(at + 9),
+        seq: row.get(at + 10),
     }
 }
 
@@ -257,19 +268,87 @@ fn contribution_from_row(r: &postgres::Row) -> Result<ContributionRow> {
 }
 
 fn entry_from_row(r: &postgres::Row) -> Result<Entry> {
+    entry_at(r, 0)
+}
+
+/// The entry whose [`ENTRY_COLUMNS`] start at column `at`.
+fn entry_at(r: &postgres::Row, at: usize) -> Result<Entry> {
     crate::entry_from_columns((
-        r.get(0),
+        r.get(at),
         [
-            r.get(1),
-            r.get(2),
-            r.get(3),
-            r.get(4),
-            r.get(5),
-            r.get(6),
-            r.get(7),
-            r.get(8),
+            r.get(at + 1),
+            r.get(at + 2),
+            r.get(at + 3),
+            r.get(at + 4),
+            r.get(at + 5),
+            r.get(at + 6),
+            r.get(at + 7),
+            r.get(at + 8),
         ],
     ))
+}
+
+/// A statement, the audit entry its seq names and every signing key:
+/// [`STATEMENT_COLUMNS`], then [`ENTRY_COLUMNS`] (null without an entry), then the
+/// keys as one JSON array of `[key_id, alg, public_key, created_at, seq]` in key
+/// order (one subquery: a point read costs mostly its executor's set-up).
+const STATEMENT_READ_COLUMNS: &str = "s.statement_id, s.contract, s.period, s.host, s.start_day, s.end_day, \
+     s.close_seq, s.settled, s.json, s.closed_at, s.seq, \
+     a.seq, a.time, a.actor, a.action, a.object, a.payload_sha256, a.digest, a.prev_hash, a.hash, \
+     (SELECT json_agg(json_build_array(key_id, alg, public_key, created_at, seq) ORDER BY seq, key_id)::text \
+      FROM signing_keys)";
+
+/// [`Backend::statement_read`]: one row, the statement's columns null if it is absent.
+static STATEMENT_READ: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {STATEMENT_READ_COLUMNS} FROM (SELECT 1) one \
+         LEFT JOIN statements s ON s.statement_id = $1 LEFT JOIN audit_log a ON a.seq = s.seq"
+    )
+});
+
+/// [`Backend::token_and_statement`]: [`TOKEN_COLUMNS`] (null if the token is absent)
+/// and then the columns of [`STATEMENT_READ`].
+static TOKEN_AND_STATEMENT: LazyLock<String> = LazyLock::new(|| {
+    let token_columns: Vec<String> = TOKEN_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+    format!(
+        "SELECT {}, {STATEMENT_READ_COLUMNS} FROM (SELECT 1) one \
+         LEFT JOIN tokens t ON t.token_id = $1 \
+         LEFT JOIN statements s ON s.statement_id = $2 LEFT JOIN audit_log a ON a.seq = s.seq",
+        token_columns.join(", ")
+    )
+});
+
+/// The statement read at column `at`, `None` where no statement was found.
+fn statement_read_at(r: &postgres::Row, at: usize) -> Result<Option<StatementRead>> {
+    if r.get::<_, Option<&str>>(at).is_none() {
+        return Ok(None);
+    }
+    let entry_at_column = at + 11;
+    let keys_at = entry_at_column + 9;
+    let entry = match r.get::<_, Option<i64>>(entry_at_column) {
+        Some(_) => Some(entry_at(r, entry_at_column)?),
+        None => None,
+    };
+    let keys: Vec<(String, String, String, String, i64)> = match r.get::<_, Option<&str>>(keys_at) {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| StoreError::Database(format!("the signing keys read back do not parse: {e}")))?,
+        None => Vec::new(),
+    };
+    let keys = keys
+        .into_iter()
+        .map(|(key_id, alg, public_key, created_at, seq)| SigningKeyRow {
+            key_id,
+            alg,
+            public_key,
+            created_at,
+            seq,
+        })
+        .collect();
+    Ok(Some(StatementRead {
+        row: statement_at(r, at),
+        entry,
+        keys,
+    }))
 }
 
 fn leaf_of(bytes: &[u8]) -> Result<[u8; 32]> {
@@ -511,7 +590,7 @@ impl Backend for PgStore {
     fn signing_keys(&mut self) -> Result<Vec<SigningKeyRow>> {
         Ok(self
             .query(
-                "SELECT key_id, alg, public_key, created_at, seq FROM signing_keys ORDER BY seq",
+                "SELECT key_id, alg, public_key, created_at, seq FROM signing_keys ORDER BY seq, key_id",
                 &[],
             )?
             .iter()
@@ -1072,6 +1151,25 @@ impl Backend for PgStore {
                 &[&statement_id],
             )?
             .map(|r| statement_from_row(&r)))
+    }
+
+    fn statement_read(&mut self, statement_id: &str) -> Result<Option<StatementRead>> {
+        let row = self.query_one(&STATEMENT_READ, &[&statement_id])?;
+        statement_read_at(&row, 0)
+    }
+
+    fn token_and_statement(
+        &mut self,
+        token_id: &str,
+        statement_id: &str,
+    ) -> Result<(Option<TokenRow>, Option<StatementRead>)> {
+        let row = self.query_one(&TOKEN_AND_STATEMENT, &[&token_id, &statement_id])?;
+        let token = match row.get::<_, Option<&str>>(0) {
+            Some(_) => Some(crate::token_from_columns(token_columns_at(&row, 0))?),
+            None => None,
+        };
+        let token_columns = TOKEN_COLUMNS.split(", ").count();
+        Ok((token, statement_read_at(&row, token_columns)?))
     }
 
     fn statements(&mut self) -> Result<Vec<StatementRow>> {

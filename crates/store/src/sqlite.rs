@@ -343,7 +343,7 @@ impl Backend for SqliteStore {
     fn signing_keys(&mut self) -> Result<Vec<SigningKeyRow>> {
         let mut statement = self
             .connection
-            .prepare("SELECT key_id, alg, public_key, created_at, seq FROM signing_keys ORDER BY seq")?;
+            .prepare("SELECT key_id, alg, public_key, created_at, seq FROM signing_keys ORDER BY seq, key_id")?;
         let rows = statement.query_map([], |r| {
             Ok(SigningKeyRow {
                 key_id: r.get(0)?,
