@@ -280,9 +280,10 @@ pub fn entries(
     Ok(entries.into_iter().map(|(_, entry)| entry).collect())
 }
 
-/// [`document`] for the bearer of `token` (checked as
-/// [`crate::tokens::authenticate`] checks it, before anything of the statement is
-/// used), the token and the statement read together: the API's most frequent read.
+/// [`document`] for the bearer of `token`, checked as [`crate::tokens::authenticate`]
+/// checks it before anything of the statement is used; the token and the statement
+/// are read together (the statement only for a token that holds the hash and is not
+/// revoked): the API's most frequent read.
 pub fn document_for_token(
     backend: &mut dyn Backend,
     token: &str,
@@ -290,7 +291,7 @@ pub fn document_for_token(
     now: Timestamp,
 ) -> Result<Document> {
     let token_id = crate::tokens::well_formed_id(token)?;
-    let (row, read) = backend.token_and_statement(token_id, statement_id)?;
+    let (row, read) = backend.token_and_statement(token_id, &crate::tokens::sha256_hex(token), statement_id)?;
     let actor = crate::tokens::actor_of(token, row, now)?;
     if actor.role() == Role::Beneficiary {
         return document(backend, &actor, statement_id);

@@ -394,6 +394,39 @@ fn a_statement_read_for_a_token(t: &TestStore) {
         }
     }
 
+    // The store reads the statement only for a token row holding the hash, unrevoked.
+    let token_id = token.row.token_id.as_str();
+    let hash = |text: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    let (row, stored) = backend.token_and_statement(token_id, &hash(&token.token), own).unwrap();
+    assert!(row.is_some() && stored.is_some());
+    let (row, stored) = backend.token_and_statement(token_id, &hash(&wrong), own).unwrap();
+    assert!(row.is_some() && stored.is_none(), "a wrong secret reads no statement");
+
+    // An audit entry that no longer decodes: the statement's reader is told it was
+    // altered; another party's reader is told, as for any statement, that it is not
+    // there (existence is not leaked by an integrity failure).
+    let other = NewToken {
+        party: "nimbus-ai".into(),
+        ..new
+    };
+    let other = create(backend.as_mut(), ctx(&operator, NOW), &other).unwrap();
+    t.tamper(&format!(
+        "UPDATE audit_log SET action = 'nonsense' WHERE seq = {}",
+        shown.row.seq
+    ));
+    let refused = read(backend.as_mut(), &token.token, own).map(|d| d.json().len());
+    assert!(
+        matches!(&refused, Err(AppError::Integrity(m)) if m.contains("does not match its audit entry")),
+        "{refused:?}"
+    );
+    let refused = read(backend.as_mut(), &other.token, own).map(|d| d.json().len());
+    assert!(matches!(refused, Err(AppError::NotFound(_))), "{refused:?}");
+    t.tamper(&format!(
+        "UPDATE audit_log SET action = 'statement_closed' WHERE seq = {}",
+        shown.row.seq
+    ));
+    assert!(read(backend.as_mut(), &token.token, own).is_ok(), "restored");
+
     // A signing key changed in the database: the statement no longer verifies.
     t.tamper("UPDATE signing_keys SET public_key = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'");
     let refused = read(backend.as_mut(), &token.token, own).map(|d| d.json().len());

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::state::{blocking, Shared, State};
+use crate::state::{blocking, blocking_write, Shared, State};
 
 /// The token of an `Authorization: Bearer …` header value.
 pub fn credential(value: &HeaderValue) -> Option<&str> {
@@ -249,7 +249,7 @@ where
         .map(|v| v.to_str().map(str::to_string))
         .transpose()
         .map_err(|_| ApiError::invalid("Idempotency-Key: not visible ASCII"))?;
-    blocking(state, move |backend, shared| {
+    blocking_write(state, move |backend, shared| {
         let actor = bearer.actor(backend)?;
         let run = |backend: &mut dyn Backend| -> Result<Answer, ApiError> {
             let (status, value) = work(backend, shared, &actor, &body)?;

@@ -48,8 +48,9 @@ pub struct Config {
     pub rate: Rate,
     /// Threads storing usage batches.
     pub writers: usize,
-    /// Requests working on the store at once; more wait their turn (a queue of
-    /// tasks costs less than a queue of threads the kernel switches between).
+    /// Requests reading the store at once, and as many writing it; more wait their
+    /// turn (a queue of tasks costs less than a queue of threads the kernel switches
+    /// between). The ingest writers and the audit-verify job are apart.
     pub store_slots: usize,
 }
 
@@ -145,7 +146,8 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
     let (ingest, writers) = Ingest::start(&config.location, config.writers);
     let state: State = Arc::new(Shared {
         pool: Pool::new(config.location.clone(), 64),
-        slots: Arc::new(tokio::sync::Semaphore::new(config.store_slots.max(1))),
+        read_slots: Arc::new(tokio::sync::Semaphore::new(config.store_slots.max(1))),
+        write_slots: Arc::new(tokio::sync::Semaphore::new(config.store_slots.max(1))),
 
         keys: config.keys,
         ingest,
@@ -207,7 +209,7 @@ async fn purge_keys(state: State) {
         interval.tick().await;
         state.limiter.retain_recent();
         state.limiter.shrink_to_fit();
-        let _ = state::blocking(&state, |backend, _| {
+        let _ = state::blocking_write(&state, |backend, _| {
             revshare_app::idempotency::purge(backend, revshare_app::now()).map_err(ApiError::from)
         })
         .await;

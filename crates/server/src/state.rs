@@ -20,8 +20,11 @@ pub type State = Arc<Shared>;
 pub struct Shared {
     pub keys: Keys,
     pub pool: Pool,
-    /// Turns at the store (see `Config::store_slots`).
-    pub slots: Arc<tokio::sync::Semaphore>,
+    /// Turns at the store for reads and for writes (see `Config::store_slots`): a
+    /// write waits for the store's write lock holding its turn, so writes waiting on
+    /// a long close elsewhere never hold up the reads.
+    pub read_slots: Arc<tokio::sync::Semaphore>,
+    pub write_slots: Arc<tokio::sync::Semaphore>,
     pub ingest: Ingest,
     pub metrics: Metrics,
     pub limiter: DefaultKeyedRateLimiter<[u8; 16]>,
@@ -87,20 +90,37 @@ impl Drop for Pool {
     }
 }
 
-/// Runs `work` with a store connection on a blocking thread.
+/// Runs `work` with a store connection on a blocking thread, as a read.
 pub async fn blocking<T, F>(state: &State, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut dyn Backend, &Shared) -> Result<T, ApiError> + Send + 'static,
 {
-    let state = state.clone();
+    on_store(state, &state.read_slots, work).await
+}
+
+/// [`blocking`] for work that takes the store's write lock.
+pub async fn blocking_write<T, F>(state: &State, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn Backend, &Shared) -> Result<T, ApiError> + Send + 'static,
+{
+    on_store(state, &state.write_slots, work).await
+}
+
+async fn on_store<T, F>(state: &State, slots: &Arc<tokio::sync::Semaphore>, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn Backend, &Shared) -> Result<T, ApiError> + Send + 'static,
+{
     // Held until the work ends, also if the request is dropped (timed out) first.
-    let turn = state
-        .slots
+    // The semaphores are never closed.
+    let turn = slots
         .clone()
         .acquire_owned()
         .await
-        .map_err(|_| ApiError::internal("the server is stopping"))?;
+        .map_err(|_| ApiError::internal("the store's turns are closed"))?;
+    let state = state.clone();
     tokio::task::spawn_blocking(move || {
         let _turn = turn;
         let mut backend = state.pool.get().map_err(ApiError::from_store)?;

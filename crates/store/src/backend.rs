@@ -143,7 +143,9 @@ pub struct KeyRow {
 }
 
 /// A stored statement with what checking it takes, read together: the audit entry
-/// its seq names (none if that entry is missing) and the store's signing keys.
+/// its seq names and the store's signing keys. The entry is none if it is missing
+/// or does not decode: the statement then fails its check (after the reader's access
+/// is decided), and `audit verify` names the entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatementRead {
     pub row: StatementRow,
@@ -443,24 +445,29 @@ pub trait Backend: Send {
     fn job(&mut self, id: &str) -> Result<Option<JobRow>>;
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>>;
-    /// A statement with its audit entry and the signing keys; a backend where each
-    /// read is a round trip makes it one.
-    fn statement_read(&mut self, statement_id: &str) -> Result<Option<StatementRead>> {
-        let Some(row) = self.statement(statement_id)? else {
-            return Ok(None);
-        };
-        let entry = self.audit_entry(row.seq)?;
-        let keys = self.signing_keys()?;
-        Ok(Some(StatementRead { row, entry, keys }))
-    }
-    /// A token and a statement read, together: what answering a bearer's request for
-    /// a statement reads (one round trip where the backend can).
+    /// A statement with its audit entry and the signing keys, read together.
+    fn statement_read(&mut self, statement_id: &str) -> Result<Option<StatementRead>>;
+    /// A token and, only if that token holds `token_sha256` and is not revoked, a
+    /// statement read: what answering a bearer's request for a statement reads (one
+    /// round trip where the backend can). The caller still checks the token in full;
+    /// the condition only keeps a statement from being read for a token that fails.
     fn token_and_statement(
         &mut self,
         token_id: &str,
+        token_sha256: &str,
         statement_id: &str,
     ) -> Result<(Option<TokenRow>, Option<StatementRead>)> {
-        Ok((self.token(token_id)?, self.statement_read(statement_id)?))
+        let token = self.token(token_id)?;
+        // Comparing digests of a 256-bit secret: how long a prefix matches tells nothing.
+        let holds = token
+            .as_ref()
+            .is_some_and(|t| t.sha256 == token_sha256 && t.revoked_at.is_none());
+        let read = if holds {
+            self.statement_read(statement_id)?
+        } else {
+            None
+        };
+        Ok((token, read))
     }
     /// Every statement, by `(contract, start_day)`.
     fn statements(&mut self) -> Result<Vec<StatementRow>>;

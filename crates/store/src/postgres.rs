@@ -307,13 +307,15 @@ static STATEMENT_READ: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// [`Backend::token_and_statement`]: [`TOKEN_COLUMNS`] (null if the token is absent)
-/// and then the columns of [`STATEMENT_READ`].
+/// and then the columns of [`STATEMENT_READ`] (null unless the token holds `$3` and
+/// is not revoked).
 static TOKEN_AND_STATEMENT: LazyLock<String> = LazyLock::new(|| {
     let token_columns: Vec<String> = TOKEN_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
     format!(
         "SELECT {}, {STATEMENT_READ_COLUMNS} FROM (SELECT 1) one \
          LEFT JOIN tokens t ON t.token_id = $1 \
-         LEFT JOIN statements s ON s.statement_id = $2 LEFT JOIN audit_log a ON a.seq = s.seq",
+         LEFT JOIN statements s ON s.statement_id = $2 AND t.sha256 = $3 AND t.revoked_at IS NULL \
+         LEFT JOIN audit_log a ON a.seq = s.seq",
         token_columns.join(", ")
     )
 });
@@ -326,7 +328,7 @@ fn statement_read_at(r: &postgres::Row, at: usize) -> Result<Option<StatementRea
     let entry_at_column = at + 11;
     let keys_at = entry_at_column + 9;
     let entry = match r.get::<_, Option<i64>>(entry_at_column) {
-        Some(_) => Some(entry_at(r, entry_at_column)?),
+        Some(_) => entry_at(r, entry_at_column).ok(),
         None => None,
     };
     let keys: Vec<(String, String, String, String, i64)> = match r.get::<_, Option<&str>>(keys_at) {
@@ -1161,9 +1163,10 @@ impl Backend for PgStore {
     fn token_and_statement(
         &mut self,
         token_id: &str,
+        token_sha256: &str,
         statement_id: &str,
     ) -> Result<(Option<TokenRow>, Option<StatementRead>)> {
-        let row = self.query_one(&TOKEN_AND_STATEMENT, &[&token_id, &statement_id])?;
+        let row = self.query_one(&TOKEN_AND_STATEMENT, &[&token_id, &statement_id, &token_sha256])?;
         let token = match row.get::<_, Option<&str>>(0) {
             Some(_) => Some(crate::token_from_columns(token_columns_at(&row, 0))?),
             None => None,

@@ -9,8 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::backend::{
     AuditHook, Backend, ContractRow, ContributionRow, EventBatch, EventLayout, FxRow, IdempotencyRow, InsertOutcome,
-    JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRow, TokenRow, TreeRow, Visit,
-    VoidRow,
+    JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRead, StatementRow, TokenRow,
+    TreeRow, Visit, VoidRow,
 };
 use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
@@ -869,6 +869,23 @@ impl Backend for SqliteStore {
                 statement_from_row,
             )
             .optional()?)
+    }
+
+    fn statement_read(&mut self, statement_id: &str) -> Result<Option<StatementRead>> {
+        let Some(row) = self.statement(statement_id)? else {
+            return Ok(None);
+        };
+        let entry = self
+            .connection
+            .query_row(
+                &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ?1"),
+                [row.seq],
+                entry_from_row,
+            )
+            .optional()?
+            .and_then(|columns| crate::entry_from_columns(columns).ok());
+        let keys = self.signing_keys()?;
+        Ok(Some(StatementRead { row, entry, keys }))
     }
 
     fn statements(&mut self) -> Result<Vec<StatementRow>> {
