@@ -60,8 +60,12 @@ fn show_read(
     read: Option<StatementRead>,
 ) -> Result<Shown> {
     let missing = || format!("no statement `{statement_id}` is closed");
+    // Access is decided, with the same reads, whether or not the statement exists: a
+    // missing statement and another party's take the same work to refuse.
+    let contract = read.as_ref().map_or("", |r| r.row.contract.as_str());
+    let readable = crate::access::require_readable(backend, actor, contract, &missing());
     let read = read.ok_or_else(|| AppError::NotFound(missing()))?;
-    crate::access::require_readable(backend, actor, &read.row.contract, &missing())?;
+    readable?;
     let statement = crate::settle::verify_read(&read)?.shared();
     Ok(Shown {
         json: read.row.json.clone(),
@@ -310,8 +314,10 @@ pub fn document(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) ->
         return Ok(Document::Statement(Box::new(show(backend, actor, statement_id)?)));
     }
     let missing = || AppError::NotFound(format!("no statement `{statement_id}` is closed"));
-    let row = backend.statement(statement_id)?.ok_or_else(missing)?;
-    if !crate::access::own_contracts(backend, actor)?.contains(&row.contract) {
+    // The same reads whether or not the statement exists (see `show_read`).
+    let row = backend.statement(statement_id)?;
+    let own = crate::access::own_contracts(backend, actor)?;
+    if !row.is_some_and(|r| own.contains(&r.contract)) {
         return Err(missing());
     }
     let party = actor.party().unwrap_or_default();
