@@ -104,6 +104,9 @@ fn two_serve_processes_on_one_postgresql_database_serve_the_same_data() {
     assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
     a.post("/v1/events", &second, NDJSON, batch("late", 3))
         .assert_error(401, "unauthenticated", "token");
+    // Also where the token is read together with what it asks for (a statement).
+    a.get("/v1/statements/acme-llama/2026-10", &second)
+        .assert_error(401, "unauthenticated", "token");
 
     // And one revoked with the CLI, while both serve.
     let third = store.token("acme-cloud", "host");

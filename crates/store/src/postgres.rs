@@ -288,45 +288,59 @@ fn entry_at(r: &postgres::Row, at: usize) -> Result<Entry> {
     ))
 }
 
-/// A statement, the audit entry its seq names and every signing key:
-/// [`STATEMENT_COLUMNS`], then [`ENTRY_COLUMNS`] (null without an entry), then the
-/// keys as one JSON array of `[key_id, alg, public_key, created_at, seq]` in key
-/// order (one subquery: a point read costs mostly its executor's set-up).
-const STATEMENT_READ_COLUMNS: &str = "s.statement_id, s.contract, s.period, s.host, s.start_day, s.end_day, \
-     s.close_seq, s.settled, s.json, s.closed_at, s.seq, \
-     a.seq, a.time, a.actor, a.action, a.object, a.payload_sha256, a.digest, a.prev_hash, a.hash, \
-     (SELECT json_agg(json_build_array(key_id, alg, public_key, created_at, seq) ORDER BY seq, key_id)::text \
-      FROM signing_keys)";
+/// The columns of a list such as [`TOKEN_COLUMNS`], each taken from table `alias`.
+fn prefixed(alias: &str, columns: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
-/// [`Backend::statement_read`]: one row, the statement's columns null if it is absent.
-static STATEMENT_READ: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {STATEMENT_READ_COLUMNS} FROM (SELECT 1) one \
-         LEFT JOIN statements s ON s.statement_id = $1 LEFT JOIN audit_log a ON a.seq = s.seq"
-    )
-});
+fn column_count(columns: &str) -> usize {
+    columns.split(", ").count()
+}
 
-/// [`Backend::token_and_statement`]: [`TOKEN_COLUMNS`] (null if the token is absent)
-/// and then the columns of [`STATEMENT_READ`] (null unless the token holds `$3` and
-/// is not revoked).
-static TOKEN_AND_STATEMENT: LazyLock<String> = LazyLock::new(|| {
-    let token_columns: Vec<String> = TOKEN_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+/// A statement, the audit entry its seq names and every signing key in one row:
+/// [`STATEMENT_COLUMNS`] (null if the statement is not read), then [`ENTRY_COLUMNS`]
+/// (null without an entry), then the keys as one JSON array of `[key_id, alg,
+/// public_key, created_at, seq]` in key order (one subquery: a point read costs
+/// mostly its executor's set-up). With `token`, [`TOKEN_COLUMNS`] come first (null if
+/// the token is absent) and the statement is read only for a token holding `$3` and
+/// not revoked.
+fn statement_read_sql(token: bool) -> String {
+    let (token_columns, token_join, condition) = if token {
+        (
+            format!("{}, ", prefixed("t", TOKEN_COLUMNS)),
+            "LEFT JOIN tokens t ON t.token_id = $1",
+            "s.statement_id = $2 AND t.sha256 = $3 AND t.revoked_at IS NULL",
+        )
+    } else {
+        (String::new(), "", "s.statement_id = $1")
+    };
     format!(
-        "SELECT {}, {STATEMENT_READ_COLUMNS} FROM (SELECT 1) one \
-         LEFT JOIN tokens t ON t.token_id = $1 \
-         LEFT JOIN statements s ON s.statement_id = $2 AND t.sha256 = $3 AND t.revoked_at IS NULL \
+        "SELECT {token_columns}{}, {}, \
+         (SELECT json_agg(json_build_array(key_id, alg, public_key, created_at, seq) ORDER BY seq, key_id)::text \
+          FROM signing_keys) \
+         FROM (SELECT 1) one {token_join} LEFT JOIN statements s ON {condition} \
          LEFT JOIN audit_log a ON a.seq = s.seq",
-        token_columns.join(", ")
+        prefixed("s", STATEMENT_COLUMNS),
+        prefixed("a", ENTRY_COLUMNS),
     )
-});
+}
+
+/// [`Backend::statement_read`].
+static STATEMENT_READ: LazyLock<String> = LazyLock::new(|| statement_read_sql(false));
+/// [`Backend::token_and_statement`].
+static TOKEN_AND_STATEMENT: LazyLock<String> = LazyLock::new(|| statement_read_sql(true));
 
 /// The statement read at column `at`, `None` where no statement was found.
 fn statement_read_at(r: &postgres::Row, at: usize) -> Result<Option<StatementRead>> {
     if r.get::<_, Option<&str>>(at).is_none() {
         return Ok(None);
     }
-    let entry_at_column = at + 11;
-    let keys_at = entry_at_column + 9;
+    let entry_at_column = at + column_count(STATEMENT_COLUMNS);
+    let keys_at = entry_at_column + column_count(ENTRY_COLUMNS);
     let entry = match r.get::<_, Option<i64>>(entry_at_column) {
         Some(_) => entry_at(r, entry_at_column).ok(),
         None => None,
@@ -1171,8 +1185,7 @@ impl Backend for PgStore {
             Some(_) => Some(crate::token_from_columns(token_columns_at(&row, 0))?),
             None => None,
         };
-        let token_columns = TOKEN_COLUMNS.split(", ").count();
-        Ok((token, statement_read_at(&row, token_columns)?))
+        Ok((token, statement_read_at(&row, column_count(TOKEN_COLUMNS))?))
     }
 
     fn statements(&mut self) -> Result<Vec<StatementRow>> {

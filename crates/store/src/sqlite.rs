@@ -74,6 +74,18 @@ pub fn peek_meta(path: &Path, key: &str) -> Result<Option<String>> {
 }
 
 impl SqliteStore {
+    /// The columns of an audit entry, not yet decoded.
+    fn audit_entry_columns(&mut self, seq: i64) -> Result<Option<(i64, [String; 8])>> {
+        Ok(self
+            .connection
+            .query_row(
+                &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ?1"),
+                [seq],
+                entry_from_row,
+            )
+            .optional()?)
+    }
+
     /// Opens (creating it, mode 0600, if needed) and migrates the store at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         crate::check_parent(path)?;
@@ -321,15 +333,9 @@ impl Backend for SqliteStore {
     }
 
     fn audit_entry(&mut self, seq: i64) -> Result<Option<Entry>> {
-        let row = self
-            .connection
-            .query_row(
-                &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ?1"),
-                [seq],
-                entry_from_row,
-            )
-            .optional()?;
-        row.map(crate::entry_from_columns).transpose()
+        self.audit_entry_columns(seq)?
+            .map(crate::entry_from_columns)
+            .transpose()
     }
 
     fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()> {
@@ -876,13 +882,7 @@ impl Backend for SqliteStore {
             return Ok(None);
         };
         let entry = self
-            .connection
-            .query_row(
-                &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ?1"),
-                [row.seq],
-                entry_from_row,
-            )
-            .optional()?
+            .audit_entry_columns(row.seq)?
             .and_then(|columns| crate::entry_from_columns(columns).ok());
         let keys = self.signing_keys()?;
         Ok(Some(StatementRead { row, entry, keys }))
