@@ -69,8 +69,9 @@ host_token=$(rs token create --party acme-cloud --role host 2>/dev/null)
 operator_token=$(rs token create --party operations --role operator 2>/dev/null)
 
 # The server, on a free port it picks itself; a high rate limit so that 429s do not
-# take the place of real answers.
-rs serve --listen 127.0.0.1:0 --rate-limit 100000 --burst 100000 2> "$work/serve.log" &
+# take the place of real answers. Started directly, not through `rs`: `$!` of a
+# function is a subshell, and stopping it would leave the server running.
+"$bin" --db "$work/store.db" serve --listen 127.0.0.1:0 --rate-limit 100000 --burst 100000 2> "$work/serve.log" &
 server=$!
 address=
 for _ in $(seq 100); do
