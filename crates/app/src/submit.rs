@@ -147,7 +147,6 @@ pub fn store(backend: &mut dyn Backend, time: &str, submissions: Vec<Submission>
             index: 0,
         },
         merged,
-        backend.event_layout(),
     )?;
     let stamp = Stamp {
         time: time.to_string(),

@@ -122,7 +122,7 @@ fn verified(backend: &mut dyn Backend) -> Report {
     report
 }
 
-/// The embedded store's segment format (crates/store/src/segment.rs), as a tamperer
+/// The stores' segment format (crates/store/src/segment.rs), as a tamperer
 /// who read the code would write it.
 #[derive(Serialize, Deserialize)]
 struct Segment<'a> {
@@ -148,45 +148,48 @@ struct Stored<'a> {
     revenue_units: &'a str,
 }
 
-/// Edits the first stored event of acme-cloud in October.
-fn edit_an_october_event(t: &TestStore, edit: impl Fn(&mut Stored<'_>), sql: &str) {
+/// Edits the first stored event of acme-cloud in October (both stores keep events in
+/// segments).
+fn edit_an_october_event(t: &TestStore, edit: impl Fn(&mut Stored<'_>)) {
     let october = revshare_core::period::Day::parse("2026-10-01").unwrap().0;
-    if t.is_postgres() {
-        t.tamper(&format!(
-            "UPDATE events SET {sql} WHERE ctid = (SELECT ctid FROM events WHERE host = 'acme-cloud' \
-             AND day >= {october} ORDER BY source, id LIMIT 1)"
-        ));
-        return;
-    }
-    let revshare_app::Location::Sqlite(path) = &t.location else {
-        unreachable!("not PostgreSQL")
+    let first = format!(
+        "SELECT number, events FROM segments WHERE host = 'acme-cloud' AND day >= {october} ORDER BY number LIMIT 1"
+    );
+    let edited = |bytes: &[u8]| {
+        let mut segment: Segment<'_> = postcard::from_bytes(bytes).unwrap();
+        edit(&mut segment.events[0]);
+        postcard::to_allocvec(&segment).unwrap()
     };
-    let connection = rusqlite::Connection::open(path).unwrap();
-    let (number, bytes): (i64, Vec<u8>) = connection
-        .query_row(
-            &format!("SELECT number, events FROM segments WHERE host = 'acme-cloud' AND day >= {october} ORDER BY number LIMIT 1"),
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    let mut segment: Segment<'_> = postcard::from_bytes(&bytes).unwrap();
-    edit(&mut segment.events[0]);
-    let edited = postcard::to_allocvec(&segment).unwrap();
-    connection
-        .execute(
-            "UPDATE segments SET events = ?1 WHERE number = ?2",
-            rusqlite::params![edited, number],
-        )
-        .unwrap();
+    match &t.location {
+        revshare_app::Location::Sqlite(path) => {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            let (number, bytes): (i64, Vec<u8>) = connection
+                .query_row(&first, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap();
+            connection
+                .execute(
+                    "UPDATE segments SET events = ?1 WHERE number = ?2",
+                    rusqlite::params![edited(&bytes), number],
+                )
+                .unwrap();
+        }
+        revshare_app::Location::Postgres(url) => {
+            let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+            let row = client.query_one(&first, &[]).unwrap();
+            let (number, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
+            client
+                .execute(
+                    "UPDATE segments SET events = $1 WHERE number = $2",
+                    &[&edited(&bytes), &number],
+                )
+                .unwrap();
+        }
+    }
 }
 
 fn an_events_quantity(t: &TestStore) {
     let mut backend = prepared(t);
-    edit_an_october_event(
-        t,
-        |e| e.input_tokens += 1_000_000,
-        "input_tokens = input_tokens + 1000000",
-    );
+    edit_an_october_event(t, |e| e.input_tokens += 1_000_000);
     let report = verified(backend.as_mut());
     names(&report, 3, "statement:acme-llama/2026-10");
     names(&report, 5, "events:acme-cloud");
@@ -194,7 +197,7 @@ fn an_events_quantity(t: &TestStore) {
 
 fn an_events_leaf_hash(t: &TestStore) {
     let mut backend = prepared(t);
-    edit_an_october_event(t, |e| e.leaf[0] ^= 1, "leaf = set_byte(leaf, 0, get_byte(leaf, 0) # 1)");
+    edit_an_october_event(t, |e| e.leaf[0] ^= 1);
     let report = verified(backend.as_mut());
     names(&report, 3, "statement:acme-llama/2026-10");
     names(&report, 5, "events:acme-cloud");
@@ -456,3 +459,89 @@ both_backends!(
     a_dropped_statement,
     a_rewritten_history,
 );
+
+/// A PostgreSQL database of schema 2 kept a row per event in a table `events`
+/// partitioned by day; opening it with this build moves the events into segments.
+/// Made here from a schema-3 store by writing its events back as rows.
+#[test]
+fn a_schema_2_database_is_upgraded_to_segments() {
+    let Some(t) = common::postgres() else { return };
+    let before = verify(prepared(&t).as_mut(), &Actor::cli(), None).unwrap();
+    let revshare_app::Location::Postgres(url) = &t.location else {
+        unreachable!("a PostgreSQL store")
+    };
+    let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+    let segments = client
+        .query("SELECT batch, host, day, events FROM segments ORDER BY number", &[])
+        .unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE events (
+                 batch bigint NOT NULL, source text COLLATE \"C\" NOT NULL, id text COLLATE \"C\" NOT NULL,
+                 leaf bytea NOT NULL, host text NOT NULL, model text NOT NULL, use_case text NOT NULL,
+                 currency text NOT NULL, customer bytea, utc_seconds bigint NOT NULL, day integer NOT NULL,
+                 requests bigint NOT NULL, input_tokens bigint NOT NULL, output_tokens bigint NOT NULL,
+                 revenue_units text NOT NULL
+             ) PARTITION BY RANGE (day);
+             CREATE TABLE events_all PARTITION OF events DEFAULT;
+             CREATE INDEX events_batch ON events (batch);",
+        )
+        .unwrap();
+    let mut rows = 0;
+    for row in &segments {
+        let (batch, host, day, bytes): (i64, String, i32, Vec<u8>) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        let segment: Segment<'_> = postcard::from_bytes(&bytes).unwrap();
+        let name = |i: u32| segment.names[i as usize];
+        for e in &segment.events {
+            let customer = e.customer.map(|c| c.to_vec());
+            client
+                .execute(
+                    "INSERT INTO events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    &[
+                        &batch,
+                        &name(e.source),
+                        &e.id,
+                        &&e.leaf[..],
+                        &host,
+                        &name(e.model),
+                        &name(e.use_case),
+                        &name(e.currency),
+                        &customer,
+                        &e.utc_seconds,
+                        &day,
+                        &e.requests,
+                        &e.input_tokens,
+                        &e.output_tokens,
+                        &e.revenue_units,
+                    ],
+                )
+                .unwrap();
+            rows += 1;
+        }
+    }
+    assert!(rows > 100, "the example's events: {rows}");
+    client
+        .batch_execute("DROP TABLE segments; UPDATE schema_migrations SET version = 2")
+        .unwrap();
+
+    let mut backend = t.open();
+    let after = verify(backend.as_mut(), &Actor::cli(), None).unwrap();
+    assert!(after.holds(), "after the upgrade: {:#?}", after.failures);
+    let counts = |r: &Report| (r.entries, r.statements, r.rerated, r.events);
+    assert_eq!(
+        counts(&after),
+        counts(&before),
+        "the same entries, statements and events checked"
+    );
+    assert!(before.rerated > 0 && before.events > 0);
+    let upgraded = client
+        .query_one(
+            "SELECT (SELECT sum(count) FROM segments), to_regclass('events') IS NULL, (SELECT version FROM schema_migrations)",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(upgraded.get::<_, i64>(0), rows, "every event moved");
+    assert_eq!(after.events, rows as u64);
+    assert!(upgraded.get::<_, bool>(1), "events dropped");
+    assert_eq!(upgraded.get::<_, i32>(2), 3);
+}

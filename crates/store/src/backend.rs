@@ -63,28 +63,16 @@ impl EventRow {
     }
 }
 
-/// How a backend keeps events, so that an import prepares its batches on the pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventLayout {
-    /// A row per event (PostgreSQL).
-    Rows,
-    /// Segments of events per host and day (the embedded store, see `segment.rs`).
-    Segments,
-}
-
-/// The events one transaction stores, with the segments already encoded when the
-/// backend keeps segments.
+/// The events one transaction stores, with their segments (`segment.rs`: both
+/// backends keep events so) encoded ahead, on the import's validation pool.
 pub struct EventBatch {
     pub rows: Vec<EventRow>,
-    pub(crate) segments: Option<Vec<crate::segment::Group>>,
+    pub(crate) segments: Vec<crate::segment::Group>,
 }
 
 impl EventBatch {
-    pub fn new(rows: Vec<EventRow>, layout: EventLayout) -> Result<EventBatch> {
-        let segments = match layout {
-            EventLayout::Rows => None,
-            EventLayout::Segments => Some(crate::segment::encode_groups(&rows)?),
-        };
+    pub fn new(rows: Vec<EventRow>) -> Result<EventBatch> {
+        let segments = crate::segment::encode_groups(&rows)?;
         Ok(EventBatch { rows, segments })
     }
 }
@@ -338,10 +326,6 @@ pub struct JobRow {
 /// whole transaction of its own.
 pub trait Backend: Send {
     fn name(&self) -> &'static str;
-
-    fn event_layout(&self) -> EventLayout {
-        EventLayout::Rows
-    }
 
     /// A second connection for writing batches in parallel, where the backend gains
     /// from it (PostgreSQL's server works on both cores); `None` for SQLite, whose

@@ -8,9 +8,9 @@ use revshare_core::audit::{Entry, Head};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::backend::{
-    AuditHook, Backend, ContractRow, ContributionRow, EventBatch, EventLayout, FxRow, IdempotencyRow, InsertOutcome,
-    JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRead, StatementRow, TokenRow,
-    TreeRow, Visit, VoidRow,
+    AuditHook, Backend, ContractRow, ContributionRow, EventBatch, FxRow, IdempotencyRow, InsertOutcome, JobRow, KeyRow,
+    NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRead, StatementRow, TokenRow, TreeRow, Visit,
+    VoidRow,
 };
 use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
@@ -266,10 +266,6 @@ fn leaf_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
 impl Backend for SqliteStore {
     fn name(&self) -> &'static str {
         "sqlite"
-    }
-
-    fn event_layout(&self) -> EventLayout {
-        EventLayout::Segments
     }
 
     fn begin_write(&mut self) -> Result<Head> {
@@ -591,10 +587,7 @@ impl Backend for SqliteStore {
     }
 
     fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {
-        let groups = match batch.segments.take() {
-            Some(groups) => groups,
-            None => segment::encode_groups(&batch.rows)?,
-        };
+        let groups = std::mem::take(&mut batch.segments);
         let events = &batch.rows;
         self.in_transaction(|transaction| {
             let outcomes = claim_keys(transaction, events)?;

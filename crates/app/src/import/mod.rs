@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use revshare_core::event::Timestamp;
 use revshare_ingest::offline::UsageInput;
 use revshare_ingest::reader::{Chunk, RecordReader};
-use revshare_store::backend::EventLayout;
 
 mod prepare;
 mod write;
@@ -101,7 +100,6 @@ pub fn import(
         }
     }
     let lanes = 1 + extras.len();
-    let layout = backend.event_layout();
     let stamp = Stamp {
         time: ctx.time(),
         actor: ctx.actor.id().to_string(),
@@ -142,7 +140,7 @@ pub fn import(
             .num_threads(threads)
             .build()
             .map_err(|e| AppError::Invalid(format!("starting the validation threads: {e}")))?;
-        let validated = pool.install(|| validate_all(keys, inputs, ctx.now, lanes, layout, &sender));
+        let validated = pool.install(|| validate_all(keys, inputs, ctx.now, lanes, &sender));
         // Closing the channel lets the writer finish what it has and return.
         drop(sender);
         let written = writer
@@ -174,7 +172,6 @@ fn validate_all(
     inputs: Vec<UsageInput>,
     now: Timestamp,
     lanes: usize,
-    layout: EventLayout,
     sender: &std::sync::mpsc::SyncSender<Vec<Prepared>>,
 ) -> Result<()> {
     for (file_index, input) in inputs.into_iter().enumerate() {
@@ -193,7 +190,7 @@ fn validate_all(
                 || {
                     chunks
                         .iter()
-                        .map(|chunk| prepare(keys, place, chunk, now, layout))
+                        .map(|chunk| prepare(keys, place, chunk, now))
                         .collect::<Result<Vec<_>>>()
                 },
             );

@@ -1,12 +1,12 @@
 //! Validating a chunk of usage into the rows a backend stores, off the writer: the
-//! event parse, customer pseudonyms, the layout the backend wants, and each row's
+//! event parse, customer pseudonyms, the segments the backends store, and each row's
 //! JCS for the audit entry of its batch.
 
 use rayon::prelude::*;
 use revshare_core::event::{too_far_ahead, Timestamp};
 use revshare_ingest::parse::{parse_chunk, Batch};
 use revshare_ingest::reader::{Chunk, Record};
-use revshare_store::backend::{EventBatch, EventLayout, EventRow, HostPart, InsertOutcome};
+use revshare_store::backend::{EventBatch, EventRow, HostPart, InsertOutcome};
 
 use super::Rejected;
 use crate::keys::Keys;
@@ -34,15 +34,9 @@ pub(crate) struct Prepared {
 
 /// Validates a chunk into rows (with customer pseudonyms), laid out for the backend,
 /// and refusals (records that are not JSON among them).
-pub(crate) fn prepare(
-    keys: &Keys,
-    input: InputPlace<'_>,
-    chunk: &Chunk,
-    now: Timestamp,
-    layout: EventLayout,
-) -> Result<Prepared> {
+pub(crate) fn prepare(keys: &Keys, input: InputPlace<'_>, chunk: &Chunk, now: Timestamp) -> Result<Prepared> {
     let all = prepare_rows(keys, input.name, chunk, now);
-    Prepared::of(input, all, layout)
+    Prepared::of(input, all)
 }
 
 /// Validates a chunk into rows and refusals.
@@ -77,12 +71,12 @@ pub(crate) fn prepare_rows(keys: &Keys, file: &str, chunk: &Chunk, now: Timestam
 
 impl Prepared {
     /// Rows made ready for the backend's layout, with their JCS for the audit.
-    pub(crate) fn of(input: InputPlace<'_>, all: PreparedRows, layout: EventLayout) -> Result<Prepared> {
+    pub(crate) fn of(input: InputPlace<'_>, all: PreparedRows) -> Result<Prepared> {
         let rows_jcs = RowsJcs::of(&all.rows);
         Ok(Prepared {
             file: input.name.to_string(),
             file_index: input.index,
-            batch: EventBatch::new(all.rows, layout).map_err(AppError::Store)?,
+            batch: EventBatch::new(all.rows).map_err(AppError::Store)?,
             origins: all.origins,
             problems: all.problems,
             read: all.read,
