@@ -1,10 +1,11 @@
-//! Segments: how the embedded store keeps events. One segment holds the events of one
-//! host and one UTC day that arrived in one import transaction, encoded with postcard
+//! Segments: how both stores keep events. One segment holds the events of one host
+//! and one UTC day that arrived in one import transaction, encoded with postcard
 //! (varints, strings borrowed on decode) behind a small dictionary of the names they
 //! repeat. A row per event made SQLite walk two B-trees and bind sixteen values per
-//! event; a segment row costs that once per about a hundred events (in the 1M-event
-//! benchmark), while the idempotency key still gets its own indexed row (see
-//! `event_keys` in the SQLite migration).
+//! event (and PostgreSQL parse fifteen columns, form a tuple and index it); a segment
+//! row costs that once per about a hundred events (in the 1M-event benchmark), while
+//! the idempotency key still gets its own indexed row (`event_keys` in both stores'
+//! migrations).
 //!
 //! Invariants: a segment is written in one transaction and holds the events of one
 //! host's batch, so all its events carry the row's audit `seq` (a close, which rates
