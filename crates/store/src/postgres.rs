@@ -6,7 +6,7 @@
 //! The store's write lock is a transaction-scoped advisory lock. Every writer takes
 //! it before it appends to the audit log and holds it until it commits, so the log is
 //! one chain and a transaction that read the head sees it unchanged. An import
-//! claims its keys and copies its events first, in parallel with other imports,
+//! claims its keys and stores its segments first, in parallel with other imports,
 //! and takes the lock only at its end to number its batches.
 
 use std::collections::{HashMap, HashSet};
@@ -40,7 +40,8 @@ pub struct PgStore {
     prepared: Prepared,
     url: String,
     /// Whether every key of the last batch written on this connection was new: if so,
-    /// the next batch's keys are claimed by `COPY` ([`copy_new_keys`]), else one by one.
+    /// the next batch's keys are claimed by `COPY` ([`copy_new_keys`]), else by
+    /// `INSERT … ON CONFLICT` ([`claim_keys`]).
     keys_were_new: bool,
 }
 
@@ -397,7 +398,8 @@ fn copy_new_keys(
     }
 }
 
-/// Claims the candidates' keys one by one: a key already stored is left to it.
+/// Claims the candidates' keys in one `INSERT … ON CONFLICT DO NOTHING`: a key
+/// already stored is left to it.
 /// Returns the candidates claimed.
 fn claim_keys(
     transaction: &mut postgres::Transaction<'_>,
@@ -529,6 +531,9 @@ fn insert_segments(
 /// batch's events into them, then drops `events`. On a new database there are none.
 fn upgrade_to_segments(transaction: &mut postgres::Transaction<'_>) -> Result<()> {
     transaction.batch_execute(SCHEMA_3)?;
+    // A process of the earlier build still connected must not commit rows the move
+    // has not read (the drop would take them): it waits, then fails on the missing table.
+    transaction.batch_execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")?;
     let portal = transaction.bind(
         "SELECT batch, source, id, leaf, host, model, use_case, currency, customer, utc_seconds, day,
                 requests, input_tokens, output_tokens, revenue_units

@@ -32,7 +32,7 @@ pub(crate) struct Prepared {
     pub rows_jcs: RowsJcs,
 }
 
-/// Validates a chunk into rows (with customer pseudonyms), laid out for the backend,
+/// Validates a chunk into rows (with customer pseudonyms), encoded into segments,
 /// and refusals (records that are not JSON among them).
 pub(crate) fn prepare(keys: &Keys, input: InputPlace<'_>, chunk: &Chunk, now: Timestamp) -> Result<Prepared> {
     let all = prepare_rows(keys, input.name, chunk, now);
@@ -70,7 +70,7 @@ pub(crate) fn prepare_rows(keys: &Keys, file: &str, chunk: &Chunk, now: Timestam
 }
 
 impl Prepared {
-    /// Rows made ready for the backend's layout, with their JCS for the audit.
+    /// Rows encoded into the segments the stores keep, with their JCS for the audit.
     pub(crate) fn of(input: InputPlace<'_>, all: PreparedRows) -> Result<Prepared> {
         let rows_jcs = RowsJcs::of(&all.rows);
         Ok(Prepared {
