@@ -372,6 +372,8 @@ enum Claim {
     /// A candidate was already stored: the transaction is aborted and must start again
     /// with [`claim_keys`].
     Taken,
+    /// Not copied (the connection's last batch had a stored key): [`claim_keys`] claims.
+    NotTried,
 }
 
 /// Claims the candidates' keys by binary `COPY`, on the assumption that they are all
@@ -940,19 +942,18 @@ impl Backend for PgStore {
         let prepared = &mut self.prepared;
         let candidates = key_candidates(events);
         let mut transaction = self.client.transaction()?;
-        let claim = match self.keys_were_new {
+        let copied = match self.keys_were_new {
             true => copy_new_keys(&mut transaction, events, &candidates)?,
-            false => Claim::Taken,
+            false => Claim::NotTried,
         };
-        let accepted: HashSet<usize> = match claim {
+        let accepted: HashSet<usize> = match copied {
             Claim::All => candidates.iter().copied().collect(),
             Claim::Taken => {
-                if self.keys_were_new {
-                    transaction.rollback()?;
-                    transaction = self.client.transaction()?;
-                }
+                transaction.rollback()?;
+                transaction = self.client.transaction()?;
                 claim_keys(&mut transaction, prepared, events, &candidates)?
             }
+            Claim::NotTried => claim_keys(&mut transaction, prepared, events, &candidates)?,
         };
         self.keys_were_new = accepted.len() == candidates.len();
         let outcomes = outcomes_of(&mut transaction, events, &accepted)?;
