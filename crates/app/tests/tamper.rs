@@ -446,7 +446,84 @@ fn a_statement_read_for_a_token(t: &TestStore) {
     );
 }
 
+/// Splits every stored tree of more than one leaf into two chunks: its first leaf,
+/// then the rest (the same SQL on both backends).
+const SPLIT_TREES: &str = "
+    INSERT INTO statement_tree_leaves (statement_id, tree, chunk, leaves)
+        SELECT statement_id, tree, 1, substr(leaves, 33) FROM statement_tree_leaves
+        WHERE chunk = 0 AND length(leaves) > 32;
+    UPDATE statement_tree_leaves SET leaves = substr(leaves, 1, 32) WHERE chunk = 0 AND length(leaves) > 32;";
+
+/// A tree's leaves are read back in chunk order, whatever the number of chunks.
+fn a_tree_in_chunks_reads_as_one(t: &TestStore) {
+    let mut backend = prepared(t);
+    let usage = String::from_utf8(fixture("usage-small.ndjson")).unwrap();
+    let october: Vec<serde_json::Value> = usage
+        .lines()
+        .filter(|l| l.contains("\"host\":\"acme-cloud\"") && l.contains("\"time\":\"2026-10"))
+        .take(5)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let proofs = |backend: &mut dyn Backend| -> Vec<String> {
+        october
+            .iter()
+            .map(|e| {
+                let (source, id) = (e["source"].as_str().unwrap(), e["id"].as_str().unwrap());
+                let proof = revshare_app::statements::prove(backend, &Actor::cli(), "acme-llama/2026-10", source, id);
+                serde_json::to_string(&proof.unwrap()).unwrap()
+            })
+            .collect()
+    };
+    let before = proofs(backend.as_mut());
+    t.tamper(SPLIT_TREES);
+    let split = verify(backend.as_mut(), &Actor::cli(), None).unwrap();
+    assert!(split.holds(), "trees in two chunks: {:#?}", split.failures);
+    assert_eq!(proofs(backend.as_mut()), before, "the same proofs");
+}
+
+/// Chunks of a tree stored out of order no longer make the signed root.
+fn a_trees_chunks_reordered(t: &TestStore) {
+    let mut backend = prepared(t);
+    t.tamper(SPLIT_TREES);
+    t.tamper(
+        "UPDATE statement_tree_leaves SET chunk = chunk - 10 WHERE statement_id = 'acme-llama/2026-10';
+         UPDATE statement_tree_leaves SET chunk = -9 - chunk WHERE statement_id = 'acme-llama/2026-10';",
+    );
+    let report = verified(backend.as_mut());
+    names(&report, 2, "statement:acme-llama/2026-10");
+}
+
+/// Puts every tree's leaves back in `statement_trees.leaves`, as the stores of
+/// PostgreSQL schema 3 and SQLite schema 2 kept them (trees of one chunk only).
+fn unchunk_trees(t: &TestStore) {
+    let (blob, empty, version) = match t.is_postgres() {
+        true => ("bytea", "''::bytea", "UPDATE schema_migrations SET version = 3"),
+        false => ("BLOB", "x''", "PRAGMA user_version = 2"),
+    };
+    t.tamper(&format!(
+        "ALTER TABLE statement_trees ADD COLUMN leaves {blob};
+         UPDATE statement_trees SET leaves = coalesce((SELECT l.leaves FROM statement_tree_leaves l
+             WHERE l.statement_id = statement_trees.statement_id AND l.tree = statement_trees.tree AND l.chunk = 0), {empty});
+         DROP TABLE statement_tree_leaves;
+         {version};"
+    ));
+}
+
+/// A store of the schema before trees were chunked is moved to chunks when opened.
+fn an_earlier_schemas_trees_are_moved_into_chunks(t: &TestStore) {
+    let before = verify(prepared(t).as_mut(), &Actor::cli(), None).unwrap();
+    unchunk_trees(t);
+    let after = verify(t.open().as_mut(), &Actor::cli(), None).unwrap();
+    assert!(after.holds(), "after the upgrade: {:#?}", after.failures);
+    let counts = |r: &Report| (r.entries, r.statements, r.rerated, r.events);
+    assert_eq!(counts(&after), counts(&before));
+    assert!(before.statements > 0);
+}
+
 both_backends!(
+    an_earlier_schemas_trees_are_moved_into_chunks,
+    a_tree_in_chunks_reads_as_one,
+    a_trees_chunks_reordered,
     a_statement_read_for_a_token,
     a_statement_edited_after_it_was_read,
     an_events_quantity,
@@ -520,8 +597,10 @@ fn a_schema_2_database_is_upgraded_to_segments() {
         }
     }
     assert!(rows > 100, "the example's events: {rows}");
+    client.batch_execute("DROP TABLE segments").unwrap();
+    unchunk_trees(&t);
     client
-        .batch_execute("DROP TABLE segments; UPDATE schema_migrations SET version = 2")
+        .batch_execute("UPDATE schema_migrations SET version = 2")
         .unwrap();
 
     let mut backend = t.open();
@@ -543,5 +622,5 @@ fn a_schema_2_database_is_upgraded_to_segments() {
     assert_eq!(upgraded.get::<_, i64>(0), rows, "every event moved");
     assert_eq!(after.events, rows as u64);
     assert!(upgraded.get::<_, bool>(1), "events dropped");
-    assert_eq!(upgraded.get::<_, i32>(2), 3);
+    assert_eq!(upgraded.get::<_, i32>(2), 4);
 }

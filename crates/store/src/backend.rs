@@ -274,6 +274,10 @@ pub struct StatementRow {
     pub seq: i64,
 }
 
+/// The most leaves one stored chunk of a tree holds (32 MiB): a whole tree in one
+/// value would pass the 1 GB both SQLite and PostgreSQL allow a value.
+pub const LEAVES_PER_CHUNK: usize = 1 << 20;
+
 /// One of a statement's Merkle trees as closed: its leaves in tree order (32 bytes
 /// each). Derived: checked against the signed roots, not audited on its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -283,6 +287,17 @@ pub struct TreeRow {
     pub count: i64,
     pub root: String,
     pub leaves: Vec<u8>,
+}
+
+impl TreeRow {
+    /// The leaves as stored: chunks of at most [`LEAVES_PER_CHUNK`] leaves, numbered
+    /// from 0 in tree order.
+    pub fn chunks(&self) -> impl Iterator<Item = (i32, &[u8])> {
+        self.leaves
+            .chunks(LEAVES_PER_CHUNK * 32)
+            .zip(0..)
+            .map(|(leaves, chunk)| (chunk, leaves))
+    }
 }
 
 /// A beneficiary's signed payout notice. Derived from its statement.
@@ -462,4 +477,37 @@ pub trait Backend: Send {
     /// A statement's trees without their leaves (`leaves` empty).
     fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>>;
     fn notices(&mut self, statement_id: &str) -> Result<Vec<NoticeRow>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_is_stored_in_numbered_chunks_that_make_it_again() {
+        let leaves: Vec<u8> = (0..(2 * LEAVES_PER_CHUNK + 3) * 32).map(|i| (i % 251) as u8).collect();
+        let tree = TreeRow {
+            statement_id: "s".into(),
+            tree: "events".into(),
+            count: (2 * LEAVES_PER_CHUNK + 3) as i64,
+            root: String::new(),
+            leaves,
+        };
+        let chunks: Vec<(i32, &[u8])> = tree.chunks().collect();
+        let sizes: Vec<(i32, usize)> = chunks.iter().map(|(n, c)| (*n, c.len())).collect();
+        assert_eq!(
+            sizes,
+            [(0, LEAVES_PER_CHUNK * 32), (1, LEAVES_PER_CHUNK * 32), (2, 3 * 32)]
+        );
+        assert_eq!(
+            chunks.iter().flat_map(|(_, c)| c.iter().copied()).collect::<Vec<u8>>(),
+            tree.leaves
+        );
+        let empty = TreeRow {
+            leaves: Vec::new(),
+            count: 0,
+            ..tree
+        };
+        assert_eq!(empty.chunks().count(), 0, "an empty tree stores no chunk");
+    }
 }

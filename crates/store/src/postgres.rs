@@ -26,9 +26,10 @@ use crate::backend::{
 use crate::segment::{self, Group, SegmentRow};
 use crate::{host_parts, StoreError};
 
-const SCHEMA_VERSION: i32 = 3;
+const SCHEMA_VERSION: i32 = 4;
 const SCHEMA_2: &str = include_str!("../migrations/postgres/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../migrations/postgres/003_segments.sql");
+const SCHEMA_4: &str = include_str!("../migrations/postgres/004_tree_chunks.sql");
 /// The store's write lock (see the module's documentation).
 const WRITE_LOCK: i64 = 0x7265_7673_6861_7265; // "revshare"
 /// Serializes schema creation by concurrent first connections.
@@ -75,13 +76,17 @@ impl PgStore {
             [] => {
                 transaction.batch_execute(SCHEMA_2)?;
                 upgrade_to_segments(&mut transaction)?;
+                transaction.batch_execute(SCHEMA_4)?;
                 transaction.execute(
                     "INSERT INTO schema_migrations (version) VALUES ($1)",
                     &[&SCHEMA_VERSION],
                 )?;
             }
-            [2] => {
-                upgrade_to_segments(&mut transaction)?;
+            [version @ (2 | 3)] => {
+                if *version == 2 {
+                    upgrade_to_segments(&mut transaction)?;
+                }
+                transaction.batch_execute(SCHEMA_4)?;
                 transaction.execute("UPDATE schema_migrations SET version = $1", &[&SCHEMA_VERSION])?;
             }
             [SCHEMA_VERSION] => {}
@@ -1348,9 +1353,15 @@ impl Backend for PgStore {
         }
         for tree in trees {
             self.execute(
-                "INSERT INTO statement_trees (statement_id, tree, count, root, leaves) VALUES ($1, $2, $3, $4, $5)",
-                &[&tree.statement_id, &tree.tree, &tree.count, &tree.root, &tree.leaves],
+                "INSERT INTO statement_trees (statement_id, tree, count, root) VALUES ($1, $2, $3, $4)",
+                &[&tree.statement_id, &tree.tree, &tree.count, &tree.root],
             )?;
+            for (chunk, leaves) in tree.chunks() {
+                self.execute(
+                    "INSERT INTO statement_tree_leaves (statement_id, tree, chunk, leaves) VALUES ($1, $2, $3, $4)",
+                    &[&tree.statement_id, &tree.tree, &chunk, &leaves],
+                )?;
+            }
         }
         for notice in notices {
             self.execute(
@@ -1362,18 +1373,27 @@ impl Backend for PgStore {
     }
 
     fn tree(&mut self, statement_id: &str, tree: &str) -> Result<Option<TreeRow>> {
-        Ok(self
-            .query_opt(
-                "SELECT count, root, leaves FROM statement_trees WHERE statement_id = $1 AND tree = $2",
-                &[&statement_id, &tree],
-            )?
-            .map(|r| TreeRow {
-                statement_id: statement_id.to_string(),
-                tree: tree.to_string(),
-                count: r.get(0),
-                root: r.get(1),
-                leaves: r.get(2),
-            }))
+        let Some(summary) = self.query_opt(
+            "SELECT count, root FROM statement_trees WHERE statement_id = $1 AND tree = $2",
+            &[&statement_id, &tree],
+        )?
+        else {
+            return Ok(None);
+        };
+        let mut leaves = Vec::new();
+        for chunk in self.query(
+            "SELECT leaves FROM statement_tree_leaves WHERE statement_id = $1 AND tree = $2 ORDER BY chunk",
+            &[&statement_id, &tree],
+        )? {
+            leaves.extend_from_slice(chunk.get::<_, &[u8]>(0));
+        }
+        Ok(Some(TreeRow {
+            statement_id: statement_id.to_string(),
+            tree: tree.to_string(),
+            count: summary.get(0),
+            root: summary.get(1),
+            leaves,
+        }))
     }
 
     fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>> {

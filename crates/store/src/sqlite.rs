@@ -16,8 +16,9 @@ use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
 
 /// The schema this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
-const SCHEMA: &str = include_str!("../migrations/sqlite/002_audited.sql");
+const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_2: &str = include_str!("../migrations/sqlite/002_audited.sql");
+const SCHEMA_3: &str = include_str!("../migrations/sqlite/003_tree_chunks.sql");
 
 pub struct SqliteStore {
     connection: Connection,
@@ -65,12 +66,29 @@ pub fn peek_meta(path: &Path, key: &str) -> Result<Option<String>> {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap_or(-1);
-    if version != SCHEMA_VERSION {
+    // Schema 3 changed no `meta`: a store of schema 2 (migrated when opened) answers too.
+    if !(2..=SCHEMA_VERSION).contains(&version) {
         return Ok(None);
     }
     Ok(connection
         .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
         .optional()?)
+}
+
+/// Brings a new store or one of schema 2 to this build's schema, in one transaction
+/// (another process may have done it first: the version is read again inside it).
+fn migrate(connection: &mut Connection) -> Result<()> {
+    let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = transaction.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == 0 {
+        transaction.execute_batch(SCHEMA_2)?;
+    }
+    if version < 3 {
+        transaction.execute_batch(SCHEMA_3)?;
+    }
+    transaction.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    transaction.commit()?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -97,7 +115,7 @@ impl SqliteStore {
         // A store of another schema is refused before anything (even the journal
         // mode) is written to it.
         match (version, tables) {
-            (SCHEMA_VERSION, _) | (0, 0) => {}
+            (2..=SCHEMA_VERSION, _) | (0, 0) => {}
             (1, _) => {
                 return Err(StoreError::Refused(format!(
                     "{}: this store was made by an earlier build of revshare (schema 1, without the audit \
@@ -121,15 +139,9 @@ impl SqliteStore {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
-        if version == 0 {
+        if version != SCHEMA_VERSION {
             make_private(path)?;
-            let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let raced: i64 = transaction.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-            if raced == 0 {
-                transaction.execute_batch(SCHEMA)?;
-                transaction.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-            }
-            transaction.commit()?;
+            migrate(&mut connection)?;
         }
         Ok(SqliteStore { connection })
     }
@@ -914,9 +926,15 @@ impl Backend for SqliteStore {
         }
         for tree in trees {
             self.connection.execute(
-                "INSERT INTO statement_trees (statement_id, tree, count, root, leaves) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![tree.statement_id, tree.tree, tree.count, tree.root, tree.leaves],
+                "INSERT INTO statement_trees (statement_id, tree, count, root) VALUES (?1, ?2, ?3, ?4)",
+                params![tree.statement_id, tree.tree, tree.count, tree.root],
             )?;
+            for (chunk, leaves) in tree.chunks() {
+                self.connection.execute(
+                    "INSERT INTO statement_tree_leaves (statement_id, tree, chunk, leaves) VALUES (?1, ?2, ?3, ?4)",
+                    params![tree.statement_id, tree.tree, chunk, leaves],
+                )?;
+            }
         }
         for notice in notices {
             self.connection.execute(
@@ -928,22 +946,32 @@ impl Backend for SqliteStore {
     }
 
     fn tree(&mut self, statement_id: &str, tree: &str) -> Result<Option<TreeRow>> {
-        Ok(self
+        let summary = self
             .connection
             .query_row(
-                "SELECT count, root, leaves FROM statement_trees WHERE statement_id = ?1 AND tree = ?2",
+                "SELECT count, root FROM statement_trees WHERE statement_id = ?1 AND tree = ?2",
                 [statement_id, tree],
-                |r| {
-                    Ok(TreeRow {
-                        statement_id: statement_id.to_string(),
-                        tree: tree.to_string(),
-                        count: r.get(0)?,
-                        root: r.get(1)?,
-                        leaves: r.get(2)?,
-                    })
-                },
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?)
+            .optional()?;
+        let Some((count, root)) = summary else {
+            return Ok(None);
+        };
+        let mut leaves = Vec::new();
+        let mut chunks = self.connection.prepare_cached(
+            "SELECT leaves FROM statement_tree_leaves WHERE statement_id = ?1 AND tree = ?2 ORDER BY chunk",
+        )?;
+        let mut rows = chunks.query([statement_id, tree])?;
+        while let Some(row) = rows.next()? {
+            leaves.extend_from_slice(&row.get::<_, Vec<u8>>(0)?);
+        }
+        Ok(Some(TreeRow {
+            statement_id: statement_id.to_string(),
+            tree: tree.to_string(),
+            count,
+            root,
+            leaves,
+        }))
     }
 
     fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>> {
