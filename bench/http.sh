@@ -152,7 +152,7 @@ print(max(1, round($cycle_ms - latency_ms)))")
   after=$(accepted)
   figure[$name-half-events-s]=$(python3 -c "print(round(($after - $before) / $duration))")
   figure[$name-half-p99]=$(wrk_p99_ms "$out/wrk-$name-half.txt")
-  figure[$name-half-errors]=$(wrk_errors "$out/wrk-$name-half.txt")
+  figure[$name-half-errors]=$(($(wrk_errors "$out/wrk-$name-calibrate.txt") + $(wrk_errors "$out/wrk-$name-half.txt")))
   figure[$name-rss-ingest]=$(hwm_kib "$server")
 
   # The statement of acme-llama for the period, closed with the CLI beside the running

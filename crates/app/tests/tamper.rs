@@ -14,6 +14,7 @@ use revshare_core::period::Period;
 use revshare_core::tables::{ContributionStatus, Contributions};
 use revshare_core::verify::verify_statement_bytes;
 use revshare_ingest::offline::UsageInput;
+use revshare_store::backend::{StatementRow, TreeRow, LEAVES_PER_CHUNK};
 use serde::{Deserialize, Serialize};
 
 use common::{ctx, TestStore};
@@ -494,7 +495,7 @@ fn a_trees_chunks_reordered(t: &TestStore) {
 }
 
 /// Puts every tree's leaves back in `statement_trees.leaves`, as the stores of
-/// PostgreSQL schema 3 and SQLite schema 2 kept them (trees of one chunk only).
+/// PostgreSQL schema 3 and SQLite schema 2 kept them (the trees here are of one chunk).
 fn unchunk_trees(t: &TestStore) {
     let (blob, empty, version) = match t.is_postgres() {
         true => ("bytea", "''::bytea", "UPDATE schema_migrations SET version = 3"),
@@ -509,19 +510,110 @@ fn unchunk_trees(t: &TestStore) {
     ));
 }
 
-/// A store of the schema before trees were chunked is moved to chunks when opened.
+/// One integer that `sql` selects, read behind the service's back.
+fn scalar(t: &TestStore, sql: &str) -> i64 {
+    match &t.location {
+        revshare_app::Location::Sqlite(path) => {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            connection.query_row(sql, [], |r| r.get(0)).unwrap()
+        }
+        revshare_app::Location::Postgres(url) => {
+            let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+            client.query_one(sql, &[]).unwrap().get(0)
+        }
+    }
+}
+
+/// `leaves` leaves (32 bytes each) that differ from one another.
+fn many_leaves(leaves: usize) -> Vec<u8> {
+    (0..leaves as u64).flat_map(|i| [i.to_le_bytes(); 4].concat()).collect()
+}
+
+/// A tree stored as the schema before chunks kept it, under a statement id of its own.
+fn insert_unchunked_tree(t: &TestStore, statement_id: &str, leaves: &[u8]) {
+    let insert = "INSERT INTO statement_trees (statement_id, tree, count, root, leaves) VALUES ";
+    let count = (leaves.len() / 32) as i64;
+    match &t.location {
+        revshare_app::Location::Sqlite(path) => {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            let sql = format!("{insert} (?1, 'events', ?2, '', ?3)");
+            connection
+                .execute(&sql, rusqlite::params![statement_id, count, leaves])
+                .unwrap();
+        }
+        revshare_app::Location::Postgres(url) => {
+            let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+            let sql = format!("{insert} ($1, 'events', $2, '', $3)");
+            client.execute(&sql, &[&statement_id, &count, &leaves]).unwrap();
+        }
+    }
+}
+
+/// A store of the schema before trees were chunked is moved to chunks when opened,
+/// a tree of more than one chunk's leaves cut into chunks as a close cuts it.
 fn an_earlier_schemas_trees_are_moved_into_chunks(t: &TestStore) {
     let before = verify(prepared(t).as_mut(), &Actor::cli(), None).unwrap();
+    let version = |t: &TestStore| match t.is_postgres() {
+        true => scalar(t, "SELECT version::bigint FROM schema_migrations"),
+        false => scalar(t, "PRAGMA user_version"),
+    };
+    let current = version(t);
     unchunk_trees(t);
-    let after = verify(t.open().as_mut(), &Actor::cli(), None).unwrap();
+    let big = many_leaves(LEAVES_PER_CHUNK + 3);
+    insert_unchunked_tree(t, "old/big", &big);
+    assert!(version(t) < current);
+
+    let mut backend = t.open();
+    let after = verify(backend.as_mut(), &Actor::cli(), None).unwrap();
     assert!(after.holds(), "after the upgrade: {:#?}", after.failures);
     let counts = |r: &Report| (r.entries, r.statements, r.rerated, r.events);
     assert_eq!(counts(&after), counts(&before));
     assert!(before.statements > 0);
+    assert_eq!(version(t), current, "the store is of this build's schema");
+    assert_eq!(backend.tree("old/big", "events").unwrap().unwrap().leaves, big);
+    let chunks = "SELECT count(*) FROM statement_tree_leaves WHERE statement_id = 'old/big'";
+    assert_eq!(scalar(t, chunks), 2);
+    let empty = "SELECT count(*) FROM statement_tree_leaves WHERE length(leaves) = 0";
+    assert_eq!(scalar(t, empty), 0, "an empty tree has no chunk");
+}
+
+/// A close's tree of more than one chunk's leaves is stored in chunks and read whole.
+fn a_tree_of_more_than_one_chunk(t: &TestStore) {
+    let mut backend = t.open();
+    let leaves = many_leaves(2 * LEAVES_PER_CHUNK + 5);
+    let row = StatementRow {
+        statement_id: "big/2026-11".into(),
+        contract: "big".into(),
+        period: "2026-11".into(),
+        host: "acme-cloud".into(),
+        start_day: 0,
+        end_day: 0,
+        close_seq: 0,
+        settled: "[]".into(),
+        json: "{}".into(),
+        closed_at: NOW.into(),
+        seq: 0,
+    };
+    let tree = TreeRow {
+        statement_id: row.statement_id.clone(),
+        tree: "events".into(),
+        count: (leaves.len() / 32) as i64,
+        root: String::new(),
+        leaves,
+    };
+    backend.begin_write().unwrap();
+    assert!(backend
+        .insert_statement(&row, std::slice::from_ref(&tree), &[])
+        .unwrap());
+    backend.commit().unwrap();
+    assert_eq!(backend.tree(&row.statement_id, "events").unwrap().unwrap(), tree);
+    let chunks = "SELECT count(*) FROM statement_tree_leaves WHERE statement_id = 'big/2026-11'";
+    assert_eq!(scalar(t, chunks), 3);
 }
 
 both_backends!(
     an_earlier_schemas_trees_are_moved_into_chunks,
+    a_tree_of_more_than_one_chunk,
     a_tree_in_chunks_reads_as_one,
     a_trees_chunks_reordered,
     a_statement_read_for_a_token,
@@ -539,7 +631,8 @@ both_backends!(
 
 /// A PostgreSQL database of schema 2 kept a row per event in a table `events`
 /// partitioned by day; opening it with this build moves the events into segments.
-/// Made here from a schema-3 store by writing its events back as rows.
+/// Made here from a store of this build by writing its events back as rows and its
+/// trees' leaves back into `statement_trees`.
 #[test]
 fn a_schema_2_database_is_upgraded_to_segments() {
     let Some(t) = common::postgres() else { return };

@@ -207,3 +207,10 @@ fn contribution_enums(
         revshare_core::tables::ContributionStatus::parse(status).ok_or_else(|| bad("status", status))?,
     ))
 }
+
+/// A tree's count and root, and the bytes of its chunks (to read them into one
+/// buffer), in SQL both backends take.
+pub(crate) const TREE_SUMMARY: &str = "SELECT count, root,
+        (SELECT coalesce(sum(length(l.leaves)), 0) FROM statement_tree_leaves l
+         WHERE l.statement_id = t.statement_id AND l.tree = t.tree)
+     FROM statement_trees t WHERE t.statement_id = $1 AND t.tree = $2";

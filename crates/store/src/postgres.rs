@@ -1373,19 +1373,17 @@ impl Backend for PgStore {
     }
 
     fn tree(&mut self, statement_id: &str, tree: &str) -> Result<Option<TreeRow>> {
-        let Some(summary) = self.query_opt(
-            "SELECT count, root FROM statement_trees WHERE statement_id = $1 AND tree = $2",
-            &[&statement_id, &tree],
-        )?
-        else {
+        let Some(summary) = self.query_opt(crate::TREE_SUMMARY, &[&statement_id, &tree])? else {
             return Ok(None);
         };
-        let mut leaves = Vec::new();
-        for chunk in self.query(
+        let mut leaves = Vec::with_capacity(usize::try_from(summary.get::<_, i64>(2)).unwrap_or(0));
+        // Chunk by chunk: a tree of tens of millions of leaves is held once, not twice.
+        let mut chunks = self.client.query_raw(
             "SELECT leaves FROM statement_tree_leaves WHERE statement_id = $1 AND tree = $2 ORDER BY chunk",
-            &[&statement_id, &tree],
-        )? {
-            leaves.extend_from_slice(chunk.get::<_, &[u8]>(0));
+            [&statement_id, &tree],
+        )?;
+        while let Some(chunk) = chunks.next()? {
+            leaves.extend_from_slice(chunk.try_get::<_, &[u8]>(0)?);
         }
         Ok(Some(TreeRow {
             statement_id: statement_id.to_string(),

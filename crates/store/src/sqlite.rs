@@ -77,14 +77,19 @@ pub fn peek_meta(path: &Path, key: &str) -> Result<Option<String>> {
 
 /// Brings a new store or one of schema 2 to this build's schema, in one transaction
 /// (another process may have done it first: the version is read again inside it).
-fn migrate(connection: &mut Connection) -> Result<()> {
+fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
     let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = transaction.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version == 0 {
-        transaction.execute_batch(SCHEMA_2)?;
-    }
-    if version < 3 {
-        transaction.execute_batch(SCHEMA_3)?;
+    match version {
+        SCHEMA_VERSION => return Ok(()),
+        0 => transaction.execute_batch(&format!("{SCHEMA_2}\n{SCHEMA_3}"))?,
+        2 => transaction.execute_batch(SCHEMA_3)?,
+        other => {
+            return Err(StoreError::Refused(format!(
+                "{}: not a revshare store of schema {SCHEMA_VERSION} (user_version {other})",
+                path.display()
+            )))
+        }
     }
     transaction.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     transaction.commit()?;
@@ -139,9 +144,11 @@ impl SqliteStore {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
-        if version != SCHEMA_VERSION {
+        if version == 0 {
             make_private(path)?;
-            migrate(&mut connection)?;
+        }
+        if version != SCHEMA_VERSION {
+            migrate(&mut connection, path)?;
         }
         Ok(SqliteStore { connection })
     }
@@ -948,22 +955,24 @@ impl Backend for SqliteStore {
     fn tree(&mut self, statement_id: &str, tree: &str) -> Result<Option<TreeRow>> {
         let summary = self
             .connection
-            .query_row(
-                "SELECT count, root FROM statement_trees WHERE statement_id = ?1 AND tree = ?2",
-                [statement_id, tree],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row(crate::TREE_SUMMARY, [statement_id, tree], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?))
+            })
             .optional()?;
-        let Some((count, root)) = summary else {
+        let Some((count, root, size)) = summary else {
             return Ok(None);
         };
-        let mut leaves = Vec::new();
+        let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         let mut chunks = self.connection.prepare_cached(
             "SELECT leaves FROM statement_tree_leaves WHERE statement_id = ?1 AND tree = ?2 ORDER BY chunk",
         )?;
         let mut rows = chunks.query([statement_id, tree])?;
         while let Some(row) = rows.next()? {
-            leaves.extend_from_slice(&row.get::<_, Vec<u8>>(0)?);
+            let chunk = row.get_ref(0)?;
+            let bytes = chunk
+                .as_blob()
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, chunk.data_type(), Box::new(e)))?;
+            leaves.extend_from_slice(bytes);
         }
         Ok(Some(TreeRow {
             statement_id: statement_id.to_string(),
