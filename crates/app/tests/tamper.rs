@@ -510,20 +510,6 @@ fn unchunk_trees(t: &TestStore) {
     ));
 }
 
-/// One integer that `sql` selects, read behind the service's back.
-fn scalar(t: &TestStore, sql: &str) -> i64 {
-    match &t.location {
-        revshare_app::Location::Sqlite(path) => {
-            let connection = rusqlite::Connection::open(path).unwrap();
-            connection.query_row(sql, [], |r| r.get(0)).unwrap()
-        }
-        revshare_app::Location::Postgres(url) => {
-            let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
-            client.query_one(sql, &[]).unwrap().get(0)
-        }
-    }
-}
-
 /// `leaves` leaves (32 bytes each) that differ from one another.
 fn many_leaves(leaves: usize) -> Vec<u8> {
     (0..leaves as u64).flat_map(|i| [i.to_le_bytes(); 4].concat()).collect()
@@ -554,8 +540,8 @@ fn insert_unchunked_tree(t: &TestStore, statement_id: &str, leaves: &[u8]) {
 fn an_earlier_schemas_trees_are_moved_into_chunks(t: &TestStore) {
     let before = verify(prepared(t).as_mut(), &Actor::cli(), None).unwrap();
     let version = |t: &TestStore| match t.is_postgres() {
-        true => scalar(t, "SELECT version::bigint FROM schema_migrations"),
-        false => scalar(t, "PRAGMA user_version"),
+        true => t.scalar("SELECT version::bigint FROM schema_migrations"),
+        false => t.scalar("PRAGMA user_version"),
     };
     let current = version(t);
     unchunk_trees(t);
@@ -572,9 +558,9 @@ fn an_earlier_schemas_trees_are_moved_into_chunks(t: &TestStore) {
     assert_eq!(version(t), current, "the store is of this build's schema");
     assert_eq!(backend.tree("old/big", "events").unwrap().unwrap().leaves, big);
     let chunks = "SELECT count(*) FROM statement_tree_leaves WHERE statement_id = 'old/big'";
-    assert_eq!(scalar(t, chunks), 2);
+    assert_eq!(t.scalar(chunks), 2);
     let empty = "SELECT count(*) FROM statement_tree_leaves WHERE length(leaves) = 0";
-    assert_eq!(scalar(t, empty), 0, "an empty tree has no chunk");
+    assert_eq!(t.scalar(empty), 0, "an empty tree has no chunk");
 }
 
 /// A close's tree of more than one chunk's leaves is stored in chunks and read whole.
@@ -608,7 +594,7 @@ fn a_tree_of_more_than_one_chunk(t: &TestStore) {
     backend.commit().unwrap();
     assert_eq!(backend.tree(&row.statement_id, "events").unwrap().unwrap(), tree);
     let chunks = "SELECT count(*) FROM statement_tree_leaves WHERE statement_id = 'big/2026-11'";
-    assert_eq!(scalar(t, chunks), 3);
+    assert_eq!(t.scalar(chunks), 3);
 }
 
 both_backends!(

@@ -72,24 +72,10 @@ impl PgStore {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        match applied.as_slice() {
-            [] => {
-                transaction.batch_execute(SCHEMA_2)?;
-                upgrade_to_segments(&mut transaction)?;
-                transaction.batch_execute(SCHEMA_4)?;
-                transaction.execute(
-                    "INSERT INTO schema_migrations (version) VALUES ($1)",
-                    &[&SCHEMA_VERSION],
-                )?;
-            }
-            [version @ (2 | 3)] => {
-                if *version == 2 {
-                    upgrade_to_segments(&mut transaction)?;
-                }
-                transaction.batch_execute(SCHEMA_4)?;
-                transaction.execute("UPDATE schema_migrations SET version = $1", &[&SCHEMA_VERSION])?;
-            }
-            [SCHEMA_VERSION] => {}
+        // The schema found, then each step from it to this build's, in order.
+        let found = match applied.as_slice() {
+            [] => 0,
+            [version @ 2..=SCHEMA_VERSION] => *version,
             [1] => {
                 return Err(StoreError::Refused(format!(
                     "{}: this database was made by an earlier build of revshare (schema 1, without the audit \
@@ -103,6 +89,22 @@ impl PgStore {
                     redact(url)
                 )))
             }
+        };
+        if found == 0 {
+            transaction.batch_execute(SCHEMA_2)?;
+        }
+        if found < 3 {
+            upgrade_to_segments(&mut transaction)?;
+        }
+        if found < 4 {
+            transaction.batch_execute(SCHEMA_4)?;
+        }
+        if found < SCHEMA_VERSION {
+            transaction.execute("DELETE FROM schema_migrations", &[])?;
+            transaction.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[&SCHEMA_VERSION],
+            )?;
         }
         transaction.commit()?;
         Ok(PgStore {

@@ -47,6 +47,20 @@ impl TestStore {
         }
     }
 
+    /// One integer that `sql` selects, read behind the service's back.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        match &self.location {
+            Location::Sqlite(path) => {
+                let connection = rusqlite::Connection::open(path).unwrap();
+                connection.query_row(sql, [], |r| r.get(0)).unwrap()
+            }
+            Location::Postgres(url) => {
+                let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                client.query_one(sql, &[]).unwrap().get(0)
+            }
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self.location, Location::Postgres(_))
     }
