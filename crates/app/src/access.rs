@@ -26,6 +26,11 @@ pub enum Permission {
     Contributions,
     Locate,
     VoidEvents,
+    /// Register a witness key and cosign checkpoints: every party but the operator,
+    /// whose own witness is the checkpoint file beside its key file.
+    Witness,
+    /// Accept a restored backup's shorter log.
+    AcceptRollback,
 }
 
 impl Permission {
@@ -36,10 +41,12 @@ impl Permission {
             Permission::AddContractVersion
             | Permission::WriteTables
             | Permission::Close
-            | Permission::ManagePartiesAndTokens => role == Operator,
+            | Permission::ManagePartiesAndTokens
+            | Permission::AcceptRollback => role == Operator,
             Permission::ReadTables | Permission::Contributions | Permission::Locate => role != Beneficiary,
             Permission::VerifyStore => matches!(role, Operator | Auditor),
             Permission::VoidEvents => matches!(role, Operator | Host),
+            Permission::Witness => role != Operator,
         }
     }
 
@@ -55,6 +62,11 @@ impl Permission {
             Permission::Contributions => "take contribution steps",
             Permission::Locate => "locate events",
             Permission::VoidEvents => "void events (the operator, and hosts for their own events)",
+            Permission::Witness => {
+                "register witness keys or cosign (parties do; the operator's witness is the \
+                                    checkpoint file beside its key file)"
+            }
+            Permission::AcceptRollback => "accept a rollback (the operator does)",
         }
     }
 }
@@ -199,6 +211,9 @@ impl Own {
             }
             "events" | "void" => self.hosts.contains(&host_of(rest)),
             "party" => self.party.as_deref() == Some(rest),
+            "witness_key" => self.party.as_deref() == Some(host_of(rest).as_str()),
+            // About the log itself (a rollback accepted): every party's witness says so.
+            "log" => true,
             _ => false,
         }
     }
@@ -211,7 +226,7 @@ mod tests {
     #[test]
     fn the_role_table_of_actions() {
         use Permission::*;
-        let table: [(Permission, [bool; 5]); 10] = [
+        let table: [(Permission, [bool; 5]); 12] = [
             // operator, licensor, host, beneficiary, auditor
             (SubmitUsage, [false, false, true, false, false]),
             (VoidEvents, [true, false, true, false, false]),
@@ -223,6 +238,8 @@ mod tests {
             (Contributions, [true, true, true, false, true]),
             (VerifyStore, [true, false, false, false, true]),
             (ManagePartiesAndTokens, [true, false, false, false, false]),
+            (Witness, [false, true, true, true, true]),
+            (AcceptRollback, [true, false, false, false, false]),
         ];
         for (action, allowed) in table {
             for (role, expected) in Role::ALL.into_iter().zip(allowed) {

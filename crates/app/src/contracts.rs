@@ -7,6 +7,7 @@ use revshare_core::contract::{Contract, ContractSet};
 use revshare_core::period::Day;
 use revshare_store::backend::{ContractRow, StatementRow};
 
+use crate::keys::Keys;
 use crate::rows::{object, payload};
 use crate::setup::ensure_party;
 use crate::tx::{self, Tx};
@@ -29,12 +30,18 @@ pub enum Added {
 }
 
 /// Validates a contract file and stores it as a new version.
-pub fn add_version(backend: &mut dyn Backend, ctx: Ctx<'_>, file_name: &str, bytes: &[u8]) -> Result<Added> {
+pub fn add_version(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    ctx: Ctx<'_>,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<Added> {
     crate::access::require(ctx.actor, crate::access::Permission::AddContractVersion)?;
     let contract = Contract::from_toml(file_name, bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
     let toml = String::from_utf8(bytes.to_vec())
         .map_err(|_| AppError::Invalid(format!("{file_name}: a contract file must be UTF-8")))?;
-    tx::write(backend, ctx, |tx| add_in(tx, file_name, contract, toml))
+    tx::write(backend, keys, ctx, |tx| add_in(tx, file_name, contract, toml))
 }
 
 fn add_in(tx: &mut Tx<'_>, file_name: &str, contract: Contract, toml: String) -> Result<Added> {

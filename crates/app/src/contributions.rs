@@ -9,6 +9,7 @@ use revshare_core::tables::ContributionStatus;
 use revshare_store::backend::ContributionRow;
 
 use crate::access::{require, Permission};
+use crate::keys::Keys;
 use crate::rows::{object, payload};
 use crate::tx::{self, Tx};
 use crate::{AppError, Backend, Ctx, Result};
@@ -49,14 +50,14 @@ fn party_of(tx: &mut Tx<'_>, contract: &str, side: Party) -> Result<String> {
 
 /// Records a proposal. A party (a token's, or the one of `--as`) must be the side
 /// that proposes; the operator proposes for either side.
-pub fn propose(backend: &mut dyn Backend, ctx: Ctx<'_>, proposal: &Proposal) -> Result<ContributionRow> {
+pub fn propose(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, proposal: &Proposal) -> Result<ContributionRow> {
     check_side_taker(backend, ctx, &proposal.contract)?;
     if proposal.reference.chars().count() > REFERENCE_CHARS_MAX {
         return Err(AppError::Invalid(format!(
             "--reference: at most {REFERENCE_CHARS_MAX} characters"
         )));
     }
-    tx::write(backend, ctx, |tx| {
+    tx::write(backend, keys, ctx, |tx| {
         let proposer = party_of(tx, &proposal.contract, proposal.by)?;
         if let Some(party) = ctx.actor.side() {
             if party != proposer {
@@ -98,7 +99,13 @@ pub fn propose(backend: &mut dyn Backend, ctx: Ctx<'_>, proposal: &Proposal) -> 
 /// Accepts or rejects a proposed contribution, once. A party (a token's, or the one
 /// of `--as`) must be the other side of the contract; the operator decides for
 /// either.
-pub fn decide(backend: &mut dyn Backend, ctx: Ctx<'_>, number: i64, decision: Decision) -> Result<ContributionRow> {
+pub fn decide(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    ctx: Ctx<'_>,
+    number: i64,
+    decision: Decision,
+) -> Result<ContributionRow> {
     // A role that takes no contribution steps is refused before any lookup, so that
     // the answer says nothing about which contributions exist.
     require(ctx.actor, Permission::Contributions)?;
@@ -112,7 +119,7 @@ pub fn decide(backend: &mut dyn Backend, ctx: Ctx<'_>, number: i64, decision: De
         AppError::NotFound(_) => AppError::NotFound(format!("no contribution {number} is stored")),
         other => other,
     })?;
-    tx::write(backend, ctx, |tx| {
+    tx::write(backend, keys, ctx, |tx| {
         let mut row = tx
             .backend
             .contributions()?

@@ -5,6 +5,7 @@ use revshare_store::backend::JobRow;
 use serde::Serialize;
 
 use crate::access::{require, Permission};
+use crate::keys::Keys;
 use crate::verify_store::Report;
 use crate::{Actor, AppError, Backend, Ctx, Result};
 
@@ -51,12 +52,19 @@ pub fn start_verify(backend: &mut dyn Backend, ctx: Ctx<'_>) -> Result<Job> {
     Ok(Job::of(row))
 }
 
-/// Runs a recorded `audit verify` job and stores its report.
-pub fn run_verify(backend: &mut dyn Backend, ctx: Ctx<'_>, id: &str, since_seq: Option<i64>) -> Result<Job> {
+/// Runs a recorded `audit verify` job (with the server's key file: the log is also
+/// checked against the checkpoint kept beside it) and stores its report.
+pub fn run_verify(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    ctx: Ctx<'_>,
+    id: &str,
+    since_seq: Option<i64>,
+) -> Result<Job> {
     let mut row = backend
         .job(id)?
         .ok_or_else(|| AppError::NotFound(format!("no job `{id}`")))?;
-    let outcome: Result<Report> = crate::verify_store::verify(backend, ctx.actor, since_seq);
+    let outcome: Result<Report> = crate::verify_store::verify_with_keys(backend, ctx.actor, keys, since_seq);
     let (state, result) = match outcome {
         Ok(report) => (
             if report.holds() { "holds" } else { "failed" },

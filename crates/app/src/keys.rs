@@ -1,23 +1,34 @@
 //! The service's secrets: an Ed25519 signing key and the key of customer
 //! pseudonyms, in one JSON file (mode 0600), never in the database and never
-//! printed. The store records the public key; every load checks the file against it,
-//! so a key file of another store can sign nothing here.
+//! printed, with the id of the store they belong to. The store records the public
+//! key and its id; every load checks the file against both, so a key file of another
+//! store can sign nothing here. Beside the key file lies the checkpoint file of its
+//! store (`checkpoint_file`), which a database writer cannot reach either.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
+use revshare_core::checkpoint::{LogKey, LogSigner, StoreId};
 use revshare_core::verify::{PublicKey, ALGORITHM};
 use revshare_store::backend::SigningKeyRow;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint_file::CheckpointFile;
 use crate::{AppError, Backend, Result};
 
 /// The secrets, checked against the store they sign for (see [`Keys::open`]).
 pub struct Keys {
     signing: SigningKey,
     pseudonym: [u8; 32],
+    path: PathBuf,
+    /// The store id the file names (files made before stores had one name none).
+    store_id: Option<StoreId>,
+    /// The checkpoint file beside the key file, once the keys are bound to a store.
+    checkpoints: Option<CheckpointFile>,
+    /// The key these replace, while a rotation is sealed (it signs beside them).
+    previous: Option<SigningKey>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -27,6 +38,8 @@ struct KeyFile {
     key_id: String,
     secret: String,
     pseudonym_secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    store_id: Option<String>,
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -38,27 +51,33 @@ fn key_error(message: String) -> AppError {
 }
 
 impl Keys {
-    /// Creates new secrets at `path` (mode 0600); never replaces an existing file.
-    pub fn create(path: &Path) -> Result<Keys> {
+    /// Creates new secrets for a new store `store_id` at `path` (mode 0600); never
+    /// replaces an existing file.
+    pub fn create(path: &Path, store_id: &StoreId) -> Result<Keys> {
         let mut pseudonym = [0u8; 32];
         getrandom::fill(&mut pseudonym).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
-        Keys::create_with(path, pseudonym)
+        Keys::create_with(path, pseudonym, store_id)
     }
 
     /// Creates a new signing key at `path` that keeps `pseudonym`, the key of
     /// customer pseudonyms (which must never change for a store).
-    fn create_with(path: &Path, pseudonym: [u8; 32]) -> Result<Keys> {
+    fn create_with(path: &Path, pseudonym: [u8; 32], store_id: &StoreId) -> Result<Keys> {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
         let keys = Keys {
             signing: SigningKey::from_bytes(&secret),
             pseudonym,
+            path: path.to_path_buf(),
+            store_id: Some(store_id.clone()),
+            checkpoints: None,
+            previous: None,
         };
         let file = KeyFile {
             alg: ALGORITHM.to_string(),
             key_id: keys.public().key_id,
             secret: b64().encode(secret),
             pseudonym_secret: b64().encode(pseudonym),
+            store_id: Some(store_id.to_string()),
         };
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -92,11 +111,25 @@ impl Keys {
                 self.public().key_id
             )));
         }
-        let rotated = Keys::create_with(new_path, self.pseudonym)?;
-        let recorded = crate::setup::add_signing_key(backend, &rotated.public(), ctx);
+        let store_id = self
+            .store_id
+            .clone()
+            .ok_or_else(|| key_error("these keys are not bound to a store".to_string()))?;
+        let mut rotated = Keys::create_with(new_path, self.pseudonym, &store_id)?;
+        rotated.bind(store_id.clone())?;
+        // The new file's checkpoint file starts where this one is, and the rotation is
+        // sealed by both keys, so that its checkpoint opens with either.
+        let carried = match self.checkpoint_file()?.on_disk(&self.log_signer()?.keys()) {
+            Ok(kept) => kept.map_or(Ok(()), |kept| rotated.checkpoint_file()?.replace(&kept)),
+            Err(error) => Err(error),
+        };
+        rotated.previous = Some(self.signing.clone());
+        let recorded = carried.and_then(|()| crate::setup::add_signing_key(backend, &rotated, ctx));
+        rotated.previous = None;
         if let Err(error) = recorded {
             // Nothing refers to the new file: take it away again.
             let _ = std::fs::remove_file(new_path);
+            let _ = std::fs::remove_file(checkpoint_path(new_path, &store_id));
             return Err(error);
         }
         Ok(rotated)
@@ -115,9 +148,20 @@ impl Keys {
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| key_error(format!("{}: {field} is not 32 base64 bytes", path.display())))
         };
+        let store_id = match &file.store_id {
+            Some(text) => Some(
+                StoreId::parse(text)
+                    .ok_or_else(|| key_error(format!("{}: store_id is not 16 lowercase hex digits", path.display())))?,
+            ),
+            None => None,
+        };
         let keys = Keys {
             signing: SigningKey::from_bytes(&decode("secret", &file.secret)?),
             pseudonym: decode("pseudonym_secret", &file.pseudonym_secret)?,
+            path: path.to_path_buf(),
+            store_id,
+            checkpoints: None,
+            previous: None,
         };
         if keys.public().key_id != file.key_id {
             return Err(key_error(format!(
@@ -130,9 +174,11 @@ impl Keys {
         Ok(keys)
     }
 
-    /// Reads a key file and checks that it holds this store's signing key.
+    /// Reads a key file and checks that it holds this store's signing key and names
+    /// this store. A store made by a build before stores had an id and a log tree is
+    /// upgraded now (statements.md: its key is needed), and the file given its id.
     pub fn open(path: &Path, backend: &mut dyn Backend) -> Result<Keys> {
-        let keys = Keys::load(path)?;
+        let mut keys = Keys::load(path)?;
         let stored = store_key_id(backend)?;
         let held = keys.public().key_id;
         if held != stored {
@@ -142,11 +188,110 @@ impl Keys {
                 path.display()
             )));
         }
+        match (keys.store_id.clone(), crate::log::store_id(backend)?) {
+            (Some(held), Some(stored)) if held == stored => keys.bind(held),
+            (Some(held), Some(stored)) => Err(key_error(format!(
+                "{} is the key file of store {held}, but this is store {stored}",
+                path.display()
+            ))),
+            (None, Some(stored)) => Err(key_error(format!(
+                "{} names no store, but this store is {stored}: it was upgraded with another copy of its key \
+                 file, which now names it; use that copy",
+                path.display()
+            ))),
+            (held, None) => {
+                let id = match held {
+                    Some(id) => id,
+                    None => {
+                        let id = new_store_id()?;
+                        keys.write_store_id(&id)?;
+                        id
+                    }
+                };
+                keys.bind(id)?;
+                crate::log::upgrade(backend, &keys)?;
+                Ok(())
+            }
+        }?;
         Ok(keys)
+    }
+
+    /// Binds the keys to their store: its checkpoint file beside the key file.
+    pub(crate) fn bind(&mut self, store_id: StoreId) -> Result<()> {
+        self.checkpoints = Some(CheckpointFile::new(checkpoint_path(&self.path, &store_id)));
+        self.store_id = Some(store_id);
+        Ok(())
+    }
+
+    /// Writes the store id into the key file (replacing it atomically, mode 0600).
+    pub(crate) fn write_store_id(&mut self, store_id: &StoreId) -> Result<()> {
+        self.rewrite(Some(store_id))?;
+        self.store_id = Some(store_id.clone());
+        Ok(())
+    }
+
+    /// Takes the store id out of the key file (see `setup::release_key_file`).
+    pub(crate) fn forget_store_id(&mut self) -> Result<()> {
+        self.rewrite(None)?;
+        self.store_id = None;
+        self.checkpoints = None;
+        Ok(())
+    }
+
+    fn rewrite(&self, store_id: Option<&StoreId>) -> Result<()> {
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| key_error(format!("cannot read the key file {}: {e}", self.path.display())))?;
+        let mut file: KeyFile = serde_json::from_str(&text)
+            .map_err(|e| key_error(format!("{} is not a revshare key file: {e}", self.path.display())))?;
+        file.store_id = store_id.map(StoreId::to_string);
+        let text = serde_json::to_string_pretty(&file).expect("key files serialize");
+        crate::checkpoint_file::write_private(&self.path, text.as_bytes())
+            .map_err(|e| key_error(format!("cannot write the key file {}: {e}", self.path.display())))
+    }
+
+    /// The store these keys are bound to.
+    pub fn store_id(&self) -> Option<&StoreId> {
+        self.store_id.as_ref()
+    }
+
+    fn bound(&self) -> Result<(&StoreId, &CheckpointFile)> {
+        match (&self.store_id, &self.checkpoints) {
+            (Some(id), Some(file)) => Ok((id, file)),
+            _ => Err(key_error(
+                "these keys are not opened for a store (Keys::open binds them)".to_string(),
+            )),
+        }
+    }
+
+    /// The checkpoint signer of the store's log.
+    pub(crate) fn log_signer(&self) -> Result<LogSigner> {
+        let (id, _) = self.bound()?;
+        let signer = LogSigner::new(self.signing.clone(), id);
+        Ok(match &self.previous {
+            Some(previous) => signer.with_previous(previous.clone()),
+            None => signer,
+        })
+    }
+
+    /// The checkpoint file beside the key file.
+    pub fn checkpoint_file(&self) -> Result<&CheckpointFile> {
+        Ok(self.bound()?.1)
+    }
+
+    /// Writes the newest checkpoint signed with these keys to the checkpoint file
+    /// (before a command exits or a response is sent).
+    pub fn flush(&self) -> Result<()> {
+        let (_, file) = self.bound()?;
+        file.flush(&self.log_signer()?.keys())
     }
 
     pub fn signing(&self) -> &SigningKey {
         &self.signing
+    }
+
+    /// The public key as a note verifier of the store's log.
+    pub fn log_key(&self) -> Result<LogKey> {
+        Ok(self.log_signer()?.key())
     }
 
     pub fn public(&self) -> PublicKey {
@@ -157,6 +302,27 @@ impl Keys {
     pub fn pseudonym(&self, host: &str, reference: &str) -> [u8; 16] {
         revshare_core::privacy::pseudonym(&self.pseudonym, host, reference)
     }
+}
+
+/// A new Ed25519 key: a party's witness key (`revshare witness`).
+pub fn new_signing_key() -> Result<SigningKey> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
+    Ok(SigningKey::from_bytes(&secret))
+}
+
+/// A new random store id.
+pub(crate) fn new_store_id() -> Result<StoreId> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
+    Ok(StoreId::from_bytes(bytes))
+}
+
+/// `<key file>.<store id>.checkpoint`.
+pub fn checkpoint_path(key_file: &Path, store_id: &StoreId) -> PathBuf {
+    let mut name = key_file.as_os_str().to_owned();
+    name.push(format!(".{store_id}.checkpoint"));
+    PathBuf::from(name)
 }
 
 /// The id of the key this store signs with now (its latest signing key).

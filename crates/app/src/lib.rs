@@ -10,6 +10,8 @@
 
 pub mod access;
 pub mod audit;
+mod checked;
+pub mod checkpoint_file;
 pub mod close;
 pub mod contracts;
 pub mod contributions;
@@ -18,6 +20,7 @@ pub mod import;
 pub mod jobs;
 pub mod keys;
 pub mod locate;
+pub mod log;
 pub mod page;
 pub mod parties;
 mod period_events;
@@ -90,7 +93,7 @@ impl AppError {
             AppError::TooEarly(_) => "too_early",
             AppError::TooLarge(_) => "payload_too_large",
             AppError::IdempotencyConflict(_) => "idempotency_conflict",
-            AppError::Integrity(_) => "integrity",
+            AppError::Integrity(_) | AppError::Store(StoreError::Corrupt { .. }) => "integrity",
             AppError::Store(StoreError::Refused(_)) => "invalid_request",
             AppError::Store(_) => "unavailable",
         }
@@ -100,7 +103,8 @@ impl AppError {
     pub fn is_refusal(&self) -> bool {
         !matches!(
             self,
-            AppError::Integrity(_) | AppError::Store(StoreError::Database(_) | StoreError::Io(_))
+            AppError::Integrity(_)
+                | AppError::Store(StoreError::Database(_) | StoreError::Io(_) | StoreError::Corrupt { .. })
         )
     }
 }

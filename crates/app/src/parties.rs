@@ -4,6 +4,7 @@
 use revshare_store::backend::PartyRow;
 
 use crate::access::{require, Permission};
+use crate::keys::Keys;
 use crate::setup::ensure_party;
 use crate::tx;
 use crate::{AppError, Backend, Ctx, Result};
@@ -12,7 +13,7 @@ use crate::{AppError, Backend, Ctx, Result};
 pub const NAME_CHARS_MAX: usize = 200;
 
 /// Adds a party; an id already taken is a conflict.
-pub fn add(backend: &mut dyn Backend, ctx: Ctx<'_>, id: &str, name: Option<&str>) -> Result<PartyRow> {
+pub fn add(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, id: &str, name: Option<&str>) -> Result<PartyRow> {
     require(ctx.actor, Permission::ManagePartiesAndTokens)?;
     let name = name.unwrap_or(id);
     let length = name.chars().count();
@@ -21,7 +22,7 @@ pub fn add(backend: &mut dyn Backend, ctx: Ctx<'_>, id: &str, name: Option<&str>
             "name: 1 to {NAME_CHARS_MAX} characters, found {length}"
         )));
     }
-    tx::write(backend, ctx, |tx| {
+    tx::write(backend, keys, ctx, |tx| {
         if !ensure_party(tx, id, name)? {
             return Err(AppError::Conflict(format!("party `{id}` exists already")));
         }

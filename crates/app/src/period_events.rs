@@ -1,5 +1,9 @@
 //! A host's events of one period as of an audit seq, read without an allocation per
-//! event and sorted by `(source, id)` bytewise (the order of Merkle leaves).
+//! event and sorted by `(source, id)` bytewise (the order of Merkle leaves), and the
+//! payloads of the batches they came from, hashed again for a close to check.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 
 use rayon::prelude::*;
 use revshare_core::merkle::Hash;
@@ -7,6 +11,7 @@ use revshare_core::period::{Day, Period};
 use revshare_core::rating::{InternedFacts, PeriodUsage, RatingInputs, Router, StatementKey, Symbols, UsageMap};
 use revshare_store::backend::EventView;
 
+use crate::rows::{write_event_row, BatchHasher};
 use crate::{AppError, Backend, Result};
 
 /// One stored event in compact form: its key in the arena, names interned.
@@ -16,6 +21,7 @@ struct Compact {
     id_len: u32,
     leaf: Hash,
     seq: i64,
+    utc_seconds: i64,
     facts: InternedFacts,
 }
 
@@ -82,6 +88,7 @@ impl PeriodEvents {
             id_len: e.id.len() as u32,
             leaf,
             seq: e.seq,
+            utc_seconds: e.utc_seconds,
             facts,
         });
         Ok(())
@@ -134,6 +141,125 @@ impl PeriodEvents {
     pub fn leaves(&self, indices: &[u32]) -> Vec<Hash> {
         debug_assert!(indices.windows(2).all(|w| w[0] < w[1]), "indices in key order");
         indices.iter().map(|i| self.leaf(*i)).collect()
+    }
+}
+
+impl PeriodEvents {
+    /// The seqs of the batches the events were stored by.
+    pub fn seqs(&self) -> BTreeSet<i64> {
+        self.events.iter().map(|e| e.seq).collect()
+    }
+
+    /// The payload of each batch `seqs` names, from its events read here and, where
+    /// it holds events outside `host`'s days of `period`, those read now: what its
+    /// `events_accepted` entry must hold (statements.md, Audit log).
+    pub fn batch_payloads(
+        &self,
+        backend: &mut dyn Backend,
+        host: &str,
+        period: Period,
+        seqs: &[i64],
+    ) -> Result<Vec<(i64, [u8; 32])>> {
+        let mut outside: HashMap<i64, Vec<OwnedRow>> = HashMap::new();
+        for seq in seqs {
+            let mut rows = Vec::new();
+            backend.scan_batch_except(*seq, host, period.start().0, period.end().0, &mut |e| {
+                rows.push(OwnedRow::of(e));
+                Ok(())
+            })?;
+            rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+            outside.insert(*seq, rows);
+        }
+        let mut members: HashMap<i64, Vec<u32>> = seqs.iter().map(|s| (*s, Vec::new())).collect();
+        for (index, event) in self.events.iter().enumerate() {
+            if let Some(list) = members.get_mut(&event.seq) {
+                list.push(index as u32);
+            }
+        }
+        Ok(seqs
+            .par_iter()
+            .map(|seq| (*seq, self.batch_payload(&members[seq], &outside[seq])))
+            .collect())
+    }
+
+    /// One batch's payload: its events here (indices in key order) merged in key
+    /// order with its events from elsewhere.
+    fn batch_payload(&self, members: &[u32], outside: &[OwnedRow]) -> [u8; 32] {
+        let mut hasher = BatchHasher::default();
+        let mut row = Vec::with_capacity(512);
+        let mut units = String::with_capacity(40);
+        let mut rest = outside.iter().peekable();
+        for index in members {
+            let event = &self.events[*index as usize];
+            let (source, id) = key_of(&self.keys, event);
+            while let Some(other) = rest.next_if(|o| o.key() < (source, id)) {
+                hasher.add(&other.leaf, &other.jcs);
+            }
+            row.clear();
+            self.write_row(event, &mut units, &mut row);
+            hasher.add(&event.leaf, &row);
+        }
+        for other in rest {
+            hasher.add(&other.leaf, &other.jcs);
+        }
+        hasher.finish()
+    }
+
+    /// An event's stored row as its batch's payload hashes it (`rows::write_event_row`).
+    fn write_row(&self, event: &Compact, units: &mut String, out: &mut Vec<u8>) {
+        let (source, id) = key_of(&self.keys, event);
+        let facts = &event.facts;
+        let customer = facts.customer.map(|c| {
+            let mut bytes = [0u8; 16];
+            let decoded = hex::decode_to_slice(self.symbols.name(c), &mut bytes);
+            debug_assert!(decoded.is_ok(), "customers are interned as 32 hex digits");
+            bytes
+        });
+        units.clear();
+        let _ = write!(units, "{}", facts.revenue_units);
+        let view = EventView {
+            seq: event.seq,
+            source: std::str::from_utf8(source).unwrap_or_default(),
+            id: std::str::from_utf8(id).unwrap_or_default(),
+            leaf: &event.leaf,
+            host: self.symbols.name(facts.host),
+            model: self.symbols.name(facts.model),
+            use_case: self.symbols.name(facts.use_case),
+            currency: self.symbols.name(facts.currency),
+            customer: customer.as_ref().map(|c| &c[..]),
+            utc_seconds: event.utc_seconds,
+            day: facts.day.0,
+            requests: facts.requests as i64,
+            input_tokens: facts.input_tokens as i64,
+            output_tokens: facts.output_tokens as i64,
+            revenue_units: units,
+        };
+        write_event_row(&view, out);
+    }
+}
+
+/// An event of a batch read from outside the period: its key, leaf, and row's JCS.
+struct OwnedRow {
+    source: Vec<u8>,
+    id: Vec<u8>,
+    leaf: Vec<u8>,
+    jcs: Vec<u8>,
+}
+
+impl OwnedRow {
+    fn of(e: &EventView<'_>) -> OwnedRow {
+        let mut jcs = Vec::with_capacity(400);
+        write_event_row(e, &mut jcs);
+        OwnedRow {
+            source: e.source.as_bytes().to_vec(),
+            id: e.id.as_bytes().to_vec(),
+            leaf: e.leaf.to_vec(),
+            jcs,
+        }
+    }
+
+    fn key(&self) -> (&[u8], &[u8]) {
+        (&self.source, &self.id)
     }
 }
 

@@ -44,6 +44,11 @@ pub mod object {
     pub fn contribution(contract: &str, number: i64) -> String {
         format!("contribution:{contract}:{number}")
     }
+    pub fn witness_key(party: &str, number: i64) -> String {
+        format!("witness_key:{party}:{number}")
+    }
+    /// The log itself (a rollback the operator accepted).
+    pub const LOG: &str = "log";
 }
 
 /// The FX rows an entry added, in `(date, from, to)` order.

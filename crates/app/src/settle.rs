@@ -18,6 +18,7 @@ use revshare_core::verify::{PublicKey, TreeName, VerifiedStatement};
 use revshare_store::backend::{StatementRead, StatementRow};
 use serde::{Deserialize, Serialize};
 
+use crate::checked::Trust;
 use crate::period_events::PeriodEvents;
 use crate::snapshot::Snapshot;
 use crate::{AppError, Backend, Result};
@@ -193,10 +194,11 @@ pub struct Pending {
 
 /// The contract's closed periods before `period` and what is pending for each, as of
 /// the snapshot's seq.
-pub fn pending(
+pub(crate) fn pending(
     backend: &mut dyn Backend,
     snapshot: &Snapshot,
     verified: &mut VerifiedStatements,
+    trust: &mut Trust,
     contract: usize,
     period: Period,
 ) -> Result<Pending> {
@@ -210,6 +212,7 @@ pub fn pending(
     // they record decides what this close settles.
     for row in &closed {
         verified.get(backend, row)?;
+        trust.statement(backend, row)?;
     }
     for row in closed {
         let Some(earlier) = Period::parse(&row.period) else {
@@ -230,7 +233,7 @@ pub fn pending(
             continue;
         }
         let settled_so_far = settled_amounts(backend, snapshot, verified, row)?;
-        let rerated = rerate(backend, snapshot, key, version, after)?;
+        let rerated = rerate(backend, snapshot, trust, key, version, after)?;
         if let Some((carried, trees)) = adjustment(version, earlier, &rerated, &settled_so_far) {
             pending.carried.push(carried);
             pending.trees.extend(trees);
@@ -282,7 +285,7 @@ fn changed(
         .contribution_rows
         .iter()
         .any(|c| c.contract == contract.id && c.decided_seq.is_some_and(window) && (start..end).contains(&c.date));
-    Ok(voids || fx || contributions || backend.count_events(&contract.host, start, end, after, through)? > 0)
+    Ok(voids || fx || contributions || backend.has_events(&contract.host, start, end, after, through)?)
 }
 
 /// A closed period re-rated as of the snapshot, and which events that adds and
@@ -299,11 +302,13 @@ struct Rerated {
 fn rerate(
     backend: &mut dyn Backend,
     snapshot: &Snapshot,
+    trust: &mut Trust,
     key: StatementKey,
     version: &Contract,
     after: i64,
 ) -> Result<Rerated> {
     let events = PeriodEvents::read(backend, &version.host, key.period, snapshot.seq)?;
+    trust.events(backend, &events, &version.host, key.period)?;
     let inputs = snapshot.inputs_for(key.period);
     let voided_at = |i: u32| -> Option<i64> {
         snapshot

@@ -33,14 +33,16 @@ pub fn init(backend: &mut dyn Backend, key_file: &Path, ctx: Ctx<'_>) -> Result<
             key_id: keys.public().key_id,
         });
     }
+    let store_id = crate::keys::new_store_id()?;
     let created_key = !key_file.exists();
-    let keys = if created_key {
-        Keys::create(key_file)?
+    let mut keys = if created_key {
+        Keys::create(key_file, &store_id)?
     } else {
-        Keys::load(key_file)?
+        adopt(key_file, &store_id)?
     };
+    keys.bind(store_id.clone())?;
     let public = keys.public();
-    tx::write(backend, ctx, |tx| {
+    tx::write(backend, &keys, ctx, |tx| {
         if !tx.backend.signing_keys()?.is_empty() {
             return Err(AppError::Conflict("the store was initialized meanwhile".to_string()));
         }
@@ -48,6 +50,7 @@ pub fn init(backend: &mut dyn Backend, key_file: &Path, ctx: Ctx<'_>) -> Result<
             .set_meta("pseudonym_scheme", revshare_core::privacy::PSEUDONYM_SCHEME)?;
         let time = tx.time().to_string();
         tx.backend.set_meta("created_at", &time)?;
+        tx.backend.set_meta("store_id", store_id.as_str())?;
         record_key(tx, &public)
     })?;
     Ok(Initialized::New {
@@ -56,13 +59,25 @@ pub fn init(backend: &mut dyn Backend, key_file: &Path, ctx: Ctx<'_>) -> Result<
     })
 }
 
-/// Records a new signing key (the store signs with its latest).
-pub(crate) fn add_signing_key(
-    backend: &mut dyn Backend,
-    public: &revshare_core::verify::PublicKey,
-    ctx: Ctx<'_>,
-) -> Result<()> {
-    tx::write(backend, ctx, |tx| record_key(tx, public))
+/// An existing key file taken for a new store: one that names no store yet, which
+/// from now on names this one.
+fn adopt(key_file: &Path, store_id: &revshare_core::checkpoint::StoreId) -> Result<Keys> {
+    let mut keys = Keys::load(key_file)?;
+    if let Some(other) = keys.store_id() {
+        return Err(AppError::Invalid(format!(
+            "{} is the key file of store {other}; a new store needs a key file of its own (point --key-file at a \
+             path where none exists)",
+            key_file.display()
+        )));
+    }
+    keys.write_store_id(store_id)?;
+    Ok(keys)
+}
+
+/// Records the signing key of `keys` (the store signs with its latest), sealed by it.
+pub(crate) fn add_signing_key(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>) -> Result<()> {
+    let public = keys.public();
+    tx::write(backend, keys, ctx, |tx| record_key(tx, &public))
 }
 
 fn record_key(tx: &mut Tx<'_>, public: &revshare_core::verify::PublicKey) -> Result<()> {
@@ -99,6 +114,18 @@ pub(crate) fn ensure_party(tx: &mut Tx<'_>, id: &str, name: &str) -> Result<bool
     row.seq = entry.seq as i64;
     tx.backend.add_party(&row)?;
     Ok(true)
+}
+
+/// Makes a key file name no store, so that a new store may take it: for `revshare
+/// demo`, which replaces only a store it made, once it checked the key is that
+/// store's. The store's checkpoint file goes with it.
+pub fn release_key_file(key_file: &Path) -> Result<()> {
+    let mut keys = Keys::load(key_file)?;
+    if let Some(store_id) = keys.store_id().cloned() {
+        let _ = std::fs::remove_file(crate::keys::checkpoint_path(key_file, &store_id));
+        keys.forget_store_id()?;
+    }
+    Ok(())
 }
 
 /// Marks a store as made by `revshare demo`, which may replace only such a store.

@@ -135,7 +135,12 @@ fn own_events_only(all: PreparedRows, party: &str) -> PreparedRows {
 
 /// Stores batches of one token in one transaction: the valid events of every one of
 /// them or, on a failure, of none. Outcomes come back in order.
-pub fn store(backend: &mut dyn Backend, time: &str, submissions: Vec<Submission>) -> Result<Vec<BatchOutcome>> {
+pub fn store(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    time: &str,
+    submissions: Vec<Submission>,
+) -> Result<Vec<BatchOutcome>> {
     let Some(actor) = submissions.first().map(|s| s.actor.clone()) else {
         return Ok(Vec::new());
     };
@@ -152,7 +157,9 @@ pub fn store(backend: &mut dyn Backend, time: &str, submissions: Vec<Submission>
         time: time.to_string(),
         actor,
     };
-    let written = write_prepared(backend, prepared, &stamp, None)?;
+    let written = write_prepared(backend, keys, prepared, &stamp, None)?;
+    // The batches are answered after their checkpoint is kept beside the key file.
+    keys.flush()?;
     Ok(spans
         .iter()
         .map(|span| outcome_of(span, &written.outcomes, &written.problems))

@@ -6,6 +6,7 @@ use revshare_core::tables::{FxTable, ModelRegistry};
 use revshare_store::backend::{FxRow, RegistryRow};
 
 use crate::access::{require, Permission};
+use crate::keys::Keys;
 use crate::rows::{fx_payload, object, payload};
 use crate::tx::{self, Tx};
 use crate::{Actor, AppError, Backend, Ctx, Result};
@@ -20,10 +21,10 @@ pub struct FxAdded {
 
 /// Adds FX rates. A row identical to a stored one is skipped; another rate for a
 /// stored `(date, from, to)` refuses the whole file, naming both.
-pub fn add_fx(backend: &mut dyn Backend, ctx: Ctx<'_>, file_name: &str, bytes: &[u8]) -> Result<FxAdded> {
+pub fn add_fx(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, file_name: &str, bytes: &[u8]) -> Result<FxAdded> {
     require(ctx.actor, Permission::WriteTables)?;
     let table = FxTable::from_csv(file_name, bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
-    tx::write(backend, ctx, |tx| add_fx_in(tx, file_name, &table))
+    tx::write(backend, keys, ctx, |tx| add_fx_in(tx, file_name, &table))
 }
 
 fn add_fx_in(tx: &mut Tx<'_>, file_name: &str, table: &FxTable) -> Result<FxAdded> {
@@ -80,6 +81,7 @@ pub struct RegistryAdded {
 /// is closed). It may not take effect inside a closed period.
 pub fn add_registry(
     backend: &mut dyn Backend,
+    keys: &Keys,
     ctx: Ctx<'_>,
     file_name: &str,
     bytes: &[u8],
@@ -99,7 +101,7 @@ pub fn add_registry(
         .iter()
         .map(|(glob, licensor)| (glob.as_str().to_string(), licensor.clone()))
         .collect();
-    tx::write(backend, ctx, |tx| add_registry_in(tx, file_name, rows, from))
+    tx::write(backend, keys, ctx, |tx| add_registry_in(tx, file_name, rows, from))
 }
 
 fn add_registry_in(

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::access::{require, Permission};
+use crate::keys::Keys;
 use crate::rows::{object, payload};
 use crate::tx;
 use crate::{Actor, AppError, Backend, Ctx, Result, Role};
@@ -47,7 +48,7 @@ pub(crate) fn sha256_hex(text: &str) -> String {
 }
 
 /// Creates a token for a party.
-pub fn create(backend: &mut dyn Backend, ctx: Ctx<'_>, new: &NewToken) -> Result<Created> {
+pub fn create(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, new: &NewToken) -> Result<Created> {
     require(ctx.actor, Permission::ManagePartiesAndTokens)?;
     if new.role == Role::Auditor && new.contracts.is_empty() {
         return Err(AppError::Invalid(
@@ -68,7 +69,7 @@ pub fn create(backend: &mut dyn Backend, ctx: Ctx<'_>, new: &NewToken) -> Result
     let token_id = hex::encode(random_bytes::<6>()?);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
     let token = format!("rs_{token_id}_{secret}");
-    let row = tx::write(backend, ctx, |tx| {
+    let row = tx::write(backend, keys, ctx, |tx| {
         if !tx.backend.parties()?.iter().any(|p| p.id == new.party) {
             return Err(AppError::Invalid(format!("--party: no party `{}` exists", new.party)));
         }
@@ -104,9 +105,9 @@ pub fn list(backend: &mut dyn Backend, ctx: Ctx<'_>) -> Result<Vec<TokenRow>> {
 }
 
 /// Revokes a token; revoking it again changes nothing.
-pub fn revoke(backend: &mut dyn Backend, ctx: Ctx<'_>, token_id: &str) -> Result<TokenRow> {
+pub fn revoke(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, token_id: &str) -> Result<TokenRow> {
     require(ctx.actor, Permission::ManagePartiesAndTokens)?;
-    tx::write(backend, ctx, |tx| {
+    tx::write(backend, keys, ctx, |tx| {
         let mut row = tx
             .backend
             .token(token_id)?

@@ -1,17 +1,26 @@
-//! One write transaction: the store's write lock, the audit log's head, and the
-//! entries appended for what the transaction stores.
+//! One write transaction: the store's write lock, the audit log's head, the entries
+//! appended for what the transaction stores, and the checkpoint that seals them
+//! before it commits (`log::seal`).
 
 use revshare_core::audit::{Action, Entry, Head, NewEntry};
+use revshare_core::checkpoint::SignedCheckpoint;
+use revshare_core::log_tree::Hash;
 
-use crate::{Backend, Ctx, Result};
+use crate::keys::Keys;
+use crate::log::{self, Kept};
+use crate::{AppError, Backend, Ctx, Result};
 
 /// A write transaction in progress. Rows stored in it carry [`Tx::next_seq`], the
 /// seq of the entry [`Tx::record`] appends for them next.
 pub(crate) struct Tx<'b> {
     pub backend: &'b mut dyn Backend,
+    /// The head as the transaction began.
+    start: Head,
     head: Head,
     time: String,
     actor: String,
+    /// The digests of the entries appended, in order (the log tree's new leaves).
+    digests: Vec<Hash>,
 }
 
 impl Tx<'_> {
@@ -45,19 +54,41 @@ impl Tx<'_> {
         };
         let (entry, head) = new.chain(self.head);
         self.backend.append_audit(std::slice::from_ref(&entry))?;
+        self.digests.push(revshare_core::audit::digest(entry.seq, &new));
         self.head = head;
         Ok(entry)
     }
 }
 
-/// Runs `work` in one write transaction: committed if it succeeds, rolled back if it
-/// fails (nothing of a refused request is stored).
+/// Runs `work` in one write transaction: sealed and committed if it succeeds (the
+/// checkpoint file written before returning), rolled back if it fails (nothing of a
+/// refused request is stored).
 pub(crate) fn write<T>(
     backend: &mut dyn Backend,
+    keys: &Keys,
     ctx: Ctx<'_>,
     work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
 ) -> Result<T> {
-    run(backend, ctx, Ending::CommitIfOk, work)
+    let (value, sealed) = run(backend, keys, ctx, Kept::Extend, work)?;
+    if sealed.is_some() {
+        keys.flush()?;
+    }
+    Ok(value)
+}
+
+/// [`write`] for the one write that need not extend the checkpoint kept beside the
+/// key file (accepting a restored backup): it must append, and its checkpoint is
+/// returned for the caller to keep instead.
+pub(crate) fn write_unchecked<T>(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    ctx: Ctx<'_>,
+    work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+) -> Result<(T, SignedCheckpoint)> {
+    match run(backend, keys, ctx, Kept::Replace, work)? {
+        (value, Some(sealed)) => Ok((value, sealed)),
+        (_, None) => Err(AppError::Integrity("a rollback's write appended no entry".into())),
+    }
 }
 
 /// Runs `work` like [`write`] but always rolls back: what a close would do, with
@@ -67,40 +98,79 @@ pub(crate) fn dry<T>(
     ctx: Ctx<'_>,
     work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
 ) -> Result<T> {
-    run(backend, ctx, Ending::RollBack, work)
+    let head = backend.begin_write()?;
+    let mut tx = Tx::begin(backend, head, ctx);
+    let done = work(&mut tx);
+    // Nothing of a dry run is kept; a failed rollback matters less than its answer.
+    let rolled_back = tx.backend.rollback();
+    let value = done?;
+    rolled_back?;
+    Ok(value)
 }
 
-enum Ending {
-    CommitIfOk,
-    RollBack,
+impl<'b> Tx<'b> {
+    fn begin(backend: &'b mut dyn Backend, head: Head, ctx: Ctx<'_>) -> Tx<'b> {
+        Tx {
+            backend,
+            start: head,
+            head,
+            time: ctx.time(),
+            actor: ctx.actor.id().to_string(),
+            digests: Vec::new(),
+        }
+    }
 }
 
 fn run<T>(
     backend: &mut dyn Backend,
+    keys: &Keys,
     ctx: Ctx<'_>,
-    ending: Ending,
+    kept: Kept,
     work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
-) -> Result<T> {
+) -> Result<(T, Option<SignedCheckpoint>)> {
     let head = backend.begin_write()?;
-    let mut tx = Tx {
-        backend,
-        head,
-        time: ctx.time(),
-        actor: ctx.actor.id().to_string(),
-    };
-    match (work(&mut tx), ending) {
-        (Ok(value), Ending::CommitIfOk) => {
-            tx.backend.commit()?;
-            Ok(value)
-        }
-        (Ok(value), Ending::RollBack) => {
-            tx.backend.rollback()?;
-            Ok(value)
-        }
-        (Err(error), _) => {
+    let mut tx = Tx::begin(backend, head, ctx);
+    let value = match work(&mut tx) {
+        Ok(value) => value,
+        Err(error) => {
             // The refusal matters more than a failed rollback.
             let _ = tx.backend.rollback();
-            Err(error)
+            return Err(error);
         }
+    };
+    let Tx {
+        backend,
+        start,
+        digests,
+        ..
+    } = tx;
+    let sealed = seal_and_commit(backend, keys, start, &digests, kept)?;
+    Ok((value, sealed))
+}
+
+/// Ends a write transaction that appended the entries with `digests` after `start`
+/// (none: nothing to seal): seals them, commits, and hands the checkpoint to the
+/// checkpoint file for its next flush. Rolls back on any failure.
+pub(crate) fn seal_and_commit(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    start: Head,
+    digests: &[Hash],
+    kept: Kept,
+) -> Result<Option<SignedCheckpoint>> {
+    let sealed = match digests.is_empty() {
+        true => None,
+        false => match log::seal(backend, keys, start, digests, kept) {
+            Ok(sealed) => Some(sealed),
+            Err(error) => {
+                let _ = backend.rollback();
+                return Err(error);
+            }
+        },
+    };
+    backend.commit()?;
+    if let Some(signed) = &sealed {
+        keys.checkpoint_file()?.advance(signed.clone());
     }
+    Ok(sealed)
 }

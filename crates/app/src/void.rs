@@ -6,6 +6,7 @@
 use revshare_core::audit::Action;
 use revshare_store::backend::VoidRow;
 
+use crate::keys::Keys;
 use crate::rows::{object, payload};
 use crate::settle::VerifiedStatements;
 use crate::tx;
@@ -22,7 +23,14 @@ pub enum Voided {
 }
 
 /// Voids the event `(source, id)` with a reason.
-pub fn void(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str, reason: &str) -> Result<Voided> {
+pub fn void(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    ctx: Ctx<'_>,
+    source: &str,
+    id: &str,
+    reason: &str,
+) -> Result<Voided> {
     crate::access::require(ctx.actor, crate::access::Permission::VoidEvents)?;
     let length = reason.chars().count();
     if length == 0 || length > REASON_CHARS_MAX {
@@ -30,7 +38,7 @@ pub fn void(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str, rea
             "--reason: 1 to {REASON_CHARS_MAX} characters, found {length}"
         )));
     }
-    tx::write(backend, ctx, |tx| {
+    tx::write(backend, keys, ctx, |tx| {
         let key = tx
             .backend
             .event_key(source, id)?

@@ -89,8 +89,14 @@ fn closed(t: &TestStore, backend: &mut dyn Backend, period: &str) -> Statement {
 fn september_closed(t: &TestStore, september: &[String]) -> Box<dyn Backend> {
     let mut backend = t.open();
     let operator = Actor::cli();
-    revshare_app::contracts::add_version(backend.as_mut(), ctx(&operator, NOW), "hand.toml", CONTRACT.as_bytes())
-        .unwrap();
+    revshare_app::contracts::add_version(
+        backend.as_mut(),
+        &t.keys(),
+        ctx(&operator, NOW),
+        "hand.toml",
+        CONTRACT.as_bytes(),
+    )
+    .unwrap();
     store(t, backend.as_mut(), september);
     store(t, backend.as_mut(), &[event("oct", "2026-10-05", "10", "USD")]);
     let statement = closed(t, backend.as_mut(), "2026-09");
@@ -138,6 +144,7 @@ fn voids(t: &TestStore) {
     let operator = Actor::cli();
     revshare_app::void::void(
         backend.as_mut(),
+        &t.keys(),
         ctx(&operator, NOW),
         "h/eu",
         "e3",
@@ -166,6 +173,7 @@ fn fx_rates(t: &TestStore) {
     let operator = Actor::cli();
     revshare_app::tables::add_fx(
         backend.as_mut(),
+        &t.keys(),
         ctx(&operator, NOW),
         "fx.csv",
         b"date,from,to,rate\n2026-09-11,EUR,USD,1.2\n",
@@ -192,8 +200,8 @@ fn contributions(t: &TestStore) {
         date: Day::parse("2026-09-15").unwrap(),
         reference: "patch".into(),
     };
-    let row = revshare_app::contributions::propose(backend.as_mut(), now, &proposal).unwrap();
-    revshare_app::contributions::decide(backend.as_mut(), now, row.number, Decision::Accept).unwrap();
+    let row = revshare_app::contributions::propose(backend.as_mut(), &t.keys(), now, &proposal).unwrap();
+    revshare_app::contributions::decide(backend.as_mut(), &t.keys(), now, row.number, Decision::Accept).unwrap();
     let october = closed(t, backend.as_mut(), "2026-10");
     let a = adjustment(&october);
     assert_eq!(a.reasons.as_deref(), Some(&[Reason::Contributions][..]));
@@ -213,8 +221,8 @@ fn a_rerating_that_changes_nothing_is_not_listed(t: &TestStore) {
         date: Day::parse("2026-09-15").unwrap(),
         reference: "eval harness".into(),
     };
-    let row = revshare_app::contributions::propose(backend.as_mut(), now, &proposal).unwrap();
-    revshare_app::contributions::decide(backend.as_mut(), now, row.number, Decision::Reject).unwrap();
+    let row = revshare_app::contributions::propose(backend.as_mut(), &t.keys(), now, &proposal).unwrap();
+    revshare_app::contributions::decide(backend.as_mut(), &t.keys(), now, row.number, Decision::Reject).unwrap();
     let october = closed(t, backend.as_mut(), "2026-10");
     assert!(october.adjustments.is_empty(), "{:?}", october.adjustments);
     assert_eq!(october.total, "1.00");

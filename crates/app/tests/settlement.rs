@@ -41,13 +41,14 @@ const CONTRACTS: [&str; 3] = [
 const SETUP: &str = "2026-09-01T00:00:00Z";
 
 /// Stores the small example's contracts, FX rates and contributions.
-fn load_terms(backend: &mut dyn Backend) {
+fn load_terms(t: &TestStore, backend: &mut dyn Backend) {
     let operator = Actor::cli();
+    let keys = t.keys();
     let ctx = ctx(&operator, SETUP);
     for file in CONTRACTS {
-        revshare_app::contracts::add_version(backend, ctx, file, &fixture(file)).unwrap();
+        revshare_app::contracts::add_version(backend, &keys, ctx, file, &fixture(file)).unwrap();
     }
-    revshare_app::tables::add_fx(backend, ctx, "fx.csv", &fixture("fx.csv")).unwrap();
+    revshare_app::tables::add_fx(backend, &keys, ctx, "fx.csv", &fixture("fx.csv")).unwrap();
     for c in Contributions::from_csv("c.csv", &fixture("contributions.csv"))
         .unwrap()
         .rows
@@ -59,14 +60,14 @@ fn load_terms(backend: &mut dyn Backend) {
             date: c.date,
             reference: c.reference,
         };
-        let row = revshare_app::contributions::propose(backend, ctx, &proposal).unwrap();
+        let row = revshare_app::contributions::propose(backend, &keys, ctx, &proposal).unwrap();
         let decision = match c.status {
             ContributionStatus::Accepted => Some(Decision::Accept),
             ContributionStatus::Rejected => Some(Decision::Reject),
             ContributionStatus::Proposed => None,
         };
         if let Some(decision) = decision {
-            revshare_app::contributions::decide(backend, ctx, row.number, decision).unwrap();
+            revshare_app::contributions::decide(backend, &keys, ctx, row.number, decision).unwrap();
         }
     }
 }
@@ -159,7 +160,7 @@ fn assert_reproducible(backend: &mut dyn Backend) {
 
 fn close_matches_rate_on_the_examples(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let usage = fixture("usage-small.ndjson");
     let (summary, rejected) = import_lines(t, backend.as_mut(), &small_lines(&usage), "2026-11-29T00:00:00Z");
     assert!(rejected.is_empty(), "{rejected:?}");
@@ -196,7 +197,7 @@ fn close_matches_rate_on_the_examples(t: &TestStore) {
 
 fn imports_are_idempotent_and_conflicts_never_overwrite(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let usage = fixture("usage-small.ndjson");
     let lines = small_lines(&usage);
     let now = "2026-11-29T00:00:00Z";
@@ -244,7 +245,7 @@ fn imports_are_idempotent_and_conflicts_never_overwrite(t: &TestStore) {
 
 fn closing_is_refused_before_the_period_ends_and_idempotent_after(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let error = try_close(t, backend.as_mut(), "2026-11", "2026-11-29T12:00:00Z")
         .unwrap_err()
         .to_string();
@@ -261,7 +262,7 @@ fn closing_is_refused_before_the_period_ends_and_idempotent_after(t: &TestStore)
 
 fn a_grace_delays_the_close_and_bad_graces_are_refused(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     for bad in [-1, -2_000_000, i64::MAX, Grace::MAX_SECONDS + 1] {
         let error = Grace::new(bad).unwrap_err().to_string();
         assert!(
@@ -296,7 +297,7 @@ fn a_grace_delays_the_close_and_bad_graces_are_refused(t: &TestStore) {
 
 fn concurrent_closes_store_one_statement(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let usage = fixture("usage-small.ndjson");
     import_lines(t, backend.as_mut(), &small_lines(&usage), "2026-11-29T00:00:00Z");
     let results: Vec<Vec<Closed>> = std::thread::scope(|scope| {
@@ -359,7 +360,7 @@ fn example_inputs() -> RatingInputs {
 
 fn late_usage_settles_as_a_prior_period_adjustment(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let lines = leaked_lines();
     let (on_time, late) = split_late(&lines);
     assert!(!late.is_empty());
@@ -425,7 +426,7 @@ fn late_usage_settles_as_a_prior_period_adjustment(t: &TestStore) {
 
 fn proofs_verify_and_tampering_is_caught(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let lines = leaked_lines();
     import_lines(t, backend.as_mut(), &lines, "2026-11-29T00:00:00Z");
     close_at(t, backend.as_mut(), "2026-10", "2026-11-29T00:00:00Z");
@@ -477,7 +478,7 @@ fn proofs_verify_and_tampering_is_caught(t: &TestStore) {
 
 fn a_registry_version_after_a_close_leaves_every_proof_valid(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let lines = leaked_lines();
     import_lines(t, backend.as_mut(), &lines, "2026-11-29T00:00:00Z");
     close_at(t, backend.as_mut(), "2026-09", "2026-11-29T00:00:00Z");
@@ -499,6 +500,7 @@ fn a_registry_version_after_a_close_leaves_every_proof_valid(t: &TestStore) {
     let registry = b"pattern,licensor\n*,someone-else\n";
     let inside = revshare_app::tables::add_registry(
         backend.as_mut(),
+        &t.keys(),
         ctx(&operator, "2026-11-29T00:00:00Z"),
         "r.csv",
         registry,
@@ -512,6 +514,7 @@ fn a_registry_version_after_a_close_leaves_every_proof_valid(t: &TestStore) {
     );
     let added = revshare_app::tables::add_registry(
         backend.as_mut(),
+        &t.keys(),
         ctx(&operator, "2026-11-29T00:00:00Z"),
         "r.csv",
         registry,
@@ -552,7 +555,7 @@ fn a_registry_version_after_a_close_leaves_every_proof_valid(t: &TestStore) {
 
 fn concurrent_imports_count_every_event_once(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let lines = leaked_lines();
     // Three importers send overlapping data at once (as retries across API servers
     // would): every key is claimed once, and none deadlocks.
@@ -582,7 +585,7 @@ fn concurrent_imports_count_every_event_once(t: &TestStore) {
 
 fn a_tampered_earlier_statement_stops_the_next_close(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let lines = leaked_lines();
     let (on_time, late) = split_late(&lines);
     import_lines(t, backend.as_mut(), &on_time, "2026-11-29T00:00:00Z");
@@ -619,8 +622,8 @@ fn late_events_of_an_ended_contract_settle_in_an_adjustment_only_statement(t: &T
     let short = String::from_utf8(fixture("contracts/acme-llama.toml"))
         .unwrap()
         .replace("effective_to = \"2028-01-01\"", "effective_to = \"2026-10-01\"");
-    revshare_app::contracts::add_version(backend.as_mut(), setup, "short.toml", short.as_bytes()).unwrap();
-    revshare_app::tables::add_fx(backend.as_mut(), setup, "fx.csv", &fixture("fx.csv")).unwrap();
+    revshare_app::contracts::add_version(backend.as_mut(), &t.keys(), setup, "short.toml", short.as_bytes()).unwrap();
+    revshare_app::tables::add_fx(backend.as_mut(), &t.keys(), setup, "fx.csv", &fixture("fx.csv")).unwrap();
     let lines = leaked_lines();
     let (on_time, late) = split_late(&lines);
     import_lines(t, backend.as_mut(), &on_time, "2026-11-29T00:00:00Z");
@@ -647,7 +650,7 @@ fn late_events_of_an_ended_contract_settle_in_an_adjustment_only_statement(t: &T
 
 fn a_version_changing_the_scale_is_refused_and_settlement_goes_on(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let lines = leaked_lines();
     let (on_time, late) = split_late(&lines);
     import_lines(t, backend.as_mut(), &on_time, "2026-11-29T00:00:00Z");
@@ -660,6 +663,7 @@ fn a_version_changing_the_scale_is_refused_and_settlement_goes_on(t: &TestStore)
         .replace("scale = 2", "scale = 0");
     let error = revshare_app::contracts::add_version(
         backend.as_mut(),
+        &t.keys(),
         ctx(&operator, "2026-11-29T00:00:00Z"),
         "v2.toml",
         v2.as_bytes(),
@@ -673,6 +677,7 @@ fn a_version_changing_the_scale_is_refused_and_settlement_goes_on(t: &TestStore)
         .replace("effective_from = \"2026-10-01\"", "effective_from = \"2026-09-01\"");
     let error = revshare_app::contracts::add_version(
         backend.as_mut(),
+        &t.keys(),
         ctx(&operator, "2026-11-29T00:00:00Z"),
         "v2.toml",
         inside.as_bytes(),
@@ -687,7 +692,7 @@ fn a_version_changing_the_scale_is_refused_and_settlement_goes_on(t: &TestStore)
 
 fn closes_run_in_order(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     close_at(t, backend.as_mut(), "2026-09", "2026-11-29T00:00:00Z");
     let skipped = try_close(t, backend.as_mut(), "2026-11", "2026-12-02T00:00:00Z")
         .unwrap_err()
@@ -705,7 +710,7 @@ fn closes_run_in_order(t: &TestStore) {
 
 fn voids_remove_events_before_and_after_a_close(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let lines = leaked_lines();
     import_lines(t, backend.as_mut(), &lines, "2026-11-29T00:00:00Z");
     let operator = Actor::cli();
@@ -716,10 +721,19 @@ fn voids_remove_events_before_and_after_a_close(t: &TestStore) {
         .filter(|e| &*e.data.host == "acme-cloud" && e.time.starts_with("2026-09"))
         .collect();
     let (before, after) = (&acme[0], &acme[1]);
-    revshare_app::void::void(backend.as_mut(), now, &before.source, &before.id, "typo in host").unwrap();
-    let again = revshare_app::void::void(backend.as_mut(), now, &before.source, &before.id, "again").unwrap();
+    revshare_app::void::void(
+        backend.as_mut(),
+        &t.keys(),
+        now,
+        &before.source,
+        &before.id,
+        "typo in host",
+    )
+    .unwrap();
+    let again =
+        revshare_app::void::void(backend.as_mut(), &t.keys(), now, &before.source, &before.id, "again").unwrap();
     assert!(matches!(again, revshare_app::void::Voided::Already(_)));
-    let never = revshare_app::void::void(backend.as_mut(), now, "nobody", "x", "r").unwrap_err();
+    let never = revshare_app::void::void(backend.as_mut(), &t.keys(), now, "nobody", "x", "r").unwrap_err();
     assert!(matches!(never, AppError::NotFound(_)));
     let september = close_at(t, backend.as_mut(), "2026-09", "2026-11-29T00:00:00Z");
     let acme_sep = september
@@ -734,7 +748,15 @@ fn voids_remove_events_before_and_after_a_close(t: &TestStore) {
         &before.id,
     );
     assert!(missing.is_err(), "a voided event is not in the statement");
-    revshare_app::void::void(backend.as_mut(), now, &after.source, &after.id, "duplicate of another").unwrap();
+    revshare_app::void::void(
+        backend.as_mut(),
+        &t.keys(),
+        now,
+        &after.source,
+        &after.id,
+        "duplicate of another",
+    )
+    .unwrap();
     let october = close_at(t, backend.as_mut(), "2026-10", "2026-11-29T01:00:00Z");
     let oct = october.iter().find(|c| c.statement_id == "acme-llama/2026-10").unwrap();
     let adjustment = &oct
@@ -766,7 +788,7 @@ fn voids_remove_events_before_and_after_a_close(t: &TestStore) {
 
 fn a_rotated_key_signs_from_then_on_and_old_statements_keep_verifying(t: &TestStore) {
     let mut backend = t.open();
-    load_terms(backend.as_mut());
+    load_terms(t, backend.as_mut());
     let lines = leaked_lines();
     import_lines(t, backend.as_mut(), &lines, "2026-11-29T00:00:00Z");
     let september = close_at(t, backend.as_mut(), "2026-09", "2026-11-29T00:00:00Z");

@@ -7,7 +7,7 @@ mod common;
 use revshare_app::close::{close, CloseRequest, Grace};
 use revshare_app::contributions::{Decision, Proposal};
 use revshare_app::import::{import, Observers};
-use revshare_app::verify_store::{verify, Report};
+use revshare_app::verify_store::{verify, verify_with_keys, Report};
 use revshare_app::{Actor, Backend};
 use revshare_core::audit::{chain_all, check_anchor, check_links, Entry, Head, Link, NewEntry};
 use revshare_core::period::Period;
@@ -41,9 +41,9 @@ fn prepared(t: &TestStore) -> Box<dyn Backend> {
         "contracts/nimbus-llama.toml",
         "contracts/orbit-llama.toml",
     ] {
-        revshare_app::contracts::add_version(backend.as_mut(), now, file, &fixture(file)).unwrap();
+        revshare_app::contracts::add_version(backend.as_mut(), &t.keys(), now, file, &fixture(file)).unwrap();
     }
-    revshare_app::tables::add_fx(backend.as_mut(), now, "fx.csv", &fixture("fx.csv")).unwrap();
+    revshare_app::tables::add_fx(backend.as_mut(), &t.keys(), now, "fx.csv", &fixture("fx.csv")).unwrap();
     for c in Contributions::from_csv("c.csv", &fixture("contributions.csv"))
         .unwrap()
         .rows
@@ -55,9 +55,10 @@ fn prepared(t: &TestStore) -> Box<dyn Backend> {
             date: c.date,
             reference: c.reference,
         };
-        let row = revshare_app::contributions::propose(backend.as_mut(), now, &proposal).unwrap();
+        let row = revshare_app::contributions::propose(backend.as_mut(), &t.keys(), now, &proposal).unwrap();
         if c.status == ContributionStatus::Accepted {
-            revshare_app::contributions::decide(backend.as_mut(), now, row.number, Decision::Accept).unwrap();
+            revshare_app::contributions::decide(backend.as_mut(), &t.keys(), now, row.number, Decision::Accept)
+                .unwrap();
         }
     }
     import(
@@ -76,7 +77,7 @@ fn prepared(t: &TestStore) -> Box<dyn Backend> {
     .unwrap();
     close_period(t, backend.as_mut(), "2026-09");
     let (source, id) = first_event(&fixture("usage-small.ndjson"), "acme-cloud", "2026-09");
-    revshare_app::void::void(backend.as_mut(), now, &source, &id, "sent twice").unwrap();
+    revshare_app::void::void(backend.as_mut(), &t.keys(), now, &source, &id, "sent twice").unwrap();
     close_period(t, backend.as_mut(), "2026-10");
     let report = verify(backend.as_mut(), &Actor::cli(), None).unwrap();
     assert!(report.holds(), "before any edit: {:#?}", report.failures);
@@ -366,7 +367,7 @@ fn a_statement_read_for_a_token(t: &TestStore) {
         contracts: Vec::new(),
         expires: None,
     };
-    let token = create(backend.as_mut(), ctx(&operator, NOW), &new).unwrap();
+    let token = create(backend.as_mut(), &t.keys(), ctx(&operator, NOW), &new).unwrap();
     let now = common::at(NOW);
     let read = |backend: &mut dyn Backend, token: &str, id: &str| document_for_token(backend, token, id, now);
 
@@ -413,7 +414,7 @@ fn a_statement_read_for_a_token(t: &TestStore) {
         party: "nimbus-ai".into(),
         ..new
     };
-    let other = create(backend.as_mut(), ctx(&operator, NOW), &other).unwrap();
+    let other = create(backend.as_mut(), &t.keys(), ctx(&operator, NOW), &other).unwrap();
     t.tamper(&format!(
         "UPDATE audit_log SET action = 'nonsense' WHERE seq = {}",
         shown.row.seq
@@ -439,7 +440,7 @@ fn a_statement_read_for_a_token(t: &TestStore) {
         "{refused:?}"
     );
 
-    revoke(backend.as_mut(), ctx(&operator, NOW), &token.row.token_id).unwrap();
+    revoke(backend.as_mut(), &t.keys(), ctx(&operator, NOW), &token.row.token_id).unwrap();
     let refused = read(backend.as_mut(), &token.token, own).map(|d| d.json().len());
     assert!(
         matches!(refused, Err(AppError::Unauthenticated(_))),
@@ -494,9 +495,19 @@ fn a_trees_chunks_reordered(t: &TestStore) {
     names(&report, 2, "statement:acme-llama/2026-10");
 }
 
+/// Takes out what the schema that made the log a tree added (SQLite schema 4,
+/// PostgreSQL schema 5): its tables, its index, and the store id.
+fn before_the_log_tree(t: &TestStore) {
+    t.tamper(
+        "DROP TABLE audit_tree; DROP TABLE checkpoints; DROP TABLE cosignatures; DROP TABLE witness_keys;
+         DROP TABLE rollbacks; DROP INDEX audit_log_object; DELETE FROM meta WHERE key = 'store_id';",
+    );
+}
+
 /// Puts every tree's leaves back in `statement_trees.leaves`, as the stores of
 /// PostgreSQL schema 3 and SQLite schema 2 kept them (the trees here are of one chunk).
 fn unchunk_trees(t: &TestStore) {
+    before_the_log_tree(t);
     let (blob, empty, version) = match t.is_postgres() {
         true => ("bytea", "''::bytea", "UPDATE schema_migrations SET version = 3"),
         false => ("BLOB", "x''", "PRAGMA user_version = 2"),
@@ -550,7 +561,9 @@ fn an_earlier_schemas_trees_are_moved_into_chunks(t: &TestStore) {
     assert!(version(t) < current);
 
     let mut backend = t.open();
-    let after = verify(backend.as_mut(), &Actor::cli(), None).unwrap();
+    // The key upgrades the store to the log tree.
+    let keys = t.keys();
+    let after = verify_with_keys(backend.as_mut(), &Actor::cli(), &keys, None).unwrap();
     assert!(after.holds(), "after the upgrade: {:#?}", after.failures);
     let counts = |r: &Report| (r.entries, r.statements, r.rerated, r.events);
     assert_eq!(counts(&after), counts(&before));
@@ -683,7 +696,8 @@ fn a_schema_2_database_is_upgraded_to_segments() {
         .unwrap();
 
     let mut backend = t.open();
-    let after = verify(backend.as_mut(), &Actor::cli(), None).unwrap();
+    let keys = t.keys();
+    let after = verify_with_keys(backend.as_mut(), &Actor::cli(), &keys, None).unwrap();
     assert!(after.holds(), "after the upgrade: {:#?}", after.failures);
     let counts = |r: &Report| (r.entries, r.statements, r.rerated, r.events);
     assert_eq!(
@@ -701,5 +715,5 @@ fn a_schema_2_database_is_upgraded_to_segments() {
     assert_eq!(upgraded.get::<_, i64>(0), rows, "every event moved");
     assert_eq!(after.events, rows as u64);
     assert!(upgraded.get::<_, bool>(1), "events dropped");
-    assert_eq!(upgraded.get::<_, i32>(2), 4);
+    assert_eq!(upgraded.get::<_, i32>(2), 5);
 }

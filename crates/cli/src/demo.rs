@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use revshare_app::close::{CloseRequest, Closed, Grace};
 use revshare_app::contributions::{Decision, Proposal};
+use revshare_app::keys::Keys;
 use revshare_app::{Backend, Ctx, Location};
 use revshare_core::contract::{ContributionKind, Party};
 use revshare_core::period::Day;
@@ -163,6 +164,8 @@ fn replace_demo_store(path: &Path) -> Result<(), Failure> {
                 path.display()
             ))
         })?;
+        // The key goes to the next demo store: it no longer names the one replaced.
+        revshare_app::setup::release_key_file(&key)?;
     }
     for suffix in ["", "-wal", "-shm"] {
         let mut name = path.as_os_str().to_owned();
@@ -221,7 +224,8 @@ pub fn run(args: &StoreArgs, demo: &DemoArgs) -> Result<(), Failure> {
     revshare_app::setup::mark_demo(backend.as_mut())?;
 
     step("the example contracts, FX rates and contributions");
-    load_terms(backend.as_mut(), &dir)?;
+    let keys = stateful::keys(&store_args, backend.as_mut())?;
+    load_terms(backend.as_mut(), &keys, &dir)?;
     drop(backend);
 
     let events = demo.events;
@@ -298,15 +302,15 @@ fn print_next_steps(db: &Path, dir: &Path, (source, id): &(String, String)) {
     println!("   (the same lines and subtotal as acme-llama/2026-10; the closed statement adds the prior-period adjustment for the late September usage)");
 }
 
-fn load_terms(backend: &mut dyn Backend, dir: &Path) -> Result<(), Failure> {
+fn load_terms(backend: &mut dyn Backend, keys: &Keys, dir: &Path) -> Result<(), Failure> {
     let actor = stateful::operator();
     let ctx = Ctx::now(&actor);
     for (name, bytes) in CONTRACTS {
-        revshare_app::contracts::add_version(backend, ctx, name, bytes)?;
+        revshare_app::contracts::add_version(backend, keys, ctx, name, bytes)?;
         write(&dir.join(name), bytes)?;
         println!("contract {name}");
     }
-    let added = revshare_app::tables::add_fx(backend, ctx, "fx.csv", FX)?;
+    let added = revshare_app::tables::add_fx(backend, keys, ctx, "fx.csv", FX)?;
     write(&dir.join("fx.csv"), FX)?;
     println!("{} EUR→USD rates", added.stored);
     for (by, kind, date, reference, accept) in CONTRIBUTIONS {
@@ -317,9 +321,9 @@ fn load_terms(backend: &mut dyn Backend, dir: &Path) -> Result<(), Failure> {
             date: Day::parse(date).expect("a valid literal"),
             reference: reference.into(),
         };
-        let row = revshare_app::contributions::propose(backend, ctx, &proposal)?;
+        let row = revshare_app::contributions::propose(backend, keys, ctx, &proposal)?;
         if accept {
-            revshare_app::contributions::decide(backend, ctx, row.number, Decision::Accept)?;
+            revshare_app::contributions::decide(backend, keys, ctx, row.number, Decision::Accept)?;
         }
         println!(
             "contribution {}: acme-llama, {} by the {} on {date}: {}",

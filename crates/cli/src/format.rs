@@ -229,13 +229,14 @@ pub fn audit_chain(links: &[Link], format: Option<Format>) -> Result<(), Failure
     print(&List::plain(links, &cols), format)
 }
 
-/// The five checks of `audit verify`, by number.
-const CHECKS: [&str; 5] = [
+/// The six checks of `audit verify`, by number.
+const CHECKS: [&str; 6] = [
     "the chain and its anchors",
     "statement signatures and roots",
     "closed periods re-rated",
     "the ledger (none kept yet)",
     "rows against the log",
+    "the log's tree and checkpoints",
 ];
 
 /// One row of the verification: a check that holds, or one failure of a check.
@@ -296,8 +297,17 @@ pub fn verify_report(report: &Report, format: Option<Format>) -> Result<(), Fail
 
 fn write_verify_table(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     let width = text::width();
+    let checkpoints = match (report.checkpoint, report.kept_checkpoint) {
+        (Some(newest), Some(kept)) => format!(
+            "; newest checkpoint {}, the one kept beside the key file {}",
+            text::count(newest),
+            text::count(kept)
+        ),
+        (Some(newest), None) => format!("; newest checkpoint {}", text::count(newest)),
+        _ => String::new(),
+    };
     let summary = format!(
-        "checked {} audit entries, {} statements ({} re-rated), {} events",
+        "checked {} audit entries, {} statements ({} re-rated), {} events{checkpoints}",
         text::count(report.entries),
         text::count(report.statements),
         text::count(report.rerated),

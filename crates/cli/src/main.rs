@@ -15,6 +15,7 @@ mod rate;
 mod serve;
 mod stateful;
 mod verify;
+mod witness;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,8 +80,8 @@ pub enum Format {
 enum Command {
     /// Rate usage offline: print the statements these inputs produce (unsigned).
     Rate(rate::RateArgs),
-    /// Check a statement's signature, an event's inclusion proof, and the audit chain,
-    /// offline.
+    /// Check a statement's signature, an event's inclusion proof, the audit chain, and
+    /// checkpoints, offline.
     Verify(verify::VerifyArgs),
     /// Create the store and its signing key.
     Init,
@@ -129,6 +130,9 @@ enum Command {
     Token(serve::TokenCommand),
     /// Serve the HTTP API (api.md) on this store.
     Serve(serve::ServeArgs),
+    /// A party's own witness of the service's audit log: checks and cosigns its
+    /// checkpoints (statements.md, Checkpoints and witnesses).
+    Witness(witness::WitnessArgs),
 }
 
 /// An error with the exit code it maps to.
@@ -150,6 +154,14 @@ impl Failure {
     pub fn other(message: impl Into<String>) -> Failure {
         Failure {
             code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// Proof that the service signed two inconsistent things (exit 3).
+    pub fn equivocation(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 3,
             message: message.into(),
         }
     }
@@ -206,6 +218,7 @@ fn main() -> ExitCode {
         Command::Party(command) => serve::party(&store, command),
         Command::Token(command) => serve::token(&store, command),
         Command::Serve(args) => serve::serve(&store, &args),
+        Command::Witness(args) => witness::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -99,7 +99,8 @@ pub fn party(store: &StoreArgs, command: PartyCommand) -> Result<(), Failure> {
     let ctx = Ctx::now(&actor);
     match command {
         PartyCommand::Add { id, name } => {
-            let row = revshare_app::parties::add(backend.as_mut(), ctx, &id, name.as_deref())?;
+            let keys = keys(store, backend.as_mut())?;
+            let row = revshare_app::parties::add(backend.as_mut(), &keys, ctx, &id, name.as_deref())?;
             println!("added party {} ({})", row.id, row.name);
         }
         PartyCommand::List { format: output } => {
@@ -160,7 +161,8 @@ pub fn token(store: &StoreArgs, command: TokenCommand) -> Result<(), Failure> {
                     })
                     .transpose()?,
             };
-            let created = revshare_app::tokens::create(backend.as_mut(), ctx, &new)?;
+            let keys = keys(store, backend.as_mut())?;
+            let created = revshare_app::tokens::create(backend.as_mut(), &keys, ctx, &new)?;
             eprintln!(
                 "created token {} for {} ({}); it is shown this once, keep it secret:",
                 created.row.token_id, created.row.party, created.row.role
@@ -171,7 +173,8 @@ pub fn token(store: &StoreArgs, command: TokenCommand) -> Result<(), Failure> {
             format::tokens(&revshare_app::tokens::list(backend.as_mut(), ctx)?, output)?;
         }
         TokenCommand::Revoke { token_id } => {
-            let row = revshare_app::tokens::revoke(backend.as_mut(), ctx, &token_id)?;
+            let keys = keys(store, backend.as_mut())?;
+            let row = revshare_app::tokens::revoke(backend.as_mut(), &keys, ctx, &token_id)?;
             println!(
                 "token {} of {} revoked at {}",
                 row.token_id,

@@ -69,6 +69,15 @@ pub fn keys(args: &StoreArgs, backend: &mut dyn Backend) -> Result<Keys, Failure
     Ok(Keys::open(&path, backend)?)
 }
 
+/// The store's keys where a key file is given or lies beside the embedded store;
+/// `None` without one (a PostgreSQL store without `--key-file`).
+pub fn keys_if_found(args: &StoreArgs, backend: &mut dyn Backend) -> Result<Option<Keys>, Failure> {
+    match key_path(args, None) {
+        Ok(path) if path.exists() || args.key_file.is_some() => Ok(Some(Keys::open(&path, backend)?)),
+        _ => Ok(None),
+    }
+}
+
 /// The operator at the command line, now.
 pub fn operator() -> Actor {
     Actor::cli()
@@ -126,7 +135,8 @@ pub fn contract(args: &StoreArgs, command: ContractCommand) -> Result<(), Failur
     match command {
         ContractCommand::Add { file } => {
             let bytes = inputs::read(&file)?;
-            match revshare_app::contracts::add_version(backend.as_mut(), ctx, &file_name(&file), &bytes)? {
+            let keys = keys(args, backend.as_mut())?;
+            match revshare_app::contracts::add_version(backend.as_mut(), &keys, ctx, &file_name(&file), &bytes)? {
                 revshare_app::contracts::Added::Stored { id, version, sha256 } => {
                     println!("stored {id} version {version} (sha256 {sha256})")
                 }
@@ -166,7 +176,9 @@ pub fn fx(args: &StoreArgs, command: FxCommand) -> Result<(), Failure> {
     let ctx = Ctx::now(&actor);
     match command {
         FxCommand::Add { file } => {
-            let added = revshare_app::tables::add_fx(backend.as_mut(), ctx, &file_name(&file), &inputs::read(&file)?)?;
+            let keys = keys(args, backend.as_mut())?;
+            let added =
+                revshare_app::tables::add_fx(backend.as_mut(), &keys, ctx, &file_name(&file), &inputs::read(&file)?)?;
             println!(
                 "stored {} FX rates ({} already stored with the same rate, skipped)",
                 added.stored, added.skipped
@@ -207,8 +219,10 @@ pub fn models(args: &StoreArgs, command: ModelsCommand) -> Result<(), Failure> {
     let ctx = Ctx::now(&actor);
     match command {
         ModelsCommand::Add { file, from } => {
+            let keys = keys(args, backend.as_mut())?;
             let added = revshare_app::tables::add_registry(
                 backend.as_mut(),
+                &keys,
                 ctx,
                 &file_name(&file),
                 &inputs::read(&file)?,
@@ -316,17 +330,20 @@ pub fn contribution(args: &StoreArgs, command: ContributionCommand) -> Result<()
                 date,
                 reference,
             };
-            let row = revshare_app::contributions::propose(backend.as_mut(), ctx, &proposal)?;
+            let keys = keys(args, backend.as_mut())?;
+            let row = revshare_app::contributions::propose(backend.as_mut(), &keys, ctx, &proposal)?;
             println!(
                 "proposed contribution {}; the other party accepts it with `revshare contribution accept {}`",
                 row.number, row.number
             );
         }
         ContributionCommand::Accept { number, as_party } => {
-            decide(backend.as_mut(), number, &as_party, Decision::Accept)?
+            let keys = keys(args, backend.as_mut())?;
+            decide(backend.as_mut(), &keys, number, &as_party, Decision::Accept)?
         }
         ContributionCommand::Reject { number, as_party } => {
-            decide(backend.as_mut(), number, &as_party, Decision::Reject)?
+            let keys = keys(args, backend.as_mut())?;
+            decide(backend.as_mut(), &keys, number, &as_party, Decision::Reject)?
         }
         ContributionCommand::List { format: output } => {
             format::contributions(
@@ -340,13 +357,14 @@ pub fn contribution(args: &StoreArgs, command: ContributionCommand) -> Result<()
 
 fn decide(
     backend: &mut dyn Backend,
+    keys: &Keys,
     number: i64,
     as_party: &Option<String>,
     decision: Decision,
 ) -> Result<(), Failure> {
     let actor = actor_for(as_party);
     let ctx = Ctx::now(&actor);
-    let row = revshare_app::contributions::decide(backend, ctx, number, decision)?;
+    let row = revshare_app::contributions::decide(backend, keys, ctx, number, decision)?;
     println!("contribution {number} {}", row.status.as_str());
     Ok(())
 }
@@ -364,7 +382,8 @@ pub fn void(args: &StoreArgs, void: &VoidArgs) -> Result<(), Failure> {
     let mut backend = open(args)?;
     let actor = operator();
     let ctx = Ctx::now(&actor);
-    match revshare_app::void::void(backend.as_mut(), ctx, &void.source, &void.id, &void.reason)? {
+    let keys = keys(args, backend.as_mut())?;
+    match revshare_app::void::void(backend.as_mut(), &keys, ctx, &void.source, &void.id, &void.reason)? {
         revshare_app::void::Voided::Now(row) => println!(
             "voided ({}, {}): it no longer counts; if its period is closed, the next close removes it",
             row.source, row.id
@@ -502,8 +521,18 @@ fn rotate(args: &StoreArgs, backend: &mut dyn Backend, new_key_file: Option<Path
     let mut retired = current_path.clone().into_os_string();
     retired.push(format!(".retired-{old_id}"));
     let retired = PathBuf::from(retired);
+    // The checkpoint file goes with the key file it lies beside.
+    let checkpoints = |key_file: &Path| {
+        rotated
+            .store_id()
+            .map(|id| revshare_app::keys::checkpoint_path(key_file, id))
+    };
     std::fs::rename(&current_path, &retired)
         .and_then(|()| std::fs::rename(&new_path, &current_path))
+        .and_then(|()| match (checkpoints(&new_path), checkpoints(&current_path)) {
+            (Some(from), Some(to)) => std::fs::rename(from, to),
+            _ => Ok(()),
+        })
         .map_err(|e| {
             Failure::other(format!(
                 "the store signs with key {new_id} now, in {}, but moving the files failed ({e}): rename it to {} \

@@ -34,10 +34,12 @@ pub enum Action {
     ContributionAccepted,
     ContributionRejected,
     MauThresholdReached,
+    WitnessKeyAdded,
+    RollbackAccepted,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 16] = [
         Action::KeyAdded,
         Action::PartyAdded,
         Action::TokenCreated,
@@ -52,6 +54,8 @@ impl Action {
         Action::ContributionAccepted,
         Action::ContributionRejected,
         Action::MauThresholdReached,
+        Action::WitnessKeyAdded,
+        Action::RollbackAccepted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +74,8 @@ impl Action {
             Action::ContributionAccepted => "contribution_accepted",
             Action::ContributionRejected => "contribution_rejected",
             Action::MauThresholdReached => "mau_threshold_reached",
+            Action::WitnessKeyAdded => "witness_key_added",
+            Action::RollbackAccepted => "rollback_accepted",
         }
     }
 
@@ -121,11 +127,24 @@ pub struct Head {
 impl Head {
     pub const EMPTY: Head = Head { seq: 0, hash: GENESIS };
 
-    /// As a signed statement names it.
-    pub fn anchor(self) -> AuditHead {
+    /// As a signed statement names it, with the root of the log's tree of `seq`
+    /// entries.
+    pub fn anchor(self, root: &Hash) -> AuditHead {
         AuditHead {
             seq: self.seq,
             hash: hex::encode(self.hash),
+            tree_size: Some(self.seq),
+            root: Some(hex::encode(root)),
+        }
+    }
+
+    /// As statements closed before the log was a tree named it.
+    pub fn chain_anchor(self) -> AuditHead {
+        AuditHead {
+            seq: self.seq,
+            hash: hex::encode(self.hash),
+            tree_size: None,
+            root: None,
         }
     }
 }
@@ -205,6 +224,8 @@ pub enum ChainError {
     Sequence { seq: u64, expected: u64 },
     #[error("audit entry {seq}: {field} is not 64 lowercase hex digits")]
     Encoding { seq: u64, field: &'static str },
+    #[error("the chain starts at entry {first}, not 1: the entries before it are not checked")]
+    NotFromStart { first: u64 },
     #[error("the statement's audit_head names entry {seq}, which the chain does not hold")]
     AnchorMissing { seq: u64 },
     #[error("the statement's audit_head names entry {seq} with hash {signed}, but the chain has {chained}: the log's history was rewritten")]
@@ -250,6 +271,16 @@ pub fn check_links(links: &[Link]) -> Result<(), ChainError> {
         previous = Some((link.seq, hash));
     }
     Ok(())
+}
+
+/// [`check_links`] for a whole chain, which must start at entry 1 (what a party
+/// checks against its anchors: a chain read from the anchor on proves nothing of the
+/// entries before it).
+pub fn check_links_from_start(links: &[Link]) -> Result<(), ChainError> {
+    if let Some(first) = links.first().filter(|l| l.seq != 1) {
+        return Err(ChainError::NotFromStart { first: first.seq });
+    }
+    check_links(links)
 }
 
 /// Checks full entries: each digest recomputed from its content, then the links.
@@ -344,7 +375,7 @@ mod tests {
             seq: 2,
             hash: entries[1].head().unwrap().hash,
         }
-        .anchor();
+        .chain_anchor();
         let (rewritten, _) = chain_all(Head::EMPTY, &[entry(1), entry(9), entry(3)]);
         check_entries(&rewritten).unwrap();
         let links: Vec<Link> = rewritten.iter().map(Entry::link).collect();

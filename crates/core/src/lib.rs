@@ -7,9 +7,11 @@
 //! CLI, the store and the server share one implementation.
 
 pub mod audit;
+pub mod checkpoint;
 pub mod contract;
 pub mod event;
 pub mod json;
+pub mod log_tree;
 pub mod merkle;
 pub mod money;
 pub mod period;

@@ -42,11 +42,18 @@ pub struct Statement {
     pub signature: Option<Signature>,
 }
 
-/// An audit log position: `{seq, hash}` (hash in lowercase hex).
+/// An audit log position: `{seq, hash}` (hash in lowercase hex) and, since the log
+/// is also a Merkle tree, `{tree_size, root}` of the tree at that entry (`tree_size`
+/// = `seq`). Statements closed before the tree existed carry no `tree_size` or
+/// `root` and keep that form.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditHead {
     pub seq: u64,
     pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -85,7 +85,7 @@ impl PublicKey {
         }
     }
 
-    fn verifying_key(&self) -> Result<VerifyingKey, VerifyError> {
+    pub(crate) fn verifying_key(&self) -> Result<VerifyingKey, VerifyError> {
         let malformed = |reason: String| VerifyError::Malformed {
             what: "public key",
             reason,

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use revshare_app::keys::Keys;
 use revshare_app::submit::{store, BatchOutcome, Submission};
 use revshare_app::Location;
 use tokio::sync::{mpsc, oneshot};
@@ -29,16 +30,17 @@ pub struct Ingest {
 
 impl Ingest {
     /// Starts `writers` writer threads on their own connections.
-    pub fn start(location: &Location, writers: usize) -> (Ingest, Vec<std::thread::JoinHandle<()>>) {
+    pub fn start(location: &Location, keys: Arc<Keys>, writers: usize) -> (Ingest, Vec<std::thread::JoinHandle<()>>) {
         let (sender, receiver) = mpsc::channel(QUEUE_MAX);
         let receiver = Arc::new(Mutex::new(receiver));
         let handles = (0..writers.max(1))
             .map(|n| {
                 let receiver = receiver.clone();
                 let location = location.clone();
+                let keys = keys.clone();
                 std::thread::Builder::new()
                     .name(format!("revshare-writer-{n}"))
-                    .spawn(move || write_loop(&location, &receiver))
+                    .spawn(move || write_loop(&location, &keys, &receiver))
                     .expect("starting a writer thread")
             })
             .collect();
@@ -101,7 +103,7 @@ fn next_group(receiver: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
     Some(jobs)
 }
 
-fn write_loop(location: &Location, receiver: &Mutex<mpsc::Receiver<Job>>) {
+fn write_loop(location: &Location, keys: &Keys, receiver: &Mutex<mpsc::Receiver<Job>>) {
     let mut backend = None;
     while let Some(jobs) = next_group(receiver) {
         // One transaction per token: each entry names the token that stored it.
@@ -116,12 +118,17 @@ fn write_loop(location: &Location, receiver: &Mutex<mpsc::Receiver<Job>>) {
             }
         }
         for group in groups {
-            write_group(location, &mut backend, group);
+            write_group(location, keys, &mut backend, group);
         }
     }
 }
 
-fn write_group(location: &Location, backend: &mut Option<Box<dyn revshare_app::Backend>>, group: Vec<Job>) {
+fn write_group(
+    location: &Location,
+    keys: &Keys,
+    backend: &mut Option<Box<dyn revshare_app::Backend>>,
+    group: Vec<Job>,
+) {
     let (submissions, replies): (Vec<Submission>, Vec<_>) = group.into_iter().map(|j| (j.submission, j.reply)).unzip();
     let time = revshare_core::period::rfc3339(revshare_app::now().seconds);
     let stored = match backend {
@@ -129,7 +136,7 @@ fn write_group(location: &Location, backend: &mut Option<Box<dyn revshare_app::B
         None => revshare_store::open(location).map(|opened| backend.insert(opened)),
     }
     .map_err(ApiError::from_store)
-    .and_then(|connection| store(connection.as_mut(), &time, submissions).map_err(ApiError::from));
+    .and_then(|connection| store(connection.as_mut(), keys, &time, submissions).map_err(ApiError::from));
     match stored {
         Ok(outcomes) => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {

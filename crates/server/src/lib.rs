@@ -9,6 +9,7 @@
 mod api;
 mod error;
 mod ingest;
+mod log_routes;
 mod observe;
 pub mod openapi;
 mod routes;
@@ -96,6 +97,14 @@ fn router(state: State) -> Router {
         .route("/v1/statements/{contract}/{period}/proof", get(proof))
         .route("/v1/statements/{contract}/{period}/leaves", get(leaves))
         .route("/v1/statements/{contract}/{period}/inputs", get(inputs))
+        .route("/v1/audit/checkpoint", get(log_routes::checkpoint))
+        .route("/v1/audit/consistency", get(log_routes::consistency))
+        .route("/v1/audit/inclusion", get(log_routes::inclusion))
+        .route("/v1/audit/cosignatures", post(log_routes::cosign))
+        .route(
+            "/v1/witness/keys",
+            get(log_routes::witness_keys).post(log_routes::add_witness_key),
+        )
         .route("/v1/contributions", get(contributions).post(propose))
         .route("/v1/contributions/{number}/accept", post(accept))
         .route("/v1/contributions/{number}/reject", post(reject))
@@ -143,13 +152,14 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
     let stop = stopping()?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
-    let (ingest, writers) = Ingest::start(&config.location, config.writers);
+    let keys = Arc::new(config.keys);
+    let (ingest, writers) = Ingest::start(&config.location, keys.clone(), config.writers);
     let state: State = Arc::new(Shared {
         pool: Pool::new(config.location.clone(), 64),
         read_slots: Arc::new(tokio::sync::Semaphore::new(config.store_slots.max(1))),
         write_slots: Arc::new(tokio::sync::Semaphore::new(config.store_slots.max(1))),
 
-        keys: config.keys,
+        keys,
         ingest,
         metrics: Metrics::new(),
         limiter: config.rate.limiter(),

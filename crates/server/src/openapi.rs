@@ -4,6 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
+use crate::log_routes;
 use crate::routes::{self, Document};
 use crate::views::*;
 
@@ -22,6 +23,8 @@ use crate::views::*;
         routes::close, routes::statements, routes::statement, routes::proof, routes::leaves, routes::inputs,
         routes::contributions, routes::propose, routes::accept, routes::reject,
         routes::chain, routes::entries, routes::start_verify, routes::verify_job,
+        log_routes::checkpoint, log_routes::consistency, log_routes::inclusion, log_routes::cosign,
+        log_routes::witness_keys, log_routes::add_witness_key,
         routes::parties, routes::add_party, routes::tokens, routes::add_token, routes::revoke_token,
     ),
     components(schemas(
@@ -29,6 +32,8 @@ use crate::views::*;
         Contract, Added, FxRate, FxAdded, RegistryVersion, RegistryEntry,
         StatementEntry, LeavesPage, Unselected, CloseAnswer,
         Contribution, NewContribution, Party, NewParty, Token, NewToken,
+        log_routes::ConsistencyProof, log_routes::InclusionProof, log_routes::Cosignature, log_routes::WitnessKey,
+        log_routes::NewWitnessKey,
     )),
     modifiers(&Bearer),
 )]

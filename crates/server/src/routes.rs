@@ -149,9 +149,15 @@ pub async fn void(
         scope,
         body.to_vec(),
         StatusCode::OK,
-        move |backend, _, actor, _| {
-            let voided =
-                revshare_app::void::void(backend, Ctx::now(actor), &request.source, &request.id, &request.reason)?;
+        move |backend, shared, actor, _| {
+            let voided = revshare_app::void::void(
+                backend,
+                &shared.keys,
+                Ctx::now(actor),
+                &request.source,
+                &request.id,
+                &request.reason,
+            )?;
             let (row, new) = match voided {
                 revshare_app::void::Voided::Now(row) => (row, true),
                 revshare_app::void::Voided::Already(row) => (row, false),
@@ -245,9 +251,15 @@ pub async fn add_contract(
         &headers,
         scope,
         body.to_vec(),
-        |backend, _, actor, body| {
+        |backend, shared, actor, body| {
             Ok(
-                match revshare_app::contracts::add_version(backend, Ctx::now(actor), "contract.toml", body)? {
+                match revshare_app::contracts::add_version(
+                    backend,
+                    &shared.keys,
+                    Ctx::now(actor),
+                    "contract.toml",
+                    body,
+                )? {
                     revshare_app::contracts::Added::Stored { id, version, sha256 } => (
                         StatusCode::CREATED,
                         Added {
@@ -305,8 +317,8 @@ pub async fn add_fx(
         scope,
         body.to_vec(),
         StatusCode::OK,
-        |backend, _, actor, body| {
-            let added = revshare_app::tables::add_fx(backend, Ctx::now(actor), "fx.csv", body)?;
+        |backend, shared, actor, body| {
+            let added = revshare_app::tables::add_fx(backend, &shared.keys, Ctx::now(actor), "fx.csv", body)?;
             Ok(FxAdded {
                 stored: added.stored,
                 skipped: added.skipped,
@@ -357,8 +369,9 @@ pub async fn add_models(
         scope,
         body.to_vec(),
         StatusCode::CREATED,
-        move |backend, _, actor, body| {
-            let added = revshare_app::tables::add_registry(backend, Ctx::now(actor), "models.csv", body, from)?;
+        move |backend, shared, actor, body| {
+            let added =
+                revshare_app::tables::add_registry(backend, &shared.keys, Ctx::now(actor), "models.csv", body, from)?;
             Ok(serde_json::json!({
                 "version": added.version,
                 "effective_from": added.effective_from.to_string(),
@@ -631,9 +644,10 @@ pub async fn propose(
         scope,
         body.to_vec(),
         StatusCode::CREATED,
-        move |backend, _, actor, _| {
+        move |backend, shared, actor, _| {
             Ok(Contribution::of(revshare_app::contributions::propose(
                 backend,
+                &shared.keys,
                 Ctx::now(actor),
                 &proposal,
             )?))
@@ -658,9 +672,10 @@ async fn decide(
         scope,
         body.to_vec(),
         StatusCode::OK,
-        move |backend, _, actor, _| {
+        move |backend, shared, actor, _| {
             Ok(Contribution::of(revshare_app::contributions::decide(
                 backend,
+                &shared.keys,
                 Ctx::now(actor),
                 number,
                 decision,
@@ -791,7 +806,8 @@ pub async fn start_verify(
             // Long work runs after the answer, on a connection of its own.
             tokio::task::spawn_blocking(move || {
                 if let Ok(mut backend) = runner.pool.get() {
-                    let _ = revshare_app::jobs::run_verify(backend.as_mut(), Ctx::now(&actor), &id, since);
+                    let _ =
+                        revshare_app::jobs::run_verify(backend.as_mut(), &runner.keys, Ctx::now(&actor), &id, since);
                 }
             });
             Ok(job)
@@ -844,8 +860,8 @@ pub async fn add_party(
         scope,
         body.to_vec(),
         StatusCode::CREATED,
-        move |backend, _, actor, _| {
-            let row = revshare_app::parties::add(backend, Ctx::now(actor), &new.id, new.name.as_deref())?;
+        move |backend, shared, actor, _| {
+            let row = revshare_app::parties::add(backend, &shared.keys, Ctx::now(actor), &new.id, new.name.as_deref())?;
             Ok(crate::views::Party::of(row))
         },
     )
@@ -899,8 +915,8 @@ pub async fn add_token(
         scope,
         body.to_vec(),
         StatusCode::CREATED,
-        move |backend, _, actor, _| {
-            let created = revshare_app::tokens::create(backend, Ctx::now(actor), &token)?;
+        move |backend, shared, actor, _| {
+            let created = revshare_app::tokens::create(backend, &shared.keys, Ctx::now(actor), &token)?;
             Ok(Token::of(created.row, Some(created.token)))
         },
     )
@@ -916,9 +932,9 @@ pub async fn revoke_token(
     bearer: Bearer,
     P(token_id): P<String>,
 ) -> Result<Answer> {
-    read(&state, bearer, move |backend, _, actor| {
+    read(&state, bearer, move |backend, shared, actor| {
         Ok(Token::of(
-            revshare_app::tokens::revoke(backend, Ctx::now(actor), &token_id)?,
+            revshare_app::tokens::revoke(backend, &shared.keys, Ctx::now(actor), &token_id)?,
             None,
         ))
     })

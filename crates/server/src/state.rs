@@ -18,7 +18,7 @@ use crate::observe::Metrics;
 pub type State = Arc<Shared>;
 
 pub struct Shared {
-    pub keys: Keys,
+    pub keys: Arc<Keys>,
     pub pool: Pool,
     /// Turns at the store for reads and for writes (see `Config::store_slots`): a
     /// write waits for the store's write lock holding its turn, so writes waiting on

@@ -403,7 +403,9 @@ impl World {
             date: Day::parse("2026-11-04").unwrap(),
             reference: "to decide".into(),
         };
-        revshare_app::contributions::propose(self.open().as_mut(), ctx, &proposal)
+        let mut backend = self.open();
+        let keys = Keys::open(&self.keys_path, backend.as_mut()).unwrap();
+        revshare_app::contributions::propose(backend.as_mut(), &keys, ctx, &proposal)
             .unwrap()
             .number
     }
@@ -457,10 +459,10 @@ fn setup() -> World {
 
     for file in ["acme-llama.toml", "nimbus-llama.toml", "orbit-llama.toml"] {
         let bytes = fixture(&format!("contracts/{file}"));
-        revshare_app::contracts::add_version(backend, ctx, file, &bytes).unwrap();
+        revshare_app::contracts::add_version(backend, &keys, ctx, file, &bytes).unwrap();
     }
-    revshare_app::contracts::add_version(backend, ctx, "acme-mistral.toml", ACME_MISTRAL.as_bytes()).unwrap();
-    revshare_app::tables::add_fx(backend, ctx, "fx.csv", &fixture("fx.csv")).unwrap();
+    revshare_app::contracts::add_version(backend, &keys, ctx, "acme-mistral.toml", ACME_MISTRAL.as_bytes()).unwrap();
+    revshare_app::tables::add_fx(backend, &keys, ctx, "fx.csv", &fixture("fx.csv")).unwrap();
     for c in Contributions::from_csv("c.csv", &fixture("contributions.csv"))
         .unwrap()
         .rows
@@ -472,7 +474,7 @@ fn setup() -> World {
             date: c.date,
             reference: c.reference,
         };
-        let number = revshare_app::contributions::propose(backend, ctx, &proposal)
+        let number = revshare_app::contributions::propose(backend, &keys, ctx, &proposal)
             .unwrap()
             .number;
         let decision = match c.status {
@@ -481,13 +483,14 @@ fn setup() -> World {
             ContributionStatus::Proposed => None,
         };
         if let Some(decision) = decision {
-            revshare_app::contributions::decide(backend, ctx, number, decision).unwrap();
+            revshare_app::contributions::decide(backend, &keys, ctx, number, decision).unwrap();
         }
     }
     // Which licensor owns which model: acme-cloud's llama events are acme-llama's,
     // its mistral events acme-mistral's (without a registry, both would select both).
     revshare_app::tables::add_registry(
         backend,
+        &keys,
         ctx,
         "models.csv",
         MODELS.as_bytes(),
@@ -526,6 +529,7 @@ fn setup() -> World {
     }
     world.nimbus_proposal = revshare_app::contributions::propose(
         backend,
+        &keys,
         ctx,
         &Proposal {
             contract: "nimbus-llama".into(),
@@ -539,11 +543,12 @@ fn setup() -> World {
     .number;
 
     for (id, name) in [("ops", "The operator"), ("audit-co", "Audit Co")] {
-        revshare_app::parties::add(backend, ctx, id, Some(name)).unwrap();
+        revshare_app::parties::add(backend, &keys, ctx, id, Some(name)).unwrap();
     }
     let mut token = |party: &str, role: Role, contracts: &[&str], expires: Option<&str>| {
         let created = revshare_app::tokens::create(
             backend,
+            &keys,
             ctx,
             &NewToken {
                 party: party.into(),
@@ -573,7 +578,7 @@ fn setup() -> World {
     let (expired, expired_actor) = token("acme-cloud", Role::Host, &[], Some("2099-01-01"));
     let (revoked, revoked_actor) = token("acme-cloud", Role::Host, &[], None);
     let (_, spare) = token("audit-co", Role::Auditor, &["acme-llama"], None);
-    revshare_app::tokens::revoke(backend, ctx, revoked_actor.id()).unwrap();
+    revshare_app::tokens::revoke(backend, &keys, ctx, revoked_actor.id()).unwrap();
     world.spare_token = spare.id().to_string();
     world.tokens[BAD] = Some("rs_not-a-token".into());
     world.tokens[EXP] = Some(expired);
@@ -582,7 +587,7 @@ fn setup() -> World {
         let actor = world.actors[column].as_ref().unwrap();
         let ctx = Ctx { actor, now: ctx.now };
         let job = revshare_app::jobs::start_verify(backend, ctx).unwrap();
-        let done = revshare_app::jobs::run_verify(backend, ctx, &job.id, None).unwrap();
+        let done = revshare_app::jobs::run_verify(backend, &keys, ctx, &job.id, None).unwrap();
         assert_eq!(done.state, "holds", "{done:?}");
         *field = job.id;
     }

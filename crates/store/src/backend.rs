@@ -336,9 +336,93 @@ pub struct JobRow {
     pub finished_at: Option<String>,
 }
 
+/// A segment as stored: its columns, and its events decoded on demand.
+pub struct StoredSegment<'r> {
+    pub number: i64,
+    pub host: &'r str,
+    pub day: i32,
+    pub seq: i64,
+    /// The stored count (derived: `audit verify` compares it with the events).
+    pub count: i64,
+    pub(crate) bytes: &'r [u8],
+}
+
+impl StoredSegment<'_> {
+    /// Visits its events; bytes that do not decode are [`StoreError::Corrupt`],
+    /// naming the segment.
+    pub fn events(&self, visit: &mut Visit<'_>) -> Result<()> {
+        crate::segment::decode(
+            &crate::segment::SegmentRow {
+                number: self.number,
+                host: self.host,
+                day: self.day,
+                seq: self.seq,
+                bytes: self.bytes,
+            },
+            visit,
+        )
+    }
+}
+
+/// PostgreSQL's row of a stored batch: segments name their batch, the batch its seq.
+/// `host`, the day range and `count` are derived from its segments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchRow {
+    pub batch: i64,
+    pub seq: i64,
+    pub host: String,
+    pub first_day: i32,
+    pub last_day: i32,
+    pub count: i64,
+}
+
+/// A signed checkpoint of the log, as its C2SP note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointRow {
+    pub size: i64,
+    pub note: String,
+}
+
+/// A witness's cosignature line for the checkpoint of one size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CosignatureRow {
+    pub size: i64,
+    /// The witness key (C2SP verifier key) that made it.
+    pub vkey: String,
+    pub line: String,
+    pub received_at: String,
+}
+
+/// A party's witness key (audited: `witness_key_added`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WitnessKeyRow {
+    pub number: i64,
+    pub party: String,
+    pub vkey: String,
+    pub added_at: String,
+    #[serde(skip)]
+    pub seq: i64,
+}
+
+/// A rollback the operator accepted after restoring a backup (audited:
+/// `rollback_accepted`): the log was `from_size` entries with `from_root` (the
+/// checkpoint beside the key file), and the restored store held `to_size`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RollbackRow {
+    pub number: i64,
+    pub from_size: i64,
+    pub from_root: String,
+    pub to_size: i64,
+    pub reason: String,
+    pub actor: String,
+    pub accepted_at: String,
+    #[serde(skip)]
+    pub seq: i64,
+}
+
 /// Storage operations. Reads may run inside or outside a transaction; writes run
-/// inside [`Backend::begin_write`], except [`Backend::insert_events`], which is a
-/// whole transaction of its own.
+/// inside [`Backend::begin_write`], or [`Backend::insert_events`], which begins its
+/// own; the caller ends both with `commit` or `rollback`.
 pub trait Backend: Send {
     fn name(&self) -> &'static str;
 
@@ -398,9 +482,10 @@ pub trait Backend: Send {
     fn update_contribution(&mut self, row: &ContributionRow) -> Result<()>;
     fn contributions(&mut self) -> Result<Vec<ContributionRow>>;
 
-    /// Stores a batch in one transaction: the valid events of it or, on failure,
-    /// none. Each idempotency key is committed with its event; under the write lock
-    /// `audit` chains one entry per host part, whose seq its events carry.
+    /// Stores a batch in a write transaction it begins and leaves open, holding the
+    /// write lock: the caller seals the log and commits, or rolls back (then none of
+    /// the batch is stored). Each idempotency key is stored with its event; under the
+    /// write lock `audit` chains one entry per host part, whose seq its events carry.
     fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>>;
     /// Visits the events of `host` with `day` in `[start, end)` stored at an audit
     /// seq in `(after, through]`, in no particular order.
@@ -413,14 +498,31 @@ pub trait Backend: Send {
         through: i64,
         visit: &mut Visit<'_>,
     ) -> Result<()>;
+    /// Whether any event of `host` with `day` in `[start, end)` was stored at a seq
+    /// in `(after, through]` (from the segments' own rows, not their counts).
+    fn has_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<bool>;
+    /// Visits the events of the batch stored at `seq` that lie outside `host`'s days
+    /// `[start, end)` (what a close reads besides a period, to check whole batches).
+    fn scan_batch_except(&mut self, seq: i64, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()>;
     /// How many events of `host` with `day` in `[start, end)` were stored at a seq
-    /// in `(after, through]` (without reading them where the backend can).
+    /// in `(after, through]` (from the segments' counts, which `audit verify`
+    /// recomputes).
     fn count_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<u64>;
     /// The hosts with events dated in `[start, end)` stored at a seq of at most
     /// `through`, with how many each.
     fn event_hosts(&mut self, start: i32, end: i32, through: i64) -> Result<Vec<(String, u64)>>;
-    /// Visits every stored event, the events of one seq together (for `audit verify`).
-    fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()>;
+    /// Visits every stored segment with its stored columns, those of one seq
+    /// together (for `audit verify`, which decodes each and names those that fail).
+    fn scan_all_segments(&mut self, visit: &mut dyn FnMut(&StoredSegment<'_>) -> Result<()>) -> Result<()>;
+    /// Visits every stored event, the events of one seq together.
+    fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()> {
+        self.scan_all_segments(&mut |segment| segment.events(visit))
+    }
+    /// The rows that give segments their seq where a backend keeps them apart
+    /// (PostgreSQL's `event_batches`); none where segments carry their seq.
+    fn batch_rows(&mut self) -> Result<Vec<BatchRow>> {
+        Ok(Vec::new())
+    }
     fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>>;
     /// Visits every idempotency key (for `audit verify`).
     fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()>;
@@ -477,6 +579,44 @@ pub trait Backend: Send {
     /// A statement's trees without their leaves (`leaves` empty).
     fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>>;
     fn notices(&mut self, statement_id: &str) -> Result<Vec<NoticeRow>>;
+
+    /// The entries with these seqs (those that exist), ascending.
+    fn audit_entries_at(&mut self, seqs: &[i64]) -> Result<Vec<Entry>>;
+    /// The seq of the latest entry about `object`.
+    fn latest_entry_about(&mut self, object: &str) -> Result<Option<i64>>;
+
+    /// The log tree's stored hashes at these indexes, in that order; a missing one is
+    /// corrupt.
+    fn log_nodes(&mut self, indexes: &[u64]) -> Result<Vec<[u8; 32]>>;
+    /// Stores the log tree's hashes from index `first` on.
+    fn add_log_nodes(&mut self, first: u64, hashes: &[[u8; 32]]) -> Result<()>;
+    /// Visits every stored hash of the log tree by index (for `audit verify`).
+    fn scan_log_nodes(&mut self, visit: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<()>;
+
+    /// The stored checkpoint of the largest size.
+    fn newest_checkpoint(&mut self) -> Result<Option<CheckpointRow>>;
+    fn checkpoint(&mut self, size: i64) -> Result<Option<CheckpointRow>>;
+    /// Every stored checkpoint, by size.
+    fn checkpoints(&mut self) -> Result<Vec<CheckpointRow>>;
+    /// Stores a checkpoint unless one of its size is stored.
+    fn put_checkpoint(&mut self, row: &CheckpointRow) -> Result<()>;
+    fn drop_checkpoint(&mut self, size: i64) -> Result<()>;
+    /// Whether a stored statement anchors the log at `size` (closed as of that seq).
+    fn anchored(&mut self, size: i64) -> Result<bool>;
+
+    /// Stores a cosignature, replacing the same key's earlier one for that size.
+    fn put_cosignature(&mut self, row: &CosignatureRow) -> Result<()>;
+    /// The cosignatures of one size (`None`: of every size), by size and key.
+    fn cosignatures(&mut self, size: Option<i64>) -> Result<Vec<CosignatureRow>>;
+
+    /// Stores a witness key and returns its number.
+    fn add_witness_key(&mut self, row: &WitnessKeyRow) -> Result<i64>;
+    /// Every registered witness key, by number.
+    fn witness_keys(&mut self) -> Result<Vec<WitnessKeyRow>>;
+
+    /// Stores an accepted rollback and returns its number.
+    fn add_rollback(&mut self, row: &RollbackRow) -> Result<i64>;
+    fn rollbacks(&mut self) -> Result<Vec<RollbackRow>>;
 }
 
 #[cfg(test)]

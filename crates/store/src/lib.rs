@@ -22,11 +22,25 @@ use backend::{EventRow, HostPart, InsertOutcome, Result};
 pub enum StoreError {
     #[error("database: {0}")]
     Database(String),
+    /// Stored data that does not decode (a segment, a hash, a JSON column): edited
+    /// behind the service's back, or damaged. Never the caller's fault, never
+    /// retried: `object` names what failed, as `audit verify` names it.
+    #[error("{object}: {message}; the stored data was altered or damaged")]
+    Corrupt { object: String, message: String },
     /// Something the user asked that the store refuses (named in the message).
     #[error("{0}")]
     Refused(String),
     #[error("{0}")]
     Io(String),
+}
+
+impl StoreError {
+    pub fn corrupt(object: impl Into<String>, message: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            object: object.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// Where the store is.
@@ -100,7 +114,7 @@ fn head_from(row: Option<(i64, String)>) -> Result<Head> {
     let Some((seq, hash)) = row else {
         return Ok(Head::EMPTY);
     };
-    let bad = || StoreError::Database(format!("audit entry {seq}: its hash is not 32 hex bytes"));
+    let bad = || StoreError::corrupt(format!("audit:{seq}"), "its hash is not 32 hex bytes");
     let bytes = hex::decode(&hash).map_err(|_| bad())?;
     Ok(Head {
         seq: u64::try_from(seq).map_err(|_| bad())?,
@@ -111,9 +125,9 @@ fn head_from(row: Option<(i64, String)>) -> Result<Head> {
 fn entry_from_columns((seq, c): (i64, [String; 8])) -> Result<Entry> {
     let [time, actor, action, object, payload_sha256, digest, prev_hash, hash] = c;
     let action = Action::parse(&action)
-        .ok_or_else(|| StoreError::Database(format!("audit entry {seq}: unknown action `{action}`")))?;
+        .ok_or_else(|| StoreError::corrupt(format!("audit:{seq}"), format!("unknown action `{action}`")))?;
     Ok(Entry {
-        seq: u64::try_from(seq).map_err(|_| StoreError::Database(format!("audit entry {seq}: bad seq")))?,
+        seq: u64::try_from(seq).map_err(|_| StoreError::corrupt(format!("audit:{seq}"), "a negative seq"))?,
         time,
         actor,
         action,
@@ -131,7 +145,7 @@ fn registry_rows_json(rows: &[(String, String)]) -> String {
 
 fn registry_rows_parse(version: i64, text: &str) -> Result<Vec<(String, String)>> {
     serde_json::from_str(text)
-        .map_err(|e| StoreError::Database(format!("registry version {version}: its rows do not parse: {e}")))
+        .map_err(|e| StoreError::corrupt(format!("registry:v{version}"), format!("its rows do not parse: {e}")))
 }
 
 /// A token row as its columns come back.
@@ -151,8 +165,12 @@ fn token_from_columns(c: TokenColumns) -> Result<backend::TokenRow> {
     let contracts = c
         .contracts
         .map(|text| {
-            serde_json::from_str(&text)
-                .map_err(|e| StoreError::Database(format!("token {}: its contracts do not parse: {e}", c.token_id)))
+            serde_json::from_str(&text).map_err(|e| {
+                StoreError::corrupt(
+                    format!("token:{}", c.token_id),
+                    format!("its contracts do not parse: {e}"),
+                )
+            })
         })
         .transpose()?;
     Ok(backend::TokenRow {
@@ -190,6 +208,7 @@ fn one_row(changed: usize, what: &str, number: i64) -> Result<()> {
 
 /// A contribution row's enum columns from their stored text.
 fn contribution_enums(
+    contract: &str,
     number: i64,
     by: &str,
     kind: &str,
@@ -199,8 +218,12 @@ fn contribution_enums(
     revshare_core::contract::ContributionKind,
     revshare_core::tables::ContributionStatus,
 )> {
-    let bad =
-        |what: &str, value: &str| StoreError::Database(format!("contribution {number}: unknown {what} `{value}`"));
+    let bad = |what: &str, value: &str| {
+        StoreError::corrupt(
+            format!("contribution:{contract}:{number}"),
+            format!("unknown {what} `{value}`"),
+        )
+    };
     Ok((
         revshare_core::contract::Party::parse(by).ok_or_else(|| bad("side", by))?,
         revshare_core::contract::ContributionKind::parse(kind).ok_or_else(|| bad("kind", kind))?,

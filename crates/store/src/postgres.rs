@@ -19,17 +19,19 @@ use postgres::{Client, NoTls, Row, Statement};
 use revshare_core::audit::{Entry, Head};
 
 use crate::backend::{
-    AuditHook, Backend, ContractRow, ContributionRow, EventBatch, EventRow, FxRow, HostPart, IdempotencyRow,
-    InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRead,
-    StatementRow, TokenRow, TreeRow, Visit, VoidRow,
+    AuditHook, Backend, BatchRow, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, EventRow,
+    FxRow, HostPart, IdempotencyRow, InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result,
+    RollbackRow, SigningKeyRow, StatementRead, StatementRow, StoredSegment, TokenRow, TreeRow, Visit, VoidRow,
+    WitnessKeyRow,
 };
 use crate::segment::{self, Group, SegmentRow};
 use crate::{host_parts, StoreError};
 
-const SCHEMA_VERSION: i32 = 4;
+const SCHEMA_VERSION: i32 = 5;
 const SCHEMA_2: &str = include_str!("../migrations/postgres/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../migrations/postgres/003_segments.sql");
 const SCHEMA_4: &str = include_str!("../migrations/postgres/004_tree_chunks.sql");
+const SCHEMA_5: &str = include_str!("../migrations/postgres/005_log_tree.sql");
 /// The store's write lock (see the module's documentation).
 const WRITE_LOCK: i64 = 0x7265_7673_6861_7265; // "revshare"
 /// Serializes schema creation by concurrent first connections.
@@ -99,6 +101,9 @@ impl PgStore {
         if found < 4 {
             transaction.batch_execute(SCHEMA_4)?;
         }
+        if found < 5 {
+            transaction.batch_execute(SCHEMA_5)?;
+        }
         if found < SCHEMA_VERSION {
             transaction.execute("DELETE FROM schema_migrations", &[])?;
             transaction.execute(
@@ -140,6 +145,81 @@ impl PgStore {
             .query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[])?
             .map(|r| (r.get(0), r.get(1)));
         crate::head_from(row)
+    }
+
+    /// The seq of each batch with segments of `host` on days `[start, end)`.
+    fn batch_seqs(&mut self, host: &str, start: i32, end: i32) -> Result<HashMap<i64, i64>> {
+        Ok(self
+            .query(
+                "SELECT batch, seq FROM event_batches WHERE batch IN
+                     (SELECT batch FROM segments WHERE host = $1 AND day >= $2 AND day < $3)",
+                &[&host, &start, &end],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    /// Claims a batch's keys and stores its segments, then takes the write lock to
+    /// number its batches and append their entries, in a transaction left open.
+    fn store_batch(
+        &mut self,
+        events: &[EventRow],
+        groups: &[Group],
+        audit: &mut AuditHook<'_>,
+    ) -> Result<Vec<InsertOutcome>> {
+        let candidates = key_candidates(events);
+        self.client.batch_execute("BEGIN")?;
+        let copied = match self.keys_were_new {
+            true => copy_new_keys(&mut self.client, events, &candidates)?,
+            false => Claim::NotTried,
+        };
+        let client = &mut self.client;
+        let prepared = &mut self.prepared;
+        let accepted: HashSet<usize> = match copied {
+            Claim::All => candidates.iter().copied().collect(),
+            Claim::Taken => {
+                client.batch_execute("ROLLBACK; BEGIN")?;
+                claim_keys(client, prepared, events, &candidates)?
+            }
+            Claim::NotTried => claim_keys(client, prepared, events, &candidates)?,
+        };
+        self.keys_were_new = accepted.len() == candidates.len();
+        let outcomes = outcomes_of(client, events, &accepted)?;
+        let parts = host_parts(events, &outcomes);
+        let numbers = prepared.get(
+            client,
+            "SELECT nextval('batch_ids') FROM generate_series(1::bigint, $1::bigint)",
+        )?;
+        let batches: Vec<i64> = client
+            .query(&numbers, &[&(parts.len() as i64)])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let segments = accepted_segments(events, groups, &outcomes, &parts, &batches)?;
+        insert_segments(client, prepared, &segments)?;
+        // Numbering the batches is the only serialized step.
+        let lock = prepared.get(client, "SELECT pg_advisory_xact_lock($1)")?;
+        client.execute(&lock, &[&WRITE_LOCK])?;
+        let last = prepared.get(client, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?;
+        let head = crate::head_from(client.query_opt(&last, &[])?.map(|r| (r.get(0), r.get(1))))?;
+        let entries = audit(head, events, &parts)?;
+        crate::check_entries_match(&entries, &parts)?;
+        let insert = prepared.get(
+            client,
+            "INSERT INTO event_batches (batch, seq, host, first_day, last_day, count) VALUES ($1, $2, $3, $4, $5, $6)",
+        )?;
+        for ((part, batch), entry) in parts.iter().zip(&batches).zip(&entries) {
+            let days = part.rows.iter().map(|i| events[*i].day);
+            let (first, last) = (days.clone().min().unwrap_or(0), days.max().unwrap_or(0));
+            let count = part.rows.len() as i64;
+            client.execute(
+                &insert,
+                &[batch, &(entry.seq as i64), &part.host, &first, &last, &count],
+            )?;
+        }
+        insert_audit(client, prepared, &entries)?;
+        Ok(outcomes)
     }
 }
 
@@ -231,7 +311,7 @@ fn statement_at(row: &postgres::Row, at: usize) -> StatementRow {
 
 fn contribution_from_row(r: &postgres::Row) -> Result<ContributionRow> {
     let number: i64 = r.get(0);
-    let (by, kind, status) = crate::contribution_enums(number, r.get(2), r.get(3), r.get(5))?;
+    let (by, kind, status) = crate::contribution_enums(r.get(1), number, r.get(2), r.get(3), r.get(5))?;
     Ok(ContributionRow {
         number,
         contract: r.get(1),
@@ -350,10 +430,18 @@ fn statement_read_at(r: &postgres::Row, at: usize) -> Result<Option<StatementRea
     }))
 }
 
-fn leaf_of(bytes: &[u8]) -> Result<[u8; 32]> {
+/// An idempotency key's leaf, which must be 32 bytes.
+fn leaf_of(source: &str, id: &str, bytes: &[u8]) -> Result<[u8; 32]> {
     bytes
         .try_into()
-        .map_err(|_| StoreError::Database("a stored leaf is not 32 bytes".into()))
+        .map_err(|_| StoreError::corrupt(format!("event:{source}/{id}"), "its key row's leaf is not 32 bytes"))
+}
+
+fn checkpoint_of(r: &postgres::Row) -> CheckpointRow {
+    CheckpointRow {
+        size: r.get(0),
+        note: r.get(1),
+    }
 }
 
 /// The first occurrence of each key of a batch, in key order: claims go in that order,
@@ -372,6 +460,14 @@ fn key_candidates(events: &[EventRow]) -> Vec<usize> {
     candidates
 }
 
+/// A segment whose batch has no row (so no seq): its events belong to no entry.
+fn unbatched(number: i64, batch: i64) -> StoreError {
+    StoreError::corrupt(
+        format!("segment:{number}"),
+        format!("it names batch {batch}, which has no row (no seq)"),
+    )
+}
+
 /// How the keys of a transaction were claimed.
 enum Claim {
     /// Every candidate was new: all are claimed.
@@ -388,12 +484,8 @@ enum Claim {
 /// `INSERT … ON CONFLICT DO NOTHING` (which inserts each row speculatively); the first
 /// stored key fails the copy with a unique violation, and the caller starts the
 /// transaction again on the slower path. Must be the transaction's first write.
-fn copy_new_keys(
-    transaction: &mut postgres::Transaction<'_>,
-    events: &[EventRow],
-    candidates: &[usize],
-) -> Result<Claim> {
-    let sink = transaction.copy_in("COPY event_keys (source, id, leaf, host, day) FROM STDIN BINARY")?;
+fn copy_new_keys(client: &mut Client, events: &[EventRow], candidates: &[usize]) -> Result<Claim> {
+    let sink = client.copy_in("COPY event_keys (source, id, leaf, host, day) FROM STDIN BINARY")?;
     let types = [Type::TEXT, Type::TEXT, Type::BYTEA, Type::TEXT, Type::INT4];
     let mut writer = BinaryCopyInWriter::new(sink, &types);
     let copied = candidates.iter().try_for_each(|index| {
@@ -411,7 +503,7 @@ fn copy_new_keys(
 /// already stored is left to it.
 /// Returns the candidates claimed.
 fn claim_keys(
-    transaction: &mut postgres::Transaction<'_>,
+    transaction: &mut Client,
     prepared: &mut Prepared,
     events: &[EventRow],
     candidates: &[usize],
@@ -442,11 +534,7 @@ fn claim_keys(
 
 /// The outcome of every event of a batch once the `accepted` ones are claimed: each
 /// other one is a duplicate of its stored key (the same leaf) or a conflict with it.
-fn outcomes_of(
-    transaction: &mut postgres::Transaction<'_>,
-    events: &[EventRow],
-    accepted: &HashSet<usize>,
-) -> Result<Vec<InsertOutcome>> {
+fn outcomes_of(transaction: &mut Client, events: &[EventRow], accepted: &HashSet<usize>) -> Result<Vec<InsertOutcome>> {
     let mut outcomes = vec![InsertOutcome::Accepted; events.len()];
     let rest: Vec<usize> = (0..events.len()).filter(|i| !accepted.contains(i)).collect();
     if rest.is_empty() {
@@ -518,7 +606,7 @@ fn accepted_segments(
 
 /// Stores segments in one statement.
 fn insert_segments(
-    transaction: &mut postgres::Transaction<'_>,
+    transaction: &mut impl postgres::GenericClient,
     prepared: &mut Prepared,
     segments: &[SegmentInsert],
 ) -> Result<()> {
@@ -602,10 +690,11 @@ fn schema_2_event(row: &postgres::Row) -> Result<EventRow> {
                 .map_err(|_| StoreError::Database("a stored customer is not 16 bytes".into()))
         })
         .transpose()?;
+    let (source, id): (String, String) = (row.try_get(1)?, row.try_get(2)?);
     Ok(EventRow {
-        source: row.try_get(1)?,
-        id: row.try_get(2)?,
-        leaf: leaf_of(row.try_get(3)?)?,
+        leaf: leaf_of(&source, &id, row.try_get(3)?)?,
+        source,
+        id,
         host: row.try_get(4)?,
         model: row.try_get(5)?,
         use_case: row.try_get(6)?,
@@ -945,69 +1034,11 @@ impl Backend for PgStore {
 
     fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {
         let groups = std::mem::take(&mut batch.segments);
-        let events = &batch.rows[..];
-        let prepared = &mut self.prepared;
-        let candidates = key_candidates(events);
-        let mut transaction = self.client.transaction()?;
-        let copied = match self.keys_were_new {
-            true => copy_new_keys(&mut transaction, events, &candidates)?,
-            false => Claim::NotTried,
-        };
-        let accepted: HashSet<usize> = match copied {
-            Claim::All => candidates.iter().copied().collect(),
-            Claim::Taken => {
-                transaction.rollback()?;
-                transaction = self.client.transaction()?;
-                claim_keys(&mut transaction, prepared, events, &candidates)?
-            }
-            Claim::NotTried => claim_keys(&mut transaction, prepared, events, &candidates)?,
-        };
-        self.keys_were_new = accepted.len() == candidates.len();
-        let outcomes = outcomes_of(&mut transaction, events, &accepted)?;
-        let parts = host_parts(events, &outcomes);
-        let numbers = prepared.get(
-            &mut transaction,
-            "SELECT nextval('batch_ids') FROM generate_series(1::bigint, $1::bigint)",
-        )?;
-        let batches: Vec<i64> = transaction
-            .query(&numbers, &[&(parts.len() as i64)])?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let segments = accepted_segments(events, &groups, &outcomes, &parts, &batches)?;
-        insert_segments(&mut transaction, prepared, &segments)?;
-        // Numbering the batches is the only serialized step.
-        let lock = prepared.get(&mut transaction, "SELECT pg_advisory_xact_lock($1)")?;
-        transaction.execute(&lock, &[&WRITE_LOCK])?;
-        let last = prepared.get(
-            &mut transaction,
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-        )?;
-        let head = crate::head_from(transaction.query_opt(&last, &[])?.map(|r| (r.get(0), r.get(1))))?;
-        let entries = audit(head, events, &parts)?;
-        crate::check_entries_match(&entries, &parts)?;
-        for ((part, batch), entry) in parts.iter().zip(&batches).zip(&entries) {
-            let days = part.rows.iter().map(|i| events[*i].day);
-            let (first, last) = (days.clone().min().unwrap_or(0), days.max().unwrap_or(0));
-            let insert = prepared.get(
-                &mut transaction,
-                "INSERT INTO event_batches (batch, seq, host, first_day, last_day, count) VALUES ($1, $2, $3, $4, $5, $6)",
-            )?;
-            transaction.execute(
-                &insert,
-                &[
-                    batch,
-                    &(entry.seq as i64),
-                    &part.host,
-                    &first,
-                    &last,
-                    &(part.rows.len() as i64),
-                ],
-            )?;
+        let stored = self.store_batch(&batch.rows, &groups, audit);
+        if stored.is_err() {
+            let _ = self.client.batch_execute("ROLLBACK");
         }
-        insert_audit(&mut transaction, prepared, &entries)?;
-        transaction.commit()?;
-        Ok(outcomes)
+        stored
     }
 
     fn scan_events(
@@ -1019,32 +1050,62 @@ impl Backend for PgStore {
         through: i64,
         visit: &mut Visit<'_>,
     ) -> Result<()> {
-        // The window is applied here, from the host's few batches, rather than by a
-        // join the planner may turn into a nested loop over a month of events.
-        let seqs: HashMap<i64, i64> = self
-            .query("SELECT batch, seq FROM event_batches WHERE host = $1", &[&host])?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
+        // The window is applied here, from the few batches the days hold, rather than
+        // by a join the planner may turn into a nested loop over a month of events.
+        let seqs = self.batch_seqs(host, start, end)?;
         let params: [&(dyn ToSql + Sync); 3] = [&host, &start, &end];
         let mut rows = self.client.query_raw(
-            "SELECT batch, day, events FROM segments WHERE host = $1 AND day >= $2 AND day < $3",
+            "SELECT number, batch, day, events FROM segments WHERE host = $1 AND day >= $2 AND day < $3",
             params,
         )?;
         while let Some(row) = rows.next()? {
-            let batch: i64 = row.try_get(0)?;
-            let seq = *seqs
-                .get(&batch)
-                .ok_or_else(|| StoreError::Database(format!("stored events name batch {batch}, which has no seq")))?;
+            let (number, batch): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let seq = *seqs.get(&batch).ok_or_else(|| unbatched(number, batch))?;
             if after < seq && seq <= through {
                 let segment = SegmentRow {
+                    number,
                     host,
-                    day: row.try_get(1)?,
+                    day: row.try_get(2)?,
                     seq,
-                    bytes: row.try_get(2)?,
+                    bytes: row.try_get(3)?,
                 };
                 segment::decode(&segment, visit)?;
             }
+        }
+        Ok(())
+    }
+
+    fn has_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<bool> {
+        Ok(self
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM segments s JOIN event_batches b ON b.batch = s.batch
+                 WHERE s.host = $1 AND s.day >= $2 AND s.day < $3 AND b.seq > $4 AND b.seq <= $5)",
+                &[&host, &start, &end, &after, &through],
+            )?
+            .get(0))
+    }
+
+    fn scan_batch_except(&mut self, seq: i64, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()> {
+        let batches: Vec<i64> = self
+            .query("SELECT batch FROM event_batches WHERE seq = $1", &[&seq])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let params: [&(dyn ToSql + Sync); 4] = [&batches, &host, &start, &end];
+        let mut rows = self.client.query_raw(
+            "SELECT number, host, day, events FROM segments
+             WHERE batch = ANY($1) AND NOT (host = $2 AND day >= $3 AND day < $4)",
+            params,
+        )?;
+        while let Some(row) = rows.next()? {
+            let segment = SegmentRow {
+                number: row.try_get(0)?,
+                host: row.try_get(1)?,
+                day: row.try_get(2)?,
+                seq,
+                bytes: row.try_get(3)?,
+            };
+            segment::decode(&segment, visit)?;
         }
         Ok(())
     }
@@ -1094,7 +1155,7 @@ impl Backend for PgStore {
         Ok(hosts.into_iter().collect())
     }
 
-    fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()> {
+    fn scan_all_segments(&mut self, visit: &mut dyn FnMut(&StoredSegment<'_>) -> Result<()>) -> Result<()> {
         let seqs: HashMap<i64, i64> = self
             .query("SELECT batch, seq FROM event_batches", &[])?
             .iter()
@@ -1102,22 +1163,41 @@ impl Backend for PgStore {
             .collect();
         // In batch order (each batch is one seq), through the index on `batch`.
         let mut rows = self.client.query_raw(
-            "SELECT batch, host, day, events FROM segments ORDER BY batch, number",
+            "SELECT number, batch, host, day, count, events FROM segments ORDER BY batch, number",
             std::iter::empty::<&(dyn ToSql + Sync)>(),
         )?;
         while let Some(row) = rows.next()? {
-            let batch: i64 = row.try_get(0)?;
+            let batch: i64 = row.try_get(1)?;
             // Events of a batch without its seq are still visited (at seq 0), so that
             // `audit verify` names them instead of never seeing them.
-            let segment = SegmentRow {
-                host: row.try_get(1)?,
-                day: row.try_get(2)?,
+            visit(&StoredSegment {
+                number: row.try_get(0)?,
+                host: row.try_get(2)?,
+                day: row.try_get(3)?,
                 seq: seqs.get(&batch).copied().unwrap_or(0),
-                bytes: row.try_get(3)?,
-            };
-            segment::decode(&segment, visit)?;
+                count: i64::from(row.try_get::<_, i32>(4)?),
+                bytes: row.try_get(5)?,
+            })?;
         }
         Ok(())
+    }
+
+    fn batch_rows(&mut self) -> Result<Vec<BatchRow>> {
+        Ok(self
+            .query(
+                "SELECT batch, seq, host, first_day, last_day, count FROM event_batches ORDER BY batch",
+                &[],
+            )?
+            .iter()
+            .map(|r| BatchRow {
+                batch: r.get(0),
+                seq: r.get(1),
+                host: r.get(2),
+                first_day: r.get(3),
+                last_day: r.get(4),
+                count: r.get(5),
+            })
+            .collect())
     }
 
     fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>> {
@@ -1129,7 +1209,7 @@ impl Backend for PgStore {
             Ok(KeyRow {
                 source: source.to_string(),
                 id: id.to_string(),
-                leaf: leaf_of(r.get(0))?,
+                leaf: leaf_of(source, id, r.get(0))?,
                 host: r.get(1),
                 day: r.get(2),
             })
@@ -1143,10 +1223,11 @@ impl Backend for PgStore {
             std::iter::empty::<&(dyn ToSql + Sync)>(),
         )?;
         while let Some(r) = rows.next()? {
+            let (source, id): (String, String) = (r.try_get(0)?, r.try_get(1)?);
             visit(&KeyRow {
-                source: r.try_get(0)?,
-                id: r.try_get(1)?,
-                leaf: leaf_of(r.try_get(2)?)?,
+                leaf: leaf_of(&source, &id, r.try_get(2)?)?,
+                source,
+                id,
                 host: r.try_get(3)?,
                 day: r.try_get(4)?,
             })?;
@@ -1424,6 +1505,204 @@ impl Backend for PgStore {
                 statement_id: statement_id.to_string(),
                 beneficiary: r.get(0),
                 json: r.get(1),
+            })
+            .collect())
+    }
+
+    fn audit_entries_at(&mut self, seqs: &[i64]) -> Result<Vec<Entry>> {
+        self.query(
+            &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ANY($1) ORDER BY seq"),
+            &[&seqs],
+        )?
+        .iter()
+        .map(entry_from_row)
+        .collect()
+    }
+
+    fn latest_entry_about(&mut self, object: &str) -> Result<Option<i64>> {
+        Ok(self
+            .query_one("SELECT max(seq) FROM audit_log WHERE object = $1", &[&object])?
+            .get(0))
+    }
+
+    fn log_nodes(&mut self, indexes: &[u64]) -> Result<Vec<[u8; 32]>> {
+        let wanted: Vec<i64> = indexes.iter().map(|i| *i as i64).collect();
+        let found: HashMap<i64, Vec<u8>> = self
+            .query("SELECT idx, hash FROM audit_tree WHERE idx = ANY($1)", &[&wanted])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        indexes
+            .iter()
+            .map(|index| {
+                let hash = found.get(&(*index as i64)).ok_or_else(|| {
+                    StoreError::corrupt(format!("audit_tree:{index}"), "a stored hash of the log is missing")
+                })?;
+                hash.as_slice().try_into().map_err(|_| {
+                    StoreError::corrupt(
+                        format!("audit_tree:{index}"),
+                        "a stored hash of the log is not 32 bytes",
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn add_log_nodes(&mut self, first: u64, hashes: &[[u8; 32]]) -> Result<()> {
+        let indexes: Vec<i64> = (first..).take(hashes.len()).map(|i| i as i64).collect();
+        let bytes: Vec<&[u8]> = hashes.iter().map(|h| &h[..]).collect();
+        self.execute(
+            "INSERT INTO audit_tree (idx, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+            &[&indexes, &bytes],
+        )?;
+        Ok(())
+    }
+
+    fn scan_log_nodes(&mut self, visit: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
+        let mut rows = self.client.query_raw(
+            "SELECT idx, hash FROM audit_tree ORDER BY idx",
+            std::iter::empty::<&(dyn ToSql + Sync)>(),
+        )?;
+        while let Some(row) = rows.next()? {
+            let index: i64 = row.try_get(0)?;
+            let index = u64::try_from(index)
+                .map_err(|_| StoreError::corrupt(format!("audit_tree:{index}"), "a negative index"))?;
+            visit(index, row.try_get(1)?)?;
+        }
+        Ok(())
+    }
+
+    fn newest_checkpoint(&mut self) -> Result<Option<CheckpointRow>> {
+        Ok(self
+            .query_opt("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", &[])?
+            .as_ref()
+            .map(checkpoint_of))
+    }
+
+    fn checkpoint(&mut self, size: i64) -> Result<Option<CheckpointRow>> {
+        Ok(self
+            .query_opt("SELECT size, note FROM checkpoints WHERE size = $1", &[&size])?
+            .as_ref()
+            .map(checkpoint_of))
+    }
+
+    fn checkpoints(&mut self) -> Result<Vec<CheckpointRow>> {
+        Ok(self
+            .query("SELECT size, note FROM checkpoints ORDER BY size", &[])?
+            .iter()
+            .map(checkpoint_of)
+            .collect())
+    }
+
+    fn put_checkpoint(&mut self, row: &CheckpointRow) -> Result<()> {
+        self.execute(
+            "INSERT INTO checkpoints (size, note) VALUES ($1, $2) ON CONFLICT (size) DO NOTHING",
+            &[&row.size, &row.note],
+        )?;
+        Ok(())
+    }
+
+    fn drop_checkpoint(&mut self, size: i64) -> Result<()> {
+        self.execute("DELETE FROM checkpoints WHERE size = $1", &[&size])?;
+        Ok(())
+    }
+
+    fn anchored(&mut self, size: i64) -> Result<bool> {
+        Ok(self
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM statements WHERE close_seq = $1)",
+                &[&size],
+            )?
+            .get(0))
+    }
+
+    fn put_cosignature(&mut self, row: &CosignatureRow) -> Result<()> {
+        self.execute(
+            "INSERT INTO cosignatures (size, vkey, line, received_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (size, vkey) DO UPDATE SET line = excluded.line, received_at = excluded.received_at",
+            &[&row.size, &row.vkey, &row.line, &row.received_at],
+        )?;
+        Ok(())
+    }
+
+    fn cosignatures(&mut self, size: Option<i64>) -> Result<Vec<CosignatureRow>> {
+        Ok(self
+            .query(
+                "SELECT size, vkey, line, received_at FROM cosignatures
+                 WHERE $1::bigint IS NULL OR size = $1 ORDER BY size, vkey",
+                &[&size],
+            )?
+            .iter()
+            .map(|r| CosignatureRow {
+                size: r.get(0),
+                vkey: r.get(1),
+                line: r.get(2),
+                received_at: r.get(3),
+            })
+            .collect())
+    }
+
+    fn add_witness_key(&mut self, row: &WitnessKeyRow) -> Result<i64> {
+        Ok(self
+            .query_one(
+                "INSERT INTO witness_keys (party, vkey, added_at, seq) VALUES ($1, $2, $3, $4) RETURNING number",
+                &[&row.party, &row.vkey, &row.added_at, &row.seq],
+            )?
+            .get(0))
+    }
+
+    fn witness_keys(&mut self) -> Result<Vec<WitnessKeyRow>> {
+        Ok(self
+            .query(
+                "SELECT number, party, vkey, added_at, seq FROM witness_keys ORDER BY number",
+                &[],
+            )?
+            .iter()
+            .map(|r| WitnessKeyRow {
+                number: r.get(0),
+                party: r.get(1),
+                vkey: r.get(2),
+                added_at: r.get(3),
+                seq: r.get(4),
+            })
+            .collect())
+    }
+
+    fn add_rollback(&mut self, row: &RollbackRow) -> Result<i64> {
+        Ok(self
+            .query_one(
+                "INSERT INTO rollbacks (from_size, from_root, to_size, reason, actor, accepted_at, seq)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING number",
+                &[
+                    &row.from_size,
+                    &row.from_root,
+                    &row.to_size,
+                    &row.reason,
+                    &row.actor,
+                    &row.accepted_at,
+                    &row.seq,
+                ],
+            )?
+            .get(0))
+    }
+
+    fn rollbacks(&mut self) -> Result<Vec<RollbackRow>> {
+        Ok(self
+            .query(
+                "SELECT number, from_size, from_root, to_size, reason, actor, accepted_at, seq FROM rollbacks
+                 ORDER BY number",
+                &[],
+            )?
+            .iter()
+            .map(|r| RollbackRow {
+                number: r.get(0),
+                from_size: r.get(1),
+                from_root: r.get(2),
+                to_size: r.get(3),
+                reason: r.get(4),
+                actor: r.get(5),
+                accepted_at: r.get(6),
+                seq: r.get(7),
             })
             .collect())
     }

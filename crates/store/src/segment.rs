@@ -163,6 +163,7 @@ impl Group {
 
 /// The row a segment lives in, as read back.
 pub struct SegmentRow<'r> {
+    pub number: i64,
     pub host: &'r str,
     pub day: i32,
     pub seq: i64,
@@ -175,10 +176,13 @@ pub fn decode(
     visit: &mut dyn FnMut(&EventView<'_>) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let corrupt = |what: &str| {
-        StoreError::Database(format!(
-            "corrupt segment of {} day {} at seq {}: {what}",
-            row.host, row.day, row.seq
-        ))
+        StoreError::corrupt(
+            format!("segment:{}", row.number),
+            format!(
+                "its events (of {} on day {}, entry {}) do not decode: {what}",
+                row.host, row.day, row.seq
+            ),
+        )
     };
     let segment: Segment<'_> = postcard::from_bytes(row.bytes).map_err(|e| corrupt(&e.to_string()))?;
     let name = |index: u32| {
@@ -250,6 +254,7 @@ mod tests {
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].segment(|_| true, &mut bytes).unwrap(), 3);
         let segment = SegmentRow {
+            number: 1,
             host: "acme-cloud",
             day: 20_700,
             seq: 10,
@@ -306,6 +311,7 @@ mod tests {
             let first = &rows[group.first];
             let count = group.segment(|index| !refused.contains(&index), &mut bytes).unwrap();
             let segment = SegmentRow {
+                number: 1,
                 host: &first.host,
                 day: first.day,
                 seq: 0,
@@ -370,6 +376,7 @@ mod tests {
         encode_groups(&rows).unwrap()[0].segment(|_| true, &mut bytes).unwrap();
         for cut in 0..bytes.len() {
             let segment = SegmentRow {
+                number: 1,
                 host: "acme-cloud",
                 day: 1,
                 seq: 1,

@@ -8,17 +8,18 @@ use revshare_core::audit::{Entry, Head};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::backend::{
-    AuditHook, Backend, ContractRow, ContributionRow, EventBatch, FxRow, IdempotencyRow, InsertOutcome, JobRow, KeyRow,
-    NoticeRow, PartyRow, RegistryRow, Result, SigningKeyRow, StatementRead, StatementRow, TokenRow, TreeRow, Visit,
-    VoidRow,
+    AuditHook, Backend, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, FxRow, IdempotencyRow,
+    InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, RollbackRow, SigningKeyRow, StatementRead,
+    StatementRow, StoredSegment, TokenRow, TreeRow, Visit, VoidRow, WitnessKeyRow,
 };
 use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
 
 /// The schema this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 const SCHEMA_2: &str = include_str!("../migrations/sqlite/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../migrations/sqlite/003_tree_chunks.sql");
+const SCHEMA_4: &str = include_str!("../migrations/sqlite/004_log_tree.sql");
 
 pub struct SqliteStore {
     connection: Connection,
@@ -26,7 +27,22 @@ pub struct SqliteStore {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> StoreError {
-        StoreError::Database(error.to_string())
+        match error {
+            // SQLite keeps any value in any column: one of another type than the
+            // schema's was written behind the service's back.
+            rusqlite::Error::InvalidColumnType(_, name, found) => StoreError::corrupt(
+                format!("column {name}"),
+                format!("holds a {found}, not what the schema says"),
+            ),
+            rusqlite::Error::FromSqlConversionFailure(_, found, cause) => StoreError::corrupt(
+                "a stored column",
+                format!("holds a {found} that does not convert: {cause}"),
+            ),
+            rusqlite::Error::IntegralValueOutOfRange(_, value) => {
+                StoreError::corrupt("a stored column", format!("holds {value}, out of its range"))
+            }
+            other => StoreError::Database(other.to_string()),
+        }
     }
 }
 
@@ -66,7 +82,8 @@ pub fn peek_meta(path: &Path, key: &str) -> Result<Option<String>> {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap_or(-1);
-    // Schema 3 changed no `meta`: a store of schema 2 (migrated when opened) answers too.
+    // Schemas 3 and 4 changed no `meta` key it is asked for: a store of schema 2 or 3
+    // (migrated when opened) answers too.
     if !(2..=SCHEMA_VERSION).contains(&version) {
         return Ok(None);
     }
@@ -75,15 +92,16 @@ pub fn peek_meta(path: &Path, key: &str) -> Result<Option<String>> {
         .optional()?)
 }
 
-/// Brings a new store or one of schema 2 to this build's schema, in one transaction
+/// Brings a new store or one of schema 2 or 3 to this build's schema, in one transaction
 /// (another process may have done it first: the version is read again inside it).
 fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
     let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = transaction.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     match version {
         SCHEMA_VERSION => return Ok(()),
-        0 => transaction.execute_batch(&format!("{SCHEMA_2}\n{SCHEMA_3}"))?,
-        2 => transaction.execute_batch(SCHEMA_3)?,
+        0 => transaction.execute_batch(&format!("{SCHEMA_2}\n{SCHEMA_3}\n{SCHEMA_4}"))?,
+        2 => transaction.execute_batch(&format!("{SCHEMA_3}\n{SCHEMA_4}"))?,
+        3 => transaction.execute_batch(SCHEMA_4)?,
         other => {
             return Err(StoreError::Refused(format!(
                 "{}: not a revshare store of schema {SCHEMA_VERSION} (user_version {other})",
@@ -153,15 +171,35 @@ impl SqliteStore {
         Ok(SqliteStore { connection })
     }
 
-    /// Runs `write` in one IMMEDIATE transaction (for the operations that are a
-    /// transaction of their own).
-    fn in_transaction<T>(&mut self, write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let value = write(&transaction)?;
-        transaction.commit()?;
-        Ok(value)
+    /// Claims a batch's keys and stores its accepted events and their entries, in
+    /// the write transaction open on `connection`.
+    fn store_batch(
+        connection: &Connection,
+        events: &[crate::backend::EventRow],
+        groups: &[crate::segment::Group],
+        audit: &mut AuditHook<'_>,
+    ) -> Result<Vec<InsertOutcome>> {
+        let outcomes = claim_keys(connection, events)?;
+        let parts = host_parts(events, &outcomes);
+        let entries = audit(head_of(connection)?, events, &parts)?;
+        crate::check_entries_match(&entries, &parts)?;
+        let seq_of = |host: &str| -> i64 {
+            let index = parts.iter().position(|p| p.host == host).unwrap_or(0);
+            entries[index].seq as i64
+        };
+        let mut insert = connection
+            .prepare_cached("INSERT INTO segments (host, day, seq, count, events) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut bytes = Vec::new();
+        for group in groups {
+            let count = group.segment(|index| outcomes[index] == InsertOutcome::Accepted, &mut bytes)?;
+            if count == 0 {
+                continue;
+            }
+            let first = &events[group.first];
+            insert.execute(params![first.host, first.day, seq_of(&first.host), count as i64, bytes])?;
+        }
+        append(connection, &entries)?;
+        Ok(outcomes)
     }
 }
 
@@ -251,13 +289,14 @@ const STATEMENT_COLUMNS: &str =
 fn contribution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ContributionRow>> {
     let number: i64 = r.get(0)?;
     let (by, kind, status): (String, String, String) = (r.get(2)?, r.get(3)?, r.get(5)?);
-    let (by, kind, status) = match crate::contribution_enums(number, &by, &kind, &status) {
+    let contract: String = r.get(1)?;
+    let (by, kind, status) = match crate::contribution_enums(&contract, number, &by, &kind, &status) {
         Ok(enums) => enums,
         Err(error) => return Ok(Err(error)),
     };
     Ok(Ok(ContributionRow {
         number,
-        contract: r.get(1)?,
+        contract,
         by,
         kind,
         date: r.get(4)?,
@@ -276,9 +315,25 @@ fn contribution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Contr
 const CONTRIBUTION_COLUMNS: &str = "number, contract, by_party, kind, date, status, reference, proposed_by, \
      proposed_at, proposed_seq, decided_by, decided_at, decided_seq, seq";
 
-fn leaf_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+/// A BLOB column borrowed from its row; a value of another type is corrupt.
+fn blob<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<&'r [u8]> {
+    Ok(row.get_ref(index)?.as_blob().map_err(rusqlite::Error::from)?)
+}
+
+/// An idempotency key's leaf, which must be 32 bytes.
+fn leaf_of(source: &str, id: &str, bytes: Vec<u8>) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::corrupt(format!("event:{source}/{id}"), "its key row's leaf is not 32 bytes"))
+}
+
+/// A stored hash of the log tree, which must be 32 bytes.
+fn node_of(index: u64, bytes: &[u8]) -> Result<[u8; 32]> {
     bytes.try_into().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, "a leaf is not 32 bytes".into())
+        StoreError::corrupt(
+            format!("audit_tree:{index}"),
+            "a stored hash of the log is not 32 bytes",
+        )
     })
 }
 
@@ -608,29 +663,13 @@ impl Backend for SqliteStore {
     fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {
         let groups = std::mem::take(&mut batch.segments);
         let events = &batch.rows;
-        self.in_transaction(|transaction| {
-            let outcomes = claim_keys(transaction, events)?;
-            let parts = host_parts(events, &outcomes);
-            let entries = audit(head_of(transaction)?, events, &parts)?;
-            crate::check_entries_match(&entries, &parts)?;
-            let seq_of = |host: &str| -> i64 {
-                let index = parts.iter().position(|p| p.host == host).unwrap_or(0);
-                entries[index].seq as i64
-            };
-            let mut insert = transaction
-                .prepare_cached("INSERT INTO segments (host, day, seq, count, events) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-            let mut bytes = Vec::new();
-            for group in &groups {
-                let count = group.segment(|index| outcomes[index] == InsertOutcome::Accepted, &mut bytes)?;
-                if count == 0 {
-                    continue;
-                }
-                let first = &events[group.first];
-                insert.execute(params![first.host, first.day, seq_of(&first.host), count as i64, bytes])?;
-            }
-            append(transaction, &entries)?;
-            Ok(outcomes)
-        })
+        // IMMEDIATE takes the write lock now; the caller commits or rolls back.
+        self.connection.execute_batch("BEGIN IMMEDIATE")?;
+        let stored = Self::store_batch(&self.connection, events, &groups, audit);
+        if stored.is_err() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
+        stored
     }
 
     fn scan_events(
@@ -643,16 +682,46 @@ impl Backend for SqliteStore {
         visit: &mut Visit<'_>,
     ) -> Result<()> {
         let mut statement = self.connection.prepare_cached(
-            "SELECT day, seq, events FROM segments
+            "SELECT number, day, seq, events FROM segments
              WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5",
         )?;
         let mut rows = statement.query(params![host, start, end, after, through])?;
         while let Some(row) = rows.next()? {
             let segment = SegmentRow {
+                number: row.get(0)?,
                 host,
-                day: row.get(0)?,
-                seq: row.get(1)?,
-                bytes: row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?,
+                day: row.get(1)?,
+                seq: row.get(2)?,
+                bytes: blob(row, 3)?,
+            };
+            segment::decode(&segment, visit)?;
+        }
+        Ok(())
+    }
+
+    fn has_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<bool> {
+        Ok(self.connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM segments
+                 WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5)",
+            params![host, start, end, after, through],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn scan_batch_except(&mut self, seq: i64, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT number, host, day, events FROM segments
+             WHERE seq = ?1 AND NOT (host = ?2 AND day >= ?3 AND day < ?4)",
+        )?;
+        let mut rows = statement.query(params![seq, host, start, end])?;
+        while let Some(row) = rows.next()? {
+            let host: String = row.get(1)?;
+            let segment = SegmentRow {
+                number: row.get(0)?,
+                host: &host,
+                day: row.get(2)?,
+                seq,
+                bytes: blob(row, 3)?,
             };
             segment::decode(&segment, visit)?;
         }
@@ -679,41 +748,44 @@ impl Backend for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn scan_all_events(&mut self, visit: &mut Visit<'_>) -> Result<()> {
+    fn scan_all_segments(&mut self, visit: &mut dyn FnMut(&StoredSegment<'_>) -> Result<()>) -> Result<()> {
         let mut statement = self
             .connection
-            .prepare("SELECT host, day, seq, events FROM segments ORDER BY seq, number")?;
+            .prepare("SELECT number, host, day, seq, count, events FROM segments ORDER BY seq, number")?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
-            let host: String = row.get(0)?;
-            let segment = SegmentRow {
+            let host: String = row.get(1)?;
+            visit(&StoredSegment {
+                number: row.get(0)?,
                 host: &host,
-                day: row.get(1)?,
-                seq: row.get(2)?,
-                bytes: row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?,
-            };
-            segment::decode(&segment, visit)?;
+                day: row.get(2)?,
+                seq: row.get(3)?,
+                count: row.get(4)?,
+                bytes: blob(row, 5)?,
+            })?;
         }
         Ok(())
     }
 
     fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>> {
-        Ok(self
+        let row: Option<(Vec<u8>, String, i32)> = self
             .connection
             .query_row(
                 "SELECT leaf, host, day FROM event_keys WHERE source = ?1 AND id = ?2",
                 [source, id],
-                |r| {
-                    Ok(KeyRow {
-                        source: source.to_string(),
-                        id: id.to_string(),
-                        leaf: leaf_of(r.get(0)?)?,
-                        host: r.get(1)?,
-                        day: r.get(2)?,
-                    })
-                },
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()?)
+            .optional()?;
+        row.map(|(leaf, host, day)| {
+            Ok(KeyRow {
+                source: source.to_string(),
+                id: id.to_string(),
+                leaf: leaf_of(source, id, leaf)?,
+                host,
+                day,
+            })
+        })
+        .transpose()
     }
 
     fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()> {
@@ -722,10 +794,11 @@ impl Backend for SqliteStore {
             .prepare("SELECT source, id, leaf, host, day FROM event_keys")?;
         let mut rows = statement.query([])?;
         while let Some(r) = rows.next()? {
+            let (source, id): (String, String) = (r.get(0)?, r.get(1)?);
             visit(&KeyRow {
-                source: r.get(0)?,
-                id: r.get(1)?,
-                leaf: leaf_of(r.get(2)?)?,
+                leaf: leaf_of(&source, &id, r.get(2)?)?,
+                source,
+                id,
                 host: r.get(3)?,
                 day: r.get(4)?,
             })?;
@@ -1012,14 +1085,222 @@ impl Backend for SqliteStore {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    fn audit_entries_at(&mut self, seqs: &[i64]) -> Result<Vec<Entry>> {
+        let mut statement = self
+            .connection
+            .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ?1"))?;
+        let mut sorted = seqs.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut entries = Vec::with_capacity(sorted.len());
+        for seq in sorted {
+            if let Some(columns) = statement.query_row([seq], entry_from_row).optional()? {
+                entries.push(crate::entry_from_columns(columns)?);
+            }
+        }
+        Ok(entries)
+    }
+
+    fn latest_entry_about(&mut self, object: &str) -> Result<Option<i64>> {
+        Ok(self
+            .connection
+            .query_row("SELECT max(seq) FROM audit_log WHERE object = ?1", [object], |r| {
+                r.get(0)
+            })?)
+    }
+
+    fn log_nodes(&mut self, indexes: &[u64]) -> Result<Vec<[u8; 32]>> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT hash FROM audit_tree WHERE idx = ?1")?;
+        indexes
+            .iter()
+            .map(|index| {
+                let hash: Option<Vec<u8>> = statement.query_row([*index as i64], |r| r.get(0)).optional()?;
+                let hash = hash.ok_or_else(|| {
+                    StoreError::corrupt(format!("audit_tree:{index}"), "a stored hash of the log is missing")
+                })?;
+                node_of(*index, &hash)
+            })
+            .collect()
+    }
+
+    fn add_log_nodes(&mut self, first: u64, hashes: &[[u8; 32]]) -> Result<()> {
+        let mut insert = self
+            .connection
+            .prepare_cached("INSERT INTO audit_tree (idx, hash) VALUES (?1, ?2)")?;
+        for (index, hash) in (first..).zip(hashes) {
+            insert.execute(params![index as i64, &hash[..]])?;
+        }
+        Ok(())
+    }
+
+    fn scan_log_nodes(&mut self, visit: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT idx, hash FROM audit_tree ORDER BY idx")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let index: i64 = row.get(0)?;
+            let index = u64::try_from(index)
+                .map_err(|_| StoreError::corrupt(format!("audit_tree:{index}"), "a negative index"))?;
+            visit(index, blob(row, 1)?)?;
+        }
+        Ok(())
+    }
+
+    fn newest_checkpoint(&mut self) -> Result<Option<CheckpointRow>> {
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(CheckpointRow {
+                        size: r.get(0)?,
+                        note: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn checkpoint(&mut self, size: i64) -> Result<Option<CheckpointRow>> {
+        Ok(self
+            .connection
+            .query_row("SELECT size, note FROM checkpoints WHERE size = ?1", [size], |r| {
+                Ok(CheckpointRow {
+                    size: r.get(0)?,
+                    note: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn checkpoints(&mut self) -> Result<Vec<CheckpointRow>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT size, note FROM checkpoints ORDER BY size")?;
+        let rows = statement.query_map([], |r| {
+            Ok(CheckpointRow {
+                size: r.get(0)?,
+                note: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn put_checkpoint(&mut self, row: &CheckpointRow) -> Result<()> {
+        self.connection.execute(
+            "INSERT INTO checkpoints (size, note) VALUES (?1, ?2) ON CONFLICT (size) DO NOTHING",
+            params![row.size, row.note],
+        )?;
+        Ok(())
+    }
+
+    fn drop_checkpoint(&mut self, size: i64) -> Result<()> {
+        self.connection
+            .execute("DELETE FROM checkpoints WHERE size = ?1", [size])?;
+        Ok(())
+    }
+
+    fn anchored(&mut self, size: i64) -> Result<bool> {
+        Ok(self.connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM statements WHERE close_seq = ?1)",
+            [size],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn put_cosignature(&mut self, row: &CosignatureRow) -> Result<()> {
+        self.connection.execute(
+            "INSERT INTO cosignatures (size, vkey, line, received_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (size, vkey) DO UPDATE SET line = excluded.line, received_at = excluded.received_at",
+            params![row.size, row.vkey, row.line, row.received_at],
+        )?;
+        Ok(())
+    }
+
+    fn cosignatures(&mut self, size: Option<i64>) -> Result<Vec<CosignatureRow>> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT size, vkey, line, received_at FROM cosignatures WHERE ?1 IS NULL OR size = ?1 ORDER BY size, vkey",
+        )?;
+        let rows = statement.query_map([size], |r| {
+            Ok(CosignatureRow {
+                size: r.get(0)?,
+                vkey: r.get(1)?,
+                line: r.get(2)?,
+                received_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn add_witness_key(&mut self, row: &WitnessKeyRow) -> Result<i64> {
+        self.connection.execute(
+            "INSERT INTO witness_keys (party, vkey, added_at, seq) VALUES (?1, ?2, ?3, ?4)",
+            params![row.party, row.vkey, row.added_at, row.seq],
+        )?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    fn witness_keys(&mut self) -> Result<Vec<WitnessKeyRow>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT number, party, vkey, added_at, seq FROM witness_keys ORDER BY number")?;
+        let rows = statement.query_map([], |r| {
+            Ok(WitnessKeyRow {
+                number: r.get(0)?,
+                party: r.get(1)?,
+                vkey: r.get(2)?,
+                added_at: r.get(3)?,
+                seq: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn add_rollback(&mut self, row: &RollbackRow) -> Result<i64> {
+        self.connection.execute(
+            "INSERT INTO rollbacks (from_size, from_root, to_size, reason, actor, accepted_at, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                row.from_size,
+                row.from_root,
+                row.to_size,
+                row.reason,
+                row.actor,
+                row.accepted_at,
+                row.seq
+            ],
+        )?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    fn rollbacks(&mut self) -> Result<Vec<RollbackRow>> {
+        let mut statement = self.connection.prepare(
+            "SELECT number, from_size, from_root, to_size, reason, actor, accepted_at, seq FROM rollbacks ORDER BY number",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok(RollbackRow {
+                number: r.get(0)?,
+                from_size: r.get(1)?,
+                from_root: r.get(2)?,
+                to_size: r.get(3)?,
+                reason: r.get(4)?,
+                actor: r.get(5)?,
+                accepted_at: r.get(6)?,
+                seq: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
 }
 
 /// Claims each event's key: the first occurrence of a new key is accepted; a stored
 /// key with the same leaf is a duplicate, with another leaf a conflict.
-fn claim_keys(
-    transaction: &rusqlite::Transaction<'_>,
-    events: &[crate::backend::EventRow],
-) -> Result<Vec<InsertOutcome>> {
+fn claim_keys(transaction: &Connection, events: &[crate::backend::EventRow]) -> Result<Vec<InsertOutcome>> {
     let mut claim = transaction.prepare_cached(
         "INSERT INTO event_keys (source, id, leaf, host, day) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
     )?;

@@ -1,16 +1,16 @@
 //! Computing a statement the way a close does, as of an audit seq: shared by the
 //! close itself and by `audit verify`, which re-rates every closed period.
 
-use revshare_core::audit::Head;
 use revshare_core::contract::Contract;
 use revshare_core::merkle;
 use revshare_core::period::{date_of_rfc3339, Day, Period};
 use revshare_core::rating::{adjustment_only, rate_statement, Rated, StatementKey, TreeSummary};
-use revshare_core::statement::Statement;
+use revshare_core::statement::{AuditHead, Statement};
 use revshare_core::verify::TreeName;
 
 use super::summary::{exception_notes, ContractSummary, HostEvents};
 use super::term::{term_of, Term};
+use crate::checked::Trust;
 use crate::settle::{pending, Pending, Settled, Tree, VerifiedStatements};
 use crate::snapshot::Snapshot;
 use crate::{AppError, Backend, Result};
@@ -28,19 +28,20 @@ pub(crate) struct Built {
 pub(crate) struct Inputs<'a> {
     pub snapshot: &'a Snapshot,
     pub verified: &'a mut VerifiedStatements,
+    pub trust: &'a mut Trust,
     pub hosts: &'a mut HostEvents,
 }
 
-/// Computes contract `index`'s statement for `period` as of `head`, the way a close
-/// does: `None` when there is nothing to close (a period outside the term, or after
-/// it with nothing pending).
+/// Computes contract `index`'s statement for `period` as of `anchor` (the log's
+/// head the close rates as of), the way a close does: `None` when there is nothing
+/// to close (a period outside the term, or after it with nothing pending).
 pub(crate) fn build(
     backend: &mut dyn Backend,
     inputs: Inputs<'_>,
     index: usize,
     period: Period,
     closed_at: &str,
-    head: Head,
+    anchor: &AuditHead,
 ) -> Result<Option<Built>> {
     let snapshot = inputs.snapshot;
     let versions = &snapshot.contracts.contracts[index];
@@ -50,7 +51,7 @@ pub(crate) fn build(
             if snapshot.statements_of(&versions.id).next().is_none() {
                 return Ok(None);
             }
-            let pending = pending(backend, snapshot, inputs.verified, index, period)?;
+            let pending = pending(backend, snapshot, inputs.verified, inputs.trust, index, period)?;
             if pending.carried.is_empty() {
                 return Ok(None);
             }
@@ -60,12 +61,12 @@ pub(crate) fn build(
             (rated, Vec::new(), pending, last, summary)
         }
         Term::In(version) => {
-            let pending = pending(backend, snapshot, inputs.verified, index, period)?;
+            let pending = pending(backend, snapshot, inputs.verified, inputs.trust, index, period)?;
             let (rated, leaves, summary) = rate_own(backend, inputs, index, period, version, &pending)?;
             (rated, leaves, pending, version, summary)
         }
     };
-    let statement = closing_fields(rated.statement, &versions.id, period, version, closed_at, head)?;
+    let statement = closing_fields(rated.statement, &versions.id, period, version, closed_at, anchor)?;
     let mut trees = vec![(TreeName::Events, leaves)];
     trees.extend(pending.trees);
     Ok(Some(Built {
@@ -91,7 +92,7 @@ fn rate_own(
         contract: index as u32,
         period,
     };
-    let events = inputs.hosts.get(backend, snapshot, &version.host)?;
+    let events = inputs.hosts.get(backend, snapshot, inputs.trust, &version.host)?;
     let rating = snapshot.inputs_for(period);
     let voided = |i: u32| {
         snapshot
@@ -127,13 +128,13 @@ fn closing_fields(
     period: Period,
     version: &Contract,
     closed_at: &str,
-    head: Head,
+    anchor: &AuditHead,
 ) -> Result<Statement> {
     statement.statement_id = Some(format!("{contract}/{period}"));
     statement.contract_sha256 = Some(version.sha256.clone());
     statement.closed_at = Some(closed_at.to_string());
     statement.due_date = Some(due_date(closed_at, version)?);
-    statement.audit_head = Some(head.anchor());
+    statement.audit_head = Some(anchor.clone());
     if let Some(member) = statement.integer_too_large() {
         return Err(AppError::Conflict(format!(
             "{contract}: {member} is 2^53 or more, which a statement cannot hold exactly (JCS)"

@@ -22,6 +22,7 @@ pub(crate) use build::{build, Built, Inputs};
 pub(crate) use summary::HostEvents;
 pub use summary::{day_ranges, ContractSummary, ExceptionNote};
 
+use crate::checked::{LogCheck, Trust};
 use crate::keys::Keys;
 use crate::rows::{object, payload};
 use crate::settle::VerifiedStatements;
@@ -107,13 +108,19 @@ pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &Clo
     if request.dry_run {
         tx::dry(backend, ctx, work)
     } else {
-        tx::write(backend, ctx, work)
+        tx::write(backend, keys, ctx, work)
     }
 }
 
 fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<CloseOutcome> {
     let head = tx.head();
+    // Nothing edited behind the service's back is signed: the log is proved, and
+    // every row and batch the close uses is checked against it.
+    let mut check = LogCheck::new(tx.backend, keys, head)?;
     let snapshot = Snapshot::load(tx.backend, head.seq as i64)?;
+    check.snapshot(tx.backend, &snapshot)?;
+    let anchor = head.anchor(&check.root());
+    let mut trust = Trust::Checked(Box::new(check));
     if let Some(id) = &request.contract {
         if snapshot.contract_index(id).is_none() {
             return Err(AppError::NotFound(format!("no contract `{id}` is stored")));
@@ -134,6 +141,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
         let statement_id = format!("{id}/{}", request.period);
         if let Some(row) = snapshot.statements.iter().find(|s| s.statement_id == statement_id) {
             let statement = verified.get(tx.backend, row)?.statement().clone();
+            trust.statement(tx.backend, row)?;
             outcome.statements.push(Closed {
                 statement_id,
                 new: false,
@@ -146,10 +154,11 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
         let inputs = Inputs {
             snapshot: &snapshot,
             verified: &mut verified,
+            trust: &mut trust,
             hosts: &mut hosts,
         };
         let closed_at = tx.time().to_string();
-        let Some(mut built) = build(tx.backend, inputs, index, request.period, &closed_at, head)? else {
+        let Some(mut built) = build(tx.backend, inputs, index, request.period, &closed_at, &anchor)? else {
             continue;
         };
         describe_history(tx.backend, &snapshot, index, request.period, &mut built.summary)?;
@@ -165,7 +174,10 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
             false => store(tx, keys, &snapshot, built)?,
         });
     }
-    outcome.unselected = hosts.all_unselected(tx.backend, &snapshot)?.into_iter().collect();
+    outcome.unselected = hosts
+        .all_unselected(tx.backend, &snapshot, &mut trust)?
+        .into_iter()
+        .collect();
     Ok(outcome)
 }
 
@@ -289,7 +301,10 @@ fn payout_notices(statement: &Statement, keys: &Keys) -> Vec<NoticeRow> {
                 due_date: statement.due_date.clone().unwrap_or_default(),
                 beneficiary: beneficiary.clone(),
                 payout: payout.clone(),
-                audit_head: statement.audit_head.clone().unwrap_or_else(|| Head::EMPTY.anchor()),
+                audit_head: statement
+                    .audit_head
+                    .clone()
+                    .unwrap_or_else(|| Head::EMPTY.anchor(&revshare_core::log_tree::EMPTY_ROOT)),
                 signature: None,
             };
             sign_notice(&mut notice, keys.signing());

@@ -9,6 +9,7 @@ use revshare_core::period::{Day, Period};
 use revshare_core::rating::{classify, ExceptionKind, PeriodUsage, RatingInputs, Symbols};
 use serde::Serialize;
 
+use crate::checked::Trust;
 use crate::period_events::PeriodEvents;
 use crate::snapshot::Snapshot;
 use crate::{Backend, Result};
@@ -171,9 +172,16 @@ impl HostEvents {
         }
     }
 
-    pub fn get(&mut self, backend: &mut dyn Backend, snapshot: &Snapshot, host: &str) -> Result<&PeriodEvents> {
+    pub fn get(
+        &mut self,
+        backend: &mut dyn Backend,
+        snapshot: &Snapshot,
+        trust: &mut Trust,
+        host: &str,
+    ) -> Result<&PeriodEvents> {
         if self.current.as_ref().is_none_or(|(loaded, _)| loaded != host) {
             let events = PeriodEvents::read(backend, host, self.period, snapshot.seq)?;
+            trust.events(backend, &events, host, self.period)?;
             let unselected = events.unselected(&snapshot.inputs_for(self.period));
             self.unselected.insert(host.to_string(), unselected);
             self.current = Some((host.to_string(), events));
@@ -186,14 +194,19 @@ impl HostEvents {
 
     /// Events of the period that no contract selects, per host (every host with
     /// events, also those no closing contract read).
-    pub fn all_unselected(&mut self, backend: &mut dyn Backend, snapshot: &Snapshot) -> Result<BTreeMap<String, u64>> {
+    pub fn all_unselected(
+        &mut self,
+        backend: &mut dyn Backend,
+        snapshot: &Snapshot,
+        trust: &mut Trust,
+    ) -> Result<BTreeMap<String, u64>> {
         let (start, end) = (self.period.start().0, self.period.end().0);
         for (host, count) in backend.event_hosts(start, end, snapshot.seq)? {
             if self.unselected.contains_key(&host) {
                 continue;
             }
             if snapshot.contracts.contracts.iter().any(|c| c.host() == host) {
-                self.get(backend, snapshot, &host)?;
+                self.get(backend, snapshot, trust, &host)?;
             } else {
                 self.unselected.insert(host, count);
             }

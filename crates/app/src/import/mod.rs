@@ -114,21 +114,29 @@ pub fn import(
         let selection = &selection;
         let writer = scope.spawn(move || -> Result<ImportSummary> {
             let mut summary = ImportSummary::default();
-            for work in receiver {
-                let file_index = work[0].file_index;
-                let extra_writers: Vec<&mut (dyn Backend + 'static)> = extras.iter_mut().map(|e| &mut **e).collect();
-                for part in write_lanes(&mut *backend, extra_writers, work, stamp, selection)? {
-                    summary.add(&part.summary);
-                    for problem in &part.problems {
-                        rejected(problem);
+            let write = || -> Result<()> {
+                for work in receiver {
+                    let file_index = work[0].file_index;
+                    let extra_writers: Vec<&mut (dyn Backend + 'static)> =
+                        extras.iter_mut().map(|e| &mut **e).collect();
+                    for part in write_lanes(&mut *backend, keys, extra_writers, work, stamp, selection)? {
+                        summary.add(&part.summary);
+                        for problem in &part.problems {
+                            rejected(problem);
+                        }
                     }
+                    progress(Progress {
+                        file_index,
+                        records: summary.read,
+                    });
                 }
-                progress(Progress {
-                    file_index,
-                    records: summary.read,
-                });
-            }
-            Ok(summary)
+                Ok(())
+            };
+            let written = write();
+            // The chunks stored were sealed one by one; the newest checkpoint is kept
+            // beside the key file before the import returns, whatever failed after.
+            let flushed = keys.flush();
+            written.and(flushed).map(|()| summary)
         });
         // Validation gets the cores the writer leaves: on two cores, a second
         // validating thread only took time slices from the writer.
@@ -229,6 +237,7 @@ const WRITER_LANES_MAX: usize = 2;
 /// the extra connections at the same time. Results come back in chunk order.
 fn write_lanes(
     backend: &mut dyn Backend,
+    keys: &Keys,
     extras: Vec<&mut (dyn Backend + 'static)>,
     mut work: Vec<Prepared>,
     stamp: &Stamp,
@@ -243,9 +252,9 @@ fn write_lanes(
         let others: Vec<_> = work
             .into_iter()
             .zip(extras)
-            .map(|(prepared, extra)| scope.spawn(move || write_prepared(extra, prepared, stamp, Some(selection))))
+            .map(|(prepared, extra)| scope.spawn(move || write_prepared(extra, keys, prepared, stamp, Some(selection))))
             .collect();
-        let mut written = vec![write_prepared(backend, first, stamp, Some(selection))?];
+        let mut written = vec![write_prepared(backend, keys, first, stamp, Some(selection))?];
         for other in others {
             written.push(
                 other

@@ -3,14 +3,18 @@
 //! the accepted events (late for a contract, or selected by none).
 
 use revshare_core::audit::{chain_all, Action, Entry, Head, NewEntry};
+use revshare_core::log_tree::Hash;
 use revshare_core::period::Day;
 use revshare_ingest::reader::Record;
 use revshare_store::backend::{EventRow, HostPart, InsertOutcome};
 
 use super::prepare::{Prepared, RowsJcs};
 use super::{ImportSummary, Rejected};
+use crate::keys::Keys;
+use crate::log::Kept;
 use crate::rows::object;
 use crate::snapshot::Snapshot;
+use crate::tx::seal_and_commit;
 use crate::{Backend, Result};
 
 /// Who stores, and when: what each batch's audit entry records.
@@ -60,9 +64,11 @@ fn audit_entries(head: Head, rows: &[EventRow], parts: &[HostPart], jcs: &RowsJc
     chain_all(head, &new).0
 }
 
-/// Stores one prepared chunk in one transaction.
+/// Stores one prepared chunk in one transaction, sealed by a checkpoint (written to
+/// the checkpoint file when the caller flushes the keys).
 pub(crate) fn write_prepared(
     backend: &mut dyn Backend,
+    keys: &Keys,
     prepared: Prepared,
     stamp: &Stamp,
     selection: Option<&Selection>,
@@ -83,9 +89,20 @@ pub(crate) fn write_prepared(
     let outcomes = if batch.rows.is_empty() {
         Vec::new()
     } else {
-        let mut hook =
-            |head: Head, rows: &[EventRow], parts: &[HostPart]| Ok(audit_entries(head, rows, parts, &rows_jcs, stamp));
-        backend.insert_events(&mut batch, &mut hook)?
+        let mut appended: Option<(Head, Vec<Hash>)> = None;
+        let mut hook = |head: Head, rows: &[EventRow], parts: &[HostPart]| {
+            let entries = audit_entries(head, rows, parts, &rows_jcs, stamp);
+            let digests = entries
+                .iter()
+                .map(digest_of)
+                .collect::<std::result::Result<Vec<Hash>, _>>()?;
+            appended = Some((head, digests));
+            Ok(entries)
+        };
+        let outcomes = backend.insert_events(&mut batch, &mut hook)?;
+        let (start, digests) = appended.unwrap_or((Head::EMPTY, Vec::new()));
+        seal_and_commit(backend, keys, start, &digests, Kept::Extend)?;
+        outcomes
     };
     let mut conflicts = Vec::new();
     let mut classes = rustc_hash::FxHashMap::default();
@@ -120,6 +137,14 @@ pub(crate) fn write_prepared(
     // does it while the writer goes on.
     rayon::spawn(move || drop(batch));
     Ok(written)
+}
+
+/// An entry's digest, as the log tree's leaf takes it.
+fn digest_of(entry: &Entry) -> std::result::Result<Hash, revshare_store::StoreError> {
+    hex::decode(&entry.digest)
+        .ok()
+        .and_then(|d| Hash::try_from(d).ok())
+        .ok_or_else(|| revshare_store::StoreError::Database(format!("entry {}: a digest of another length", entry.seq)))
 }
 
 /// A conflict's report, naming the stored fields that differ.

@@ -1,0 +1,251 @@
+//! A close signs nothing edited behind the service's back (statements.md, Audit log:
+//! "a close checks the rows it uses against their entries before it signs"): every
+//! row it uses (contract versions, FX rates, registry versions, contributions, voids,
+//! statements) must hash to the payload of the latest entry about it, every such
+//! entry must be in the log the service proved (its digest recomputed, its leaf
+//! proved under the newest checkpoint's root), and every batch of events it reads is
+//! hashed again, whole, and compared with its entry.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use revshare_core::audit::{Action, Entry, Head, NewEntry};
+use revshare_core::log_tree::{self, Hash, Nodes};
+use revshare_core::period::Period;
+use revshare_store::backend::StatementRow;
+use revshare_store::StoreError;
+
+use crate::keys::Keys;
+use crate::log::{Proven, StoredNodes};
+use crate::period_events::PeriodEvents;
+use crate::rows::{fx_payload, object, payload};
+use crate::snapshot::Snapshot;
+use crate::{AppError, Backend, Result};
+
+/// How much a use case that reads the store trusts it.
+pub(crate) enum Trust {
+    /// A close: what it reads is checked against the proven log first.
+    Checked(Box<LogCheck>),
+    /// `audit verify` re-rating closed periods: it checks every row, entry and
+    /// batch itself (checks 1, 5 and 6), and names what fails instead of refusing.
+    Audited,
+}
+
+impl Trust {
+    /// Checks one host's events of a period, read for a close.
+    pub fn events(
+        &mut self,
+        backend: &mut dyn Backend,
+        events: &PeriodEvents,
+        host: &str,
+        period: Period,
+    ) -> Result<()> {
+        match self {
+            Trust::Checked(check) => check.events(backend, events, host, period),
+            Trust::Audited => Ok(()),
+        }
+    }
+
+    /// Checks that a statement's entry is in the proven log (its row is checked
+    /// against the entry when it is verified).
+    pub fn statement(&mut self, backend: &mut dyn Backend, row: &StatementRow) -> Result<()> {
+        match self {
+            Trust::Checked(check) => check.entries(backend, &[row.seq]),
+            Trust::Audited => Ok(()),
+        }
+    }
+}
+
+/// The log a close proved, and what of it was checked so far.
+pub(crate) struct LogCheck {
+    proven: Proven,
+    /// Entries checked to be in the proven log, by seq.
+    entries: HashMap<i64, Entry>,
+    /// Batches of events checked whole, by seq.
+    batches: HashSet<i64>,
+    /// Stored hashes of the log read so far (proofs share their upper nodes).
+    nodes: HashMap<u64, Hash>,
+}
+
+fn edited(what: String) -> AppError {
+    AppError::Integrity(format!(
+        "{what}: it was edited behind the service's back; nothing was signed"
+    ))
+}
+
+impl LogCheck {
+    /// Proves the log at `head` (see `log::proven`).
+    pub fn new(backend: &mut dyn Backend, keys: &Keys, head: Head) -> Result<LogCheck> {
+        Ok(LogCheck {
+            proven: crate::log::proven(backend, keys, head)?,
+            entries: HashMap::new(),
+            batches: HashSet::new(),
+            nodes: HashMap::new(),
+        })
+    }
+
+    /// The root of the proven log, which a statement's `audit_head` names.
+    pub fn root(&self) -> Hash {
+        self.proven.root
+    }
+
+    /// Checks the input rows of a snapshot against their entries.
+    pub fn snapshot(&mut self, backend: &mut dyn Backend, snapshot: &Snapshot) -> Result<()> {
+        let mut expected: Vec<(i64, Action, String, [u8; 32])> = Vec::new();
+        for row in &snapshot.contract_rows {
+            let name = object::contract(&row.id, row.version);
+            expected.push((row.seq, Action::ContractVersionAdded, name, payload(row)));
+        }
+        let mut fx: BTreeMap<i64, Vec<revshare_store::backend::FxRow>> = BTreeMap::new();
+        for row in &snapshot.fx_rows {
+            fx.entry(row.seq).or_default().push(row.clone());
+        }
+        for (seq, rows) in fx {
+            expected.push((seq, Action::FxRatesAdded, object::FX.to_string(), fx_payload(&rows)));
+        }
+        for row in &snapshot.registries {
+            let name = object::registry(row.version);
+            expected.push((row.seq, Action::RegistryVersionAdded, name, payload(row)));
+        }
+        for row in snapshot.voids.values() {
+            let name = object::void(&row.host, row.number);
+            expected.push((row.seq, Action::EventVoided, name, payload(row)));
+        }
+        for row in &snapshot.contribution_rows {
+            let name = object::contribution(&row.contract, row.number);
+            if backend.latest_entry_about(&name)? != Some(row.seq) {
+                return Err(edited(format!("{name} is not as its latest entry left it")));
+            }
+            let action = match row.status {
+                revshare_core::tables::ContributionStatus::Proposed => Action::ContributionProposed,
+                revshare_core::tables::ContributionStatus::Accepted => Action::ContributionAccepted,
+                revshare_core::tables::ContributionStatus::Rejected => Action::ContributionRejected,
+            };
+            expected.push((row.seq, action, name, payload(row)));
+        }
+        let seqs: Vec<i64> = expected.iter().map(|(seq, ..)| *seq).collect();
+        self.entries(backend, &seqs)?;
+        for (seq, action, name, hash) in expected {
+            let entry = &self.entries[&seq];
+            if entry.action != action || entry.object != name || entry.payload_sha256 != hex::encode(hash) {
+                return Err(edited(format!("{name} does not match entry {seq}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the entries `seqs` exist, their digests hold, and each is a leaf
+    /// of the proven log.
+    pub fn entries(&mut self, backend: &mut dyn Backend, seqs: &[i64]) -> Result<()> {
+        let missing: Vec<i64> = seqs.iter().copied().filter(|s| !self.entries.contains_key(s)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let found = backend.audit_entries_at(&missing)?;
+        for seq in &missing {
+            if !found.iter().any(|e| e.seq as i64 == *seq) {
+                return Err(edited(format!("audit entry {seq}, which a row names, is missing")));
+            }
+        }
+        for entry in found {
+            self.entry(backend, &entry)?;
+            self.entries.insert(entry.seq as i64, entry);
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, backend: &mut dyn Backend, entry: &Entry) -> Result<()> {
+        let bad = || edited(format!("audit entry {}", entry.seq));
+        let payload_sha256 = hex::decode(&entry.payload_sha256)
+            .ok()
+            .and_then(|p| <[u8; 32]>::try_from(p).ok())
+            .ok_or_else(bad)?;
+        let new = NewEntry {
+            time: entry.time.clone(),
+            actor: entry.actor.clone(),
+            action: entry.action,
+            object: entry.object.clone(),
+            payload_sha256,
+        };
+        let digest = revshare_core::audit::digest(entry.seq, &new);
+        if hex::encode(digest) != entry.digest || entry.seq == 0 || entry.seq > self.proven.size {
+            return Err(bad());
+        }
+        let index = entry.seq - 1;
+        let path = self.path(backend, index)?;
+        let leaf = log_tree::leaf(&digest);
+        if !log_tree::check_inclusion(&path, self.proven.size, &self.proven.root, index, &leaf) {
+            return Err(edited(format!(
+                "audit entry {} is not the one the log's newest checkpoint signs",
+                entry.seq
+            )));
+        }
+        Ok(())
+    }
+
+    /// The audit path of leaf `index`, read through the cache.
+    fn path(&mut self, backend: &mut dyn Backend, index: u64) -> Result<Vec<Hash>> {
+        let mut cached = CachedNodes {
+            backend,
+            cache: &mut self.nodes,
+        };
+        log_tree::inclusion(index, self.proven.size, &mut cached).map_err(|e| match e {
+            log_tree::TreeError::Read(error) => AppError::Store(error),
+            log_tree::TreeError::Outside(message) => AppError::Integrity(message),
+        })
+    }
+
+    /// Checks every batch the events came from: each is hashed again whole (with
+    /// its events outside the period, read now) and compared with its entry.
+    pub fn events(
+        &mut self,
+        backend: &mut dyn Backend,
+        events: &PeriodEvents,
+        host: &str,
+        period: Period,
+    ) -> Result<()> {
+        let seqs: Vec<i64> = events
+            .seqs()
+            .into_iter()
+            .filter(|s| !self.batches.contains(s))
+            .collect();
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        self.entries(backend, &seqs)?;
+        let payloads = events.batch_payloads(backend, host, period, &seqs)?;
+        for (seq, hash) in payloads {
+            let entry = &self.entries[&seq];
+            let name = object::events(host);
+            if entry.action != Action::EventsAccepted
+                || entry.object != name
+                || entry.payload_sha256 != hex::encode(hash)
+            {
+                return Err(edited(format!("the events stored at entry {seq} ({name})")));
+            }
+            self.batches.insert(seq);
+        }
+        Ok(())
+    }
+}
+
+/// Stored hashes read once per close.
+struct CachedNodes<'a> {
+    backend: &'a mut dyn Backend,
+    cache: &'a mut HashMap<u64, Hash>,
+}
+
+impl Nodes for CachedNodes<'_> {
+    type Error = StoreError;
+    fn read(&mut self, indexes: &[u64]) -> std::result::Result<Vec<Hash>, StoreError> {
+        let missing: Vec<u64> = indexes
+            .iter()
+            .copied()
+            .filter(|i| !self.cache.contains_key(i))
+            .collect();
+        if !missing.is_empty() {
+            let read = StoredNodes(&mut *self.backend).read(&missing)?;
+            self.cache.extend(missing.into_iter().zip(read));
+        }
+        Ok(indexes.iter().map(|i| self.cache[i]).collect())
+    }
+}

@@ -1,0 +1,530 @@
+//! `audit verify` (statements.md, Audit log): everything stored is checked against
+//! what was signed and chained, so an edit that bypasses the service (an event's
+//! quantities or hash, a statement's bytes, an input table, an audit entry, a deleted
+//! row, a derived column) is named:
+//!
+//! 1. the chain: each entry's digest, hash and link, and each statement's
+//!    `audit_head` against the entry it names;
+//! 2. every statement and payout notice: its signature over the stored bytes, its
+//!    trees' roots from the stored leaves, and the counts and roots stored beside them;
+//! 3. every closed period, re-rated as of its close, equals its signed statement;
+//! 4. the ledger (not kept by this version: nothing to check);
+//! 5. every audited row against the payload of its latest entry, rows without
+//!    entries and entries without rows, the idempotency keys against the events, and
+//!    the counts and day ranges stored beside the events (`rows`);
+//! 6. the log's Merkle tree and its checkpoints (`tree`).
+//!
+//! Stored data that does not decode is named as its object, and the checks go on.
+
+mod rows;
+mod tree;
+
+use std::collections::BTreeMap;
+
+use revshare_core::audit::{check_entries, Entry, Head};
+use revshare_core::log_tree::Hash;
+use revshare_core::period::Period;
+use revshare_core::statement::AuditHead;
+use revshare_core::verify::{verify_bytes, PublicKey, Verified};
+use revshare_store::backend::StatementRow;
+use revshare_store::StoreError;
+use serde::Serialize;
+
+use crate::checked::Trust;
+use crate::close::build;
+use crate::keys::Keys;
+use crate::rows::object;
+use crate::settle::VerifiedStatements;
+use crate::snapshot::Snapshot;
+use crate::statements::{split_leaves, tree_names};
+use crate::{AppError, Backend, Result};
+
+/// One thing that does not hold, named.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// Which of the six checks found it.
+    pub check: u8,
+    /// The object: `audit:<seq>`, `statement:<id>`, `event:<source>/<id>`, `log`, ….
+    pub object: String,
+    pub message: String,
+}
+
+/// What `audit verify` found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub entries: u64,
+    pub statements: u64,
+    pub rerated: u64,
+    pub events: u64,
+    /// The size of the log's newest checkpoint, and of the one kept beside the key
+    /// file when the key file was given.
+    pub checkpoint: Option<u64>,
+    pub kept_checkpoint: Option<u64>,
+    pub failures: Vec<Failure>,
+}
+
+impl Report {
+    pub fn holds(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    fn fail(&mut self, check: u8, object: impl Into<String>, message: impl Into<String>) {
+        self.failures.push(Failure {
+            check,
+            object: object.into(),
+            message: message.into(),
+        });
+    }
+
+    /// A read that failed on stored data that does not decode: named, and the
+    /// checks go on without it. Any other failure stops them.
+    fn tolerate<T>(&mut self, check: u8, read: Result<T>) -> Result<Option<T>> {
+        match read {
+            Ok(value) => Ok(Some(value)),
+            Err(AppError::Store(StoreError::Corrupt { object, message })) => {
+                self.fail(check, object, message);
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Runs the checks for `actor` (the operator, or an auditor, who is told of the
+/// failures about its own contracts, of the chain and of the log). `since_seq`
+/// skips re-rating (check 3) of statements closed at or before that entry; every
+/// other check always runs in full. Without the key file, the log is not checked
+/// against the checkpoint kept beside it ([`verify_with_keys`] does that).
+pub fn verify(backend: &mut dyn Backend, actor: &crate::Actor, since_seq: Option<i64>) -> Result<Report> {
+    crate::access::require(actor, crate::access::Permission::VerifyStore)?;
+    let report = verify_all(backend, Checks::Tree(None), since_seq)?;
+    for_actor(backend, actor, report, since_seq)
+}
+
+/// [`verify`], with the key file: the log is also checked against the checkpoint
+/// kept beside it, and its newest checkpoint against the key.
+pub fn verify_with_keys(
+    backend: &mut dyn Backend,
+    actor: &crate::Actor,
+    keys: &Keys,
+    since_seq: Option<i64>,
+) -> Result<Report> {
+    crate::access::require(actor, crate::access::Permission::VerifyStore)?;
+    let report = verify_all(backend, Checks::Tree(Some(keys)), since_seq)?;
+    for_actor(backend, actor, report, since_seq)
+}
+
+/// Checks 1 to 5 of a store made before the log was a tree: what its upgrade
+/// requires to hold first.
+pub(crate) fn verify_before_tree(backend: &mut dyn Backend) -> Result<Report> {
+    verify_all(backend, Checks::BeforeTree, None)
+}
+
+/// Which checks run besides checks 1 to 5.
+#[derive(Clone, Copy)]
+enum Checks<'k> {
+    /// Check 6 too, with the key file if given.
+    Tree(Option<&'k Keys>),
+    /// A store not upgraded yet has no tree to check.
+    BeforeTree,
+}
+
+/// What an auditor is told: failures about its own contracts, the chain and the
+/// log, and counts of what it may see.
+fn for_actor(
+    backend: &mut dyn Backend,
+    actor: &crate::Actor,
+    mut report: Report,
+    since_seq: Option<i64>,
+) -> Result<Report> {
+    if actor.is_operator() {
+        return Ok(report);
+    }
+    let own = crate::access::Own::of(backend, actor)?;
+    report.failures.retain(|f| {
+        let object = f.object.strip_prefix("notice:").map_or_else(
+            || f.object.clone(),
+            |rest| format!("statement:{}", rest.rsplit_once(':').map_or(rest, |(s, _)| s)),
+        );
+        object.starts_with("audit:") || object == object::LOG || own.sees_entry(&object)
+    });
+    // The counts too are of what the actor may see, not of the whole store
+    // (another host's volume is not an auditor's business).
+    let contracts = crate::access::own_contracts(backend, actor)?;
+    let statements: Vec<StatementRow> = backend
+        .statements()?
+        .into_iter()
+        .filter(|s| contracts.contains(&s.contract))
+        .collect();
+    report.statements = statements.len() as u64;
+    report.rerated = statements
+        .iter()
+        .filter(|r| since_seq.is_none_or(|since| r.close_seq > since))
+        .count() as u64;
+    report.events = 0;
+    for host in own.hosts() {
+        report.events += backend.count_events(host, i32::MIN, i32::MAX, 0, i64::MAX)?;
+    }
+    Ok(report)
+}
+
+fn verify_all(backend: &mut dyn Backend, checks: Checks<'_>, since_seq: Option<i64>) -> Result<Report> {
+    let mut report = Report::default();
+    let entries = match report.tolerate(1, crate::audit::all_entries(backend, 0))? {
+        Some(entries) => entries,
+        None => return Ok(report),
+    };
+    report.entries = entries.len() as u64;
+    let statements = backend.statements()?;
+    report.statements = statements.len() as u64;
+    check_chain(&entries, &statements, &mut report);
+    let keys = crate::keys::public_keys(backend)?;
+    check_signatures(backend, &keys, &statements, &mut report)?;
+    // The log's tree, rebuilt from the entries: what check 6 compares with the stored
+    // one, and what check 3 derives anchors from.
+    let tree = tree::rebuild(&entries);
+    if let Checks::Tree(key_file) = checks {
+        tree::check(backend, &tree, &entries, &statements, key_file, &mut report)?;
+    }
+    check_rerating(backend, &keys, &entries, &statements, &tree, since_seq, &mut report)?;
+    rows::check(backend, &entries, &mut report)?;
+    Ok(report)
+}
+
+/// Check 1.
+fn check_chain(entries: &[Entry], statements: &[StatementRow], report: &mut Report) {
+    if let Err(error) = check_entries(entries) {
+        let seq = match &error {
+            revshare_core::audit::ChainError::Digest { seq }
+            | revshare_core::audit::ChainError::Link { seq, .. }
+            | revshare_core::audit::ChainError::Hash { seq }
+            | revshare_core::audit::ChainError::Sequence { seq, .. }
+            | revshare_core::audit::ChainError::Encoding { seq, .. } => *seq,
+            _ => 0,
+        };
+        report.fail(1, format!("audit:{seq}"), error.to_string());
+    }
+    if entries.first().is_some_and(|e| e.seq != 1) {
+        report.fail(1, "audit:1", "the log's first entries are missing");
+    }
+    let by_seq: BTreeMap<u64, &Entry> = entries.iter().map(|e| (e.seq, e)).collect();
+    for row in statements {
+        let Some(head) = signed_anchor(row) else {
+            report.fail(
+                1,
+                object::statement(&row.statement_id),
+                "its audit_head is missing or malformed",
+            );
+            continue;
+        };
+        let holds = head.seq == 0 && head.hash == Head::EMPTY.chain_anchor().hash
+            || by_seq.get(&head.seq).is_some_and(|e| e.hash == head.hash);
+        if !holds {
+            report.fail(
+                1,
+                object::statement(&row.statement_id),
+                format!(
+                    "its signed audit_head (entry {}, hash {}) is not the log's entry {}: the log's history was rewritten",
+                    head.seq, head.hash, head.seq
+                ),
+            );
+        }
+    }
+}
+
+/// The `audit_head` a stored statement signs, as stored.
+fn signed_anchor(row: &StatementRow) -> Option<AuditHead> {
+    serde_json::from_str::<serde_json::Value>(&row.json)
+        .ok()
+        .and_then(|v| serde_json::from_value::<AuditHead>(v["audit_head"].clone()).ok())
+}
+
+/// Check 2.
+fn check_signatures(
+    backend: &mut dyn Backend,
+    keys: &[PublicKey],
+    statements: &[StatementRow],
+    report: &mut Report,
+) -> Result<()> {
+    for row in statements {
+        let name = object::statement(&row.statement_id);
+        let verified = match verify_bytes(row.json.as_bytes(), keys) {
+            Ok(Verified::Statement(statement)) => statement,
+            Ok(Verified::PayoutNotice(_)) => {
+                report.fail(2, name, "the stored bytes are a payout notice, not a statement");
+                continue;
+            }
+            Err(error) => {
+                report.fail(2, name, format!("its signature fails over the stored bytes: {error}"));
+                continue;
+            }
+        };
+        check_trees(backend, &verified, row, report)?;
+        check_notices(backend, keys, &verified, row, report)?;
+    }
+    Ok(())
+}
+
+/// A statement's trees: the stored leaves make the signed root, and the count and
+/// root stored beside them are the signed ones.
+fn check_trees(
+    backend: &mut dyn Backend,
+    verified: &revshare_core::verify::VerifiedStatement,
+    row: &StatementRow,
+    report: &mut Report,
+) -> Result<()> {
+    let name = object::statement(&row.statement_id);
+    let summaries = backend.tree_summaries(&row.statement_id)?;
+    let names = tree_names(verified.statement());
+    for tree in &names {
+        let signed = revshare_core::verify::signed_tree(verified.statement(), tree);
+        let Some(stored) = report.tolerate(
+            2,
+            backend.tree(&row.statement_id, &tree.to_string()).map_err(Into::into),
+        )?
+        else {
+            continue;
+        };
+        let holds = match (&signed, stored) {
+            (Some((count, root)), Some(stored)) => split_leaves(&stored).is_ok_and(|leaves| {
+                leaves.len() as u64 == *count && hex::encode(revshare_core::merkle::root(&leaves)) == *root
+            }),
+            _ => false,
+        };
+        if !holds {
+            report.fail(
+                2,
+                name.clone(),
+                format!("the stored leaves of its tree `{tree}` do not make the signed root"),
+            );
+        }
+        let beside = summaries.iter().find(|s| s.tree == tree.to_string());
+        let matches = match (&signed, beside) {
+            (Some((count, root)), Some(stored)) => stored.count == *count as i64 && stored.root == *root,
+            _ => false,
+        };
+        if !matches {
+            report.fail(
+                2,
+                name.clone(),
+                format!("the count or root stored for its tree `{tree}` is not the signed one"),
+            );
+        }
+    }
+    for extra in summaries
+        .iter()
+        .filter(|s| !names.iter().any(|n| n.to_string() == s.tree))
+    {
+        report.fail(
+            2,
+            name.clone(),
+            format!("a tree `{}` is stored that it does not sign", extra.tree),
+        );
+    }
+    Ok(())
+}
+
+fn check_notices(
+    backend: &mut dyn Backend,
+    keys: &[PublicKey],
+    verified: &revshare_core::verify::VerifiedStatement,
+    row: &StatementRow,
+    report: &mut Report,
+) -> Result<()> {
+    let statement = verified.statement();
+    let notices = backend.notices(&row.statement_id)?;
+    for (beneficiary, payout) in &statement.payouts {
+        if *beneficiary == statement.licensor || *beneficiary == statement.host {
+            continue;
+        }
+        let name = format!("notice:{}:{beneficiary}", row.statement_id);
+        let Some(stored) = notices.iter().find(|n| n.beneficiary == *beneficiary) else {
+            report.fail(2, name, "the payout notice is missing");
+            continue;
+        };
+        match verify_bytes(stored.json.as_bytes(), keys) {
+            Ok(Verified::PayoutNotice(notice)) => {
+                let n = notice.notice();
+                if n.statement_sha256 != verified.sha256()
+                    || n.payout != *payout
+                    || n.beneficiary != *beneficiary
+                    || Some(&n.audit_head) != statement.audit_head.as_ref()
+                {
+                    report.fail(2, name, "the payout notice does not match its statement");
+                }
+            }
+            Ok(Verified::Statement(_)) => report.fail(2, name, "the stored bytes are not a payout notice"),
+            Err(error) => report.fail(2, name, format!("its signature fails over the stored bytes: {error}")),
+        }
+    }
+    for extra in notices
+        .iter()
+        .filter(|n| !statement.payouts.contains_key(&n.beneficiary))
+    {
+        report.fail(
+            2,
+            format!("notice:{}:{}", row.statement_id, extra.beneficiary),
+            "a payout notice is stored for a beneficiary the statement does not pay",
+        );
+    }
+    Ok(())
+}
+
+/// Check 3. `tree` holds the log's stored hashes recomputed from the entries (check
+/// 6), from which the anchors of statements that name a root are derived anew.
+fn check_rerating(
+    backend: &mut dyn Backend,
+    keys: &[PublicKey],
+    entries: &[Entry],
+    statements: &[StatementRow],
+    tree: &[Hash],
+    since_seq: Option<i64>,
+    report: &mut Report,
+) -> Result<()> {
+    let mut snapshots: BTreeMap<i64, Vec<&StatementRow>> = BTreeMap::new();
+    for row in statements
+        .iter()
+        .filter(|r| since_seq.is_none_or(|since| r.close_seq > since))
+    {
+        snapshots.entry(row.close_seq).or_default().push(row);
+    }
+    for (seq, rows) in snapshots {
+        let head = match seq {
+            0 => Some(Head::EMPTY),
+            _ => entries.iter().find(|e| e.seq as i64 == seq).and_then(|e| e.head().ok()),
+        };
+        let snapshot = match (head, Snapshot::load(backend, seq)) {
+            (Some(head), Ok(snapshot)) => Some((head, snapshot)),
+            (None, _) => {
+                fail_all(report, &rows, format!("entry {seq} it closed at is gone"));
+                None
+            }
+            (_, Err(error @ (AppError::Integrity(_) | AppError::Store(StoreError::Corrupt { .. })))) => {
+                fail_all(
+                    report,
+                    &rows,
+                    format!("its inputs as of entry {seq} do not load: {error}"),
+                );
+                None
+            }
+            (_, Err(error)) => return Err(error),
+        };
+        let Some((head, snapshot)) = snapshot else {
+            continue;
+        };
+        let mut verified = VerifiedStatements::new(keys.to_vec());
+        for row in rows {
+            report.rerated += 1;
+            let anchor = anchor_of(row, head, tree);
+            if let Err(message) = rerate_one(backend, &snapshot, &mut verified, row, &anchor) {
+                report.fail(3, object::statement(&row.statement_id), message);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fail_all(report: &mut Report, rows: &[&StatementRow], message: String) {
+    for row in rows {
+        report.fail(3, object::statement(&row.statement_id), message.clone());
+    }
+}
+
+/// The anchor a close at `head` signs, derived anew: in the statement's own form
+/// (with the log's root where it names one, from the rebuilt tree).
+fn anchor_of(row: &StatementRow, head: Head, mut tree: &[Hash]) -> AuditHead {
+    let names_root = signed_anchor(row).is_some_and(|a| a.root.is_some());
+    let root = names_root
+        .then(|| revshare_core::log_tree::root(head.seq, &mut tree).ok())
+        .flatten();
+    match root {
+        Some(root) => head.anchor(&root),
+        None => head.chain_anchor(),
+    }
+}
+
+/// A closed statement re-rated as of its close: its JSON without `signature`, as the
+/// close would have printed it (what check 3 compares with the stored statement).
+pub fn rerated_json(backend: &mut dyn Backend, statement_id: &str) -> Result<String> {
+    let row = backend
+        .statement(statement_id)?
+        .ok_or_else(|| AppError::NotFound(format!("no statement `{statement_id}` is closed")))?;
+    let head = match row.close_seq {
+        0 => Head::EMPTY,
+        seq => backend
+            .audit_entry(seq)?
+            .ok_or_else(|| AppError::Integrity(format!("entry {seq} is gone")))?
+            .head()
+            .map_err(|e| AppError::Integrity(e.to_string()))?,
+    };
+    let anchor = match signed_anchor(&row).and_then(|a| a.root) {
+        Some(_) => head.anchor(&crate::log::root_at(backend, head.seq)?),
+        None => head.chain_anchor(),
+    };
+    let snapshot = Snapshot::load(backend, row.close_seq)?;
+    let mut verified = VerifiedStatements::new(crate::keys::public_keys(backend)?);
+    let period = Period::parse(&row.period).ok_or_else(|| AppError::Integrity("bad period".into()))?;
+    let index = snapshot
+        .contract_index(&row.contract)
+        .ok_or_else(|| AppError::Integrity("its contract is gone".into()))?;
+    let mut hosts = crate::close::HostEvents::new(period);
+    let inputs = crate::close::Inputs {
+        snapshot: &snapshot,
+        verified: &mut verified,
+        trust: &mut Trust::Audited,
+        hosts: &mut hosts,
+    };
+    let built = build(backend, inputs, index, period, &row.closed_at, &anchor)?
+        .ok_or_else(|| AppError::Integrity("nothing to close".into()))?;
+    Ok(built.statement.to_json_pretty())
+}
+
+/// Re-rates one statement as of its close and compares it with the signed one.
+fn rerate_one(
+    backend: &mut dyn Backend,
+    snapshot: &Snapshot,
+    verified: &mut VerifiedStatements,
+    row: &StatementRow,
+    anchor: &AuditHead,
+) -> std::result::Result<(), String> {
+    let period = Period::parse(&row.period).ok_or("its period does not parse")?;
+    let index = snapshot
+        .contract_index(&row.contract)
+        .ok_or("its contract was not stored when it closed")?;
+    let mut hosts = crate::close::HostEvents::new(period);
+    let inputs = crate::close::Inputs {
+        snapshot,
+        verified,
+        trust: &mut Trust::Audited,
+        hosts: &mut hosts,
+    };
+    let built = build(backend, inputs, index, period, &row.closed_at, anchor)
+        .map_err(|e| format!("re-rating it as of its close failed: {e}"))?
+        .ok_or("re-rated as of its close, there is nothing to close")?;
+    let stored: serde_json::Value = serde_json::from_str(&row.json).map_err(|e| format!("unreadable: {e}"))?;
+    let mut stored = match stored {
+        serde_json::Value::Object(map) => map,
+        _ => return Err("not a JSON object".into()),
+    };
+    stored.remove("signature");
+    let rebuilt = match serde_json::to_value(&built.statement) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => return Err("the re-rated statement does not serialize".into()),
+    };
+    if stored == rebuilt {
+        return Ok(());
+    }
+    let mut names: Vec<&str> = stored
+        .keys()
+        .chain(rebuilt.keys())
+        .filter(|k| stored.get(*k) != rebuilt.get(*k))
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    Err(format!(
+        "re-rated as of its close (entry {}), it differs from the signed statement in: {}",
+        snapshot.seq,
+        names.join(", ")
+    ))
+}
