@@ -241,8 +241,22 @@ fn a_store_from_init_to_verified_proof() {
         verified.contains("signature valid") && verified.contains("event counted"),
         "{verified}"
     );
+    // `verify` exits 1 on a check that fails (README of the spec).
+    let not_verified = |d: &Path| {
+        let output = revshare(d, VERIFY_EVENT);
+        assert_eq!(output.status.code(), Some(1), "{VERIFY_EVENT:?} should fail with exit 1");
+        String::from_utf8(output.stderr).unwrap()
+    };
     std::fs::write(d.join("e.json"), line.replace("\"requests\":", "\"requests\":1")).unwrap();
-    assert!(refused(d, VERIFY_EVENT).contains("NOT VERIFIED"));
+    assert!(not_verified(d).contains("NOT VERIFIED"));
+    // The host's copy is read as the valid event it must be, never lossily: bytes the
+    // service refuses (invalid UTF-8 in an identifier) do not verify as counted.
+    let mut invalid = line.clone().into_bytes();
+    let at = invalid.windows(6).position(|w| w == b"\"id\":\"").unwrap() + 6;
+    invalid[at] = 0xff;
+    std::fs::write(d.join("e.json"), &invalid).unwrap();
+    let message = not_verified(d);
+    assert!(message.contains("NOT VERIFIED") && message.contains("event"), "{message}");
 }
 
 #[test]

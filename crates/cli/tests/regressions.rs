@@ -152,18 +152,18 @@ fn verify_refuses_a_statement_with_an_added_member() {
     let added = statement.replacen("{\n", "{\n  \"note\": \"host owes 1000000 extra\",\n", 1);
     assert_eq!(json(&added)["note"], "host owes 1000000 extra");
     std::fs::write(d.join("s.json"), &added).unwrap();
-    let message = fails(d, 2, &args);
+    let message = fails(d, 1, &args);
     assert!(message.contains("s.json: NOT VERIFIED"), "{message}");
 
     let mut removed = json(&statement);
     removed.as_object_mut().unwrap().remove("due_date").unwrap();
     std::fs::write(d.join("s.json"), removed.to_string()).unwrap();
-    assert!(fails(d, 2, &args).contains("NOT VERIFIED"));
+    assert!(fails(d, 1, &args).contains("NOT VERIFIED"));
 
     let mut changed = json(&statement);
     changed["due_date"] = serde_json::json!("2099-01-01");
     std::fs::write(d.join("s.json"), changed.to_string()).unwrap();
-    assert!(fails(d, 2, &args).contains("NOT VERIFIED"));
+    assert!(fails(d, 1, &args).contains("NOT VERIFIED"));
 
     // The statement re-serialized without any change still verifies: what is signed
     // is the JSON value, not its whitespace.
@@ -490,7 +490,13 @@ fn demo_refuses_a_store_it_did_not_make_and_keeps_its_key() {
         second.contains(&format!("signing key {key_id} taken from revshare-demo.db.key")),
         "{second}"
     );
-    assert_eq!(std::fs::read(d.join("revshare-demo.db.key")).unwrap(), key);
+    // The same key, now naming the new store (each store has an id of its own).
+    let kept = json(&std::fs::read_to_string(d.join("revshare-demo.db.key")).unwrap());
+    let before = json(std::str::from_utf8(&key).unwrap());
+    for field in ["alg", "key_id", "secret", "pseudonym_secret"] {
+        assert_eq!(kept[field], before[field], "{field}");
+    }
+    assert_ne!(kept["store_id"], before["store_id"]);
     // The new store signs with it, and holds one run's data, not two.
     let public = json(&ok(d, &["--db", "revshare-demo.db", "key", "export-public"]));
     assert_eq!(public["key_id"], key_id.as_str());
@@ -780,7 +786,7 @@ fn verify_detects_a_rewritten_audit_chain() {
     let mut broken = chain.clone();
     broken[1]["digest"] = serde_json::json!("ab".repeat(32));
     std::fs::write(d.join("c.json"), broken.to_string()).unwrap();
-    let message = fails(d, 2, &args);
+    let message = fails(d, 1, &args);
     assert!(
         message.contains("c.json: NOT VERIFIED") && message.contains("entry 2"),
         "{message}"
@@ -798,7 +804,7 @@ fn verify_detects_a_rewritten_audit_chain() {
         prev = hash;
     }
     std::fs::write(d.join("c.json"), rewritten.to_string()).unwrap();
-    let message = fails(d, 2, &args);
+    let message = fails(d, 1, &args);
     assert!(
         message.contains("NOT VERIFIED")
             && message.contains(&format!("names entry {anchor_seq}"))
@@ -809,8 +815,14 @@ fn verify_detects_a_rewritten_audit_chain() {
     // A chain that stops before the anchor cannot vouch for it.
     let cut: Vec<_> = links.iter().take(anchor_seq as usize - 1).cloned().collect();
     std::fs::write(d.join("c.json"), serde_json::Value::from(cut).to_string()).unwrap();
-    let message = fails(d, 2, &args);
+    let message = fails(d, 1, &args);
     assert!(message.contains(&format!("names entry {anchor_seq}")), "{message}");
+    // Nor does a chain that starts at the anchor: the entries before it, which the
+    // anchor's hash stands for, would go unchecked.
+    let from_anchor: Vec<_> = links.iter().skip(anchor_seq as usize - 1).cloned().collect();
+    std::fs::write(d.join("c.json"), serde_json::Value::from(from_anchor).to_string()).unwrap();
+    let message = fails(d, 1, &args);
+    assert!(message.contains("starts at entry"), "{message}");
 }
 
 // 11. A dry run shows what a close would sign, and stores nothing.
