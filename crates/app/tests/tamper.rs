@@ -4,110 +4,14 @@
 
 mod common;
 
-use revshare_app::close::{close, CloseRequest, Grace};
-use revshare_app::contributions::{Decision, Proposal};
-use revshare_app::import::{import, Observers};
 use revshare_app::verify_store::{verify, verify_with_keys, Report};
 use revshare_app::{Actor, Backend};
 use revshare_core::audit::{chain_all, check_anchor, check_links, Entry, Head, Link, NewEntry};
-use revshare_core::period::Period;
-use revshare_core::tables::{ContributionStatus, Contributions};
 use revshare_core::verify::verify_statement_bytes;
-use revshare_ingest::offline::UsageInput;
 use revshare_store::backend::{StatementRow, TreeRow, LEAVES_PER_CHUNK};
-use serde::{Deserialize, Serialize};
 
-use common::{ctx, TestStore};
-
-fn fixture(relative: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fixtures/spec-examples")
-            .join(relative),
-    )
-    .unwrap()
-}
-
-const NOW: &str = "2026-11-29T00:00:00Z";
-
-/// A store with the small example imported, September and October closed, one
-/// event voided after September closed (so October carries a `voided:` tree).
-fn prepared(t: &TestStore) -> Box<dyn Backend> {
-    let mut backend = t.open();
-    let operator = Actor::cli();
-    let now = ctx(&operator, NOW);
-    for file in [
-        "contracts/acme-llama.toml",
-        "contracts/nimbus-llama.toml",
-        "contracts/orbit-llama.toml",
-    ] {
-        revshare_app::contracts::add_version(backend.as_mut(), &t.keys(), now, file, &fixture(file)).unwrap();
-    }
-    revshare_app::tables::add_fx(backend.as_mut(), &t.keys(), now, "fx.csv", &fixture("fx.csv")).unwrap();
-    for c in Contributions::from_csv("c.csv", &fixture("contributions.csv"))
-        .unwrap()
-        .rows
-    {
-        let proposal = Proposal {
-            contract: c.contract,
-            by: c.by,
-            kind: c.kind,
-            date: c.date,
-            reference: c.reference,
-        };
-        let row = revshare_app::contributions::propose(backend.as_mut(), &t.keys(), now, &proposal).unwrap();
-        if c.status == ContributionStatus::Accepted {
-            revshare_app::contributions::decide(backend.as_mut(), &t.keys(), now, row.number, Decision::Accept)
-                .unwrap();
-        }
-    }
-    import(
-        backend.as_mut(),
-        &t.keys(),
-        now,
-        vec![UsageInput {
-            name: "usage-small.ndjson".into(),
-            reader: Box::new(std::io::Cursor::new(fixture("usage-small.ndjson"))),
-        }],
-        Observers {
-            progress: &mut |_| {},
-            rejected: &mut |_| {},
-        },
-    )
-    .unwrap();
-    close_period(t, backend.as_mut(), "2026-09");
-    let (source, id) = first_event(&fixture("usage-small.ndjson"), "acme-cloud", "2026-09");
-    revshare_app::void::void(backend.as_mut(), &t.keys(), now, &source, &id, "sent twice").unwrap();
-    close_period(t, backend.as_mut(), "2026-10");
-    let report = verify(backend.as_mut(), &Actor::cli(), None).unwrap();
-    assert!(report.holds(), "before any edit: {:#?}", report.failures);
-    backend
-}
-
-fn close_period(t: &TestStore, backend: &mut dyn Backend, period: &str) {
-    let operator = Actor::cli();
-    let request = CloseRequest {
-        period: Period::parse(period).unwrap(),
-        contract: None,
-        grace: Grace::default(),
-        dry_run: false,
-        allow_empty: false,
-    };
-    close(backend, &t.keys(), ctx(&operator, NOW), &request).unwrap();
-}
-
-fn first_event(usage: &[u8], host: &str, month: &str) -> (String, String) {
-    let text = String::from_utf8(usage.to_vec()).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.contains(&format!("\"host\":\"{host}\"")) && l.contains(&format!("\"time\":\"{month}")))
-        .unwrap();
-    let event: serde_json::Value = serde_json::from_str(line).unwrap();
-    (
-        event["source"].as_str().unwrap().to_string(),
-        event["id"].as_str().unwrap().to_string(),
-    )
-}
+use common::scenario::{fixture, prepared, NOW};
+use common::{ctx, Segment, Stored, TestStore};
 
 /// Asserts that the report names `object` in `check`.
 fn names(report: &Report, check: u8, object: &str) {
@@ -124,69 +28,15 @@ fn verified(backend: &mut dyn Backend) -> Report {
     report
 }
 
-/// The stores' segment format (crates/store/src/segment.rs), as a tamperer
-/// who read the code would write it.
-#[derive(Serialize, Deserialize)]
-struct Segment<'a> {
-    #[serde(borrow)]
-    names: Vec<&'a str>,
-    #[serde(borrow)]
-    events: Vec<Stored<'a>>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Stored<'a> {
-    source: u32,
-    id: &'a str,
-    leaf: [u8; 32],
-    model: u32,
-    use_case: u32,
-    currency: u32,
-    customer: Option<[u8; 16]>,
-    utc_seconds: i64,
-    requests: i64,
-    input_tokens: i64,
-    output_tokens: i64,
-    revenue_units: &'a str,
-}
-
 /// Edits the first stored event of acme-cloud in October (both stores keep events in
 /// segments).
 fn edit_an_october_event(t: &TestStore, edit: impl Fn(&mut Stored<'_>)) {
     let october = revshare_core::period::Day::parse("2026-10-01").unwrap().0;
-    let first = format!(
-        "SELECT number, events FROM segments WHERE host = 'acme-cloud' AND day >= {october} ORDER BY number LIMIT 1"
+    common::edit_segment(
+        t,
+        &format!("SELECT number, events FROM segments WHERE host = 'acme-cloud' AND day >= {october} ORDER BY number LIMIT 1"),
+        |segment| edit(&mut segment.events[0]),
     );
-    let edited = |bytes: &[u8]| {
-        let mut segment: Segment<'_> = postcard::from_bytes(bytes).unwrap();
-        edit(&mut segment.events[0]);
-        postcard::to_allocvec(&segment).unwrap()
-    };
-    match &t.location {
-        revshare_app::Location::Sqlite(path) => {
-            let connection = rusqlite::Connection::open(path).unwrap();
-            let (number, bytes): (i64, Vec<u8>) = connection
-                .query_row(&first, [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .unwrap();
-            connection
-                .execute(
-                    "UPDATE segments SET events = ?1 WHERE number = ?2",
-                    rusqlite::params![edited(&bytes), number],
-                )
-                .unwrap();
-        }
-        revshare_app::Location::Postgres(url) => {
-            let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
-            let row = client.query_one(&first, &[]).unwrap();
-            let (number, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
-            client
-                .execute(
-                    "UPDATE segments SET events = $1 WHERE number = $2",
-                    &[&edited(&bytes), &number],
-                )
-                .unwrap();
-        }
-    }
 }
 
 fn an_events_quantity(t: &TestStore) {

@@ -244,7 +244,11 @@ fn a_store_from_init_to_verified_proof() {
     // `verify` exits 1 on a check that fails (README of the spec).
     let not_verified = |d: &Path| {
         let output = revshare(d, VERIFY_EVENT);
-        assert_eq!(output.status.code(), Some(1), "{VERIFY_EVENT:?} should fail with exit 1");
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{VERIFY_EVENT:?} should fail with exit 1"
+        );
         String::from_utf8(output.stderr).unwrap()
     };
     std::fs::write(d.join("e.json"), line.replace("\"requests\":", "\"requests\":1")).unwrap();
@@ -256,7 +260,10 @@ fn a_store_from_init_to_verified_proof() {
     invalid[at] = 0xff;
     std::fs::write(d.join("e.json"), &invalid).unwrap();
     let message = not_verified(d);
-    assert!(message.contains("NOT VERIFIED") && message.contains("event"), "{message}");
+    assert!(
+        message.contains("NOT VERIFIED") && message.contains("event"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod scenario;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -64,6 +66,133 @@ impl TestStore {
     pub fn is_postgres(&self) -> bool {
         matches!(self.location, Location::Postgres(_))
     }
+
+    /// A new store of the same kind.
+    pub fn fresh(&self) -> TestStore {
+        match self.location {
+            Location::Sqlite(_) => sqlite(),
+            Location::Postgres(_) => postgres().expect("PostgreSQL answered for this store"),
+        }
+    }
+}
+
+/// The stores' segment format (crates/store/src/segment.rs), as a tamperer who read
+/// the code would write it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Segment<'a> {
+    #[serde(borrow)]
+    pub names: Vec<&'a str>,
+    #[serde(borrow)]
+    pub events: Vec<Stored<'a>>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Stored<'a> {
+    pub source: u32,
+    pub id: &'a str,
+    pub leaf: [u8; 32],
+    pub model: u32,
+    pub use_case: u32,
+    pub currency: u32,
+    pub customer: Option<[u8; 16]>,
+    pub utc_seconds: i64,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub revenue_units: &'a str,
+}
+
+/// Edits the segment `select` finds (its `number, events`), behind the service's back.
+pub fn edit_segment(t: &TestStore, select: &str, edit: impl Fn(&mut Segment<'_>)) {
+    let edited = |bytes: &[u8]| {
+        let mut segment: Segment<'_> = postcard::from_bytes(bytes).unwrap();
+        edit(&mut segment);
+        postcard::to_allocvec(&segment).unwrap()
+    };
+    match &t.location {
+        Location::Sqlite(path) => {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            let (number, bytes): (i64, Vec<u8>) = connection
+                .query_row(select, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap();
+            connection
+                .execute(
+                    "UPDATE segments SET events = ?1 WHERE number = ?2",
+                    rusqlite::params![edited(&bytes), number],
+                )
+                .unwrap();
+        }
+        Location::Postgres(url) => {
+            let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let row = client.query_one(select, &[]).unwrap();
+            let (number, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
+            client
+                .execute(
+                    "UPDATE segments SET events = $1 WHERE number = $2",
+                    &[&edited(&bytes), &number],
+                )
+                .unwrap();
+        }
+    }
+}
+
+/// Edits the event `id` of the batch stored at entry `seq`.
+pub fn edit_event(t: &TestStore, seq: u64, id: &str, edit: impl Fn(&mut Stored<'_>)) {
+    let select = match t.is_postgres() {
+        true => format!(
+            "SELECT number, events FROM segments WHERE batch = (SELECT batch FROM event_batches WHERE seq = {seq}) \
+             ORDER BY number"
+        ),
+        false => format!("SELECT number, events FROM segments WHERE seq = {seq} ORDER BY number"),
+    };
+    // The batch's segments are few: the one holding `id` is found by trying each.
+    let numbers: Vec<i64> = match &t.location {
+        Location::Sqlite(path) => {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            let mut statement = connection.prepare(&select).unwrap();
+            let rows = statement
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                .unwrap();
+            rows.map(Result::unwrap)
+                .filter(|(_, bytes)| {
+                    postcard::from_bytes::<Segment<'_>>(bytes)
+                        .unwrap()
+                        .events
+                        .iter()
+                        .any(|e| e.id == id)
+                })
+                .map(|(n, _)| n)
+                .collect()
+        }
+        Location::Postgres(url) => {
+            let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            client
+                .query(&select, &[])
+                .unwrap()
+                .iter()
+                .filter(|r| {
+                    postcard::from_bytes::<Segment<'_>>(r.get::<_, &[u8]>(1))
+                        .unwrap()
+                        .events
+                        .iter()
+                        .any(|e| e.id == id)
+                })
+                .map(|r| r.get(0))
+                .collect()
+        }
+    };
+    let number = numbers
+        .first()
+        .unwrap_or_else(|| panic!("no segment of entry {seq} holds {id}"));
+    edit_segment(
+        t,
+        &format!("SELECT number, events FROM segments WHERE number = {number}"),
+        |segment| {
+            for event in segment.events.iter_mut().filter(|e| e.id == id) {
+                edit(event);
+            }
+        },
+    );
 }
 
 /// The operator acting at `time` (RFC 3339).
