@@ -14,7 +14,7 @@
 //! a store made before the log was a tree.
 
 use revshare_core::audit::{Action, Head};
-use revshare_core::checkpoint::{open, Checkpoint, LogKey, SignedCheckpoint, StoreId, WitnessKey};
+use revshare_core::checkpoint::{open, Checkpoint, SignedCheckpoint, StoreId, WitnessKey};
 use revshare_core::log_tree::{self, ConsistencyProof, Hash, InclusionProof, Nodes, TreeError};
 use revshare_store::backend::{CheckpointRow, CosignatureRow, RollbackRow, WitnessKeyRow};
 use revshare_store::StoreError;
@@ -58,19 +58,6 @@ pub fn store_id(backend: &mut dyn Backend) -> Result<Option<StoreId>> {
                 .ok_or_else(|| AppError::Store(StoreError::corrupt("meta:store_id", "not 16 lowercase hex digits")))
         })
         .transpose()
-}
-
-/// Every signing key the store lists, as note verifiers of its log (checkpoints
-/// signed before a key rotation open with the key of their time).
-pub fn log_keys(backend: &mut dyn Backend, store_id: &StoreId) -> Result<Vec<LogKey>> {
-    let origin = store_id.origin();
-    crate::keys::public_keys(backend)?
-        .iter()
-        .map(|public| {
-            LogKey::new(&origin, public)
-                .map_err(|e| AppError::Store(StoreError::corrupt(object::key(&public.key_id), e.to_string())))
-        })
-        .collect()
 }
 
 /// The log as the service has proved it: its size and the root its newest
@@ -460,6 +447,13 @@ pub fn accept_rollback(
 /// needs the key): `audit verify` first, refused on any failure; then every entry's
 /// leaf, the store id, and the first checkpoint, signed and kept beside the key file.
 pub(crate) fn upgrade(backend: &mut dyn Backend, keys: &Keys) -> Result<()> {
+    if backend.newest_checkpoint()?.is_some() {
+        return Err(integrity(
+            "this store has signed checkpoints but names no store id: its id was removed behind the service's \
+             back"
+                .to_string(),
+        ));
+    }
     let report = crate::verify_store::verify_before_tree(backend)?;
     if !report.holds() {
         let named: Vec<String> = report
@@ -483,6 +477,13 @@ pub(crate) fn upgrade(backend: &mut dyn Backend, keys: &Keys) -> Result<()> {
     let upgraded = (|| -> Result<SignedCheckpoint> {
         if backend.meta("store_id")?.is_some() {
             return Err(AppError::Conflict("the store was upgraded meanwhile".into()));
+        }
+        if backend.newest_checkpoint()?.is_some() {
+            return Err(integrity(
+                "this store has signed checkpoints but names no store id: its id was removed behind the \
+                 service's back"
+                    .to_string(),
+            ));
         }
         let digests = entry_digests(backend, head.seq)?;
         backend.add_log_nodes(0, &log_tree::build(&digests))?;

@@ -34,6 +34,14 @@ const SCHEMA_4: &str = include_str!("../migrations/postgres/004_tree_chunks.sql"
 const SCHEMA_5: &str = include_str!("../migrations/postgres/005_log_tree.sql");
 /// The store's write lock (see the module's documentation).
 const WRITE_LOCK: i64 = 0x7265_7673_6861_7265; // "revshare"
+/// The primary keys whose numbers the store draws from sequences.
+const DRAWN_KEYS: [&str; 5] = [
+    "segments_pkey",
+    "contributions_pkey",
+    "voids_pkey",
+    "witness_keys_pkey",
+    "rollbacks_pkey",
+];
 /// Serializes schema creation by concurrent first connections.
 const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
 
@@ -55,6 +63,18 @@ impl From<postgres::Error> for StoreError {
             // input's fault (SQLite takes it), so a refusal, not an outage.
             Some(db) if *db.code() == postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE => {
                 StoreError::Refused("text with the character U+0000 (NUL) cannot be stored or looked up".to_string())
+            }
+            // A number the store draws from a sequence for a new row is taken: rows
+            // were renumbered behind the service's back (the service never does).
+            Some(db)
+                if *db.code() == postgres::error::SqlState::UNIQUE_VIOLATION
+                    && db.constraint().is_some_and(|c| DRAWN_KEYS.contains(&c)) =>
+            {
+                StoreError::corrupt(
+                    db.table().unwrap_or("a table"),
+                    "a number the store draws for a new row is taken: its rows were renumbered behind the \
+                     service's back",
+                )
             }
             Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
             None => StoreError::Database(error.to_string()),

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use revshare_core::audit::{Action, Entry};
-use revshare_core::checkpoint::{open, Checkpoint, WitnessKey};
+use revshare_core::checkpoint::{open, Checkpoint, LogKey, StoreId, WitnessKey};
 use revshare_core::log_tree::{self, Hash};
 use revshare_store::backend::StatementRow;
 
@@ -52,7 +52,7 @@ pub(super) fn check(
         report.fail(6, object::LOG, "the store names no store id: its log was never sealed");
         return Ok(());
     };
-    let keys = crate::log::log_keys(backend, &store_id)?;
+    let keys = log_keys(backend, &store_id, report)?;
     let kept = check_checkpoints(backend, tree, &keys, size, report)?;
     check_anchors(statements, tree, report);
     check_closed_once(entries, report);
@@ -61,6 +61,21 @@ pub(super) fn check(
         check_key_file(backend, tree, keys, size, report)?;
     }
     Ok(())
+}
+
+/// Every signing key the store lists, as note verifiers of its log (checkpoints
+/// signed before a rotation open with the key of their time); one that is not a key
+/// is named.
+fn log_keys(backend: &mut dyn Backend, store_id: &StoreId, report: &mut Report) -> Result<Vec<LogKey>> {
+    let origin = store_id.origin();
+    let mut keys = Vec::new();
+    for public in crate::keys::public_keys(backend)? {
+        match LogKey::new(&origin, &public) {
+            Ok(key) => keys.push(key),
+            Err(error) => report.fail(6, object::key(&public.key_id), error.to_string()),
+        }
+    }
+    Ok(keys)
 }
 
 fn root(tree: &[Hash], size: u64) -> Option<Hash> {
@@ -117,7 +132,7 @@ fn check_nodes(backend: &mut dyn Backend, tree: &[Hash], report: &mut Report) ->
 fn check_checkpoints(
     backend: &mut dyn Backend,
     tree: &[Hash],
-    keys: &[revshare_core::checkpoint::LogKey],
+    keys: &[LogKey],
     size: u64,
     report: &mut Report,
 ) -> Result<BTreeMap<u64, Checkpoint>> {

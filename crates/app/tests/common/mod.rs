@@ -67,6 +67,45 @@ impl TestStore {
         matches!(self.location, Location::Postgres(_))
     }
 
+    /// A copy of the store as it is now, with its key file and the checkpoint file
+    /// beside it: a PostgreSQL database made from this one as a template (no
+    /// connection to it may be open), or the SQLite files copied.
+    pub fn copy(&self) -> TestStore {
+        let dir = scratch("copy");
+        for file in std::fs::read_dir(&self.dir).unwrap() {
+            let file = file.unwrap();
+            std::fs::copy(file.path(), dir.join(file.file_name())).unwrap();
+        }
+        let keys_path = dir.join(self.keys_path.file_name().unwrap());
+        match &self.location {
+            Location::Sqlite(path) => TestStore {
+                location: Location::Sqlite(dir.join(path.file_name().unwrap())),
+                keys_path,
+                dir,
+                database: None,
+            },
+            Location::Postgres(_) => {
+                let from = self.database.as_deref().unwrap();
+                let n = NEXT.fetch_add(1, Ordering::SeqCst);
+                let database = format!("revshare_test_{}_{n}", std::process::id());
+                let mut admin = postgres::Client::connect(PG_ADMIN, postgres::NoTls).unwrap();
+                // Closed connections may linger a moment on the server.
+                let mut tries = 0;
+                while let Err(error) = admin.batch_execute(&format!("CREATE DATABASE {database} TEMPLATE {from}")) {
+                    tries += 1;
+                    assert!(tries < 100, "copying {from}: {error}");
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                TestStore {
+                    location: Location::Postgres(format!("postgres://postgres@127.0.0.1:5432/{database}")),
+                    keys_path,
+                    dir,
+                    database: Some(database),
+                }
+            }
+        }
+    }
+
     /// A new store of the same kind.
     pub fn fresh(&self) -> TestStore {
         match self.location {
