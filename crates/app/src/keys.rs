@@ -200,7 +200,10 @@ impl Keys {
                 path.display()
             ))),
             (held, None) => {
+                // Checked before the key file is touched: a refused upgrade changes nothing.
+                crate::log::check_upgradable(backend, path, held.as_ref())?;
                 let id = match held {
+                    // An upgrade that stopped after naming the store in the key file.
                     Some(id) => id,
                     None => {
                         let id = new_store_id()?;
@@ -209,8 +212,7 @@ impl Keys {
                     }
                 };
                 keys.bind(id)?;
-                crate::log::upgrade(backend, &keys)?;
-                Ok(())
+                crate::log::upgrade(backend, &keys)
             }
         }?;
         Ok(keys)

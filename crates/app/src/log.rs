@@ -13,6 +13,8 @@
 //! cosignatures, the operator's acceptance of a restored backup, and the upgrade of
 //! a store made before the log was a tree.
 
+use std::path::Path;
+
 use revshare_core::audit::{Action, Head};
 use revshare_core::checkpoint::{open, Checkpoint, SignedCheckpoint, StoreId, WitnessKey};
 use revshare_core::log_tree::{self, ConsistencyProof, Hash, InclusionProof, Nodes, TreeError};
@@ -443,32 +445,52 @@ pub fn accept_rollback(
     Ok(row)
 }
 
-/// Builds the tree of a store made before the log was one (statements.md: upgrading
-/// needs the key): `audit verify` first, refused on any failure; then every entry's
-/// leaf, the store id, and the first checkpoint, signed and kept beside the key file.
-pub(crate) fn upgrade(backend: &mut dyn Backend, keys: &Keys) -> Result<()> {
+/// Whether a store that names no store id may be upgraded (statements.md: upgrading
+/// needs the key, and `audit verify` first, refused on any failure). A store with
+/// signed checkpoints, or whose key file names it and keeps a checkpoint of it, was
+/// upgraded already: its id was removed behind the service's back, and building the
+/// tree again would sign over whatever was edited meanwhile.
+pub(crate) fn check_upgradable(backend: &mut dyn Backend, key_file: &Path, held: Option<&StoreId>) -> Result<()> {
     if backend.newest_checkpoint()?.is_some() {
-        return Err(integrity(
-            "this store has signed checkpoints but names no store id: its id was removed behind the service's \
-             back"
-                .to_string(),
-        ));
+        return Err(id_removed());
+    }
+    if let Some(id) = held {
+        let kept = crate::keys::checkpoint_path(key_file, id);
+        if kept.exists() {
+            return Err(integrity(format!(
+                "the key file names store {id} and {} keeps a checkpoint of it, but the store names no store id: \
+                 its id was removed behind the service's back",
+                kept.display()
+            )));
+        }
     }
     let report = crate::verify_store::verify_before_tree(backend)?;
-    if !report.holds() {
-        let named: Vec<String> = report
-            .failures
-            .iter()
-            .take(5)
-            .map(|f| format!("check {} {}: {}", f.check, f.object, f.message))
-            .collect();
-        return Err(AppError::Integrity(format!(
-            "this store was made before the audit log was a tree, and upgrading it needs `audit verify` to hold \
-             first; {} problems, the first: {}",
-            report.failures.len(),
-            named.join("; ")
-        )));
+    if report.holds() {
+        return Ok(());
     }
+    let named: Vec<String> = report
+        .failures
+        .iter()
+        .take(5)
+        .map(|f| format!("check {} {}: {}", f.check, f.object, f.message))
+        .collect();
+    Err(AppError::Integrity(format!(
+        "this store was made before the audit log was a tree, and upgrading it needs `audit verify` to hold \
+         first; {} problems, the first: {}",
+        report.failures.len(),
+        named.join("; ")
+    )))
+}
+
+fn id_removed() -> AppError {
+    integrity(
+        "this store has signed checkpoints but names no store id: its id was removed behind the service's back".into(),
+    )
+}
+
+/// Builds the tree of a store [`check_upgradable`] found sound: every entry's leaf,
+/// the store id, and the first checkpoint, signed and kept beside the key file.
+pub(crate) fn upgrade(backend: &mut dyn Backend, keys: &Keys) -> Result<()> {
     let store_id = keys
         .store_id()
         .cloned()
@@ -479,11 +501,7 @@ pub(crate) fn upgrade(backend: &mut dyn Backend, keys: &Keys) -> Result<()> {
             return Err(AppError::Conflict("the store was upgraded meanwhile".into()));
         }
         if backend.newest_checkpoint()?.is_some() {
-            return Err(integrity(
-                "this store has signed checkpoints but names no store id: its id was removed behind the \
-                 service's back"
-                    .to_string(),
-            ));
+            return Err(id_removed());
         }
         let digests = entry_digests(backend, head.seq)?;
         backend.add_log_nodes(0, &log_tree::build(&digests))?;

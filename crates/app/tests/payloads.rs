@@ -90,7 +90,9 @@ fn contract_fx_and_registry_rows() {
     // Ordered by (date, from, to), whatever the order given.
     assert_eq!(
         fx_payload(&[fx(20730, "GBP"), fx(20729, "EUR")]),
-        of(r#"[{"date":20729,"from":"EUR","rate":"1.08","to":"USD"},{"date":20730,"from":"GBP","rate":"1.08","to":"USD"}]"#)
+        of(
+            r#"[{"date":20729,"from":"EUR","rate":"1.08","to":"USD"},{"date":20730,"from":"GBP","rate":"1.08","to":"USD"}]"#
+        )
     );
     let registry = RegistryRow {
         version: 1,
@@ -102,7 +104,9 @@ fn contract_fx_and_registry_rows() {
     };
     assert_eq!(
         payload(&registry),
-        of(r#"{"added_at":"2026-09-01T00:00:00Z","effective_from":20758,"file_name":"models.csv","rows":[["llama-*","meta"]],"version":1}"#)
+        of(
+            r#"{"added_at":"2026-09-01T00:00:00Z","effective_from":20758,"file_name":"models.csv","rows":[["llama-*","meta"]],"version":1}"#
+        )
     );
 }
 
@@ -178,7 +182,9 @@ fn void_statement_and_contribution_rows() {
     };
     assert_eq!(
         payload(&statement),
-        of(r#"{"close_seq":9,"closed_at":"2026-11-01T00:00:00Z","contract":"acme-llama","end_day":20758,"host":"acme-cloud","json":"{}","period":"2026-10","settled":"[]","start_day":20727,"statement_id":"acme-llama/2026-10"}"#)
+        of(
+            r#"{"close_seq":9,"closed_at":"2026-11-01T00:00:00Z","contract":"acme-llama","end_day":20758,"host":"acme-cloud","json":"{}","period":"2026-10","settled":"[]","start_day":20727,"statement_id":"acme-llama/2026-10"}"#
+        )
     );
     let contribution = ContributionRow {
         number: 1,
@@ -198,7 +204,9 @@ fn void_statement_and_contribution_rows() {
     };
     assert_eq!(
         payload(&contribution),
-        of(r#"{"by":"host","contract":"acme-llama","date":20730,"decided_at":"2026-10-05T00:00:00Z","decided_by":"cli as meta","decided_seq":12,"kind":"maintenance","number":1,"proposed_at":"2026-10-04T00:00:00Z","proposed_by":"cli","proposed_seq":11,"reference":"PR-1","status":"accepted"}"#)
+        of(
+            r#"{"by":"host","contract":"acme-llama","date":20730,"decided_at":"2026-10-05T00:00:00Z","decided_by":"cli as meta","decided_seq":12,"kind":"maintenance","number":1,"proposed_at":"2026-10-04T00:00:00Z","proposed_by":"cli","proposed_seq":11,"reference":"PR-1","status":"accepted"}"#
+        )
     );
 }
 
@@ -213,7 +221,9 @@ fn witness_key_and_rollback_rows() {
     };
     assert_eq!(
         payload(&key),
-        of(r#"{"added_at":"2026-11-01T00:00:00Z","number":1,"party":"acme-cloud","vkey":"revshare-witness/acme-cloud+01020304+BAAA"}"#)
+        of(
+            r#"{"added_at":"2026-11-01T00:00:00Z","number":1,"party":"acme-cloud","vkey":"revshare-witness/acme-cloud+01020304+BAAA"}"#
+        )
     );
     let rollback = RollbackRow {
         number: 1,

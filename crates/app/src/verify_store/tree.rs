@@ -49,7 +49,7 @@ pub(super) fn check(
     let size = entries.len() as u64;
     check_nodes(backend, tree, report)?;
     let Some(store_id) = report.tolerate(6, crate::log::store_id(backend))?.flatten() else {
-        report.fail(6, object::LOG, "the store names no store id: its log was never sealed");
+        report.fail(6, object::LOG, "the store names no store id: its log was never sealed (a store made before the log was a tree is upgraded by any command given its key file)");
         return Ok(());
     };
     let keys = log_keys(backend, &store_id, report)?;
