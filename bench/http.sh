@@ -24,51 +24,19 @@ connections=${CONNECTIONS:-8}
 wrk_threads=${WRK_THREADS:-2}
 writers=${WRITERS:-2}
 out=bench/out/http
-pg_host=127.0.0.1
 pg_db=revshare_bench_http
-pg_url=postgres://postgres@$pg_host:5432/$pg_db
-examples=fixtures/spec-examples
 mkdir -p "$out"
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
-if ! command -v wrk > /dev/null; then
-  apt-get install -y -q wrk > /dev/null 2>&1 || { apt-get update -q > /dev/null && apt-get install -y -q wrk > /dev/null; }
-fi
+need_wrk
 cargo build --release --locked --quiet -p revshare-cli
 bin=$(realpath "${CARGO_TARGET_DIR:-target}/release/revshare")
 measure() { python3 bench/measure.py "$@"; }
 
 period=$(python3 bench/http_events.py month)
 python3 bench/http_events.py template 1000 > "$out/batch.ndjson"
-
-server=
-stop_server() {
-  if [ -n "$server" ]; then
-    kill -TERM "$server" 2> /dev/null || true
-    wait "$server" 2> /dev/null || true
-    server=
-  fi
-}
-drop_pg() { dropdb -h "$pg_host" -U postgres --if-exists --force "$pg_db" 2> /dev/null || true; }
 trap 'stop_server; drop_pg' EXIT
-
-# A new store: the example contracts and FX, an operator and a host token.
-new_store() { # store args...
-  "$bin" "$@" init > /dev/null
-  for contract in "$examples"/contracts/*.toml; do "$bin" "$@" contract add "$contract" > /dev/null; done
-  "$bin" "$@" fx add "$examples/fx.csv" > /dev/null
-}
-fresh() { # name -> store args on stdout, the store created anew
-  case $1 in
-    embedded)
-      rm -f "$out/http.db" "$out/http.db-wal" "$out/http.db-shm" "$out/http.db.key"
-      echo --db "$out/http.db" ;;
-    postgres)
-      drop_pg
-      createdb -h "$pg_host" -U postgres "$pg_db"
-      rm -f "$out/pg.key"
-      echo --database-url "$pg_url" --key-file "$out/pg.key" ;;
-  esac
-}
 
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 # wrk's "Requests/sec" and 99th percentile (in ms) of an output file.
@@ -82,7 +50,6 @@ wrk_p99_ms() {
 wrk_errors() { # non-2xx responses and socket errors
   awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$1"
 }
-accepted() { curl -sf "http://$address/metrics" | awk '/^revshare_events_total\{outcome="accepted"\}/ {print $2}'; }
 
 declare -A figure
 run_backend() { # name
@@ -95,16 +62,7 @@ run_backend() { # name
   host_token=$("$bin" "${args[@]}" token create --party acme-cloud --role host 2> /dev/null)
   operator_token=$("$bin" "${args[@]}" token create --party operations --role operator 2> /dev/null)
 
-  "$bin" "${args[@]}" serve --listen 127.0.0.1:0 --rate-limit 1000000 --burst 1000000 --writers "$writers" \
-    2> "$out/serve-$name.log" &
-  server=$!
-  address=
-  for _ in $(seq 100); do
-    address=$(sed -n 's|.*"listening":"\([^"]*\)".*|\1|p' "$out/serve-$name.log" | head -1)
-    [ -n "$address" ] && break
-    sleep 0.1
-  done
-  [ -n "$address" ] || { cat "$out/serve-$name.log" >&2; exit 1; }
+  start_server "$out/serve-$name.log" "${args[@]}"
   figure[$name-rss-start]=$(hwm_kib "$server")
 
   # One batch by hand: the template's events are all valid and accepted.

@@ -4,9 +4,11 @@
 //! statements) must hash to the payload of the latest entry about it, every such
 //! entry must be in the log the service proved (its digest recomputed, its leaf
 //! proved under the newest checkpoint's root), and every batch of events it reads is
-//! hashed again, whole, and compared with its entry.
+//! hashed again, whole, and compared with its entry before the close signs.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use revshare_core::audit::{Action, Entry, Head, NewEntry};
 use revshare_core::log_tree::{self, Hash, Nodes};
@@ -31,16 +33,24 @@ pub(crate) enum Trust {
 }
 
 impl Trust {
-    /// Checks one host's events of a period, read for a close.
+    /// Starts checking one host's events of a period, read for a close.
     pub fn events(
         &mut self,
         backend: &mut dyn Backend,
-        events: &PeriodEvents,
+        events: &Arc<PeriodEvents>,
         host: &str,
         period: Period,
     ) -> Result<()> {
         match self {
             Trust::Checked(check) => check.events(backend, events, host, period),
+            Trust::Audited => Ok(()),
+        }
+    }
+
+    /// Finishes the checks started: called before anything is signed.
+    pub fn settle(&mut self) -> Result<()> {
+        match self {
+            Trust::Checked(check) => check.settle(),
             Trust::Audited => Ok(()),
         }
     }
@@ -64,7 +74,12 @@ pub(crate) struct LogCheck {
     batches: HashSet<i64>,
     /// Stored hashes of the log read so far (proofs share their upper nodes).
     nodes: HashMap<u64, Hash>,
+    /// Batches being hashed, with the object their entries name.
+    hashing: Vec<(String, Hashing)>,
 }
+
+/// The payloads of some batches, being computed: `(seq, payload)` each.
+type Hashing = JoinHandle<Vec<(i64, Hash)>>;
 
 fn edited(what: String) -> AppError {
     AppError::Integrity(format!(
@@ -80,6 +95,7 @@ impl LogCheck {
             entries: HashMap::new(),
             batches: HashSet::new(),
             nodes: HashMap::new(),
+            hashing: Vec::new(),
         })
     }
 
@@ -194,12 +210,14 @@ impl LogCheck {
         })
     }
 
-    /// Checks every batch the events came from: each is hashed again whole (with
-    /// its events outside the period, read now) and compared with its entry.
+    /// Starts checking every batch the events came from: each is hashed again whole
+    /// (with its events outside the period, read now) on a thread of its own, while
+    /// the close rates; [`LogCheck::settle`] compares the hashes with the entries
+    /// before anything is signed.
     pub fn events(
         &mut self,
         backend: &mut dyn Backend,
-        events: &PeriodEvents,
+        events: &Arc<PeriodEvents>,
         host: &str,
         period: Period,
     ) -> Result<()> {
@@ -212,17 +230,27 @@ impl LogCheck {
             return Ok(());
         }
         self.entries(backend, &seqs)?;
-        let payloads = events.batch_payloads(backend, host, period, &seqs)?;
-        for (seq, hash) in payloads {
-            let entry = &self.entries[&seq];
-            let name = object::events(host);
-            if entry.action != Action::EventsAccepted
-                || entry.object != name
-                || entry.payload_sha256 != hex::encode(hash)
-            {
-                return Err(edited(format!("the events stored at entry {seq} ({name})")));
+        let outside = events.outside(backend, host, period, &seqs)?;
+        let events = Arc::clone(events);
+        let hashing = std::thread::spawn(move || events.batch_payloads(&outside));
+        self.batches.extend(seqs);
+        self.hashing.push((object::events(host), hashing));
+        Ok(())
+    }
+
+    /// Waits for the batches being hashed and compares each with its entry.
+    pub fn settle(&mut self) -> Result<()> {
+        for (name, hashing) in self.hashing.drain(..) {
+            let payloads = hashing.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (seq, hash) in payloads {
+                let entry = &self.entries[&seq];
+                if entry.action != Action::EventsAccepted
+                    || entry.object != name
+                    || entry.payload_sha256 != hex::encode(hash)
+                {
+                    return Err(edited(format!("the events stored at entry {seq} ({name})")));
+                }
             }
-            self.batches.insert(seq);
         }
         Ok(())
     }

@@ -3,7 +3,6 @@
 //! payloads of the batches they came from, hashed again for a close to check.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 
 use rayon::prelude::*;
 use revshare_core::merkle::Hash;
@@ -11,7 +10,7 @@ use revshare_core::period::{Day, Period};
 use revshare_core::rating::{InternedFacts, PeriodUsage, RatingInputs, Router, StatementKey, Symbols, UsageMap};
 use revshare_store::backend::EventView;
 
-use crate::rows::{write_event_row, BatchHasher};
+use crate::rows::{write_event_row, write_event_row_with, BatchHasher, Customer};
 use crate::{AppError, Backend, Result};
 
 /// One stored event in compact form: its key in the arena, names interned.
@@ -63,7 +62,14 @@ impl PeriodEvents {
         let units: i128 = e.revenue_units.parse().map_err(|_| bad("revenue"))?;
         let non_negative = |v: i64, what: &str| u64::try_from(v).map_err(|_| bad(what));
         let customer = match e.customer {
-            Some(bytes) if bytes.len() == 16 => Some(self.symbols.intern(&hex::encode(bytes))),
+            Some(bytes) if bytes.len() == 16 => {
+                let mut digits = [0u8; 32];
+                hex::encode_to_slice(bytes, &mut digits).map_err(|_| bad("customer"))?;
+                Some(
+                    self.symbols
+                        .intern(std::str::from_utf8(&digits).map_err(|_| bad("customer"))?),
+                )
+            }
             Some(_) => return Err(bad("customer")),
             None => None,
         };
@@ -150,17 +156,10 @@ impl PeriodEvents {
         self.events.iter().map(|e| e.seq).collect()
     }
 
-    /// The payload of each batch `seqs` names, from its events read here and, where
-    /// it holds events outside `host`'s days of `period`, those read now: what its
-    /// `events_accepted` entry must hold (statements.md, Audit log).
-    pub fn batch_payloads(
-        &self,
-        backend: &mut dyn Backend,
-        host: &str,
-        period: Period,
-        seqs: &[i64],
-    ) -> Result<Vec<(i64, [u8; 32])>> {
-        let mut outside: HashMap<i64, Vec<OwnedRow>> = HashMap::new();
+    /// The events of batches `seqs` stored outside `host`'s days of `period`, read
+    /// now: with the events here, what each batch's payload covers.
+    pub fn outside(&self, backend: &mut dyn Backend, host: &str, period: Period, seqs: &[i64]) -> Result<Outside> {
+        let mut outside = HashMap::new();
         for seq in seqs {
             let mut rows = Vec::new();
             backend.scan_batch_except(*seq, host, period.start().0, period.end().0, &mut |e| {
@@ -170,53 +169,56 @@ impl PeriodEvents {
             rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
             outside.insert(*seq, rows);
         }
-        let mut members: HashMap<i64, Vec<u32>> = seqs.iter().map(|s| (*s, Vec::new())).collect();
+        Ok(Outside(outside))
+    }
+
+    /// The payload of each batch `outside` holds, from its events here and there:
+    /// what its `events_accepted` entry must hold (statements.md, Audit log).
+    pub fn batch_payloads(&self, outside: &Outside) -> Vec<(i64, [u8; 32])> {
+        let mut members: HashMap<i64, Vec<u32>> = outside.0.keys().map(|s| (*s, Vec::new())).collect();
         for (index, event) in self.events.iter().enumerate() {
             if let Some(list) = members.get_mut(&event.seq) {
                 list.push(index as u32);
             }
         }
-        Ok(seqs
+        outside
+            .0
             .par_iter()
-            .map(|seq| (*seq, self.batch_payload(&members[seq], &outside[seq])))
-            .collect())
+            .map(|(seq, rows)| (*seq, self.batch_payload(&members[seq], rows)))
+            .collect()
     }
 
     /// One batch's payload: its events here (indices in key order) merged in key
     /// order with its events from elsewhere.
     fn batch_payload(&self, members: &[u32], outside: &[OwnedRow]) -> [u8; 32] {
-        let mut hasher = BatchHasher::default();
-        let mut row = Vec::with_capacity(512);
-        let mut units = String::with_capacity(40);
+        let mut run = Run::default();
+        let mut units = Vec::with_capacity(40);
         let mut rest = outside.iter().peekable();
         for index in members {
             let event = &self.events[*index as usize];
             let (source, id) = key_of(&self.keys, event);
             while let Some(other) = rest.next_if(|o| o.key() < (source, id)) {
-                hasher.add(&other.leaf, &other.jcs);
+                run.push(&other.leaf, |out| out.extend_from_slice(&other.jcs));
             }
-            row.clear();
-            self.write_row(event, &mut units, &mut row);
-            hasher.add(&event.leaf, &row);
+            run.push(&event.leaf, |out| self.write_row(event, &mut units, out));
         }
         for other in rest {
-            hasher.add(&other.leaf, &other.jcs);
+            run.push(&other.leaf, |out| out.extend_from_slice(&other.jcs));
         }
-        hasher.finish()
+        run.finish()
     }
 
     /// An event's stored row as its batch's payload hashes it (`rows::write_event_row`).
-    fn write_row(&self, event: &Compact, units: &mut String, out: &mut Vec<u8>) {
+    fn write_row(&self, event: &Compact, units: &mut Vec<u8>, out: &mut Vec<u8>) {
         let (source, id) = key_of(&self.keys, event);
         let facts = &event.facts;
-        let customer = facts.customer.map(|c| {
-            let mut bytes = [0u8; 16];
-            let decoded = hex::decode_to_slice(self.symbols.name(c), &mut bytes);
-            debug_assert!(decoded.is_ok(), "customers are interned as 32 hex digits");
-            bytes
-        });
+        // Interned as the 32 lowercase hex digits the row's JCS writes.
+        let customer = facts.customer.map(|c| Customer::Hex(self.symbols.name(c)));
         units.clear();
-        let _ = write!(units, "{}", facts.revenue_units);
+        match i64::try_from(facts.revenue_units) {
+            Ok(small) => crate::rows::integer(units, small),
+            Err(_) => units.extend_from_slice(facts.revenue_units.to_string().as_bytes()),
+        }
         let view = EventView {
             seq: event.seq,
             source: std::str::from_utf8(source).unwrap_or_default(),
@@ -226,17 +228,55 @@ impl PeriodEvents {
             model: self.symbols.name(facts.model),
             use_case: self.symbols.name(facts.use_case),
             currency: self.symbols.name(facts.currency),
-            customer: customer.as_ref().map(|c| &c[..]),
+            customer: None,
             utc_seconds: event.utc_seconds,
             day: facts.day.0,
             requests: facts.requests as i64,
             input_tokens: facts.input_tokens as i64,
             output_tokens: facts.output_tokens as i64,
-            revenue_units: units,
+            revenue_units: std::str::from_utf8(units).unwrap_or_default(),
         };
-        write_event_row(&view, out);
+        write_event_row_with(&view, customer, out);
     }
 }
+
+/// A batch's events hashed in runs: one update of many rows hashes faster than one
+/// per row.
+#[derive(Default)]
+struct Run {
+    hasher: BatchHasher,
+    count: u64,
+    leaves: Vec<u8>,
+    rows: Vec<u8>,
+}
+
+impl Run {
+    const FLUSH_AT: usize = 64 * 1024;
+
+    fn push(&mut self, leaf: &[u8], write_row: impl FnOnce(&mut Vec<u8>)) {
+        self.count += 1;
+        self.leaves.extend_from_slice(leaf);
+        write_row(&mut self.rows);
+        if self.rows.len() >= Self::FLUSH_AT {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.hasher.add_run(self.count, &self.leaves, &self.rows);
+        self.count = 0;
+        self.leaves.clear();
+        self.rows.clear();
+    }
+
+    fn finish(mut self) -> [u8; 32] {
+        self.flush();
+        self.hasher.finish()
+    }
+}
+
+/// The events of some batches stored outside the events read, by batch seq.
+pub(crate) struct Outside(HashMap<i64, Vec<OwnedRow>>);
 
 /// An event of a batch read from outside the period: its key, leaf, and row's JCS.
 struct OwnedRow {

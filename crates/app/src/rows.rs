@@ -62,12 +62,25 @@ pub fn fx_payload(rows: &[FxRow]) -> [u8; 32] {
 /// and the customer pseudonym as lowercase hex (`null` without a customer). Every
 /// import hashes every row it stores, so this writes into `out` without allocating.
 pub fn write_event_row(e: &EventView<'_>, out: &mut Vec<u8>) {
+    write_event_row_with(e, e.customer.map(Customer::Bytes), out);
+}
+
+/// An event's customer pseudonym: its 16 bytes, or already as 32 lowercase hex digits.
+#[derive(Clone, Copy)]
+pub(crate) enum Customer<'a> {
+    Bytes(&'a [u8]),
+    Hex(&'a str),
+}
+
+/// [`write_event_row`], the customer given apart from the row (`e.customer` unread).
+pub(crate) fn write_event_row_with(e: &EventView<'_>, customer: Option<Customer<'_>>, out: &mut Vec<u8>) {
     use revshare_core::event::write_json_string as string;
     out.extend_from_slice(b"{\"currency\":");
     string(out, e.currency);
     out.extend_from_slice(b",\"customer\":");
-    match e.customer {
-        Some(customer) => hex_string(out, customer),
+    match customer {
+        Some(Customer::Bytes(bytes)) => hex_string(out, bytes),
+        Some(Customer::Hex(hex)) => string(out, hex),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"day\":");
@@ -99,17 +112,28 @@ pub fn write_event_row(e: &EventView<'_>, out: &mut Vec<u8>) {
 
 /// Bytes as a JSON string of lowercase hex digits.
 fn hex_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Two digits a byte from one table, into room reserved once: every event row
+    // of an import and of a close's check has a 32-byte leaf to write.
+    const PAIRS: [[u8; 2]; 256] = {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut pairs = [[0u8; 2]; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            pairs[byte] = [HEX[byte >> 4], HEX[byte & 0xf]];
+            byte += 1;
+        }
+        pairs
+    };
+    out.reserve(bytes.len() * 2 + 2);
     out.push(b'"');
     for byte in bytes {
-        out.push(HEX[(byte >> 4) as usize]);
-        out.push(HEX[(byte & 0xf) as usize]);
+        out.extend_from_slice(&PAIRS[*byte as usize]);
     }
     out.push(b'"');
 }
 
 /// An integer as JCS writes it (stored integers stay far below 2^53).
-fn integer(out: &mut Vec<u8>, value: i64) {
+pub(crate) fn integer(out: &mut Vec<u8>, value: i64) {
     if value < 0 {
         out.push(b'-');
     }

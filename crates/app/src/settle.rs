@@ -307,7 +307,7 @@ fn rerate(
     version: &Contract,
     after: i64,
 ) -> Result<Rerated> {
-    let events = PeriodEvents::read(backend, &version.host, key.period, snapshot.seq)?;
+    let events = std::sync::Arc::new(PeriodEvents::read(backend, &version.host, key.period, snapshot.seq)?);
     trust.events(backend, &events, &version.host, key.period)?;
     let inputs = snapshot.inputs_for(key.period);
     let voided_at = |i: u32| -> Option<i64> {

@@ -352,6 +352,14 @@ fn before_the_log_tree(t: &TestStore) {
         "DROP TABLE audit_tree; DROP TABLE checkpoints; DROP TABLE cosignatures; DROP TABLE witness_keys;
          DROP TABLE rollbacks; DROP INDEX audit_log_object; DELETE FROM meta WHERE key = 'store_id';",
     );
+    // The key file as that build wrote it: naming no store, no checkpoint beside it.
+    let mut key: serde_json::Value = serde_json::from_slice(&std::fs::read(&t.keys_path).unwrap()).unwrap();
+    if let Some(id) = key.as_object_mut().unwrap().remove("store_id") {
+        let kept = format!("{}.{}.checkpoint", t.keys_path.display(), id.as_str().unwrap());
+        std::fs::remove_file(&kept).unwrap();
+        let _ = std::fs::remove_file(format!("{kept}.lock"));
+    }
+    std::fs::write(&t.keys_path, serde_json::to_vec_pretty(&key).unwrap()).unwrap();
 }
 
 /// Puts every tree's leaves back in `statement_trees.leaves`, as the stores of

@@ -67,10 +67,12 @@ impl Nodes for Vec<Hash> {
 }
 
 /// Why a tree computation failed: reading the nodes, or a proof that does not hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError<E> {
+    #[error("reading the log's tree: {0}")]
     Read(E),
     /// A request outside the tree (a size or index it does not have).
+    #[error("{0}")]
     Outside(String),
 }
 

@@ -171,13 +171,17 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
                 json: built.statement.to_json_pretty(),
                 statement: built.statement,
             },
-            false => store(tx, keys, &snapshot, built)?,
+            false => {
+                trust.settle()?;
+                store(tx, keys, &snapshot, built)?
+            }
         });
     }
     outcome.unselected = hosts
         .all_unselected(tx.backend, &snapshot, &mut trust)?
         .into_iter()
         .collect();
+    trust.settle()?;
     Ok(outcome)
 }
 

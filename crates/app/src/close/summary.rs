@@ -3,6 +3,7 @@
 //! events no contract selects.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use revshare_core::contract::Contract;
 use revshare_core::period::{Day, Period};
@@ -159,7 +160,7 @@ pub fn day_ranges(days: &BTreeSet<Day>) -> String {
 /// the events no contract selects.
 pub(crate) struct HostEvents {
     period: Period,
-    current: Option<(String, PeriodEvents)>,
+    current: Option<(String, Arc<PeriodEvents>)>,
     pub unselected: BTreeMap<String, u64>,
 }
 
@@ -180,7 +181,7 @@ impl HostEvents {
         host: &str,
     ) -> Result<&PeriodEvents> {
         if self.current.as_ref().is_none_or(|(loaded, _)| loaded != host) {
-            let events = PeriodEvents::read(backend, host, self.period, snapshot.seq)?;
+            let events = Arc::new(PeriodEvents::read(backend, host, self.period, snapshot.seq)?);
             trust.events(backend, &events, host, self.period)?;
             let unselected = events.unselected(&snapshot.inputs_for(self.period));
             self.unselected.insert(host.to_string(), unselected);

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# What the audit log as a Merkle tree with signed checkpoints costs (a checkpoint per
+# write, a close's input checks, check 6): an A/B of this build against BASE (by
+# default 1ef1b0a, the commit before it), same machine, RUNS alternating runs each
+# (the builds take turns going first), medians:
+#   - `revshare import` of 1M events (gen_usage.py --late-rate 0.002), embedded and
+#     PostgreSQL: target within 5 % of BASE;
+#   - usage ingest over HTTP (bench/http.lua: batches of 1,000 over 8 keep-alive
+#     connections for API_SECONDS): target within 5 %;
+#   - `close` of that month: target within 15 %;
+#   - `audit verify` of the store: target at most 3x this build's close;
+# then, for this build alone, inclusion and consistency proofs in a log of ENTRIES
+# entries (crates/app/examples/log_proofs.rs): target at most 5 ms.
+#
+#   bench/history.sh [BASE]        (RUNS=5 API_SECONDS=15 ENTRIES=1000000 by default)
+#
+# Needs python3, curl, git, createdb and PostgreSQL on 127.0.0.1:5432 (trust). BASE
+# is built once into bench/out/history/base (a release build: minutes); wrk is installed
+# with apt-get if it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base=$(git rev-parse "${1:-1ef1b0a}")
+runs=${RUNS:-5}
+api_seconds=${API_SECONDS:-15}
+entries=${ENTRIES:-1000000}
+out=bench/out/history
+pg_db=revshare_bench_history
+mkdir -p "$out"
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+trap 'stop_server; drop_pg' EXIT
+need_wrk
+
+usage=bench/out/usage-1000000.ndjson
+if [ ! -s "$usage" ]; then
+  python3 ../shared/bench/gen_usage.py --events 1000000 --late-rate 0.002 > "$usage.tmp"
+  mv "$usage.tmp" "$usage"
+fi
+cargo build --release --locked --quiet -p revshare-cli
+cargo build --release --locked --quiet -p revshare-app --example log_proofs
+head_bin=$(realpath target/release/revshare)
+if [ "$(cat "$out/base/commit" 2> /dev/null)" != "$base" ]; then
+  echo "building $base..." >&2
+  rm -rf "$out/base" && mkdir -p "$out/base/src"
+  git archive "$base" | tar -x -C "$out/base/src"
+  cargo build --release --locked --quiet -p revshare-cli --manifest-path "$out/base/src/Cargo.toml"
+  echo "$base" > "$out/base/commit"
+fi
+base_bin=$(realpath "$out/base/src/target/release/revshare")
+python3 bench/http_events.py template 1000 > "$out/batch.ndjson"
+results="$out/results.jsonl"
+: > "$results"
+
+record() { # build, label, value
+  echo "{\"build\":\"$1\",\"label\":\"$2\",\"value\":$3}" >> "$results"
+}
+wall() { python3 bench/measure.py "$1" -- "${@:2}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wall_s"])'; }
+
+# One run of one build on one backend: import, close, audit verify; then a new store
+# fed over HTTP.
+one_run() { # build, embedded|postgres
+  local build=$1 name=$2 args host_token before after
+  # shellcheck disable=SC2207
+  args=($(fresh "$name"))
+  new_store "${args[@]}"
+  record "$build" "$name-import" "$(wall import "$bin" "${args[@]}" import "$usage")"
+  record "$build" "$name-close" "$(wall close "$bin" "${args[@]}" close 2026-10)"
+  record "$build" "$name-audit-verify" "$(wall verify "$bin" "${args[@]}" audit verify --format json)"
+
+  # shellcheck disable=SC2207
+  args=($(fresh "$name"))
+  new_store "${args[@]}"
+  host_token=$("$bin" "${args[@]}" token create --party acme-cloud --role host 2> /dev/null)
+  start_server "$out/serve.log" "${args[@]}"
+  before=$(accepted)
+  wrk -t2 -c8 -d"${api_seconds}s" --timeout 30s -s bench/http.lua "http://$address/v1/events" \
+    -- "$out/batch.ndjson" "$host_token" "$build$name" > "$out/wrk.txt"
+  after=$(accepted)
+  stop_server
+  record "$build" "$name-api-ingest" "$(((after - before) / api_seconds))"
+}
+
+for run in $(seq "$runs"); do
+  order=(base head)
+  [ $((run % 2)) -eq 0 ] && order=(head base)
+  for build in "${order[@]}"; do
+    echo "run $run/$runs: $build..." >&2
+    bin=$base_bin
+    [ "$build" = head ] && bin=$head_bin
+    one_run "$build" embedded
+    one_run "$build" postgres
+  done
+done
+
+# Proofs in a log of $entries entries, on each backend (this build only: BASE has none).
+echo "proofs in a log of $entries entries..." >&2
+bin=$head_bin
+for name in embedded postgres; do
+  # shellcheck disable=SC2207
+  args=($(fresh "$name"))
+  store=${args[1]}
+  key=${args[3]:-$out/store.db.key}
+  target/release/examples/log_proofs "$store" "$key" "$entries" 1000 |
+    python3 -c "
+import json, sys
+for line in sys.stdin:
+    x = json.loads(line)
+    if x['label'] != 'fill':
+        print(json.dumps({'build': 'head', 'label': '$name-' + x['label'], 'value': x['median_ms'], 'p99': x['p99_ms']}))
+" >> "$results"
+done
+
+python3 - "$results" "$runs" "$base" <<'PY'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+runs, base = int(sys.argv[2]), sys.argv[3][:7]
+def values(build, label):
+    return [r["value"] for r in rows if r["build"] == build and r["label"] == label]
+def median(build, label):
+    return statistics.median(values(build, label))
+print(f"bench/history.sh: this build against {base}, {runs} alternating runs each, medians; 1M events")
+print(f"{'measure':34} {'base':>10} {'this':>10} {'this/base':>10}   target")
+for backend in ("embedded", "postgres"):
+    for label, unit, target, higher_is_better in (
+        ("import", "s", 1.05, False),
+        ("api-ingest", "ev/s", 0.95, True),
+        ("close", "s", 1.15, False),
+    ):
+        b, h = median("base", f"{backend}-{label}"), median("head", f"{backend}-{label}")
+        ratio = h / b
+        ok = ratio >= target if higher_is_better else ratio <= target
+        bound = f">= {target:.2f}" if higher_is_better else f"<= {target:.2f}"
+        print(f"{backend + ' ' + label + ' (' + unit + ')':34} {b:10.2f} {h:10.2f} {ratio:10.3f}   {bound} {'ok' if ok else 'MISSED'}")
+    close, check = median("head", f"{backend}-close"), median("head", f"{backend}-audit-verify")
+    b = median("base", f"{backend}-audit-verify")
+    print(f"{backend + ' audit verify (s)':34} {b:10.2f} {check:10.2f} {check / b:10.3f}   {check / close:.2f}x this close, <= 3 {'ok' if check / close <= 3 else 'MISSED'}")
+for backend in ("embedded", "postgres"):
+    for kind in ("inclusion", "consistency"):
+        x = [r for r in rows if r["label"] == f"{backend}-{kind}"][0]
+        print(f"{backend + ' ' + kind + ' proof (ms)':34} {'':10} {x['value']:10.3f} {'':10}   p99 {x['p99']:.3f}; <= 5 {'ok' if x['p99'] <= 5 else 'MISSED'}")
+print(f"every figure: {sys.argv[1]}")
+PY
