@@ -54,7 +54,15 @@ results="$out/results.jsonl"
 record() { # build, label, value
   echo "{\"build\":\"$1\",\"label\":\"$2\",\"value\":$3}" >> "$results"
 }
-wall() { python3 bench/measure.py "$1" -- "${@:2}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wall_s"])'; }
+# Each measured command starts with nothing of the last one left to write back.
+settle() {
+  sync
+  psql -q "postgres://postgres@$pg_host:5432/postgres" -c CHECKPOINT
+}
+wall() {
+  settle
+  python3 bench/measure.py "$1" -- "${@:2}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wall_s"])'
+}
 
 # One run of one build on one backend: import, close, audit verify; then a new store
 # fed over HTTP.
@@ -71,6 +79,7 @@ one_run() { # build, embedded|postgres
   args=($(fresh "$name"))
   new_store "${args[@]}"
   host_token=$("$bin" "${args[@]}" token create --party acme-cloud --role host 2> /dev/null)
+  settle
   start_server "$out/serve.log" "${args[@]}"
   before=$(accepted)
   wrk -t2 -c8 -d"${api_seconds}s" --timeout 30s -s bench/http.lua "http://$address/v1/events" \

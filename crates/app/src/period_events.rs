@@ -14,6 +14,7 @@ use crate::rows::{write_event_row, write_event_row_with, BatchHasher, Customer};
 use crate::{AppError, Backend, Result};
 
 /// One stored event in compact form: its key in the arena, names interned.
+#[derive(Clone)]
 struct Compact {
     key_start: usize,
     source_len: u32,
@@ -49,11 +50,40 @@ impl PeriodEvents {
         if let Some(message) = problem {
             return Err(AppError::Integrity(message));
         }
-        let keys = &loaded.keys;
-        loaded
-            .events
-            .par_sort_unstable_by(|a, b| key_of(keys, a).cmp(&key_of(keys, b)));
+        loaded.sort();
         Ok(loaded)
+    }
+
+    /// Puts the events in `(source, id)` order, bytewise. A short key sorts instead
+    /// of the event: the source's rank among the distinct sources and the id's first
+    /// 16 bytes, compared in full only where those tie; then the events move once.
+    fn sort(&mut self) {
+        let keys = &self.keys;
+        let sources: BTreeSet<&[u8]> = self.events.iter().map(|e| key_of(keys, e).0).collect();
+        let rank: HashMap<&[u8], u32> = sources.into_iter().zip(0..).collect();
+        let mut order: Vec<(u32, u128, u32)> = self
+            .events
+            .iter()
+            .zip(0..)
+            .map(|(e, index)| {
+                let (source, id) = key_of(keys, e);
+                let mut prefix = [0u8; 16];
+                let n = id.len().min(16);
+                prefix[..n].copy_from_slice(&id[..n]);
+                (rank[source], u128::from_be_bytes(prefix), index)
+            })
+            .collect();
+        let events = &self.events;
+        order.par_sort_unstable_by(|a, b| {
+            (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
+                key_of(keys, &events[a.2 as usize])
+                    .1
+                    .cmp(key_of(keys, &events[b.2 as usize]).1)
+            })
+        });
+        let mut sorted = Vec::with_capacity(self.events.len());
+        sorted.extend(order.iter().map(|(_, _, index)| self.events[*index as usize].clone()));
+        self.events = sorted;
     }
 
     fn push(&mut self, e: &EventView<'_>) -> std::result::Result<(), String> {

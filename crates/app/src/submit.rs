@@ -133,16 +133,27 @@ fn own_events_only(all: PreparedRows, party: &str) -> PreparedRows {
     kept
 }
 
+/// Outcomes of committed batches, to be answered only once the checkpoint that seals
+/// them is kept beside the key file: [`Committed::flush`] gives them.
+#[must_use = "batches are answered only after the checkpoint file is flushed"]
+pub struct Committed {
+    outcomes: Vec<BatchOutcome>,
+}
+
+impl Committed {
+    /// Flushes the checkpoint file (once for all the commits that wait), then gives
+    /// each their outcomes.
+    pub fn flush(keys: &Keys, committed: Vec<Committed>) -> Result<Vec<Vec<BatchOutcome>>> {
+        keys.flush()?;
+        Ok(committed.into_iter().map(|c| c.outcomes).collect())
+    }
+}
+
 /// Stores batches of one token in one transaction: the valid events of every one of
-/// them or, on a failure, of none. Outcomes come back in order.
-pub fn store(
-    backend: &mut dyn Backend,
-    keys: &Keys,
-    time: &str,
-    submissions: Vec<Submission>,
-) -> Result<Vec<BatchOutcome>> {
+/// them or, on a failure, of none. Outcomes come back in order, once flushed.
+pub fn store(backend: &mut dyn Backend, keys: &Keys, time: &str, submissions: Vec<Submission>) -> Result<Committed> {
     let Some(actor) = submissions.first().map(|s| s.actor.clone()) else {
-        return Ok(Vec::new());
+        return Ok(Committed { outcomes: Vec::new() });
     };
     assert!(submissions.iter().all(|s| s.actor == actor), "one token's batches");
     let (merged, spans) = merge(submissions);
@@ -158,12 +169,12 @@ pub fn store(
         actor,
     };
     let written = write_prepared(backend, keys, prepared, &stamp, None)?;
-    // The batches are answered after their checkpoint is kept beside the key file.
-    keys.flush()?;
-    Ok(spans
-        .iter()
-        .map(|span| outcome_of(span, &written.outcomes, &written.problems))
-        .collect())
+    Ok(Committed {
+        outcomes: spans
+            .iter()
+            .map(|span| outcome_of(span, &written.outcomes, &written.problems))
+            .collect(),
+    })
 }
 
 /// Where one batch sits in a merged transaction: its rows, and the record indices

@@ -327,7 +327,62 @@ fn a_close_never_signs_edited_events(t: &TestStore) {
     );
 }
 
+/// A backup restored under the service: every write is refused, naming both sizes,
+/// until the operator accepts the rollback (the size given to confirm it), which is
+/// the first entry after the restore; then writes and `audit verify` go on. A store
+/// that was not rolled back has no rollback to accept.
+fn a_restored_backup_is_accepted_by_the_operator(t: &TestStore) {
+    drop(prepared(t));
+    let backup = t.copy();
+    let operator = Actor::cli();
+    let mut backend = t.open();
+    revshare_app::parties::add(backend.as_mut(), &t.keys(), ctx(&operator, NOW), "later", None).unwrap();
+    let size = backend.audit_head().unwrap().seq;
+    let refused = revshare_app::log::accept_rollback(backend.as_mut(), &t.keys(), ctx(&operator, NOW), size, "none");
+    assert!(
+        matches!(&refused, Err(AppError::Conflict(m)) if m.contains("no rollback")),
+        "{refused:?}"
+    );
+    drop(backend);
+
+    // The restore: the backup's data under the service's key and checkpoint files.
+    for file in std::fs::read_dir(&t.dir).unwrap() {
+        let path = file.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.contains(".key") {
+            std::fs::copy(&path, backup.dir.join(&name)).unwrap();
+        }
+    }
+    let mut restored = backup.open();
+    let keys = backup.keys();
+    let restored_size = restored.audit_head().unwrap().seq;
+    assert_eq!(restored_size + 1, size);
+    let refused = revshare_app::parties::add(restored.as_mut(), &keys, ctx(&operator, NOW), "after", None);
+    assert!(
+        matches!(&refused, Err(AppError::Integrity(m)) if m.contains(&format!("the log has {restored_size} entries"))
+            && m.contains(&format!("signs {size}")) && m.contains("accept-rollback")),
+        "{refused:?}"
+    );
+    let wrong = revshare_app::log::accept_rollback(restored.as_mut(), &keys, ctx(&operator, NOW), size, "restored");
+    assert!(
+        matches!(&wrong, Err(AppError::Conflict(m)) if m.contains("--to")),
+        "{wrong:?}"
+    );
+    assert_eq!(restored.audit_head().unwrap().seq, restored_size, "nothing written");
+
+    let row =
+        revshare_app::log::accept_rollback(restored.as_mut(), &keys, ctx(&operator, NOW), restored_size, "restored")
+            .unwrap();
+    assert_eq!((row.from_size, row.to_size), (size as i64, restored_size as i64));
+    let entry = restored.audit_head().unwrap().seq;
+    assert_eq!(entry, restored_size + 1, "the first entry after the restore");
+    revshare_app::parties::add(restored.as_mut(), &keys, ctx(&operator, NOW), "after", None).unwrap();
+    let found = verify_with_keys(restored.as_mut(), &operator, &keys, None).unwrap();
+    assert!(found.holds(), "{:#?}", found.failures);
+}
+
 both_backends!(
+    a_restored_backup_is_accepted_by_the_operator,
     a_zeroed_event_count_neither_drops_late_usage_nor_passes_verify,
     history_after_the_newest_statement_cannot_be_rewritten,
     the_newest_close_cannot_be_undone,

@@ -1,12 +1,15 @@
 //! The usage batches hosts post are validated on the request's blocking thread, then
 //! stored by writer threads that take whatever batches are waiting, of one token at a
 //! time, into one transaction: one commit answers many requests. A request is
-//! answered only after its transaction commits, so an acknowledged batch is stored.
+//! answered only after its transaction commits and the checkpoint sealing it is kept
+//! beside the key file, so an acknowledged batch is stored and its log witnessed. A
+//! flusher thread writes that file once for all the commits waiting, while the
+//! writers go on with the next batches.
 
 use std::sync::{Arc, Mutex};
 
 use revshare_app::keys::Keys;
-use revshare_app::submit::{store, BatchOutcome, Submission};
+use revshare_app::submit::{store, BatchOutcome, Committed, Submission};
 use revshare_app::Location;
 use tokio::sync::{mpsc, oneshot};
 
@@ -19,7 +22,7 @@ const GROUP_EVENTS_MAX: usize = 50_000;
 
 struct Job {
     submission: Submission,
-    reply: oneshot::Sender<Result<BatchOutcome, ApiError>>,
+    reply: Reply,
 }
 
 /// The queue to the writers.
@@ -33,17 +36,27 @@ impl Ingest {
     pub fn start(location: &Location, keys: Arc<Keys>, writers: usize) -> (Ingest, Vec<std::thread::JoinHandle<()>>) {
         let (sender, receiver) = mpsc::channel(QUEUE_MAX);
         let receiver = Arc::new(Mutex::new(receiver));
-        let handles = (0..writers.max(1))
+        let (flush_sender, flush_receiver) = std::sync::mpsc::channel();
+        let mut handles: Vec<std::thread::JoinHandle<()>> = (0..writers.max(1))
             .map(|n| {
                 let receiver = receiver.clone();
                 let location = location.clone();
                 let keys = keys.clone();
+                let flusher = flush_sender.clone();
                 std::thread::Builder::new()
                     .name(format!("revshare-writer-{n}"))
-                    .spawn(move || write_loop(&location, &keys, &receiver))
+                    .spawn(move || write_loop(&location, &keys, &receiver, &flusher))
                     .expect("starting a writer thread")
             })
             .collect();
+        // The flusher ends once every writer has (their senders dropped).
+        drop(flush_sender);
+        handles.push(
+            std::thread::Builder::new()
+                .name("revshare-flusher".into())
+                .spawn(move || flush_loop(&keys, &flush_receiver))
+                .expect("starting the flusher thread"),
+        );
         (
             Ingest {
                 sender: Mutex::new(Some(sender)),
@@ -103,7 +116,41 @@ fn next_group(receiver: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
     Some(jobs)
 }
 
-fn write_loop(location: &Location, keys: &Keys, receiver: &Mutex<mpsc::Receiver<Job>>) {
+/// Committed batches, waiting for the checkpoint file, and whom to answer.
+struct Flush {
+    committed: Committed,
+    replies: Vec<Reply>,
+}
+
+type Reply = oneshot::Sender<Result<BatchOutcome, ApiError>>;
+type Flusher = std::sync::mpsc::Sender<Flush>;
+
+/// Writes the checkpoint file once for every commit waiting, then answers them.
+fn flush_loop(keys: &Keys, receiver: &std::sync::mpsc::Receiver<Flush>) {
+    while let Ok(first) = receiver.recv() {
+        let mut waiting = vec![first];
+        waiting.extend(receiver.try_iter());
+        let (committed, replies): (Vec<Committed>, Vec<Vec<Reply>>) =
+            waiting.into_iter().map(|f| (f.committed, f.replies)).unzip();
+        match Committed::flush(keys, committed) {
+            Ok(outcomes) => {
+                for (replies, outcomes) in replies.into_iter().zip(outcomes) {
+                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                        let _ = reply.send(Ok(outcome));
+                    }
+                }
+            }
+            Err(error) => {
+                let error = ApiError::from(error);
+                for reply in replies.into_iter().flatten() {
+                    let _ = reply.send(Err(ApiError::new(error.status, error.code, error.message.clone())));
+                }
+            }
+        }
+    }
+}
+
+fn write_loop(location: &Location, keys: &Keys, receiver: &Mutex<mpsc::Receiver<Job>>, flusher: &Flusher) {
     let mut backend = None;
     while let Some(jobs) = next_group(receiver) {
         // One transaction per token: each entry names the token that stored it.
@@ -118,7 +165,7 @@ fn write_loop(location: &Location, keys: &Keys, receiver: &Mutex<mpsc::Receiver<
             }
         }
         for group in groups {
-            write_group(location, keys, &mut backend, group);
+            write_group(location, keys, &mut backend, group, flusher);
         }
     }
 }
@@ -128,6 +175,7 @@ fn write_group(
     keys: &Keys,
     backend: &mut Option<Box<dyn revshare_app::Backend>>,
     group: Vec<Job>,
+    flusher: &Flusher,
 ) {
     let (submissions, replies): (Vec<Submission>, Vec<_>) = group.into_iter().map(|j| (j.submission, j.reply)).unzip();
     let time = revshare_core::period::rfc3339(revshare_app::now().seconds);
@@ -138,10 +186,10 @@ fn write_group(
     .map_err(ApiError::from_store)
     .and_then(|connection| store(connection.as_mut(), keys, &time, submissions).map_err(ApiError::from));
     match stored {
-        Ok(outcomes) => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(Ok(outcome));
-            }
+        // The flusher answers (a failed send means it ended: the replies are
+        // dropped, and their requests answer `unavailable`).
+        Ok(committed) => {
+            let _ = flusher.send(Flush { committed, replies });
         }
         Err(error) => {
             // A failed connection is opened afresh for the next group.

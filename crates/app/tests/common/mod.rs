@@ -20,7 +20,7 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 pub struct TestStore {
     pub location: Location,
     pub keys_path: PathBuf,
-    dir: PathBuf,
+    pub dir: PathBuf,
     database: Option<String>,
 }
 
