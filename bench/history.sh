@@ -2,7 +2,7 @@
 # What the audit log as a Merkle tree with signed checkpoints costs (a checkpoint per
 # write, a close's input checks, check 6): an A/B of this build against BASE (by
 # default 1ef1b0a, the commit before it), same machine, RUNS alternating runs each
-# (the builds take turns going first), medians:
+# (the builds take turns going first, each step of both measured back to back), medians:
 #   - `revshare import` of 1M events (gen_usage.py --late-rate 0.002), embedded and
 #     PostgreSQL: target within 5 % of BASE;
 #   - usage ingest over HTTP (bench/http.lua: batches of 1,000 over 8 keep-alive
@@ -15,7 +15,7 @@
 #   bench/history.sh [BASE]        (RUNS=5 API_SECONDS=15 ENTRIES=1000000 by default)
 #
 # Needs python3, curl, git, createdb and PostgreSQL on 127.0.0.1:5432 (trust). BASE
-# is built once into bench/out/history/base (a release build: minutes); wrk is installed
+# is built once into bench/out/history/build (a release build: minutes); wrk is installed
 # with apt-get if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,12 +23,12 @@ base=$(git rev-parse "${1:-1ef1b0a}")
 runs=${RUNS:-5}
 api_seconds=${API_SECONDS:-15}
 entries=${ENTRIES:-1000000}
-out=bench/out/history
-pg_db=revshare_bench_history
-mkdir -p "$out"
+root=bench/out/history
+out=$root
+mkdir -p "$root"
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-trap 'stop_server; drop_pg' EXIT
+trap 'stop_server; for b in base head; do pg_db=revshare_bench_history_$b drop_pg; done' EXIT
 need_wrk
 
 usage=bench/out/usage-1000000.ndjson
@@ -39,16 +39,16 @@ fi
 cargo build --release --locked --quiet -p revshare-cli
 cargo build --release --locked --quiet -p revshare-app --example log_proofs
 head_bin=$(realpath target/release/revshare)
-if [ "$(cat "$out/base/commit" 2> /dev/null)" != "$base" ]; then
+if [ "$(cat "$root/build/commit" 2> /dev/null)" != "$base" ]; then
   echo "building $base..." >&2
-  rm -rf "$out/base" && mkdir -p "$out/base/src"
-  git archive "$base" | tar -x -C "$out/base/src"
-  cargo build --release --locked --quiet -p revshare-cli --manifest-path "$out/base/src/Cargo.toml"
-  echo "$base" > "$out/base/commit"
+  rm -rf "$root/build" && mkdir -p "$root/build/src"
+  git archive "$base" | tar -x -C "$root/build/src"
+  cargo build --release --locked --quiet -p revshare-cli --manifest-path "$root/build/src/Cargo.toml"
+  echo "$base" > "$root/build/commit"
 fi
-base_bin=$(realpath "$out/base/src/target/release/revshare")
-python3 bench/http_events.py template 1000 > "$out/batch.ndjson"
-results="$out/results.jsonl"
+base_bin=$(realpath "$root/build/src/target/release/revshare")
+python3 bench/http_events.py template 1000 > "$root/batch.ndjson"
+results="$root/results.jsonl"
 : > "$results"
 
 record() { # build, label, value
@@ -64,46 +64,65 @@ wall() {
   python3 bench/measure.py "$1" -- "${@:2}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wall_s"])'
 }
 
-# One run of one build on one backend: import, close, audit verify; then a new store
-# fed over HTTP.
-one_run() { # build, embedded|postgres
-  local build=$1 name=$2 args host_token before after
-  # shellcheck disable=SC2207
-  args=($(fresh "$name"))
-  new_store "${args[@]}"
-  record "$build" "$name-import" "$(wall import "$bin" "${args[@]}" import "$usage")"
-  record "$build" "$name-close" "$(wall close "$bin" "${args[@]}" close 2026-10)"
-  record "$build" "$name-audit-verify" "$(wall verify "$bin" "${args[@]}" audit verify --format json)"
+# A build's binary, and its own stores (a file, a database) in its own folder.
+use() { # base|head
+  bin=$base_bin
+  [ "$1" = head ] && bin=$head_bin
+  out=$root/$1
+  pg_db=revshare_bench_history_$1
+  mkdir -p "$out"
+}
 
+# Usage posted over HTTP to a new store for api_seconds: events/s stored.
+api_ingest() { # build, embedded|postgres
+  local args host_token before after
   # shellcheck disable=SC2207
-  args=($(fresh "$name"))
+  args=($(fresh "$2"))
   new_store "${args[@]}"
   host_token=$("$bin" "${args[@]}" token create --party acme-cloud --role host 2> /dev/null)
   settle
   start_server "$out/serve.log" "${args[@]}"
   before=$(accepted)
   wrk -t2 -c8 -d"${api_seconds}s" --timeout 30s -s bench/http.lua "http://$address/v1/events" \
-    -- "$out/batch.ndjson" "$host_token" "$build$name" > "$out/wrk.txt"
+    -- "$root/batch.ndjson" "$host_token" "$1$2$RANDOM" > "$out/wrk.txt"
   after=$(accepted)
   stop_server
-  record "$build" "$name-api-ingest" "$(((after - before) / api_seconds))"
+  record "$1" "$2-api-ingest" "$(((after - before) / api_seconds))"
 }
 
+# Each step is measured for both builds one right after the other (the builds take
+# turns going first), so that the machine's drift falls on both alike.
 for run in $(seq "$runs"); do
   order=(base head)
   [ $((run % 2)) -eq 0 ] && order=(head base)
-  for build in "${order[@]}"; do
-    echo "run $run/$runs: $build..." >&2
-    bin=$base_bin
-    [ "$build" = head ] && bin=$head_bin
-    one_run "$build" embedded
-    one_run "$build" postgres
+  for name in embedded postgres; do
+    echo "run $run/$runs, $name: ${order[*]}..." >&2
+    declare -A stores=()
+    for build in "${order[@]}"; do
+      use "$build"
+      stores[$build]=$(fresh "$name")
+      # shellcheck disable=SC2086
+      new_store ${stores[$build]}
+    done
+    for step in "import $usage" "close 2026-10" "audit verify --format json"; do
+      label=${step%% *}
+      [ "$label" = audit ] && label=audit-verify
+      for build in "${order[@]}"; do
+        use "$build"
+        # shellcheck disable=SC2086
+        record "$build" "$name-$label" "$(wall "$label" "$bin" ${stores[$build]} $step)"
+      done
+    done
+    for build in "${order[@]}"; do
+      use "$build"
+      api_ingest "$build" "$name"
+    done
   done
 done
 
 # Proofs in a log of $entries entries, on each backend (this build only: BASE has none).
 echo "proofs in a log of $entries entries..." >&2
-bin=$head_bin
+use head
 for name in embedded postgres; do
   # shellcheck disable=SC2207
   args=($(fresh "$name"))

@@ -27,7 +27,8 @@ struct Compact {
 
 pub(crate) struct PeriodEvents {
     pub symbols: Symbols,
-    keys: Vec<u8>,
+    /// Every event's source then id, one after another.
+    keys: String,
     events: Vec<Compact>,
 }
 
@@ -36,7 +37,7 @@ impl PeriodEvents {
     pub fn read(backend: &mut dyn Backend, host: &str, period: Period, through: i64) -> Result<PeriodEvents> {
         let mut loaded = PeriodEvents {
             symbols: Symbols::default(),
-            keys: Vec::new(),
+            keys: String::new(),
             events: Vec::new(),
         };
         let mut problem: Option<String> = None;
@@ -59,14 +60,15 @@ impl PeriodEvents {
     /// 16 bytes, compared in full only where those tie; then the events move once.
     fn sort(&mut self) {
         let keys = &self.keys;
-        let sources: BTreeSet<&[u8]> = self.events.iter().map(|e| key_of(keys, e).0).collect();
-        let rank: HashMap<&[u8], u32> = sources.into_iter().zip(0..).collect();
+        let sources: BTreeSet<&str> = self.events.iter().map(|e| key_of(keys, e).0).collect();
+        let rank: HashMap<&str, u32> = sources.into_iter().zip(0..).collect();
         let mut order: Vec<(u32, u128, u32)> = self
             .events
             .iter()
             .zip(0..)
             .map(|(e, index)| {
                 let (source, id) = key_of(keys, e);
+                let id = id.as_bytes();
                 let mut prefix = [0u8; 16];
                 let n = id.len().min(16);
                 prefix[..n].copy_from_slice(&id[..n]);
@@ -78,7 +80,8 @@ impl PeriodEvents {
             (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
                 key_of(keys, &events[a.2 as usize])
                     .1
-                    .cmp(key_of(keys, &events[b.2 as usize]).1)
+                    .as_bytes()
+                    .cmp(key_of(keys, &events[b.2 as usize]).1.as_bytes())
             })
         });
         let mut sorted = Vec::with_capacity(self.events.len());
@@ -104,8 +107,8 @@ impl PeriodEvents {
             None => None,
         };
         let key_start = self.keys.len();
-        self.keys.extend_from_slice(e.source.as_bytes());
-        self.keys.extend_from_slice(e.id.as_bytes());
+        self.keys.push_str(e.source);
+        self.keys.push_str(e.id);
         let facts = InternedFacts {
             host: self.symbols.intern(e.host),
             model: self.symbols.intern(e.model),
@@ -131,11 +134,11 @@ impl PeriodEvents {
     }
 
     pub fn source(&self, index: u32) -> &str {
-        std::str::from_utf8(key_of(&self.keys, &self.events[index as usize]).0).unwrap_or("")
+        key_of(&self.keys, &self.events[index as usize]).0
     }
 
     pub fn id(&self, index: u32) -> &str {
-        std::str::from_utf8(key_of(&self.keys, &self.events[index as usize]).1).unwrap_or("")
+        key_of(&self.keys, &self.events[index as usize]).1
     }
 
     pub fn leaf(&self, index: u32) -> Hash {
@@ -227,7 +230,7 @@ impl PeriodEvents {
         for index in members {
             let event = &self.events[*index as usize];
             let (source, id) = key_of(&self.keys, event);
-            while let Some(other) = rest.next_if(|o| o.key() < (source, id)) {
+            while let Some(other) = rest.next_if(|o| o.key() < (source.as_bytes(), id.as_bytes())) {
                 run.push(&other.leaf, |out| out.extend_from_slice(&other.jcs));
             }
             run.push(&event.leaf, |out| self.write_row(event, &mut units, out));
@@ -251,8 +254,8 @@ impl PeriodEvents {
         }
         let view = EventView {
             seq: event.seq,
-            source: std::str::from_utf8(source).unwrap_or_default(),
-            id: std::str::from_utf8(id).unwrap_or_default(),
+            source,
+            id,
             leaf: &event.leaf,
             host: self.symbols.name(facts.host),
             model: self.symbols.name(facts.model),
@@ -333,10 +336,12 @@ impl OwnedRow {
     }
 }
 
-fn key_of<'k>(keys: &'k [u8], event: &Compact) -> (&'k [u8], &'k [u8]) {
+fn key_of<'k>(keys: &'k str, event: &Compact) -> (&'k str, &'k str) {
     let source_end = event.key_start + event.source_len as usize;
+    // Both ranges are whole strings pushed in `push`: on character boundaries.
     (
-        &keys[event.key_start..source_end],
-        &keys[source_end..source_end + event.id_len as usize],
+        keys.get(event.key_start..source_end).unwrap_or_default(),
+        keys.get(source_end..source_end + event.id_len as usize)
+            .unwrap_or_default(),
     )
 }

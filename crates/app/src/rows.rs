@@ -134,21 +134,7 @@ fn hex_string(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// An integer as JCS writes it (stored integers stay far below 2^53).
 pub(crate) fn integer(out: &mut Vec<u8>, value: i64) {
-    if value < 0 {
-        out.push(b'-');
-    }
-    let mut magnitude = value.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut position = digits.len();
-    loop {
-        position -= 1;
-        digits[position] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[position..]);
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// Hashes a batch of events, given in `(source, id)` order, into its payload.
