@@ -5,8 +5,10 @@
 //! ([`AppError::NotFound`]); an action on something it may see but not take is
 //! [`AppError::Forbidden`].
 
+use revshare_core::audit::Object;
 use revshare_core::contract::ContractVersions;
 
+use crate::Field;
 use crate::{Actor, AppError, Result, Role};
 
 /// Actions that only some roles may take at all.
@@ -83,6 +85,14 @@ pub fn require(actor: &Actor, action: Permission) -> Result<()> {
     )))
 }
 
+/// [`require`], for an action a party takes for itself: that party.
+pub fn require_party(actor: &Actor, action: Permission) -> Result<&str> {
+    require(actor, action)?;
+    actor
+        .party()
+        .ok_or_else(|| AppError::Forbidden(format!("only a party's token can {}", action.describe())))
+}
+
 /// Whether a contract is the actor's own (api.md): the licensor's or host's own
 /// contracts, those whose splits name a beneficiary, the ones an auditor's token
 /// names; everything for the operator. A token narrowed with `--contract` sees only
@@ -110,7 +120,7 @@ pub fn owns_contract(actor: &Actor, contract: &ContractVersions) -> bool {
 /// Whether the actor reads a contract, its statements, proofs, leaves and inputs:
 /// its own, except a beneficiary's, which receives payout notices only.
 pub fn reads_contract(actor: &Actor, contract: &ContractVersions) -> bool {
-    actor.role() != Role::Beneficiary && owns_contract(actor, contract)
+    reads_statements(actor) && owns_contract(actor, contract)
 }
 
 /// Whether the actor sees a host's events (voids, batches): the host itself, and
@@ -121,6 +131,98 @@ pub fn owns_events_of(actor: &Actor, host: &str) -> bool {
         Role::Host => actor.party() == Some(host),
         _ => false,
     }
+}
+
+/// How the actor may void an event of `host`, or `None` when the event is not its
+/// to see (answered as never received): the operator any event, a host its own,
+/// within the void window. The role is checked first ([`Permission::VoidEvents`]).
+pub fn void_right(actor: &Actor, host: &str) -> Option<VoidRight> {
+    if !owns_events_of(actor, host) {
+        return None;
+    }
+    Some(match actor.role() {
+        Role::Host => VoidRight::WithinWindow,
+        _ => VoidRight::Any,
+    })
+}
+
+/// See [`void_right`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoidRight {
+    Any,
+    WithinWindow,
+}
+
+/// Whether the actor reads a job: the one that started it (`started_by`, an actor
+/// id) or the operator.
+pub fn reads_job(actor: &Actor, started_by: &str) -> bool {
+    actor.is_operator() || actor.id() == started_by
+}
+
+/// Refuses a contribution step by an actor that only reads contributions (an
+/// auditor); the contract is checked readable first.
+pub fn require_contribution_step(actor: &Actor) -> Result<()> {
+    match actor.role() {
+        Role::Auditor => Err(AppError::Forbidden(
+            "an auditor token reads contributions; the parties of the contract take their steps".to_string(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What the actor sees of where an event of `host` is counted (see [`LocateScope`]).
+pub fn locate_scope(actor: &Actor, host: Option<&str>) -> LocateScope {
+    let own_event = actor.role() == Role::Host && host.is_some() && host == actor.party();
+    match (actor.is_operator(), own_event, actor.contracts()) {
+        (true, _, _) | (_, true, None) => LocateScope::Everything,
+        (_, true, Some(_)) => LocateScope::OwnEventInContracts,
+        _ => LocateScope::OwnStatements,
+    }
+}
+
+/// See [`locate_scope`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocateScope {
+    /// Every place and every reason: the operator, a host for its own event.
+    Everything,
+    /// A host's own event through a token narrowed to contracts: the places and
+    /// reasons about those contracts, and its voids.
+    OwnEventInContracts,
+    /// The places in the statements the actor reads (a licensor, an auditor).
+    OwnStatements,
+}
+
+/// The party whose payout notices the actor reads instead of statements: a
+/// beneficiary's own; `None` for the roles that read statements.
+pub fn notices_of(actor: &Actor) -> Option<&str> {
+    match actor.role() {
+        Role::Beneficiary => actor.party(),
+        _ => None,
+    }
+}
+
+/// Whether the actor reads statements (every role but a beneficiary, which reads
+/// its payout notices).
+pub fn reads_statements(actor: &Actor) -> bool {
+    actor.role() != Role::Beneficiary
+}
+
+/// Whether the actor reads the whole store's report and entries (the operator);
+/// others read what they own (see [`Own`]).
+pub fn sees_everything(actor: &Actor) -> bool {
+    actor.is_operator()
+}
+
+/// Refuses a token that would see more than its role allows: an auditor's must name
+/// the contracts it audits.
+pub fn check_token_scope(role: Role, contracts: &[String]) -> Result<()> {
+    if role == Role::Auditor && contracts.is_empty() {
+        return Err(AppError::InvalidField(
+            Field::Contracts,
+            "an auditor token must name at least one contract".to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// "Not found" for what the actor may not see, worded like a missing object.
@@ -155,7 +257,7 @@ pub fn own_contracts(backend: &mut dyn crate::Backend, actor: &Actor) -> Result<
 
 /// Refuses (as not found) a contract the actor does not read.
 pub fn require_readable(backend: &mut dyn crate::Backend, actor: &Actor, contract: &str, what: &str) -> Result<()> {
-    if actor.is_operator() || readable_contracts(backend, actor)?.iter().any(|c| c == contract) {
+    if sees_everything(actor) || readable_contracts(backend, actor)?.iter().any(|c| c == contract) {
         return Ok(());
     }
     Err(hidden(what.to_string()))
@@ -200,22 +302,25 @@ impl Own {
         if self.actor_is_operator {
             return true;
         }
-        let (kind, rest) = object.split_once(':').unwrap_or((object, ""));
-        let contract_of = |rest: &str| rest.split([':', '/']).next().unwrap_or("").to_string();
-        let host_of = |rest: &str| rest.split(':').next().unwrap_or("").to_string();
-        match kind {
-            "key" => true,
-            "fx" | "registry" => Permission::ReadTables.allows(self.role),
-            "contract" | "statement" | "contribution" => {
-                self.role != Role::Beneficiary && self.contracts.contains(&contract_of(rest))
-            }
-            "events" | "void" => self.hosts.contains(&host_of(rest)),
-            "party" => self.party.as_deref() == Some(rest),
-            "witness_key" => self.party.as_deref() == Some(host_of(rest).as_str()),
+        let Ok(object) = object.parse::<Object>() else {
+            return false;
+        };
+        let party = self.party.as_deref();
+        match object {
+            Object::Key(_) => true,
+            Object::Fx | Object::Registry(_) => Permission::ReadTables.allows(self.role),
+            Object::Contract { id: contract, .. } | Object::Contribution { contract, .. } => self.reads(&contract),
+            Object::Statement(statement_id) => self.reads(statement_id.split('/').next().unwrap_or_default()),
+            Object::Events(host) | Object::Void { host, .. } => self.hosts.contains(&host),
+            Object::Party(id) | Object::WitnessKey { party: id, .. } => party == Some(id.as_str()),
+            Object::Token(_) => false,
             // About the log itself (a rollback accepted): every party's witness says so.
-            "log" => true,
-            _ => false,
+            Object::Log => true,
         }
+    }
+
+    fn reads(&self, contract: &str) -> bool {
+        self.role != Role::Beneficiary && self.contracts.iter().any(|c| c == contract)
     }
 }
 
@@ -244,6 +349,132 @@ mod tests {
         for (action, allowed) in table {
             for (role, expected) in Role::ALL.into_iter().zip(allowed) {
                 assert_eq!(action.allows(role), expected, "{action:?} by {role:?}");
+            }
+        }
+    }
+
+    /// The operator at the CLI, then a token of each party role, `acme-cloud` being
+    /// the host of the event or job in question.
+    fn callers() -> [Actor; 5] {
+        [
+            Actor::cli(),
+            Actor::token("t-licensor", Role::Licensor, "meta", None),
+            Actor::token("t-host", Role::Host, "acme-cloud", None),
+            Actor::token("t-beneficiary", Role::Beneficiary, "fund", None),
+            Actor::token("t-auditor", Role::Auditor, "audit-co", Some(vec!["acme-llama".into()])),
+        ]
+    }
+
+    #[test]
+    fn the_decisions_about_one_object_by_every_caller() {
+        use LocateScope::*;
+        // operator, licensor, host, beneficiary, auditor
+        let void = [Some(VoidRight::Any), None, Some(VoidRight::WithinWindow), None, None];
+        let locate = [Everything, OwnStatements, Everything, OwnStatements, OwnStatements];
+        let statements = [true, true, true, false, true];
+        let notices = [None, None, None, Some("fund"), None];
+        let step = [true, true, true, true, false];
+        let job_of_the_auditor = [true, false, false, false, true];
+        for (index, actor) in callers().iter().enumerate() {
+            let role = actor.role();
+            assert_eq!(void_right(actor, "acme-cloud"), void[index], "void by {role:?}");
+            assert_eq!(
+                locate_scope(actor, Some("acme-cloud")),
+                locate[index],
+                "locate by {role:?}"
+            );
+            assert_eq!(reads_statements(actor), statements[index], "statements by {role:?}");
+            assert_eq!(notices_of(actor), notices[index], "notices by {role:?}");
+            assert_eq!(
+                require_contribution_step(actor).is_ok(),
+                step[index],
+                "step by {role:?}"
+            );
+            assert_eq!(
+                reads_job(actor, "t-auditor"),
+                job_of_the_auditor[index],
+                "job by {role:?}"
+            );
+            assert_eq!(sees_everything(actor), index == 0, "everything by {role:?}");
+        }
+    }
+
+    #[test]
+    fn another_hosts_events_are_hidden_from_a_host() {
+        let host = Actor::token("t-host", Role::Host, "acme-cloud", None);
+        assert_eq!(void_right(&host, "orbit-compute"), None);
+        assert_eq!(locate_scope(&host, Some("orbit-compute")), LocateScope::OwnStatements);
+        assert_eq!(locate_scope(&host, None), LocateScope::OwnStatements);
+        let narrowed = Actor::token("t-narrow", Role::Host, "acme-cloud", Some(vec!["acme-llama".into()]));
+        assert_eq!(
+            locate_scope(&narrowed, Some("acme-cloud")),
+            LocateScope::OwnEventInContracts
+        );
+        assert_eq!(
+            void_right(&Actor::cli_as("acme-cloud"), "orbit-compute"),
+            Some(VoidRight::Any)
+        );
+    }
+
+    #[test]
+    fn a_party_action_names_the_party_and_an_auditor_token_its_contracts() {
+        for actor in callers() {
+            let taken = require_party(&actor, Permission::Witness);
+            match actor.role() {
+                Role::Operator => assert!(matches!(taken, Err(AppError::Forbidden(_)))),
+                _ => assert_eq!(taken.ok(), actor.party()),
+            }
+        }
+        assert!(matches!(
+            require_party(
+                &Actor::token("t-l", Role::Licensor, "meta", None),
+                Permission::SubmitUsage
+            ),
+            Err(AppError::Forbidden(_))
+        ));
+        for role in Role::ALL {
+            assert_eq!(check_token_scope(role, &[]).is_ok(), role != Role::Auditor, "{role:?}");
+            assert!(check_token_scope(role, &["acme-llama".to_string()]).is_ok());
+        }
+    }
+
+    #[test]
+    fn audit_entries_seen_by_each_caller() {
+        let own = |actor: &Actor| Own {
+            actor_is_operator: actor.is_operator(),
+            role: actor.role(),
+            party: actor.party().map(str::to_string),
+            contracts: vec!["acme-llama".into()],
+            hosts: match actor.role() {
+                Role::Host | Role::Auditor => vec!["acme-cloud".into()],
+                _ => Vec::new(),
+            },
+        };
+        // operator, licensor, host, beneficiary, auditor
+        let table: [(&str, [bool; 5]); 14] = [
+            ("key:k1", [true; 5]),
+            ("log", [true; 5]),
+            ("fx", [true, true, true, false, true]),
+            ("registry:v2", [true, true, true, false, true]),
+            ("contract:acme-llama:v1", [true, true, true, false, true]),
+            ("contract:other:v1", [true, false, false, false, false]),
+            ("statement:acme-llama/2026-10", [true, true, true, false, true]),
+            ("contribution:acme-llama:3", [true, true, true, false, true]),
+            ("events:acme-cloud", [true, false, true, false, true]),
+            ("void:orbit-compute:1", [true, false, false, false, false]),
+            ("party:fund", [true, false, false, true, false]),
+            ("witness_key:meta:1", [true, true, false, false, false]),
+            ("token:t1", [true, false, false, false, false]),
+            ("not an object", [true, false, false, false, false]),
+        ];
+        for (object, seen) in table {
+            for (actor, expected) in callers().iter().zip(seen) {
+                assert_eq!(
+                    own(actor).sees_entry(object),
+                    expected,
+                    "{object} by {:?}",
+                    actor.role()
+                );
             }
         }
     }

@@ -139,6 +139,18 @@ pub fn list(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<ContractRow>
         .collect())
 }
 
+/// One page of [`list`], in the order the versions were added (api.md, lists).
+pub fn list_page(
+    backend: &mut dyn Backend,
+    actor: &Actor,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<crate::page::Page<ContractRow>> {
+    let mut rows = list(backend, actor)?;
+    rows.sort_by_key(|r| r.seq);
+    crate::page::page(rows, limit, cursor)
+}
+
 /// One stored version (the latest unless `version`), if the actor reads it.
 pub fn show(backend: &mut dyn Backend, actor: &Actor, id: &str, version: Option<i64>) -> Result<ContractRow> {
     if !crate::access::readable_contracts(backend, actor)?

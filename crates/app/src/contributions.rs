@@ -12,6 +12,7 @@ use crate::access::{require, Permission};
 use crate::keys::Keys;
 use crate::rows::{object, payload};
 use crate::tx::{self, Tx};
+use crate::Field;
 use crate::{AppError, Backend, Ctx, Result};
 
 /// The longest reference a contribution keeps.
@@ -53,9 +54,10 @@ fn party_of(tx: &mut Tx<'_>, contract: &str, side: Party) -> Result<String> {
 pub fn propose(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, proposal: &Proposal) -> Result<ContributionRow> {
     check_side_taker(backend, ctx, &proposal.contract)?;
     if proposal.reference.chars().count() > REFERENCE_CHARS_MAX {
-        return Err(AppError::Invalid(format!(
-            "--reference: at most {REFERENCE_CHARS_MAX} characters"
-        )));
+        return Err(AppError::InvalidField(
+            Field::Reference,
+            format!("at most {REFERENCE_CHARS_MAX} characters"),
+        ));
     }
     tx::write(backend, keys, ctx, |tx| {
         let proposer = party_of(tx, &proposal.contract, proposal.by)?;
@@ -177,6 +179,18 @@ pub fn list(backend: &mut dyn Backend, actor: &crate::Actor) -> Result<Vec<Contr
         .collect())
 }
 
+/// One page of [`list`], in the order they were proposed.
+pub fn list_page(
+    backend: &mut dyn Backend,
+    actor: &crate::Actor,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<crate::page::Page<ContributionRow>> {
+    let mut rows = list(backend, actor)?;
+    rows.sort_by_key(|r| r.number);
+    crate::page::page(rows, limit, cursor)
+}
+
 /// Contribution steps are taken on a contract the actor reads (else it is not
 /// found), by the operator or a party of the contract (an auditor only reads).
 fn check_side_taker(backend: &mut dyn Backend, ctx: Ctx<'_>, contract: &str) -> Result<()> {
@@ -187,10 +201,5 @@ fn check_side_taker(backend: &mut dyn Backend, ctx: Ctx<'_>, contract: &str) -> 
         contract,
         &format!("no contract `{contract}` is stored"),
     )?;
-    if ctx.actor.role() == crate::Role::Auditor {
-        return Err(AppError::Forbidden(
-            "an auditor token reads contributions; the parties of the contract take their steps".to_string(),
-        ));
-    }
-    Ok(())
+    crate::access::require_contribution_step(ctx.actor)
 }

@@ -85,7 +85,7 @@ pub fn get(backend: &mut dyn Backend, actor: &Actor, id: &str) -> Result<Job> {
     require(actor, Permission::VerifyStore)?;
     let missing = || AppError::NotFound(format!("no job `{id}`"));
     let row = backend.job(id)?.ok_or_else(missing)?;
-    if !actor.is_operator() && row.actor != actor.id() {
+    if !crate::access::reads_job(actor, &row.actor) {
         return Err(missing());
     }
     Ok(Job::of(row))

@@ -8,6 +8,8 @@
 //! what it must, checks, stores the rows with the audit seq of the entry it appends
 //! for them, and commits, or rolls back on the first refusal.
 
+#![forbid(unsafe_code)]
+
 pub mod access;
 pub mod audit;
 mod checked;
@@ -24,6 +26,7 @@ pub mod log;
 pub mod page;
 pub mod parties;
 mod period_events;
+pub mod rate;
 pub mod render;
 pub mod rows;
 mod settle;
@@ -42,7 +45,30 @@ use revshare_core::event::Timestamp;
 use revshare_store::StoreError;
 use serde::{Deserialize, Serialize};
 
+/// The store as the edges hold it: opened here, handed back to the use cases, never
+/// called by the edges themselves.
 pub use revshare_store::{Backend, Location};
+
+/// Opens (and migrates) the store at `location`; a SQLite file is created if missing.
+pub fn open(location: &Location) -> Result<Box<dyn Backend>> {
+    Ok(revshare_store::open(location)?)
+}
+
+/// Checks that a store file's folder exists, for a clear error before SQLite's own.
+pub fn check_parent(path: &std::path::Path) -> Result<()> {
+    Ok(revshare_store::check_parent(path)?)
+}
+
+/// Whether the store answers (the server's readiness).
+pub fn ready(backend: &mut dyn Backend) -> Result<()> {
+    backend.audit_head()?;
+    Ok(())
+}
+
+/// The store's kind, in words (`SQLite`, `PostgreSQL`).
+pub fn store_name(backend: &dyn Backend) -> &'static str {
+    backend.name()
+}
 
 /// What a use case refuses or fails with. The variants are the stable kinds the
 /// edges map to exit codes and HTTP statuses; messages name what is wrong.
@@ -51,6 +77,10 @@ pub enum AppError {
     /// Bad input: a file, an argument, a field (exit 2, HTTP 400).
     #[error("{0}")]
     Invalid(String),
+    /// Bad input in one field of the request, which each edge names in its own
+    /// words (`--reason` on the CLI, `reason` in the API); shown here by its API name.
+    #[error("{0}: {1}")]
+    InvalidField(Field, String),
     /// No token, or one that is malformed, unknown, expired or revoked (HTTP 401).
     #[error("{0}")]
     Unauthenticated(String),
@@ -82,30 +112,100 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// What kind of failure this is: the one thing the edges decide by (an exit
+    /// code, an HTTP status, the API's `error.code`).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AppError::Invalid(_) | AppError::InvalidField(..) | AppError::Store(StoreError::Refused(_)) => {
+                ErrorKind::Invalid
+            }
+            AppError::Unauthenticated(_) => ErrorKind::Unauthenticated,
+            AppError::NotFound(_) => ErrorKind::NotFound,
+            AppError::Forbidden(_) => ErrorKind::Forbidden,
+            AppError::Conflict(_) => ErrorKind::Conflict,
+            AppError::TooEarly(_) => ErrorKind::TooEarly,
+            AppError::TooLarge(_) => ErrorKind::TooLarge,
+            AppError::IdempotencyConflict(_) => ErrorKind::IdempotencyConflict,
+            AppError::Integrity(_) | AppError::Store(StoreError::Corrupt { .. }) => ErrorKind::Integrity,
+            AppError::Store(_) => ErrorKind::Unavailable,
+        }
+    }
+
     /// A stable code for the edges (the API's `error.code`).
     pub fn code(&self) -> &'static str {
-        match self {
-            AppError::Invalid(_) => "invalid_request",
-            AppError::Unauthenticated(_) => "unauthenticated",
-            AppError::NotFound(_) => "not_found",
-            AppError::Forbidden(_) => "forbidden",
-            AppError::Conflict(_) => "conflict",
-            AppError::TooEarly(_) => "too_early",
-            AppError::TooLarge(_) => "payload_too_large",
-            AppError::IdempotencyConflict(_) => "idempotency_conflict",
-            AppError::Integrity(_) | AppError::Store(StoreError::Corrupt { .. }) => "integrity",
-            AppError::Store(StoreError::Refused(_)) => "invalid_request",
-            AppError::Store(_) => "unavailable",
-        }
+        self.kind().code()
     }
 
     /// `true` for refusals of the request (the caller can fix it).
     pub fn is_refusal(&self) -> bool {
-        !matches!(
-            self,
-            AppError::Integrity(_)
-                | AppError::Store(StoreError::Database(_) | StoreError::Io(_) | StoreError::Corrupt { .. })
-        )
+        !matches!(self.kind(), ErrorKind::Integrity | ErrorKind::Unavailable)
+    }
+}
+
+/// A field of a request a refusal names (see [`AppError::InvalidField`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// Why an event is voided.
+    Reason,
+    /// A contribution's reference.
+    Reference,
+    /// Seconds a close waits after the period's end.
+    GraceSeconds,
+    /// The contracts a token is narrowed to.
+    Contracts,
+    /// The day a token expires.
+    Expires,
+    /// The party a token is for.
+    Party,
+    /// The day a registry version takes effect.
+    EffectiveFrom,
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Field::Reason => "reason",
+            Field::Reference => "reference",
+            Field::GraceSeconds => "grace_seconds",
+            Field::Contracts => "contracts",
+            Field::Expires => "expires",
+            Field::Party => "party",
+            Field::EffectiveFrom => "from",
+        })
+    }
+}
+
+/// The kinds of [`AppError`], each with its stable code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    Invalid,
+    Unauthenticated,
+    NotFound,
+    Forbidden,
+    Conflict,
+    TooEarly,
+    TooLarge,
+    IdempotencyConflict,
+    /// Stored data failed a check, or does not decode.
+    Integrity,
+    /// The store could not be reached or failed.
+    Unavailable,
+}
+
+impl ErrorKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::Invalid => "invalid_request",
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::TooEarly => "too_early",
+            ErrorKind::TooLarge => "payload_too_large",
+            ErrorKind::IdempotencyConflict => "idempotency_conflict",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::Unavailable => "unavailable",
+        }
     }
 }
 

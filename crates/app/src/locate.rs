@@ -3,7 +3,6 @@
 //! period, late and pending the next close, selected by no contract, or never
 //! received. Places come from the leaves each statement was closed with.
 
-use revshare_core::contract::Glob;
 use revshare_core::period::{Day, Period};
 use revshare_core::verify::TreeName;
 use revshare_store::backend::{EventView, KeyRow, StatementRow, VoidRow};
@@ -12,7 +11,7 @@ use serde::Serialize;
 use crate::settle::VerifiedStatements;
 use crate::snapshot::Snapshot;
 use crate::statements::{split_leaves, tree_names};
-use crate::{Actor, AppError, Backend, Result, Role};
+use crate::{Actor, AppError, Backend, Result};
 
 /// Where one event stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -102,11 +101,8 @@ impl std::fmt::Display for NotCounted {
 pub fn locate(backend: &mut dyn Backend, actor: &Actor, source: &str, id: &str) -> Result<Located> {
     crate::access::require(actor, crate::access::Permission::Locate)?;
     let located = locate_all(backend, source, id)?;
-    if actor.is_operator() {
-        return Ok(located);
-    }
-    let own_event = actor.role() == Role::Host && located.host.is_some() && located.host.as_deref() == actor.party();
-    if own_event && actor.contracts().is_none() {
+    let scope = crate::access::locate_scope(actor, located.host.as_deref());
+    if scope == crate::access::LocateScope::Everything {
         return Ok(located);
     }
     let own = crate::access::readable_contracts(backend, actor)?;
@@ -115,7 +111,7 @@ pub fn locate(backend: &mut dyn Backend, actor: &Actor, source: &str, id: &str) 
         .into_iter()
         .filter(|p| own.contains(&p.contract))
         .collect();
-    if !own_event {
+    if scope == crate::access::LocateScope::OwnStatements {
         if places.is_empty() {
             return Err(AppError::NotFound(format!(
                 "event ({source}, {id}) is in none of your statements"
@@ -186,13 +182,11 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
     let mut verified = VerifiedStatements::new(crate::keys::public_keys(backend)?);
     let mut selected = false;
     for versions in &snapshot.contracts.contracts {
-        let Some(version) = versions.version_on(Day(key.day)) else {
+        let registry_on = |start| snapshot.model_registry_on(start);
+        let Some(period) = revshare_core::rating::selects(versions, registry_on, &key.host, &model, Day(key.day))
+        else {
             continue;
         };
-        let period = version.cadence.period_of(Day(key.day));
-        if versions.host() != key.host || !owns(&snapshot, versions.licensor(), &model, period) {
-            continue;
-        }
         selected = true;
         let places = places_in(backend, &snapshot, &mut verified, &versions.id, period, &key)?;
         let counted = places.iter().any(|p| p.counted);
@@ -233,18 +227,6 @@ fn stored_model(backend: &mut dyn Backend, key: &KeyRow) -> Result<String> {
             key.source, key.id
         ))
     })
-}
-
-/// Whether `model` belongs to `licensor` under the registry in force for `period`.
-fn owns(snapshot: &Snapshot, licensor: &str, model: &str, period: Period) -> bool {
-    match snapshot.registry_on(period.start()) {
-        None => true,
-        Some(registry) => registry
-            .rows
-            .iter()
-            .find(|(pattern, _)| Glob::new(pattern).matches(model))
-            .is_some_and(|(_, owner)| owner == licensor),
-    }
 }
 
 /// The trees of `contract`'s statements that hold the event: its period's own, and
@@ -327,13 +309,8 @@ fn no_contract(snapshot: &Snapshot, key: &KeyRow, model: &str) -> String {
         return format!("{day} is outside the term of {} (host {})", ids.join(", "), key.host);
     }
     let owner = snapshot
-        .registry_on(Period::parse(&day.to_string()[..7]).map_or(day, |p| p.start()))
-        .and_then(|r| {
-            r.rows
-                .iter()
-                .find(|(pattern, _)| Glob::new(pattern).matches(model))
-                .map(|(_, owner)| owner.clone())
-        });
+        .model_registry_on(Period::parse(&day.to_string()[..7]).map_or(day, |p| p.start()))
+        .and_then(|r| r.owner(model));
     match owner {
         Some(owner) => format!(
             "the model registry gives {model} to {owner}, and no contract of host {} has that licensor",

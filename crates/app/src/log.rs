@@ -24,6 +24,7 @@ use revshare_store::StoreError;
 use crate::keys::Keys;
 use crate::rows::{object, payload};
 use crate::tx;
+use crate::Field;
 use crate::{AppError, Backend, Ctx, Result};
 
 /// The longest reason a rollback keeps.
@@ -89,7 +90,7 @@ pub(crate) enum Kept {
 /// other state is an edit behind the service's back, named with both sizes.
 pub(crate) fn proven(backend: &mut dyn Backend, keys: &Keys, head: Head) -> Result<Proven> {
     let proven = proven_in_store(backend, keys, head)?;
-    check_kept(backend, keys, proven.size)?;
+    check_kept(backend, keys, &proven)?;
     Ok(proven)
 }
 
@@ -142,8 +143,9 @@ fn proven_in_store(backend: &mut dyn Backend, keys: &Keys, head: Head) -> Result
     Ok(Proven { size, root })
 }
 
-/// Checks the log of `size` entries against the checkpoint kept beside the key file.
-pub(crate) fn check_kept(backend: &mut dyn Backend, keys: &Keys, size: u64) -> Result<()> {
+/// Checks the proven log against the checkpoint kept beside the key file.
+fn check_kept(backend: &mut dyn Backend, keys: &Keys, proven: &Proven) -> Result<()> {
+    let size = proven.size;
     if keys.store_id().is_none() {
         return Ok(());
     }
@@ -163,7 +165,12 @@ pub(crate) fn check_kept(backend: &mut dyn Backend, keys: &Keys, size: u64) -> R
             kept.size()
         )));
     }
-    if root_at(backend, kept.size())? != *kept.root() {
+    // The file usually holds the newest checkpoint, whose root is already proven.
+    let root = match kept.size() == size {
+        true => proven.root,
+        false => root_at(backend, kept.size())?,
+    };
+    if root != *kept.root() {
         return Err(integrity(format!(
             "the log's first {} entries are not those of the checkpoint kept beside the key file ({}): its \
              history was rewritten",
@@ -301,8 +308,7 @@ pub fn register_witness_key(
     vkey: &str,
     signature: &str,
 ) -> Result<WitnessKeyRow> {
-    crate::access::require(ctx.actor, crate::access::Permission::Witness)?;
-    let party = ctx.actor.party().unwrap_or_default().to_string();
+    let party = crate::access::require_party(ctx.actor, crate::access::Permission::Witness)?.to_string();
     let key = WitnessKey::parse(vkey).map_err(|e| AppError::Invalid(format!("key: {e}")))?;
     if key.party() != party {
         return Err(AppError::Forbidden(format!(
@@ -342,8 +348,7 @@ pub fn register_witness_key(
 /// the service signed of this log, consistent with the stored tree; the line must be
 /// one of the party's registered keys, and verify.
 pub fn cosign(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, note: &[u8]) -> Result<CosignatureRow> {
-    crate::access::require(ctx.actor, crate::access::Permission::Witness)?;
-    let party = ctx.actor.party().unwrap_or_default().to_string();
+    let party = crate::access::require_party(ctx.actor, crate::access::Permission::Witness)?.to_string();
     let signer = keys.log_signer()?;
     let opened = open(note, &signer.keys()).map_err(|e| AppError::Invalid(format!("checkpoint: {e}")))?;
     let checkpoint = opened.signed.checkpoint().clone();
@@ -403,9 +408,10 @@ pub fn accept_rollback(
     crate::access::require(ctx.actor, crate::access::Permission::AcceptRollback)?;
     let length = reason.chars().count();
     if length == 0 || length > REASON_CHARS_MAX {
-        return Err(AppError::Invalid(format!(
-            "reason: 1 to {REASON_CHARS_MAX} characters, found {length}"
-        )));
+        return Err(AppError::InvalidField(
+            Field::Reason,
+            format!("1 to {REASON_CHARS_MAX} characters, found {length}"),
+        ));
     }
     let file = keys.checkpoint_file()?;
     let kept = file
@@ -415,7 +421,7 @@ pub fn accept_rollback(
         let size = tx.head().seq;
         if size != to {
             return Err(AppError::Conflict(format!(
-                "--to: the log has {size} entries, not {to} (give its size to confirm the restore)"
+                "the log has {size} entries, not {to} (give its size to confirm the restore)"
             )));
         }
         if size >= kept.checkpoint().size()

@@ -39,3 +39,15 @@ pub fn list(backend: &mut dyn Backend, ctx: Ctx<'_>) -> Result<Vec<PartyRow>> {
     require(ctx.actor, Permission::ManagePartiesAndTokens)?;
     Ok(backend.parties()?)
 }
+
+/// One page of [`list`], in the order they were added.
+pub fn list_page(
+    backend: &mut dyn Backend,
+    ctx: Ctx<'_>,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<crate::page::Page<PartyRow>> {
+    let mut rows = list(backend, ctx)?;
+    rows.sort_by_key(|r| r.seq);
+    crate::page::page(rows, limit, cursor)
+}

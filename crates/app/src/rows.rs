@@ -14,40 +14,59 @@ pub fn payload<T: Serialize>(row: &T) -> [u8; 32] {
     canonical_sha256(row)
 }
 
-/// The objects entries name.
+/// The objects entries name, as their text ([`revshare_core::audit::Object`]).
 pub mod object {
+    use revshare_core::audit::Object;
+
     pub fn key(key_id: &str) -> String {
-        format!("key:{key_id}")
+        Object::Key(key_id.to_string()).to_string()
     }
     pub fn party(id: &str) -> String {
-        format!("party:{id}")
+        Object::Party(id.to_string()).to_string()
     }
     pub fn token(token_id: &str) -> String {
-        format!("token:{token_id}")
+        Object::Token(token_id.to_string()).to_string()
     }
     pub fn contract(id: &str, version: i64) -> String {
-        format!("contract:{id}:v{version}")
+        Object::Contract {
+            id: id.to_string(),
+            version,
+        }
+        .to_string()
     }
+    /// [`Object::Fx`].
     pub const FX: &str = "fx";
     pub fn registry(version: i64) -> String {
-        format!("registry:v{version}")
+        Object::Registry(version).to_string()
     }
     pub fn events(host: &str) -> String {
-        format!("events:{host}")
+        Object::Events(host.to_string()).to_string()
     }
     pub fn void(host: &str, number: i64) -> String {
-        format!("void:{host}:{number}")
+        Object::Void {
+            host: host.to_string(),
+            number,
+        }
+        .to_string()
     }
     pub fn statement(statement_id: &str) -> String {
-        format!("statement:{statement_id}")
+        Object::Statement(statement_id.to_string()).to_string()
     }
     pub fn contribution(contract: &str, number: i64) -> String {
-        format!("contribution:{contract}:{number}")
+        Object::Contribution {
+            contract: contract.to_string(),
+            number,
+        }
+        .to_string()
     }
     pub fn witness_key(party: &str, number: i64) -> String {
-        format!("witness_key:{party}:{number}")
+        Object::WitnessKey {
+            party: party.to_string(),
+            number,
+        }
+        .to_string()
     }
-    /// The log itself (a rollback the operator accepted).
+    /// [`Object::Log`]: the log itself (a rollback the operator accepted).
     pub const LOG: &str = "log";
 }
 

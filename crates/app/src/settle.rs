@@ -181,8 +181,27 @@ fn check_row(row: &StatementRow, payload: &[u8; 32], entry: Option<Entry>) -> Re
     Ok(())
 }
 
-/// A statement's tree as closed: its name and its leaves in tree order.
-pub type Tree = (TreeName, Vec<Hash>);
+/// A statement's tree as closed: its name, its leaves in tree order, and their root
+/// (computed once: the statement names it and the stored tree carries it).
+pub struct Tree {
+    pub name: TreeName,
+    pub leaves: Vec<Hash>,
+    pub root: Hash,
+}
+
+impl Tree {
+    pub fn new(name: TreeName, leaves: Vec<Hash>) -> Tree {
+        let root = merkle::root(&leaves);
+        Tree { name, leaves, root }
+    }
+
+    fn summary(&self) -> EventsSummary {
+        EventsSummary {
+            count: self.leaves.len() as u64,
+            merkle_root: hex::encode(self.root),
+        }
+    }
+}
 
 /// What earlier periods a close settles.
 #[derive(Default)]
@@ -459,22 +478,17 @@ fn adjustment(
         return None;
     }
     debug_assert_eq!(rerated.statement.period, period.to_string());
-    let summary = |leaves: &[Hash]| EventsSummary {
-        count: leaves.len() as u64,
-        merkle_root: hex::encode(merkle::root(leaves)),
-    };
     let name = period.to_string();
-    let mut trees = vec![(TreeName::PriorPeriod(name.clone()), rerated.added.clone())];
-    if !rerated.removed.is_empty() {
-        trees.push((TreeName::Voided(name.clone()), rerated.removed.clone()));
-    }
+    let added = Tree::new(TreeName::PriorPeriod(name.clone()), rerated.added.clone());
+    let removed =
+        (!rerated.removed.is_empty()).then(|| Tree::new(TreeName::Voided(name.clone()), rerated.removed.clone()));
     let adjustment = Adjustment {
         kind: AdjustmentKind::PriorPeriod,
         period: Some(name),
         dispute_id: None,
         reasons: Some(rerated.reasons.clone()),
-        events: Some(summary(&rerated.added)),
-        voided: (!rerated.removed.is_empty()).then(|| summary(&rerated.removed)),
+        events: Some(added.summary()),
+        voided: removed.as_ref().map(Tree::summary),
         amount: difference.to_fixed_string(scale),
         payouts: Some(
             payouts
@@ -483,5 +497,6 @@ fn adjustment(
                 .collect(),
         ),
     };
+    let trees = std::iter::once(added).chain(removed).collect();
     Some((CarriedAdjustment { adjustment, payouts }, trees))
 }

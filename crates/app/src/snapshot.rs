@@ -23,9 +23,22 @@ pub struct Snapshot {
     pub contribution_rows: Vec<ContributionRow>,
     pub contributions: Contributions,
     pub registries: Vec<RegistryRow>,
+    /// [`Snapshot::registries`] with their patterns compiled, in the same order.
+    compiled: Vec<ModelRegistry>,
     /// Voids by `(source, id)`.
     pub voids: HashMap<(String, String), VoidRow>,
     pub statements: Vec<StatementRow>,
+}
+
+/// A registry version's patterns, compiled once.
+fn compile(row: &RegistryRow) -> ModelRegistry {
+    ModelRegistry {
+        rows: row
+            .rows
+            .iter()
+            .map(|(pattern, licensor)| (Glob::new(pattern), licensor.clone()))
+            .collect(),
+    }
 }
 
 fn corrupt(what: String) -> AppError {
@@ -46,7 +59,8 @@ impl Snapshot {
             .map(|r| as_of(r, seq))
             .collect();
         let contributions = contributions(&contribution_rows)?;
-        let registries = backend.registries()?.into_iter().filter(|r| r.seq <= seq).collect();
+        let registries: Vec<RegistryRow> = backend.registries()?.into_iter().filter(|r| r.seq <= seq).collect();
+        let compiled = registries.iter().map(compile).collect();
         let voids = backend
             .voids()?
             .into_iter()
@@ -63,6 +77,7 @@ impl Snapshot {
             contribution_rows,
             contributions,
             registries,
+            compiled,
             voids,
             statements,
         })
@@ -71,22 +86,27 @@ impl Snapshot {
     /// The registry version in force on `day`: the latest effective at or before it
     /// (for the same start, the later version).
     pub fn registry_on(&self, day: Day) -> Option<&RegistryRow> {
+        self.registry_index(day).map(|i| &self.registries[i])
+    }
+
+    /// [`Snapshot::registry_on`], compiled: what step 1 reads.
+    pub fn model_registry_on(&self, day: Day) -> Option<&ModelRegistry> {
+        self.registry_index(day).map(|i| &self.compiled[i])
+    }
+
+    fn registry_index(&self, day: Day) -> Option<usize> {
         self.registries
             .iter()
-            .filter(|r| r.effective_from <= day.0)
-            .max_by_key(|r| (r.effective_from, r.version))
+            .enumerate()
+            .filter(|(_, r)| r.effective_from <= day.0)
+            .max_by_key(|(_, r)| (r.effective_from, r.version))
+            .map(|(index, _)| index)
     }
 
     /// What rating a period reads: contracts, FX, contributions, and the registry in
     /// force at the period's start.
     pub fn inputs_for(&self, period: Period) -> RatingInputs {
-        let registry = self.registry_on(period.start()).map(|r| ModelRegistry {
-            rows: r
-                .rows
-                .iter()
-                .map(|(pattern, licensor)| (Glob::new(pattern), licensor.clone()))
-                .collect(),
-        });
+        let registry = self.model_registry_on(period.start()).cloned();
         RatingInputs {
             contracts: self.contracts.clone(),
             fx: self.fx.clone(),

@@ -11,7 +11,7 @@ use revshare_store::backend::{StatementRead, StatementRow, TreeRow};
 
 use crate::settle::VerifiedStatements;
 use crate::views::StatementEntry;
-use crate::{Actor, AppError, Backend, Result, Role};
+use crate::{Actor, AppError, Backend, Result};
 
 /// A stored statement, its signature checked.
 #[derive(Clone, Debug)]
@@ -244,7 +244,7 @@ fn verified_notice(backend: &mut dyn Backend, row: &revshare_store::backend::Not
 /// A beneficiary's payout notices, each checked, with the audit seq of its
 /// statement's close (empty for other roles).
 fn notices(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<(i64, NoticeShown)>> {
-    let (Role::Beneficiary, Some(party)) = (actor.role(), actor.party()) else {
+    let Some(party) = crate::access::notices_of(actor) else {
         return Ok(Vec::new());
     };
     let own = crate::access::own_contracts(backend, actor)?;
@@ -297,7 +297,7 @@ pub fn document_for_token(
     let token_id = crate::tokens::well_formed_id(token)?;
     let (row, read) = backend.token_and_statement(token_id, &crate::tokens::sha256_hex(token), statement_id)?;
     let actor = crate::tokens::actor_of(token, row, now)?;
-    if actor.role() == Role::Beneficiary {
+    if !crate::access::reads_statements(&actor) {
         return document(backend, &actor, statement_id);
     }
     Ok(Document::Statement(Box::new(show_read(
@@ -310,7 +310,7 @@ pub fn document_for_token(
 
 /// What the actor reads of one statement: the statement, or its payout notice.
 pub fn document(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) -> Result<Document> {
-    if actor.role() != Role::Beneficiary {
+    if crate::access::reads_statements(actor) {
         return Ok(Document::Statement(Box::new(show(backend, actor, statement_id)?)));
     }
     let missing = || AppError::NotFound(format!("no statement `{statement_id}` is closed"));
@@ -320,7 +320,7 @@ pub fn document(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) ->
     if !row.is_some_and(|r| own.contains(&r.contract)) {
         return Err(missing());
     }
-    let party = actor.party().unwrap_or_default();
+    let party = crate::access::notices_of(actor).ok_or_else(missing)?;
     let notice = backend
         .notices(statement_id)?
         .into_iter()
@@ -425,4 +425,29 @@ pub fn inputs(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) -> R
         models,
         voids,
     })
+}
+
+/// One page of [`entries`] of `(contract, period)` when given, in the order closed.
+pub fn entries_page(
+    backend: &mut dyn Backend,
+    actor: &Actor,
+    (contract, period): (Option<&str>, Option<&str>),
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<crate::page::Page<StatementEntry>> {
+    crate::page::page(entries(backend, actor, contract, period)?, limit, cursor)
+}
+
+/// One page of a statement's tree's leaves (see [`leaves`]), with the tree's count.
+pub fn leaves_page(
+    backend: &mut dyn Backend,
+    actor: &Actor,
+    statement_id: &str,
+    tree: &TreeName,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<(u64, crate::page::Page<Hash>)> {
+    let leaves = leaves(backend, actor, statement_id, tree)?.leaves;
+    let count = leaves.len() as u64;
+    Ok((count, crate::page::page(leaves, limit, cursor)?))
 }

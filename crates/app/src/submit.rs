@@ -10,7 +10,7 @@ use revshare_ingest::reader::RecordReader;
 use revshare_store::backend::InsertOutcome;
 use serde::Serialize;
 
-use crate::access::{require, Permission};
+use crate::access::Permission;
 use crate::import::{prepare_rows, write_prepared, InputPlace, Prepared, PreparedRows, Rejected, Stamp};
 use crate::keys::Keys;
 use crate::{Actor, AppError, Backend, Result};
@@ -61,14 +61,13 @@ impl Submission {
 /// Validates a batch posted by `actor` (NDJSON or a JSON array, told apart by its
 /// first byte), without touching the store.
 pub fn prepare(keys: &Keys, actor: &Actor, body: &[u8], now: Timestamp) -> Result<Submission> {
-    require(actor, Permission::SubmitUsage)?;
+    let party = crate::access::require_party(actor, Permission::SubmitUsage)?.to_string();
     if body.len() > BYTES_MAX {
         return Err(AppError::TooLarge(format!(
             "a usage batch is at most {BYTES_MAX} bytes, this one has {}",
             body.len()
         )));
     }
-    let party = actor.party().unwrap_or_default().to_string();
     let mut reader = RecordReader::new(body);
     let mut all = PreparedRows::default();
     while let Some(chunk) = reader

@@ -9,6 +9,7 @@ use crate::access::{require, Permission};
 use crate::keys::Keys;
 use crate::rows::{fx_payload, object, payload};
 use crate::tx::{self, Tx};
+use crate::Field;
 use crate::{Actor, AppError, Backend, Ctx, Result};
 
 /// What adding an FX file did.
@@ -68,6 +69,18 @@ pub fn fx(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<FxRow>> {
     Ok(backend.fx()?)
 }
 
+/// One page of [`fx`], in the order the rates were added, then by `(date, from, to)`.
+pub fn fx_page(
+    backend: &mut dyn Backend,
+    actor: &Actor,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<crate::page::Page<FxRow>> {
+    let mut rows = fx(backend, actor)?;
+    rows.sort_by(|a, b| (a.seq, a.date, &a.from, &a.to).cmp(&(b.seq, b.date, &b.from, &b.to)));
+    crate::page::page(rows, limit, cursor)
+}
+
 /// What adding a registry version did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegistryAdded {
@@ -91,9 +104,10 @@ pub fn add_registry(
     let registry = ModelRegistry::from_csv(file_name, bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
     if let Some(day) = from {
         if !Cadence::Month.is_period_start(day) {
-            return Err(AppError::Invalid(format!(
-                "--from: {day} must be the first day of a month (a registry version takes effect at a month start)"
-            )));
+            return Err(AppError::InvalidField(
+                Field::EffectiveFrom,
+                format!("{day} must be the first day of a month (a registry version takes effect at a month start)"),
+            ));
         }
     }
     let rows: Vec<(String, String)> = registry
@@ -115,8 +129,8 @@ fn add_registry_in(
     let effective_from = from.unwrap_or(earliest);
     if let Some(closed) = latest.filter(|s| effective_from.0 < s.end_day) {
         return Err(AppError::Conflict(format!(
-            "--from: a registry version from {effective_from} would take effect inside the closed statement {} \
-             (which ends {}); give --from {} or later",
+            "a registry version from {effective_from} would take effect inside the closed statement {} \
+             (which ends {}); it can take effect from {} or later",
             closed.statement_id,
             Day(closed.end_day),
             Day(closed.end_day)
@@ -145,4 +159,16 @@ fn add_registry_in(
 pub fn registries(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<RegistryRow>> {
     require(actor, Permission::ReadTables)?;
     Ok(backend.registries()?)
+}
+
+/// One page of [`registries`], in version order.
+pub fn registries_page(
+    backend: &mut dyn Backend,
+    actor: &Actor,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<crate::page::Page<RegistryRow>> {
+    let mut rows = registries(backend, actor)?;
+    rows.sort_by_key(|r| r.version);
+    crate::page::page(rows, limit, cursor)
 }

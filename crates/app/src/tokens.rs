@@ -15,6 +15,7 @@ use crate::access::{require, Permission};
 use crate::keys::Keys;
 use crate::rows::{object, payload};
 use crate::tx;
+use crate::Field;
 use crate::{Actor, AppError, Backend, Ctx, Result, Role};
 
 /// The most contracts one token is narrowed to.
@@ -50,34 +51,38 @@ pub(crate) fn sha256_hex(text: &str) -> String {
 /// Creates a token for a party.
 pub fn create(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, new: &NewToken) -> Result<Created> {
     require(ctx.actor, Permission::ManagePartiesAndTokens)?;
-    if new.role == Role::Auditor && new.contracts.is_empty() {
-        return Err(AppError::Invalid(
-            "--contract: an auditor token must name at least one contract".to_string(),
+    crate::access::check_token_scope(new.role, &new.contracts)?;
+    if new.contracts.len() > CONTRACTS_MAX {
+        return Err(AppError::InvalidField(
+            Field::Contracts,
+            format!("at most {CONTRACTS_MAX} contracts"),
         ));
     }
-    if new.contracts.len() > CONTRACTS_MAX {
-        return Err(AppError::Invalid(format!(
-            "--contract: at most {CONTRACTS_MAX} contracts"
-        )));
-    }
     if new.expires.is_some_and(|day| day.unix_seconds() <= ctx.now.seconds) {
-        return Err(AppError::Invalid(format!(
-            "--expires: {} is not in the future",
-            new.expires.map(|d| d.to_string()).unwrap_or_default()
-        )));
+        return Err(AppError::InvalidField(
+            Field::Expires,
+            format!(
+                "{} is not in the future",
+                new.expires.map(|d| d.to_string()).unwrap_or_default()
+            ),
+        ));
     }
     let token_id = hex::encode(random_bytes::<6>()?);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
     let token = format!("rs_{token_id}_{secret}");
     let row = tx::write(backend, keys, ctx, |tx| {
         if !tx.backend.parties()?.iter().any(|p| p.id == new.party) {
-            return Err(AppError::Invalid(format!("--party: no party `{}` exists", new.party)));
+            return Err(AppError::InvalidField(
+                Field::Party,
+                format!("no party `{}` exists", new.party),
+            ));
         }
         let known = tx.backend.contracts()?;
         if let Some(missing) = new.contracts.iter().find(|c| !known.iter().any(|k| k.id == **c)) {
-            return Err(AppError::Invalid(format!(
-                "--contract: no contract `{missing}` is stored"
-            )));
+            return Err(AppError::InvalidField(
+                Field::Contracts,
+                format!("no contract `{missing}` is stored"),
+            ));
         }
         let mut row = TokenRow {
             token_id: token_id.clone(),
@@ -102,6 +107,18 @@ pub fn create(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, new: &NewTok
 pub fn list(backend: &mut dyn Backend, ctx: Ctx<'_>) -> Result<Vec<TokenRow>> {
     require(ctx.actor, Permission::ManagePartiesAndTokens)?;
     Ok(backend.tokens()?)
+}
+
+/// One page of [`list`], in the order they were created (the second, then the id).
+pub fn list_page(
+    backend: &mut dyn Backend,
+    ctx: Ctx<'_>,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<crate::page::Page<TokenRow>> {
+    let mut rows = list(backend, ctx)?;
+    rows.sort_by(|a, b| (&a.created_at, &a.token_id).cmp(&(&b.created_at, &b.token_id)));
+    crate::page::page(rows, limit, cursor)
 }
 
 /// Revokes a token; revoking it again changes nothing.

@@ -10,6 +10,7 @@ use crate::keys::Keys;
 use crate::rows::{object, payload};
 use crate::settle::VerifiedStatements;
 use crate::tx;
+use crate::Field;
 use crate::{AppError, Backend, Ctx, Result};
 
 /// The longest reason a void keeps.
@@ -34,20 +35,20 @@ pub fn void(
     crate::access::require(ctx.actor, crate::access::Permission::VoidEvents)?;
     let length = reason.chars().count();
     if length == 0 || length > REASON_CHARS_MAX {
-        return Err(AppError::Invalid(format!(
-            "--reason: 1 to {REASON_CHARS_MAX} characters, found {length}"
-        )));
+        return Err(AppError::InvalidField(
+            Field::Reason,
+            format!("1 to {REASON_CHARS_MAX} characters, found {length}"),
+        ));
     }
     tx::write(backend, keys, ctx, |tx| {
         let key = tx
             .backend
             .event_key(source, id)?
             .ok_or_else(|| AppError::NotFound(format!("event ({source}, {id}) was never received")))?;
-        if ctx.actor.role() == crate::Role::Host {
-            if ctx.actor.party() != Some(key.host.as_str()) {
-                return Err(AppError::NotFound(format!("event ({source}, {id}) was never received")));
-            }
-            check_window(tx.backend, ctx, source, id)?;
+        match crate::access::void_right(ctx.actor, &key.host) {
+            None => return Err(AppError::NotFound(format!("event ({source}, {id}) was never received"))),
+            Some(crate::access::VoidRight::WithinWindow) => check_window(tx.backend, ctx, source, id)?,
+            Some(crate::access::VoidRight::Any) => {}
         }
         if let Some(existing) = tx
             .backend

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use revshare_app::close::{close, CloseRequest, Closed, Grace};
 use revshare_app::contributions::{Decision, Proposal};
 use revshare_app::import::{import, ImportSummary, Observers, Rejected};
-use revshare_app::{Actor, AppError, Backend};
+use revshare_app::{Actor, AppError, Backend, Field};
 use revshare_core::contract::Contract;
 use revshare_core::event::UsageEvent;
 use revshare_core::merkle;
@@ -264,9 +264,9 @@ fn a_grace_delays_the_close_and_bad_graces_are_refused(t: &TestStore) {
     let mut backend = t.open();
     load_terms(t, backend.as_mut());
     for bad in [-1, -2_000_000, i64::MAX, Grace::MAX_SECONDS + 1] {
-        let error = Grace::new(bad).unwrap_err().to_string();
+        let error = Grace::new(bad).unwrap_err();
         assert!(
-            error.contains("--grace-seconds") && error.contains(&bad.to_string()),
+            matches!(&error, AppError::InvalidField(Field::GraceSeconds, message) if message.contains(&bad.to_string())),
             "{error}"
         );
     }

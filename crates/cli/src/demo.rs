@@ -156,7 +156,7 @@ fn replace_demo_store(path: &Path) -> Result<(), Failure> {
         )));
     }
     if key.exists() {
-        let mut backend = revshare_store::open(&Location::Sqlite(path.to_path_buf()))?;
+        let mut backend = revshare_app::open(&Location::Sqlite(path.to_path_buf()))?;
         revshare_app::keys::Keys::open(&key, backend.as_mut()).map_err(|_| {
             refuse(format!(
                 "{} is not the key of the demo store {}",
@@ -209,7 +209,7 @@ pub fn run(args: &StoreArgs, demo: &DemoArgs) -> Result<(), Failure> {
     }
     let db = args.db.clone().unwrap_or_else(|| PathBuf::from("revshare-demo.db"));
     let dir = db.with_file_name("revshare-demo");
-    revshare_store::check_parent(&db)?;
+    revshare_app::check_parent(&db)?;
     replace_demo_store(&db)?;
     std::fs::create_dir_all(&dir).map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
     let store_args = StoreArgs {

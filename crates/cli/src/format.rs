@@ -15,8 +15,8 @@ use revshare_app::verify_store::Report;
 use revshare_app::views;
 use revshare_core::audit::{Entry, Link};
 use revshare_core::period::Day;
+use revshare_core::records::{ContractRow, ContributionRow, FxRow, PartyRow, RegistryRow, TokenRow};
 use revshare_core::statement::{statements_json, Statement};
-use revshare_store::backend::{ContractRow, ContributionRow, FxRow, PartyRow, RegistryRow, TokenRow};
 use serde::Serialize;
 
 use lists::{column, Column, Kind, List};

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use revshare_app::import::{ImportSummary, Observers, Progress, Rejected};
+use revshare_app::rate::UsageInput;
 use revshare_app::Ctx;
-use revshare_ingest::offline::UsageInput;
 
 use crate::stateful::{keys, open, operator};
 use crate::{Failure, StoreArgs};

@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use revshare_app::AppError;
-use revshare_store::Location;
+use revshare_app::Location;
+use revshare_app::{AppError, Field};
 
 #[derive(Parser)]
 #[command(
@@ -169,17 +169,28 @@ impl Failure {
 
 impl From<AppError> for Failure {
     fn from(error: AppError) -> Failure {
+        let message = match &error {
+            AppError::InvalidField(field, message) => format!("{}: {message}", flag(*field)),
+            _ => error.to_string(),
+        };
         if error.is_refusal() {
-            Failure::input(error.to_string())
+            Failure::input(message)
         } else {
-            Failure::other(error.to_string())
+            Failure::other(message)
         }
     }
 }
 
-impl From<revshare_store::StoreError> for Failure {
-    fn from(error: revshare_store::StoreError) -> Failure {
-        Failure::from(AppError::Store(error))
+/// The flag that gives a field on the command line.
+fn flag(field: Field) -> &'static str {
+    match field {
+        Field::Reason => "--reason",
+        Field::Reference => "--reference",
+        Field::GraceSeconds => "--grace-seconds",
+        Field::Contracts => "--contract",
+        Field::Expires => "--expires",
+        Field::Party => "--party",
+        Field::EffectiveFrom => "--from",
     }
 }
 

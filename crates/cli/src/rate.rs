@@ -4,9 +4,9 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::Args;
+use revshare_app::rate::{rate_usage, ProblemKind, RateOutput, UsageInput};
 use revshare_core::period::Period;
 use revshare_core::rating::RatingInputs;
-use revshare_ingest::offline::{rate_usage, ProblemKind, RateOutput, UsageInput};
 
 use crate::{format, inputs, Failure, Format};
 
@@ -62,7 +62,7 @@ pub fn rate_with_report(
     period: Option<Period>,
 ) -> Result<RateOutput, Failure> {
     let mut err = BufWriter::new(std::io::stderr());
-    let mut report = |problem: &revshare_ingest::offline::Problem| {
+    let mut report = |problem: &revshare_app::rate::Problem| {
         let label = match problem.kind {
             ProblemKind::Invalid => "invalid event",
             ProblemKind::Conflict => "conflicting event",

@@ -29,7 +29,7 @@ pub fn open(args: &StoreArgs) -> Result<Box<dyn Backend>, Failure> {
             )));
         }
     }
-    let mut backend = revshare_store::open(&location)?;
+    let mut backend = revshare_app::open(&location)?;
     revshare_app::check_scheme(backend.as_mut())?;
     Ok(backend)
 }
@@ -86,7 +86,7 @@ pub fn operator() -> Actor {
 pub fn init(args: &StoreArgs) -> Result<(), Failure> {
     let location = args.location();
     let path = key_path(args, None)?;
-    let mut backend = revshare_store::open(&location)?;
+    let mut backend = revshare_app::open(&location)?;
     let actor = operator();
     let ctx = Ctx::now(&actor);
     match revshare_app::setup::init(backend.as_mut(), &path, ctx)? {
@@ -99,7 +99,7 @@ pub fn init(args: &StoreArgs) -> Result<(), Failure> {
             "initialized {} ({}); signing key {key_id} {} {} (keep it secret and back it up; \
              `revshare key export-public` prints the public key)",
             location.describe(),
-            backend.name(),
+            revshare_app::store_name(backend.as_ref()),
             if created_key { "created in" } else { "taken from" },
             path.display()
         ),

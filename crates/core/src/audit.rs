@@ -400,3 +400,153 @@ mod tests {
         assert_eq!(e.hash, hex::encode(Sha256::digest(&joined)));
     }
 }
+
+/// What an audit entry is about, as its `object` field names it (docs/audit.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Object {
+    /// `key:<key_id>`: a signing key of the service.
+    Key(String),
+    /// `party:<id>`.
+    Party(String),
+    /// `token:<token_id>`.
+    Token(String),
+    /// `contract:<id>:v<version>`.
+    Contract { id: String, version: i64 },
+    /// `fx`: the FX rates an entry added.
+    Fx,
+    /// `registry:v<version>`.
+    Registry(i64),
+    /// `events:<host>`: a batch of a host's events.
+    Events(String),
+    /// `void:<host>:<number>`.
+    Void { host: String, number: i64 },
+    /// `statement:<statement_id>`.
+    Statement(String),
+    /// `contribution:<contract>:<number>`.
+    Contribution { contract: String, number: i64 },
+    /// `witness_key:<party>:<number>`.
+    WitnessKey { party: String, number: i64 },
+    /// `log`: the log itself (a rollback the operator accepted).
+    Log,
+}
+
+impl std::fmt::Display for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Object::Key(key_id) => write!(f, "key:{key_id}"),
+            Object::Party(id) => write!(f, "party:{id}"),
+            Object::Token(token_id) => write!(f, "token:{token_id}"),
+            Object::Contract { id, version } => write!(f, "contract:{id}:v{version}"),
+            Object::Fx => f.write_str("fx"),
+            Object::Registry(version) => write!(f, "registry:v{version}"),
+            Object::Events(host) => write!(f, "events:{host}"),
+            Object::Void { host, number } => write!(f, "void:{host}:{number}"),
+            Object::Statement(statement_id) => write!(f, "statement:{statement_id}"),
+            Object::Contribution { contract, number } => write!(f, "contribution:{contract}:{number}"),
+            Object::WitnessKey { party, number } => write!(f, "witness_key:{party}:{number}"),
+            Object::Log => f.write_str("log"),
+        }
+    }
+}
+
+/// An `object` field that names no kind of object this build writes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` names no audited object")]
+pub struct UnknownObject(String);
+
+impl std::str::FromStr for Object {
+    type Err = UnknownObject;
+
+    fn from_str(text: &str) -> Result<Object, UnknownObject> {
+        let unknown = || UnknownObject(text.to_string());
+        // `<name>:<number>`, split at the last colon (names hold none).
+        let numbered = |rest: &str| -> Result<(String, i64), UnknownObject> {
+            let (name, number) = rest.rsplit_once(':').ok_or_else(unknown)?;
+            Ok((name.to_string(), number.parse().map_err(|_| unknown())?))
+        };
+        let version = |text: &str| text.strip_prefix('v').and_then(|v| v.parse().ok()).ok_or_else(unknown);
+        let (kind, rest) = text.split_once(':').unwrap_or((text, ""));
+        let object = match (kind, rest) {
+            ("fx", "") => Object::Fx,
+            ("log", "") => Object::Log,
+            (_, "") => return Err(unknown()),
+            ("key", key_id) => Object::Key(key_id.to_string()),
+            ("party", id) => Object::Party(id.to_string()),
+            ("token", token_id) => Object::Token(token_id.to_string()),
+            ("contract", rest) => {
+                let (id, v) = rest.rsplit_once(':').ok_or_else(unknown)?;
+                Object::Contract {
+                    id: id.to_string(),
+                    version: version(v)?,
+                }
+            }
+            ("registry", v) => Object::Registry(version(v)?),
+            ("events", host) => Object::Events(host.to_string()),
+            ("void", rest) => numbered(rest).map(|(host, number)| Object::Void { host, number })?,
+            ("statement", statement_id) => Object::Statement(statement_id.to_string()),
+            ("contribution", rest) => {
+                numbered(rest).map(|(contract, number)| Object::Contribution { contract, number })?
+            }
+            ("witness_key", rest) => numbered(rest).map(|(party, number)| Object::WitnessKey { party, number })?,
+            _ => return Err(unknown()),
+        };
+        Ok(object)
+    }
+}
+
+#[cfg(test)]
+mod object_tests {
+    use super::Object;
+
+    #[test]
+    fn every_object_reads_back_from_its_text() {
+        let objects = [
+            Object::Key("k1".into()),
+            Object::Party("acme-cloud".into()),
+            Object::Token("t0123".into()),
+            Object::Contract {
+                id: "acme-llama".into(),
+                version: 2,
+            },
+            Object::Fx,
+            Object::Registry(3),
+            Object::Events("acme-cloud".into()),
+            Object::Void {
+                host: "acme-cloud".into(),
+                number: 7,
+            },
+            Object::Statement("acme-llama/2026-10".into()),
+            Object::Contribution {
+                contract: "acme-llama".into(),
+                number: 4,
+            },
+            Object::WitnessKey {
+                party: "meta".into(),
+                number: 1,
+            },
+            Object::Log,
+        ];
+        for object in objects {
+            let text = object.to_string();
+            assert_eq!(text.parse::<Object>(), Ok(object), "{text}");
+        }
+    }
+
+    #[test]
+    fn text_that_names_no_object_is_refused() {
+        for text in [
+            "",
+            "fx:1",
+            "log:x",
+            "contract:acme",
+            "contract:acme:2",
+            "registry:x",
+            "void:acme",
+            "void:acme:x",
+            "nothing:1",
+            "party:",
+        ] {
+            assert!(text.parse::<Object>().is_err(), "{text}");
+        }
+    }
+}

@@ -6,6 +6,8 @@
 //! rating deterministic (the same inputs give byte-identical statements) and lets the
 //! CLI, the store and the server share one implementation.
 
+#![forbid(unsafe_code)]
+
 pub mod audit;
 pub mod checkpoint;
 pub mod contract;
@@ -17,6 +19,7 @@ pub mod money;
 pub mod period;
 pub mod privacy;
 pub mod rating;
+pub mod records;
 pub mod statement;
 pub mod tables;
 pub mod verify;

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::contract::{Contract, ContractSet, Metric, TierMode, VolumeTiers};
+use crate::contract::{Contract, ContractSet, ContractVersions, Metric, TierMode, VolumeTiers};
 use crate::merkle::Hash;
 use crate::money::{split_largest_remainder, Decimal};
 use crate::period::{day_start_rfc3339, Day, Period};
@@ -296,21 +296,39 @@ impl<'i> Engine<'i> {
 
 /// The contracts whose selection may hold an event of `host` and `model` (step 1).
 fn route(inputs: &RatingInputs, host: &str, model: &str) -> Box<[u32]> {
-    let owner = inputs.registry.as_ref().map(|r| r.owner(model));
     inputs
         .contracts
         .contracts
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.host() == host)
-        .filter(|(_, c)| match owner {
-            // With a registry, the model belongs to the first matching row's licensor.
-            Some(owner) => owner == Some(c.licensor()),
-            // Without one, it belongs to every licensor with a contract with the host.
-            None => true,
-        })
+        .filter(|(_, c)| c.host() == host && licensor_owns(inputs.registry.as_ref(), c.licensor(), model))
         .map(|(index, _)| index as u32)
         .collect()
+}
+
+/// Step 1's ownership rule: with a registry, a model belongs to the licensor of the
+/// first row that matches it; without one, to every licensor with a contract with
+/// the host.
+pub fn licensor_owns(registry: Option<&ModelRegistry>, licensor: &str, model: &str) -> bool {
+    registry.is_none_or(|r| r.owner(model) == Some(licensor))
+}
+
+/// Step 1 for one contract and one event: the period of the statement that counts
+/// an event of `host` and `model` on `day`, if the contract selects it (its host, a
+/// version in force that day, and the model its licensor's under the registry in
+/// force at that period's start, which `registry_on` gives).
+pub fn selects<'r>(
+    contract: &ContractVersions,
+    registry_on: impl FnOnce(Day) -> Option<&'r ModelRegistry>,
+    host: &str,
+    model: &str,
+    day: Day,
+) -> Option<Period> {
+    if contract.host() != host {
+        return None;
+    }
+    let period = contract.version_on(day)?.cadence.period_of(day);
+    licensor_owns(registry_on(period.start()), contract.licensor(), model).then_some(period)
 }
 
 /// Why an event is not rated (in the order the checks apply; statements list them
@@ -613,7 +631,9 @@ pub fn rate_statement(
     let mut adjustment_rows: Vec<Adjustment> = adjustments.into_iter().map(|(a, _)| a).collect();
     carry(carried, scale, &mut total, &mut payouts);
     adjustment_rows.extend(carried.iter().map(|c| c.adjustment.clone()));
-    debug_assert_eq!(
+    // Conservation: a statement whose payouts do not add up to its total is never
+    // signed (a bug here must stop the close, not pay the wrong amounts).
+    assert_eq!(
         payouts.values().fold(Decimal::zero(), |acc, p| acc.add(p)),
         total,
         "payouts add up to the total"

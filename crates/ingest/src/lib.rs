@@ -5,6 +5,8 @@
 //! Memory stays bounded by the chunk size plus what the run keeps per distinct event
 //! (its key and leaf hash), never by the size of a file.
 
+#![forbid(unsafe_code)]
+
 pub mod offline;
 pub mod parse;
 pub mod reader;

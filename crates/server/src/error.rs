@@ -3,8 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use revshare_app::AppError;
-use revshare_store::StoreError;
+use revshare_app::{AppError, ErrorKind, Field};
 use serde::Serialize;
 
 /// An error answer.
@@ -65,10 +64,6 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    pub fn from_store(error: StoreError) -> ApiError {
-        ApiError::from(AppError::Store(error))
-    }
-
     /// The answer's body.
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
@@ -88,17 +83,34 @@ impl ApiError {
 
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> ApiError {
-        let status = match &error {
-            AppError::Invalid(_) | AppError::Store(StoreError::Refused(_)) => StatusCode::BAD_REQUEST,
-            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) | AppError::IdempotencyConflict(_) | AppError::TooEarly(_) => StatusCode::CONFLICT,
-            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Integrity(_) | AppError::Store(StoreError::Corrupt { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
-            AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        let status = match error.kind() {
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict | ErrorKind::IdempotencyConflict | ErrorKind::TooEarly => StatusCode::CONFLICT,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Integrity => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
-        ApiError::new(status, error.code(), error.to_string())
+        let message = match &error {
+            AppError::InvalidField(field, message) => format!("{}: {message}", api_name(*field)),
+            _ => error.to_string(),
+        };
+        ApiError::new(status, error.code(), message)
+    }
+}
+
+/// A field as the API's bodies and queries name it.
+fn api_name(field: Field) -> &'static str {
+    match field {
+        Field::Reason => "reason",
+        Field::Reference => "reference",
+        Field::GraceSeconds => "grace_seconds",
+        Field::Contracts => "contracts",
+        Field::Expires => "expires",
+        Field::Party => "party",
+        Field::EffectiveFrom => "from",
     }
 }
 

@@ -181,10 +181,10 @@ fn write_group(
     let time = revshare_core::period::rfc3339(revshare_app::now().seconds);
     let stored = match backend {
         Some(connection) => Ok(connection),
-        None => revshare_store::open(location).map(|opened| backend.insert(opened)),
+        None => revshare_app::open(location).map(|opened| backend.insert(opened)),
     }
-    .map_err(ApiError::from_store)
-    .and_then(|connection| store(connection.as_mut(), keys, &time, submissions).map_err(ApiError::from));
+    .and_then(|connection| store(connection.as_mut(), keys, &time, submissions))
+    .map_err(ApiError::from);
     match stored {
         // The flusher answers (a failed send means it ended: the replies are
         // dropped, and their requests answer `unavailable`).

@@ -6,6 +6,8 @@
 //! memory (only the rate limiter is per process), so several processes can serve
 //! one PostgreSQL database.
 
+#![forbid(unsafe_code)]
+
 mod api;
 mod error;
 mod ingest;

@@ -148,7 +148,7 @@ pub struct WitnessKey {
 }
 
 impl WitnessKey {
-    fn of(row: revshare_store::backend::WitnessKeyRow) -> WitnessKey {
+    fn of(row: revshare_core::records::WitnessKeyRow) -> WitnessKey {
         WitnessKey {
             number: row.number,
             party: row.party,

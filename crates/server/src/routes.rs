@@ -55,7 +55,7 @@ pub async fn healthz() -> Result<Answer> {
     responses((status = 200, body = Status), (status = 503, body = ErrorBody)))]
 pub async fn readyz(AxumState(state): AxumState<State>) -> Result<Answer> {
     blocking(&state, |backend, _| {
-        backend.audit_head().map_err(ApiError::from_store)?;
+        revshare_app::ready(backend)?;
         Answer::json(StatusCode::OK, &Status { status: "ready".into() })
     })
     .await
@@ -199,9 +199,7 @@ pub async fn locate(AxumState(state): AxumState<State>, bearer: Bearer, Q(key): 
     responses((status = 200, body = Page<Contract>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn contracts(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
-        let mut rows = revshare_app::contracts::list(backend, actor)?;
-        rows.sort_by_key(|r| r.seq);
-        let page = revshare_app::page::page(rows, paging.limit, paging.cursor.as_deref())?;
+        let page = revshare_app::contracts::list_page(backend, actor, paging.limit, paging.cursor.as_deref())?;
         Ok(Page::of(page, |r| Contract::of(r, false)))
     })
     .await
@@ -290,9 +288,7 @@ pub async fn add_contract(
         (status = 403, body = ErrorBody)))]
 pub async fn fx(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
-        let mut rows = revshare_app::tables::fx(backend, actor)?;
-        rows.sort_by(|a, b| (a.seq, a.date, &a.from, &a.to).cmp(&(b.seq, b.date, &b.from, &b.to)));
-        let page = revshare_app::page::page(rows, paging.limit, paging.cursor.as_deref())?;
+        let page = revshare_app::tables::fx_page(backend, actor, paging.limit, paging.cursor.as_deref())?;
         Ok(Page::of(page, FxRate::of))
     })
     .await
@@ -333,8 +329,7 @@ pub async fn add_fx(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn models(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
-        let rows = revshare_app::tables::registries(backend, actor)?;
-        let page = revshare_app::page::page(rows, paging.limit, paging.cursor.as_deref())?;
+        let page = revshare_app::tables::registries_page(backend, actor, paging.limit, paging.cursor.as_deref())?;
         Ok(Page::of(page, RegistryVersion::of))
     })
     .await
@@ -429,24 +424,30 @@ pub async fn close(
             let outcome = revshare_app::close::close(backend, &shared.keys, Ctx::now(actor), &request)?;
             let closed = outcome.statements.iter().filter(|s| s.new && !request.dry_run).count();
             shared.metrics.closes.inc_by(closed as u64);
+            // The close wrote these itself: one that does not read back is a broken
+            // invariant, answered `integrity`, never a `null` in its place.
+            let broken =
+                |e: serde_json::Error| AppError::Integrity(format!("a closed statement does not read back: {e}"));
+            let contracts = outcome
+                .contracts
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<std::result::Result<_, _>>();
+            let statements = outcome
+                .statements
+                .iter()
+                .map(|s| serde_json::from_str(&s.json))
+                .collect::<std::result::Result<_, _>>();
             Ok(CloseAnswer {
                 period: request.period.to_string(),
                 dry_run: request.dry_run,
-                contracts: outcome
-                    .contracts
-                    .iter()
-                    .map(|c| serde_json::to_value(c).unwrap_or_default())
-                    .collect(),
+                contracts: contracts.map_err(broken)?,
                 unselected: outcome
                     .unselected
                     .into_iter()
                     .map(|(host, events)| Unselected { host, events })
                     .collect(),
-                statements: outcome
-                    .statements
-                    .iter()
-                    .map(|s| serde_json::from_str(&s.json).unwrap_or_default())
-                    .collect(),
+                statements: statements.map_err(broken)?,
             })
         },
     )
@@ -476,9 +477,13 @@ pub async fn statements(
         period(p)?;
     }
     read(&state, bearer, move |backend, _, actor| {
-        let entries =
-            revshare_app::statements::entries(backend, actor, query.contract.as_deref(), query.period.as_deref())?;
-        let page = revshare_app::page::page(entries, query.limit, query.cursor.as_deref())?;
+        let page = revshare_app::statements::entries_page(
+            backend,
+            actor,
+            (query.contract.as_deref(), query.period.as_deref()),
+            query.limit,
+            query.cursor.as_deref(),
+        )?;
         Ok(Page::of(page, |e| e))
     })
     .await
@@ -564,9 +569,8 @@ pub async fn leaves(
         .is_some_and(|v| v.contains("application/octet-stream"));
     blocking(&state, move |backend, _| {
         let actor = bearer.actor(backend)?;
-        let leaves = revshare_app::statements::leaves(backend, &actor, &id, &tree)?;
-        let count = leaves.leaves.len() as u64;
-        let page = revshare_app::page::page(leaves.leaves, query.limit, query.cursor.as_deref())?;
+        let (count, page) =
+            revshare_app::statements::leaves_page(backend, &actor, &id, &tree, query.limit, query.cursor.as_deref())?;
         if raw {
             return Ok(Answer::raw("application/octet-stream", page.items.concat()));
         }
@@ -607,8 +611,7 @@ pub async fn inputs(
         (status = 403, body = ErrorBody)))]
 pub async fn contributions(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
-        let rows = revshare_app::contributions::list(backend, actor)?;
-        let page = revshare_app::page::page(rows, paging.limit, paging.cursor.as_deref())?;
+        let page = revshare_app::contributions::list_page(backend, actor, paging.limit, paging.cursor.as_deref())?;
         Ok(Page::of(page, Contribution::of))
     })
     .await
@@ -727,27 +730,11 @@ pub struct AfterQuery {
     pub cursor: Option<String>,
 }
 
-impl AfterQuery {
-    /// Where a page starts: the cursor (the last seq given) or `after_seq`.
-    fn start(&self) -> Result<i64> {
-        let from_cursor = revshare_app::page::position(self.cursor.as_deref()).map_err(ApiError::from)? as i64;
-        let after = self.after_seq.unwrap_or(0);
-        if after < 0 {
-            return Err(ApiError::invalid(format!("after_seq: {after} must be 0 or more")));
-        }
-        Ok(from_cursor.max(after))
-    }
-}
-
 #[utoipa::path(get, path = "/v1/audit/chain", tag = "audit", security(("bearer" = [])), params(AfterQuery),
     responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn chain(AxumState(state): AxumState<State>, bearer: Bearer, Q(query): Q<AfterQuery>) -> Result<Answer> {
-    let start = query.start()?;
-    let limit = revshare_app::page::limit(query.limit).map_err(ApiError::from)?;
     read(&state, bearer, move |backend, _, _| {
-        let links = revshare_app::audit::chain_page(backend, start, limit)?;
-        let next = next_cursor(links.last().map(|l| l.seq), links.len(), limit);
-        Ok(serde_json::json!({"items": links, "next_cursor": next}))
+        revshare_app::audit::links_page(backend, query.after_seq, query.limit, query.cursor.as_deref())
     })
     .await
 }
@@ -755,21 +742,10 @@ pub async fn chain(AxumState(state): AxumState<State>, bearer: Bearer, Q(query):
 #[utoipa::path(get, path = "/v1/audit/entries", tag = "audit", security(("bearer" = [])), params(AfterQuery),
     responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn entries(AxumState(state): AxumState<State>, bearer: Bearer, Q(query): Q<AfterQuery>) -> Result<Answer> {
-    let start = query.start()?;
-    let limit = revshare_app::page::limit(query.limit).map_err(ApiError::from)?;
     read(&state, bearer, move |backend, _, actor| {
-        let entries = revshare_app::audit::entries(backend, actor, start, limit)?;
-        let next = next_cursor(entries.last().map(|e| e.seq), entries.len(), limit);
-        Ok(serde_json::json!({"items": entries, "next_cursor": next}))
+        revshare_app::audit::entries_page(backend, actor, query.after_seq, query.limit, query.cursor.as_deref())
     })
     .await
-}
-
-/// A full page of audit entries continues after its last seq.
-fn next_cursor(last_seq: Option<u64>, count: usize, limit: usize) -> Option<String> {
-    last_seq
-        .filter(|_| count == limit)
-        .map(|seq| revshare_app::page::cursor_at(seq as usize))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -834,9 +810,7 @@ pub async fn verify_job(AxumState(state): AxumState<State>, bearer: Bearer, P(jo
         (status = 403, body = ErrorBody)))]
 pub async fn parties(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
-        let mut rows = revshare_app::parties::list(backend, Ctx::now(actor))?;
-        rows.sort_by_key(|r| r.seq);
-        let page = revshare_app::page::page(rows, paging.limit, paging.cursor.as_deref())?;
+        let page = revshare_app::parties::list_page(backend, Ctx::now(actor), paging.limit, paging.cursor.as_deref())?;
         Ok(Page::of(page, crate::views::Party::of))
     })
     .await
@@ -873,8 +847,7 @@ pub async fn add_party(
         (status = 403, body = ErrorBody)))]
 pub async fn tokens(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
-        let rows = revshare_app::tokens::list(backend, Ctx::now(actor))?;
-        let page = revshare_app::page::page(rows, paging.limit, paging.cursor.as_deref())?;
+        let page = revshare_app::tokens::list_page(backend, Ctx::now(actor), paging.limit, paging.cursor.as_deref())?;
         Ok(Page::of(page, |r| Token::of(r, None)))
     })
     .await

@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use governor::{DefaultKeyedRateLimiter, Quota};
 use revshare_app::keys::Keys;
-use revshare_app::{Backend, Location};
-use revshare_store::StoreError;
+use revshare_app::{AppError, Backend, Location};
 
 use crate::error::ApiError;
 use crate::ingest::Ingest;
@@ -61,11 +60,11 @@ impl Pool {
     }
 
     /// A connection, idle or new.
-    pub fn get(&self) -> Result<Box<dyn Backend>, StoreError> {
+    pub fn get(&self) -> Result<Box<dyn Backend>, AppError> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match idle {
             Some(backend) => Ok(backend),
-            None => revshare_store::open(&self.location),
+            None => revshare_app::open(&self.location),
         }
     }
 
@@ -123,7 +122,7 @@ where
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        let mut backend = state.pool.get().map_err(ApiError::from_store)?;
+        let mut backend = state.pool.get()?;
         let outcome = work(backend.as_mut(), &state);
         if outcome.as_ref().map_or_else(ApiError::is_client_error, |_| true) {
             state.pool.put(backend);

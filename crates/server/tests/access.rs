@@ -394,7 +394,7 @@ impl Drop for World {
 
 impl World {
     fn open(&self) -> Box<dyn Backend> {
-        revshare_store::open(&Location::Sqlite(self.db.clone())).unwrap()
+        revshare_app::open(&Location::Sqlite(self.db.clone())).unwrap()
     }
 
     fn keys(&self) -> Keys {

@@ -11,9 +11,10 @@
 //! covers (docs/audit.md).
 
 use revshare_core::audit::{Entry, Head};
-use revshare_core::contract::{ContributionKind, Party};
-use revshare_core::tables::ContributionStatus;
-use serde::Serialize;
+pub use revshare_core::records::{
+    ContractRow, ContributionRow, FxRow, PartyRow, RegistryRow, RollbackRow, SigningKeyRow, StatementRow, TokenRow,
+    VoidRow, WitnessKeyRow,
+};
 
 use crate::StoreError;
 
@@ -141,139 +142,6 @@ pub struct StatementRead {
     pub keys: Vec<SigningKeyRow>,
 }
 
-/// A public signing key of the service (secrets never reach the database).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct SigningKeyRow {
-    pub key_id: String,
-    pub alg: String,
-    pub public_key: String,
-    pub created_at: String,
-    #[serde(skip)]
-    pub seq: i64,
-}
-
-/// A party: an operator, licensor, host, beneficiary or auditor.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PartyRow {
-    pub id: String,
-    pub name: String,
-    pub created_at: String,
-    #[serde(skip)]
-    pub seq: i64,
-}
-
-/// A token: only the SHA-256 of the whole token string is stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct TokenRow {
-    pub token_id: String,
-    pub party: String,
-    pub role: String,
-    /// The contracts it is narrowed to, or all of its role's.
-    pub contracts: Option<Vec<String>>,
-    /// `YYYY-MM-DD`: valid while now < that day at 00:00 UTC.
-    pub expires: Option<String>,
-    pub sha256: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
-    #[serde(skip)]
-    pub seq: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ContractRow {
-    pub id: String,
-    pub version: i64,
-    pub licensor: String,
-    pub host: String,
-    pub file_name: String,
-    pub sha256: String,
-    /// The exact file as added (TOML is UTF-8).
-    pub toml: String,
-    pub added_at: String,
-    #[serde(skip)]
-    pub seq: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FxRow {
-    pub date: i32,
-    pub from: String,
-    pub to: String,
-    pub rate: String,
-    #[serde(skip)]
-    pub seq: i64,
-}
-
-/// A version of the model registry, effective from a UTC month start.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RegistryRow {
-    pub version: i64,
-    pub effective_from: i32,
-    pub file_name: String,
-    pub added_at: String,
-    /// `(pattern, licensor)` in order: the first match wins.
-    pub rows: Vec<(String, String)>,
-    #[serde(skip)]
-    pub seq: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ContributionRow {
-    pub number: i64,
-    pub contract: String,
-    pub by: Party,
-    pub kind: ContributionKind,
-    pub date: i32,
-    pub status: ContributionStatus,
-    pub reference: String,
-    pub proposed_by: String,
-    pub proposed_at: String,
-    pub proposed_seq: i64,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
-    pub decided_seq: Option<i64>,
-    #[serde(skip)]
-    pub seq: i64,
-}
-
-/// A voided event: it stays stored (its key still makes a re-send a duplicate) but
-/// is no longer counted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct VoidRow {
-    pub number: i64,
-    pub source: String,
-    pub id: String,
-    pub host: String,
-    pub day: i32,
-    pub leaf: String,
-    pub reason: String,
-    pub actor: String,
-    pub voided_at: String,
-    #[serde(skip)]
-    pub seq: i64,
-}
-
-/// A closed statement: its exact JSON bytes (signed, never rewritten) and what later
-/// closes need to settle its period.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct StatementRow {
-    pub statement_id: String,
-    pub contract: String,
-    pub period: String,
-    pub host: String,
-    pub start_day: i32,
-    pub end_day: i32,
-    /// The audit seq the close rated as of (its `audit_head.seq`).
-    pub close_seq: i64,
-    /// JSON list of the prior-period windows it settled:
-    /// `[{"period", "statement_id", "after", "through"}]`.
-    pub settled: String,
-    pub json: String,
-    pub closed_at: String,
-    #[serde(skip)]
-    pub seq: i64,
-}
-
 /// The most leaves one stored chunk of a tree holds (32 MiB): a whole tree in one
 /// value would pass the 1 GB both SQLite and PostgreSQL allow a value.
 pub const LEAVES_PER_CHUNK: usize = 1 << 20;
@@ -391,33 +259,6 @@ pub struct CosignatureRow {
     pub vkey: String,
     pub line: String,
     pub received_at: String,
-}
-
-/// A party's witness key (audited: `witness_key_added`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct WitnessKeyRow {
-    pub number: i64,
-    pub party: String,
-    pub vkey: String,
-    pub added_at: String,
-    #[serde(skip)]
-    pub seq: i64,
-}
-
-/// A rollback the operator accepted after restoring a backup (audited:
-/// `rollback_accepted`): the log was `from_size` entries with `from_root` (the
-/// checkpoint beside the key file), and the restored store held `to_size`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RollbackRow {
-    pub number: i64,
-    pub from_size: i64,
-    pub from_root: String,
-    pub to_size: i64,
-    pub reason: String,
-    pub actor: String,
-    pub accepted_at: String,
-    #[serde(skip)]
-    pub seq: i64,
 }
 
 /// Storage operations. Reads may run inside or outside a transaction; writes run

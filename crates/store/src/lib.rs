@@ -5,6 +5,8 @@
 //! The backends only store: SQL, transactions, locks, encodings. What an import, a
 //! close or a proof means lives in the application layer (`revshare-app`).
 
+#![forbid(unsafe_code)]
+
 pub mod backend;
 pub mod postgres;
 mod segment;

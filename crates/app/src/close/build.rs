@@ -2,7 +2,6 @@
 //! close itself and by `audit verify`, which re-rates every closed period.
 
 use revshare_core::contract::Contract;
-use revshare_core::merkle;
 use revshare_core::period::{date_of_rfc3339, Day, Period};
 use revshare_core::rating::{adjustment_only, rate_statement, Rated, StatementKey, TreeSummary};
 use revshare_core::statement::{AuditHead, Statement};
@@ -45,7 +44,7 @@ pub(crate) fn build(
 ) -> Result<Option<Built>> {
     let snapshot = inputs.snapshot;
     let versions = &snapshot.contracts.contracts[index];
-    let (rated, leaves, pending, version, summary) = match term_of(versions, index, period, snapshot) {
+    let (rated, events, pending, version, summary) = match term_of(versions, index, period, snapshot) {
         Term::Outside => return Ok(None),
         Term::After(last) => {
             if snapshot.statements_of(&versions.id).next().is_none() {
@@ -58,16 +57,16 @@ pub(crate) fn build(
             let rated = adjustment_only(last, period, &pending.carried);
             let mut summary = ContractSummary::empty(&versions.id, period);
             summary.adjustment_only = true;
-            (rated, Vec::new(), pending, last, summary)
+            (rated, Tree::new(TreeName::Events, Vec::new()), pending, last, summary)
         }
         Term::In(version) => {
             let pending = pending(backend, snapshot, inputs.verified, inputs.trust, index, period)?;
-            let (rated, leaves, summary) = rate_own(backend, inputs, index, period, version, &pending)?;
-            (rated, leaves, pending, version, summary)
+            let (rated, events, summary) = rate_own(backend, inputs, index, period, version, &pending)?;
+            (rated, events, pending, version, summary)
         }
     };
     let statement = closing_fields(rated.statement, &versions.id, period, version, closed_at, anchor)?;
-    let mut trees = vec![(TreeName::Events, leaves)];
+    let mut trees = vec![events];
     trees.extend(pending.trees);
     Ok(Some(Built {
         statement,
@@ -86,7 +85,7 @@ fn rate_own(
     period: Period,
     version: &Contract,
     pending: &Pending,
-) -> Result<(Rated, Vec<merkle::Hash>, ContractSummary)> {
+) -> Result<(Rated, Tree, ContractSummary)> {
     let snapshot = inputs.snapshot;
     let key = StatementKey {
         contract: index as u32,
@@ -100,10 +99,10 @@ fn rate_own(
             .contains_key(&(events.source(i).to_string(), events.id(i).to_string()))
     };
     let usage = events.accumulate(&rating, key, |i| !voided(i));
-    let leaves = events.leaves(&usage.events);
+    let events_tree = Tree::new(TreeName::Events, events.leaves(&usage.events));
     let tree = TreeSummary {
-        count: leaves.len() as u64,
-        root: merkle::root(&leaves),
+        count: events_tree.leaves.len() as u64,
+        root: events_tree.root,
     };
     let rated = rate_statement(
         version,
@@ -115,10 +114,10 @@ fn rate_own(
         &pending.carried,
     );
     let mut summary = ContractSummary::empty(&version.id, period);
-    summary.events = leaves.len() as u64;
+    summary.events = events_tree.leaves.len() as u64;
     summary.rated = rated.rated_events;
     summary.exceptions = exception_notes(version, &rating, &usage, &events.symbols);
-    Ok((rated, leaves, summary))
+    Ok((rated, events_tree, summary))
 }
 
 /// The fields a close adds to a rated statement.

@@ -12,7 +12,6 @@ mod summary;
 mod term;
 
 use revshare_core::audit::{Action, Head};
-use revshare_core::merkle;
 use revshare_core::period::{day_start_rfc3339, rfc3339, Period};
 use revshare_core::statement::{PayoutNotice, Statement};
 use revshare_core::verify::{sign, sign_notice, statement_sha256};
@@ -28,6 +27,7 @@ use crate::rows::{object, payload};
 use crate::settle::VerifiedStatements;
 use crate::snapshot::Snapshot;
 use crate::tx::{self, Tx};
+use crate::Field;
 use crate::{AppError, Backend, Ctx, Result};
 
 /// Seconds after a period's end before it may close (stragglers): at most a year.
@@ -39,10 +39,10 @@ impl Grace {
 
     pub fn new(seconds: i64) -> Result<Grace> {
         if !(0..=Grace::MAX_SECONDS).contains(&seconds) {
-            return Err(AppError::Invalid(format!(
-                "--grace-seconds: {seconds} must be from 0 to {} (a year)",
-                Grace::MAX_SECONDS
-            )));
+            return Err(AppError::InvalidField(
+                Field::GraceSeconds,
+                format!("{seconds} must be from 0 to {} (a year)", Grace::MAX_SECONDS),
+            ));
         }
         Ok(Grace(seconds as u32))
     }
@@ -261,12 +261,12 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
     };
     let tree_rows: Vec<TreeRow> = trees
         .iter()
-        .map(|(name, leaves)| TreeRow {
+        .map(|tree| TreeRow {
             statement_id: statement_id.clone(),
-            tree: name.to_string(),
-            count: leaves.len() as i64,
-            root: hex::encode(merkle::root(leaves)),
-            leaves: leaves.concat(),
+            tree: tree.name.to_string(),
+            count: tree.leaves.len() as i64,
+            root: hex::encode(tree.root),
+            leaves: tree.leaves.concat(),
         })
         .collect();
     let notices = payout_notices(&statement, keys);

@@ -229,16 +229,12 @@ impl Selection {
         let day = Day(row.day);
         let mut selected = false;
         for versions in &self.snapshot.contracts.contracts {
-            let Some(version) = versions.version_on(day) else {
+            let registry_on = |start| self.snapshot.model_registry_on(start);
+            let Some(period) = revshare_core::rating::selects(versions, registry_on, &row.host, &row.model, day) else {
                 continue;
             };
-            if versions.host() != row.host
-                || !self.owns(versions.licensor(), &row.model, version.cadence.period_of(day).start())
-            {
-                continue;
-            }
             selected = true;
-            let statement_id = format!("{}/{}", versions.id, version.cadence.period_of(day));
+            let statement_id = format!("{}/{period}", versions.id);
             if self.snapshot.statements.iter().any(|s| s.statement_id == statement_id) {
                 return Class::Late;
             }
@@ -247,18 +243,6 @@ impl Selection {
             Class::Open
         } else {
             Class::Unselected
-        }
-    }
-
-    /// Whether `model` belongs to `licensor` under the registry in force on `start`.
-    fn owns(&self, licensor: &str, model: &str, start: Day) -> bool {
-        match self.snapshot.registry_on(start) {
-            None => true,
-            Some(registry) => registry
-                .rows
-                .iter()
-                .find(|(pattern, _)| revshare_core::contract::Glob::new(pattern).matches(model))
-                .is_some_and(|(_, owner)| owner == licensor),
         }
     }
 }
