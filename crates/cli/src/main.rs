@@ -6,6 +6,7 @@
 
 mod audit;
 mod close;
+mod commands;
 mod demo;
 mod format;
 mod import;
@@ -87,27 +88,27 @@ enum Command {
     Init,
     /// Contracts: add a version, list, show.
     #[command(subcommand)]
-    Contract(stateful::ContractCommand),
+    Contract(commands::contract::ContractCommand),
     /// FX rates.
     #[command(subcommand)]
-    Fx(stateful::FxCommand),
+    Fx(commands::tables::FxCommand),
     /// The model registry (which licensor owns which models), in versions.
     #[command(subcommand)]
-    Models(stateful::ModelsCommand),
+    Models(commands::tables::ModelsCommand),
     /// Import usage events (NDJSON or JSON arrays), idempotently.
     Import(import::ImportArgs),
     /// Contributions: proposed by one party, accepted or rejected by the other.
     #[command(subcommand)]
-    Contribution(stateful::ContributionCommand),
+    Contribution(commands::contribution::ContributionCommand),
     /// Close a period into signed statements (also settles changes to closed periods).
     Close(close::CloseArgs),
     /// Void an accepted event: it stops counting (a closed period gets an adjustment).
-    Void(stateful::VoidArgs),
+    Void(commands::void::VoidArgs),
     /// Where an event is counted (statement, tree, leaf), or why not.
     Locate(locate::LocateArgs),
     /// Closed statements.
     #[command(subcommand)]
-    Statement(stateful::StatementCommand),
+    Statement(commands::statement::StatementCommand),
     /// The inclusion proof of one event in a statement.
     Prove {
         statement_id: String,
@@ -116,7 +117,7 @@ enum Command {
     },
     /// The signing key.
     #[command(subcommand)]
-    Key(stateful::KeyCommand),
+    Key(commands::key::KeyCommand),
     /// The audit log: entries, the chain, and verification of everything stored.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -209,21 +210,21 @@ fn main() -> ExitCode {
         Command::Rate(args) => rate::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Init => stateful::init(&store),
-        Command::Contract(command) => stateful::contract(&store, command),
-        Command::Fx(command) => stateful::fx(&store, command),
-        Command::Models(command) => stateful::models(&store, command),
+        Command::Contract(command) => commands::contract::contract(&store, command),
+        Command::Fx(command) => commands::tables::fx(&store, command),
+        Command::Models(command) => commands::tables::models(&store, command),
         Command::Import(args) => import::run(&store, &args),
-        Command::Contribution(command) => stateful::contribution(&store, command),
+        Command::Contribution(command) => commands::contribution::contribution(&store, command),
         Command::Close(args) => close::run(&store, &args),
-        Command::Void(args) => stateful::void(&store, &args),
+        Command::Void(args) => commands::void::void(&store, &args),
         Command::Locate(args) => locate::run(&store, &args),
-        Command::Statement(command) => stateful::statement(&store, command),
+        Command::Statement(command) => commands::statement::statement(&store, command),
         Command::Prove {
             statement_id,
             source,
             id,
-        } => stateful::prove(&store, &statement_id, &source, &id),
-        Command::Key(command) => stateful::key(&store, command),
+        } => commands::statement::prove(&store, &statement_id, &source, &id),
+        Command::Key(command) => commands::key::key(&store, command),
         Command::Audit(command) => audit::run(&store, command),
         Command::Demo(args) => demo::run(&store, &args),
         Command::Party(command) => serve::party(&store, command),

@@ -1,0 +1,9 @@
+//! The commands on a store's objects, one file a noun: each parses its arguments,
+//! calls one use case of the application layer, and prints.
+
+pub mod contract;
+pub mod contribution;
+pub mod key;
+pub mod statement;
+pub mod tables;
+pub mod void;
