@@ -78,7 +78,7 @@ pub enum AppError {
     #[error("{0}")]
     Invalid(String),
     /// Bad input in one field of the request, which each edge names in its own
-    /// words (`--reason` on the CLI, `reason` in the API); shown here by its API name.
+    /// words (`--reason` on the CLI); shown here by its name in the API (`reason`).
     #[error("{0}: {1}")]
     InvalidField(Field, String),
     /// No token, or one that is malformed, unknown, expired or revoked (HTTP 401).

@@ -3,7 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use revshare_app::{AppError, ErrorKind, Field};
+use revshare_app::{AppError, ErrorKind};
 use serde::Serialize;
 
 /// An error answer.
@@ -93,24 +93,8 @@ impl From<AppError> for ApiError {
             ErrorKind::Integrity => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
-        let message = match &error {
-            AppError::InvalidField(field, message) => format!("{}: {message}", api_name(*field)),
-            _ => error.to_string(),
-        };
-        ApiError::new(status, error.code(), message)
-    }
-}
-
-/// A field as the API's bodies and queries name it.
-fn api_name(field: Field) -> &'static str {
-    match field {
-        Field::Reason => "reason",
-        Field::Reference => "reference",
-        Field::GraceSeconds => "grace_seconds",
-        Field::Contracts => "contracts",
-        Field::Expires => "expires",
-        Field::Party => "party",
-        Field::EffectiveFrom => "from",
+        // A field is named as the app names it: its name in the API's bodies and queries.
+        ApiError::new(status, error.code(), error.to_string())
     }
 }
 
