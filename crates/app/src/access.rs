@@ -451,7 +451,7 @@ mod tests {
             },
         };
         // operator, licensor, host, beneficiary, auditor
-        let table: [(&str, [bool; 5]); 14] = [
+        let table: [(&str, [bool; 5]); 16] = [
             ("key:k1", [true; 5]),
             ("log", [true; 5]),
             ("fx", [true, true, true, false, true]),
@@ -462,6 +462,9 @@ mod tests {
             ("contribution:acme-llama:3", [true, true, true, false, true]),
             ("events:acme-cloud", [true, false, true, false, true]),
             ("void:orbit-compute:1", [true, false, false, false, false]),
+            // A host named with colons is not another host's prefix.
+            ("events:acme-cloud:eu", [true, false, false, false, false]),
+            ("void:acme-cloud:eu:3", [true, false, false, false, false]),
             ("party:fund", [true, false, false, true, false]),
             ("witness_key:meta:1", [true, true, false, false, false]),
             ("token:t1", [true, false, false, false, false]),

@@ -59,49 +59,46 @@ pub fn chain(backend: &mut dyn Backend, after: i64) -> Result<Vec<Link>> {
     Ok(all_entries(backend, after)?.iter().map(Entry::link).collect())
 }
 
-/// Where a page of the log starts: after the cursor's seq (the last one given) or
-/// after `after_seq`, whichever is later.
-fn start(after_seq: Option<i64>, cursor: Option<&str>) -> Result<i64> {
-    let from_cursor = crate::page::position(cursor)? as i64;
-    let after = after_seq.unwrap_or(0);
-    if after < 0 {
-        return Err(crate::AppError::Invalid(format!(
-            "after_seq: {after} must be 0 or more"
-        )));
-    }
-    Ok(from_cursor.max(after))
+/// Where a page of the log starts (after the cursor's seq, the last one given, or
+/// after `after_seq`, whichever is later) and how many entries it holds: checked
+/// before anything is read, so a malformed request is refused as such.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogPage {
+    start: i64,
+    limit: usize,
 }
 
-/// A full page continues after its last seq.
-fn page_of<T>(items: Vec<T>, limit: usize, seq: impl Fn(&T) -> u64) -> Page<T> {
-    let next_cursor = items
-        .last()
-        .filter(|_| items.len() == limit)
-        .map(|last| crate::page::cursor_at(seq(last) as usize));
-    Page { items, next_cursor }
+impl LogPage {
+    pub fn new(after_seq: Option<i64>, limit: Option<usize>, cursor: Option<&str>) -> Result<LogPage> {
+        let from_cursor = crate::page::position(cursor)? as i64;
+        let after = after_seq.unwrap_or(0);
+        if after < 0 {
+            return Err(crate::AppError::Invalid(format!(
+                "after_seq: {after} must be 0 or more"
+            )));
+        }
+        Ok(LogPage {
+            start: from_cursor.max(after),
+            limit: crate::page::limit(limit)?,
+        })
+    }
+
+    /// A full page continues after its last seq.
+    fn of<T>(self, items: Vec<T>, seq: impl Fn(&T) -> u64) -> Page<T> {
+        let next_cursor = items
+            .last()
+            .filter(|_| items.len() == self.limit)
+            .map(|last| crate::page::cursor_at(seq(last) as usize));
+        Page { items, next_cursor }
+    }
 }
 
 /// One page of [`entries`] (api.md: `?after_seq=`, `?limit=`, `?cursor=`).
-pub fn entries_page(
-    backend: &mut dyn Backend,
-    actor: &Actor,
-    after_seq: Option<i64>,
-    limit: Option<usize>,
-    cursor: Option<&str>,
-) -> Result<Page<Entry>> {
-    let start = start(after_seq, cursor)?;
-    let limit = crate::page::limit(limit)?;
-    Ok(page_of(entries(backend, actor, start, limit)?, limit, |e| e.seq))
+pub fn entries_page(backend: &mut dyn Backend, actor: &Actor, page: LogPage) -> Result<Page<Entry>> {
+    Ok(page.of(entries(backend, actor, page.start, page.limit)?, |e| e.seq))
 }
 
 /// One page of the chain (see [`chain_page`]), as [`entries_page`] pages.
-pub fn links_page(
-    backend: &mut dyn Backend,
-    after_seq: Option<i64>,
-    limit: Option<usize>,
-    cursor: Option<&str>,
-) -> Result<Page<Link>> {
-    let start = start(after_seq, cursor)?;
-    let limit = crate::page::limit(limit)?;
-    Ok(page_of(chain_page(backend, start, limit)?, limit, |l| l.seq))
+pub fn links_page(backend: &mut dyn Backend, page: LogPage) -> Result<Page<Link>> {
+    Ok(page.of(chain_page(backend, page.start, page.limit)?, |l| l.seq))
 }

@@ -50,12 +50,7 @@ pub fn void(
             Some(crate::access::VoidRight::WithinWindow) => check_window(tx.backend, ctx, source, id)?,
             Some(crate::access::VoidRight::Any) => {}
         }
-        if let Some(existing) = tx
-            .backend
-            .voids()?
-            .into_iter()
-            .find(|v| v.source == source && v.id == id)
-        {
+        if let Some(existing) = tx.backend.void_of(source, id)? {
             return Ok(Voided::Already(existing));
         }
         let seq = tx.next_seq();

@@ -459,7 +459,8 @@ impl std::str::FromStr for Object {
 
     fn from_str(text: &str) -> Result<Object, UnknownObject> {
         let unknown = || UnknownObject(text.to_string());
-        // `<name>:<number>`, split at the last colon (names hold none).
+        // `<name>:<number>`, split at the last colon: a host's name may hold colons
+        // (an event's `data.host` is any identifier), a number never does.
         let numbered = |rest: &str| -> Result<(String, i64), UnknownObject> {
             let (name, number) = rest.rsplit_once(':').ok_or_else(unknown)?;
             Ok((name.to_string(), number.parse().map_err(|_| unknown())?))
@@ -511,6 +512,11 @@ mod object_tests {
             Object::Fx,
             Object::Registry(3),
             Object::Events("acme-cloud".into()),
+            Object::Events("acme-cloud:eu".into()),
+            Object::Void {
+                host: "acme-cloud:eu".into(),
+                number: 3,
+            },
             Object::Void {
                 host: "acme-cloud".into(),
                 number: 7,

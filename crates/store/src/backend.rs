@@ -371,6 +371,8 @@ pub trait Backend: Send {
     fn add_void(&mut self, row: &VoidRow) -> Result<i64>;
     /// Every void, by number.
     fn voids(&mut self) -> Result<Vec<VoidRow>>;
+    /// The void of event `(source, id)`, if it was voided.
+    fn void_of(&mut self, source: &str, id: &str) -> Result<Option<VoidRow>>;
 
     /// Claims an idempotency key: stores `row` unless the key is taken, and returns
     /// the row that holds it (the one stored before, or `row`). One statement.

@@ -285,6 +285,23 @@ const STATEMENT_COLUMNS: &str =
     "statement_id, contract, period, host, start_day, end_day, close_seq, settled, json, closed_at, seq";
 const CONTRIBUTION_COLUMNS: &str = "number, contract, by_party, kind, date, status, reference, proposed_by, \
      proposed_at, proposed_seq, decided_by, decided_at, decided_seq, seq";
+const VOID_COLUMNS: &str = "number, source, id, host, day, leaf, reason, actor, voided_at, seq";
+
+fn void_row(r: &postgres::Row) -> VoidRow {
+    VoidRow {
+        number: r.get(0),
+        source: r.get(1),
+        id: r.get(2),
+        host: r.get(3),
+        day: r.get(4),
+        leaf: r.get(5),
+        reason: r.get(6),
+        actor: r.get(7),
+        voided_at: r.get(8),
+        seq: r.get(9),
+    }
+}
+
 const TOKEN_COLUMNS: &str = "token_id, party, role, contracts, expires, sha256, created_at, revoked_at, seq";
 
 fn token_columns(r: &postgres::Row) -> crate::TokenColumns {
@@ -1276,24 +1293,20 @@ impl Backend for PgStore {
 
     fn voids(&mut self) -> Result<Vec<VoidRow>> {
         Ok(self
-            .query(
-                "SELECT number, source, id, host, day, leaf, reason, actor, voided_at, seq FROM voids ORDER BY number",
-                &[],
-            )?
+            .query(&format!("SELECT {VOID_COLUMNS} FROM voids ORDER BY number"), &[])?
             .iter()
-            .map(|r| VoidRow {
-                number: r.get(0),
-                source: r.get(1),
-                id: r.get(2),
-                host: r.get(3),
-                day: r.get(4),
-                leaf: r.get(5),
-                reason: r.get(6),
-                actor: r.get(7),
-                voided_at: r.get(8),
-                seq: r.get(9),
-            })
+            .map(void_row)
             .collect())
+    }
+
+    fn void_of(&mut self, source: &str, id: &str) -> Result<Option<VoidRow>> {
+        Ok(self
+            .query(
+                &format!("SELECT {VOID_COLUMNS} FROM voids WHERE source = $1 AND id = $2"),
+                &[&source, &id],
+            )?
+            .first()
+            .map(void_row))
     }
 
     fn claim_idempotency(&mut self, row: &IdempotencyRow) -> Result<IdempotencyRow> {

@@ -249,6 +249,23 @@ fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, [String; 8]
     ))
 }
 
+const VOID_COLUMNS: &str = "number, source, id, host, day, leaf, reason, actor, voided_at, seq";
+
+fn void_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VoidRow> {
+    Ok(VoidRow {
+        number: r.get(0)?,
+        source: r.get(1)?,
+        id: r.get(2)?,
+        host: r.get(3)?,
+        day: r.get(4)?,
+        leaf: r.get(5)?,
+        reason: r.get(6)?,
+        actor: r.get(7)?,
+        voided_at: r.get(8)?,
+        seq: r.get(9)?,
+    })
+}
+
 const TOKEN_COLUMNS: &str = "token_id, party, role, contracts, expires, sha256, created_at, revoked_at, seq";
 
 fn token_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::TokenColumns> {
@@ -826,24 +843,22 @@ impl Backend for SqliteStore {
     }
 
     fn voids(&mut self) -> Result<Vec<VoidRow>> {
-        let mut statement = self.connection.prepare(
-            "SELECT number, source, id, host, day, leaf, reason, actor, voided_at, seq FROM voids ORDER BY number",
-        )?;
-        let rows = statement.query_map([], |r| {
-            Ok(VoidRow {
-                number: r.get(0)?,
-                source: r.get(1)?,
-                id: r.get(2)?,
-                host: r.get(3)?,
-                day: r.get(4)?,
-                leaf: r.get(5)?,
-                reason: r.get(6)?,
-                actor: r.get(7)?,
-                voided_at: r.get(8)?,
-                seq: r.get(9)?,
-            })
-        })?;
+        let mut statement = self
+            .connection
+            .prepare(&format!("SELECT {VOID_COLUMNS} FROM voids ORDER BY number"))?;
+        let rows = statement.query_map([], void_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn void_of(&mut self, source: &str, id: &str) -> Result<Option<VoidRow>> {
+        Ok(self
+            .connection
+            .query_row(
+                &format!("SELECT {VOID_COLUMNS} FROM voids WHERE source = ?1 AND id = ?2"),
+                [source, id],
+                void_row,
+            )
+            .optional()?)
     }
 
     fn claim_idempotency(&mut self, row: &IdempotencyRow) -> Result<IdempotencyRow> {

@@ -1,0 +1,97 @@
+//! The `audit` endpoints: the log's entries and chain, and `audit verify` as a job.
+
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, StatusCode};
+use revshare_app::audit::LogPage;
+use revshare_app::Ctx;
+use serde::Deserialize;
+
+use super::{Document, Result};
+use crate::api::{read, write, Answer, Bearer, Body, Scope, P, Q};
+use crate::error::ErrorBody;
+use crate::state::State;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AfterQuery {
+    /// Only entries after this seq.
+    pub after_seq: Option<i64>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/audit/chain", tag = "audit", security(("bearer" = [])), params(AfterQuery),
+    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn chain(AxumState(state): AxumState<State>, bearer: Bearer, Q(query): Q<AfterQuery>) -> Result<Answer> {
+    let page = LogPage::new(query.after_seq, query.limit, query.cursor.as_deref())?;
+    read(&state, bearer, move |backend, _, _| {
+        revshare_app::audit::links_page(backend, page)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/v1/audit/entries", tag = "audit", security(("bearer" = [])), params(AfterQuery),
+    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn entries(AxumState(state): AxumState<State>, bearer: Bearer, Q(query): Q<AfterQuery>) -> Result<Answer> {
+    let page = LogPage::new(query.after_seq, query.limit, query.cursor.as_deref())?;
+    read(&state, bearer, move |backend, _, actor| {
+        revshare_app::audit::entries_page(backend, actor, page)
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SinceQuery {
+    /// Skip re-rating statements closed at or before this entry.
+    pub since_seq: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/v1/audit/verify", tag = "audit", security(("bearer" = [])), params(SinceQuery),
+    responses((status = 202, body = Document, description = "The job, running"), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn start_verify(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    headers: HeaderMap,
+    Q(query): Q<SinceQuery>,
+    scope: Scope,
+    Body(body): Body,
+) -> Result<Answer> {
+    let since = query.since_seq;
+    let runner = state.clone();
+    write(
+        &state,
+        bearer,
+        &headers,
+        scope,
+        body.to_vec(),
+        StatusCode::ACCEPTED,
+        move |backend, _, actor, _| {
+            let job = revshare_app::jobs::start_verify(backend, Ctx::now(actor))?;
+            let (id, actor) = (job.id.clone(), actor.clone());
+            // Long work runs after the answer, on a connection of its own.
+            tokio::task::spawn_blocking(move || {
+                if let Ok(mut backend) = runner.pool.get() {
+                    let _ =
+                        revshare_app::jobs::run_verify(backend.as_mut(), &runner.keys, Ctx::now(&actor), &id, since);
+                }
+            });
+            Ok(job)
+        },
+    )
+    .await
+}
+
+#[utoipa::path(get, path = "/v1/audit/verify/{job}", tag = "audit", security(("bearer" = [])),
+    params(("job" = String, Path)),
+    responses((status = 200, body = Document), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn verify_job(AxumState(state): AxumState<State>, bearer: Bearer, P(job): P<String>) -> Result<Answer> {
+    read(&state, bearer, move |backend, _, actor| {
+        revshare_app::jobs::get(backend, actor, &job)
+    })
+    .await
+}

@@ -1,0 +1,120 @@
+//! The `parties` endpoints: parties and tokens.
+
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, StatusCode};
+use revshare_app::{AppError, Ctx, Role};
+
+use super::{day, parse, Result};
+use crate::api::{json_body, read, write, Answer, Bearer, Body, Scope, P, Q};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::State;
+use crate::views::*;
+
+#[utoipa::path(get, path = "/v1/parties", tag = "parties", security(("bearer" = [])), params(Paging),
+    responses((status = 200, body = Page<crate::views::Party>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+pub async fn parties(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
+    read(&state, bearer, move |backend, _, actor| {
+        let page = revshare_app::parties::list_page(backend, Ctx::now(actor), paging.limit, paging.cursor.as_deref())?;
+        Ok(Page::of(page, crate::views::Party::of))
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/parties", tag = "parties", security(("bearer" = [])), request_body = NewParty,
+    responses((status = 201, body = crate::views::Party), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn add_party(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    headers: HeaderMap,
+    scope: Scope,
+    Body(body): Body,
+) -> Result<Answer> {
+    let new: NewParty = json_body(&headers, &body)?;
+    write(
+        &state,
+        bearer,
+        &headers,
+        scope,
+        body.to_vec(),
+        StatusCode::CREATED,
+        move |backend, shared, actor, _| {
+            let row = revshare_app::parties::add(backend, &shared.keys, Ctx::now(actor), &new.id, new.name.as_deref())?;
+            Ok(crate::views::Party::of(row))
+        },
+    )
+    .await
+}
+
+#[utoipa::path(get, path = "/v1/tokens", tag = "parties", security(("bearer" = [])), params(Paging),
+    responses((status = 200, body = Page<Token>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+pub async fn tokens(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
+    read(&state, bearer, move |backend, _, actor| {
+        let page = revshare_app::tokens::list_page(backend, Ctx::now(actor), paging.limit, paging.cursor.as_deref())?;
+        Ok(Page::of(page, |r| Token::of(r, None)))
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/tokens", tag = "parties", security(("bearer" = [])), request_body = NewToken,
+    responses((status = 201, body = Token, description = "The token, shown this once"), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn add_token(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    headers: HeaderMap,
+    scope: Scope,
+    Body(body): Body,
+) -> Result<Answer> {
+    let new: NewToken = json_body(&headers, &body)?;
+    let token = revshare_app::tokens::NewToken {
+        party: new.party,
+        role: parse(Role::parse(&new.role), || {
+            format!(
+                "role: `{}` must be operator, licensor, host, beneficiary or auditor",
+                new.role
+            )
+        })?,
+        contracts: new.contracts,
+        expires: new.expires.as_deref().map(|e| day("expires", e)).transpose()?,
+    };
+    // A replayed answer would repeat the secret: token creation takes no key.
+    if headers.contains_key("idempotency-key") {
+        return Err(ApiError::from(AppError::Invalid(
+            "Idempotency-Key: a token is shown once, so creating one cannot be repeated".into(),
+        )));
+    }
+    write(
+        &state,
+        bearer,
+        &headers,
+        scope,
+        body.to_vec(),
+        StatusCode::CREATED,
+        move |backend, shared, actor, _| {
+            let created = revshare_app::tokens::create(backend, &shared.keys, Ctx::now(actor), &token)?;
+            Ok(Token::of(created.row, Some(created.token)))
+        },
+    )
+    .await
+}
+
+#[utoipa::path(delete, path = "/v1/tokens/{token_id}", tag = "parties", security(("bearer" = [])),
+    params(("token_id" = String, Path)),
+    responses((status = 200, body = Token), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn revoke_token(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    P(token_id): P<String>,
+) -> Result<Answer> {
+    read(&state, bearer, move |backend, shared, actor| {
+        Ok(Token::of(
+            revshare_app::tokens::revoke(backend, &shared.keys, Ctx::now(actor), &token_id)?,
+            None,
+        ))
+    })
+    .await
+}

@@ -1,0 +1,239 @@
+//! The `statements` endpoints: closing a period, statements, proofs, leaves, inputs.
+
+use axum::extract::State as AxumState;
+use axum::http::{header, HeaderMap, StatusCode};
+use revshare_app::close::{CloseRequest, Grace};
+use revshare_app::{AppError, Ctx};
+use revshare_core::verify::TreeName;
+use serde::Deserialize;
+
+use super::{parse, period, statement_id, Document, EventKey, Result};
+use crate::api::{read, write, Answer, Bearer, Body, Scope, P, Q};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::{blocking, State};
+use crate::views::*;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CloseQuery {
+    /// Only this contract.
+    pub contract: Option<String>,
+    /// Rate and answer the unsigned statements; store nothing.
+    pub dry_run: Option<bool>,
+    /// Close a period without events after one with some.
+    pub allow_empty: Option<bool>,
+    /// Seconds after the period's end before it may close (0 to a year).
+    pub grace_seconds: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/v1/periods/{period}/close", tag = "statements", security(("bearer" = [])),
+    params(("period" = String, Path, description = "2026-10 or 2026-Q4"), CloseQuery),
+    responses((status = 200, body = CloseAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn close(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    headers: HeaderMap,
+    P(period_text): P<String>,
+    Q(query): Q<CloseQuery>,
+    scope: Scope,
+    Body(body): Body,
+) -> Result<Answer> {
+    let request = CloseRequest {
+        period: period(&period_text)?,
+        contract: query.contract,
+        grace: Grace::new(query.grace_seconds.unwrap_or(0)).map_err(ApiError::from)?,
+        dry_run: query.dry_run.unwrap_or(false),
+        allow_empty: query.allow_empty.unwrap_or(false),
+    };
+    write(
+        &state,
+        bearer,
+        &headers,
+        scope,
+        body.to_vec(),
+        StatusCode::OK,
+        move |backend, shared, actor, _| {
+            let outcome = revshare_app::close::close(backend, &shared.keys, Ctx::now(actor), &request)?;
+            let closed = outcome.statements.iter().filter(|s| s.new && !request.dry_run).count();
+            shared.metrics.closes.inc_by(closed as u64);
+            // The close wrote these itself: one that does not read back is a broken
+            // invariant, answered `integrity`, never a `null` in its place.
+            let broken =
+                |e: serde_json::Error| AppError::Integrity(format!("a closed statement does not read back: {e}"));
+            let contracts = outcome
+                .contracts
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<std::result::Result<_, _>>();
+            let statements = outcome
+                .statements
+                .iter()
+                .map(|s| serde_json::from_str(&s.json))
+                .collect::<std::result::Result<_, _>>();
+            Ok(CloseAnswer {
+                period: request.period.to_string(),
+                dry_run: request.dry_run,
+                contracts: contracts.map_err(broken)?,
+                unselected: outcome
+                    .unselected
+                    .into_iter()
+                    .map(|(host, events)| Unselected { host, events })
+                    .collect(),
+                statements: statements.map_err(broken)?,
+            })
+        },
+    )
+    .await
+}
+
+// ---- statements ----
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatementsQuery {
+    pub contract: Option<String>,
+    pub period: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/statements", tag = "statements", security(("bearer" = [])), params(StatementsQuery),
+    responses((status = 200, body = Page<StatementEntry>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn statements(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    Q(query): Q<StatementsQuery>,
+) -> Result<Answer> {
+    if let Some(p) = &query.period {
+        period(p)?;
+    }
+    read(&state, bearer, move |backend, _, actor| {
+        let page = revshare_app::statements::entries_page(
+            backend,
+            actor,
+            (query.contract.as_deref(), query.period.as_deref()),
+            query.limit,
+            query.cursor.as_deref(),
+        )?;
+        Ok(Page::of(page, |e| e))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/v1/statements/{contract}/{period}", tag = "statements", security(("bearer" = [])),
+    params(("contract" = String, Path), ("period" = String, Path)),
+    responses((status = 200, description = "The signed statement exactly as stored (for a beneficiary, its signed payout notice); `Accept: text/csv` gives the CSV form", body = Document),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn statement(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    headers: HeaderMap,
+    P((contract, period_text)): P<(String, String)>,
+) -> Result<Answer> {
+    let id = statement_id(&contract, &period_text)?;
+    let csv = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"));
+    blocking(&state, move |backend, _| {
+        let document =
+            revshare_app::statements::document_for_token(backend, bearer.token()?, &id, revshare_app::now())?;
+        match (&document, csv) {
+            (revshare_app::statements::Document::Statement(shown), true) => Ok(Answer::raw(
+                "text/csv",
+                revshare_app::render::statement_csv(std::slice::from_ref(&shown.statement))?.into_bytes(),
+            )),
+            _ => Ok(Answer::raw("application/json", document.json().as_bytes().to_vec())),
+        }
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/v1/statements/{contract}/{period}/proof", tag = "statements", security(("bearer" = [])),
+    params(("contract" = String, Path), ("period" = String, Path), EventKey),
+    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn proof(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    P((contract, period_text)): P<(String, String)>,
+    Q(key): Q<EventKey>,
+) -> Result<Answer> {
+    let id = statement_id(&contract, &period_text)?;
+    read(&state, bearer, move |backend, _, actor| {
+        revshare_app::statements::prove(backend, actor, &id, &key.source, &key.id)
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LeavesQuery {
+    /// `events`, `prior_period:PERIOD` or `voided:PERIOD`.
+    pub tree: String,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/statements/{contract}/{period}/leaves", tag = "statements", security(("bearer" = [])),
+    params(("contract" = String, Path), ("period" = String, Path), LeavesQuery),
+    responses((status = 200, body = LeavesPage, description = "One page of the tree's leaves; `Accept: application/octet-stream` gives them as raw 32-byte leaves"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn leaves(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    headers: HeaderMap,
+    P((contract, period_text)): P<(String, String)>,
+    Q(query): Q<LeavesQuery>,
+) -> Result<Answer> {
+    let id = statement_id(&contract, &period_text)?;
+    let tree = parse(TreeName::parse(&query.tree), || {
+        format!(
+            "tree: `{}` is not events, prior_period:PERIOD or voided:PERIOD",
+            query.tree
+        )
+    })?;
+    let raw = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/octet-stream"));
+    blocking(&state, move |backend, _| {
+        let actor = bearer.actor(backend)?;
+        let (count, page) =
+            revshare_app::statements::leaves_page(backend, &actor, &id, &tree, query.limit, query.cursor.as_deref())?;
+        if raw {
+            return Ok(Answer::raw("application/octet-stream", page.items.concat()));
+        }
+        Answer::json(
+            StatusCode::OK,
+            &LeavesPage {
+                statement_id: id,
+                tree: tree.to_string(),
+                count,
+                leaves: page.items.iter().map(hex::encode).collect(),
+                next_cursor: page.next_cursor,
+            },
+        )
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/v1/statements/{contract}/{period}/inputs", tag = "statements", security(("bearer" = [])),
+    params(("contract" = String, Path), ("period" = String, Path)),
+    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn inputs(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    P((contract, period_text)): P<(String, String)>,
+) -> Result<Answer> {
+    let id = statement_id(&contract, &period_text)?;
+    read(&state, bearer, move |backend, _, actor| {
+        revshare_app::statements::inputs(backend, actor, &id)
+    })
+    .await
+}
