@@ -5,11 +5,9 @@
 use revshare_core::audit::{Entry, Link};
 
 use crate::access::Own;
+use crate::limits::PAGE_MAX;
 use crate::page::Page;
 use crate::{Actor, Backend, Result};
-
-/// The most entries one call returns.
-pub const PAGE_MAX: usize = 1000;
 
 /// Up to `limit` (at most [`PAGE_MAX`]) entries after `after` that the actor reads
 /// in full (those about its own objects), ascending.

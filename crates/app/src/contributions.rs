@@ -10,13 +10,11 @@ use revshare_store::backend::ContributionRow;
 
 use crate::access::{require, Permission};
 use crate::keys::Keys;
+use crate::limits::REFERENCE_CHARS_MAX;
 use crate::rows::{object, payload};
 use crate::tx::{self, Tx};
 use crate::Field;
 use crate::{AppError, Backend, Ctx, Result};
-
-/// The longest reference a contribution keeps.
-pub const REFERENCE_CHARS_MAX: usize = 2000;
 
 /// A proposed contribution.
 #[derive(Clone, Debug)]

@@ -7,12 +7,11 @@ use revshare_core::event::Timestamp;
 use revshare_store::backend::IdempotencyRow;
 use sha2::{Digest, Sha256};
 
+use crate::limits::IDEMPOTENCY_KEY_CHARS_MAX as KEY_CHARS_MAX;
 use crate::{Actor, AppError, Backend, Result};
 
 /// How long keys are kept at least.
 pub const KEPT_DAYS: i64 = 7;
-/// The longest key.
-pub const KEY_CHARS_MAX: usize = 255;
 
 /// What a claimed key says to do.
 pub enum Claim {

@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod import;
 pub mod jobs;
 pub mod keys;
+pub mod limits;
 pub mod locate;
 pub mod log;
 pub mod page;

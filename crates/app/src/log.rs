@@ -22,13 +22,11 @@ use revshare_store::backend::{CheckpointRow, CosignatureRow, RollbackRow, Witnes
 use revshare_store::StoreError;
 
 use crate::keys::Keys;
+use crate::limits::REASON_CHARS_MAX;
 use crate::rows::{object, payload};
 use crate::tx;
 use crate::Field;
 use crate::{AppError, Backend, Ctx, Result};
-
-/// The longest reason a rollback keeps.
-pub const REASON_CHARS_MAX: usize = 2000;
 
 /// The store's stored hashes, as the tree computations read them.
 pub(crate) struct StoredNodes<'b>(pub &'b mut dyn Backend);

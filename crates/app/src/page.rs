@@ -6,10 +6,8 @@
 use base64::Engine as _;
 use serde::Serialize;
 
+use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
 use crate::{AppError, Result};
-
-pub const LIMIT_DEFAULT: usize = 100;
-pub const LIMIT_MAX: usize = 1000;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Page<T> {
@@ -36,9 +34,9 @@ pub fn cursor_at(position: usize) -> String {
 
 /// The limit asked for, checked.
 pub fn limit(limit: Option<usize>) -> Result<usize> {
-    match limit.unwrap_or(LIMIT_DEFAULT) {
-        n @ 1..=LIMIT_MAX => Ok(n),
-        n => Err(AppError::Invalid(format!("limit: {n} must be from 1 to {LIMIT_MAX}"))),
+    match limit.unwrap_or(PAGE_DEFAULT) {
+        n @ 1..=PAGE_MAX => Ok(n),
+        n => Err(AppError::Invalid(format!("limit: {n} must be from 1 to {PAGE_MAX}"))),
     }
 }
 

@@ -5,12 +5,10 @@ use revshare_store::backend::PartyRow;
 
 use crate::access::{require, Permission};
 use crate::keys::Keys;
+use crate::limits::NAME_CHARS_MAX;
 use crate::setup::ensure_party;
 use crate::tx;
 use crate::{AppError, Backend, Ctx, Result};
-
-/// The longest display name a party keeps.
-pub const NAME_CHARS_MAX: usize = 200;
 
 /// Adds a party; an id already taken is a conflict.
 pub fn add(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, id: &str, name: Option<&str>) -> Result<PartyRow> {

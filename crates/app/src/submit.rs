@@ -13,12 +13,8 @@ use serde::Serialize;
 use crate::access::Permission;
 use crate::import::{prepare_rows, write_prepared, InputPlace, Prepared, PreparedRows, Rejected, Stamp};
 use crate::keys::Keys;
+use crate::limits::{BATCH_BYTES_MAX as BYTES_MAX, BATCH_EVENTS_MAX as EVENTS_MAX};
 use crate::{Actor, AppError, Backend, Result};
-
-/// The most events one batch holds.
-pub const EVENTS_MAX: u64 = 10_000;
-/// The largest batch body.
-pub const BYTES_MAX: usize = 16 << 20;
 
 /// The outcome of a batch (usage-events.md).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -13,13 +13,11 @@ use subtle::ConstantTimeEq;
 
 use crate::access::{require, Permission};
 use crate::keys::Keys;
+use crate::limits::TOKEN_CONTRACTS_MAX as CONTRACTS_MAX;
 use crate::rows::{object, payload};
 use crate::tx;
 use crate::Field;
 use crate::{Actor, AppError, Backend, Ctx, Result, Role};
-
-/// The most contracts one token is narrowed to.
-pub const CONTRACTS_MAX: usize = 100;
 
 /// What to create.
 #[derive(Clone, Debug)]

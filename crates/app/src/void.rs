@@ -7,14 +7,12 @@ use revshare_core::audit::Action;
 use revshare_store::backend::VoidRow;
 
 use crate::keys::Keys;
+use crate::limits::REASON_CHARS_MAX;
 use crate::rows::{object, payload};
 use crate::settle::VerifiedStatements;
 use crate::tx;
 use crate::Field;
 use crate::{AppError, Backend, Ctx, Result};
-
-/// The longest reason a void keeps.
-pub const REASON_CHARS_MAX: usize = 2000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Voided {

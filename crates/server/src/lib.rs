@@ -36,10 +36,7 @@ use crate::ingest::Ingest;
 use crate::observe::Metrics;
 use crate::state::{Pool, Shared, State};
 
-/// A usage batch's body, at most (api.md).
-pub const BATCH_BYTES_MAX: usize = 16 * 1024 * 1024;
-/// Any other body, at most.
-pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+pub use revshare_app::limits::{BATCH_BYTES_MAX, BODY_BYTES_MAX};
 /// How often expired idempotency keys are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 

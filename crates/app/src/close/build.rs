@@ -17,6 +17,8 @@ use crate::{AppError, Backend, Result};
 /// A statement as a close computes it, before signing.
 pub(crate) struct Built {
     pub statement: Statement,
+    /// What the close set on the statement, as values (not read back from it).
+    pub closing: Closing,
     pub trees: Vec<Tree>,
     pub settled: Vec<Settled>,
     pub host: String,
@@ -65,11 +67,12 @@ pub(crate) fn build(
             (rated, events, pending, version, summary)
         }
     };
-    let statement = closing_fields(rated.statement, &versions.id, period, version, closed_at, anchor)?;
+    let (statement, closing) = closing_fields(rated.statement, &versions.id, period, version, closed_at, anchor)?;
     let mut trees = vec![events];
     trees.extend(pending.trees);
     Ok(Some(Built {
         statement,
+        closing,
         trees,
         settled: pending.settled,
         host: version.host.clone(),
@@ -120,6 +123,14 @@ fn rate_own(
     Ok((rated, events_tree, summary))
 }
 
+/// The fields a close sets on a statement that identify and date it.
+pub(crate) struct Closing {
+    pub statement_id: String,
+    pub closed_at: String,
+    pub due_date: String,
+    pub audit_head: AuditHead,
+}
+
 /// The fields a close adds to a rated statement.
 fn closing_fields(
     mut statement: Statement,
@@ -128,18 +139,24 @@ fn closing_fields(
     version: &Contract,
     closed_at: &str,
     anchor: &AuditHead,
-) -> Result<Statement> {
-    statement.statement_id = Some(format!("{contract}/{period}"));
+) -> Result<(Statement, Closing)> {
+    let closing = Closing {
+        statement_id: format!("{contract}/{period}"),
+        closed_at: closed_at.to_string(),
+        due_date: due_date(closed_at, version)?,
+        audit_head: anchor.clone(),
+    };
+    statement.statement_id = Some(closing.statement_id.clone());
     statement.contract_sha256 = Some(version.sha256.clone());
-    statement.closed_at = Some(closed_at.to_string());
-    statement.due_date = Some(due_date(closed_at, version)?);
-    statement.audit_head = Some(anchor.clone());
+    statement.closed_at = Some(closing.closed_at.clone());
+    statement.due_date = Some(closing.due_date.clone());
+    statement.audit_head = Some(closing.audit_head.clone());
     if let Some(member) = statement.integer_too_large() {
         return Err(AppError::Conflict(format!(
             "{contract}: {member} is 2^53 or more, which a statement cannot hold exactly (JCS)"
         )));
     }
-    Ok(statement)
+    Ok((statement, closing))
 }
 
 /// The UTC date of `closed_at` plus the contract's payment terms.

@@ -11,13 +11,13 @@ mod build;
 mod summary;
 mod term;
 
-use revshare_core::audit::{Action, Head};
+use revshare_core::audit::Action;
 use revshare_core::period::{day_start_rfc3339, rfc3339, Period};
 use revshare_core::statement::{PayoutNotice, Statement};
 use revshare_core::verify::{sign, sign_notice, statement_sha256};
 use revshare_store::backend::{NoticeRow, StatementRow, TreeRow};
 
-pub(crate) use build::{build, Built, Inputs};
+pub(crate) use build::{build, Built, Closing, Inputs};
 pub(crate) use summary::HostEvents;
 pub use summary::{day_ranges, ContractSummary, ExceptionNote};
 
@@ -35,7 +35,7 @@ use crate::{AppError, Backend, Ctx, Result};
 pub struct Grace(u32);
 
 impl Grace {
-    pub const MAX_SECONDS: i64 = 366 * 86_400;
+    pub const MAX_SECONDS: i64 = crate::limits::GRACE_SECONDS_MAX;
 
     pub fn new(seconds: i64) -> Result<Grace> {
         if !(0..=Grace::MAX_SECONDS).contains(&seconds) {
@@ -236,13 +236,14 @@ fn refuse_empty(summary: &ContractSummary, request: &CloseRequest) -> Result<()>
 fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Result<Closed> {
     let Built {
         mut statement,
+        closing,
         trees,
         settled,
         host,
         summary: _,
     } = built;
     sign(&mut statement, keys.signing());
-    let statement_id = statement.statement_id.clone().unwrap_or_default();
+    let statement_id = closing.statement_id.clone();
     let period = Period::parse(&statement.period)
         .ok_or_else(|| AppError::Integrity(format!("bad period {}", statement.period)))?;
     let json = statement.to_json_pretty();
@@ -256,7 +257,7 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
         close_seq: snapshot.seq,
         settled: serde_json::to_string(&settled).expect("settlements serialize"),
         json: json.clone(),
-        closed_at: statement.closed_at.clone().unwrap_or_default(),
+        closed_at: closing.closed_at.clone(),
         seq: 0,
     };
     let tree_rows: Vec<TreeRow> = trees
@@ -269,7 +270,7 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
             leaves: tree.leaves.concat(),
         })
         .collect();
-    let notices = payout_notices(&statement, keys);
+    let notices = payout_notices(&statement, &closing, keys);
     let entry = tx.record(Action::StatementClosed, object::statement(&statement_id), payload(&row))?;
     row.seq = entry.seq as i64;
     if !tx.backend.insert_statement(&row, &tree_rows, &notices)? {
@@ -286,8 +287,7 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
 }
 
 /// A signed payout notice for each beneficiary that is neither licensor nor host.
-fn payout_notices(statement: &Statement, keys: &Keys) -> Vec<NoticeRow> {
-    let statement_id = statement.statement_id.clone().unwrap_or_default();
+fn payout_notices(statement: &Statement, closing: &Closing, keys: &Keys) -> Vec<NoticeRow> {
     let sha256 = statement_sha256(statement);
     statement
         .payouts
@@ -296,24 +296,21 @@ fn payout_notices(statement: &Statement, keys: &Keys) -> Vec<NoticeRow> {
         .map(|(beneficiary, payout)| {
             let mut notice = PayoutNotice {
                 kind: revshare_core::statement::NoticeKind::PayoutNotice,
-                statement_id: statement_id.clone(),
+                statement_id: closing.statement_id.clone(),
                 statement_sha256: sha256.clone(),
                 contract: statement.contract.clone(),
                 period: statement.period.clone(),
                 currency: statement.currency.clone(),
-                closed_at: statement.closed_at.clone().unwrap_or_default(),
-                due_date: statement.due_date.clone().unwrap_or_default(),
+                closed_at: closing.closed_at.clone(),
+                due_date: closing.due_date.clone(),
                 beneficiary: beneficiary.clone(),
                 payout: payout.clone(),
-                audit_head: statement
-                    .audit_head
-                    .clone()
-                    .unwrap_or_else(|| Head::EMPTY.anchor(&revshare_core::log_tree::EMPTY_ROOT)),
+                audit_head: closing.audit_head.clone(),
                 signature: None,
             };
             sign_notice(&mut notice, keys.signing());
             NoticeRow {
-                statement_id: statement_id.clone(),
+                statement_id: closing.statement_id.clone(),
                 beneficiary: beneficiary.clone(),
                 json: notice.to_json_pretty(),
             }

@@ -1,0 +1,24 @@
+//! The limits on what a caller controls, each defined once here (ARCHITECTURE.md
+//! lists them; the core's own, on events, contracts and tables, live with their
+//! parsers).
+
+/// A void's or an accepted rollback's reason, in characters.
+pub const REASON_CHARS_MAX: usize = 2000;
+/// A contribution's reference, in characters.
+pub const REFERENCE_CHARS_MAX: usize = 2000;
+/// A party's legal name, in characters.
+pub const NAME_CHARS_MAX: usize = 200;
+/// The contracts a token may be narrowed to.
+pub const TOKEN_CONTRACTS_MAX: usize = 100;
+/// An `Idempotency-Key`, in characters.
+pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
+/// Items in a page of a list: by default, and at most.
+pub const PAGE_DEFAULT: usize = 100;
+pub const PAGE_MAX: usize = 1000;
+/// A usage batch posted over HTTP: events, and bytes.
+pub const BATCH_EVENTS_MAX: u64 = 10_000;
+pub const BATCH_BYTES_MAX: usize = 16 << 20;
+/// Any other request body, in bytes.
+pub const BODY_BYTES_MAX: usize = 1 << 20;
+/// Seconds a close waits after its period's end: at most a year.
+pub const GRACE_SECONDS_MAX: i64 = 366 * 86_400;
