@@ -9,12 +9,53 @@ use crate::keys::Keys;
 use crate::verify_store::Report;
 use crate::{Actor, AppError, Backend, Ctx, Result};
 
+/// What a job does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    AuditVerify,
+}
+
+/// Where a job stands: running, then done with a report that holds or failed, or
+/// stopped by an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Running,
+    Holds,
+    Failed,
+    Error,
+}
+
+impl JobKind {
+    const ALL: [JobKind; 1] = [JobKind::AuditVerify];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::AuditVerify => "audit_verify",
+        }
+    }
+}
+
+impl JobState {
+    const ALL: [JobState; 4] = [JobState::Running, JobState::Holds, JobState::Failed, JobState::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Holds => "holds",
+            JobState::Failed => "failed",
+            JobState::Error => "error",
+        }
+    }
+}
+
 /// A job as the API shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Job {
     pub id: String,
-    pub kind: String,
-    pub state: String,
+    pub kind: JobKind,
+    pub state: JobState,
     pub created_at: String,
     pub finished_at: Option<String>,
     /// The report, once done.
@@ -22,15 +63,30 @@ pub struct Job {
 }
 
 impl Job {
-    fn of(row: JobRow) -> Job {
-        Job {
+    /// A stored job, read back: a kind, state or report this build never writes was
+    /// edited behind the service's back.
+    fn of(row: JobRow) -> Result<Job> {
+        let broken = |what: &str| AppError::Integrity(format!("job {}: its {what} does not read back", row.id));
+        let kind = JobKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == row.kind)
+            .ok_or_else(|| broken("kind"))?;
+        let state = JobState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == row.state)
+            .ok_or_else(|| broken("state"))?;
+        let result = match &row.result {
+            Some(text) => Some(serde_json::from_str(text).map_err(|_| broken("report"))?),
+            None => None,
+        };
+        Ok(Job {
             id: row.id,
-            kind: row.kind,
-            state: row.state,
+            kind,
+            state,
             created_at: row.created_at,
             finished_at: row.finished_at,
-            result: row.result.and_then(|r| serde_json::from_str(&r).ok()),
-        }
+            result,
+        })
     }
 }
 
@@ -41,15 +97,15 @@ pub fn start_verify(backend: &mut dyn Backend, ctx: Ctx<'_>) -> Result<Job> {
     getrandom::fill(&mut id).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
     let row = JobRow {
         id: format!("J-{}", hex::encode(id)),
-        kind: "audit_verify".to_string(),
+        kind: JobKind::AuditVerify.as_str().to_string(),
         actor: ctx.actor.id().to_string(),
-        state: "running".to_string(),
+        state: JobState::Running.as_str().to_string(),
         result: None,
         created_at: ctx.time(),
         finished_at: None,
     };
     backend.add_job(&row)?;
-    Ok(Job::of(row))
+    Job::of(row)
 }
 
 /// Runs a recorded `audit verify` job (with the server's key file: the log is also
@@ -67,16 +123,23 @@ pub fn run_verify(
     let outcome: Result<Report> = crate::verify_store::verify_with_keys(backend, ctx.actor, keys, since_seq);
     let (state, result) = match outcome {
         Ok(report) => (
-            if report.holds() { "holds" } else { "failed" },
+            if report.holds() {
+                JobState::Holds
+            } else {
+                JobState::Failed
+            },
             serde_json::to_string(&report).expect("reports serialize"),
         ),
-        Err(error) => ("error", serde_json::json!({"error": error.to_string()}).to_string()),
+        Err(error) => (
+            JobState::Error,
+            serde_json::json!({"error": error.to_string()}).to_string(),
+        ),
     };
-    row.state = state.to_string();
+    row.state = state.as_str().to_string();
     row.result = Some(result);
     row.finished_at = Some(ctx.time());
     backend.update_job(&row)?;
-    Ok(Job::of(row))
+    Job::of(row)
 }
 
 /// A job, to the actor that started it (or the operator). A role that cannot run
@@ -88,5 +151,5 @@ pub fn get(backend: &mut dyn Backend, actor: &Actor, id: &str) -> Result<Job> {
     if !crate::access::reads_job(actor, &row.actor) {
         return Err(missing());
     }
-    Ok(Job::of(row))
+    Job::of(row)
 }

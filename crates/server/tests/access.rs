@@ -630,7 +630,7 @@ fn setup() -> World {
         let ctx = Ctx { actor, now: ctx.now };
         let job = revshare_app::jobs::start_verify(backend, ctx).unwrap();
         let done = revshare_app::jobs::run_verify(backend, &keys, ctx, &job.id, None).unwrap();
-        assert_eq!(done.state, "holds", "{done:?}");
+        assert_eq!(done.state, revshare_app::jobs::JobState::Holds, "{done:?}");
         *field = job.id;
     }
     // Expired behind the service's back (after the jobs: audit verify would report the
