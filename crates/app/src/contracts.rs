@@ -146,9 +146,7 @@ pub fn list_page(
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<crate::page::Page<ContractRow>> {
-    let mut rows = list(backend, actor)?;
-    rows.sort_by_key(|r| r.seq);
-    crate::page::page(rows, limit, cursor)
+    crate::page::by_seq(list(backend, actor)?, |r| r.seq, limit, cursor)
 }
 
 /// One stored version (the latest unless `version`), if the actor reads it.

@@ -177,16 +177,14 @@ pub fn list(backend: &mut dyn Backend, actor: &crate::Actor) -> Result<Vec<Contr
         .collect())
 }
 
-/// One page of [`list`], in the order they were proposed.
+/// One page of [`list`], in the order they were proposed (the store's: by number).
 pub fn list_page(
     backend: &mut dyn Backend,
     actor: &crate::Actor,
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<crate::page::Page<ContributionRow>> {
-    let mut rows = list(backend, actor)?;
-    rows.sort_by_key(|r| r.number);
-    crate::page::page(rows, limit, cursor)
+    crate::page::page(list(backend, actor)?, limit, cursor)
 }
 
 /// Contribution steps are taken on a contract the actor reads (else it is not

@@ -40,6 +40,18 @@ pub fn limit(limit: Option<usize>) -> Result<usize> {
     }
 }
 
+/// One page of `items` once put in the order their rows were added (by the audit
+/// seq of the entry that added each).
+pub fn by_seq<T>(
+    mut items: Vec<T>,
+    seq: impl Fn(&T) -> i64,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<Page<T>> {
+    items.sort_by_key(seq);
+    page(items, limit, cursor)
+}
+
 /// One page of a list given in creation order.
 pub fn page<T>(items: Vec<T>, limit_asked: Option<usize>, cursor: Option<&str>) -> Result<Page<T>> {
     let limit = limit(limit_asked)?;

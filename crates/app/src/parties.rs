@@ -45,7 +45,5 @@ pub fn list_page(
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<crate::page::Page<PartyRow>> {
-    let mut rows = list(backend, ctx)?;
-    rows.sort_by_key(|r| r.seq);
-    crate::page::page(rows, limit, cursor)
+    crate::page::by_seq(list(backend, ctx)?, |r| r.seq, limit, cursor)
 }

@@ -161,14 +161,12 @@ pub fn registries(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<Regist
     Ok(backend.registries()?)
 }
 
-/// One page of [`registries`], in version order.
+/// One page of [`registries`], in version order (the store's).
 pub fn registries_page(
     backend: &mut dyn Backend,
     actor: &Actor,
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<crate::page::Page<RegistryRow>> {
-    let mut rows = registries(backend, actor)?;
-    rows.sort_by_key(|r| r.version);
-    crate::page::page(rows, limit, cursor)
+    crate::page::page(registries(backend, actor)?, limit, cursor)
 }

@@ -107,16 +107,15 @@ pub fn list(backend: &mut dyn Backend, ctx: Ctx<'_>) -> Result<Vec<TokenRow>> {
     Ok(backend.tokens()?)
 }
 
-/// One page of [`list`], in the order they were created (the second, then the id).
+/// One page of [`list`], in the order they were created (the store's: the second,
+/// then the id).
 pub fn list_page(
     backend: &mut dyn Backend,
     ctx: Ctx<'_>,
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<crate::page::Page<TokenRow>> {
-    let mut rows = list(backend, ctx)?;
-    rows.sort_by(|a, b| (&a.created_at, &a.token_id).cmp(&(&b.created_at, &b.token_id)));
-    crate::page::page(rows, limit, cursor)
+    crate::page::page(list(backend, ctx)?, limit, cursor)
 }
 
 /// Revokes a token; revoking it again changes nothing.

@@ -301,7 +301,7 @@ pub trait Backend: Send {
     fn add_token(&mut self, row: &TokenRow) -> Result<()>;
     /// Replaces a token's row (a revocation).
     fn update_token(&mut self, row: &TokenRow) -> Result<()>;
-    /// Every token, by creation.
+    /// Every token, by creation (`created_at`, then `token_id`).
     fn tokens(&mut self) -> Result<Vec<TokenRow>>;
     fn token(&mut self, token_id: &str) -> Result<Option<TokenRow>>;
 
@@ -321,6 +321,7 @@ pub trait Backend: Send {
     fn add_contribution(&mut self, row: &ContributionRow) -> Result<i64>;
     /// Replaces a contribution's row (a decision).
     fn update_contribution(&mut self, row: &ContributionRow) -> Result<()>;
+    /// Every contribution, by number.
     fn contributions(&mut self) -> Result<Vec<ContributionRow>>;
 
     /// Stores a batch in a write transaction it begins and leaves open, holding the
