@@ -12,7 +12,6 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub details: serde_json::Value,
     /// Seconds to wait (429).
     pub retry_after: Option<u64>,
 }
@@ -39,7 +38,6 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            details: serde_json::json!({}),
             retry_after: None,
         }
     }
@@ -70,7 +68,7 @@ impl ApiError {
             error: ErrorDetail {
                 code: self.code.to_string(),
                 message: self.message.clone(),
-                details: self.details.clone(),
+                details: serde_json::json!({}),
             },
         }
     }

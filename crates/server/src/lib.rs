@@ -12,6 +12,7 @@ mod api;
 mod error;
 mod ingest;
 mod log_routes;
+mod metrics;
 mod observe;
 pub mod openapi;
 mod routes;
@@ -33,7 +34,7 @@ pub use error::ApiError;
 pub use state::Rate;
 
 use crate::ingest::Ingest;
-use crate::observe::Metrics;
+use crate::metrics::Metrics;
 use crate::state::{Pool, Shared, State};
 
 pub use revshare_app::limits::{BATCH_BYTES_MAX, BODY_BYTES_MAX};
@@ -81,7 +82,7 @@ fn router(state: State) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/openapi.json", get(openapi::openapi))
         .route("/v1/keys", get(keys))
         .route("/v1/me", get(me))
         .route("/v1/events/void", post(void))

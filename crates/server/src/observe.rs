@@ -8,79 +8,12 @@ use axum::extract::{MatchedPath, Request, State as AxumState};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
 use crate::error::ApiError;
 use crate::state::State;
 
 /// Requests end after this long (long work, such as audit verification, is a job).
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-
-pub struct Metrics {
-    registry: Registry,
-    requests: IntCounterVec,
-    latency: HistogramVec,
-    pub events: IntCounterVec,
-    pub closes: IntCounter,
-}
-
-impl Metrics {
-    pub fn new() -> Metrics {
-        let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new("revshare_http_requests_total", "HTTP requests by route and status"),
-            &["route", "status"],
-        )
-        .expect("a valid metric");
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "revshare_http_request_duration_seconds",
-                "HTTP request latency by route",
-            )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-            ]),
-            &["route"],
-        )
-        .expect("a valid metric");
-        let events = IntCounterVec::new(
-            Opts::new("revshare_events_total", "Usage events posted, by outcome"),
-            &["outcome"],
-        )
-        .expect("a valid metric");
-        let closes = IntCounter::new("revshare_statements_closed_total", "Statements closed").expect("a valid metric");
-        for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(latency.clone()),
-            Box::new(events.clone()),
-            Box::new(closes.clone()),
-        ] {
-            registry.register(collector).expect("metrics register once");
-        }
-        Metrics {
-            registry,
-            requests,
-            latency,
-            events,
-            closes,
-        }
-    }
-
-    /// The Prometheus text format.
-    pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        let encoder = prometheus::TextEncoder::new();
-        // Encoding gathered families into a Vec cannot fail.
-        let _ = encoder.encode(&self.registry.gather(), &mut buffer);
-        String::from_utf8(buffer).unwrap_or_default()
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Metrics {
-        Metrics::new()
-    }
-}
 
 /// The token id a request names (its public part), for the logs.
 fn token_id(request: &Request) -> Option<String> {
@@ -154,16 +87,7 @@ pub async fn around(AxumState(state): AxumState<State>, request: Request, next: 
     }
     let status = response.status().as_u16();
     let latency = started.elapsed();
-    state
-        .metrics
-        .requests
-        .with_label_values(&[&route, &status.to_string()])
-        .inc();
-    state
-        .metrics
-        .latency
-        .with_label_values(&[&route])
-        .observe(latency.as_secs_f64());
+    state.metrics.request(&route, status, latency);
     log(&id, token.as_deref(), &method, &route, status, latency);
     response
 }

@@ -12,7 +12,7 @@ use revshare_app::{AppError, Backend, Location};
 
 use crate::error::ApiError;
 use crate::ingest::Ingest;
-use crate::observe::Metrics;
+use crate::metrics::Metrics;
 
 pub type State = Arc<Shared>;
 

@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
-type Result<T> = std::result::Result<T, ApiError>;
+pub(crate) type Result<T> = std::result::Result<T, ApiError>;
 
 /// A JSON object without a fixed shape here (a signed document, a report).
 #[derive(ToSchema)]

@@ -1,4 +1,5 @@
-//! The `service` endpoints: probes, metrics, the OpenAPI document, the public keys, the caller.
+//! The `service` endpoints: probes, metrics, the public keys, the caller (the OpenAPI
+//! document serves itself, `openapi.rs`).
 
 use axum::extract::State as AxumState;
 use axum::http::StatusCode;
@@ -28,11 +29,6 @@ pub async fn readyz(AxumState(state): AxumState<State>) -> Result<Answer> {
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(AxumState(state): AxumState<State>) -> Answer {
     Answer::raw("text/plain; version=0.0.4", state.metrics.render().into_bytes())
-}
-
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "service", responses((status = 200, body = Document)))]
-pub async fn openapi() -> Result<Answer> {
-    Answer::json(StatusCode::OK, &crate::openapi::document())
 }
 
 #[utoipa::path(get, path = "/v1/keys", tag = "service",
