@@ -97,13 +97,11 @@ impl Keys {
         Ok(keys)
     }
 
-    /// A new signing key for the store whose keys these are, written to `new_path`
-    /// (mode 0600, never over an existing file) and recorded in the store in the same
-    /// transaction as its audit entry. From then on the store signs with it, and only
-    /// its file opens the store; the old public key stays recorded, so statements it
-    /// signed keep verifying. The pseudonym key is kept: customers' pseudonyms never
-    /// change.
-    pub fn rotate(&self, backend: &mut dyn Backend, new_path: &Path, ctx: crate::Ctx<'_>) -> Result<Keys> {
+    /// The file half of a rotation (`setup`'s `Keys::rotate` records the key): a new
+    /// key file at `new_path` (mode 0600, never over an existing file) bound to this
+    /// store, its checkpoint file starting where this one is, and signing its first
+    /// checkpoint with both keys until [`Keys::end_rotation`].
+    pub(crate) fn begin_rotation(&self, backend: &mut dyn Backend, new_path: &Path) -> Result<Keys> {
         let current = store_key_id(backend)?;
         if current != self.public().key_id {
             return Err(key_error(format!(
@@ -123,16 +121,25 @@ impl Keys {
             Ok(kept) => kept.map_or(Ok(()), |kept| rotated.checkpoint_file()?.replace(&kept)),
             Err(error) => Err(error),
         };
-        rotated.previous = Some(self.signing.clone());
-        let recorded = carried.and_then(|()| crate::setup::add_signing_key(backend, &rotated, ctx));
-        rotated.previous = None;
-        if let Err(error) = recorded {
-            // Nothing refers to the new file: take it away again.
-            let _ = std::fs::remove_file(new_path);
-            let _ = std::fs::remove_file(checkpoint_path(new_path, &store_id));
+        if let Err(error) = carried {
+            rotated.abandon(new_path);
             return Err(error);
         }
+        rotated.previous = Some(self.signing.clone());
         Ok(rotated)
+    }
+
+    /// From now on only this key signs.
+    pub(crate) fn end_rotation(&mut self) {
+        self.previous = None;
+    }
+
+    /// Removes the files of a rotation that was not recorded: nothing refers to them.
+    pub(crate) fn abandon(&self, path: &Path) {
+        let _ = std::fs::remove_file(path);
+        if let Some(store_id) = &self.store_id {
+            let _ = std::fs::remove_file(checkpoint_path(path, store_id));
+        }
     }
 
     /// Reads a key file, without checking it against a store (see [`Keys::open`]).
@@ -342,7 +349,7 @@ pub fn public_keys(backend: &mut dyn Backend) -> Result<Vec<PublicKey>> {
 }
 
 /// The public keys of stored signing key rows.
-pub fn public_keys_of(rows: Vec<SigningKeyRow>) -> Vec<PublicKey> {
+pub(crate) fn public_keys_of(rows: Vec<SigningKeyRow>) -> Vec<PublicKey> {
     rows.into_iter()
         .map(|k| PublicKey {
             alg: k.alg,

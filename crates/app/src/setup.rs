@@ -75,6 +75,27 @@ fn adopt(key_file: &Path, store_id: &revshare_core::checkpoint::StoreId) -> Resu
 }
 
 /// Records the signing key of `keys` (the store signs with its latest), sealed by it.
+impl Keys {
+    /// A new signing key for the store whose keys these are, written to `new_path`
+    /// (mode 0600, never over an existing file) and recorded in the store in the same
+    /// transaction as its audit entry. From then on the store signs with it, and only
+    /// its file opens the store; the old public key stays recorded, so statements it
+    /// signed keep verifying. The pseudonym key is kept: customers' pseudonyms never
+    /// change.
+    pub fn rotate(&self, backend: &mut dyn Backend, new_path: &std::path::Path, ctx: Ctx<'_>) -> Result<Keys> {
+        let mut rotated = self.begin_rotation(backend, new_path)?;
+        let recorded = add_signing_key(backend, &rotated, ctx);
+        rotated.end_rotation();
+        match recorded {
+            Ok(()) => Ok(rotated),
+            Err(error) => {
+                rotated.abandon(new_path);
+                Err(error)
+            }
+        }
+    }
+}
+
 pub(crate) fn add_signing_key(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>) -> Result<()> {
     let public = keys.public();
     tx::write(backend, keys, ctx, |tx| record_key(tx, &public))
