@@ -10,7 +10,7 @@
 
 #![forbid(unsafe_code)]
 
-pub mod access;
+pub(crate) mod access;
 pub mod audit;
 mod checked;
 pub mod checkpoint_file;
@@ -32,11 +32,12 @@ pub mod render;
 pub mod rows;
 mod settle;
 pub mod setup;
-pub mod snapshot;
+pub(crate) mod snapshot;
 pub mod statements;
 pub mod submit;
 pub mod tables;
 pub mod tokens;
+mod trees;
 mod tx;
 pub mod verify_store;
 pub mod views;
@@ -325,7 +326,7 @@ impl Actor {
     /// The operator itself, who sees everything: at the command line, or with an
     /// operator token (whose party is only who holds it), neither acting for a party
     /// (`--as`) nor narrowed to contracts.
-    pub fn is_operator(&self) -> bool {
+    pub(crate) fn is_operator(&self) -> bool {
         self.role == Role::Operator && !self.acting_as && self.contracts.is_none()
     }
 

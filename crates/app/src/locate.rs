@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use crate::settle::VerifiedStatements;
 use crate::snapshot::Snapshot;
-use crate::statements::{split_leaves, tree_names};
+use crate::trees::split_leaves;
 use crate::{Actor, AppError, Backend, Result};
+use revshare_core::verify::tree_names;
 
 /// Where one event stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -175,7 +176,7 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
     let model = stored_model(backend, &key)?;
     let head = backend.audit_head()?;
     let snapshot = Snapshot::load(backend, head.seq as i64)?;
-    let void = snapshot.voids.get(&(source.to_string(), id.to_string())).cloned();
+    let void = backend.void_of(source, id)?.filter(|v| v.seq <= snapshot.seq);
     if let Some(void) = &void {
         located.not_counted.push(voided(void));
     }

@@ -6,10 +6,11 @@
 use revshare_core::event::Timestamp;
 use revshare_core::merkle::{self, Hash};
 use revshare_core::statement::Statement;
-use revshare_core::verify::{prove as build_proof, signed_tree, InclusionProof, TreeName};
+use revshare_core::verify::{prove as build_proof, signed_tree, tree_names, InclusionProof, TreeName};
 use revshare_store::backend::{StatementRead, StatementRow, TreeRow};
 
 use crate::settle::VerifiedStatements;
+use crate::trees::split_leaves;
 use crate::views::StatementEntry;
 use crate::{Actor, AppError, Backend, Result};
 
@@ -99,27 +100,6 @@ fn checked_tree(backend: &mut dyn Backend, shown: &Shown, tree: &TreeName) -> Re
     Ok(leaves)
 }
 
-/// A stored tree's leaves, 32 bytes each.
-pub(crate) fn split_leaves(row: &TreeRow) -> Result<Vec<Hash>> {
-    if !row.leaves.len().is_multiple_of(32) {
-        return Err(AppError::Integrity(format!(
-            "statement {}: tree `{}` holds {} bytes, not whole leaves",
-            row.statement_id,
-            row.tree,
-            row.leaves.len()
-        )));
-    }
-    Ok(row
-        .leaves
-        .chunks_exact(32)
-        .map(|c| {
-            let mut leaf = [0u8; 32];
-            leaf.copy_from_slice(c);
-            leaf
-        })
-        .collect())
-}
-
 /// The leaves of one of a statement's trees, in tree order.
 pub fn leaves(backend: &mut dyn Backend, actor: &Actor, statement_id: &str, tree: &TreeName) -> Result<Leaves> {
     let shown = show(backend, actor, statement_id)?;
@@ -129,22 +109,6 @@ pub fn leaves(backend: &mut dyn Backend, actor: &Actor, statement_id: &str, tree
         tree: tree.clone(),
         leaves,
     })
-}
-
-/// The trees a statement signs: `events`, then each adjustment's.
-pub fn tree_names(statement: &Statement) -> Vec<TreeName> {
-    let mut names = vec![TreeName::Events];
-    for adjustment in &statement.adjustments {
-        if let Some(period) = &adjustment.period {
-            if adjustment.events.is_some() {
-                names.push(TreeName::PriorPeriod(period.clone()));
-            }
-            if adjustment.voided.is_some() {
-                names.push(TreeName::Voided(period.clone()));
-            }
-        }
-    }
-    names
 }
 
 /// The inclusion proof of event `(source, id)` in a closed statement: in the tree
@@ -450,4 +414,37 @@ pub fn leaves_page(
     let leaves = leaves(backend, actor, statement_id, tree)?.leaves;
     let count = leaves.len() as u64;
     Ok((count, crate::page::page(leaves, limit, cursor)?))
+}
+
+/// The list entries of what a party reads (`views` holds the form both edges show).
+impl StatementEntry {
+    pub(crate) fn of_statement(shown: &Shown) -> StatementEntry {
+        let s = &shown.statement;
+        StatementEntry {
+            statement_id: shown.row.statement_id.clone(),
+            contract: s.contract.clone(),
+            period: s.period.clone(),
+            currency: s.currency.clone(),
+            closed_at: s.closed_at.clone(),
+            due_date: s.due_date.clone(),
+            total: Some(s.total.clone()),
+            events: Some(s.events.count),
+            payout: None,
+        }
+    }
+
+    pub(crate) fn of_notice(shown: &NoticeShown) -> StatementEntry {
+        let n = &shown.notice;
+        StatementEntry {
+            statement_id: n.statement_id.clone(),
+            contract: n.contract.clone(),
+            period: n.period.clone(),
+            currency: n.currency.clone(),
+            closed_at: Some(n.closed_at.clone()),
+            due_date: Some(n.due_date.clone()),
+            total: None,
+            events: None,
+            payout: Some(n.payout.clone()),
+        }
+    }
 }

@@ -225,35 +225,3 @@ pub struct StatementEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payout: Option<String>,
 }
-
-impl StatementEntry {
-    pub fn of_statement(shown: &crate::statements::Shown) -> StatementEntry {
-        let s = &shown.statement;
-        StatementEntry {
-            statement_id: shown.row.statement_id.clone(),
-            contract: s.contract.clone(),
-            period: s.period.clone(),
-            currency: s.currency.clone(),
-            closed_at: s.closed_at.clone(),
-            due_date: s.due_date.clone(),
-            total: Some(s.total.clone()),
-            events: Some(s.events.count),
-            payout: None,
-        }
-    }
-
-    pub fn of_notice(shown: &crate::statements::NoticeShown) -> StatementEntry {
-        let n = &shown.notice;
-        StatementEntry {
-            statement_id: n.statement_id.clone(),
-            contract: n.contract.clone(),
-            period: n.period.clone(),
-            currency: n.currency.clone(),
-            closed_at: Some(n.closed_at.clone()),
-            due_date: Some(n.due_date.clone()),
-            total: None,
-            events: None,
-            payout: Some(n.payout.clone()),
-        }
-    }
-}

@@ -331,27 +331,7 @@ pub fn selects<'r>(
     licensor_owns(registry_on(period.start()), contract.licensor(), model).then_some(period)
 }
 
-/// Why an event is not rated (in the order the checks apply; statements list them
-/// by name, bytewise).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExceptionKind {
-    UnlicensedModel,
-    ProhibitedUse,
-    NoRate,
-    NoFxRate,
-}
-
-impl ExceptionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExceptionKind::UnlicensedModel => "unlicensed_model",
-            ExceptionKind::ProhibitedUse => "prohibited_use",
-            ExceptionKind::NoRate => "no_rate",
-            ExceptionKind::NoFxRate => "no_fx_rate",
-        }
-    }
-}
+pub use crate::statement::ExceptionKind;
 
 /// What rates an event group (step 3): its use-case rule, and the FX rate into the
 /// contract currency (`None`: already in it).

@@ -148,7 +148,7 @@ impl Reason {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExceptionRow {
-    pub kind: crate::rating::ExceptionKind,
+    pub kind: ExceptionKind,
     pub currency: String,
     pub events: u64,
     pub revenue: String,
@@ -215,7 +215,7 @@ impl PayoutNotice {
 }
 
 /// The largest integer a statement may hold: JCS writes numbers as IEEE doubles.
-pub const INTEGER_MAX: u128 = (1 << 53) - 1;
+pub const INTEGER_MAX: u128 = crate::event::INTEGER_MAX as u128;
 
 impl Statement {
     /// The first integer member at or above 2^53, if any (statements.md: integers
@@ -245,5 +245,27 @@ impl Statement {
             .into_iter()
             .find(|(_, value)| *value > INTEGER_MAX)
             .map(|(field, value)| format!("{field} = {value}"))
+    }
+}
+
+/// Why an event is not rated (in the order the checks apply; statements list them
+/// by name, bytewise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionKind {
+    UnlicensedModel,
+    ProhibitedUse,
+    NoRate,
+    NoFxRate,
+}
+
+impl ExceptionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExceptionKind::UnlicensedModel => "unlicensed_model",
+            ExceptionKind::ProhibitedUse => "prohibited_use",
+            ExceptionKind::NoRate => "no_rate",
+            ExceptionKind::NoFxRate => "no_fx_rate",
+        }
     }
 }

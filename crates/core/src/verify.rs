@@ -295,6 +295,22 @@ pub struct InclusionProof {
     pub root: String,
 }
 
+/// The trees a statement signs: `events`, then each adjustment's.
+pub fn tree_names(statement: &Statement) -> Vec<TreeName> {
+    let mut names = vec![TreeName::Events];
+    for adjustment in &statement.adjustments {
+        if let Some(period) = &adjustment.period {
+            if adjustment.events.is_some() {
+                names.push(TreeName::PriorPeriod(period.clone()));
+            }
+            if adjustment.voided.is_some() {
+                names.push(TreeName::Voided(period.clone()));
+            }
+        }
+    }
+    names
+}
+
 /// The name of one of a statement's trees.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TreeName {

@@ -36,8 +36,9 @@ use crate::keys::Keys;
 use crate::rows::object;
 use crate::settle::VerifiedStatements;
 use crate::snapshot::Snapshot;
-use crate::statements::{split_leaves, tree_names};
+use crate::trees::split_leaves;
 use crate::{AppError, Backend, Result};
+use revshare_core::verify::tree_names;
 
 /// One thing that does not hold, named.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
