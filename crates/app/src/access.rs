@@ -74,7 +74,7 @@ impl Permission {
 }
 
 /// Refuses an action the actor's role never takes.
-pub fn require(actor: &Actor, action: Permission) -> Result<()> {
+pub(crate) fn require(actor: &Actor, action: Permission) -> Result<()> {
     if action.allows(actor.role()) {
         return Ok(());
     }
@@ -86,7 +86,7 @@ pub fn require(actor: &Actor, action: Permission) -> Result<()> {
 }
 
 /// [`require`], for an action a party takes for itself: that party.
-pub fn require_party(actor: &Actor, action: Permission) -> Result<&str> {
+pub(crate) fn require_party(actor: &Actor, action: Permission) -> Result<&str> {
     require(actor, action)?;
     actor
         .party()
@@ -97,7 +97,7 @@ pub fn require_party(actor: &Actor, action: Permission) -> Result<&str> {
 /// contracts, those whose splits name a beneficiary, the ones an auditor's token
 /// names; everything for the operator. A token narrowed with `--contract` sees only
 /// those.
-pub fn owns_contract(actor: &Actor, contract: &ContractVersions) -> bool {
+pub(crate) fn owns_contract(actor: &Actor, contract: &ContractVersions) -> bool {
     if actor
         .contracts()
         .is_some_and(|narrowed| !narrowed.contains(&contract.id))
@@ -119,13 +119,13 @@ pub fn owns_contract(actor: &Actor, contract: &ContractVersions) -> bool {
 
 /// Whether the actor reads a contract, its statements, proofs, leaves and inputs:
 /// its own, except a beneficiary's, which receives payout notices only.
-pub fn reads_contract(actor: &Actor, contract: &ContractVersions) -> bool {
+pub(crate) fn reads_contract(actor: &Actor, contract: &ContractVersions) -> bool {
     reads_statements(actor) && owns_contract(actor, contract)
 }
 
 /// Whether the actor sees a host's events (voids, batches): the host itself, and
 /// the operator; an auditor or licensor sees them through statements only.
-pub fn owns_events_of(actor: &Actor, host: &str) -> bool {
+pub(crate) fn owns_events_of(actor: &Actor, host: &str) -> bool {
     match actor.role() {
         Role::Operator => true,
         Role::Host => actor.party() == Some(host),
@@ -136,7 +136,7 @@ pub fn owns_events_of(actor: &Actor, host: &str) -> bool {
 /// How the actor may void an event of `host`, or `None` when the event is not its
 /// to see (answered as never received): the operator any event, a host its own,
 /// within the void window. The role is checked first ([`Permission::VoidEvents`]).
-pub fn void_right(actor: &Actor, host: &str) -> Option<VoidRight> {
+pub(crate) fn void_right(actor: &Actor, host: &str) -> Option<VoidRight> {
     if !owns_events_of(actor, host) {
         return None;
     }
@@ -155,13 +155,13 @@ pub enum VoidRight {
 
 /// Whether the actor reads a job: the one that started it (`started_by`, an actor
 /// id) or the operator.
-pub fn reads_job(actor: &Actor, started_by: &str) -> bool {
+pub(crate) fn reads_job(actor: &Actor, started_by: &str) -> bool {
     actor.is_operator() || actor.id() == started_by
 }
 
 /// Refuses a contribution step by an actor that only reads contributions (an
 /// auditor); the contract is checked readable first.
-pub fn require_contribution_step(actor: &Actor) -> Result<()> {
+pub(crate) fn require_contribution_step(actor: &Actor) -> Result<()> {
     match actor.role() {
         Role::Auditor => Err(AppError::Forbidden(
             "an auditor token reads contributions; the parties of the contract take their steps".to_string(),
@@ -171,7 +171,7 @@ pub fn require_contribution_step(actor: &Actor) -> Result<()> {
 }
 
 /// What the actor sees of where an event of `host` is counted (see [`LocateScope`]).
-pub fn locate_scope(actor: &Actor, host: Option<&str>) -> LocateScope {
+pub(crate) fn locate_scope(actor: &Actor, host: Option<&str>) -> LocateScope {
     let own_event = actor.role() == Role::Host && host.is_some() && host == actor.party();
     match (actor.is_operator(), own_event, actor.contracts()) {
         (true, _, _) | (_, true, None) => LocateScope::Everything,
@@ -194,7 +194,7 @@ pub enum LocateScope {
 
 /// The party whose payout notices the actor reads instead of statements: a
 /// beneficiary's own; `None` for the roles that read statements.
-pub fn notices_of(actor: &Actor) -> Option<&str> {
+pub(crate) fn notices_of(actor: &Actor) -> Option<&str> {
     match actor.role() {
         Role::Beneficiary => actor.party(),
         _ => None,
@@ -203,19 +203,19 @@ pub fn notices_of(actor: &Actor) -> Option<&str> {
 
 /// Whether the actor reads statements (every role but a beneficiary, which reads
 /// its payout notices).
-pub fn reads_statements(actor: &Actor) -> bool {
+pub(crate) fn reads_statements(actor: &Actor) -> bool {
     actor.role() != Role::Beneficiary
 }
 
 /// Whether the actor reads the whole store's report and entries (the operator);
 /// others read what they own (see [`Own`]).
-pub fn sees_everything(actor: &Actor) -> bool {
+pub(crate) fn sees_everything(actor: &Actor) -> bool {
     actor.is_operator()
 }
 
 /// Refuses a token that would see more than its role allows: an auditor's must name
 /// the contracts it audits.
-pub fn check_token_scope(role: Role, contracts: &[String]) -> Result<()> {
+pub(crate) fn check_token_scope(role: Role, contracts: &[String]) -> Result<()> {
     if role == Role::Auditor && contracts.is_empty() {
         return Err(AppError::InvalidField(
             Field::Contracts,
@@ -236,7 +236,7 @@ fn contract_set(backend: &mut dyn crate::Backend) -> Result<revshare_core::contr
 }
 
 /// The ids of the contracts the actor reads (see [`reads_contract`]).
-pub fn readable_contracts(backend: &mut dyn crate::Backend, actor: &Actor) -> Result<Vec<String>> {
+pub(crate) fn readable_contracts(backend: &mut dyn crate::Backend, actor: &Actor) -> Result<Vec<String>> {
     Ok(contract_set(backend)?
         .contracts
         .iter()
@@ -246,7 +246,7 @@ pub fn readable_contracts(backend: &mut dyn crate::Backend, actor: &Actor) -> Re
 }
 
 /// The ids of the contracts that are the actor's own (see [`owns_contract`]).
-pub fn own_contracts(backend: &mut dyn crate::Backend, actor: &Actor) -> Result<Vec<String>> {
+pub(crate) fn own_contracts(backend: &mut dyn crate::Backend, actor: &Actor) -> Result<Vec<String>> {
     Ok(contract_set(backend)?
         .contracts
         .iter()
@@ -256,7 +256,12 @@ pub fn own_contracts(backend: &mut dyn crate::Backend, actor: &Actor) -> Result<
 }
 
 /// Refuses (as not found) a contract the actor does not read.
-pub fn require_readable(backend: &mut dyn crate::Backend, actor: &Actor, contract: &str, what: &str) -> Result<()> {
+pub(crate) fn require_readable(
+    backend: &mut dyn crate::Backend,
+    actor: &Actor,
+    contract: &str,
+    what: &str,
+) -> Result<()> {
     if sees_everything(actor) || readable_contracts(backend, actor)?.iter().any(|c| c == contract) {
         return Ok(());
     }
@@ -298,7 +303,7 @@ impl Own {
 
     /// Whether the actor reads the full audit entry about `object` (every party
     /// reads the chain of all of them).
-    pub fn sees_entry(&self, object: &str) -> bool {
+    pub(crate) fn sees_entry(&self, object: &str) -> bool {
         if self.actor_is_operator {
             return true;
         }

@@ -48,7 +48,7 @@ impl Trust {
     }
 
     /// Finishes the checks started: called before anything is signed.
-    pub fn settle(&mut self) -> Result<()> {
+    pub(crate) fn settle(&mut self) -> Result<()> {
         match self {
             Trust::Checked(check) => check.settle(),
             Trust::Audited => Ok(()),
@@ -105,7 +105,7 @@ impl LogCheck {
     }
 
     /// Checks the input rows of a snapshot against their entries.
-    pub fn snapshot(&mut self, backend: &mut dyn Backend, snapshot: &Snapshot) -> Result<()> {
+    pub(crate) fn snapshot(&mut self, backend: &mut dyn Backend, snapshot: &Snapshot) -> Result<()> {
         let mut expected: Vec<(i64, Action, String, [u8; 32])> = Vec::new();
         for row in &snapshot.contract_rows {
             let name = object::contract(&row.id, row.version);
@@ -259,7 +259,7 @@ impl LogCheck {
     }
 
     /// Waits for the batches being hashed and compares each with its entry.
-    pub fn settle(&mut self) -> Result<()> {
+    pub(crate) fn settle(&mut self) -> Result<()> {
         for (name, hashing) in self.hashing.drain(..) {
             let payloads = hashing.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             for (seq, hash) in payloads {

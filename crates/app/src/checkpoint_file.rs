@@ -56,7 +56,7 @@ impl CheckpointFile {
 
     /// The checkpoint in the file now (`None` before the first), checked against
     /// the service's keys: one it cannot open is an integrity failure.
-    pub fn on_disk(&self, keys: &[LogKey]) -> Result<Option<SignedCheckpoint>> {
+    pub(crate) fn on_disk(&self, keys: &[LogKey]) -> Result<Option<SignedCheckpoint>> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -97,7 +97,7 @@ impl CheckpointFile {
 
     /// Remembers a checkpoint signed here (after its transaction committed) for the
     /// next [`CheckpointFile::flush`].
-    pub fn advance(&self, signed: SignedCheckpoint) {
+    pub(crate) fn advance(&self, signed: SignedCheckpoint) {
         let mut state = self.state();
         let newer = state
             .pending

@@ -28,7 +28,7 @@ pub fn position(cursor: Option<&str>) -> Result<usize> {
     text.strip_prefix("p:").and_then(|n| n.parse().ok()).ok_or_else(bad)
 }
 
-pub fn cursor_at(position: usize) -> String {
+pub(crate) fn cursor_at(position: usize) -> String {
     engine().encode(format!("p:{position}"))
 }
 
@@ -42,7 +42,7 @@ pub fn limit(limit: Option<usize>) -> Result<usize> {
 
 /// One page of `items` once put in the order their rows were added (by the audit
 /// seq of the entry that added each).
-pub fn by_seq<T>(
+pub(crate) fn by_seq<T>(
     mut items: Vec<T>,
     seq: impl Fn(&T) -> i64,
     limit: Option<usize>,

@@ -151,7 +151,12 @@ impl PeriodEvents {
 
     /// The usage of `key`'s statement among the events `keep` admits; its `events`
     /// are the selected indices, in key order.
-    pub fn accumulate(&self, inputs: &RatingInputs, key: StatementKey, keep: impl Fn(u32) -> bool) -> PeriodUsage {
+    pub(crate) fn accumulate(
+        &self,
+        inputs: &RatingInputs,
+        key: StatementKey,
+        keep: impl Fn(u32) -> bool,
+    ) -> PeriodUsage {
         let mut router = Router::new(inputs);
         let mut usage = UsageMap::default();
         for (index, event) in self.events.iter().enumerate() {
@@ -207,7 +212,7 @@ impl PeriodEvents {
 
     /// The payload of each batch `outside` holds, from its events here and there:
     /// what its `events_accepted` entry must hold (statements.md, Audit log).
-    pub fn batch_payloads(&self, outside: &Outside) -> Vec<(i64, [u8; 32])> {
+    pub(crate) fn batch_payloads(&self, outside: &Outside) -> Vec<(i64, [u8; 32])> {
         let mut members: HashMap<i64, Vec<u32>> = outside.0.keys().map(|s| (*s, Vec::new())).collect();
         for (index, event) in self.events.iter().enumerate() {
             if let Some(list) = members.get_mut(&event.seq) {

@@ -80,7 +80,7 @@ pub fn fx_payload(rows: &[FxRow]) -> [u8; 32] {
 /// Writes an event row's JCS: its stored columns, keys in code-point order, the leaf
 /// and the customer pseudonym as lowercase hex (`null` without a customer). Every
 /// import hashes every row it stores, so this writes into `out` without allocating.
-pub fn write_event_row(e: &EventView<'_>, out: &mut Vec<u8>) {
+pub(crate) fn write_event_row(e: &EventView<'_>, out: &mut Vec<u8>) {
     write_event_row_with(e, e.customer.map(Customer::Bytes), out);
 }
 
@@ -172,7 +172,7 @@ impl BatchHasher {
 
     /// Adds `count` consecutive events: their leaves and their rows' JCS, each
     /// concatenated (one update hashes a long run faster than many short ones).
-    pub fn add_run(&mut self, count: u64, leaves: &[u8], rows_jcs: &[u8]) {
+    pub(crate) fn add_run(&mut self, count: u64, leaves: &[u8], rows_jcs: &[u8]) {
         debug_assert_eq!(leaves.len() as u64, count * 32);
         self.count += count;
         self.leaves.update(leaves);
@@ -205,11 +205,6 @@ pub fn events_payload<'a>(events: impl Iterator<Item = EventView<'a>>) -> [u8; 3
         hasher.add(event.leaf, &buffer);
     }
     hasher.finish()
-}
-
-/// Orders events as a batch payload takes them: by `(source, id)` bytewise.
-pub fn key_order(a: &EventView<'_>, b: &EventView<'_>) -> std::cmp::Ordering {
-    (a.source.as_bytes(), a.id.as_bytes()).cmp(&(b.source.as_bytes(), b.id.as_bytes()))
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub struct Settled {
     pub through: i64,
 }
 
-pub fn settled_of(row: &StatementRow) -> Result<Vec<Settled>> {
+pub(crate) fn settled_of(row: &StatementRow) -> Result<Vec<Settled>> {
     serde_json::from_str(&row.settled).map_err(|e| {
         AppError::Integrity(format!(
             "statement {}: its settlement record does not parse: {e}",
@@ -70,7 +70,7 @@ impl VerifiedStatements {
 
 /// The statement of a row read with its audit entry and keys, checked as
 /// [`VerifiedStatements::get`] checks one.
-pub fn verify_read(read: &StatementRead) -> Result<VerifiedStatement> {
+pub(crate) fn verify_read(read: &StatementRead) -> Result<VerifiedStatement> {
     let keys = crate::keys::public_keys_of(read.keys.clone());
     verify_row(&read.row, &keys, |_| Ok(read.entry.clone()))
 }

@@ -85,12 +85,12 @@ impl Snapshot {
 
     /// The registry version in force on `day`: the latest effective at or before it
     /// (for the same start, the later version).
-    pub fn registry_on(&self, day: Day) -> Option<&RegistryRow> {
+    pub(crate) fn registry_on(&self, day: Day) -> Option<&RegistryRow> {
         self.registry_index(day).map(|i| &self.registries[i])
     }
 
     /// [`Snapshot::registry_on`], compiled: what step 1 reads.
-    pub fn model_registry_on(&self, day: Day) -> Option<&ModelRegistry> {
+    pub(crate) fn model_registry_on(&self, day: Day) -> Option<&ModelRegistry> {
         self.registry_index(day).map(|i| &self.compiled[i])
     }
 
@@ -105,7 +105,7 @@ impl Snapshot {
 
     /// What rating a period reads: contracts, FX, contributions, and the registry in
     /// force at the period's start.
-    pub fn inputs_for(&self, period: Period) -> RatingInputs {
+    pub(crate) fn inputs_for(&self, period: Period) -> RatingInputs {
         let registry = self.model_registry_on(period.start()).cloned();
         RatingInputs {
             contracts: self.contracts.clone(),
@@ -116,12 +116,12 @@ impl Snapshot {
     }
 
     /// The index of a contract id in [`Snapshot::contracts`].
-    pub fn contract_index(&self, id: &str) -> Option<usize> {
+    pub(crate) fn contract_index(&self, id: &str) -> Option<usize> {
         self.contracts.contracts.iter().position(|c| c.id == id)
     }
 
     /// The stored statements of one contract, by period.
-    pub fn statements_of<'s>(&'s self, contract: &'s str) -> impl Iterator<Item = &'s StatementRow> + 's {
+    pub(crate) fn statements_of<'s>(&'s self, contract: &'s str) -> impl Iterator<Item = &'s StatementRow> + 's {
         self.statements.iter().filter(move |s| s.contract == contract)
     }
 }
@@ -138,18 +138,47 @@ fn as_of(mut row: ContributionRow, seq: i64) -> ContributionRow {
 }
 
 /// The contract set the stored versions make.
-pub fn contract_set(rows: &[ContractRow]) -> Result<ContractSet> {
+pub(crate) fn contract_set(rows: &[ContractRow]) -> Result<ContractSet> {
     let mut loaded: Vec<(String, Contract)> = Vec::with_capacity(rows.len());
     for row in rows {
-        let contract = Contract::from_toml(&row.file_name, row.toml.as_bytes()).map_err(|e| {
-            corrupt(format!(
-                "stored contract {} version {} no longer loads: {e}",
-                row.id, row.version
-            ))
-        })?;
-        loaded.push((row.file_name.clone(), contract));
+        loaded.push((row.file_name.clone(), parsed(row)?));
     }
     ContractSet::new(loaded).map_err(|e| corrupt(format!("the stored contracts are inconsistent: {e}")))
+}
+
+/// Contracts parsed before, by the digest of what they were parsed from: access
+/// decisions and closes read the contracts on every request, and a version's text
+/// never changes once stored (an edited row has another digest and is parsed anew).
+static PARSED: std::sync::LazyLock<std::sync::Mutex<HashMap<[u8; 32], Contract>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// More versions than a deployment holds means rows that change: start over.
+const PARSED_MAX: usize = 4096;
+
+/// A stored version, parsed (once per text).
+fn parsed(row: &ContractRow) -> Result<Contract> {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update((row.file_name.len() as u64).to_be_bytes());
+    hasher.update(row.file_name.as_bytes());
+    hasher.update(row.toml.as_bytes());
+    let digest: [u8; 32] = hasher.finalize().into();
+    let cache = || PARSED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(contract) = cache().get(&digest) {
+        return Ok(contract.clone());
+    }
+    let contract = Contract::from_toml(&row.file_name, row.toml.as_bytes()).map_err(|e| {
+        corrupt(format!(
+            "stored contract {} version {} no longer loads: {e}",
+            row.id, row.version
+        ))
+    })?;
+    let mut cache = cache();
+    if cache.len() >= PARSED_MAX {
+        cache.clear();
+    }
+    cache.insert(digest, contract.clone());
+    Ok(contract)
 }
 
 fn fx_table(rows: &[FxRow]) -> Result<FxTable> {

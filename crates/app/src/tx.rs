@@ -30,7 +30,7 @@ impl Tx<'_> {
     }
 
     /// The seq the next entry gets.
-    pub fn next_seq(&self) -> i64 {
+    pub(crate) fn next_seq(&self) -> i64 {
         self.head.seq as i64 + 1
     }
 

@@ -19,7 +19,7 @@ use revshare_store::backend::{NoticeRow, StatementRow, TreeRow};
 
 pub(crate) use build::{build, Built, Closing, Inputs};
 pub(crate) use summary::HostEvents;
-pub use summary::{day_ranges, ContractSummary, ExceptionNote};
+pub use summary::{ContractSummary, ExceptionNote};
 
 use crate::checked::{LogCheck, Trust};
 use crate::keys::Keys;

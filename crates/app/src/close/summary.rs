@@ -133,7 +133,7 @@ fn fix(kind: ExceptionKind, contract: &Contract, currency: &str, detail: &Detail
 }
 
 /// Days as ranges: `2026-10-03..09, 2026-10-12`.
-pub fn day_ranges(days: &BTreeSet<Day>) -> String {
+pub(crate) fn day_ranges(days: &BTreeSet<Day>) -> String {
     let mut ranges: Vec<(Day, Day)> = Vec::new();
     for day in days {
         match ranges.last_mut() {
@@ -195,7 +195,7 @@ impl HostEvents {
 
     /// Events of the period that no contract selects, per host (every host with
     /// events, also those no closing contract read).
-    pub fn all_unselected(
+    pub(crate) fn all_unselected(
         &mut self,
         backend: &mut dyn Backend,
         snapshot: &Snapshot,
