@@ -16,109 +16,81 @@ pub use revshare_core::records::{
     VoidRow, WitnessKeyRow,
 };
 
+pub use crate::event::{EventRow, EventView, HostPart, InsertOutcome, Visit};
+pub use crate::segment::EventBatch;
 use crate::StoreError;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// One stored event: the fields rating needs, the leaf hash, never content and never
-/// the raw customer reference (only its keyed pseudonym).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventRow {
-    pub source: String,
-    pub id: String,
-    pub leaf: [u8; 32],
-    pub host: String,
-    pub model: String,
-    pub use_case: String,
-    pub currency: String,
-    pub customer: Option<[u8; 16]>,
-    pub utc_seconds: i64,
-    pub day: i32,
-    /// As rated: a missing `requests` counts 1.
-    pub requests: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    /// Revenue in units of 10^-12, as decimal text (it may exceed 64 bits).
-    pub revenue_units: String,
+/// What [`Backend::insert_events`] decided under the write lock, for the caller to
+/// chain one audit entry per host part and hand back to [`Backend::finish_events`].
+pub struct Staged {
+    head: Head,
+    outcomes: Vec<InsertOutcome>,
+    parts: Vec<HostPart>,
+    /// PostgreSQL's batch number per part (its segments, already stored, name it);
+    /// empty where segments carry their seq.
+    pub(crate) batches: Vec<i64>,
 }
 
-impl EventRow {
-    pub fn view(&self, seq: i64) -> EventView<'_> {
-        EventView {
-            seq,
-            source: &self.source,
-            id: &self.id,
-            leaf: &self.leaf,
-            host: &self.host,
-            model: &self.model,
-            use_case: &self.use_case,
-            currency: &self.currency,
-            customer: self.customer.as_ref().map(|c| &c[..]),
-            utc_seconds: self.utc_seconds,
-            day: self.day,
-            requests: self.requests,
-            input_tokens: self.input_tokens,
-            output_tokens: self.output_tokens,
-            revenue_units: &self.revenue_units,
+impl Staged {
+    pub(crate) fn new(head: Head, outcomes: Vec<InsertOutcome>, parts: Vec<HostPart>, batches: Vec<i64>) -> Staged {
+        Staged {
+            head,
+            outcomes,
+            parts,
+            batches,
         }
     }
-}
 
-/// The events one transaction stores, with their segments (`segment.rs`: both
-/// backends keep events so) encoded ahead, on the import's validation pool.
-pub struct EventBatch {
-    pub rows: Vec<EventRow>,
-    pub(crate) segments: Vec<crate::segment::Group>,
-}
-
-impl EventBatch {
-    pub fn new(rows: Vec<EventRow>) -> Result<EventBatch> {
-        let segments = crate::segment::encode_groups(&rows)?;
-        Ok(EventBatch { rows, segments })
+    /// The log's head, which stays put until the transaction ends.
+    pub fn head(&self) -> Head {
+        self.head
     }
-}
 
-/// The accepted events of one host in a stored batch (indices into the batch's rows,
-/// in batch order): each becomes one audit entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostPart {
-    pub host: String,
-    pub rows: Vec<usize>,
-}
+    /// Per event of the batch, in order.
+    pub fn outcomes(&self) -> &[InsertOutcome] {
+        &self.outcomes
+    }
 
-/// Called by [`Backend::insert_events`] under the write lock, with the log's head and
-/// the accepted events per host: returns one chained entry per part, in order.
-pub type AuditHook<'h> = dyn FnMut(Head, &[EventRow], &[HostPart]) -> Result<Vec<Entry>> + 'h;
+    /// The accepted events per host, in order of first appearance: one entry each.
+    pub fn parts(&self) -> &[HostPart] {
+        &self.parts
+    }
 
-/// An event as read back, borrowed from the database row (reading a month of events
-/// allocates nothing per event), with the audit seq of the batch that stored it.
-#[derive(Clone, Copy, Debug)]
-pub struct EventView<'a> {
-    pub seq: i64,
-    pub source: &'a str,
-    pub id: &'a str,
-    pub leaf: &'a [u8],
-    pub host: &'a str,
-    pub model: &'a str,
-    pub use_case: &'a str,
-    pub currency: &'a str,
-    pub customer: Option<&'a [u8]>,
-    pub utc_seconds: i64,
-    pub day: i32,
-    pub requests: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub revenue_units: &'a str,
-}
+    pub fn into_outcomes(self) -> Vec<InsertOutcome> {
+        self.outcomes
+    }
 
-/// Receives events one by one.
-pub type Visit<'v> = dyn FnMut(&EventView<'_>) -> Result<()> + 'v;
+    /// The entries must be one per part, chained on the head in order: their seqs
+    /// are what the batch's stored rows carry.
+    pub(crate) fn check(&self, entries: &[Entry]) -> Result<()> {
+        if entries.len() != self.parts.len() {
+            return Err(StoreError::Database(format!(
+                "{} audit entries for {} stored batches",
+                entries.len(),
+                self.parts.len()
+            )));
+        }
+        let follows = entries.iter().zip(self.head.seq + 1..).all(|(e, seq)| e.seq == seq);
+        if !follows {
+            return Err(StoreError::Database(format!(
+                "audit entries not numbered on from the head (seq {})",
+                self.head.seq
+            )));
+        }
+        Ok(())
+    }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InsertOutcome {
-    Accepted,
-    Duplicate,
-    Conflict,
+    /// The seq of the entry of `host`'s part.
+    pub(crate) fn seq_of(&self, host: &str, entries: &[Entry]) -> Result<i64> {
+        let index = self
+            .parts
+            .iter()
+            .position(|p| p.host == host)
+            .ok_or_else(|| StoreError::Database(format!("accepted events of {host} without a batch")))?;
+        crate::seq_i64(entries[index].seq)
+    }
 }
 
 /// Where a stored key's event lives: its leaf hash, host and UTC day.
@@ -324,11 +296,16 @@ pub trait Backend: Send {
     /// Every contribution, by number.
     fn contributions(&mut self) -> Result<Vec<ContributionRow>>;
 
-    /// Stores a batch in a write transaction it begins and leaves open, holding the
-    /// write lock: the caller seals the log and commits, or rolls back (then none of
-    /// the batch is stored). Each idempotency key is stored with its event; under the
-    /// write lock `audit` chains one entry per host part, whose seq its events carry.
-    fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>>;
+    /// Begins a write transaction, claims the batch's idempotency keys (each stored
+    /// with its event) and takes the write lock: the caller chains one entry per
+    /// host part on the staged head and hands them to [`Backend::finish_events`],
+    /// then seals the log and commits, or rolls back (then none of the batch is
+    /// stored). On an error the backend has rolled back.
+    fn insert_events(&mut self, batch: &EventBatch) -> Result<Staged>;
+    /// Stores the accepted events of a staged batch, each host's under its entry's
+    /// seq, and appends the entries, in the transaction `insert_events` left open.
+    /// On an error the backend has rolled back.
+    fn finish_events(&mut self, batch: &EventBatch, staged: &Staged, entries: &[Entry]) -> Result<()>;
     /// Visits the events of `host` with `day` in `[start, end)` stored at an audit
     /// seq in `(after, through]`, in no particular order.
     fn scan_events(

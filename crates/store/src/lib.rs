@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+mod event;
 pub mod postgres;
 mod segment;
 pub mod sqlite;
@@ -17,7 +18,8 @@ use std::path::{Path, PathBuf};
 use revshare_core::audit::{Action, Entry, Head};
 
 pub use backend::Backend;
-use backend::{EventRow, HostPart, InsertOutcome, Result};
+use backend::Result;
+use event::{EventRow, HostPart, InsertOutcome};
 
 /// What went wrong in the store. Messages are readable as they are.
 #[derive(Debug, thiserror::Error)]
@@ -100,16 +102,9 @@ pub fn host_parts(events: &[EventRow], outcomes: &[InsertOutcome]) -> Vec<HostPa
     parts
 }
 
-/// The audit hook must answer one entry per part.
-fn check_entries_match(entries: &[Entry], parts: &[HostPart]) -> Result<()> {
-    if entries.len() != parts.len() {
-        return Err(StoreError::Database(format!(
-            "{} audit entries for {} stored batches",
-            entries.len(),
-            parts.len()
-        )));
-    }
-    Ok(())
+/// A seq as the stores' integer columns keep it.
+fn seq_i64(seq: u64) -> Result<i64> {
+    i64::try_from(seq).map_err(|_| StoreError::Database(format!("seq {seq} past the stores' integers")))
 }
 
 fn head_from(row: Option<(i64, String)>) -> Result<Head> {

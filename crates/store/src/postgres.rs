@@ -19,9 +19,9 @@ use postgres::{Client, NoTls, Row, Statement};
 use revshare_core::audit::{Entry, Head};
 
 use crate::backend::{
-    AuditHook, Backend, BatchRow, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, EventRow,
-    FxRow, HostPart, IdempotencyRow, InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result,
-    RollbackRow, SigningKeyRow, StatementRead, StatementRow, StoredSegment, TokenRow, TreeRow, Visit, VoidRow,
+    Backend, BatchRow, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, EventRow, FxRow,
+    HostPart, IdempotencyRow, InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, RollbackRow,
+    SigningKeyRow, Staged, StatementRead, StatementRow, StoredSegment, TokenRow, TreeRow, Visit, VoidRow,
     WitnessKeyRow,
 };
 use crate::segment::{self, Group, SegmentRow};
@@ -180,14 +180,10 @@ impl PgStore {
             .collect())
     }
 
-    /// Claims a batch's keys and stores its segments, then takes the write lock to
-    /// number its batches and append their entries, in a transaction left open.
-    fn store_batch(
-        &mut self,
-        events: &[EventRow],
-        groups: &[Group],
-        audit: &mut AuditHook<'_>,
-    ) -> Result<Vec<InsertOutcome>> {
+    /// Claims a batch's keys and stores its segments, then takes the write lock, in a
+    /// transaction left open.
+    fn stage_batch(&mut self, batch: &EventBatch) -> Result<Staged> {
+        let events = &batch.rows;
         let candidates = key_candidates(events);
         self.client.batch_execute("BEGIN")?;
         let copied = match self.keys_were_new {
@@ -216,30 +212,34 @@ impl PgStore {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let segments = accepted_segments(events, groups, &outcomes, &parts, &batches)?;
+        let segments = accepted_segments(events, &batch.segments, &outcomes, &parts, &batches)?;
         insert_segments(client, prepared, &segments)?;
-        // Numbering the batches is the only serialized step.
+        // Numbering the batches (and appending their entries) is the only
+        // serialized step.
         let lock = prepared.get(client, "SELECT pg_advisory_xact_lock($1)")?;
         client.execute(&lock, &[&WRITE_LOCK])?;
         let last = prepared.get(client, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?;
         let head = crate::head_from(client.query_opt(&last, &[])?.map(|r| (r.get(0), r.get(1))))?;
-        let entries = audit(head, events, &parts)?;
-        crate::check_entries_match(&entries, &parts)?;
+        Ok(Staged::new(head, outcomes, parts, batches))
+    }
+
+    /// Gives a staged batch's batches their entries' seqs and appends the entries.
+    fn store_batch(&mut self, batch: &EventBatch, staged: &Staged, entries: &[Entry]) -> Result<()> {
+        staged.check(entries)?;
+        let client = &mut self.client;
+        let prepared = &mut self.prepared;
         let insert = prepared.get(
             client,
             "INSERT INTO event_batches (batch, seq, host, first_day, last_day, count) VALUES ($1, $2, $3, $4, $5, $6)",
         )?;
-        for ((part, batch), entry) in parts.iter().zip(&batches).zip(&entries) {
-            let days = part.rows.iter().map(|i| events[*i].day);
+        for ((part, number), entry) in staged.parts().iter().zip(&staged.batches).zip(entries) {
+            let days = part.rows.iter().map(|i| batch.rows[*i].day);
             let (first, last) = (days.clone().min().unwrap_or(0), days.max().unwrap_or(0));
             let count = part.rows.len() as i64;
-            client.execute(
-                &insert,
-                &[batch, &(entry.seq as i64), &part.host, &first, &last, &count],
-            )?;
+            let seq = crate::seq_i64(entry.seq)?;
+            client.execute(&insert, &[number, &seq, &part.host, &first, &last, &count])?;
         }
-        insert_audit(client, prepared, &entries)?;
-        Ok(outcomes)
+        insert_audit(client, prepared, entries)
     }
 }
 
@@ -1069,9 +1069,16 @@ impl Backend for PgStore {
         .collect()
     }
 
-    fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {
-        let groups = std::mem::take(&mut batch.segments);
-        let stored = self.store_batch(&batch.rows, &groups, audit);
+    fn insert_events(&mut self, batch: &EventBatch) -> Result<Staged> {
+        let staged = self.stage_batch(batch);
+        if staged.is_err() {
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+        staged
+    }
+
+    fn finish_events(&mut self, batch: &EventBatch, staged: &Staged, entries: &[Entry]) -> Result<()> {
+        let stored = self.store_batch(batch, staged, entries);
         if stored.is_err() {
             let _ = self.client.batch_execute("ROLLBACK");
         }

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{EventRow, EventView};
+use crate::event::{EventRow, EventView};
 use crate::StoreError;
 
 /// The encoded form. Field order is the format: append new fields only at the end,
@@ -41,6 +41,20 @@ struct Stored<'a> {
     input_tokens: i64,
     output_tokens: i64,
     revenue_units: &'a str,
+}
+
+/// The events one transaction stores, with their segments (both backends keep
+/// events so) encoded ahead, on the import's validation pool.
+pub struct EventBatch {
+    pub rows: Vec<EventRow>,
+    pub(crate) segments: Vec<Group>,
+}
+
+impl EventBatch {
+    pub fn new(rows: Vec<EventRow>) -> Result<EventBatch, StoreError> {
+        let segments = encode_groups(&rows)?;
+        Ok(EventBatch { rows, segments })
+    }
 }
 
 /// A segment's dictionary: one list of names, searched per field (a segment of one

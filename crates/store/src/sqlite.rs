@@ -8,9 +8,9 @@ use revshare_core::audit::{Entry, Head};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::backend::{
-    AuditHook, Backend, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, FxRow, IdempotencyRow,
-    InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, RollbackRow, SigningKeyRow, StatementRead,
-    StatementRow, StoredSegment, TokenRow, TreeRow, Visit, VoidRow, WitnessKeyRow,
+    Backend, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, FxRow, IdempotencyRow,
+    InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, RollbackRow, SigningKeyRow, Staged,
+    StatementRead, StatementRow, StoredSegment, TokenRow, TreeRow, Visit, VoidRow, WitnessKeyRow,
 };
 use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
@@ -171,35 +171,31 @@ impl SqliteStore {
         Ok(SqliteStore { connection })
     }
 
-    /// Claims a batch's keys and stores its accepted events and their entries, in
-    /// the write transaction open on `connection`.
-    fn store_batch(
-        connection: &Connection,
-        events: &[crate::backend::EventRow],
-        groups: &[crate::segment::Group],
-        audit: &mut AuditHook<'_>,
-    ) -> Result<Vec<InsertOutcome>> {
-        let outcomes = claim_keys(connection, events)?;
-        let parts = host_parts(events, &outcomes);
-        let entries = audit(head_of(connection)?, events, &parts)?;
-        crate::check_entries_match(&entries, &parts)?;
-        let seq_of = |host: &str| -> i64 {
-            let index = parts.iter().position(|p| p.host == host).unwrap_or(0);
-            entries[index].seq as i64
-        };
+    /// Claims a batch's keys under the write lock, in the transaction open on
+    /// `connection`.
+    fn stage_batch(connection: &Connection, batch: &EventBatch) -> Result<Staged> {
+        let outcomes = claim_keys(connection, &batch.rows)?;
+        let parts = host_parts(&batch.rows, &outcomes);
+        Ok(Staged::new(head_of(connection)?, outcomes, parts, Vec::new()))
+    }
+
+    /// Stores a staged batch's accepted events and their entries.
+    fn store_batch(connection: &Connection, batch: &EventBatch, staged: &Staged, entries: &[Entry]) -> Result<()> {
+        staged.check(entries)?;
         let mut insert = connection
             .prepare_cached("INSERT INTO segments (host, day, seq, count, events) VALUES (?1, ?2, ?3, ?4, ?5)")?;
         let mut bytes = Vec::new();
-        for group in groups {
+        let outcomes = staged.outcomes();
+        for group in &batch.segments {
             let count = group.segment(|index| outcomes[index] == InsertOutcome::Accepted, &mut bytes)?;
             if count == 0 {
                 continue;
             }
-            let first = &events[group.first];
-            insert.execute(params![first.host, first.day, seq_of(&first.host), count as i64, bytes])?;
+            let first = &batch.rows[group.first];
+            let seq = staged.seq_of(&first.host, entries)?;
+            insert.execute(params![first.host, first.day, seq, count as i64, bytes])?;
         }
-        append(connection, &entries)?;
-        Ok(outcomes)
+        append(connection, entries)
     }
 }
 
@@ -677,12 +673,18 @@ impl Backend for SqliteStore {
         rows.map(|r| r?).collect()
     }
 
-    fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {
-        let groups = std::mem::take(&mut batch.segments);
-        let events = &batch.rows;
+    fn insert_events(&mut self, batch: &EventBatch) -> Result<Staged> {
         // IMMEDIATE takes the write lock now; the caller commits or rolls back.
         self.connection.execute_batch("BEGIN IMMEDIATE")?;
-        let stored = Self::store_batch(&self.connection, events, &groups, audit);
+        let staged = Self::stage_batch(&self.connection, batch);
+        if staged.is_err() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
+        staged
+    }
+
+    fn finish_events(&mut self, batch: &EventBatch, staged: &Staged, entries: &[Entry]) -> Result<()> {
+        let stored = Self::store_batch(&self.connection, batch, staged, entries);
         if stored.is_err() {
             let _ = self.connection.execute_batch("ROLLBACK");
         }

@@ -101,6 +101,9 @@ struct HostRows {
     ends: Vec<usize>,
     /// Their leaves, 32 bytes each, in that order.
     leaves: Vec<u8>,
+    /// The payload of all of them: what the writer takes when every row of the host
+    /// is accepted (nearly always), so that no hashing waits under the write lock.
+    all: [u8; 32],
 }
 
 impl RowsJcs {
@@ -120,12 +123,15 @@ impl RowsJcs {
                     ends.push(jcs.len());
                     leaves.extend_from_slice(&rows[*index].leaf);
                 }
+                let mut hasher = BatchHasher::default();
+                hasher.add_run(order.len() as u64, &leaves, &jcs);
                 HostRows {
                     host: part.host,
                     order,
                     jcs,
                     ends,
                     leaves,
+                    all: hasher.finish(),
                 }
             })
             .collect();
@@ -134,14 +140,18 @@ impl RowsJcs {
 
     /// The payload of a host part: its accepted rows, in key order.
     pub(crate) fn payload(&self, rows: usize, part: &HostPart) -> [u8; 32] {
+        let Some(host) = self.hosts.iter().find(|h| h.host == part.host) else {
+            return BatchHasher::default().finish();
+        };
+        // A part holds only rows of its host, so as many rows as the host has is all.
+        if part.rows.len() == host.order.len() {
+            return host.all;
+        }
         let mut accepted = vec![false; rows];
         for index in &part.rows {
             accepted[*index] = true;
         }
         let mut hasher = BatchHasher::default();
-        let Some(host) = self.hosts.iter().find(|h| h.host == part.host) else {
-            return hasher.finish();
-        };
         let start_of = |p: usize| if p == 0 { 0 } else { host.ends[p - 1] };
         let mut run = 0;
         for p in 0..=host.order.len() {

@@ -6,7 +6,7 @@ use revshare_core::audit::{chain_all, Action, Entry, Head, NewEntry};
 use revshare_core::log_tree::Hash;
 use revshare_core::period::Day;
 use revshare_ingest::reader::Record;
-use revshare_store::backend::{EventRow, HostPart, InsertOutcome};
+use revshare_store::backend::{EventBatch, EventRow, HostPart, InsertOutcome};
 
 use super::prepare::{Prepared, RowsJcs};
 use super::{ImportSummary, Rejected};
@@ -32,24 +32,10 @@ pub(crate) struct Written {
     pub outcomes: Vec<InsertOutcome>,
 }
 
-/// Chains one `events_accepted` entry per host part. The parts are hashed side by
-/// side, so that a core the validation leaves idle takes a share.
+/// Chains one `events_accepted` entry per host part. Payloads were hashed on the
+/// pool; only a part with refused rows (duplicates, conflicts) is hashed here.
 fn audit_entries(head: Head, rows: &[EventRow], parts: &[HostPart], jcs: &RowsJcs, stamp: &Stamp) -> Vec<Entry> {
-    let payloads: Vec<[u8; 32]> = std::thread::scope(|scope| {
-        let others: Vec<_> = parts[1.min(parts.len())..]
-            .iter()
-            .map(|part| scope.spawn(move || jcs.payload(rows.len(), part)))
-            .collect();
-        let first = parts.first().map(|part| jcs.payload(rows.len(), part));
-        first
-            .into_iter()
-            .chain(
-                others
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
-            )
-            .collect()
-    });
+    let payloads = parts.iter().map(|part| jcs.payload(rows.len(), part));
     let new: Vec<NewEntry> = parts
         .iter()
         .zip(payloads)
@@ -76,7 +62,7 @@ pub(crate) fn write_prepared(
     let Prepared {
         file,
         file_index: _,
-        mut batch,
+        batch,
         origins,
         mut problems,
         read,
@@ -89,20 +75,7 @@ pub(crate) fn write_prepared(
     let outcomes = if batch.rows.is_empty() {
         Vec::new()
     } else {
-        let mut appended: Option<(Head, Vec<Hash>)> = None;
-        let mut hook = |head: Head, rows: &[EventRow], parts: &[HostPart]| {
-            let entries = audit_entries(head, rows, parts, &rows_jcs, stamp);
-            let digests = entries
-                .iter()
-                .map(digest_of)
-                .collect::<std::result::Result<Vec<Hash>, _>>()?;
-            appended = Some((head, digests));
-            Ok(entries)
-        };
-        let outcomes = backend.insert_events(&mut batch, &mut hook)?;
-        let (start, digests) = appended.unwrap_or((Head::EMPTY, Vec::new()));
-        seal_and_commit(backend, keys, start, &digests, Kept::Extend)?;
-        outcomes
+        store_batch(backend, keys, &batch, &rows_jcs, stamp)?
     };
     let mut conflicts = Vec::new();
     let mut classes = rustc_hash::FxHashMap::default();
@@ -137,6 +110,34 @@ pub(crate) fn write_prepared(
     // does it while the writer goes on.
     rayon::spawn(move || drop(batch));
     Ok(written)
+}
+
+/// Stores a batch in one transaction: the store stages it under the write lock, the
+/// entries are chained on its head, then it is stored, sealed and committed.
+fn store_batch(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    batch: &EventBatch,
+    rows_jcs: &RowsJcs,
+    stamp: &Stamp,
+) -> Result<Vec<InsertOutcome>> {
+    let staged = backend.insert_events(batch)?;
+    let head = staged.head();
+    let entries = audit_entries(head, &batch.rows, staged.parts(), rows_jcs, stamp);
+    let digests = match entries
+        .iter()
+        .map(digest_of)
+        .collect::<std::result::Result<Vec<Hash>, _>>()
+    {
+        Ok(digests) => digests,
+        Err(error) => {
+            let _ = backend.rollback();
+            return Err(error.into());
+        }
+    };
+    backend.finish_events(batch, &staged, &entries)?;
+    seal_and_commit(backend, keys, head, &digests, Kept::Extend)?;
+    Ok(staged.into_outcomes())
 }
 
 /// An entry's digest, as the log tree's leaf takes it.
