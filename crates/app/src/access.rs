@@ -188,7 +188,8 @@ pub enum LocateScope {
     /// A host's own event through a token narrowed to contracts: the places and
     /// reasons about those contracts, and its voids.
     OwnEventInContracts,
-    /// The places in the statements the actor reads (a licensor, an auditor).
+    /// The places in the statements the actor reads (a licensor, an auditor); for an
+    /// event its contracts select, also the reasons about those and its void.
     OwnStatements,
 }
 
@@ -275,6 +276,8 @@ pub struct Own {
     party: Option<String>,
     contracts: Vec<String>,
     hosts: Vec<String>,
+    /// The voids the actor follows beyond its own events (see [`Own::follows_selected_voids`]).
+    voids: Vec<i64>,
 }
 
 impl Own {
@@ -292,7 +295,25 @@ impl Own {
             party: actor.party().map(str::to_string),
             contracts: own.iter().map(|c| c.id.clone()).collect(),
             hosts,
+            voids: Vec::new(),
         })
+    }
+
+    /// Whether the actor reads the voids of the events its contracts select, with
+    /// their reason and actor (api.md: a licensor, who loses the revenue, and an
+    /// auditor), whoever the host.
+    pub(crate) fn follows_selected_voids(&self) -> bool {
+        matches!(self.role, Role::Licensor | Role::Auditor)
+    }
+
+    /// The actor's contracts (all of them for the operator).
+    pub(crate) fn contracts(&self) -> &[String] {
+        &self.contracts
+    }
+
+    /// The voids (by number) of events the actor's contracts select.
+    pub(crate) fn follow_voids(&mut self, numbers: Vec<i64>) {
+        self.voids = numbers;
     }
 
     /// The hosts whose events the actor follows in the audit log: a host itself, an
@@ -316,7 +337,8 @@ impl Own {
             Object::Fx | Object::Registry(_) => Permission::ReadTables.allows(self.role),
             Object::Contract { id: contract, .. } | Object::Contribution { contract, .. } => self.reads(&contract),
             Object::Statement(statement_id) => self.reads(statement_id.split('/').next().unwrap_or_default()),
-            Object::Events(host) | Object::Void { host, .. } => self.hosts.contains(&host),
+            Object::Events(host) => self.hosts.contains(&host),
+            Object::Void { host, number } => self.hosts.contains(&host) || self.voids.contains(&number),
             Object::Party(id) | Object::WitnessKey { party: id, .. } => party == Some(id.as_str()),
             Object::Token(_) => false,
             // About the log itself (a rollback accepted): every party's witness says so.
@@ -454,9 +476,14 @@ mod tests {
                 Role::Host | Role::Auditor => vec!["acme-cloud".into()],
                 _ => Vec::new(),
             },
+            // Void 7 is of an event acme-llama selects (its host aside).
+            voids: match actor.role() {
+                Role::Licensor | Role::Auditor => vec![7],
+                _ => Vec::new(),
+            },
         };
         // operator, licensor, host, beneficiary, auditor
-        let table: [(&str, [bool; 5]); 16] = [
+        let table: [(&str, [bool; 5]); 18] = [
             ("key:k1", [true; 5]),
             ("log", [true; 5]),
             ("fx", [true, true, true, false, true]),
@@ -467,6 +494,8 @@ mod tests {
             ("contribution:acme-llama:3", [true, true, true, false, true]),
             ("events:acme-cloud", [true, false, true, false, true]),
             ("void:orbit-compute:1", [true, false, false, false, false]),
+            ("void:orbit-compute:7", [true, true, false, false, true]),
+            ("void:acme-cloud:2", [true, false, true, false, true]),
             // A host named with colons is not another host's prefix.
             ("events:acme-cloud:eu", [true, false, false, false, false]),
             ("void:acme-cloud:eu:3", [true, false, false, false, false]),

@@ -12,7 +12,7 @@ use crate::{Actor, Backend, Result};
 /// Up to `limit` (at most [`PAGE_MAX`]) entries after `after` that the actor reads
 /// in full (those about its own objects), ascending.
 pub fn entries(backend: &mut dyn Backend, actor: &Actor, after: i64, limit: usize) -> Result<Vec<Entry>> {
-    let own = Own::of(backend, actor)?;
+    let own = reader(backend, actor)?;
     let limit = limit.clamp(1, PAGE_MAX);
     let mut seen = Vec::new();
     let mut from = after;
@@ -26,6 +26,17 @@ pub fn entries(backend: &mut dyn Backend, actor: &Actor, after: i64, limit: usiz
             return Ok(seen);
         }
     }
+}
+
+/// What the actor owns in the log: its objects, and the voids of events its
+/// contracts select where it follows those.
+pub(crate) fn reader(backend: &mut dyn Backend, actor: &Actor) -> Result<Own> {
+    let mut own = Own::of(backend, actor)?;
+    if own.follows_selected_voids() {
+        let voids = crate::locate::voids_selected_by(backend, own.contracts())?;
+        own.follow_voids(voids);
+    }
+    Ok(own)
 }
 
 /// Every entry after `after`, page by page.

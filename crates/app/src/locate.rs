@@ -25,6 +25,9 @@ pub struct Located {
     pub places: Vec<Place>,
     /// Why it is not counted somewhere it could be (empty when counted everywhere).
     pub not_counted: Vec<NotCounted>,
+    /// The contracts that select it (step 1), whoever may see them.
+    #[serde(skip)]
+    selected_by: Vec<String>,
 }
 
 /// A tree of a closed statement that holds the event.
@@ -112,7 +115,8 @@ pub fn locate(backend: &mut dyn Backend, actor: &Actor, source: &str, id: &str) 
         .into_iter()
         .filter(|p| own.contains(&p.contract))
         .collect();
-    if scope == crate::access::LocateScope::OwnStatements {
+    let selects_own = located.selected_by.iter().any(|c| own.contains(c));
+    if scope == crate::access::LocateScope::OwnStatements && !selects_own {
         if places.is_empty() {
             return Err(AppError::NotFound(format!(
                 "event ({source}, {id}) is in none of your statements"
@@ -124,7 +128,7 @@ pub fn locate(backend: &mut dyn Backend, actor: &Actor, source: &str, id: &str) 
             ..located
         });
     }
-    // The host's own event, seen through a token narrowed to some of its contracts.
+    // An event the actor's contracts select: the reasons about those, and its void.
     let mut not_counted: Vec<NotCounted> = located
         .not_counted
         .into_iter()
@@ -166,6 +170,7 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
         day: None,
         places: Vec::new(),
         not_counted: Vec::new(),
+        selected_by: Vec::new(),
     };
     let Some(key) = backend.event_key(source, id)? else {
         located.not_counted.push(NotCounted::NeverReceived);
@@ -173,7 +178,7 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
     };
     located.host = Some(key.host.clone());
     located.day = Some(Day(key.day).to_string());
-    let model = stored_model(backend, &key)?;
+    let model = stored_model(backend, &key.host, key.day, source, id)?;
     let head = backend.audit_head()?;
     let snapshot = Snapshot::load(backend, head.seq as i64)?;
     let void = backend.void_of(source, id)?.filter(|v| v.seq <= snapshot.seq);
@@ -189,6 +194,7 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
             continue;
         };
         selected = true;
+        located.selected_by.push(versions.id.clone());
         let places = places_in(backend, &snapshot, &mut verified, &versions.id, period, &key)?;
         let counted = places.iter().any(|p| p.counted);
         located.places.extend(places);
@@ -204,6 +210,33 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
     Ok(located)
 }
 
+/// The voids (by number) of events that one of `contracts` selects.
+pub(crate) fn voids_selected_by(backend: &mut dyn Backend, contracts: &[String]) -> Result<Vec<i64>> {
+    let voids = backend.voids()?;
+    if voids.is_empty() || contracts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head = backend.audit_head()?;
+    let snapshot = Snapshot::load(backend, head.seq as i64)?;
+    let mut numbers = Vec::new();
+    for void in voids {
+        let model = stored_model(backend, &void.host, void.day, &void.source, &void.id)?;
+        let selects = snapshot
+            .contracts
+            .contracts
+            .iter()
+            .filter(|versions| contracts.contains(&versions.id))
+            .any(|versions| {
+                let registry_on = |start| snapshot.model_registry_on(start);
+                revshare_core::rating::selects(versions, registry_on, &void.host, &model, Day(void.day)).is_some()
+            });
+        if selects {
+            numbers.push(void.number);
+        }
+    }
+    Ok(numbers)
+}
+
 fn voided(void: &VoidRow) -> NotCounted {
     NotCounted::Voided {
         by: void.actor.clone(),
@@ -212,20 +245,19 @@ fn voided(void: &VoidRow) -> NotCounted {
     }
 }
 
-/// The stored event's model (the key says where to look).
-fn stored_model(backend: &mut dyn Backend, key: &KeyRow) -> Result<String> {
+/// The stored event's model (its key says where to look: host and day).
+fn stored_model(backend: &mut dyn Backend, host: &str, day: i32, source: &str, id: &str) -> Result<String> {
     let mut model = None;
     let mut visit = |e: &EventView<'_>| -> revshare_store::backend::Result<()> {
-        if e.source == key.source && e.id == key.id {
+        if e.source == source && e.id == id {
             model = Some(e.model.to_string());
         }
         Ok(())
     };
-    backend.scan_events(&key.host, key.day, key.day + 1, 0, i64::MAX, &mut visit)?;
+    backend.scan_events(host, day, day + 1, 0, i64::MAX, &mut visit)?;
     model.ok_or_else(|| {
         AppError::Integrity(format!(
-            "event ({}, {}) has an idempotency key but no stored event",
-            key.source, key.id
+            "event ({source}, {id}) has an idempotency key but no stored event"
         ))
     })
 }

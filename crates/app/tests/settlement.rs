@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use revshare_app::close::{close, CloseRequest, Closed, Grace};
 use revshare_app::contributions::{Decision, Proposal};
 use revshare_app::import::{import, ImportSummary, Observers, Rejected};
-use revshare_app::{Actor, AppError, Backend, Field};
+use revshare_app::{Actor, AppError, Backend, Field, Role};
 use revshare_core::contract::Contract;
 use revshare_core::event::UsageEvent;
 use revshare_core::merkle;
@@ -733,6 +733,7 @@ fn voids_remove_events_before_and_after_a_close(t: &TestStore) {
     let again =
         revshare_app::void::void(backend.as_mut(), &t.keys(), now, &before.source, &before.id, "again").unwrap();
     assert!(matches!(again, revshare_app::void::Voided::Already(_)));
+    losing_side_sees_the_void(backend.as_mut(), &before.source, &before.id);
     let never = revshare_app::void::void(backend.as_mut(), &t.keys(), now, "nobody", "x", "r").unwrap_err();
     assert!(matches!(never, AppError::NotFound(_)));
     let september = close_at(t, backend.as_mut(), "2026-09", "2026-11-29T00:00:00Z");
@@ -784,6 +785,45 @@ fn voids_remove_events_before_and_after_a_close(t: &TestStore) {
     let tree = verify_inclusion(&verified(t, oct), line, &proof).unwrap();
     assert!(tree.removes());
     assert_reproducible(backend.as_mut());
+}
+
+/// The licensor of the contract that selects a voided event, and an auditor of that
+/// contract, see the void with its reason and actor, in `locate` and in the audit
+/// entries, also before any close (api.md); another licensor sees neither.
+fn losing_side_sees_the_void(backend: &mut dyn Backend, source: &str, id: &str) {
+    let meta = Actor::token("t-meta", Role::Licensor, "meta", None);
+    let auditor = Actor::token(
+        "t-audit",
+        Role::Auditor,
+        "audit-firm",
+        Some(vec!["acme-llama".to_string()]),
+    );
+    for actor in [&meta, &auditor] {
+        let located = revshare_app::locate::locate(backend, actor, source, id).unwrap();
+        let shown = located
+            .not_counted
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        assert!(
+            shown.contains("voided by cli") && shown.contains("(typo in host)"),
+            "{actor:?}: {shown}"
+        );
+        let entries = revshare_app::audit::entries(backend, actor, 0, 1000).unwrap();
+        let voids: Vec<_> = entries
+            .iter()
+            .filter(|e| e.object.starts_with("void:acme-cloud:"))
+            .collect();
+        assert_eq!(voids.len(), 1, "{actor:?} reads the void's entry");
+    }
+    let other = Actor::token("t-other", Role::Licensor, "mistral", None);
+    assert!(revshare_app::locate::locate(backend, &other, source, id).is_err());
+    let entries = revshare_app::audit::entries(backend, &other, 0, 1000).unwrap();
+    assert!(
+        entries.iter().all(|e| !e.object.starts_with("void:")),
+        "another licensor reads no void"
+    );
 }
 
 fn a_rotated_key_signs_from_then_on_and_old_statements_keep_verifying(t: &TestStore) {

@@ -141,7 +141,7 @@ fn for_actor(
     if crate::access::sees_everything(actor) {
         return Ok(report);
     }
-    let own = crate::access::Own::of(backend, actor)?;
+    let own = crate::audit::reader(backend, actor)?;
     report.failures.retain(|f| {
         let object = f.object.strip_prefix("notice:").map_or_else(
             || f.object.clone(),
