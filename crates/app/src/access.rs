@@ -7,6 +7,7 @@
 
 use revshare_core::audit::Object;
 use revshare_core::contract::ContractVersions;
+use revshare_core::statement::StatementId;
 
 use crate::Field;
 use crate::{Actor, AppError, Result, Role};
@@ -310,7 +311,9 @@ impl Own {
             Object::Key(_) => true,
             Object::Fx | Object::Registry(_) => Permission::ReadTables.allows(self.role),
             Object::Contract { id: contract, .. } | Object::Contribution { contract, .. } => self.reads(&contract),
-            Object::Statement(statement_id) => self.reads(statement_id.split('/').next().unwrap_or_default()),
+            Object::Statement(statement_id) => {
+                StatementId::parse(&statement_id).is_some_and(|id| self.reads(id.contract()))
+            }
             Object::Events(host) | Object::Void { host, .. } => self.hosts.contains(&host),
             Object::Party(id) | Object::WitnessKey { party: id, .. } => party == Some(id.as_str()),
             Object::Token(_) => false,

@@ -4,6 +4,7 @@
 //! received. Places come from the leaves each statement was closed with.
 
 use revshare_core::period::{Day, Period};
+use revshare_core::statement::StatementId;
 use revshare_core::verify::TreeName;
 use revshare_store::backend::{EventView, KeyRow, StatementRow, VoidRow};
 use serde::Serialize;
@@ -239,7 +240,7 @@ fn places_in(
     period: Period,
     key: &KeyRow,
 ) -> Result<Vec<Place>> {
-    let own = format!("{contract}/{period}");
+    let own = StatementId::new(contract, period);
     let rows: Vec<&StatementRow> = snapshot
         .statements_of(contract)
         .filter(|s| s.start_day >= period.start().0)
@@ -249,7 +250,7 @@ fn places_in(
         let statement = verified.get(backend, row)?.statement().clone();
         for tree in tree_names(&statement) {
             let relevant = match &tree {
-                TreeName::Events => row.statement_id == own,
+                TreeName::Events => own.as_ref().is_some_and(|own| row.statement_id == *own),
                 TreeName::PriorPeriod(p) | TreeName::Voided(p) => *p == period.to_string(),
             };
             if !relevant {

@@ -245,7 +245,7 @@ impl StatementEntry {
     pub fn of_notice(shown: &crate::statements::NoticeShown) -> StatementEntry {
         let n = &shown.notice;
         StatementEntry {
-            statement_id: n.statement_id.clone(),
+            statement_id: n.statement_id.to_string(),
             contract: n.contract.clone(),
             period: n.period.clone(),
             currency: n.currency.clone(),

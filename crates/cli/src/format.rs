@@ -195,7 +195,7 @@ pub fn statement_list(shown: &[Shown], format: Option<Format>) -> Result<(), Fai
     let statements: Vec<&Statement> = shown.iter().map(|s| &*s.statement).collect();
     let cols: [Column<&Statement>; 6] = [
         column("statement_id", Kind::Text, |s| {
-            s.statement_id.clone().unwrap_or_default()
+            s.statement_id.as_ref().map(ToString::to_string).unwrap_or_default()
         }),
         column("total", Kind::Grouped, |s| s.total.clone()),
         column("currency", Kind::Text, |s| s.currency.clone()),

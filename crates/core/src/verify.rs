@@ -435,7 +435,8 @@ mod tests {
         let expected: Vec<Statement> =
             serde_json::from_str(include_str!("../../../fixtures/spec-examples/expected-small.json")).unwrap();
         let mut statement = expected[1].clone();
-        statement.statement_id = Some(format!("{}/{}", statement.contract, statement.period));
+        let period = crate::period::Period::parse(&statement.period).unwrap();
+        statement.statement_id = crate::statement::StatementId::new(&statement.contract, period);
         (statement, SigningKey::from_bytes(&[7; 32]))
     }
 
