@@ -10,7 +10,8 @@ use revshare_core::contract::ContractVersions;
 use revshare_core::statement::StatementId;
 
 use crate::Field;
-use crate::{Actor, AppError, Result, Role};
+use crate::{Actor, AppError, Result};
+use revshare_core::records::Role;
 
 /// Actions that only some roles may take at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

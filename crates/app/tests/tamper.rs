@@ -208,7 +208,8 @@ fn a_statement_edited_after_it_was_read(t: &TestStore) {
 fn a_statement_read_for_a_token(t: &TestStore) {
     use revshare_app::statements::{document_for_token, Document};
     use revshare_app::tokens::{create, revoke, NewToken};
-    use revshare_app::{AppError, Role};
+    use revshare_app::AppError;
+    use revshare_core::records::Role;
     let mut backend = prepared(t);
     let operator = Actor::cli();
     let new = NewToken {
