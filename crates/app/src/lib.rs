@@ -15,6 +15,7 @@ pub mod audit;
 mod checked;
 pub mod checkpoint_file;
 pub mod close;
+pub mod closed;
 pub mod contracts;
 pub mod contributions;
 pub mod idempotency;

@@ -9,7 +9,7 @@ use revshare_core::verify::TreeName;
 use revshare_store::backend::{EventView, KeyRow, StatementRow, VoidRow};
 use serde::Serialize;
 
-use crate::settle::VerifiedStatements;
+use crate::closed::VerifiedStatements;
 use crate::snapshot::Snapshot;
 use crate::statements::{split_leaves, tree_names};
 use crate::{Actor, AppError, Backend, Result};

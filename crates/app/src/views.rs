@@ -227,10 +227,10 @@ pub struct StatementEntry {
 }
 
 impl StatementEntry {
-    pub fn of_statement(shown: &crate::statements::Shown) -> StatementEntry {
-        let s = &shown.statement;
+    pub fn of_statement(shown: &crate::closed::ClosedStatement) -> StatementEntry {
+        let s = shown.statement();
         StatementEntry {
-            statement_id: shown.row.statement_id.clone(),
+            statement_id: shown.id().to_string(),
             contract: s.contract.clone(),
             period: s.period.clone(),
             currency: s.currency.clone(),

@@ -444,9 +444,9 @@ fn proofs_verify_and_tampering_is_caught(t: &TestStore) {
     )
     .unwrap();
     let shown = revshare_app::statements::show(backend.as_mut(), &Actor::cli(), "acme-llama/2026-10").unwrap();
-    let good = verify_statement_bytes(shown.json.as_bytes(), &[t.keys().public()]).unwrap();
+    let good = verify_statement_bytes(shown.json().as_bytes(), &[t.keys().public()]).unwrap();
     verify_inclusion(&good, line, &proof).unwrap();
-    let tampered = shown.json.replacen(&good.statement().total, "0.00", 1);
+    let tampered = shown.json().replacen(&good.statement().total, "0.00", 1);
     assert!(verify_statement_bytes(tampered.as_bytes(), &[t.keys().public()])
         .unwrap_err()
         .to_string()
@@ -459,7 +459,7 @@ fn proofs_verify_and_tampering_is_caught(t: &TestStore) {
         .to_string()
         .contains("differs from the one counted"));
     let other = revshare_app::statements::show(backend.as_mut(), &Actor::cli(), "nimbus-llama/2026-10").unwrap();
-    let other = verify_statement_bytes(other.json.as_bytes(), &[t.keys().public()]).unwrap();
+    let other = verify_statement_bytes(other.json().as_bytes(), &[t.keys().public()]).unwrap();
     assert!(verify_inclusion(&other, line, &proof)
         .unwrap_err()
         .to_string()

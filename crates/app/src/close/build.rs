@@ -10,7 +10,8 @@ use revshare_core::verify::TreeName;
 use super::summary::{exception_notes, ContractSummary, HostEvents};
 use super::term::{term_of, Term};
 use crate::checked::Trust;
-use crate::settle::{pending, Pending, Settled, Tree, VerifiedStatements};
+use crate::closed::VerifiedStatements;
+use crate::settle::{pending, Pending, Settled, Tree};
 use crate::snapshot::Snapshot;
 use crate::{AppError, Backend, Result};
 

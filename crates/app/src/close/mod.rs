@@ -22,9 +22,9 @@ pub(crate) use summary::HostEvents;
 pub use summary::{day_ranges, ContractSummary, ExceptionNote};
 
 use crate::checked::{LogCheck, Trust};
+use crate::closed::VerifiedStatements;
 use crate::keys::Keys;
 use crate::rows::{object, payload};
-use crate::settle::VerifiedStatements;
 use crate::snapshot::Snapshot;
 use crate::tx::{self, Tx};
 use crate::Field;
@@ -162,7 +162,14 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
         let Some(mut built) = build(tx.backend, inputs, index, request.period, &closed_at, &anchor)? else {
             continue;
         };
-        describe_history(tx.backend, &snapshot, index, request.period, &mut built.summary)?;
+        describe_history(
+            tx.backend,
+            &snapshot,
+            &mut verified,
+            index,
+            request.period,
+            &mut built.summary,
+        )?;
         refuse_empty(&built.summary, request)?;
         outcome.contracts.push(built.summary.clone());
         outcome.statements.push(match request.dry_run {
@@ -191,6 +198,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
 fn describe_history(
     backend: &mut dyn Backend,
     snapshot: &Snapshot,
+    verified: &mut VerifiedStatements,
     index: usize,
     period: Period,
     summary: &mut ContractSummary,
@@ -202,8 +210,7 @@ fn describe_history(
         .collect();
     match earlier.last() {
         Some(previous) => {
-            let statement: Statement = serde_json::from_str(&previous.json)
-                .map_err(|e| AppError::Integrity(format!("statement {}: {e}", previous.statement_id)))?;
+            let statement = verified.get(backend, previous)?.statement();
             summary.previous_events = Some(statement.events.count);
         }
         None => {

@@ -32,9 +32,9 @@ use serde::Serialize;
 
 use crate::checked::Trust;
 use crate::close::build;
+use crate::closed::VerifiedStatements;
 use crate::keys::Keys;
 use crate::rows::object;
-use crate::settle::VerifiedStatements;
 use crate::snapshot::Snapshot;
 use crate::statements::{split_leaves, tree_names};
 use crate::{AppError, Backend, Result};
