@@ -106,7 +106,10 @@ pub fn owns_contract(actor: &Actor, contract: &ContractVersions) -> bool {
     {
         return false;
     }
-    let party = actor.party().unwrap_or_default();
+    let Some(party) = actor.party() else {
+        // Only the operator at the CLI acts for no party.
+        return actor.role() == Role::Operator;
+    };
     match actor.role() {
         Role::Operator => true,
         Role::Licensor => contract.licensor() == party,

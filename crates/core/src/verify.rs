@@ -212,7 +212,7 @@ pub fn verify_bytes(bytes: &[u8], keys: &[PublicKey]) -> Result<Verified, Verify
     check_signature(&object, &signature, keys)?;
     object.insert(
         "signature".to_string(),
-        serde_json::to_value(&signature).unwrap_or_default(),
+        serde_json::to_value(&signature).expect("a signature of strings serializes"),
     );
     let value = Value::Object(object);
     if value.get("kind").and_then(Value::as_str) == Some("payout_notice") {
