@@ -7,9 +7,11 @@
 
 use revshare_core::audit::Object;
 use revshare_core::contract::ContractVersions;
+use revshare_core::statement::StatementId;
 
 use crate::Field;
-use crate::{Actor, AppError, Result, Role};
+use crate::{Actor, AppError, Result};
+use revshare_core::records::Role;
 
 /// Actions that only some roles may take at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +106,10 @@ pub(crate) fn owns_contract(actor: &Actor, contract: &ContractVersions) -> bool 
     {
         return false;
     }
-    let party = actor.party().unwrap_or_default();
+    let Some(party) = actor.party() else {
+        // Only the operator at the CLI acts for no party.
+        return actor.role() == Role::Operator;
+    };
     match actor.role() {
         Role::Operator => true,
         Role::Licensor => contract.licensor() == party,
@@ -336,7 +341,9 @@ impl Own {
             Object::Key(_) => true,
             Object::Fx | Object::Registry(_) => Permission::ReadTables.allows(self.role),
             Object::Contract { id: contract, .. } | Object::Contribution { contract, .. } => self.reads(&contract),
-            Object::Statement(statement_id) => self.reads(statement_id.split('/').next().unwrap_or_default()),
+            Object::Statement(statement_id) => {
+                StatementId::parse(&statement_id).is_some_and(|id| self.reads(id.contract()))
+            }
             Object::Events(host) => self.hosts.contains(&host),
             Object::Void { host, number } => self.hosts.contains(&host) || self.voids.contains(&number),
             Object::Party(id) | Object::WitnessKey { party: id, .. } => party == Some(id.as_str()),

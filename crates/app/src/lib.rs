@@ -15,6 +15,7 @@ pub mod audit;
 mod checked;
 pub mod checkpoint_file;
 pub mod close;
+pub mod closed;
 pub mod contracts;
 pub mod contributions;
 pub mod idempotency;
@@ -44,8 +45,8 @@ pub mod views;
 pub mod void;
 
 use revshare_core::event::Timestamp;
+use revshare_core::records::Role;
 use revshare_store::StoreError;
-use serde::{Deserialize, Serialize};
 
 /// The store as the edges hold it: opened here, handed back to the use cases, never
 /// called by the edges themselves.
@@ -221,41 +222,6 @@ pub fn now() -> Timestamp {
     Timestamp {
         seconds: elapsed.as_secs() as i64,
         nanos: elapsed.subsec_nanos(),
-    }
-}
-
-/// The roles of api.md.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Operator,
-    Licensor,
-    Host,
-    Beneficiary,
-    Auditor,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Operator,
-        Role::Licensor,
-        Role::Host,
-        Role::Beneficiary,
-        Role::Auditor,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Operator => "operator",
-            Role::Licensor => "licensor",
-            Role::Host => "host",
-            Role::Beneficiary => "beneficiary",
-            Role::Auditor => "auditor",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == text)
     }
 }
 

@@ -4,11 +4,12 @@
 //! received. Places come from the leaves each statement was closed with.
 
 use revshare_core::period::{Day, Period};
+use revshare_core::statement::StatementId;
 use revshare_core::verify::TreeName;
 use revshare_store::backend::{EventView, KeyRow, StatementRow, VoidRow};
 use serde::Serialize;
 
-use crate::settle::VerifiedStatements;
+use crate::closed::VerifiedStatements;
 use crate::snapshot::Snapshot;
 use crate::trees::split_leaves;
 use crate::{Actor, AppError, Backend, Result};
@@ -272,7 +273,7 @@ fn places_in(
     period: Period,
     key: &KeyRow,
 ) -> Result<Vec<Place>> {
-    let own = format!("{contract}/{period}");
+    let own = StatementId::new(contract, period);
     let rows: Vec<&StatementRow> = snapshot
         .statements_of(contract)
         .filter(|s| s.start_day >= period.start().0)
@@ -282,7 +283,7 @@ fn places_in(
         let statement = verified.get(backend, row)?.statement().clone();
         for tree in tree_names(&statement) {
             let relevant = match &tree {
-                TreeName::Events => row.statement_id == own,
+                TreeName::Events => own.as_ref().is_some_and(|own| row.statement_id == *own),
                 TreeName::PriorPeriod(p) | TreeName::Voided(p) => *p == period.to_string(),
             };
             if !relevant {

@@ -272,7 +272,7 @@ impl PeriodEvents {
             requests: facts.requests as i64,
             input_tokens: facts.input_tokens as i64,
             output_tokens: facts.output_tokens as i64,
-            revenue_units: std::str::from_utf8(units).unwrap_or_default(),
+            revenue_units: std::str::from_utf8(units).expect("decimal digits are UTF-8"),
         };
         write_event_row_with(&view, customer, out);
     }
@@ -345,8 +345,7 @@ fn key_of<'k>(keys: &'k str, event: &Compact) -> (&'k str, &'k str) {
     let source_end = event.key_start + event.source_len as usize;
     // Both ranges are whole strings pushed in `push`: on character boundaries.
     (
-        keys.get(event.key_start..source_end).unwrap_or_default(),
-        keys.get(source_end..source_end + event.id_len as usize)
-            .unwrap_or_default(),
+        &keys[event.key_start..source_end],
+        &keys[source_end..source_end + event.id_len as usize],
     )
 }

@@ -5,23 +5,13 @@
 
 use revshare_core::event::Timestamp;
 use revshare_core::merkle::{self, Hash};
-use revshare_core::statement::Statement;
 use revshare_core::verify::{prove as build_proof, signed_tree, tree_names, InclusionProof, TreeName};
-use revshare_store::backend::{StatementRead, StatementRow, TreeRow};
+use revshare_store::backend::{StatementRead, TreeRow};
 
-use crate::settle::VerifiedStatements;
+use crate::closed::{ClosedStatement, VerifiedStatements};
 use crate::trees::split_leaves;
 use crate::views::StatementEntry;
 use crate::{Actor, AppError, Backend, Result};
-
-/// A stored statement, its signature checked.
-#[derive(Clone, Debug)]
-pub struct Shown {
-    /// The exact stored (signed) bytes.
-    pub json: String,
-    pub statement: std::sync::Arc<Statement>,
-    pub row: StatementRow,
-}
 
 fn verifier(backend: &mut dyn Backend) -> Result<VerifiedStatements> {
     Ok(VerifiedStatements::new(crate::keys::public_keys(backend)?))
@@ -29,7 +19,7 @@ fn verifier(backend: &mut dyn Backend) -> Result<VerifiedStatements> {
 
 /// The closed statements the actor reads, each checked (a beneficiary reads none:
 /// it receives payout notices, see [`notices`]).
-pub fn list(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<Shown>> {
+pub fn list(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<ClosedStatement>> {
     let readable = crate::access::readable_contracts(backend, actor)?;
     let mut verified = verifier(backend)?;
     let mut shown = Vec::new();
@@ -38,18 +28,13 @@ pub fn list(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<Shown>> {
         .into_iter()
         .filter(|r| readable.contains(&r.contract))
     {
-        let statement = verified.get(backend, &row)?.shared();
-        shown.push(Shown {
-            json: row.json.clone(),
-            statement,
-            row,
-        });
+        shown.push(verified.get(backend, &row)?.clone());
     }
     Ok(shown)
 }
 
 /// One closed statement the actor reads, checked.
-pub fn show(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) -> Result<Shown> {
+pub fn show(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) -> Result<ClosedStatement> {
     let read = backend.statement_read(statement_id)?;
     show_read(backend, actor, statement_id, read)
 }
@@ -59,7 +44,7 @@ fn show_read(
     actor: &Actor,
     statement_id: &str,
     read: Option<StatementRead>,
-) -> Result<Shown> {
+) -> Result<ClosedStatement> {
     let missing = || format!("no statement `{statement_id}` is closed");
     // Access is decided, with the same reads, whether or not the statement exists: a
     // missing statement and another party's take the same work to refuse.
@@ -67,12 +52,7 @@ fn show_read(
     let readable = crate::access::require_readable(backend, actor, contract, &missing());
     let read = read.ok_or_else(|| AppError::NotFound(missing()))?;
     readable?;
-    let statement = crate::settle::verify_read(&read)?.shared();
-    Ok(Shown {
-        json: read.row.json.clone(),
-        statement,
-        row: read.row,
-    })
+    crate::closed::verify_read(read)
 }
 
 /// One tree of a closed statement as it was closed.
@@ -84,9 +64,9 @@ pub struct Leaves {
 }
 
 /// A stored tree, checked against the root its signed statement names.
-fn checked_tree(backend: &mut dyn Backend, shown: &Shown, tree: &TreeName) -> Result<Vec<Hash>> {
-    let id = &shown.row.statement_id;
-    let (count, root) = signed_tree(&shown.statement, tree)
+fn checked_tree(backend: &mut dyn Backend, shown: &ClosedStatement, tree: &TreeName) -> Result<Vec<Hash>> {
+    let id = shown.id();
+    let (count, root) = signed_tree(shown.statement(), tree)
         .ok_or_else(|| AppError::NotFound(format!("statement {id} has no tree `{tree}`")))?;
     let row: TreeRow = backend
         .tree(id, &tree.to_string())?
@@ -124,7 +104,7 @@ pub fn prove(
     // An event never received is answered like one the actor may not see (another
     // host's): the explanation comes from `locate`, as far as the actor may see.
     if let Some(key) = backend.event_key(source, id)? {
-        for tree in tree_names(&shown.statement) {
+        for tree in tree_names(shown.statement()) {
             let leaves = checked_tree(backend, &shown, &tree)?;
             if let Some(index) = leaves.iter().position(|l| *l == key.leaf) {
                 return Ok(build_proof(statement_id, &tree, &leaves, index));
@@ -173,7 +153,7 @@ pub struct NoticeShown {
 /// beneficiary that is neither its licensor nor its host, its payout notice.
 #[derive(Clone, Debug)]
 pub enum Document {
-    Statement(Box<Shown>),
+    Statement(Box<ClosedStatement>),
     Notice(Box<NoticeShown>),
 }
 
@@ -181,7 +161,7 @@ impl Document {
     /// The exact signed bytes.
     pub fn json(&self) -> &str {
         match self {
-            Document::Statement(s) => &s.json,
+            Document::Statement(s) => s.json(),
             Document::Notice(n) => &n.json,
         }
     }
@@ -236,7 +216,7 @@ pub fn entries(
 ) -> Result<Vec<StatementEntry>> {
     let mut entries: Vec<(i64, StatementEntry)> = list(backend, actor)?
         .iter()
-        .map(|shown| (shown.row.seq, StatementEntry::of_statement(shown)))
+        .map(|shown| (shown.row().seq, StatementEntry::of_statement(shown)))
         .collect();
     entries.extend(
         notices(backend, actor)?
@@ -327,8 +307,8 @@ fn csv_of(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<St
 pub fn inputs(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) -> Result<Inputs> {
     use revshare_core::period::{Day, Period};
     let shown = show(backend, actor, statement_id)?;
-    let statement = &shown.statement;
-    let snapshot = crate::snapshot::Snapshot::load(backend, shown.row.close_seq)?;
+    let statement = shown.statement();
+    let snapshot = crate::snapshot::Snapshot::load(backend, shown.row().close_seq)?;
     let contract = snapshot
         .contract_rows
         .iter()
@@ -418,10 +398,10 @@ pub fn leaves_page(
 
 /// The list entries of what a party reads (`views` holds the form both edges show).
 impl StatementEntry {
-    pub(crate) fn of_statement(shown: &Shown) -> StatementEntry {
-        let s = &shown.statement;
+    pub(crate) fn of_statement(shown: &ClosedStatement) -> StatementEntry {
+        let s = shown.statement();
         StatementEntry {
-            statement_id: shown.row.statement_id.clone(),
+            statement_id: shown.id().to_string(),
             contract: s.contract.clone(),
             period: s.period.clone(),
             currency: s.currency.clone(),
@@ -436,7 +416,7 @@ impl StatementEntry {
     pub(crate) fn of_notice(shown: &NoticeShown) -> StatementEntry {
         let n = &shown.notice;
         StatementEntry {
-            statement_id: n.statement_id.clone(),
+            statement_id: n.statement_id.to_string(),
             contract: n.contract.clone(),
             period: n.period.clone(),
             currency: n.currency.clone(),

@@ -17,7 +17,8 @@ use crate::limits::TOKEN_CONTRACTS_MAX as CONTRACTS_MAX;
 use crate::rows::{object, payload};
 use crate::tx;
 use crate::Field;
-use crate::{Actor, AppError, Backend, Ctx, Result, Role};
+use crate::{Actor, AppError, Backend, Ctx, Result};
+use revshare_core::records::Role;
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -85,7 +86,7 @@ pub fn create(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, new: &NewTok
         let mut row = TokenRow {
             token_id: token_id.clone(),
             party: new.party.clone(),
-            role: new.role.as_str().to_string(),
+            role: new.role,
             contracts: (!new.contracts.is_empty()).then(|| new.contracts.clone()),
             expires: new.expires.map(|d| d.to_string()),
             sha256: sha256_hex(&token),
@@ -179,9 +180,7 @@ pub(crate) fn actor_of(token: &str, row: Option<TokenRow>, now: Timestamp) -> Re
     if expired {
         return Err(refused());
     }
-    let role = Role::parse(&row.role)
-        .ok_or_else(|| AppError::Integrity(format!("token {} has an unknown role `{}`", row.token_id, row.role)))?;
-    Ok(Actor::token(&row.token_id, role, &row.party, row.contracts))
+    Ok(Actor::token(&row.token_id, row.role, &row.party, row.contracts))
 }
 
 #[cfg(test)]

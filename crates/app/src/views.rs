@@ -183,7 +183,7 @@ impl Token {
         Token {
             token_id: row.token_id,
             party: row.party,
-            role: row.role,
+            role: row.role.as_str().to_string(),
             contracts: row.contracts,
             expires: row.expires,
             created_at: row.created_at,

@@ -6,10 +6,10 @@
 use revshare_core::audit::Action;
 use revshare_store::backend::VoidRow;
 
+use crate::closed::VerifiedStatements;
 use crate::keys::Keys;
 use crate::limits::REASON_CHARS_MAX;
 use crate::rows::{object, payload};
-use crate::settle::VerifiedStatements;
 use crate::tx;
 use crate::Field;
 use crate::{AppError, Backend, Ctx, Result};

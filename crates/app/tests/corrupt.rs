@@ -6,7 +6,8 @@
 mod common;
 
 use revshare_app::verify_store::verify_with_keys;
-use revshare_app::{Actor, AppError, Backend, Role};
+use revshare_app::{Actor, AppError, Backend};
+use revshare_core::records::Role;
 use revshare_core::verify::TreeName;
 
 use common::scenario::{first_event, fixture, prepared, NOW};
@@ -108,6 +109,15 @@ const DAMAGES: &[Damage] = &[
     Damage {
         what: "a token's contracts",
         sql: |_| "UPDATE tokens SET contracts = '[['".into(),
+        read: |_, backend| {
+            let operator = Actor::cli();
+            code(revshare_app::tokens::list(backend, ctx(&operator, NOW)))
+        },
+        named: "token:",
+    },
+    Damage {
+        what: "a token's role",
+        sql: |_| "UPDATE tokens SET role = 'nonsense'".into(),
         read: |_, backend| {
             let operator = Actor::cli();
             code(revshare_app::tokens::list(backend, ctx(&operator, NOW)))

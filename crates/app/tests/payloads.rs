@@ -43,7 +43,7 @@ fn key_party_and_token_rows() {
     let token = TokenRow {
         token_id: "0123456789ab".into(),
         party: "acme-cloud".into(),
-        role: "host".into(),
+        role: revshare_core::records::Role::Host,
         contracts: Some(vec!["acme-llama".into()]),
         expires: None,
         sha256: "ab".repeat(32),

@@ -9,13 +9,14 @@ use std::path::PathBuf;
 use revshare_app::close::{close, CloseRequest, Closed, Grace};
 use revshare_app::contributions::{Decision, Proposal};
 use revshare_app::import::{import, ImportSummary, Observers, Rejected};
-use revshare_app::{Actor, AppError, Backend, Field, Role};
+use revshare_app::{Actor, AppError, Backend, Field};
 use revshare_core::contract::Contract;
 use revshare_core::event::UsageEvent;
 use revshare_core::merkle;
 use revshare_core::money::Decimal;
 use revshare_core::period::{Day, Period};
 use revshare_core::rating::{rate_events, KeyedFacts, RatingInputs};
+use revshare_core::records::Role;
 use revshare_core::statement::{AdjustmentKind, Reason, Statement};
 use revshare_core::tables::{ContributionStatus, Contributions, FxTable};
 use revshare_core::verify::{verify_inclusion, verify_statement_bytes, VerifiedStatement};
@@ -444,9 +445,9 @@ fn proofs_verify_and_tampering_is_caught(t: &TestStore) {
     )
     .unwrap();
     let shown = revshare_app::statements::show(backend.as_mut(), &Actor::cli(), "acme-llama/2026-10").unwrap();
-    let good = verify_statement_bytes(shown.json.as_bytes(), &[t.keys().public()]).unwrap();
+    let good = verify_statement_bytes(shown.json().as_bytes(), &[t.keys().public()]).unwrap();
     verify_inclusion(&good, line, &proof).unwrap();
-    let tampered = shown.json.replacen(&good.statement().total, "0.00", 1);
+    let tampered = shown.json().replacen(&good.statement().total, "0.00", 1);
     assert!(verify_statement_bytes(tampered.as_bytes(), &[t.keys().public()])
         .unwrap_err()
         .to_string()
@@ -459,7 +460,7 @@ fn proofs_verify_and_tampering_is_caught(t: &TestStore) {
         .to_string()
         .contains("differs from the one counted"));
     let other = revshare_app::statements::show(backend.as_mut(), &Actor::cli(), "nimbus-llama/2026-10").unwrap();
-    let other = verify_statement_bytes(other.json.as_bytes(), &[t.keys().public()]).unwrap();
+    let other = verify_statement_bytes(other.json().as_bytes(), &[t.keys().public()]).unwrap();
     assert!(verify_inclusion(&other, line, &proof)
         .unwrap_err()
         .to_string()

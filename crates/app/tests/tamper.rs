@@ -171,23 +171,23 @@ fn a_statement_edited_after_it_was_read(t: &TestStore) {
     let show = |backend: &mut dyn Backend| revshare_app::statements::show(backend, &Actor::cli(), id);
     let shown = show(backend.as_mut()).unwrap();
     assert_eq!(
-        show(backend.as_mut()).unwrap().json,
-        shown.json,
+        show(backend.as_mut()).unwrap().json(),
+        shown.json(),
         "read again, unchanged"
     );
 
-    let seq = shown.row.seq;
+    let seq = shown.row().seq;
     t.tamper(&format!(
         "UPDATE audit_log SET payload_sha256 = '{}' WHERE seq = {seq}",
         "0".repeat(64)
     ));
     let refused = show(backend.as_mut()).unwrap_err().to_string();
     assert!(refused.contains("does not match its audit entry"), "{refused}");
-    let payload = hex::encode(revshare_app::rows::payload(&shown.row));
+    let payload = hex::encode(revshare_app::rows::payload(shown.row()));
     t.tamper(&format!(
         "UPDATE audit_log SET payload_sha256 = '{payload}' WHERE seq = {seq}"
     ));
-    assert_eq!(show(backend.as_mut()).unwrap().json, shown.json, "restored");
+    assert_eq!(show(backend.as_mut()).unwrap().json(), shown.json(), "restored");
 
     t.tamper(&format!(
         "UPDATE statements SET settled = '[]', close_seq = close_seq + 1 WHERE statement_id = '{id}'"
@@ -208,7 +208,8 @@ fn a_statement_edited_after_it_was_read(t: &TestStore) {
 fn a_statement_read_for_a_token(t: &TestStore) {
     use revshare_app::statements::{document_for_token, Document};
     use revshare_app::tokens::{create, revoke, NewToken};
-    use revshare_app::{AppError, Role};
+    use revshare_app::AppError;
+    use revshare_core::records::Role;
     let mut backend = prepared(t);
     let operator = Actor::cli();
     let new = NewToken {
@@ -224,7 +225,7 @@ fn a_statement_read_for_a_token(t: &TestStore) {
     let own = "acme-llama/2026-09";
     let shown = revshare_app::statements::show(backend.as_mut(), &operator, own).unwrap();
     match read(backend.as_mut(), &token.token, own).unwrap() {
-        Document::Statement(s) => assert_eq!(s.json, shown.json),
+        Document::Statement(s) => assert_eq!(s.json(), shown.json()),
         Document::Notice(_) => panic!("a host reads the statement itself"),
     }
     // Another host's statement and one never closed are refused alike.
@@ -267,7 +268,7 @@ fn a_statement_read_for_a_token(t: &TestStore) {
     let other = create(backend.as_mut(), &t.keys(), ctx(&operator, NOW), &other).unwrap();
     t.tamper(&format!(
         "UPDATE audit_log SET action = 'nonsense' WHERE seq = {}",
-        shown.row.seq
+        shown.row().seq
     ));
     let refused = read(backend.as_mut(), &token.token, own).map(|d| d.json().len());
     assert!(
@@ -278,7 +279,7 @@ fn a_statement_read_for_a_token(t: &TestStore) {
     assert!(matches!(refused, Err(AppError::NotFound(_))), "{refused:?}");
     t.tamper(&format!(
         "UPDATE audit_log SET action = 'statement_closed' WHERE seq = {}",
-        shown.row.seq
+        shown.row().seq
     ));
     assert!(read(backend.as_mut(), &token.token, own).is_ok(), "restored");
 

@@ -10,7 +10,7 @@ mod text;
 
 use std::io::{self, Write};
 
-use revshare_app::statements::Shown;
+use revshare_app::closed::ClosedStatement;
 use revshare_app::verify_store::Report;
 use revshare_app::views;
 use revshare_core::audit::{Entry, Link};
@@ -191,11 +191,11 @@ pub fn contributions(rows: &[ContributionRow], format: Option<Format>) -> Result
     print(&list, format)
 }
 
-pub fn statement_list(shown: &[Shown], format: Option<Format>) -> Result<(), Failure> {
-    let statements: Vec<&Statement> = shown.iter().map(|s| &*s.statement).collect();
+pub fn statement_list(shown: &[ClosedStatement], format: Option<Format>) -> Result<(), Failure> {
+    let statements: Vec<&Statement> = shown.iter().map(ClosedStatement::statement).collect();
     let cols: [Column<&Statement>; 6] = [
         column("statement_id", Kind::Text, |s| {
-            s.statement_id.clone().unwrap_or_default()
+            s.statement_id.as_ref().map(ToString::to_string).unwrap_or_default()
         }),
         column("total", Kind::Grouped, |s| s.total.clone()),
         column("currency", Kind::Text, |s| s.currency.clone()),

@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
 use clap::{Args, Subcommand};
-use revshare_app::{Ctx, Role};
+use revshare_app::Ctx;
 use revshare_core::period::Day;
+use revshare_core::records::Role;
 
 use crate::stateful::{keys, open, operator};
 use crate::{format, Failure, Format, StoreArgs};

@@ -301,7 +301,7 @@ fn two_statements(keys: &[PublicKey], a: &Path, b: &Path) -> Result<(), Failure>
             let full = revshare_core::json::canonical_sha256(notice);
             (
                 "payout_notice",
-                notice.statement_id.clone(),
+                notice.statement_id.to_string(),
                 notice.beneficiary.clone(),
                 hex::encode(full),
             )

@@ -126,7 +126,7 @@ impl<N: Nodes> tlog::HashReader for Reader<'_, N> {
                     pending
                         .get(i)
                         .copied()
-                        .unwrap_or_else(|| read.next().unwrap_or_default()),
+                        .unwrap_or_else(|| read.next().expect("one hash was read per stored index")),
                 )
             })
             .collect())

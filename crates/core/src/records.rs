@@ -3,7 +3,7 @@
 //! values: the store keeps them, the application checks and returns them, and the
 //! edges print them (docs/audit.md).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::contract::{ContributionKind, Party};
 use crate::tables::ContributionStatus;
@@ -29,12 +29,53 @@ pub struct PartyRow {
     pub seq: i64,
 }
 
+/// The roles of api.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    Licensor,
+    Host,
+    Beneficiary,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Operator,
+        Role::Licensor,
+        Role::Host,
+        Role::Beneficiary,
+        Role::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Licensor => "licensor",
+            Role::Host => "host",
+            Role::Beneficiary => "beneficiary",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A token: only the SHA-256 of the whole token string is stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TokenRow {
     pub token_id: String,
     pub party: String,
-    pub role: String,
+    pub role: Role,
     /// The contracts it is narrowed to, or all of its role's.
     pub contracts: Option<Vec<String>>,
     /// `YYYY-MM-DD`: valid while now < that day at 00:00 UTC.

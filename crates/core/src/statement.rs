@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::period::Period;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Statement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statement_id: Option<String>,
+    pub statement_id: Option<StatementId>,
     pub contract: String,
     pub contract_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +42,117 @@ pub struct Statement {
     pub audit_head: Option<AuditHead>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<Signature>,
+}
+
+/// A statement's id, `<contract>/<period>` (statements.md): a contract id
+/// (`[a-z0-9][a-z0-9_-]{0,63}`) and a period in its canonical text. Built from the two
+/// or parsed from that form, so every id in the system is spelled one way.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StatementId(String);
+
+impl StatementId {
+    /// The id of `contract`'s statement for `period`; `None` when `contract` is not
+    /// a contract id.
+    pub fn new(contract: &str, period: Period) -> Option<StatementId> {
+        crate::contract::is_party_id(contract).then(|| StatementId(format!("{contract}/{period}")))
+    }
+
+    /// Parses `<contract>/<period>`; `None` for any other text.
+    pub fn parse(text: &str) -> Option<StatementId> {
+        let (contract, period) = text.split_once('/')?;
+        let parsed = Period::parse(period)?;
+        (parsed.to_string() == period).then_some(())?;
+        StatementId::new(contract, parsed)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn contract(&self) -> &str {
+        self.parts().0
+    }
+
+    pub fn period(&self) -> Period {
+        Period::parse(self.parts().1).expect("a statement id holds a valid period")
+    }
+
+    fn parts(&self) -> (&str, &str) {
+        self.0.split_once('/').expect("a statement id holds a '/'")
+    }
+}
+
+impl std::fmt::Display for StatementId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a text is not a statement id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a statement id <contract>/<period>")]
+pub struct NotAStatementId(pub String);
+
+impl std::str::FromStr for StatementId {
+    type Err = NotAStatementId;
+
+    fn from_str(text: &str) -> Result<StatementId, NotAStatementId> {
+        StatementId::parse(text).ok_or_else(|| NotAStatementId(text.to_string()))
+    }
+}
+
+impl TryFrom<String> for StatementId {
+    type Error = NotAStatementId;
+
+    fn try_from(text: String) -> Result<StatementId, NotAStatementId> {
+        text.parse()
+    }
+}
+
+impl From<StatementId> for String {
+    fn from(id: StatementId) -> String {
+        id.0
+    }
+}
+
+/// Read-only: an id is compared and looked up as the text it is.
+impl std::ops::Deref for StatementId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for StatementId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for StatementId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for StatementId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<StatementId> for String {
+    fn eq(&self, other: &StatementId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<StatementId> for str {
+    fn eq(&self, other: &StatementId) -> bool {
+        self == other.0
+    }
 }
 
 /// An audit log position: `{seq, hash}` (hash in lowercase hex) and, since the log
@@ -187,7 +300,7 @@ pub fn statements_json(statements: &[Statement]) -> String {
 pub struct PayoutNotice {
     /// Always `payout_notice`.
     pub kind: NoticeKind,
-    pub statement_id: String,
+    pub statement_id: StatementId,
     /// SHA-256 of the JCS of the full signed statement.
     pub statement_sha256: String,
     pub contract: String,
@@ -267,5 +380,40 @@ impl ExceptionKind {
             ExceptionKind::NoRate => "no_rate",
             ExceptionKind::NoFxRate => "no_fx_rate",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_ids_are_a_contract_id_and_a_canonical_period() {
+        let id = StatementId::new("acme-llama", Period::parse("2026-Q4").unwrap()).unwrap();
+        assert_eq!(id.as_str(), "acme-llama/2026-Q4");
+        assert_eq!(
+            (id.contract(), id.period().to_string()),
+            ("acme-llama", "2026-Q4".to_string())
+        );
+        assert_eq!(StatementId::parse("acme-llama/2026-Q4"), Some(id.clone()));
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"acme-llama/2026-Q4\"");
+        assert_eq!(
+            serde_json::from_str::<StatementId>("\"acme-llama/2026-Q4\"").unwrap(),
+            id
+        );
+        for bad in [
+            "",
+            "acme",
+            "acme/",
+            "/2026-10",
+            "Acme/2026-10",
+            "acme/2026-13",
+            "a/b/2026-10",
+            "acme/2026-10 ",
+        ] {
+            assert_eq!(StatementId::parse(bad), None, "{bad}");
+        }
+        assert!(serde_json::from_str::<StatementId>("\"acme/2026-1\"").is_err());
+        assert_eq!(StatementId::new("big llama", Period::parse("2026-10").unwrap()), None);
     }
 }

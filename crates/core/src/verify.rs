@@ -212,7 +212,7 @@ pub fn verify_bytes(bytes: &[u8], keys: &[PublicKey]) -> Result<Verified, Verify
     check_signature(&object, &signature, keys)?;
     object.insert(
         "signature".to_string(),
-        serde_json::to_value(&signature).unwrap_or_default(),
+        serde_json::to_value(&signature).expect("a signature of strings serializes"),
     );
     let value = Value::Object(object);
     if value.get("kind").and_then(Value::as_str) == Some("payout_notice") {
@@ -451,7 +451,8 @@ mod tests {
         let expected: Vec<Statement> =
             serde_json::from_str(include_str!("../../../fixtures/spec-examples/expected-small.json")).unwrap();
         let mut statement = expected[1].clone();
-        statement.statement_id = Some(format!("{}/{}", statement.contract, statement.period));
+        let period = crate::period::Period::parse(&statement.period).unwrap();
+        statement.statement_id = crate::statement::StatementId::new(&statement.contract, period);
         (statement, SigningKey::from_bytes(&[7; 32]))
     }
 

@@ -21,10 +21,11 @@ use revshare_app::contributions::{Decision, Proposal};
 use revshare_app::import::Observers;
 use revshare_app::keys::Keys;
 use revshare_app::tokens::NewToken;
-use revshare_app::{Actor, Backend, Ctx, Location, Role};
+use revshare_app::{Actor, Backend, Ctx, Location};
 use revshare_core::contract::{ContributionKind, Party};
 use revshare_core::event::parse_time;
 use revshare_core::period::{Day, Period};
+use revshare_core::records::Role;
 use revshare_core::tables::{ContributionStatus, Contributions};
 use revshare_ingest::offline::UsageInput;
 

@@ -16,6 +16,7 @@ pub mod sqlite;
 use std::path::{Path, PathBuf};
 
 use revshare_core::audit::{Action, Entry, Head};
+use revshare_core::records::Role;
 
 pub use backend::Backend;
 use backend::Result;
@@ -170,10 +171,16 @@ fn token_from_columns(c: TokenColumns) -> Result<backend::TokenRow> {
             })
         })
         .transpose()?;
+    let role = Role::parse(&c.role).ok_or_else(|| {
+        StoreError::corrupt(
+            format!("token:{}", c.token_id),
+            format!("its role `{}` is not a role", c.role),
+        )
+    })?;
     Ok(backend::TokenRow {
         token_id: c.token_id,
         party: c.party,
-        role: c.role,
+        role,
         contracts,
         expires: c.expires,
         sha256: c.sha256,

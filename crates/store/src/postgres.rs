@@ -875,7 +875,7 @@ impl Backend for PgStore {
             &[
                 &row.token_id,
                 &row.party,
-                &row.role,
+                &row.role.as_str(),
                 &crate::contracts_json(&row.contracts),
                 &row.expires,
                 &row.sha256,

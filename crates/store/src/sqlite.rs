@@ -474,7 +474,7 @@ impl Backend for SqliteStore {
             params![
                 row.token_id,
                 row.party,
-                row.role,
+                row.role.as_str(),
                 crate::contracts_json(&row.contracts),
                 row.expires,
                 row.sha256,

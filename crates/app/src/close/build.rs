@@ -4,13 +4,14 @@
 use revshare_core::contract::Contract;
 use revshare_core::period::{date_of_rfc3339, Day, Period};
 use revshare_core::rating::{adjustment_only, rate_statement, Rated, StatementKey, TreeSummary};
-use revshare_core::statement::{AuditHead, Statement};
+use revshare_core::statement::{AuditHead, Statement, StatementId};
 use revshare_core::verify::TreeName;
 
 use super::summary::{exception_notes, ContractSummary, HostEvents};
 use super::term::{term_of, Term};
 use crate::checked::Trust;
-use crate::settle::{pending, Pending, Settled, Tree, VerifiedStatements};
+use crate::closed::VerifiedStatements;
+use crate::settle::{pending, Pending, Settled, Tree};
 use crate::snapshot::Snapshot;
 use crate::{AppError, Backend, Result};
 
@@ -125,7 +126,7 @@ fn rate_own(
 
 /// The fields a close sets on a statement that identify and date it.
 pub(crate) struct Closing {
-    pub statement_id: String,
+    pub statement_id: StatementId,
     pub closed_at: String,
     pub due_date: String,
     pub audit_head: AuditHead,
@@ -140,8 +141,10 @@ fn closing_fields(
     closed_at: &str,
     anchor: &AuditHead,
 ) -> Result<(Statement, Closing)> {
+    let statement_id = StatementId::new(contract, period)
+        .ok_or_else(|| AppError::Integrity(format!("contract `{contract}`: its id is not a contract id")))?;
     let closing = Closing {
-        statement_id: format!("{contract}/{period}"),
+        statement_id,
         closed_at: closed_at.to_string(),
         due_date: due_date(closed_at, version)?,
         audit_head: anchor.clone(),

@@ -13,7 +13,7 @@ mod term;
 
 use revshare_core::audit::Action;
 use revshare_core::period::{day_start_rfc3339, rfc3339, Period};
-use revshare_core::statement::{PayoutNotice, Statement};
+use revshare_core::statement::{PayoutNotice, Statement, StatementId};
 use revshare_core::verify::{sign, sign_notice, statement_sha256};
 use revshare_store::backend::{NoticeRow, StatementRow, TreeRow};
 
@@ -22,9 +22,9 @@ pub(crate) use summary::HostEvents;
 pub use summary::{ContractSummary, ExceptionNote};
 
 use crate::checked::{LogCheck, Trust};
+use crate::closed::VerifiedStatements;
 use crate::keys::Keys;
 use crate::rows::{object, payload};
-use crate::settle::VerifiedStatements;
 use crate::snapshot::Snapshot;
 use crate::tx::{self, Tx};
 use crate::Field;
@@ -68,7 +68,7 @@ pub struct CloseRequest {
 /// One statement a close produced, found, or (dry run) would produce.
 #[derive(Clone, Debug)]
 pub struct Closed {
-    pub statement_id: String,
+    pub statement_id: StatementId,
     /// `false` when it was already closed (closing is idempotent).
     pub new: bool,
     /// The exact stored bytes (a dry run: the unsigned statement's JSON).
@@ -138,7 +138,8 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
         if request.contract.as_ref().is_some_and(|only| *only != id) {
             continue;
         }
-        let statement_id = format!("{id}/{}", request.period);
+        let statement_id = StatementId::new(&id, request.period)
+            .ok_or_else(|| AppError::Integrity(format!("contract `{id}`: its id is not a contract id")))?;
         if let Some(row) = snapshot.statements.iter().find(|s| s.statement_id == statement_id) {
             let statement = verified.get(tx.backend, row)?.statement().clone();
             trust.statement(tx.backend, row)?;
@@ -161,7 +162,14 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
         let Some(mut built) = build(tx.backend, inputs, index, request.period, &closed_at, &anchor)? else {
             continue;
         };
-        describe_history(tx.backend, &snapshot, index, request.period, &mut built.summary)?;
+        describe_history(
+            tx.backend,
+            &snapshot,
+            &mut verified,
+            index,
+            request.period,
+            &mut built.summary,
+        )?;
         refuse_empty(&built.summary, request)?;
         outcome.contracts.push(built.summary.clone());
         outcome.statements.push(match request.dry_run {
@@ -190,6 +198,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
 fn describe_history(
     backend: &mut dyn Backend,
     snapshot: &Snapshot,
+    verified: &mut VerifiedStatements,
     index: usize,
     period: Period,
     summary: &mut ContractSummary,
@@ -201,8 +210,7 @@ fn describe_history(
         .collect();
     match earlier.last() {
         Some(previous) => {
-            let statement: Statement = serde_json::from_str(&previous.json)
-                .map_err(|e| AppError::Integrity(format!("statement {}: {e}", previous.statement_id)))?;
+            let statement = verified.get(backend, previous)?.statement();
             summary.previous_events = Some(statement.events.count);
         }
         None => {
@@ -248,7 +256,7 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
         .ok_or_else(|| AppError::Integrity(format!("bad period {}", statement.period)))?;
     let json = statement.to_json_pretty();
     let mut row = StatementRow {
-        statement_id: statement_id.clone(),
+        statement_id: statement_id.to_string(),
         contract: statement.contract.clone(),
         period: statement.period.clone(),
         host,
@@ -263,7 +271,7 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
     let tree_rows: Vec<TreeRow> = trees
         .iter()
         .map(|tree| TreeRow {
-            statement_id: statement_id.clone(),
+            statement_id: statement_id.to_string(),
             tree: tree.name.to_string(),
             count: tree.leaves.len() as i64,
             root: hex::encode(tree.root),
@@ -310,7 +318,7 @@ fn payout_notices(statement: &Statement, closing: &Closing, keys: &Keys) -> Vec<
             };
             sign_notice(&mut notice, keys.signing());
             NoticeRow {
-                statement_id: closing.statement_id.clone(),
+                statement_id: closing.statement_id.to_string(),
                 beneficiary: beneficiary.clone(),
                 json: notice.to_json_pretty(),
             }

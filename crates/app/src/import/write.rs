@@ -5,6 +5,7 @@
 use revshare_core::audit::{chain_all, Action, Entry, Head, NewEntry};
 use revshare_core::log_tree::Hash;
 use revshare_core::period::Day;
+use revshare_core::statement::StatementId;
 use revshare_ingest::reader::Record;
 use revshare_store::backend::{EventBatch, EventRow, HostPart, InsertOutcome};
 
@@ -235,8 +236,13 @@ impl Selection {
                 continue;
             };
             selected = true;
-            let statement_id = format!("{}/{period}", versions.id);
-            if self.snapshot.statements.iter().any(|s| s.statement_id == statement_id) {
+            let statement_id = StatementId::new(&versions.id, period);
+            if self
+                .snapshot
+                .statements
+                .iter()
+                .any(|s| statement_id.as_ref().is_some_and(|id| s.statement_id == *id))
+            {
                 return Class::Late;
             }
         }

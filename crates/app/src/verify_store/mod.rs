@@ -32,9 +32,9 @@ use serde::Serialize;
 
 use crate::checked::Trust;
 use crate::close::build;
+use crate::closed::VerifiedStatements;
 use crate::keys::Keys;
 use crate::rows::object;
-use crate::settle::VerifiedStatements;
 use crate::snapshot::Snapshot;
 use crate::trees::split_leaves;
 use crate::{AppError, Backend, Result};

@@ -45,10 +45,10 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
             let shown = revshare_app::statements::show(backend.as_mut(), &operator(), &id)?;
             match format::chosen(output) {
                 // The stored bytes, exactly as signed.
-                Format::Json => println!("{}", shown.json),
+                Format::Json => println!("{}", shown.json()),
                 other => {
                     let mut out = std::io::stdout().lock();
-                    format::write_statements(&mut out, &[std::sync::Arc::unwrap_or_clone(shown.statement)], other)
+                    format::write_statements(&mut out, &[shown.statement().clone()], other)
                         .map_err(|e| Failure::other(e.to_string()))?;
                 }
             }

@@ -263,8 +263,8 @@ fn arranged(rows: &[Row], places: u32, width: usize) -> (Table, Layout) {
 fn title(s: &Statement, width: usize) -> Vec<String> {
     let id = s
         .statement_id
-        .clone()
-        .unwrap_or_else(|| format!("{}/{}", s.contract, s.period));
+        .as_ref()
+        .map_or_else(|| format!("{}/{}", s.contract, s.period), ToString::to_string);
     let parts = [
         format!("contract {} v{}", s.contract, s.contract_version),
         format!("{} → {}", s.host, s.licensor),

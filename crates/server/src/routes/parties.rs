@@ -2,7 +2,8 @@
 
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, StatusCode};
-use revshare_app::{AppError, Ctx, Role};
+use revshare_app::{AppError, Ctx};
+use revshare_core::records::Role;
 
 use super::{day, parse, Result};
 use crate::api::{json_body, read, write, Answer, Bearer, Body, Scope, P, Q};

@@ -144,7 +144,7 @@ pub async fn statement(
         match (&document, csv) {
             (revshare_app::statements::Document::Statement(shown), true) => Ok(Answer::raw(
                 "text/csv",
-                revshare_app::render::statement_csv(std::slice::from_ref(&shown.statement))?.into_bytes(),
+                revshare_app::render::statement_csv(std::slice::from_ref(shown.statement()))?.into_bytes(),
             )),
             _ => Ok(Answer::raw("application/json", document.json().as_bytes().to_vec())),
         }
