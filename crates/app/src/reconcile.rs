@@ -202,8 +202,10 @@ pub struct Report {
 fn statement_of(file: &File, keys: Option<&[PublicKey]>) -> Result<Statement> {
     let invalid = |message: String| AppError::Invalid(format!("{}: {message}", file.name));
     let statement = match keys {
+        // A signature that does not verify is a failed check, as with `verify`, not
+        // a file that cannot be read.
         Some(keys) => revshare_core::verify::verify_statement_bytes(&file.bytes, keys)
-            .map_err(|e| invalid(format!("NOT VERIFIED: {e}")))?
+            .map_err(|e| AppError::Integrity(format!("{}: NOT VERIFIED: {e}", file.name)))?
             .into_statement(),
         None => {
             let object = revshare_core::json::parse_strict_object(&file.bytes)

@@ -291,6 +291,35 @@ fn a_host_reconciles_its_copy_and_each_difference_is_named() {
         before + 1000
     )));
 
+    // A statement edited after signing fails the check, as `verify` does (exit 1).
+    let signed = std::fs::read_to_string(d.join("s.json")).unwrap();
+    std::fs::write(d.join("s.json"), signed.replacen("acme-cloud", "acme-clouD", 1)).unwrap();
+    let output = reconcile(&fixture("usage-small.ndjson"), "table");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8(output.stderr)
+        .unwrap()
+        .contains("s.json: NOT VERIFIED"));
+    std::fs::write(d.join("s.json"), signed).unwrap();
+
+    // A voids file without its header is refused, naming it.
+    std::fs::write(d.join("bad-voids.csv"), "a,b\n").unwrap();
+    let message = refused(
+        d,
+        &[
+            "rate",
+            "--contract",
+            "inputs/contract.toml",
+            "--voids",
+            "bad-voids.csv",
+            "--usage",
+            "mine.ndjson",
+        ],
+    );
+    assert!(
+        message.contains("bad-voids.csv: line 1") && message.contains("source,id"),
+        "{message}"
+    );
+
     // Inputs or leaves of another statement are refused, not reconciled.
     std::fs::write(d.join("bad-leaves.json"), r#"{"leaves": []}"#).unwrap();
     let message = refused(
