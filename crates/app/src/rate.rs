@@ -32,3 +32,21 @@ pub fn voids_from_csv(name: &str, bytes: &[u8]) -> Result<Voids> {
     }
     Ok(voids)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_voids_file_reads_its_rows_and_names_what_is_wrong() {
+        let voids = voids_from_csv("v.csv", b"source,id\nacme/us,e1\nacme/us,e2\nacme/eu,e1\n").unwrap();
+        assert_eq!(voids.len(), 3);
+        assert!(voids.contains("acme/us", "e2") && voids.contains("acme/eu", "e1"));
+        assert!(!voids.contains("acme/eu", "e2"));
+        assert!(voids_from_csv("v.csv", b"source,id\n").unwrap().is_empty());
+        let message = |bytes: &[u8]| voids_from_csv("v.csv", bytes).unwrap_err().to_string();
+        assert!(message(b"id,source\n").starts_with("v.csv: line 1: the header must be `source,id`"));
+        assert!(message(b"source,id\nacme/us,\n").starts_with("v.csv: line 2:"));
+        assert!(message(b"source,id\nacme/us,e1,x\n").starts_with("v.csv: line 2:"));
+    }
+}
