@@ -198,6 +198,12 @@ pub enum LocateScope {
     OwnStatements,
 }
 
+/// Whether the actor reads any beneficiary's payout notice (`statement show
+/// --beneficiary`): the operator only; a beneficiary reads its own ([`notices_of`]).
+pub(crate) fn reads_any_notice(actor: &Actor) -> bool {
+    actor.is_operator()
+}
+
 /// The party whose payout notices the actor reads instead of statements: a
 /// beneficiary's own; `None` for the roles that read statements.
 pub(crate) fn notices_of(actor: &Actor) -> Option<&str> {

@@ -29,6 +29,7 @@ pub mod page;
 pub mod parties;
 mod period_events;
 pub mod rate;
+pub mod reconcile;
 pub mod render;
 pub mod rows;
 mod settle;

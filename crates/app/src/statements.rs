@@ -428,3 +428,47 @@ impl StatementEntry {
         }
     }
 }
+
+/// The payout notice of `beneficiary` in a closed statement: the very document the
+/// API gives that beneficiary. The operator reads any beneficiary's; a beneficiary
+/// its own; any other party none (it reads the statement itself).
+pub fn notice_of(
+    backend: &mut dyn Backend,
+    actor: &Actor,
+    statement_id: &str,
+    beneficiary: &str,
+) -> Result<NoticeShown> {
+    if crate::access::notices_of(actor) == Some(beneficiary) {
+        return match document(backend, actor, statement_id)? {
+            Document::Notice(notice) => Ok(*notice),
+            Document::Statement(_) => Err(AppError::NotFound(format!(
+                "no payout notice of `{beneficiary}` in {statement_id}"
+            ))),
+        };
+    }
+    if !crate::access::reads_any_notice(actor) {
+        return Err(AppError::Forbidden(format!(
+            "the payout notice of `{beneficiary}` is read by that beneficiary or the operator"
+        )));
+    }
+    // The statement first: it must exist and verify before its notices are read.
+    show(backend, actor, statement_id)?;
+    let rows = backend.notices(statement_id)?;
+    match rows.iter().find(|n| n.beneficiary == beneficiary) {
+        Some(row) => verified_notice(backend, row),
+        None => {
+            let others: Vec<&str> = rows.iter().map(|n| n.beneficiary.as_str()).collect();
+            Err(AppError::NotFound(if others.is_empty() {
+                format!(
+                    "statement {statement_id} has no payout notice for `{beneficiary}`: it has none (a licensor \
+                     or host reads the statement itself)"
+                )
+            } else {
+                format!(
+                    "statement {statement_id} has no payout notice for `{beneficiary}`; it has notices for {}",
+                    others.join(", ")
+                )
+            }))
+        }
+    }
+}

@@ -129,6 +129,9 @@ enum Command {
     /// Tokens: a party's credential for the HTTP API, shown once.
     #[command(subcommand)]
     Token(serve::TokenCommand),
+    /// Check a statement against the host's own usage, offline: lines, the events
+    /// tree, and each event or leaf one side lacks (exit 0 only when all agree).
+    Reconcile(commands::reconcile::ReconcileArgs),
     /// Serve the HTTP API (api.md) on this store.
     Serve(serve::ServeArgs),
     /// A party's own witness of the service's audit log: checks and cosigns its
@@ -229,6 +232,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&store, &args),
         Command::Party(command) => serve::party(&store, command),
         Command::Token(command) => serve::token(&store, command),
+        Command::Reconcile(args) => commands::reconcile::run(&args),
         Command::Serve(args) => serve::serve(&store, &args),
         Command::Witness(args) => witness::run(&args),
     };

@@ -4,7 +4,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-use revshare_app::rate::{rate_usage, ProblemKind, RateOutput, UsageInput};
+use revshare_app::rate::{rate_usage_without, voids_from_csv, ProblemKind, RateOutput, UsageInput, Voids};
 use revshare_core::period::Period;
 use revshare_core::rating::RatingInputs;
 
@@ -27,6 +27,10 @@ pub struct RateArgs {
     /// The model registry (CSV `pattern,licensor`).
     #[arg(long)]
     pub models: Option<PathBuf>,
+    /// Voided events (CSV `source,id`, as `statement inputs` writes): no statement
+    /// counts them.
+    #[arg(long)]
+    pub voids: Option<PathBuf>,
     /// Only this period (`2026-10` or `2026-Q4`), for every contract whose term covers it.
     #[arg(long, value_parser = parse_period)]
     pub period: Option<Period>,
@@ -45,8 +49,12 @@ pub fn run(args: &RateArgs) -> Result<(), Failure> {
         args.contributions.as_deref(),
         args.models.as_deref(),
     )?;
+    let voids = match &args.voids {
+        Some(path) => voids_from_csv(&path.display().to_string(), &inputs::read(path)?)?,
+        None => Voids::default(),
+    };
     let usage = crate::import::usage_inputs(&args.usage)?;
-    let output = rate_with_report(&inputs, usage, args.period)?;
+    let output = rate_with_report(&inputs, usage, args.period, &voids)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     format::write_statements(&mut out, &output.statements, args.format)
@@ -60,6 +68,7 @@ pub fn rate_with_report(
     inputs: &RatingInputs,
     usage: Vec<UsageInput>,
     period: Option<Period>,
+    voids: &Voids,
 ) -> Result<RateOutput, Failure> {
     let mut err = BufWriter::new(std::io::stderr());
     let mut report = |problem: &revshare_app::rate::Problem| {
@@ -70,11 +79,18 @@ pub fn rate_with_report(
         // A failed write to stderr has nowhere better to be reported.
         let _ = writeln!(err, "{}:{}: {label}: {}", problem.file, problem.line, problem.message);
     };
-    let output = rate_usage(inputs, usage, period, &mut report).map_err(|e| Failure::input(e.to_string()))?;
+    let output =
+        rate_usage_without(inputs, usage, period, voids, &mut report).map_err(|e| Failure::input(e.to_string()))?;
     let s = &output.summary;
+    // The voided count only when voids were given: the summary line stays as it was.
+    let voided = if voids.is_empty() {
+        String::new()
+    } else {
+        format!(", {} voided", s.voided)
+    };
     let _ = writeln!(
         err,
-        "revshare rate: {} events read, {} rated, {} exceptions, {} invalid, {} duplicates, {} conflicts, {} selected by no contract; {} statements",
+        "revshare rate: {} events read, {} rated, {} exceptions, {} invalid, {} duplicates, {} conflicts, {} selected by no contract{voided}; {} statements",
         s.read,
         s.rated,
         s.exceptions,

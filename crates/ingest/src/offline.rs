@@ -21,6 +21,7 @@ use revshare_core::rating::{
     TreeSummary, UsageMap,
 };
 use revshare_core::statement::Statement;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::parse::{Batch, CompactEvent, Parsed, ParsedChunks};
 use crate::reader::{ReadError, Record, RecordReader};
@@ -62,6 +63,37 @@ pub struct Summary {
     pub exceptions: u64,
     /// Distinct events no statement selects.
     pub unselected: u64,
+    /// Distinct events left out because they are voided (`rate --voids`).
+    pub voided: u64,
+}
+
+/// Events that no longer count, by `(source, id)` (statements.md, Voided events):
+/// what `revshare rate --voids` reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Voids {
+    /// Ids by source, so that a lookup borrows the event's own strings.
+    by_source: FxHashMap<String, FxHashSet<String>>,
+}
+
+impl Voids {
+    pub fn insert(&mut self, source: &str, id: &str) {
+        self.by_source
+            .entry(source.to_string())
+            .or_default()
+            .insert(id.to_string());
+    }
+
+    pub fn contains(&self, source: &str, id: &str) -> bool {
+        self.by_source.get(source).is_some_and(|ids| ids.contains(id))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_source.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_source.values().map(FxHashSet::len).sum()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -283,6 +315,19 @@ pub fn rate_usage(
     period: Option<Period>,
     report: &mut (dyn FnMut(&Problem) + Send),
 ) -> Result<RateOutput, InputError> {
+    rate_usage_without(inputs, usage, period, &Voids::default(), report)
+}
+
+/// [`rate_usage`], leaving out the `voided` events: they are still read, and
+/// deduplicated first (a later copy of a voided event is voided too), but no
+/// statement counts them.
+pub fn rate_usage_without(
+    inputs: &RatingInputs,
+    usage: Vec<UsageInput>,
+    period: Option<Period>,
+    voided: &Voids,
+    report: &mut (dyn FnMut(&Problem) + Send),
+) -> Result<RateOutput, InputError> {
     let mut summary = Summary::default();
     let clock = std::time::Instant::now();
     let mut phases = Vec::new();
@@ -342,7 +387,7 @@ pub fn rate_usage(
         .len()
         .div_ceil(rayon::current_num_threads().max(1))
         .max(1);
-    let parts: Vec<(UsageMap, u64)> = events
+    let parts: Vec<(UsageMap, u64, u64)> = events
         .batches
         .par_chunks(range)
         .enumerate()
@@ -350,6 +395,7 @@ pub fn rate_usage(
             let mut router = Router::new(inputs);
             let mut usage = UsageMap::default();
             let mut unselected = 0;
+            let mut left_out = 0;
             for (offset, batch) in batches.iter().enumerate() {
                 let b = part * range + offset;
                 let symbols = &events.symbols_of[b];
@@ -359,17 +405,22 @@ pub fn rate_usage(
                     if event_rank == NOT_COUNTED {
                         continue;
                     }
+                    if !voided.is_empty() && voided.contains(batch.source(event), batch.id(event)) {
+                        left_out += 1;
+                        continue;
+                    }
                     let facts = Events::facts_of(symbols, event);
                     if router.add(&mut usage, &events.symbols, &facts, event_rank) == 0 {
                         unselected += 1;
                     }
                 }
             }
-            (usage, unselected)
+            (usage, unselected, left_out)
         })
         .collect();
-    summary.unselected = parts.iter().map(|(_, n)| n).sum();
-    let mut usage = merge_usage(parts.into_iter().map(|(u, _)| u).collect());
+    summary.unselected = parts.iter().map(|(_, n, _)| n).sum();
+    summary.voided = parts.iter().map(|(_, _, n)| n).sum();
+    let mut usage = merge_usage(parts.into_iter().map(|(u, _, _)| u).collect());
     for statement in usage.values_mut() {
         statement.events.par_sort_unstable();
     }

@@ -4,6 +4,7 @@
 pub mod contract;
 pub mod contribution;
 pub mod key;
+pub mod reconcile;
 pub mod statement;
 pub mod tables;
 pub mod void;

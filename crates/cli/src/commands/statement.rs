@@ -1,5 +1,7 @@
 //! `revshare statement` and `revshare prove`: closed statements, their leaves and proofs.
 
+use std::path::PathBuf;
+
 use clap::Subcommand;
 use revshare_core::verify::TreeName;
 
@@ -17,6 +19,10 @@ pub enum StatementCommand {
     /// terminal), as a table (the default on a terminal) or as CSV.
     Show {
         id: String,
+        /// The payout notice of this beneficiary instead (the document the API gives
+        /// it), exactly as signed.
+        #[arg(long, value_name = "B")]
+        beneficiary: Option<String>,
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
@@ -26,6 +32,15 @@ pub enum StatementCommand {
         /// `events`, `prior_period:PERIOD` or `voided:PERIOD`.
         #[arg(long, default_value = "events", value_parser = parse_tree)]
         tree: TreeName,
+    },
+    /// What the statement was rated with, as of its close, written as the files
+    /// `revshare rate` and `revshare reconcile` read: contract.toml, fx.csv,
+    /// contributions.csv, models.csv (when a registry was in force) and voids.csv.
+    Inputs {
+        id: String,
+        /// The folder to write into (created; existing files are never overwritten).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -41,7 +56,27 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
             let shown = revshare_app::statements::list(backend.as_mut(), &operator())?;
             format::statement_list(&shown, output)?;
         }
-        StatementCommand::Show { id, format: output } => {
+        StatementCommand::Show {
+            id,
+            beneficiary: Some(beneficiary),
+            format: output,
+        } => {
+            let notice = revshare_app::statements::notice_of(backend.as_mut(), &operator(), &id, &beneficiary)?;
+            match output {
+                None | Some(Format::Json) => println!("{}", notice.json),
+                Some(other) => {
+                    return Err(Failure::input(format!(
+                        "--format {}: a payout notice is shown only as signed, in JSON",
+                        if other == Format::Csv { "csv" } else { "table" }
+                    )))
+                }
+            }
+        }
+        StatementCommand::Show {
+            id,
+            beneficiary: None,
+            format: output,
+        } => {
             let shown = revshare_app::statements::show(backend.as_mut(), &operator(), &id)?;
             match format::chosen(output) {
                 // The stored bytes, exactly as signed.
@@ -65,6 +100,12 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
                 "{}",
                 serde_json::to_string_pretty(&json).expect("JSON values serialize")
             );
+        }
+        StatementCommand::Inputs { id, out } => {
+            let inputs = revshare_app::statements::inputs(backend.as_mut(), &operator(), &id)?;
+            for path in revshare_app::reconcile::write_inputs(&out, &inputs)? {
+                println!("{}", path.display());
+            }
         }
     }
     Ok(())
