@@ -29,13 +29,18 @@
 //!   total the statement's `events.merkle_root`.
 //! - `voided_events`, `voided_merkle_root`: the size and root of a prior-period
 //!   adjustment's `voided:<P>` tree, when it has one.
+//! - `rerated`, `settled_before`: how a prior-period adjustment's amount arises (its
+//!   `rerated.total` and `settled_before.total` on the adjustment row, the
+//!   beneficiary's entries of their `payouts` on an adjustment_payout row), so that
+//!   `amount = rerated − settled_before` on each; empty on a statement closed before
+//!   adjustments showed them.
 
 use std::io::{self, Write};
 
 use revshare_core::statement::{Adjustment, Statement};
 use serde::Serialize;
 
-pub const HEADER: [&str; 19] = [
+pub const HEADER: [&str; 21] = [
     "contract",
     "period",
     "currency",
@@ -55,6 +60,8 @@ pub const HEADER: [&str; 19] = [
     "merkle_root",
     "voided_events",
     "voided_merkle_root",
+    "rerated",
+    "settled_before",
 ];
 
 /// One CSV row; its fields in [`HEADER`]'s order.
@@ -79,6 +86,8 @@ struct Record {
     merkle_root: String,
     voided_events: String,
     voided_merkle_root: String,
+    rerated: String,
+    settled_before: String,
 }
 
 /// A row of statement `s` in its contract currency.
@@ -140,6 +149,12 @@ fn adjustment(s: &Statement, adjustment: &Adjustment) -> Vec<Record> {
             .as_ref()
             .map(|v| v.merkle_root.clone())
             .unwrap_or_default(),
+        rerated: adjustment.rerated.as_ref().map(|r| r.total.clone()).unwrap_or_default(),
+        settled_before: adjustment
+            .settled_before
+            .as_ref()
+            .map(|b| b.total.clone())
+            .unwrap_or_default(),
         ..record(s, "adjustment")
     }];
     for (beneficiary, amount) in adjustment.payouts.iter().flatten() {
@@ -148,6 +163,16 @@ fn adjustment(s: &Statement, adjustment: &Adjustment) -> Vec<Record> {
             settles: settles.clone(),
             beneficiary: beneficiary.clone(),
             amount: amount.clone(),
+            rerated: adjustment
+                .rerated
+                .as_ref()
+                .and_then(|r| r.payouts.get(beneficiary).cloned())
+                .unwrap_or_default(),
+            settled_before: adjustment
+                .settled_before
+                .as_ref()
+                .and_then(|b| b.payouts.get(beneficiary).cloned())
+                .unwrap_or_default(),
             ..record(s, "adjustment_payout")
         });
     }

@@ -11,7 +11,9 @@ use revshare_core::merkle::{self, Hash};
 use revshare_core::money::Decimal;
 use revshare_core::period::Period;
 use revshare_core::rating::{rate_statement, version_for, CarriedAdjustment, StatementKey, TreeSummary};
-use revshare_core::statement::{Adjustment, AdjustmentKind, EventsSummary, Reason, Statement};
+use revshare_core::statement::{
+    Adjustment, AdjustmentKind, EventsSummary, Reason, Rerated as RerateShown, SettledBefore, Statement,
+};
 use revshare_core::tables::FX_LOOK_BACK_DAYS;
 use revshare_core::verify::TreeName;
 use revshare_store::backend::StatementRow;
@@ -351,13 +353,50 @@ fn adjustment(
         events: Some(added.summary()),
         voided: removed.as_ref().map(Tree::summary),
         amount: difference.to_fixed_string(scale),
-        payouts: Some(
-            payouts
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_fixed_string(scale)))
-                .collect(),
-        ),
+        payouts: Some(fixed(&payouts, scale)),
+        rerated: Some(explained(rerated, &payouts, scale)),
+        settled_before: Some(SettledBefore {
+            total: old_total.to_fixed_string(scale),
+            payouts: fixed(&with_zeros(old_payouts, &payouts), scale),
+        }),
     };
     let trees = std::iter::once(added).chain(removed).collect();
     Some((CarriedAdjustment { adjustment, payouts }, trees))
+}
+
+/// The re-rated side of an adjustment: the new rating's own figures, its payouts
+/// listing every beneficiary the adjustment pays (zeros included), so that each of
+/// the adjustment's payouts is the difference of the two sides' entries.
+fn explained(rerated: &Rerated, payouts: &BTreeMap<String, Decimal>, scale: u32) -> RerateShown {
+    let statement = &rerated.statement;
+    let own = |kind: AdjustmentKind| {
+        statement
+            .adjustments
+            .iter()
+            .find(|a| a.kind == kind)
+            .map_or_else(|| Decimal::zero().to_fixed_string(scale), |a| a.amount.clone())
+    };
+    RerateShown {
+        subtotal: statement.subtotal.clone(),
+        minimum_guarantee_topup: own(AdjustmentKind::MinimumGuaranteeTopup),
+        cap_reduction: own(AdjustmentKind::CapReduction),
+        total: rerated.total.to_fixed_string(scale),
+        payouts: fixed(&with_zeros(&rerated.payouts, payouts), scale),
+    }
+}
+
+/// `amounts`, with a zero for each of `all`'s beneficiaries it lacks.
+fn with_zeros(amounts: &BTreeMap<String, Decimal>, all: &BTreeMap<String, Decimal>) -> BTreeMap<String, Decimal> {
+    let mut out = amounts.clone();
+    for beneficiary in all.keys() {
+        out.entry(beneficiary.clone()).or_default();
+    }
+    out
+}
+
+fn fixed(amounts: &BTreeMap<String, Decimal>, scale: u32) -> BTreeMap<String, String> {
+    amounts
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_fixed_string(scale)))
+        .collect()
 }

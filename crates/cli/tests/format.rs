@@ -204,7 +204,7 @@ fn statement_csv_rows_carry_the_currency_true_for_the_row() {
     assert_eq!(
         header.join(","),
         "contract,period,currency,row,name,use_case,settles,reasons,beneficiary,events,requests,input_tokens,\
-         output_tokens,revenue,base,amount,merkle_root,voided_events,voided_merkle_root"
+         output_tokens,revenue,base,amount,merkle_root,voided_events,voided_merkle_root,rerated,settled_before"
     );
     for statement in expected.as_array().unwrap() {
         let (contract, period) = (
@@ -326,19 +326,37 @@ fn adjustments_show_their_trees_and_payouts_in_csv_and_tables() {
         row["voided_merkle_root"],
         adjustment["voided"]["merkle_root"].as_str().unwrap()
     );
-    let payouts: Vec<(String, String)> = records
+    assert_eq!(row["rerated"], adjustment["rerated"]["total"].as_str().unwrap());
+    assert_eq!(
+        row["settled_before"],
+        adjustment["settled_before"]["total"].as_str().unwrap()
+    );
+    let payouts: Vec<(String, String, String, String)> = records
         .iter()
         .filter(|r| r["row"] == "adjustment_payout")
         .map(|r| {
             assert_eq!((r["settles"].as_str(), r["currency"].as_str()), ("2026-09", "USD"));
-            (r["beneficiary"].clone(), r["amount"].clone())
+            (
+                r["beneficiary"].clone(),
+                r["amount"].clone(),
+                r["rerated"].clone(),
+                r["settled_before"].clone(),
+            )
         })
         .collect();
-    let expected: Vec<(String, String)> = adjustment["payouts"]
+    let side = |member: &str, b: &str| adjustment[member]["payouts"][b].as_str().unwrap().to_string();
+    let expected: Vec<(String, String, String, String)> = adjustment["payouts"]
         .as_object()
         .unwrap()
         .iter()
-        .map(|(b, a)| (b.clone(), a.as_str().unwrap().to_string()))
+        .map(|(b, a)| {
+            (
+                b.clone(),
+                a.as_str().unwrap().to_string(),
+                side("rerated", b),
+                side("settled_before", b),
+            )
+        })
         .collect();
     assert!(!expected.is_empty());
     assert_eq!(payouts, expected);
@@ -353,6 +371,18 @@ fn adjustments_show_their_trees_and_payouts_in_csv_and_tables() {
         assert_statement_table(&table, &statement, width);
         assert!(table.contains("prior_period 2026-09"), "{table}");
         assert!(table.contains("1 voided (merkle root"), "{table}");
+        let total = |member: &str| adjustment[member]["total"].as_str().unwrap().to_string();
+        assert!(table.contains("  rerated: subtotal "), "{table}");
+        assert!(table.contains("  rerated payouts: "), "{table}");
+        assert!(table.contains("  settled before: total "), "{table}");
+        assert!(table.contains("  settled before payouts: "), "{table}");
+        for member in ["rerated", "settled_before"] {
+            let shown = grouped(&total(member));
+            assert!(
+                table.contains(&format!("total {shown}")),
+                "{member} total {shown}: {table}"
+            );
+        }
     }
 }
 

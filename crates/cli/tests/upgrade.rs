@@ -97,6 +97,7 @@ fn upgraded(store: &Store) {
         &store.run(&["audit", "chain", "--format", "json"]),
     );
     let mut old = 0;
+    let mut old_prior_periods = 0;
     let backend = if store.file.is_some() { "sqlite" } else { "postgres" };
     for file in std::fs::read_dir(schema3().join("statements").join(backend)).unwrap() {
         let path = file.unwrap().path();
@@ -107,6 +108,13 @@ fn upgraded(store: &Store) {
             statement["audit_head"].get("tree_size").is_none(),
             "{id}: the form before trees"
         );
+        // Its prior-period adjustments predate `rerated` and `settled_before`: the
+        // `audit verify` above re-rated them equal in that form.
+        for adjustment in statement["adjustments"].as_array().unwrap() {
+            assert!(adjustment.get("rerated").is_none(), "{id}: the form before");
+            assert!(adjustment.get("settled_before").is_none(), "{id}: the form before");
+            old_prior_periods += usize::from(adjustment["kind"] == "prior_period");
+        }
         assert_eq!(
             store.run(&["statement", "show", id, "--format", "json"]),
             signed,
@@ -125,6 +133,7 @@ fn upgraded(store: &Store) {
         old += 1;
     }
     assert_eq!(old, 4);
+    assert!(old_prior_periods > 0, "the fixture holds a prior-period adjustment");
 
     // Writes go on: a late October event and a void, settled by November's close,
     // whose statements anchor the tree.
@@ -144,6 +153,17 @@ fn upgraded(store: &Store) {
     assert!(
         new.contains("2026-10"),
         "November settles the late October event: {new}"
+    );
+    let november: serde_json::Value = serde_json::from_str(&new).unwrap();
+    let settles = november["adjustments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "prior_period")
+        .expect("November's prior-period adjustment");
+    assert!(
+        settles.get("rerated").is_some() && settles.get("settled_before").is_some(),
+        "{new}"
     );
     write(&d.join("c.txt"), &store.run(&["audit", "checkpoint"]));
     let newest: serde_json::Value = serde_json::from_str(&store.run(&["audit", "inclusion", "1"])).unwrap();

@@ -672,6 +672,8 @@ fn simple_adjustment(kind: AdjustmentKind, amount: &Decimal, scale: u32) -> Adju
         voided: None,
         amount: fixed(amount, scale),
         payouts: None,
+        rerated: None,
+        settled_before: None,
     }
 }
 

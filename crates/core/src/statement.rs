@@ -210,6 +210,34 @@ pub struct Adjustment {
     pub amount: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payouts: Option<BTreeMap<String, String>>,
+    /// How a prior-period adjustment arises: `P'`'s new rating, and what was settled
+    /// for it before (`amount = rerated.total − settled_before.total`, per
+    /// beneficiary likewise). Statements closed before these members existed lack
+    /// them and keep that form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerated: Option<Rerated>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_before: Option<SettledBefore>,
+}
+
+/// A closed period's new rating, as a prior-period adjustment shows it: its own
+/// subtotal, minimum-guarantee top-up and cap reduction (zero when none), total and
+/// payouts, at the contract's scale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rerated {
+    pub subtotal: String,
+    pub minimum_guarantee_topup: String,
+    pub cap_reduction: String,
+    pub total: String,
+    pub payouts: BTreeMap<String, String>,
+}
+
+/// What was settled for a closed period before a prior-period adjustment: its closed
+/// total plus the earlier prior-period adjustments for it, per beneficiary likewise.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettledBefore {
+    pub total: String,
+    pub payouts: BTreeMap<String, String>,
 }
 
 /// The kinds of adjustment, in the order a statement lists them.

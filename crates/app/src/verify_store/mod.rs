@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use revshare_core::audit::{check_entries, Entry, Head};
 use revshare_core::log_tree::Hash;
 use revshare_core::period::Period;
-use revshare_core::statement::AuditHead;
+use revshare_core::statement::{AdjustmentKind, AuditHead};
 use revshare_core::verify::{verify_bytes, PublicKey, Verified};
 use revshare_store::backend::StatementRow;
 use revshare_store::StoreError;
@@ -480,6 +480,30 @@ pub fn rerated_json(backend: &mut dyn Backend, statement_id: &str) -> Result<Str
     Ok(built.statement.to_json_pretty())
 }
 
+/// Statements closed before prior-period adjustments showed `rerated` and
+/// `settled_before` keep their form (statements.md): a stored prior-period adjustment
+/// without `rerated` is compared without the two members, everything else as is.
+fn in_closed_form(
+    stored: &serde_json::Map<String, serde_json::Value>,
+    rebuilt: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    let Some(serde_json::Value::Array(stored)) = stored.get("adjustments") else {
+        return;
+    };
+    let Some(serde_json::Value::Array(rebuilt)) = rebuilt.get_mut("adjustments") else {
+        return;
+    };
+    for (old, new) in stored.iter().zip(rebuilt.iter_mut()) {
+        let prior = old.get("kind").and_then(|k| k.as_str()) == Some(AdjustmentKind::PriorPeriod.as_str());
+        if prior && old.get("rerated").is_none() {
+            if let Some(new) = new.as_object_mut() {
+                new.remove("rerated");
+                new.remove("settled_before");
+            }
+        }
+    }
+}
+
 /// Re-rates one statement as of its close and compares it with the signed one.
 fn rerate_one(
     backend: &mut dyn Backend,
@@ -508,10 +532,11 @@ fn rerate_one(
         _ => return Err("not a JSON object".into()),
     };
     stored.remove("signature");
-    let rebuilt = match serde_json::to_value(&built.statement) {
+    let mut rebuilt = match serde_json::to_value(&built.statement) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => return Err("the re-rated statement does not serialize".into()),
     };
+    in_closed_form(&stored, &mut rebuilt);
     if stored == rebuilt {
         return Ok(());
     }

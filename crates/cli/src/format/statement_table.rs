@@ -317,7 +317,35 @@ fn adjustment_detail(adjustment: &Adjustment, width: usize) -> Vec<String> {
         let payouts: Vec<String> = payouts.iter().map(|(b, a)| format!("{b} {}", grouped(a))).collect();
         lines.extend(wrapped("  payouts:", &payouts, width));
     }
+    // How a prior-period amount arises: the period's new rating less what was
+    // settled for it before, in total and per beneficiary.
+    if let Some(rerated) = &adjustment.rerated {
+        let figures = [
+            format!("subtotal {}", grouped(&rerated.subtotal)),
+            format!("minimum_guarantee_topup {}", grouped(&rerated.minimum_guarantee_topup)),
+            format!("cap_reduction {}", grouped(&rerated.cap_reduction)),
+            format!("total {}", grouped(&rerated.total)),
+        ];
+        lines.extend(wrapped("  rerated:", &figures, width));
+        lines.extend(wrapped("  rerated payouts:", &beneficiaries(&rerated.payouts), width));
+    }
+    if let Some(before) = &adjustment.settled_before {
+        lines.extend(wrapped(
+            "  settled before:",
+            &[format!("total {}", grouped(&before.total))],
+            width,
+        ));
+        lines.extend(wrapped(
+            "  settled before payouts:",
+            &beneficiaries(&before.payouts),
+            width,
+        ));
+    }
     lines
+}
+
+fn beneficiaries(payouts: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    payouts.iter().map(|(b, a)| format!("{b} {}", grouped(a))).collect()
 }
 
 /// What the layout rounded or left out, if anything.
