@@ -21,11 +21,13 @@ pub mod idempotency;
 pub mod import;
 pub mod jobs;
 pub mod keys;
+pub mod ledger;
 pub mod limits;
 pub mod locate;
 pub mod log;
 pub mod page;
 pub mod parties;
+pub mod payments;
 mod period_events;
 pub mod rate;
 pub mod render;
@@ -160,6 +162,12 @@ pub enum Field {
     Party,
     /// The day a registry version takes effect.
     EffectiveFrom,
+    /// Who pays a payment (the operator names it).
+    Payer,
+    /// Who a payment is paid to.
+    Payee,
+    /// A payment's amount.
+    Amount,
 }
 
 impl std::fmt::Display for Field {
@@ -172,6 +180,9 @@ impl std::fmt::Display for Field {
             Field::Expires => "expires",
             Field::Party => "party",
             Field::EffectiveFrom => "from",
+            Field::Payer => "payer",
+            Field::Payee => "to",
+            Field::Amount => "amount",
         })
     }
 }

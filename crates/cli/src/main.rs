@@ -192,6 +192,9 @@ fn flag(field: Field) -> &'static str {
         Field::Expires => "--expires",
         Field::Party => "--party",
         Field::EffectiveFrom => "--from",
+        Field::Payer => "--as",
+        Field::Payee => "--to",
+        Field::Amount => "--amount",
     }
 }
 

@@ -12,8 +12,8 @@
 
 use revshare_core::audit::{Entry, Head};
 pub use revshare_core::records::{
-    ContractRow, ContributionRow, FxRow, PartyRow, RegistryRow, RollbackRow, SigningKeyRow, StatementRow, TokenRow,
-    VoidRow, WitnessKeyRow,
+    ContractRow, ContributionRow, FxRow, PartyRow, PaymentRow, RegistryRow, RollbackRow, SigningKeyRow, StatementRow,
+    TokenRow, VoidRow, WitnessKeyRow,
 };
 
 use crate::StoreError;
@@ -176,6 +176,27 @@ pub struct NoticeRow {
     pub json: String,
 }
 
+/// One leg of the ledger (statements.md, Ledger). Derived from a statement's payouts
+/// or a payment's confirmation or reversal, and written in that step's transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegRow {
+    /// `statement:<id>`, `payment:<id>` or `reversal:<id>`.
+    pub txn: String,
+    pub contract: String,
+    pub currency: String,
+    pub host: String,
+    pub beneficiary: String,
+    /// `receivable` or `payable`.
+    pub side: String,
+    /// Exact, at the contract's scale.
+    pub amount: String,
+    pub day: i32,
+    /// A statement's due day.
+    pub due: Option<i32>,
+    /// The entry of the step that posted it.
+    pub seq: i64,
+}
+
 /// One idempotency record of the API: the first response to a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdempotencyRow {
@@ -323,6 +344,18 @@ pub trait Backend: Send {
     fn update_contribution(&mut self, row: &ContributionRow) -> Result<()>;
     /// Every contribution, by number.
     fn contributions(&mut self) -> Result<Vec<ContributionRow>>;
+
+    /// Stores a new payment.
+    fn add_payment(&mut self, row: &PaymentRow) -> Result<()>;
+    /// Replaces a payment's row (a step taken on it).
+    fn update_payment(&mut self, row: &PaymentRow) -> Result<()>;
+    fn payment(&mut self, payment_id: &str) -> Result<Option<PaymentRow>>;
+    /// Every payment, in the order they were recorded (`recorded_seq`).
+    fn payments(&mut self) -> Result<Vec<PaymentRow>>;
+    /// Stores ledger legs (in the write transaction of what posts them).
+    fn add_legs(&mut self, legs: &[LegRow]) -> Result<()>;
+    /// Every leg, by `(seq, txn, beneficiary, side)`: in the order they were posted.
+    fn legs(&mut self) -> Result<Vec<LegRow>>;
 
     /// Stores a batch in a write transaction it begins and leaves open, holding the
     /// write lock: the caller seals the log and commits, or rolls back (then none of
