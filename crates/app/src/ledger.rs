@@ -242,9 +242,13 @@ fn visible_legs(backend: &mut dyn Backend, actor: &crate::Actor, filter: &Filter
 }
 
 /// Balances and ageing per (host, beneficiary, contract, currency) as of a day
-/// (`as_of` in `filter`, else `today`), in that order.
-pub fn balances(backend: &mut dyn Backend, actor: &crate::Actor, filter: &Filter, today: Day) -> Result<Vec<Balance>> {
-    let as_of = filter.as_of.unwrap_or(today);
+/// (`as_of` in `filter`, else the UTC day of `ctx.now`), in that order.
+pub fn balances(backend: &mut dyn Backend, ctx: crate::Ctx<'_>, filter: &Filter) -> Result<Vec<Balance>> {
+    let actor = ctx.actor;
+    let as_of = match filter.as_of {
+        Some(day) => day,
+        None => date_of_rfc3339(&ctx.time()).ok_or_else(|| AppError::Invalid(format!("no day in {}", ctx.time())))?,
+    };
     let filter = Filter {
         as_of: Some(as_of),
         ..filter.clone()
@@ -329,13 +333,12 @@ pub fn entries(backend: &mut dyn Backend, actor: &crate::Actor, filter: &Filter)
 /// One page of [`balances`].
 pub fn balances_page(
     backend: &mut dyn Backend,
-    actor: &crate::Actor,
+    ctx: crate::Ctx<'_>,
     filter: &Filter,
-    today: Day,
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<crate::page::Page<Balance>> {
-    crate::page::page(balances(backend, actor, filter, today)?, limit, cursor)
+    crate::page::page(balances(backend, ctx, filter)?, limit, cursor)
 }
 
 /// One page of [`entries`].

@@ -153,7 +153,7 @@ fn balance_of(backend: &mut dyn Backend, beneficiary: &str, as_of: &str) -> Bala
         as_of: Some(day(as_of)),
         ..Filter::default()
     };
-    balances(backend, &Actor::cli(), &filter, day("2030-01-01"))
+    balances(backend, ctx(&Actor::cli(), LATER), &filter)
         .unwrap()
         .into_iter()
         .find(|b| b.beneficiary == beneficiary)
@@ -349,7 +349,7 @@ fn check_sums(backend: &mut dyn Backend) {
             .filter(|l| txn.is_none_or(|t| t == l.txn))
             .fold(Decimal::zero(), |s, l| s.add(&amount(&l.amount)))
     };
-    let all = balances(backend, &Actor::cli(), &Filter::default(), day("2030-01-01")).unwrap();
+    let all = balances(backend, ctx(&Actor::cli(), "2030-01-01T00:00:00Z"), &Filter::default()).unwrap();
     let mut outstanding = Decimal::zero();
     for balance in &all {
         let legs_sum = receivable(&balance.host, &balance.beneficiary, None);
