@@ -515,6 +515,30 @@ mod tests {
     }
 
     #[test]
+    fn payment_steps_by_each_caller() {
+        // acme-cloud pays fund. operator, licensor, host, beneficiary, auditor, and
+        // the operator acting for fund (`--as fund`).
+        let mut callers = callers().to_vec();
+        callers.push(Actor::cli_as("fund"));
+        let allowed = |result: Result<()>| result.is_ok();
+        let table: [(&str, [bool; 6]); 3] = [
+            ("record or withdraw", [true, false, true, false, false, false]),
+            ("confirm", [true, false, false, true, false, true]),
+            ("reverse", [true, false, false, false, false, false]),
+        ];
+        for (step, expected) in table {
+            for (actor, expected) in callers.iter().zip(expected) {
+                let result = match step {
+                    "record or withdraw" => require_payment_side(actor, PaymentSide::Payer, "acme-cloud", "fund"),
+                    "confirm" => require_payment_side(actor, PaymentSide::Payee, "acme-cloud", "fund"),
+                    _ => require_reversal(actor),
+                };
+                assert_eq!(allowed(result), expected, "{step} by {}", actor.id());
+            }
+        }
+    }
+
+    #[test]
     fn audit_entries_seen_by_each_caller() {
         let own = |actor: &Actor| Own {
             actor_is_operator: actor.is_operator(),
@@ -525,10 +549,16 @@ mod tests {
                 Role::Host | Role::Auditor => vec!["acme-cloud".into()],
                 _ => Vec::new(),
             },
+            payments: match actor.role() {
+                Role::Host | Role::Beneficiary | Role::Auditor => vec!["P-000000000001".into()],
+                _ => Vec::new(),
+            },
         };
         // operator, licensor, host, beneficiary, auditor
-        let table: [(&str, [bool; 5]); 16] = [
+        let table: [(&str, [bool; 5]); 18] = [
             ("key:k1", [true; 5]),
+            ("payment:P-000000000001", [true, false, true, true, true]),
+            ("payment:P-00000000000f", [true, false, false, false, false]),
             ("log", [true; 5]),
             ("fx", [true, true, true, false, true]),
             ("registry:v2", [true, true, true, false, true]),

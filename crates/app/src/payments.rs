@@ -152,6 +152,12 @@ pub fn record(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, new: &NewPay
 
 /// Takes a step on a payment: confirms, withdraws or reverses it.
 pub fn step(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, payment_id: &str, step: &Step) -> Result<PaymentRow> {
+    // A role that takes no such step is refused before any lookup, so that the
+    // answer says nothing about which payments exist.
+    match step {
+        Step::Confirm | Step::Withdraw => crate::access::require(ctx.actor, crate::access::Permission::PaymentSteps)?,
+        Step::Reverse { .. } => require_reversal(ctx.actor)?,
+    }
     let not_found = || crate::access::hidden(format!("no payment {payment_id} is stored"));
     let found = backend.payment(payment_id)?.ok_or_else(not_found)?;
     let contract = contract_of(backend, ctx.actor, &found.contract).map_err(|_| not_found())?;

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use revshare_core::audit::{Action, Entry};
+use revshare_core::contract::ContractSet;
 use revshare_core::statement::Statement;
 use revshare_store::backend::{LegRow, StatementRow};
 
@@ -39,7 +40,16 @@ pub(super) fn check(
     let Some(stored) = report.tolerate(4, backend.legs().map_err(AppError::from))? else {
         return Ok(());
     };
-    let expected = expected_legs(backend, entries, statements, report)?;
+    // Contracts that no longer load are named by check 5; without them the legs
+    // cannot be derived.
+    let contracts = match crate::snapshot::contract_set(&backend.contracts()?) {
+        Ok(contracts) => contracts,
+        Err(error) => {
+            report.fail(4, "ledger", format!("the legs cannot be derived: {error}"));
+            return Ok(());
+        }
+    };
+    let expected = expected_legs(backend, &contracts, entries, statements, report)?;
     let stored: BTreeMap<Key, LegRow> = stored.into_iter().map(|l| (key(&l), l)).collect();
     for (key, leg) in &expected {
         match stored.get(key) {
@@ -93,16 +103,16 @@ fn check_sums<'l>(stored: impl Iterator<Item = &'l LegRow>, report: &mut Report)
 /// The legs the statements and payments post, by key.
 fn expected_legs(
     backend: &mut dyn Backend,
+    contracts: &ContractSet,
     entries: &[Entry],
     statements: &[StatementRow],
     report: &mut Report,
 ) -> Result<BTreeMap<Key, LegRow>> {
-    let contracts = crate::snapshot::contract_set(&backend.contracts()?)?;
     let mut expected = Vec::new();
     for row in statements {
         let posted = serde_json::from_str::<Statement>(&row.json)
             .map_err(|e| AppError::Integrity(format!("statement {}: {e}", row.statement_id)))
-            .and_then(|s| ledger::statement_legs(&s, &Terms::of(&contracts, &row.contract)?, row.seq));
+            .and_then(|s| ledger::statement_legs(&s, &Terms::of(contracts, &row.contract)?, row.seq));
         match posted {
             Ok(legs) => expected.extend(legs),
             Err(error) => report.fail(4, object::statement(&row.statement_id), error.to_string()),
@@ -118,7 +128,7 @@ fn expected_legs(
     }
     for payment in payments.iter().filter(|p| ledger::posted(p.status)) {
         let name = object::payment(&payment.payment_id);
-        let terms = match Terms::of(&contracts, &payment.contract) {
+        let terms = match Terms::of(contracts, &payment.contract) {
             Ok(terms) => terms,
             Err(error) => {
                 report.fail(4, name, error.to_string());
