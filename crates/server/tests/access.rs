@@ -824,6 +824,12 @@ fn names_parties_by_spec(path: &str) -> bool {
     path.starts_with("/v1/witness/keys") || path.starts_with("/v1/audit/checkpoint")
 }
 
+/// A beneficiary's own payments and ledger accounts name the host it is paid by
+/// (statements.md, Ledger: `receivable:<beneficiary>/<host>`).
+fn names_its_counterparty(path: &str, column: usize, word: &str) -> bool {
+    column == BEN && word == "acme-cloud" && (path.starts_with("/v1/payments") || path.starts_with("/v1/ledger"))
+}
+
 fn batch_outcome(answer: &Answer) -> String {
     let outcome = answer.json();
     if outcome["accepted"] == 1 {
@@ -875,6 +881,9 @@ fn every_endpoint_answers_every_role_as_api_md_says() {
             } else if !names_parties_by_spec(&path) {
                 let text = answer.text();
                 for word in forbidden(&world, column) {
+                    if names_its_counterparty(&path, column, &word) {
+                        continue;
+                    }
                     // What the caller sent may come back (a refused event names its host).
                     let sent = body.contains(&word) || path.contains(&word);
                     if text.contains(&word) && !sent {

@@ -3,10 +3,11 @@
 
 use axum::extract::State as AxumState;
 use revshare_app::ledger::{Balance, Entry, Filter};
-use revshare_app::Ctx;
+use revshare_app::{AppError, Ctx};
+use revshare_core::period::Day;
 use serde::Deserialize;
 
-use super::{day, Result};
+use super::Result;
 use crate::api::{read, Answer, Bearer, Q};
 use crate::error::ErrorBody;
 use crate::state::State;
@@ -28,12 +29,21 @@ pub struct LedgerQuery {
 }
 
 impl LedgerQuery {
-    fn filter(&self) -> Result<Filter> {
+    /// The filter, read after the token is (an unauthenticated request is 401
+    /// whatever its query).
+    fn filter(&self) -> std::result::Result<Filter, AppError> {
+        let as_of = match self.as_of.as_deref() {
+            Some(text) => Some(
+                Day::parse(text)
+                    .ok_or_else(|| AppError::Invalid(format!("as_of: `{text}` must be a date YYYY-MM-DD")))?,
+            ),
+            None => None,
+        };
         Ok(Filter {
             party: self.party.clone(),
             contract: self.contract.clone(),
             currency: self.currency.clone(),
-            as_of: self.as_of.as_deref().map(|d| day("as_of", d)).transpose()?,
+            as_of,
         })
     }
 }
@@ -41,8 +51,8 @@ impl LedgerQuery {
 #[utoipa::path(get, path = "/v1/ledger/balances", tag = "ledger", security(("bearer" = [])), params(LedgerQuery),
     responses((status = 200, body = Page<Balance>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn balances(AxumState(state): AxumState<State>, bearer: Bearer, Q(query): Q<LedgerQuery>) -> Result<Answer> {
-    let filter = query.filter()?;
     read(&state, bearer, move |backend, _, actor| {
+        let filter = query.filter()?;
         let page = revshare_app::ledger::balances_page(
             backend,
             Ctx::now(actor),
@@ -62,8 +72,8 @@ pub async fn ledger_entries(
     bearer: Bearer,
     Q(query): Q<LedgerQuery>,
 ) -> Result<Answer> {
-    let filter = query.filter()?;
     read(&state, bearer, move |backend, _, actor| {
+        let filter = query.filter()?;
         let page = revshare_app::ledger::entries_page(backend, actor, &filter, query.limit, query.cursor.as_deref())?;
         Ok(Page::of(page, |e| e))
     })
