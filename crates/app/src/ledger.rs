@@ -3,9 +3,9 @@
 //! stored legs, never a stored counter; `audit verify` (check 4) derives every leg
 //! again from the statements and payments and compares.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use revshare_core::contract::ContractSet;
+use revshare_core::contract::{ContractSet, ContractVersions};
 use revshare_core::ledger::{self as rules, Ageing, Direction, Leg, Posting, Side};
 use revshare_core::money::Decimal;
 use revshare_core::period::{date_of_rfc3339, Day};
@@ -226,16 +226,19 @@ impl Filter {
     }
 }
 
-/// The stored legs the actor sees that the filter keeps, in the order posted.
-fn visible_legs(backend: &mut dyn Backend, actor: &crate::Actor, filter: &Filter) -> Result<Vec<LegRow>> {
+/// Of `legs`, those the actor sees that the filter keeps.
+fn visible(
+    backend: &mut dyn Backend,
+    actor: &crate::Actor,
+    filter: &Filter,
+    mut legs: Vec<LegRow>,
+) -> Result<Vec<LegRow>> {
     let contracts = crate::snapshot::contract_set(&backend.contracts()?)?;
-    let mut legs = backend.legs()?;
+    let by_id: HashMap<&str, &ContractVersions> = contracts.contracts.iter().map(|c| (c.id.as_str(), c)).collect();
     legs.retain(|row| {
         filter.keeps(row)
-            && contracts
-                .contracts
-                .iter()
-                .find(|c| c.id == row.contract)
+            && by_id
+                .get(row.contract.as_str())
                 .is_some_and(|c| crate::access::sees_account(actor, c, &row.host, &row.beneficiary))
     });
     Ok(legs)
@@ -253,10 +256,11 @@ pub fn balances(backend: &mut dyn Backend, ctx: crate::Ctx<'_>, filter: &Filter)
         as_of: Some(as_of),
         ..filter.clone()
     };
-    let legs = visible_legs(backend, actor, &filter)?;
+    let receivable = backend.receivable_legs()?;
+    let legs = visible(backend, actor, &filter, receivable)?;
     type Key<'r> = (&'r str, &'r str, &'r str, &'r str);
     let mut accounts: BTreeMap<Key<'_>, Vec<Leg>> = BTreeMap::new();
-    for row in legs.iter().filter(|r| r.side == "receivable") {
+    for row in &legs {
         let key = (
             row.host.as_str(),
             row.beneficiary.as_str(),
@@ -312,7 +316,8 @@ pub struct Entry {
 
 /// The legs the actor sees, in the order posted.
 pub fn entries(backend: &mut dyn Backend, actor: &crate::Actor, filter: &Filter) -> Result<Vec<Entry>> {
-    visible_legs(backend, actor, filter)?
+    let legs = backend.legs()?;
+    visible(backend, actor, filter, legs)?
         .into_iter()
         .map(|row| {
             let side = leg(&row)?.side;

@@ -470,6 +470,56 @@ fn the_ledger_adds_up_whatever_the_steps(t: &TestStore) {
     assert!(report.holds(), "{:#?}", report.failures);
 }
 
+fn a_prior_period_adjustment_posts_with_its_statement(t: &TestStore) {
+    let mut backend = two_closes(t);
+    // A late September event of 30.00 (3.00: 1.50 each) settles in November, a
+    // period of no events of its own: its statement holds only the adjustment.
+    store_events(t, backend.as_mut(), LATER, &[event("late", "2026-09-20", "30.00")]);
+    let operator = Actor::cli();
+    let request = CloseRequest {
+        period: Period::parse("2026-11").unwrap(),
+        contract: None,
+        grace: Grace::default(),
+        dry_run: false,
+        allow_empty: true,
+    };
+    let outcome = close(
+        backend.as_mut(),
+        &t.keys(),
+        ctx(&operator, "2026-12-02T00:00:00Z"),
+        &request,
+    )
+    .unwrap();
+    let november = &outcome.statements[0].statement;
+    assert_eq!(november.subtotal, "0.00");
+    assert_eq!(november.payouts["b"], "1.50");
+    let legs: Vec<_> = backend
+        .legs()
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.txn == "statement:hand/2026-11" && l.beneficiary == "b")
+        .map(|l| {
+            (
+                l.side,
+                l.amount,
+                Day(l.day).to_string(),
+                l.due.map(|d| Day(d).to_string()),
+            )
+        })
+        .collect();
+    let due = Some("2027-01-01".to_string());
+    assert_eq!(
+        legs,
+        [
+            ("payable".into(), "-1.50".into(), "2026-12-02".into(), due.clone()),
+            ("receivable".into(), "1.50".into(), "2026-12-02".into(), due),
+        ]
+    );
+    assert_eq!(balance_of(backend.as_mut(), "b", "2027-01-01").outstanding, "8.50");
+    check_sums(backend.as_mut());
+    assert!(verify(backend.as_mut(), &operator, None).unwrap().holds());
+}
+
 fn names(backend: &mut dyn Backend, object: &str) {
     let report = verify(backend, &Actor::cli(), None).unwrap();
     assert!(
@@ -515,4 +565,5 @@ both_backends!(
     payment_steps_by_role,
     the_ledger_adds_up_whatever_the_steps,
     an_edited_leg_fails_check_4,
+    a_prior_period_adjustment_posts_with_its_statement,
 );

@@ -356,6 +356,9 @@ pub trait Backend: Send {
     fn add_legs(&mut self, legs: &[LegRow]) -> Result<()>;
     /// Every leg, by `(seq, txn, beneficiary, side)`: in the order they were posted.
     fn legs(&mut self) -> Result<Vec<LegRow>>;
+    /// The legs on receivable accounts (what balances sum), by `(host, beneficiary,
+    /// contract, currency, seq, txn)`.
+    fn receivable_legs(&mut self) -> Result<Vec<LegRow>>;
 
     /// Stores a batch in a write transaction it begins and leaves open, holding the
     /// write lock: the caller seals the log and commits, or rolls back (then none of

@@ -1233,6 +1233,20 @@ impl Backend for PgStore {
             .collect())
     }
 
+    fn receivable_legs(&mut self) -> Result<Vec<LegRow>> {
+        Ok(self
+            .query(
+                &format!(
+                    "SELECT {LEG_COLUMNS} FROM ledger_legs WHERE side = 'receivable'
+                     ORDER BY host, beneficiary, contract, currency, seq, txn"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(leg_from_row)
+            .collect())
+    }
+
     fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {
         let groups = std::mem::take(&mut batch.segments);
         let stored = self.store_batch(&batch.rows, &groups, audit);

@@ -839,6 +839,15 @@ impl Backend for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    fn receivable_legs(&mut self) -> Result<Vec<LegRow>> {
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {LEG_COLUMNS} FROM ledger_legs WHERE side = 'receivable'
+             ORDER BY host, beneficiary, contract, currency, seq, txn"
+        ))?;
+        let rows = statement.query_map([], leg_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     fn insert_events(&mut self, batch: &mut EventBatch, audit: &mut AuditHook<'_>) -> Result<Vec<InsertOutcome>> {
         let groups = std::mem::take(&mut batch.segments);
         let events = &batch.rows;
