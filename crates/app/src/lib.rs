@@ -54,7 +54,9 @@ pub use revshare_store::{Backend, Location};
 
 /// Opens (and migrates) the store at `location`; a SQLite file is created if missing.
 pub fn open(location: &Location) -> Result<Box<dyn Backend>> {
-    Ok(revshare_store::open(location)?)
+    let mut backend = revshare_store::open(location)?;
+    ledger::post_earlier_statements(backend.as_mut())?;
+    Ok(backend)
 }
 
 /// Checks that a store file's folder exists, for a clear error before SQLite's own.

@@ -46,3 +46,8 @@ CREATE TABLE ledger_legs (
     PRIMARY KEY (txn, beneficiary, side)
 );
 CREATE INDEX ledger_legs_balance ON ledger_legs (side, host, beneficiary, contract, currency);
+
+-- The statements of a store upgraded to this schema were closed before closes
+-- posted legs: the application posts theirs once, as their closes would have, and
+-- marks it done (a new store has none to post).
+INSERT INTO meta (key, value) VALUES ('ledger', 'to post');
