@@ -200,7 +200,7 @@ pub fn age<'l>(receivable: impl IntoIterator<Item = &'l Leg>, as_of: Day) -> Age
             debits.push((leg.due.unwrap_or(leg.day), leg.day, leg.amount.clone()));
         }
     }
-    debits.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    debits.sort_by_key(|a| (a.0, a.1));
     let mut ageing = Ageing::default();
     for (due, _, amount) in debits {
         let applied = if credit >= amount {
