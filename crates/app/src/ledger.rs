@@ -198,17 +198,18 @@ pub(crate) fn posted(status: PaymentStatus) -> bool {
 /// A stored leg read back into the core's value (an amount that does not parse is
 /// an integrity failure, named).
 pub(crate) fn leg(row: &LegRow) -> Result<Leg> {
-    let what = format!("ledger leg {} {}", row.txn, row.beneficiary);
+    // Named only on failure: balances read every leg.
+    let what = || format!("ledger leg {} {}", row.txn, row.beneficiary);
     let posting = match row.txn.split_once(':') {
         Some(("statement", id)) => Posting::Statement(id.to_string()),
         Some(("payment", id)) => Posting::Payment(id.to_string()),
         Some(("reversal", id)) => Posting::Reversal(id.to_string()),
-        _ => return Err(integrity(&what, "names no transaction")),
+        _ => return Err(integrity(&what(), "names no transaction")),
     };
     let side = match row.side.as_str() {
         "receivable" => Side::Receivable,
         "payable" => Side::Payable,
-        other => return Err(integrity(&what, format!("unknown side `{other}`"))),
+        other => return Err(integrity(&what(), format!("unknown side `{other}`"))),
     };
     Ok(Leg {
         posting,
@@ -216,7 +217,7 @@ pub(crate) fn leg(row: &LegRow) -> Result<Leg> {
         beneficiary: row.beneficiary.clone(),
         side,
         amount: Decimal::parse(&row.amount, revshare_core::contract::ROUNDING_SCALE_MAX)
-            .map_err(|e| integrity(&what, format!("amount `{}`: {e}", row.amount)))?,
+            .map_err(|e| integrity(&what(), format!("amount `{}`: {e}", row.amount)))?,
         day: Day(row.day),
         due: row.due.map(Day),
     })
@@ -271,13 +272,7 @@ impl Filter {
 }
 
 /// Of `legs`, those the actor sees that the filter keeps.
-fn visible(
-    backend: &mut dyn Backend,
-    actor: &crate::Actor,
-    filter: &Filter,
-    mut legs: Vec<LegRow>,
-) -> Result<Vec<LegRow>> {
-    let contracts = crate::snapshot::contract_set(&backend.contracts()?)?;
+fn visible(contracts: &ContractSet, actor: &crate::Actor, filter: &Filter, mut legs: Vec<LegRow>) -> Vec<LegRow> {
     let by_id: HashMap<&str, &ContractVersions> = contracts.contracts.iter().map(|c| (c.id.as_str(), c)).collect();
     legs.retain(|row| {
         filter.keeps(row)
@@ -285,7 +280,7 @@ fn visible(
                 .get(row.contract.as_str())
                 .is_some_and(|c| crate::access::sees_account(actor, c, &row.host, &row.beneficiary))
     });
-    Ok(legs)
+    legs
 }
 
 /// Balances and ageing per (host, beneficiary, contract, currency) as of a day
@@ -300,8 +295,8 @@ pub fn balances(backend: &mut dyn Backend, ctx: crate::Ctx<'_>, filter: &Filter)
         as_of: Some(as_of),
         ..filter.clone()
     };
-    let receivable = backend.receivable_legs()?;
-    let legs = visible(backend, actor, &filter, receivable)?;
+    let contracts = crate::snapshot::contract_set(&backend.contracts()?)?;
+    let legs = visible(&contracts, actor, &filter, backend.receivable_legs()?);
     type Key<'r> = (&'r str, &'r str, &'r str, &'r str);
     let mut accounts: BTreeMap<Key<'_>, Vec<Leg>> = BTreeMap::new();
     for row in &legs {
@@ -313,7 +308,6 @@ pub fn balances(backend: &mut dyn Backend, ctx: crate::Ctx<'_>, filter: &Filter)
         );
         accounts.entry(key).or_default().push(leg(row)?);
     }
-    let contracts = crate::snapshot::contract_set(&backend.contracts()?)?;
     accounts
         .into_iter()
         .map(|((host, beneficiary, contract, currency), legs)| {
@@ -360,8 +354,8 @@ pub struct Entry {
 
 /// The legs the actor sees, in the order posted.
 pub fn entries(backend: &mut dyn Backend, actor: &crate::Actor, filter: &Filter) -> Result<Vec<Entry>> {
-    let legs = backend.legs()?;
-    visible(backend, actor, filter, legs)?
+    let contracts = crate::snapshot::contract_set(&backend.contracts()?)?;
+    visible(&contracts, actor, filter, backend.legs()?)
         .into_iter()
         .map(|row| {
             let side = leg(&row)?.side;
