@@ -160,7 +160,10 @@ pub fn step(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, payment_id: &s
     }
     let not_found = || crate::access::hidden(format!("no payment {payment_id} is stored"));
     let found = backend.payment(payment_id)?.ok_or_else(not_found)?;
-    let contract = contract_of(backend, ctx.actor, &found.contract).map_err(|_| not_found())?;
+    let contract = contract_of(backend, ctx.actor, &found.contract).map_err(|e| match e {
+        AppError::NotFound(_) => not_found(),
+        other => other,
+    })?;
     if !crate::access::sees_account(
         ctx.actor,
         &contract,
