@@ -35,6 +35,10 @@ pub enum Permission {
     Witness,
     /// Accept a restored backup's shorter log.
     AcceptRollback,
+    /// Record, confirm or withdraw payments (further checked as payer or payee).
+    PaymentSteps,
+    /// Reverse a confirmed payment.
+    ReversePayments,
 }
 
 impl Permission {
@@ -51,6 +55,8 @@ impl Permission {
             Permission::VerifyStore => matches!(role, Operator | Auditor),
             Permission::VoidEvents => matches!(role, Operator | Host),
             Permission::Witness => role != Operator,
+            Permission::PaymentSteps => role != Auditor,
+            Permission::ReversePayments => role == Operator,
         }
     }
 
@@ -71,6 +77,8 @@ impl Permission {
                                     checkpoint file beside its key file)"
             }
             Permission::AcceptRollback => "accept a rollback (the operator does)",
+            Permission::PaymentSteps => "record, confirm or withdraw payments (their payers and payees do)",
+            Permission::ReversePayments => "reverse payments (the operator does)",
         }
     }
 }
@@ -204,6 +212,64 @@ pub(crate) fn reads_any_notice(actor: &Actor) -> bool {
     actor.is_operator()
 }
 
+/// Whether the actor sees the ledger's accounts between `host` and `beneficiary`
+/// on a contract, and the payments between them: the operator all of them, an
+/// auditor those of its contracts, any other party those it is a side of, on its
+/// own contracts (api.md: a party's own payments and ledger entries).
+pub fn sees_account(actor: &Actor, contract: &ContractVersions, host: &str, beneficiary: &str) -> bool {
+    if actor.role() == Role::Operator && actor.contracts().is_none() {
+        // The operator itself, and at the CLI acting for a party (`--as`), which
+        // reads as the operator.
+        return true;
+    }
+    if !owns_contract(actor, contract) {
+        return false;
+    }
+    match actor.role() {
+        Role::Auditor | Role::Operator => true,
+        _ => actor.party().is_some_and(|p| p == host || p == beneficiary),
+    }
+}
+
+/// A payment step's taker: the payer records and withdraws, the payee confirms;
+/// the operator (not acting for a party) takes any of them. The role is checked
+/// first ([`Permission::PaymentSteps`]).
+pub fn require_payment_side(actor: &Actor, side: PaymentSide, payer: &str, payee: &str) -> Result<()> {
+    require(actor, Permission::PaymentSteps)?;
+    let Some(party) = actor.side() else {
+        return Ok(());
+    };
+    let (needed, what) = match side {
+        PaymentSide::Payer => (payer, "its payer records or withdraws it"),
+        PaymentSide::Payee => (payee, "its payee confirms it"),
+    };
+    if party == needed {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(format!(
+        "{party} cannot take this payment step: {what} ({needed})"
+    )))
+}
+
+/// The side of a payment that takes a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentSide {
+    Payer,
+    Payee,
+}
+
+/// Reversing a confirmed payment is the operator's own step, never taken for a
+/// party (`--as`).
+pub fn require_reversal(actor: &Actor) -> Result<()> {
+    require(actor, Permission::ReversePayments)?;
+    match actor.side() {
+        None => Ok(()),
+        Some(_) => Err(AppError::Forbidden(
+            "only the operator reverses a payment, not a party (drop --as)".to_string(),
+        )),
+    }
+}
+
 /// The party whose payout notices the actor reads instead of statements: a
 /// beneficiary's own; `None` for the roles that read statements.
 pub(crate) fn notices_of(actor: &Actor) -> Option<&str> {
@@ -289,6 +355,8 @@ pub struct Own {
     hosts: Vec<String>,
     /// The voids the actor follows beyond its own events (see [`Own::follows_selected_voids`]).
     voids: Vec<i64>,
+    /// The payments it sees.
+    payments: Vec<String>,
 }
 
 impl Own {
@@ -300,7 +368,12 @@ impl Own {
             Role::Auditor => own.iter().map(|c| c.host().to_string()).collect(),
             _ => Vec::new(),
         };
+        let payments = crate::payments::list(backend, actor)?
+            .into_iter()
+            .map(|p| p.payment_id)
+            .collect();
         Ok(Own {
+            payments,
             actor_is_operator: actor.is_operator(),
             role: actor.role(),
             party: actor.party().map(str::to_string),
@@ -353,6 +426,7 @@ impl Own {
             Object::Events(host) => self.hosts.contains(&host),
             Object::Void { host, number } => self.hosts.contains(&host) || self.voids.contains(&number),
             Object::Party(id) | Object::WitnessKey { party: id, .. } => party == Some(id.as_str()),
+            Object::Payment(payment_id) => self.payments.contains(&payment_id),
             Object::Token(_) => false,
             // About the log itself (a rollback accepted): every party's witness says so.
             Object::Log => true,
@@ -371,7 +445,7 @@ mod tests {
     #[test]
     fn the_role_table_of_actions() {
         use Permission::*;
-        let table: [(Permission, [bool; 5]); 12] = [
+        let table: [(Permission, [bool; 5]); 14] = [
             // operator, licensor, host, beneficiary, auditor
             (SubmitUsage, [false, false, true, false, false]),
             (VoidEvents, [true, false, true, false, false]),
@@ -385,6 +459,8 @@ mod tests {
             (ManagePartiesAndTokens, [true, false, false, false, false]),
             (Witness, [false, true, true, true, true]),
             (AcceptRollback, [true, false, false, false, false]),
+            (PaymentSteps, [true, true, true, true, false]),
+            (ReversePayments, [true, false, false, false, false]),
         ];
         for (action, allowed) in table {
             for (role, expected) in Role::ALL.into_iter().zip(allowed) {
@@ -479,6 +555,30 @@ mod tests {
     }
 
     #[test]
+    fn payment_steps_by_each_caller() {
+        // acme-cloud pays fund. operator, licensor, host, beneficiary, auditor, and
+        // the operator acting for fund (`--as fund`).
+        let mut callers = callers().to_vec();
+        callers.push(Actor::cli_as("fund"));
+        let allowed = |result: Result<()>| result.is_ok();
+        let table: [(&str, [bool; 6]); 3] = [
+            ("record or withdraw", [true, false, true, false, false, false]),
+            ("confirm", [true, false, false, true, false, true]),
+            ("reverse", [true, false, false, false, false, false]),
+        ];
+        for (step, expected) in table {
+            for (actor, expected) in callers.iter().zip(expected) {
+                let result = match step {
+                    "record or withdraw" => require_payment_side(actor, PaymentSide::Payer, "acme-cloud", "fund"),
+                    "confirm" => require_payment_side(actor, PaymentSide::Payee, "acme-cloud", "fund"),
+                    _ => require_reversal(actor),
+                };
+                assert_eq!(allowed(result), expected, "{step} by {}", actor.id());
+            }
+        }
+    }
+
+    #[test]
     fn audit_entries_seen_by_each_caller() {
         let own = |actor: &Actor| Own {
             actor_is_operator: actor.is_operator(),
@@ -494,10 +594,16 @@ mod tests {
                 Role::Licensor | Role::Auditor => vec![7],
                 _ => Vec::new(),
             },
+            payments: match actor.role() {
+                Role::Host | Role::Beneficiary | Role::Auditor => vec!["P-000000000001".into()],
+                _ => Vec::new(),
+            },
         };
         // operator, licensor, host, beneficiary, auditor
-        let table: [(&str, [bool; 5]); 18] = [
+        let table: [(&str, [bool; 5]); 20] = [
             ("key:k1", [true; 5]),
+            ("payment:P-000000000001", [true, false, true, true, true]),
+            ("payment:P-00000000000f", [true, false, false, false, false]),
             ("log", [true; 5]),
             ("fx", [true, true, true, false, true]),
             ("registry:v2", [true, true, true, false, true]),

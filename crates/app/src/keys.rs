@@ -195,6 +195,8 @@ impl Keys {
                 path.display()
             )));
         }
+        // Before anything checks the ledger (an upgrade to a tree runs audit verify).
+        crate::ledger::post_earlier_statements(backend)?;
         match (keys.store_id.clone(), crate::log::store_id(backend)?) {
             (Some(held), Some(stored)) if held == stored => keys.bind(held),
             (Some(held), Some(stored)) => Err(key_error(format!(

@@ -22,11 +22,13 @@ pub mod idempotency;
 pub mod import;
 pub mod jobs;
 pub mod keys;
+pub mod ledger;
 pub mod limits;
 pub mod locate;
 pub mod log;
 pub mod page;
 pub mod parties;
+pub mod payments;
 mod period_events;
 pub mod rate;
 pub mod reconcile;
@@ -55,7 +57,9 @@ pub use revshare_store::{Backend, Location};
 
 /// Opens (and migrates) the store at `location`; a SQLite file is created if missing.
 pub fn open(location: &Location) -> Result<Box<dyn Backend>> {
-    Ok(revshare_store::open(location)?)
+    let mut backend = revshare_store::open(location)?;
+    ledger::post_earlier_statements(backend.as_mut())?;
+    Ok(backend)
 }
 
 /// Checks that a store file's folder exists, for a clear error before SQLite's own.
@@ -163,6 +167,12 @@ pub enum Field {
     Party,
     /// The day a registry version takes effect.
     EffectiveFrom,
+    /// Who pays a payment (the operator names it).
+    Payer,
+    /// Who a payment is paid to.
+    Payee,
+    /// A payment's amount.
+    Amount,
 }
 
 impl std::fmt::Display for Field {
@@ -175,6 +185,9 @@ impl std::fmt::Display for Field {
             Field::Expires => "expires",
             Field::Party => "party",
             Field::EffectiveFrom => "from",
+            Field::Payer => "payer",
+            Field::Payee => "to",
+            Field::Amount => "amount",
         })
     }
 }

@@ -59,6 +59,9 @@ pub mod object {
         }
         .to_string()
     }
+    pub fn payment(payment_id: &str) -> String {
+        Object::Payment(payment_id.to_string()).to_string()
+    }
     pub fn witness_key(party: &str, number: i64) -> String {
         Object::WitnessKey {
             party: party.to_string(),

@@ -225,3 +225,57 @@ pub struct StatementEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payout: Option<String>,
 }
+
+/// A payment (statements.md, Ledger), its date as `YYYY-MM-DD`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Payment {
+    /// `P-` and 12 lowercase hex digits.
+    pub payment_id: String,
+    pub contract: String,
+    pub currency: String,
+    pub payer: String,
+    pub payee: String,
+    pub amount: String,
+    pub date: String,
+    pub reference: String,
+    /// `recorded`, `confirmed`, `withdrawn` or `reversed`.
+    pub status: String,
+    pub recorded_by: String,
+    pub recorded_at: String,
+    /// The audit seq of its recording.
+    pub recorded_seq: i64,
+    pub confirmed_by: Option<String>,
+    pub confirmed_at: Option<String>,
+    pub withdrawn_by: Option<String>,
+    pub withdrawn_at: Option<String>,
+    pub reversed_by: Option<String>,
+    pub reversed_at: Option<String>,
+    pub reversal_reason: Option<String>,
+}
+
+impl Payment {
+    pub fn of(row: revshare_core::records::PaymentRow) -> Payment {
+        Payment {
+            payment_id: row.payment_id,
+            contract: row.contract,
+            currency: row.currency,
+            payer: row.payer,
+            payee: row.payee,
+            amount: row.amount,
+            date: revshare_core::period::Day(row.date).to_string(),
+            reference: row.reference,
+            status: row.status.as_str().to_string(),
+            recorded_by: row.recorded_by,
+            recorded_at: row.recorded_at,
+            recorded_seq: row.recorded_seq,
+            confirmed_by: row.confirmed_by,
+            confirmed_at: row.confirmed_at,
+            withdrawn_by: row.withdrawn_by,
+            withdrawn_at: row.withdrawn_at,
+            reversed_by: row.reversed_by,
+            reversed_at: row.reversed_at,
+            reversal_reason: row.reversal_reason,
+        }
+    }
+}

@@ -61,6 +61,7 @@ fn rich(t: &TestStore) {
         None,
     )
     .unwrap();
+    pay_and_reverse(backend.as_mut(), &keys);
     witness_and_cosign(backend.as_mut(), &keys);
     roll_back_one_write(t, backend.as_mut(), &keys);
     let job = revshare_app::jobs::start_verify(backend.as_mut(), now).unwrap();
@@ -81,6 +82,32 @@ fn rich(t: &TestStore) {
         .unwrap();
     let report = verify_with_keys(backend.as_mut(), &operator, &keys, None).unwrap();
     assert!(report.holds(), "the rich store holds: {:#?}", report.failures);
+}
+
+/// Payments in every state: one confirmed, one confirmed then reversed (each
+/// posting legs), one withdrawn.
+fn pay_and_reverse(backend: &mut dyn Backend, keys: &Keys) {
+    use revshare_app::payments::{record, step, NewPayment, Step};
+    let operator = Actor::cli();
+    let now = ctx(&operator, NOW);
+    let new = |payer: &str, payee: &str, amount: &str| NewPayment {
+        contract: "acme-llama".into(),
+        payer: Some(payer.into()),
+        payee: payee.into(),
+        amount: amount.into(),
+        date: revshare_core::period::Day::parse("2026-11-15").unwrap(),
+        reference: "wire".into(),
+    };
+    let paid = record(backend, keys, now, &new("acme-cloud", "finetune-labs", "1.25")).unwrap();
+    step(backend, keys, now, &paid.payment_id, &Step::Confirm).unwrap();
+    let bounced = record(backend, keys, now, &new("acme-cloud", "meta", "10")).unwrap();
+    step(backend, keys, now, &bounced.payment_id, &Step::Confirm).unwrap();
+    let reason = Step::Reverse {
+        reason: "bounced".into(),
+    };
+    step(backend, keys, now, &bounced.payment_id, &reason).unwrap();
+    let refund = record(backend, keys, now, &new("finetune-labs", "acme-cloud", "0.5")).unwrap();
+    step(backend, keys, now, &refund.payment_id, &Step::Withdraw).unwrap();
 }
 
 /// acme-cloud's witness registers its key and cosigns the newest checkpoint.
@@ -243,6 +270,16 @@ fn observe(backend: &mut dyn Backend) -> BTreeMap<String, String> {
         see(
             "contributions".into(),
             outcome(revshare_app::contributions::list(backend, actor)),
+        );
+        see("payments".into(), outcome(revshare_app::payments::list(backend, actor)));
+        let all = revshare_app::ledger::Filter::default();
+        see(
+            "ledger balances".into(),
+            outcome(revshare_app::ledger::balances(backend, ctx(actor, DECEMBER), &all)),
+        );
+        see(
+            "ledger entries".into(),
+            outcome(revshare_app::ledger::entries(backend, actor, &all)),
         );
         see(
             "audit entries".into(),

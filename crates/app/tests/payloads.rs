@@ -243,3 +243,35 @@ fn witness_key_and_rollback_rows() {
         ))
     );
 }
+
+#[test]
+fn a_payment_row() {
+    let payment = revshare_core::records::PaymentRow {
+        payment_id: "P-0123456789ab".into(),
+        contract: "acme-llama".into(),
+        currency: "USD".into(),
+        payer: "acme-cloud".into(),
+        payee: "finetune-labs".into(),
+        amount: "120.00".into(),
+        date: 20_777,
+        reference: "wire 42".into(),
+        status: revshare_core::records::PaymentStatus::Reversed,
+        recorded_by: "cli as acme-cloud".into(),
+        recorded_at: "2026-11-20T00:00:00Z".into(),
+        recorded_seq: 40,
+        confirmed_by: Some("0123456789ab".into()),
+        confirmed_at: Some("2026-11-21T00:00:00Z".into()),
+        withdrawn_by: None,
+        withdrawn_at: None,
+        reversed_by: Some("cli".into()),
+        reversed_at: Some("2026-11-22T00:00:00Z".into()),
+        reversal_reason: Some("bounced".into()),
+        seq: 42,
+    };
+    assert_eq!(
+        payload(&payment),
+        of(
+            r#"{"amount":"120.00","confirmed_at":"2026-11-21T00:00:00Z","confirmed_by":"0123456789ab","contract":"acme-llama","currency":"USD","date":20777,"payee":"finetune-labs","payer":"acme-cloud","payment_id":"P-0123456789ab","recorded_at":"2026-11-20T00:00:00Z","recorded_by":"cli as acme-cloud","recorded_seq":40,"reference":"wire 42","reversal_reason":"bounced","reversed_at":"2026-11-22T00:00:00Z","reversed_by":"cli","status":"reversed","withdrawn_at":null,"withdrawn_by":null}"#
+        )
+    );
+}

@@ -336,3 +336,50 @@ fn write_verify_table(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     }
     out.flush()
 }
+
+pub fn payments(rows: &[revshare_core::records::PaymentRow], format: Option<Format>) -> Result<(), Failure> {
+    let items: Vec<views::Payment> = rows.iter().cloned().map(views::Payment::of).collect();
+    let cols: [Column<views::Payment>; 8] = [
+        column("payment_id", Kind::Fixed, |p| p.payment_id.clone()),
+        column("contract", Kind::Fixed, |p| p.contract.clone()),
+        column("payer", Kind::Text, |p| p.payer.clone()),
+        column("payee", Kind::Text, |p| p.payee.clone()),
+        column("amount", Kind::Grouped, |p| p.amount.clone()),
+        column("currency", Kind::Fixed, |p| p.currency.clone()),
+        column("date", Kind::Fixed, |p| p.date.clone()),
+        column("status", Kind::Text, |p| p.status.clone()),
+    ];
+    print(&List::plain(&items, &cols), format)
+}
+
+pub fn balances(rows: &[revshare_app::ledger::Balance], format: Option<Format>) -> Result<(), Failure> {
+    use revshare_app::ledger::Balance;
+    let cols: [Column<Balance>; 11] = [
+        column("host", Kind::Text, |b| b.host.clone()),
+        column("beneficiary", Kind::Text, |b| b.beneficiary.clone()),
+        column("contract", Kind::Fixed, |b| b.contract.clone()),
+        column("currency", Kind::Fixed, |b| b.currency.clone()),
+        column("outstanding", Kind::Grouped, |b| b.outstanding.clone()),
+        column("current", Kind::Grouped, |b| b.current.clone()),
+        column("1-30", Kind::Grouped, |b| b.days_1_30.clone()),
+        column("31-60", Kind::Grouped, |b| b.days_31_60.clone()),
+        column("61-90", Kind::Grouped, |b| b.days_61_90.clone()),
+        column("91+", Kind::Grouped, |b| b.days_91_plus.clone()),
+        column("unapplied", Kind::Grouped, |b| b.unapplied.clone()),
+    ];
+    print(&List::plain(rows, &cols), format)
+}
+
+pub fn ledger_entries(rows: &[revshare_app::ledger::Entry], format: Option<Format>) -> Result<(), Failure> {
+    use revshare_app::ledger::Entry;
+    let cols: [Column<Entry>; 7] = [
+        column("date", Kind::Fixed, |e| e.date.clone()),
+        column("txn", Kind::Text, |e| e.txn.clone()),
+        column("account", Kind::Text, |e| e.account.clone()),
+        column("contract", Kind::Fixed, |e| e.contract.clone()),
+        column("amount", Kind::Grouped, |e| e.amount.clone()),
+        column("currency", Kind::Fixed, |e| e.currency.clone()),
+        column("due_date", Kind::Fixed, |e| e.due_date.clone().unwrap_or_default()),
+    ];
+    print(&List::plain(rows, &cols), format)
+}

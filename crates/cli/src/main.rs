@@ -100,6 +100,13 @@ enum Command {
     /// Contributions: proposed by one party, accepted or rejected by the other.
     #[command(subcommand)]
     Contribution(commands::contribution::ContributionCommand),
+    /// Payments between a contract's host and its beneficiaries: recorded by the
+    /// payer, confirmed by the payee, withdrawn, reversed by the operator.
+    #[command(subcommand)]
+    Payment(commands::payment::PaymentCommand),
+    /// The ledger: balances with ageing, and its entries.
+    #[command(subcommand)]
+    Ledger(commands::ledger::LedgerCommand),
     /// Close a period into signed statements (also settles changes to closed periods).
     Close(close::CloseArgs),
     /// Void an accepted event: it stops counting (a closed period gets an adjustment).
@@ -195,6 +202,9 @@ fn flag(field: Field) -> &'static str {
         Field::Expires => "--expires",
         Field::Party => "--party",
         Field::EffectiveFrom => "--from",
+        Field::Payer => "--as",
+        Field::Payee => "--to",
+        Field::Amount => "--amount",
     }
 }
 
@@ -218,6 +228,8 @@ fn main() -> ExitCode {
         Command::Models(command) => commands::tables::models(&store, command),
         Command::Import(args) => import::run(&store, &args),
         Command::Contribution(command) => commands::contribution::contribution(&store, command),
+        Command::Payment(command) => commands::payment::payment(&store, command),
+        Command::Ledger(command) => commands::ledger::ledger(&store, command),
         Command::Close(args) => close::run(&store, &args),
         Command::Void(args) => commands::void::void(&store, &args),
         Command::Locate(args) => locate::run(&store, &args),

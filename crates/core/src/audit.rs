@@ -33,13 +33,17 @@ pub enum Action {
     ContributionProposed,
     ContributionAccepted,
     ContributionRejected,
+    PaymentRecorded,
+    PaymentConfirmed,
+    PaymentWithdrawn,
+    PaymentReversed,
     MauThresholdReached,
     WitnessKeyAdded,
     RollbackAccepted,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 20] = [
         Action::KeyAdded,
         Action::PartyAdded,
         Action::TokenCreated,
@@ -53,6 +57,10 @@ impl Action {
         Action::ContributionProposed,
         Action::ContributionAccepted,
         Action::ContributionRejected,
+        Action::PaymentRecorded,
+        Action::PaymentConfirmed,
+        Action::PaymentWithdrawn,
+        Action::PaymentReversed,
         Action::MauThresholdReached,
         Action::WitnessKeyAdded,
         Action::RollbackAccepted,
@@ -73,6 +81,10 @@ impl Action {
             Action::ContributionProposed => "contribution_proposed",
             Action::ContributionAccepted => "contribution_accepted",
             Action::ContributionRejected => "contribution_rejected",
+            Action::PaymentRecorded => "payment_recorded",
+            Action::PaymentConfirmed => "payment_confirmed",
+            Action::PaymentWithdrawn => "payment_withdrawn",
+            Action::PaymentReversed => "payment_reversed",
             Action::MauThresholdReached => "mau_threshold_reached",
             Action::WitnessKeyAdded => "witness_key_added",
             Action::RollbackAccepted => "rollback_accepted",
@@ -424,6 +436,8 @@ pub enum Object {
     Statement(String),
     /// `contribution:<contract>:<number>`.
     Contribution { contract: String, number: i64 },
+    /// `payment:<payment_id>`.
+    Payment(String),
     /// `witness_key:<party>:<number>`.
     WitnessKey { party: String, number: i64 },
     /// `log`: the log itself (a rollback the operator accepted).
@@ -443,6 +457,7 @@ impl std::fmt::Display for Object {
             Object::Void { host, number } => write!(f, "void:{host}:{number}"),
             Object::Statement(statement_id) => write!(f, "statement:{statement_id}"),
             Object::Contribution { contract, number } => write!(f, "contribution:{contract}:{number}"),
+            Object::Payment(payment_id) => write!(f, "payment:{payment_id}"),
             Object::WitnessKey { party, number } => write!(f, "witness_key:{party}:{number}"),
             Object::Log => f.write_str("log"),
         }
@@ -488,6 +503,7 @@ impl std::str::FromStr for Object {
             ("contribution", rest) => {
                 numbered(rest).map(|(contract, number)| Object::Contribution { contract, number })?
             }
+            ("payment", payment_id) => Object::Payment(payment_id.to_string()),
             ("witness_key", rest) => numbered(rest).map(|(party, number)| Object::WitnessKey { party, number })?,
             _ => return Err(unknown()),
         };
@@ -530,6 +546,7 @@ mod object_tests {
                 party: "meta".into(),
                 number: 1,
             },
+            Object::Payment("P-0123456789ab".into()),
             Object::Log,
         ];
         for object in objects {

@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod contract;
 pub mod event;
 pub mod json;
+pub mod ledger;
 pub mod log_tree;
 pub mod merkle;
 pub mod money;

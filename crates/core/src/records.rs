@@ -208,3 +208,73 @@ pub struct RollbackRow {
     #[serde(skip)]
     pub seq: i64,
 }
+
+/// Where a payment stands (statements.md, Ledger): recorded by its payer, then
+/// confirmed once by its payee (or the operator) or withdrawn by its payer; a
+/// confirmed one may be reversed by the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Recorded,
+    Confirmed,
+    Withdrawn,
+    Reversed,
+}
+
+impl PaymentStatus {
+    pub const ALL: [PaymentStatus; 4] = [
+        PaymentStatus::Recorded,
+        PaymentStatus::Confirmed,
+        PaymentStatus::Withdrawn,
+        PaymentStatus::Reversed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Recorded => "recorded",
+            PaymentStatus::Confirmed => "confirmed",
+            PaymentStatus::Withdrawn => "withdrawn",
+            PaymentStatus::Reversed => "reversed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PaymentStatus> {
+        PaymentStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A payment between a contract's host and one of its beneficiaries, either way (a
+/// beneficiary refunds a host that is owed). It posts to the ledger only once
+/// confirmed, and the opposite legs when reversed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PaymentRow {
+    /// `P-` and 12 lowercase hex digits.
+    pub payment_id: String,
+    pub contract: String,
+    /// The contract's currency, which the amount is in.
+    pub currency: String,
+    pub payer: String,
+    pub payee: String,
+    /// Positive, at the contract's scale.
+    pub amount: String,
+    /// The day paid, which the confirmation's legs are dated.
+    pub date: i32,
+    pub reference: String,
+    pub status: PaymentStatus,
+    /// The actors and times of each step taken (audit log actors).
+    pub recorded_by: String,
+    pub recorded_at: String,
+    /// The seq of its `payment_recorded` entry: payments are listed in this order.
+    pub recorded_seq: i64,
+    pub confirmed_by: Option<String>,
+    pub confirmed_at: Option<String>,
+    pub withdrawn_by: Option<String>,
+    pub withdrawn_at: Option<String>,
+    pub reversed_by: Option<String>,
+    /// Its UTC day dates the reversal's legs.
+    pub reversed_at: Option<String>,
+    /// Why the operator reversed it.
+    pub reversal_reason: Option<String>,
+    #[serde(skip)]
+    pub seq: i64,
+}

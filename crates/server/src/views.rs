@@ -113,3 +113,28 @@ pub struct CloseAnswer {
 pub struct Status {
     pub status: String,
 }
+
+/// `POST /v1/payments`: a payment its payer (the token's party) made; the operator
+/// names the payer.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    pub contract: String,
+    /// The payer: only an operator token names it.
+    pub payer: Option<String>,
+    /// The payee.
+    pub to: String,
+    /// Positive, in the contract's currency, at most its scale in decimals.
+    pub amount: String,
+    /// `YYYY-MM-DD`: the day paid, which the ledger's legs are dated.
+    pub date: String,
+    #[serde(default)]
+    pub reference: String,
+}
+
+/// `POST /v1/payments/{id}/reverse`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reversal {
+    pub reason: String,
+}

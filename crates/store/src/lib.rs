@@ -235,6 +235,12 @@ fn contribution_enums(
     ))
 }
 
+/// A payment's status from its stored text.
+fn payment_status(payment_id: &str, status: &str) -> Result<revshare_core::records::PaymentStatus> {
+    revshare_core::records::PaymentStatus::parse(status)
+        .ok_or_else(|| StoreError::corrupt(format!("payment:{payment_id}"), format!("unknown status `{status}`")))
+}
+
 /// A tree's count and root, and the bytes of its chunks (to read them into one
 /// buffer), in SQL both backends take.
 pub(crate) const TREE_SUMMARY: &str = "SELECT count, root,

@@ -20,18 +20,19 @@ use revshare_core::audit::{Entry, Head};
 
 use crate::backend::{
     Backend, BatchRow, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, EventRow, FxRow,
-    HostPart, IdempotencyRow, InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, RollbackRow,
-    SigningKeyRow, Staged, StatementRead, StatementRow, StoredSegment, TokenRow, TreeRow, Visit, VoidRow,
-    WitnessKeyRow,
+    HostPart, IdempotencyRow, InsertOutcome, JobRow, KeyRow, LegRow, NoticeRow, PartyRow, PaymentRow, RegistryRow,
+    Result, RollbackRow, SigningKeyRow, Staged, StatementRead, StatementRow, StoredSegment, TokenRow, TreeRow, Visit,
+    VoidRow, WitnessKeyRow,
 };
 use crate::segment::{self, Group, SegmentRow};
 use crate::{host_parts, StoreError};
 
-const SCHEMA_VERSION: i32 = 5;
+const SCHEMA_VERSION: i32 = 6;
 const SCHEMA_2: &str = include_str!("../migrations/postgres/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../migrations/postgres/003_segments.sql");
 const SCHEMA_4: &str = include_str!("../migrations/postgres/004_tree_chunks.sql");
 const SCHEMA_5: &str = include_str!("../migrations/postgres/005_log_tree.sql");
+const SCHEMA_6: &str = include_str!("../migrations/postgres/006_ledger.sql");
 /// The store's write lock (see the module's documentation).
 const WRITE_LOCK: i64 = 0x7265_7673_6861_7265; // "revshare"
 /// The primary keys whose numbers the store draws from sequences.
@@ -123,6 +124,9 @@ impl PgStore {
         }
         if found < 5 {
             transaction.batch_execute(SCHEMA_5)?;
+        }
+        if found < 6 {
+            transaction.batch_execute(SCHEMA_6)?;
         }
         if found < SCHEMA_VERSION {
             transaction.execute("DELETE FROM schema_migrations", &[])?;
@@ -343,6 +347,54 @@ fn statement_at(row: &postgres::Row, at: usize) -> StatementRow {
         json: row.get(at + 8),
         closed_at: row.get(at + 9),
         seq: row.get(at + 10),
+    }
+}
+
+const PAYMENT_COLUMNS: &str = "payment_id, contract, currency, payer, payee, amount, date, reference, status, \
+     recorded_by, recorded_at, recorded_seq, confirmed_by, confirmed_at, withdrawn_by, withdrawn_at, reversed_by, \
+     reversed_at, reversal_reason, seq";
+
+fn payment_from_row(r: &postgres::Row) -> Result<PaymentRow> {
+    let payment_id: String = r.get(0);
+    let status = crate::payment_status(&payment_id, r.get(8))?;
+    Ok(PaymentRow {
+        payment_id,
+        contract: r.get(1),
+        currency: r.get(2),
+        payer: r.get(3),
+        payee: r.get(4),
+        amount: r.get(5),
+        date: r.get(6),
+        reference: r.get(7),
+        status,
+        recorded_by: r.get(9),
+        recorded_at: r.get(10),
+        recorded_seq: r.get(11),
+        confirmed_by: r.get(12),
+        confirmed_at: r.get(13),
+        withdrawn_by: r.get(14),
+        withdrawn_at: r.get(15),
+        reversed_by: r.get(16),
+        reversed_at: r.get(17),
+        reversal_reason: r.get(18),
+        seq: r.get(19),
+    })
+}
+
+const LEG_COLUMNS: &str = "txn, contract, currency, host, beneficiary, side, amount, day, due, seq";
+
+fn leg_from_row(r: &postgres::Row) -> LegRow {
+    LegRow {
+        txn: r.get(0),
+        contract: r.get(1),
+        currency: r.get(2),
+        host: r.get(3),
+        beneficiary: r.get(4),
+        side: r.get(5),
+        amount: r.get(6),
+        day: r.get(7),
+        due: r.get(8),
+        seq: r.get(9),
     }
 }
 
@@ -1067,6 +1119,132 @@ impl Backend for PgStore {
         .iter()
         .map(contribution_from_row)
         .collect()
+    }
+
+    fn add_payment(&mut self, row: &PaymentRow) -> Result<()> {
+        self.execute(
+            &format!(
+                "INSERT INTO payments ({PAYMENT_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            ),
+            &[
+                &row.payment_id,
+                &row.contract,
+                &row.currency,
+                &row.payer,
+                &row.payee,
+                &row.amount,
+                &row.date,
+                &row.reference,
+                &row.status.as_str(),
+                &row.recorded_by,
+                &row.recorded_at,
+                &row.recorded_seq,
+                &row.confirmed_by,
+                &row.confirmed_at,
+                &row.withdrawn_by,
+                &row.withdrawn_at,
+                &row.reversed_by,
+                &row.reversed_at,
+                &row.reversal_reason,
+                &row.seq,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_payment(&mut self, row: &PaymentRow) -> Result<()> {
+        let changed = self.execute(
+            "UPDATE payments SET status = $2, confirmed_by = $3, confirmed_at = $4, withdrawn_by = $5,
+                    withdrawn_at = $6, reversed_by = $7, reversed_at = $8, reversal_reason = $9, seq = $10
+             WHERE payment_id = $1",
+            &[
+                &row.payment_id,
+                &row.status.as_str(),
+                &row.confirmed_by,
+                &row.confirmed_at,
+                &row.withdrawn_by,
+                &row.withdrawn_at,
+                &row.reversed_by,
+                &row.reversed_at,
+                &row.reversal_reason,
+                &row.seq,
+            ],
+        )?;
+        match changed {
+            1 => Ok(()),
+            _ => Err(StoreError::Database(format!(
+                "payment {} is not stored",
+                row.payment_id
+            ))),
+        }
+    }
+
+    fn payment(&mut self, payment_id: &str) -> Result<Option<PaymentRow>> {
+        self.query_opt(
+            &format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"),
+            &[&payment_id],
+        )?
+        .as_ref()
+        .map(payment_from_row)
+        .transpose()
+    }
+
+    fn payments(&mut self) -> Result<Vec<PaymentRow>> {
+        self.query(
+            &format!("SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY recorded_seq, payment_id"),
+            &[],
+        )?
+        .iter()
+        .map(payment_from_row)
+        .collect()
+    }
+
+    fn add_legs(&mut self, legs: &[LegRow]) -> Result<()> {
+        let sql = format!("INSERT INTO ledger_legs ({LEG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+        for leg in legs {
+            self.execute(
+                &sql,
+                &[
+                    &leg.txn,
+                    &leg.contract,
+                    &leg.currency,
+                    &leg.host,
+                    &leg.beneficiary,
+                    &leg.side,
+                    &leg.amount,
+                    &leg.day,
+                    &leg.due,
+                    &leg.seq,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn legs(&mut self) -> Result<Vec<LegRow>> {
+        Ok(self
+            .query(
+                &format!("SELECT {LEG_COLUMNS} FROM ledger_legs ORDER BY seq, txn, beneficiary, side"),
+                &[],
+            )?
+            .iter()
+            .map(leg_from_row)
+            .collect())
+    }
+
+    fn receivable_legs(&mut self) -> Result<Vec<LegRow>> {
+        Ok(self
+            .query(
+                &format!(
+                    "SELECT {LEG_COLUMNS} FROM ledger_legs WHERE side = 'receivable'
+                     ORDER BY host, beneficiary, contract, currency, seq, txn"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(leg_from_row)
+            .collect())
     }
 
     fn insert_events(&mut self, batch: &EventBatch) -> Result<Staged> {

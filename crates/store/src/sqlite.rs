@@ -9,17 +9,19 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::backend::{
     Backend, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, FxRow, IdempotencyRow,
-    InsertOutcome, JobRow, KeyRow, NoticeRow, PartyRow, RegistryRow, Result, RollbackRow, SigningKeyRow, Staged,
-    StatementRead, StatementRow, StoredSegment, TokenRow, TreeRow, Visit, VoidRow, WitnessKeyRow,
+    InsertOutcome, JobRow, KeyRow, LegRow, NoticeRow, PartyRow, PaymentRow, RegistryRow, Result, RollbackRow,
+    SigningKeyRow, Staged, StatementRead, StatementRow, StoredSegment, TokenRow, TreeRow, Visit, VoidRow,
+    WitnessKeyRow,
 };
 use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
 
 /// The schema this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 const SCHEMA_2: &str = include_str!("../migrations/sqlite/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../migrations/sqlite/003_tree_chunks.sql");
 const SCHEMA_4: &str = include_str!("../migrations/sqlite/004_log_tree.sql");
+const SCHEMA_5: &str = include_str!("../migrations/sqlite/005_ledger.sql");
 
 pub struct SqliteStore {
     connection: Connection,
@@ -99,9 +101,10 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
     let version: i64 = transaction.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     match version {
         SCHEMA_VERSION => return Ok(()),
-        0 => transaction.execute_batch(&format!("{SCHEMA_2}\n{SCHEMA_3}\n{SCHEMA_4}"))?,
-        2 => transaction.execute_batch(&format!("{SCHEMA_3}\n{SCHEMA_4}"))?,
-        3 => transaction.execute_batch(SCHEMA_4)?,
+        0 => transaction.execute_batch(&format!("{SCHEMA_2}\n{SCHEMA_3}\n{SCHEMA_4}\n{SCHEMA_5}"))?,
+        2 => transaction.execute_batch(&format!("{SCHEMA_3}\n{SCHEMA_4}\n{SCHEMA_5}"))?,
+        3 => transaction.execute_batch(&format!("{SCHEMA_4}\n{SCHEMA_5}"))?,
+        4 => transaction.execute_batch(SCHEMA_5)?,
         other => {
             return Err(StoreError::Refused(format!(
                 "{}: not a revshare store of schema {SCHEMA_VERSION} (user_version {other})",
@@ -298,6 +301,58 @@ fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow>
 
 const STATEMENT_COLUMNS: &str =
     "statement_id, contract, period, host, start_day, end_day, close_seq, settled, json, closed_at, seq";
+
+const PAYMENT_COLUMNS: &str = "payment_id, contract, currency, payer, payee, amount, date, reference, status, \
+     recorded_by, recorded_at, recorded_seq, confirmed_by, confirmed_at, withdrawn_by, withdrawn_at, reversed_by, \
+     reversed_at, reversal_reason, seq";
+
+fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PaymentRow>> {
+    let payment_id: String = r.get(0)?;
+    let status: String = r.get(8)?;
+    let status = match crate::payment_status(&payment_id, &status) {
+        Ok(status) => status,
+        Err(error) => return Ok(Err(error)),
+    };
+    Ok(Ok(PaymentRow {
+        payment_id,
+        contract: r.get(1)?,
+        currency: r.get(2)?,
+        payer: r.get(3)?,
+        payee: r.get(4)?,
+        amount: r.get(5)?,
+        date: r.get(6)?,
+        reference: r.get(7)?,
+        status,
+        recorded_by: r.get(9)?,
+        recorded_at: r.get(10)?,
+        recorded_seq: r.get(11)?,
+        confirmed_by: r.get(12)?,
+        confirmed_at: r.get(13)?,
+        withdrawn_by: r.get(14)?,
+        withdrawn_at: r.get(15)?,
+        reversed_by: r.get(16)?,
+        reversed_at: r.get(17)?,
+        reversal_reason: r.get(18)?,
+        seq: r.get(19)?,
+    }))
+}
+
+const LEG_COLUMNS: &str = "txn, contract, currency, host, beneficiary, side, amount, day, due, seq";
+
+fn leg_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LegRow> {
+    Ok(LegRow {
+        txn: r.get(0)?,
+        contract: r.get(1)?,
+        currency: r.get(2)?,
+        host: r.get(3)?,
+        beneficiary: r.get(4)?,
+        side: r.get(5)?,
+        amount: r.get(6)?,
+        day: r.get(7)?,
+        due: r.get(8)?,
+        seq: r.get(9)?,
+    })
+}
 
 fn contribution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ContributionRow>> {
     let number: i64 = r.get(0)?;
@@ -671,6 +726,123 @@ impl Backend for SqliteStore {
         ))?;
         let rows = statement.query_map([], contribution_from_row)?;
         rows.map(|r| r?).collect()
+    }
+
+    fn add_payment(&mut self, row: &PaymentRow) -> Result<()> {
+        self.connection.execute(
+            &format!(
+                "INSERT INTO payments ({PAYMENT_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+            ),
+            params![
+                row.payment_id,
+                row.contract,
+                row.currency,
+                row.payer,
+                row.payee,
+                row.amount,
+                row.date,
+                row.reference,
+                row.status.as_str(),
+                row.recorded_by,
+                row.recorded_at,
+                row.recorded_seq,
+                row.confirmed_by,
+                row.confirmed_at,
+                row.withdrawn_by,
+                row.withdrawn_at,
+                row.reversed_by,
+                row.reversed_at,
+                row.reversal_reason,
+                row.seq
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_payment(&mut self, row: &PaymentRow) -> Result<()> {
+        let changed = self.connection.execute(
+            "UPDATE payments SET status = ?2, confirmed_by = ?3, confirmed_at = ?4, withdrawn_by = ?5,
+                    withdrawn_at = ?6, reversed_by = ?7, reversed_at = ?8, reversal_reason = ?9, seq = ?10
+             WHERE payment_id = ?1",
+            params![
+                row.payment_id,
+                row.status.as_str(),
+                row.confirmed_by,
+                row.confirmed_at,
+                row.withdrawn_by,
+                row.withdrawn_at,
+                row.reversed_by,
+                row.reversed_at,
+                row.reversal_reason,
+                row.seq
+            ],
+        )?;
+        match changed {
+            1 => Ok(()),
+            _ => Err(StoreError::Database(format!(
+                "payment {} is not stored",
+                row.payment_id
+            ))),
+        }
+    }
+
+    fn payment(&mut self, payment_id: &str) -> Result<Option<PaymentRow>> {
+        let row = self
+            .connection
+            .query_row(
+                &format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?1"),
+                [payment_id],
+                payment_from_row,
+            )
+            .optional()?;
+        row.transpose()
+    }
+
+    fn payments(&mut self) -> Result<Vec<PaymentRow>> {
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY recorded_seq, payment_id"
+        ))?;
+        let rows = statement.query_map([], payment_from_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    fn add_legs(&mut self, legs: &[LegRow]) -> Result<()> {
+        let mut insert = self.connection.prepare_cached(&format!(
+            "INSERT INTO ledger_legs ({LEG_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ))?;
+        for leg in legs {
+            insert.execute(params![
+                leg.txn,
+                leg.contract,
+                leg.currency,
+                leg.host,
+                leg.beneficiary,
+                leg.side,
+                leg.amount,
+                leg.day,
+                leg.due,
+                leg.seq
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn legs(&mut self) -> Result<Vec<LegRow>> {
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {LEG_COLUMNS} FROM ledger_legs ORDER BY seq, txn, beneficiary, side"
+        ))?;
+        let rows = statement.query_map([], leg_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn receivable_legs(&mut self) -> Result<Vec<LegRow>> {
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {LEG_COLUMNS} FROM ledger_legs WHERE side = 'receivable'
+             ORDER BY host, beneficiary, contract, currency, seq, txn"
+        ))?;
+        let rows = statement.query_map([], leg_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     fn insert_events(&mut self, batch: &EventBatch) -> Result<Staged> {

@@ -240,7 +240,7 @@ fn refuse_empty(summary: &ContractSummary, request: &CloseRequest) -> Result<()>
 }
 
 /// Signs a built statement and its payout notices, and stores them with one audit
-/// entry.
+/// entry and the statement's ledger legs.
 fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Result<Closed> {
     let Built {
         mut statement,
@@ -286,6 +286,11 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
             "statement {statement_id} was closed meanwhile"
         )));
     }
+    // Every statement a close stores posts its payouts, in the close's transaction
+    // (prior-period adjustments and adjustment-only statements too).
+    let terms = crate::ledger::Terms::of(&snapshot.contracts, &row.contract)?;
+    tx.backend
+        .add_legs(&crate::ledger::statement_legs(&statement, &terms, row.seq)?)?;
     Ok(Closed {
         statement_id,
         new: true,

@@ -8,7 +8,9 @@
 //! 2. every statement and payout notice: its signature over the stored bytes, its
 //!    trees' roots from the stored leaves, and the counts and roots stored beside them;
 //! 3. every closed period, re-rated as of its close, equals its signed statement;
-//! 4. the ledger (not kept by this version: nothing to check);
+//! 4. the ledger: every leg derived again from the statements' payouts and the
+//!    payments' confirmations and reversals, and every transaction summing to zero
+//!    (`ledger`);
 //! 5. every audited row against the payload of its latest entry, rows without
 //!    entries and entries without rows, the idempotency keys against the events, and
 //!    the counts and day ranges stored beside the events (`rows`);
@@ -16,6 +18,7 @@
 //!
 //! Stored data that does not decode is named as its object, and the checks go on.
 
+mod ledger;
 mod rows;
 mod tree;
 
@@ -188,6 +191,7 @@ fn verify_all(backend: &mut dyn Backend, checks: Checks<'_>, since_seq: Option<i
         tree::check(backend, &tree, &entries, &statements, key_file, &mut report)?;
     }
     check_rerating(backend, &keys, &entries, &statements, &tree, since_seq, &mut report)?;
+    ledger::check(backend, &entries, &statements, &mut report)?;
     rows::check(backend, &entries, &mut report)?;
     Ok(report)
 }

@@ -153,6 +153,14 @@ fn check_table_rows(backend: &mut dyn Backend, covered: &mut Covered<'_>, report
         covered.older(&name);
         covered.row(report, name, row.seq, payload(&row));
     }
+    for row in report
+        .tolerate(5, backend.payments().map_err(Into::into))?
+        .unwrap_or_default()
+    {
+        let name = object::payment(&row.payment_id);
+        covered.older(&name);
+        covered.row(report, name, row.seq, payload(&row));
+    }
     for row in backend.voids()? {
         covered.row(report, object::void(&row.host, row.number), row.seq, payload(&row));
     }

@@ -4,6 +4,8 @@
 pub mod contract;
 pub mod contribution;
 pub mod key;
+pub mod ledger;
+pub mod payment;
 pub mod reconcile;
 pub mod statement;
 pub mod tables;
