@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use revshare_app::ledger::{balances, Filter};
 use revshare_app::{Actor, Ctx, Location};
+use revshare_core::audit::Seq;
 use revshare_core::event::parse_time;
 use revshare_store::backend::LegRow;
 
@@ -60,7 +61,7 @@ fn amount(cents: i64) -> String {
     format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
 }
 
-fn pair(txn: &str, contract: usize, beneficiary: &str, owed: i64, day: i32, due: Option<i32>, seq: i64) -> [LegRow; 2] {
+fn pair(txn: &str, contract: usize, beneficiary: &str, owed: i64, day: i32, due: Option<i32>, seq: u64) -> [LegRow; 2] {
     let leg = |side: &str, cents: i64| LegRow {
         txn: txn.to_string(),
         contract: format!("c{contract}"),
@@ -71,7 +72,7 @@ fn pair(txn: &str, contract: usize, beneficiary: &str, owed: i64, day: i32, due:
         amount: amount(cents),
         day,
         due,
-        seq,
+        seq: Seq::new(seq),
     };
     [leg("receivable", owed), leg("payable", -owed)]
 }
@@ -83,7 +84,7 @@ fn legs(statements: usize, payments: usize) -> Vec<LegRow> {
         let day = 18_000 + (s / CONTRACTS) as i32 * 30;
         let txn = format!("statement:c{c}/s{s}");
         for b in ["lic".to_string(), format!("b{}", c % BENEFICIARIES)] {
-            legs.extend(pair(&txn, c, &b, cents(s), day, Some(day + 30), s as i64 + 1));
+            legs.extend(pair(&txn, c, &b, cents(s), day, Some(day + 30), s as u64 + 1));
         }
     }
     for p in 0..payments {
@@ -101,7 +102,7 @@ fn legs(statements: usize, payments: usize) -> Vec<LegRow> {
             -cents(p) / 3,
             day,
             None,
-            (statements + p) as i64 + 1,
+            (statements + p) as u64 + 1,
         ));
     }
     legs

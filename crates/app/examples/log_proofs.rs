@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         revshare_app::setup::init(backend.as_mut(), key_file, Ctx::now(&Actor::cli()))?;
     }
     let keys = Keys::open(key_file, backend.as_mut())?;
-    let head = backend.audit_head()?.seq;
+    let head = backend.audit_head()?.size();
     if head < entries {
         let start = Instant::now();
         fill(backend.as_mut(), &keys, head, entries)?;
@@ -141,14 +141,14 @@ fn digests_of(
     size: u64,
 ) -> Result<std::collections::HashMap<u64, Hash>, Box<dyn std::error::Error>> {
     let mut digests = std::collections::HashMap::with_capacity(size as usize);
-    let mut after = 0;
+    let mut after = revshare_core::audit::Seq::ZERO;
     loop {
         let page = backend.audit_entries(after, 100_000)?;
         let Some(last) = page.last() else { break };
-        after = last.seq as i64;
+        after = last.seq;
         for e in &page {
             digests.insert(
-                e.seq,
+                e.seq.get(),
                 hex::decode(&e.digest)?.try_into().map_err(|_| "a 32-byte digest")?,
             );
         }

@@ -2,7 +2,7 @@
 //! (`{seq, digest, prev_hash, hash}`: how many entries exist, nothing of their
 //! content or time).
 
-use revshare_core::audit::{Entry, Link};
+use revshare_core::audit::{Entry, Link, Seq};
 
 use crate::access::Own;
 use crate::limits::PAGE_MAX;
@@ -11,7 +11,7 @@ use crate::{Actor, Backend, Result};
 
 /// Up to `limit` (at most [`PAGE_MAX`]) entries after `after` that the actor reads
 /// in full (those about its own objects), ascending.
-pub fn entries(backend: &mut dyn Backend, actor: &Actor, after: i64, limit: usize) -> Result<Vec<Entry>> {
+pub fn entries(backend: &mut dyn Backend, actor: &Actor, after: Seq, limit: usize) -> Result<Vec<Entry>> {
     let own = reader(backend, actor)?;
     let limit = limit.clamp(1, PAGE_MAX);
     let mut seen = Vec::new();
@@ -19,7 +19,7 @@ pub fn entries(backend: &mut dyn Backend, actor: &Actor, after: i64, limit: usiz
     loop {
         let page = backend.audit_entries(from, PAGE_MAX)?;
         let done = page.len() < PAGE_MAX;
-        from = page.last().map_or(from, |e| e.seq as i64);
+        from = page.last().map_or(from, |e| e.seq);
         seen.extend(page.into_iter().filter(|e| own.sees_entry(&e.object)));
         if done || seen.len() >= limit {
             seen.truncate(limit);
@@ -40,10 +40,10 @@ pub(crate) fn reader(backend: &mut dyn Backend, actor: &Actor) -> Result<Own> {
 }
 
 /// Every entry after `after`, page by page.
-pub fn all_entries(backend: &mut dyn Backend, after: i64) -> Result<Vec<Entry>> {
+pub fn all_entries(backend: &mut dyn Backend, after: Seq) -> Result<Vec<Entry>> {
     let mut all: Vec<Entry> = Vec::new();
     loop {
-        let from = all.last().map_or(after, |e| e.seq as i64);
+        let from = all.last().map_or(after, |e| e.seq);
         let page = backend.audit_entries(from, PAGE_MAX)?;
         let done = page.len() < PAGE_MAX;
         all.extend(page);
@@ -55,7 +55,7 @@ pub fn all_entries(backend: &mut dyn Backend, after: i64) -> Result<Vec<Entry>> 
 
 /// One page of the chain's links after `after` (every role reads the chain: it holds
 /// digests, no content).
-pub fn chain_page(backend: &mut dyn Backend, after: i64, limit: usize) -> Result<Vec<Link>> {
+pub fn chain_page(backend: &mut dyn Backend, after: Seq, limit: usize) -> Result<Vec<Link>> {
     Ok(backend
         .audit_entries(after, limit.clamp(1, PAGE_MAX))?
         .iter()
@@ -64,7 +64,7 @@ pub fn chain_page(backend: &mut dyn Backend, after: i64, limit: usize) -> Result
 }
 
 /// The chain's links after `after`.
-pub fn chain(backend: &mut dyn Backend, after: i64) -> Result<Vec<Link>> {
+pub fn chain(backend: &mut dyn Backend, after: Seq) -> Result<Vec<Link>> {
     Ok(all_entries(backend, after)?.iter().map(Entry::link).collect())
 }
 
@@ -73,19 +73,16 @@ pub fn chain(backend: &mut dyn Backend, after: i64) -> Result<Vec<Link>> {
 /// before anything is read, so a malformed request is refused as such.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LogPage {
-    start: i64,
+    start: Seq,
     limit: usize,
 }
 
 impl LogPage {
     pub fn new(after_seq: Option<i64>, limit: Option<usize>, cursor: Option<&str>) -> Result<LogPage> {
-        let from_cursor = crate::page::position(cursor)? as i64;
+        let from_cursor = Seq::new(u64::try_from(crate::page::position(cursor)?).unwrap_or(u64::MAX));
         let after = after_seq.unwrap_or(0);
-        if after < 0 {
-            return Err(crate::AppError::Invalid(format!(
-                "after_seq: {after} must be 0 or more"
-            )));
-        }
+        let after = Seq::try_from(after)
+            .map_err(|_| crate::AppError::Invalid(format!("after_seq: {after} must be 0 or more")))?;
         Ok(LogPage {
             start: from_cursor.max(after),
             limit: crate::page::limit(limit)?,
@@ -93,11 +90,11 @@ impl LogPage {
     }
 
     /// A full page continues after its last seq.
-    fn of<T>(self, items: Vec<T>, seq: impl Fn(&T) -> u64) -> Page<T> {
+    fn of<T>(self, items: Vec<T>, seq: impl Fn(&T) -> Seq) -> Page<T> {
         let next_cursor = items
             .last()
             .filter(|_| items.len() == self.limit)
-            .map(|last| crate::page::cursor_at(seq(last) as usize));
+            .map(|last| crate::page::cursor_at(usize::try_from(seq(last).get()).unwrap_or(usize::MAX)));
         Page { items, next_cursor }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use revshare_core::audit::{Action, Entry, Head, NewEntry};
+use revshare_core::audit::{Action, Entry, Head, NewEntry, Seq};
 use revshare_core::log_tree::{self, Hash, Nodes};
 use revshare_core::period::Period;
 use revshare_store::backend::StatementRow;
@@ -69,9 +69,9 @@ impl Trust {
 pub(crate) struct LogCheck {
     proven: Proven,
     /// Entries checked to be in the proven log, by seq.
-    entries: HashMap<i64, Entry>,
+    entries: HashMap<Seq, Entry>,
     /// Batches of events checked whole, by seq.
-    batches: HashSet<i64>,
+    batches: HashSet<Seq>,
     /// Stored hashes of the log read so far (proofs share their upper nodes).
     nodes: HashMap<u64, Hash>,
     /// Batches being hashed, with the object their entries name.
@@ -79,7 +79,7 @@ pub(crate) struct LogCheck {
 }
 
 /// The payloads of some batches, being computed: `(seq, payload)` each.
-type Hashing = JoinHandle<Vec<(i64, Hash)>>;
+type Hashing = JoinHandle<Vec<(Seq, Hash)>>;
 
 fn edited(what: String) -> AppError {
     AppError::Integrity(format!(
@@ -106,12 +106,12 @@ impl LogCheck {
 
     /// Checks the input rows of a snapshot against their entries.
     pub(crate) fn snapshot(&mut self, backend: &mut dyn Backend, snapshot: &Snapshot) -> Result<()> {
-        let mut expected: Vec<(i64, Action, String, [u8; 32])> = Vec::new();
+        let mut expected: Vec<(Seq, Action, String, [u8; 32])> = Vec::new();
         for row in &snapshot.contract_rows {
             let name = object::contract(&row.id, row.version);
             expected.push((row.seq, Action::ContractVersionAdded, name, payload(row)));
         }
-        let mut fx: BTreeMap<i64, Vec<revshare_store::backend::FxRow>> = BTreeMap::new();
+        let mut fx: BTreeMap<Seq, Vec<revshare_store::backend::FxRow>> = BTreeMap::new();
         for row in &snapshot.fx_rows {
             fx.entry(row.seq).or_default().push(row.clone());
         }
@@ -138,7 +138,7 @@ impl LogCheck {
             };
             expected.push((row.seq, action, name, payload(row)));
         }
-        let seqs: Vec<i64> = expected.iter().map(|(seq, ..)| *seq).collect();
+        let seqs: Vec<Seq> = expected.iter().map(|(seq, ..)| *seq).collect();
         self.entries(backend, &seqs)?;
         for (seq, action, name, hash) in expected {
             let entry = &self.entries[&seq];
@@ -151,21 +151,21 @@ impl LogCheck {
 
     /// Checks that the entries `seqs` exist, their digests hold, and each is a leaf
     /// of the proven log.
-    pub fn entries(&mut self, backend: &mut dyn Backend, seqs: &[i64]) -> Result<()> {
-        let missing: Vec<i64> = seqs.iter().copied().filter(|s| !self.entries.contains_key(s)).collect();
+    pub fn entries(&mut self, backend: &mut dyn Backend, seqs: &[Seq]) -> Result<()> {
+        let missing: Vec<Seq> = seqs.iter().copied().filter(|s| !self.entries.contains_key(s)).collect();
         if missing.is_empty() {
             return Ok(());
         }
         let found = backend.audit_entries_at(&missing)?;
         for seq in &missing {
-            if !found.iter().any(|e| e.seq as i64 == *seq) {
+            if !found.iter().any(|e| e.seq == *seq) {
                 return Err(edited(format!("audit entry {seq}, which a row names, is missing")));
             }
         }
-        self.prefetch(backend, found.iter().map(|e| e.seq.saturating_sub(1)))?;
+        self.prefetch(backend, found.iter().map(|e| e.seq.get().saturating_sub(1)))?;
         for entry in found {
             self.entry(backend, &entry)?;
-            self.entries.insert(entry.seq as i64, entry);
+            self.entries.insert(entry.seq, entry);
         }
         Ok(())
     }
@@ -184,10 +184,10 @@ impl LogCheck {
             payload_sha256,
         };
         let digest = revshare_core::audit::digest(entry.seq, &new);
-        if hex::encode(digest) != entry.digest || entry.seq == 0 || entry.seq > self.proven.size {
+        if hex::encode(digest) != entry.digest || entry.seq == Seq::ZERO || entry.seq.get() > self.proven.size {
             return Err(bad());
         }
-        let index = entry.seq - 1;
+        let index = entry.seq.get() - 1;
         let path = self.path(backend, index)?;
         let leaf = log_tree::leaf(&digest);
         if !log_tree::check_inclusion(&path, self.proven.size, &self.proven.root, index, &leaf) {
@@ -241,7 +241,7 @@ impl LogCheck {
         host: &str,
         period: Period,
     ) -> Result<()> {
-        let seqs: Vec<i64> = events
+        let seqs: Vec<Seq> = events
             .seqs()
             .into_iter()
             .filter(|s| !self.batches.contains(s))

@@ -88,7 +88,7 @@ pub fn verify_read(read: StatementRead) -> Result<ClosedStatement> {
 fn verify_row(
     row: StatementRow,
     keys: &[PublicKey],
-    entry: impl FnOnce(i64) -> Result<Option<Entry>>,
+    entry: impl FnOnce(revshare_core::audit::Seq) -> Result<Option<Entry>>,
 ) -> Result<ClosedStatement> {
     let (verified, payload) = memo::verify(&row, keys).map_err(|e| {
         AppError::Integrity(format!(

@@ -97,7 +97,7 @@ fn add_in(tx: &mut Tx<'_>, file_name: &str, contract: Contract, toml: String) ->
         object::contract(&row.id, version),
         payload(&row),
     )?;
-    row.seq = entry.seq as i64;
+    row.seq = entry.seq;
     tx.backend.add_contract(&row)?;
     Ok(Added::Stored {
         id: row.id,

@@ -91,7 +91,7 @@ pub fn propose(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, proposal: &
             object::contribution(&row.contract, row.number),
             payload(&row),
         )?;
-        debug_assert_eq!(entry.seq as i64, seq);
+        debug_assert_eq!(entry.seq, seq);
         Ok(row)
     })
 }

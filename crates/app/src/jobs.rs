@@ -115,7 +115,7 @@ pub fn run_verify(
     keys: &Keys,
     ctx: Ctx<'_>,
     id: &str,
-    since_seq: Option<i64>,
+    since_seq: Option<revshare_core::audit::Seq>,
 ) -> Result<Job> {
     let mut row = backend
         .job(id)?

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use revshare_core::audit::Seq;
 use revshare_core::contract::{ContractSet, ContractVersions};
 use revshare_core::ledger::{self as rules, Ageing, Direction, Leg, Posting, Side};
 use revshare_core::money::Decimal;
@@ -41,7 +42,7 @@ impl Terms {
 }
 
 /// A leg as the store keeps it.
-fn row(leg: Leg, contract: &str, terms: &Terms, seq: i64) -> LegRow {
+fn row(leg: Leg, contract: &str, terms: &Terms, seq: Seq) -> LegRow {
     LegRow {
         txn: leg.posting.to_string(),
         contract: contract.to_string(),
@@ -68,7 +69,7 @@ fn integrity(what: &str, message: impl std::fmt::Display) -> AppError {
 }
 
 /// The legs a closed statement posts (its payouts), stored with its entry's seq.
-pub(crate) fn statement_legs(statement: &Statement, terms: &Terms, seq: i64) -> Result<Vec<LegRow>> {
+pub(crate) fn statement_legs(statement: &Statement, terms: &Terms, seq: Seq) -> Result<Vec<LegRow>> {
     let id = statement
         .statement_id
         .clone()
@@ -111,7 +112,7 @@ fn direction<'p>(payment: &'p PaymentRow, host: &str) -> (Direction, &'p str) {
 }
 
 /// The legs a payment's confirmation posts, dated the payment's day.
-pub(crate) fn payment_legs(payment: &PaymentRow, terms: &Terms, seq: i64) -> Result<Vec<LegRow>> {
+pub(crate) fn payment_legs(payment: &PaymentRow, terms: &Terms, seq: Seq) -> Result<Vec<LegRow>> {
     let what = format!("payment:{}", payment.payment_id);
     let (direction, beneficiary) = direction(payment, &terms.host);
     let amount = amount(&what, &payment.amount, terms.scale)?;
@@ -129,7 +130,7 @@ pub(crate) fn payment_legs(payment: &PaymentRow, terms: &Terms, seq: i64) -> Res
 }
 
 /// The legs a payment's reversal posts, dated the reversal's day.
-pub(crate) fn reversal_legs(payment: &PaymentRow, terms: &Terms, seq: i64) -> Result<Vec<LegRow>> {
+pub(crate) fn reversal_legs(payment: &PaymentRow, terms: &Terms, seq: Seq) -> Result<Vec<LegRow>> {
     let what = format!("payment:{}", payment.payment_id);
     let (direction, beneficiary) = direction(payment, &terms.host);
     let amount = amount(&what, &payment.amount, terms.scale)?;
@@ -367,7 +368,7 @@ pub fn entries(backend: &mut dyn Backend, actor: &crate::Actor, filter: &Filter)
                 amount: row.amount,
                 date: Day(row.day).to_string(),
                 due_date: row.due.map(|d| Day(d).to_string()),
-                seq: row.seq,
+                seq: row.seq.to_stored(),
             })
         })
         .collect()

@@ -3,6 +3,7 @@
 //! period, late and pending the next close, selected by no contract, or never
 //! received. Places come from the leaves each statement was closed with.
 
+use revshare_core::audit::Seq;
 use revshare_core::period::{Day, Period};
 use revshare_core::statement::StatementId;
 use revshare_core::verify::TreeName;
@@ -181,7 +182,7 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
     located.day = Some(Day(key.day).to_string());
     let model = stored_model(backend, &key.host, key.day, source, id)?;
     let head = backend.audit_head()?;
-    let snapshot = Snapshot::load(backend, head.seq as i64)?;
+    let snapshot = Snapshot::load(backend, head.seq)?;
     let void = backend.void_of(source, id)?.filter(|v| v.seq <= snapshot.seq);
     if let Some(void) = &void {
         located.not_counted.push(voided(void));
@@ -218,7 +219,7 @@ pub(crate) fn voids_selected_by(backend: &mut dyn Backend, contracts: &[String])
         return Ok(Vec::new());
     }
     let head = backend.audit_head()?;
-    let snapshot = Snapshot::load(backend, head.seq as i64)?;
+    let snapshot = Snapshot::load(backend, head.seq)?;
     let mut numbers = Vec::new();
     for void in voids {
         let model = stored_model(backend, &void.host, void.day, &void.source, &void.id)?;
@@ -255,7 +256,7 @@ fn stored_model(backend: &mut dyn Backend, host: &str, day: i32, source: &str, i
         }
         Ok(())
     };
-    backend.scan_events(host, day, day + 1, 0, i64::MAX, &mut visit)?;
+    backend.scan_events(host, day, day + 1, Seq::ZERO, Seq::MAX, &mut visit)?;
     model.ok_or_else(|| {
         AppError::Integrity(format!(
             "event ({source}, {id}) has an idempotency key but no stored event"

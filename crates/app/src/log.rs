@@ -106,28 +106,28 @@ fn proven_in_store(backend: &mut dyn Backend, keys: &Keys, head: Head) -> Result
                 })?
                 .signed,
         ),
-        None if head.seq == 0 => None,
+        None if head.size() == 0 => None,
         None => {
             return Err(integrity(format!(
                 "the log has {} entries but no checkpoint: its checkpoints were deleted",
-                head.seq
+                head.size()
             )))
         }
     };
     let size = newest.as_ref().map_or(0, |n| n.checkpoint().size());
-    if size != head.seq {
-        return Err(integrity(match size > head.seq {
+    if size != head.size() {
+        return Err(integrity(match size > head.size() {
             true => format!(
                 "the log has {} entries, but its newest checkpoint signs {size}: entries {}..{size} were deleted",
-                head.seq,
-                head.seq + 1
+                head.size(),
+                head.size() + 1
             ),
             false => format!(
                 "the log has {} entries, but its newest checkpoint signs {size}: entries {}..{} were added \
                  behind the service's back",
-                head.seq,
+                head.size(),
                 size + 1,
-                head.seq
+                head.size()
             ),
         }));
     }
@@ -195,9 +195,9 @@ pub(crate) fn seal(
         Kept::Replace => proven_in_store(backend, keys, start)?,
     };
     let leaves: Vec<Hash> = digests.iter().map(log_tree::leaf).collect();
-    let added = tree(log_tree::append(start.seq, &leaves, &mut StoredNodes(backend)))?;
-    backend.add_log_nodes(log_tree::stored_index(0, start.seq), &added)?;
-    let size = start.seq + digests.len() as u64;
+    let added = tree(log_tree::append(start.size(), &leaves, &mut StoredNodes(backend)))?;
+    backend.add_log_nodes(log_tree::stored_index(0, start.size()), &added)?;
+    let size = start.size() + digests.len() as u64;
     let signed = sign(backend, keys, size)?;
     coalesce(backend, before.size)?;
     Ok(signed)
@@ -416,7 +416,7 @@ pub fn accept_rollback(
         .on_disk(&keys.log_signer()?.keys())?
         .ok_or_else(|| AppError::Conflict("no checkpoint is kept beside the key file: nothing to roll back".into()))?;
     let (row, signed) = tx::write_unchecked(backend, keys, ctx, |tx| {
-        let size = tx.head().seq;
+        let size = tx.head().size();
         if size != to {
             return Err(AppError::Conflict(format!(
                 "the log has {size} entries, not {to} (give its size to confirm the restore)"
@@ -507,10 +507,10 @@ pub(crate) fn upgrade(backend: &mut dyn Backend, keys: &Keys) -> Result<()> {
         if backend.newest_checkpoint()?.is_some() {
             return Err(id_removed());
         }
-        let digests = entry_digests(backend, head.seq)?;
+        let digests = entry_digests(backend, head.size())?;
         backend.add_log_nodes(0, &log_tree::build(&digests))?;
         backend.set_meta("store_id", store_id.as_str())?;
-        sign(backend, keys, head.seq)
+        sign(backend, keys, head.size())
     })();
     let signed = match upgraded {
         Ok(signed) => signed,
@@ -525,7 +525,7 @@ pub(crate) fn upgrade(backend: &mut dyn Backend, keys: &Keys) -> Result<()> {
 
 /// The digests of entries `1..=size`, in order.
 pub(crate) fn entry_digests(backend: &mut dyn Backend, size: u64) -> Result<Vec<Hash>> {
-    let entries = crate::audit::all_entries(backend, 0)?;
+    let entries = crate::audit::all_entries(backend, revshare_core::audit::Seq::ZERO)?;
     if entries.len() as u64 != size {
         return Err(integrity(format!(
             "the log holds {} entries, but its head is entry {size}",

@@ -44,7 +44,7 @@ pub fn limit(limit: Option<usize>) -> Result<usize> {
 /// seq of the entry that added each).
 pub(crate) fn by_seq<T>(
     mut items: Vec<T>,
-    seq: impl Fn(&T) -> i64,
+    seq: impl Fn(&T) -> revshare_core::audit::Seq,
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<Page<T>> {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use rayon::prelude::*;
+use revshare_core::audit::Seq;
 use revshare_core::merkle::Hash;
 use revshare_core::period::{Day, Period};
 use revshare_core::rating::{InternedFacts, PeriodUsage, RatingInputs, Router, StatementKey, Symbols, UsageMap};
@@ -20,7 +21,7 @@ struct Compact {
     source_len: u32,
     id_len: u32,
     leaf: Hash,
-    seq: i64,
+    seq: Seq,
     utc_seconds: i64,
     facts: InternedFacts,
 }
@@ -34,7 +35,7 @@ pub(crate) struct PeriodEvents {
 
 impl PeriodEvents {
     /// The events of `host` dated in `period` and stored at a seq of at most `through`.
-    pub fn read(backend: &mut dyn Backend, host: &str, period: Period, through: i64) -> Result<PeriodEvents> {
+    pub fn read(backend: &mut dyn Backend, host: &str, period: Period, through: Seq) -> Result<PeriodEvents> {
         let mut loaded = PeriodEvents {
             symbols: Symbols::default(),
             keys: String::new(),
@@ -47,7 +48,7 @@ impl PeriodEvents {
             }
             Ok(())
         };
-        backend.scan_events(host, period.start().0, period.end().0, 0, through, &mut visit)?;
+        backend.scan_events(host, period.start().0, period.end().0, Seq::ZERO, through, &mut visit)?;
         if let Some(message) = problem {
             return Err(AppError::Integrity(message));
         }
@@ -145,7 +146,7 @@ impl PeriodEvents {
         self.events[index as usize].leaf
     }
 
-    pub fn seq(&self, index: u32) -> i64 {
+    pub fn seq(&self, index: u32) -> Seq {
         self.events[index as usize].seq
     }
 
@@ -190,13 +191,13 @@ impl PeriodEvents {
 
 impl PeriodEvents {
     /// The seqs of the batches the events were stored by.
-    pub fn seqs(&self) -> BTreeSet<i64> {
+    pub fn seqs(&self) -> BTreeSet<Seq> {
         self.events.iter().map(|e| e.seq).collect()
     }
 
     /// The events of batches `seqs` stored outside `host`'s days of `period`, read
     /// now: with the events here, what each batch's payload covers.
-    pub fn outside(&self, backend: &mut dyn Backend, host: &str, period: Period, seqs: &[i64]) -> Result<Outside> {
+    pub fn outside(&self, backend: &mut dyn Backend, host: &str, period: Period, seqs: &[Seq]) -> Result<Outside> {
         let mut outside = HashMap::new();
         for seq in seqs {
             let mut rows = Vec::new();
@@ -212,8 +213,8 @@ impl PeriodEvents {
 
     /// The payload of each batch `outside` holds, from its events here and there:
     /// what its `events_accepted` entry must hold (statements.md, Audit log).
-    pub(crate) fn batch_payloads(&self, outside: &Outside) -> Vec<(i64, [u8; 32])> {
-        let mut members: HashMap<i64, Vec<u32>> = outside.0.keys().map(|s| (*s, Vec::new())).collect();
+    pub(crate) fn batch_payloads(&self, outside: &Outside) -> Vec<(Seq, [u8; 32])> {
+        let mut members: HashMap<Seq, Vec<u32>> = outside.0.keys().map(|s| (*s, Vec::new())).collect();
         for (index, event) in self.events.iter().enumerate() {
             if let Some(list) = members.get_mut(&event.seq) {
                 list.push(index as u32);
@@ -314,7 +315,7 @@ impl Run {
 }
 
 /// The events of some batches stored outside the events read, by batch seq.
-pub(crate) struct Outside(HashMap<i64, Vec<OwnedRow>>);
+pub(crate) struct Outside(HashMap<Seq, Vec<OwnedRow>>);
 
 /// An event of a batch read from outside the period: its key, leaf, and row's JCS.
 struct OwnedRow {

@@ -239,7 +239,7 @@ mod tests {
         for customer in [None, Some([7u8; 16]), Some([0xf0; 16])] {
             let r = row(customer, "acme-cloud/us\\x");
             let mut ours = Vec::new();
-            write_event_row(&r.view(3), &mut ours);
+            write_event_row(&r.view(revshare_core::audit::Seq::new(3)), &mut ours);
             let value = serde_json::json!({
                 "source": r.source, "id": r.id, "leaf": hex::encode(r.leaf), "host": r.host,
                 "model": r.model, "use_case": r.use_case, "currency": r.currency,

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use revshare_core::audit::Seq;
 use revshare_core::contract::Contract;
 use revshare_core::merkle::{self, Hash};
 use revshare_core::money::Decimal;
@@ -31,8 +32,8 @@ use crate::{AppError, Backend, Result};
 pub struct Settled {
     pub period: String,
     pub statement_id: String,
-    pub after: i64,
-    pub through: i64,
+    pub after: Seq,
+    pub through: Seq,
 }
 
 pub fn settled_of(row: &StatementRow) -> Result<Vec<Settled>> {
@@ -132,7 +133,7 @@ pub(crate) fn pending(
 
 /// The seq up to which a closed period is settled: its own close, or the latest
 /// re-rating of it.
-fn settled_through(snapshot: &Snapshot, row: &StatementRow) -> Result<i64> {
+fn settled_through(snapshot: &Snapshot, row: &StatementRow) -> Result<Seq> {
     let mut through = row.close_seq;
     for later in snapshot.statements_of(&row.contract) {
         for window in settled_of(later)? {
@@ -150,10 +151,10 @@ fn changed(
     snapshot: &Snapshot,
     contract: &Contract,
     period: Period,
-    after: i64,
+    after: Seq,
 ) -> Result<bool> {
     let through = snapshot.seq;
-    let window = |seq: i64| after < seq && seq <= through;
+    let window = |seq: Seq| after < seq && seq <= through;
     let (start, end) = (period.start().0, period.end().0);
     let voids = snapshot
         .voids
@@ -187,12 +188,12 @@ fn rerate(
     trust: &mut Trust,
     key: StatementKey,
     version: &Contract,
-    after: i64,
+    after: Seq,
 ) -> Result<Rerated> {
     let events = std::sync::Arc::new(PeriodEvents::read(backend, &version.host, key.period, snapshot.seq)?);
     trust.events(backend, &events, &version.host, key.period)?;
     let inputs = snapshot.inputs_for(key.period);
-    let voided_at = |i: u32| -> Option<i64> {
+    let voided_at = |i: u32| -> Option<Seq> {
         snapshot
             .voids
             .get(&(events.source(i).to_string(), events.id(i).to_string()))
@@ -235,8 +236,8 @@ fn rerate(
     })
 }
 
-fn table_reasons(snapshot: &Snapshot, contract: &Contract, period: Period, after: i64) -> Vec<Reason> {
-    let window = |seq: i64| after < seq && seq <= snapshot.seq;
+fn table_reasons(snapshot: &Snapshot, contract: &Contract, period: Period, after: Seq) -> Vec<Reason> {
+    let window = |seq: Seq| after < seq && seq <= snapshot.seq;
     let (start, end) = (period.start().0, period.end().0);
     let mut reasons = Vec::new();
     if snapshot

@@ -110,7 +110,7 @@ fn record_key(tx: &mut Tx<'_>, public: &revshare_core::verify::PublicKey) -> Res
         seq: tx.next_seq(),
     };
     let entry = tx.record(Action::KeyAdded, object::key(&row.key_id), payload(&row))?;
-    row.seq = entry.seq as i64;
+    row.seq = entry.seq;
     tx.backend.add_signing_key(&row)?;
     Ok(())
 }
@@ -132,7 +132,7 @@ pub(crate) fn ensure_party(tx: &mut Tx<'_>, id: &str, name: &str) -> Result<bool
         seq: tx.next_seq(),
     };
     let entry = tx.record(Action::PartyAdded, object::party(id), payload(&row))?;
-    row.seq = entry.seq as i64;
+    row.seq = entry.seq;
     tx.backend.add_party(&row)?;
     Ok(true)
 }

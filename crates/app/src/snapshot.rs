@@ -11,10 +11,12 @@ use revshare_core::rating::RatingInputs;
 use revshare_core::tables::{Contribution, ContributionStatus, Contributions, FxTable, ModelRegistry};
 use revshare_store::backend::{ContractRow, ContributionRow, FxRow, RegistryRow, StatementRow, VoidRow};
 
+use revshare_core::audit::Seq;
+
 use crate::{AppError, Backend, Result};
 
 pub struct Snapshot {
-    pub seq: i64,
+    pub seq: Seq,
     pub contract_rows: Vec<ContractRow>,
     pub contracts: ContractSet,
     pub fx_rows: Vec<FxRow>,
@@ -47,7 +49,7 @@ fn corrupt(what: String) -> AppError {
 
 impl Snapshot {
     /// Everything stored at or before `seq`.
-    pub fn load(backend: &mut dyn Backend, seq: i64) -> Result<Snapshot> {
+    pub fn load(backend: &mut dyn Backend, seq: Seq) -> Result<Snapshot> {
         let contract_rows: Vec<ContractRow> = backend.contracts()?.into_iter().filter(|r| r.seq <= seq).collect();
         let contracts = contract_set(&contract_rows)?;
         let fx_rows: Vec<FxRow> = backend.fx()?.into_iter().filter(|r| r.seq <= seq).collect();
@@ -127,7 +129,7 @@ impl Snapshot {
 }
 
 /// A contribution as it stood at `seq`: proposed until its decision's seq.
-fn as_of(mut row: ContributionRow, seq: i64) -> ContributionRow {
+fn as_of(mut row: ContributionRow, seq: Seq) -> ContributionRow {
     if row.decided_seq.is_some_and(|decided| decided > seq) {
         row.status = ContributionStatus::Proposed;
         row.decided_by = None;

@@ -187,7 +187,7 @@ fn verified_notice(backend: &mut dyn Backend, row: &revshare_store::backend::Not
 
 /// A beneficiary's payout notices, each checked, with the audit seq of its
 /// statement's close (empty for other roles).
-fn notices(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<(i64, NoticeShown)>> {
+fn notices(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<(revshare_core::audit::Seq, NoticeShown)>> {
     let Some(party) = crate::access::notices_of(actor) else {
         return Ok(Vec::new());
     };
@@ -214,7 +214,7 @@ pub fn entries(
     contract: Option<&str>,
     period: Option<&str>,
 ) -> Result<Vec<StatementEntry>> {
-    let mut entries: Vec<(i64, StatementEntry)> = list(backend, actor)?
+    let mut entries: Vec<(revshare_core::audit::Seq, StatementEntry)> = list(backend, actor)?
         .iter()
         .map(|shown| (shown.row().seq, StatementEntry::of_statement(shown)))
         .collect();

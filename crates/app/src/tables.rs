@@ -146,7 +146,7 @@ fn add_registry_in(
         seq: tx.next_seq(),
     };
     let entry = tx.record(Action::RegistryVersionAdded, object::registry(version), payload(&row))?;
-    row.seq = entry.seq as i64;
+    row.seq = entry.seq;
     tx.backend.add_registry(&row)?;
     Ok(RegistryAdded {
         version,

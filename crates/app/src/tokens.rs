@@ -95,7 +95,7 @@ pub fn create(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, new: &NewTok
             seq: tx.next_seq(),
         };
         let entry = tx.record(AuditAction::TokenCreated, object::token(&token_id), payload(&row))?;
-        row.seq = entry.seq as i64;
+        row.seq = entry.seq;
         tx.backend.add_token(&row)?;
         Ok(row)
     })?;

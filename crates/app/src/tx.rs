@@ -2,7 +2,7 @@
 //! appended for what the transaction stores, and the checkpoint that seals them
 //! before it commits (`log::seal`).
 
-use revshare_core::audit::{Action, Entry, Head, NewEntry};
+use revshare_core::audit::{Action, Entry, Head, NewEntry, Seq};
 use revshare_core::checkpoint::SignedCheckpoint;
 use revshare_core::log_tree::Hash;
 
@@ -30,8 +30,8 @@ impl Tx<'_> {
     }
 
     /// The seq the next entry gets.
-    pub(crate) fn next_seq(&self) -> i64 {
-        self.head.seq as i64 + 1
+    pub(crate) fn next_seq(&self) -> Seq {
+        self.head.seq.next()
     }
 
     pub fn time(&self) -> &str {

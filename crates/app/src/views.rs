@@ -2,6 +2,7 @@
 //! `--format json`: one definition for both edges. With the `openapi` feature (the
 //! server's) each also describes itself for the OpenAPI document.
 
+use revshare_core::audit::Seq;
 use revshare_store::backend::{ContractRow, ContributionRow, FxRow, PartyRow, RegistryRow, TokenRow};
 use serde::Serialize;
 
@@ -118,11 +119,13 @@ pub struct Contribution {
     pub proposed_by: String,
     pub proposed_at: String,
     /// The audit seq of the proposal.
-    pub proposed_seq: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub proposed_seq: Seq,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
     /// The audit seq of the decision.
-    pub decided_seq: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub decided_seq: Option<Seq>,
 }
 
 impl Contribution {
@@ -268,7 +271,7 @@ impl Payment {
             status: row.status.as_str().to_string(),
             recorded_by: row.recorded_by,
             recorded_at: row.recorded_at,
-            recorded_seq: row.recorded_seq,
+            recorded_seq: row.recorded_seq.to_stored(),
             confirmed_by: row.confirmed_by,
             confirmed_at: row.confirmed_at,
             withdrawn_by: row.withdrawn_by,

@@ -134,17 +134,17 @@ fn witness_and_cosign(backend: &mut dyn Backend, keys: &Keys) {
 /// One write undone as restoring a backup would (its rows, entry, tree hashes and
 /// checkpoint gone), then the rollback accepted: a row in `rollbacks`.
 fn roll_back_one_write(t: &TestStore, backend: &mut dyn Backend, keys: &Keys) {
-    let size = backend.audit_head().unwrap().seq as i64;
+    let size = backend.audit_head().unwrap().size();
     let kept: CheckpointRow = backend.newest_checkpoint().unwrap().unwrap();
     let operator = Actor::cli();
     revshare_app::parties::add(backend, keys, ctx(&operator, NOW), "gone", None).unwrap();
-    let index = revshare_core::log_tree::stored_index(0, size as u64);
+    let index = revshare_core::log_tree::stored_index(0, size);
     t.tamper(&format!(
         "DELETE FROM parties WHERE id = 'gone'; DELETE FROM audit_log WHERE seq > {size};
          DELETE FROM audit_tree WHERE idx >= {index}; DELETE FROM checkpoints WHERE size > {size};"
     ));
     backend.put_checkpoint(&kept).unwrap();
-    revshare_app::log::accept_rollback(backend, keys, ctx(&operator, NOW), size as u64, "restored a backup").unwrap();
+    revshare_app::log::accept_rollback(backend, keys, ctx(&operator, NOW), size, "restored a backup").unwrap();
 }
 
 /// The writes that follow an edit: late October usage, November's, and the close
@@ -283,7 +283,12 @@ fn observe(backend: &mut dyn Backend) -> BTreeMap<String, String> {
         );
         see(
             "audit entries".into(),
-            outcome(revshare_app::audit::entries(backend, actor, 0, 1000)),
+            outcome(revshare_app::audit::entries(
+                backend,
+                actor,
+                revshare_core::audit::Seq::ZERO,
+                1000,
+            )),
         );
     }
     let now = Ctx {
@@ -295,9 +300,16 @@ fn observe(backend: &mut dyn Backend) -> BTreeMap<String, String> {
     };
     see("parties", outcome(revshare_app::parties::list(backend, now)));
     see("tokens", outcome(revshare_app::tokens::list(backend, now)));
-    see("chain", outcome(revshare_app::audit::chain_page(backend, 0, 1000)));
+    see(
+        "chain",
+        outcome(revshare_app::audit::chain_page(
+            backend,
+            revshare_core::audit::Seq::ZERO,
+            1000,
+        )),
+    );
     see("checkpoint", outcome(revshare_app::log::checkpoint(backend, None)));
-    let size = backend.audit_head().unwrap().seq;
+    let size = backend.audit_head().unwrap().size();
     see("consistency", outcome(revshare_app::log::consistency(backend, 1, size)));
     see("inclusion", outcome(revshare_app::log::inclusion(backend, 2, None)));
     see("witness keys", outcome(revshare_app::log::witness_keys(backend)));

@@ -115,7 +115,7 @@ fn october_adjustment(outcome: &CloseOutcome) -> (u64, String) {
 fn a_zeroed_event_count_neither_drops_late_usage_nor_passes_verify(t: &TestStore) {
     let mut backend = prepared(t);
     import_text(t, backend.as_mut(), events("late", "2026-10-20", 20, "1.000000"));
-    let late_seq = backend.audit_head().unwrap().seq;
+    let late_seq = backend.audit_head().unwrap().size();
     let expected = october_adjustment(&close_at(t, backend.as_mut(), "2026-11", true).unwrap());
     assert_eq!(expected.0, 20, "the dry run settles the late events");
     match t.is_postgres() {
@@ -141,7 +141,7 @@ fn a_zeroed_event_count_neither_drops_late_usage_nor_passes_verify(t: &TestStore
 /// The digests of entries `from..` chained again from entry `from - 1`, as someone
 /// who rewrites history after editing an entry does (no key is needed for that).
 fn rechain_from(t: &TestStore, backend: &mut dyn Backend, from: u64) {
-    let entries = revshare_app::audit::all_entries(backend, 0).unwrap();
+    let entries = revshare_app::audit::all_entries(backend, revshare_core::audit::Seq::ZERO).unwrap();
     let mut head = match from {
         1 => Head::EMPTY,
         _ => entries[(from - 2) as usize].head().unwrap(),
@@ -168,7 +168,7 @@ fn rechain_from(t: &TestStore, backend: &mut dyn Backend, from: u64) {
 /// Every stored hash of the log's tree made again from the entries, as someone who
 /// also rewrites the tree does.
 fn rebuild_tree(t: &TestStore, backend: &mut dyn Backend) {
-    let entries = revshare_app::audit::all_entries(backend, 0).unwrap();
+    let entries = revshare_app::audit::all_entries(backend, revshare_core::audit::Seq::ZERO).unwrap();
     let digests: Vec<[u8; 32]> = entries
         .iter()
         .map(|e| hex::decode(&e.digest).unwrap().try_into().unwrap())
@@ -231,7 +231,7 @@ fn history_after_the_newest_statement_cannot_be_rewritten(t: &TestStore) {
             hex::encode(revshare_app::rows::payload(&edited)),
             row.seq
         ));
-        rechain_from(t, backend.as_mut(), row.seq as u64);
+        rechain_from(t, backend.as_mut(), row.seq.get());
         if rewrite_the_tree {
             rebuild_tree(t, backend.as_mut());
         }
@@ -249,14 +249,14 @@ fn history_after_the_newest_statement_cannot_be_rewritten(t: &TestStore) {
 /// the checkpoint kept beside the key file, and no write follows it.
 fn the_newest_close_cannot_be_undone(t: &TestStore) {
     let mut backend = prepared(t);
-    let size = backend.audit_head().unwrap().seq;
+    let size = backend.audit_head().unwrap().size();
     let october: Vec<_> = backend
         .statements()
         .unwrap()
         .into_iter()
         .filter(|s| s.period == "2026-10")
         .collect();
-    let first = october.iter().map(|s| s.seq).min().unwrap();
+    let first = october.iter().map(|s| s.seq.to_stored()).min().unwrap();
     let kept = first - 1;
     let index = revshare_core::log_tree::stored_index(0, kept as u64);
     t.tamper(&format!(
@@ -319,7 +319,7 @@ fn a_close_never_signs_edited_events(t: &TestStore) {
         backend.as_mut(),
         events("late", "2026-10-30", 3, "2.000000") + &events("nov", "2026-11-02", 3, "2.000000"),
     );
-    let seq = backend.audit_head().unwrap().seq;
+    let seq = backend.audit_head().unwrap().size();
     common::edit_event(t, seq, "late-1", |e| e.input_tokens += 1_000_000);
     refused_as_integrity(
         close_at(t, backend.as_mut(), "2026-11", false),
@@ -337,7 +337,7 @@ fn a_restored_backup_is_accepted_by_the_operator(t: &TestStore) {
     let operator = Actor::cli();
     let mut backend = t.open();
     revshare_app::parties::add(backend.as_mut(), &t.keys(), ctx(&operator, NOW), "later", None).unwrap();
-    let size = backend.audit_head().unwrap().seq;
+    let size = backend.audit_head().unwrap().size();
     let refused = revshare_app::log::accept_rollback(backend.as_mut(), &t.keys(), ctx(&operator, NOW), size, "none");
     assert!(
         matches!(&refused, Err(AppError::Conflict(m)) if m.contains("no rollback")),
@@ -355,7 +355,7 @@ fn a_restored_backup_is_accepted_by_the_operator(t: &TestStore) {
     }
     let mut restored = backup.open();
     let keys = backup.keys();
-    let restored_size = restored.audit_head().unwrap().seq;
+    let restored_size = restored.audit_head().unwrap().size();
     assert_eq!(restored_size + 1, size);
     let refused = revshare_app::parties::add(restored.as_mut(), &keys, ctx(&operator, NOW), "after", None);
     assert!(
@@ -368,13 +368,13 @@ fn a_restored_backup_is_accepted_by_the_operator(t: &TestStore) {
         matches!(&wrong, Err(AppError::Conflict(m)) if m.contains(&format!("has {restored_size} entries, not {size}"))),
         "{wrong:?}"
     );
-    assert_eq!(restored.audit_head().unwrap().seq, restored_size, "nothing written");
+    assert_eq!(restored.audit_head().unwrap().size(), restored_size, "nothing written");
 
     let row =
         revshare_app::log::accept_rollback(restored.as_mut(), &keys, ctx(&operator, NOW), restored_size, "restored")
             .unwrap();
     assert_eq!((row.from_size, row.to_size), (size as i64, restored_size as i64));
-    let entry = restored.audit_head().unwrap().seq;
+    let entry = restored.audit_head().unwrap().size();
     assert_eq!(entry, restored_size + 1, "the first entry after the restore");
     revshare_app::parties::add(restored.as_mut(), &keys, ctx(&operator, NOW), "after", None).unwrap();
     let found = verify_with_keys(restored.as_mut(), &operator, &keys, None).unwrap();

@@ -4,6 +4,7 @@
 //! entry means) fails here first.
 
 use revshare_app::rows::{events_payload, fx_payload, payload};
+use revshare_core::audit::Seq;
 use revshare_core::contract::{ContributionKind, Party};
 use revshare_core::tables::ContributionStatus;
 use revshare_store::backend::{
@@ -24,7 +25,7 @@ fn key_party_and_token_rows() {
         alg: "ed25519".into(),
         public_key: "AAEC".into(),
         created_at: "2026-09-01T00:00:00Z".into(),
-        seq: 1,
+        seq: Seq::new(1),
     };
     assert_eq!(
         payload(&key),
@@ -34,7 +35,7 @@ fn key_party_and_token_rows() {
         id: "acme-cloud".into(),
         name: "Acme Cloud".into(),
         created_at: "2026-09-01T00:00:00Z".into(),
-        seq: 2,
+        seq: Seq::new(2),
     };
     assert_eq!(
         payload(&party),
@@ -49,7 +50,7 @@ fn key_party_and_token_rows() {
         sha256: "ab".repeat(32),
         created_at: "2026-09-01T00:00:00Z".into(),
         revoked_at: Some("2026-09-02T00:00:00Z".into()),
-        seq: 3,
+        seq: Seq::new(3),
     };
     assert_eq!(
         payload(&token),
@@ -71,7 +72,7 @@ fn contract_fx_and_registry_rows() {
         sha256: "cd".repeat(32),
         toml: "id = \"acme-llama\"\n".into(),
         added_at: "2026-09-01T00:00:00Z".into(),
-        seq: 4,
+        seq: Seq::new(4),
     };
     assert_eq!(
         payload(&contract),
@@ -85,7 +86,7 @@ fn contract_fx_and_registry_rows() {
         from: from.into(),
         to: "USD".into(),
         rate: "1.08".into(),
-        seq: 5,
+        seq: Seq::new(5),
     };
     // Ordered by (date, from, to), whatever the order given.
     assert_eq!(
@@ -100,7 +101,7 @@ fn contract_fx_and_registry_rows() {
         file_name: "models.csv".into(),
         added_at: "2026-09-01T00:00:00Z".into(),
         rows: vec![("llama-*".into(), "meta".into())],
-        seq: 6,
+        seq: Seq::new(6),
     };
     assert_eq!(
         payload(&registry),
@@ -139,7 +140,7 @@ fn a_batch_of_events() {
     let leaves_sha256 = hex::encode(Sha256::digest([[0x11u8; 32], [0x11; 32]].concat()));
     let rows_sha256 = hex::encode(Sha256::digest(rows_jcs.as_bytes()));
     assert_eq!(
-        events_payload(rows.iter().map(|r| r.view(7))),
+        events_payload(rows.iter().map(|r| r.view(Seq::new(7)))),
         of(&format!(
             r#"{{"count":2,"leaves_sha256":"{leaves_sha256}","rows_sha256":"{rows_sha256}"}}"#
         ))
@@ -158,7 +159,7 @@ fn void_statement_and_contribution_rows() {
         reason: "sent twice".into(),
         actor: "cli".into(),
         voided_at: "2026-10-02T00:00:00Z".into(),
-        seq: 8,
+        seq: Seq::new(8),
     };
     assert_eq!(
         payload(&void),
@@ -174,11 +175,11 @@ fn void_statement_and_contribution_rows() {
         host: "acme-cloud".into(),
         start_day: 20_727,
         end_day: 20_758,
-        close_seq: 9,
+        close_seq: Seq::new(9),
         settled: "[]".into(),
         json: "{}".into(),
         closed_at: "2026-11-01T00:00:00Z".into(),
-        seq: 10,
+        seq: Seq::new(10),
     };
     assert_eq!(
         payload(&statement),
@@ -196,11 +197,11 @@ fn void_statement_and_contribution_rows() {
         reference: "PR-1".into(),
         proposed_by: "cli".into(),
         proposed_at: "2026-10-04T00:00:00Z".into(),
-        proposed_seq: 11,
+        proposed_seq: Seq::new(11),
         decided_by: Some("cli as meta".into()),
         decided_at: Some("2026-10-05T00:00:00Z".into()),
-        decided_seq: Some(12),
-        seq: 12,
+        decided_seq: Some(Seq::new(12)),
+        seq: Seq::new(12),
     };
     assert_eq!(
         payload(&contribution),
@@ -217,7 +218,7 @@ fn witness_key_and_rollback_rows() {
         party: "acme-cloud".into(),
         vkey: "revshare-witness/acme-cloud+01020304+BAAA".into(),
         added_at: "2026-11-01T00:00:00Z".into(),
-        seq: 13,
+        seq: Seq::new(13),
     };
     assert_eq!(
         payload(&key),
@@ -233,7 +234,7 @@ fn witness_key_and_rollback_rows() {
         reason: "restored the backup of 2026-11-01".into(),
         actor: "cli".into(),
         accepted_at: "2026-11-02T00:00:00Z".into(),
-        seq: 36,
+        seq: Seq::new(36),
     };
     assert_eq!(
         payload(&rollback),
@@ -258,7 +259,7 @@ fn a_payment_row() {
         status: revshare_core::records::PaymentStatus::Reversed,
         recorded_by: "cli as acme-cloud".into(),
         recorded_at: "2026-11-20T00:00:00Z".into(),
-        recorded_seq: 40,
+        recorded_seq: Seq::new(40),
         confirmed_by: Some("0123456789ab".into()),
         confirmed_at: Some("2026-11-21T00:00:00Z".into()),
         withdrawn_by: None,
@@ -266,7 +267,7 @@ fn a_payment_row() {
         reversed_by: Some("cli".into()),
         reversed_at: Some("2026-11-22T00:00:00Z".into()),
         reversal_reason: Some("bounced".into()),
-        seq: 42,
+        seq: Seq::new(42),
     };
     assert_eq!(
         payload(&payment),

@@ -811,7 +811,7 @@ fn losing_side_sees_the_void(backend: &mut dyn Backend, source: &str, id: &str) 
             shown.contains("voided by cli") && shown.contains("(typo in host)"),
             "{actor:?}: {shown}"
         );
-        let entries = revshare_app::audit::entries(backend, actor, 0, 1000).unwrap();
+        let entries = revshare_app::audit::entries(backend, actor, revshare_core::audit::Seq::ZERO, 1000).unwrap();
         let voids: Vec<_> = entries
             .iter()
             .filter(|e| e.object.starts_with("void:acme-cloud:"))
@@ -820,7 +820,7 @@ fn losing_side_sees_the_void(backend: &mut dyn Backend, source: &str, id: &str) 
     }
     let other = Actor::token("t-other", Role::Licensor, "mistral", None);
     assert!(revshare_app::locate::locate(backend, &other, source, id).is_err());
-    let entries = revshare_app::audit::entries(backend, &other, 0, 1000).unwrap();
+    let entries = revshare_app::audit::entries(backend, &other, revshare_core::audit::Seq::ZERO, 1000).unwrap();
     assert!(
         entries.iter().all(|e| !e.object.starts_with("void:")),
         "another licensor reads no void"

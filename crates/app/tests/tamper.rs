@@ -6,7 +6,7 @@ mod common;
 
 use revshare_app::verify_store::{verify, verify_with_keys, Report};
 use revshare_app::{Actor, Backend};
-use revshare_core::audit::{chain_all, check_anchor, check_links, Entry, Head, Link, NewEntry};
+use revshare_core::audit::{chain_all, check_anchor, check_links, Entry, Head, Link, NewEntry, Seq};
 use revshare_core::verify::verify_statement_bytes;
 use revshare_store::backend::{StatementRow, TreeRow, LEAVES_PER_CHUNK};
 
@@ -98,7 +98,7 @@ fn an_audit_entry(t: &TestStore) {
 
 fn a_dropped_row(t: &TestStore) {
     let mut backend = prepared(t);
-    let void_seq: i64 = backend.voids().unwrap()[0].seq;
+    let void_seq: Seq = backend.voids().unwrap()[0].seq;
     t.tamper("DELETE FROM voids");
     let report = verified(backend.as_mut());
     names(&report, 5, &format!("audit:{void_seq}"));
@@ -121,7 +121,8 @@ fn a_rewritten_history(t: &TestStore) {
     let held = backend.statement("acme-llama/2026-09").unwrap().unwrap().json;
     let held = verify_statement_bytes(held.as_bytes(), &[t.keys().public()]).unwrap();
     let anchor = held.statement().audit_head.clone().unwrap();
-    let entries: Vec<Entry> = revshare_app::audit::all_entries(backend.as_mut(), 0).unwrap();
+    let entries: Vec<Entry> =
+        revshare_app::audit::all_entries(backend.as_mut(), revshare_core::audit::Seq::ZERO).unwrap();
     let rewritten: Vec<NewEntry> = entries
         .iter()
         .map(|e| NewEntry {
@@ -154,7 +155,7 @@ fn a_rewritten_history(t: &TestStore) {
         ));
     }
     t.tamper(&sql);
-    let chain: Vec<Link> = revshare_app::audit::chain(backend.as_mut(), 0).unwrap();
+    let chain: Vec<Link> = revshare_app::audit::chain(backend.as_mut(), Seq::ZERO).unwrap();
     check_links(&chain).unwrap();
     let caught = check_anchor(&chain, &anchor).unwrap_err().to_string();
     assert!(caught.contains("rewritten"), "{caught}");
@@ -448,11 +449,11 @@ fn a_tree_of_more_than_one_chunk(t: &TestStore) {
         host: "acme-cloud".into(),
         start_day: 0,
         end_day: 0,
-        close_seq: 0,
+        close_seq: Seq::new(0),
         settled: "[]".into(),
         json: "{}".into(),
         closed_at: NOW.into(),
-        seq: 0,
+        seq: Seq::new(0),
     };
     let tree = TreeRow {
         statement_id: row.statement_id.clone(),

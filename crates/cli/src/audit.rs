@@ -2,6 +2,7 @@
 //! verification of everything stored, and the acceptance of a restored backup.
 
 use clap::Subcommand;
+use revshare_core::audit::Seq;
 
 use crate::stateful::{keys, keys_if_found, open};
 use crate::{Failure, Format, StoreArgs};
@@ -11,15 +12,15 @@ pub enum AuditCommand {
     /// The full entries.
     Log {
         /// Only entries after this seq.
-        #[arg(long, default_value_t = 0)]
-        after: i64,
+        #[arg(long, default_value_t = Seq::ZERO)]
+        after: Seq,
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
     /// The chain `{seq, digest, prev_hash, hash}` (what `verify --audit-chain` reads).
     Chain {
-        #[arg(long, default_value_t = 0)]
-        after: i64,
+        #[arg(long, default_value_t = Seq::ZERO)]
+        after: Seq,
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
@@ -72,7 +73,10 @@ pub fn run(args: &StoreArgs, command: AuditCommand) -> Result<(), Failure> {
             let chain = revshare_app::audit::chain(backend.as_mut(), after)?;
             crate::format::audit_chain(&chain, format)
         }
-        AuditCommand::Verify { since_seq, format } => verify(args, backend.as_mut(), since_seq, format),
+        AuditCommand::Verify { since_seq, format } => {
+            let since_seq = revshare_app::verify_store::since_seq(since_seq);
+            verify(args, backend.as_mut(), since_seq, format)
+        }
         AuditCommand::Checkpoint { size } => {
             print!("{}", revshare_app::log::checkpoint(backend.as_mut(), size)?);
             Ok(())
@@ -112,7 +116,7 @@ pub fn run(args: &StoreArgs, command: AuditCommand) -> Result<(), Failure> {
 fn verify(
     args: &StoreArgs,
     backend: &mut dyn revshare_app::Backend,
-    since_seq: Option<i64>,
+    since_seq: Option<Seq>,
     format: Option<Format>,
 ) -> Result<(), Failure> {
     let operator = crate::stateful::operator();

@@ -16,6 +16,87 @@ pub type Hash = [u8; 32];
 /// The `prev_hash` of the first entry.
 pub const GENESIS: Hash = [0; 32];
 
+/// An audit entry's number: the first entry is 1, and 0 is the empty log's head (and
+/// "before every entry" as a bound). Every row the log covers carries the seq of the
+/// entry that added it, so this one type numbers entries, heads and rows alike.
+///
+/// It serializes as the plain number. The stores keep it in signed 64-bit columns:
+/// [`Seq::from_stored`] refuses a negative value, and [`Seq::to_stored`] is exact for
+/// every seq a store holds (a log would need 2^63 entries to pass it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Seq(u64);
+
+impl Seq {
+    /// The empty log's head; as a bound, before the first entry.
+    pub const ZERO: Seq = Seq(0);
+
+    /// The largest seq a store holds; as a bound, through every entry.
+    pub const MAX: Seq = Seq(i64::MAX.unsigned_abs());
+
+    pub const fn new(seq: u64) -> Seq {
+        Seq(seq)
+    }
+
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The seq of the entry after this one.
+    pub const fn next(self) -> Seq {
+        Seq(self.0 + 1)
+    }
+
+    /// A seq as a store's integer column holds it; `None` for a negative value, which
+    /// no entry has (the caller names the row as corrupt).
+    pub fn from_stored(stored: i64) -> Option<Seq> {
+        u64::try_from(stored).ok().map(Seq)
+    }
+
+    /// As a store's integer column holds it. A seq past `i64::MAX` (never stored)
+    /// saturates, which keeps a bound such as "after" meaning the same.
+    pub fn to_stored(self) -> i64 {
+        i64::try_from(self.0).unwrap_or(i64::MAX)
+    }
+}
+
+impl std::fmt::Display for Seq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for Seq {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(text: &str) -> Result<Seq, Self::Err> {
+        text.parse().map(Seq)
+    }
+}
+
+/// A seq given as a signed number (a store's column, a request's field): negative is
+/// no seq.
+impl TryFrom<i64> for Seq {
+    type Error = std::num::TryFromIntError;
+
+    fn try_from(value: i64) -> Result<Seq, Self::Error> {
+        u64::try_from(value).map(Seq)
+    }
+}
+
+impl From<Seq> for u64 {
+    fn from(seq: Seq) -> u64 {
+        seq.0
+    }
+}
+
+/// Lets a seq be compared with a count of entries (a log's size is its head's seq).
+impl PartialEq<u64> for Seq {
+    fn eq(&self, other: &u64) -> bool {
+        self.0 == *other
+    }
+}
+
 /// What an entry records. The payload of each is documented in `docs/audit.md`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,7 +190,7 @@ pub struct NewEntry {
 /// A stored entry, as `revshare audit log --format json` prints it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
-    pub seq: u64,
+    pub seq: Seq,
     pub time: String,
     pub actor: String,
     pub action: Action,
@@ -123,7 +204,7 @@ pub struct Entry {
 /// One link of the chain: what every party may read (no content, no time).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
-    pub seq: u64,
+    pub seq: Seq,
     pub digest: String,
     pub prev_hash: String,
     pub hash: String,
@@ -132,20 +213,29 @@ pub struct Link {
 /// The end of a log: the last entry's `seq` and `hash` (seq 0 and zeros when empty).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
-    pub seq: u64,
+    pub seq: Seq,
     pub hash: Hash,
 }
 
 impl Head {
-    pub const EMPTY: Head = Head { seq: 0, hash: GENESIS };
+    pub const EMPTY: Head = Head {
+        seq: Seq::ZERO,
+        hash: GENESIS,
+    };
+
+    /// How many entries the log this head ends holds (a log's tree has one leaf per
+    /// entry, so its size is the head's seq).
+    pub const fn size(self) -> u64 {
+        self.seq.0
+    }
 
     /// As a signed statement names it, with the root of the log's tree of `seq`
     /// entries.
     pub fn anchor(self, root: &Hash) -> AuditHead {
         AuditHead {
-            seq: self.seq,
+            seq: self.seq.get(),
             hash: hex::encode(self.hash),
-            tree_size: Some(self.seq),
+            tree_size: Some(self.seq.get()),
             root: Some(hex::encode(root)),
         }
     }
@@ -153,7 +243,7 @@ impl Head {
     /// As statements closed before the log was a tree named it.
     pub fn chain_anchor(self) -> AuditHead {
         AuditHead {
-            seq: self.seq,
+            seq: self.seq.get(),
             hash: hex::encode(self.hash),
             tree_size: None,
             root: None,
@@ -162,10 +252,10 @@ impl Head {
 }
 
 /// `SHA-256(JCS(entry without digest, prev_hash, hash))`.
-pub fn digest(seq: u64, entry: &NewEntry) -> Hash {
+pub fn digest(seq: Seq, entry: &NewEntry) -> Hash {
     #[derive(Serialize)]
     struct Digested<'a> {
-        seq: u64,
+        seq: Seq,
         time: &'a str,
         actor: &'a str,
         action: Action,
@@ -193,7 +283,7 @@ pub fn link_hash(prev: &Hash, digest: &Hash) -> Hash {
 impl NewEntry {
     /// The entry that follows `head`, and the head it makes.
     pub fn chain(&self, head: Head) -> (Entry, Head) {
-        let seq = head.seq + 1;
+        let seq = head.seq.next();
         let digest = digest(seq, self);
         let hash = link_hash(&head.hash, &digest);
         let entry = Entry {
@@ -227,24 +317,24 @@ pub fn chain_all(head: Head, entries: &[NewEntry]) -> (Vec<Entry>, Head) {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
     #[error("audit entry {seq}: its digest does not match its content (it was edited)")]
-    Digest { seq: u64 },
+    Digest { seq: Seq },
     #[error("audit entry {seq}: its prev_hash is not the hash of entry {previous}")]
-    Link { seq: u64, previous: u64 },
+    Link { seq: Seq, previous: Seq },
     #[error("audit entry {seq}: its hash is not SHA-256(prev_hash ‖ digest)")]
-    Hash { seq: u64 },
+    Hash { seq: Seq },
     #[error("audit entry {seq}: expected seq {expected} (entries missing or out of order)")]
-    Sequence { seq: u64, expected: u64 },
+    Sequence { seq: Seq, expected: Seq },
     #[error("audit entry {seq}: {field} is not 64 lowercase hex digits")]
-    Encoding { seq: u64, field: &'static str },
+    Encoding { seq: Seq, field: &'static str },
     #[error("the chain starts at entry {first}, not 1: the entries before it are not checked")]
-    NotFromStart { first: u64 },
+    NotFromStart { first: Seq },
     #[error("the statement's audit_head names entry {seq}, which the chain does not hold")]
-    AnchorMissing { seq: u64 },
+    AnchorMissing { seq: Seq },
     #[error("the statement's audit_head names entry {seq} with hash {signed}, but the chain has {chained}: the log's history was rewritten")]
-    AnchorMismatch { seq: u64, signed: String, chained: String },
+    AnchorMismatch { seq: Seq, signed: String, chained: String },
 }
 
-fn decode(seq: u64, field: &'static str, text: &str) -> Result<Hash, ChainError> {
+fn decode(seq: Seq, field: &'static str, text: &str) -> Result<Hash, ChainError> {
     let lowercase = text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let bytes = hex::decode(text).ok().filter(|_| lowercase);
     bytes
@@ -256,16 +346,16 @@ fn decode(seq: u64, field: &'static str, text: &str) -> Result<Hash, ChainError>
 /// `hash = SHA-256(prev_hash ‖ digest)`, each `prev_hash` the previous `hash` (the
 /// first entry of the log links to zeros; a chain read `--after N` starts anywhere).
 pub fn check_links(links: &[Link]) -> Result<(), ChainError> {
-    let mut previous: Option<(u64, Hash)> = None;
+    let mut previous: Option<(Seq, Hash)> = None;
     for link in links {
         let prev = decode(link.seq, "prev_hash", &link.prev_hash)?;
         let digest = decode(link.seq, "digest", &link.digest)?;
         let hash = decode(link.seq, "hash", &link.hash)?;
         match previous {
-            Some((seq, _)) if link.seq != seq + 1 => {
+            Some((seq, _)) if link.seq != seq.next() => {
                 return Err(ChainError::Sequence {
                     seq: link.seq,
-                    expected: seq + 1,
+                    expected: seq.next(),
                 })
             }
             Some((seq, expected)) if prev != expected => {
@@ -274,7 +364,12 @@ pub fn check_links(links: &[Link]) -> Result<(), ChainError> {
                     previous: seq,
                 })
             }
-            None if link.seq == 1 && prev != GENESIS => return Err(ChainError::Link { seq: 1, previous: 0 }),
+            None if link.seq == 1 && prev != GENESIS => {
+                return Err(ChainError::Link {
+                    seq: link.seq,
+                    previous: Seq::ZERO,
+                })
+            }
             _ => {}
         }
         if link_hash(&prev, &digest) != hash {
@@ -335,16 +430,17 @@ impl Entry {
 /// Checks that a signed anchor (a statement's `audit_head`) names an entry of the
 /// chain with the same hash. Seq 0 anchors the empty log and always holds.
 pub fn check_anchor(links: &[Link], anchor: &AuditHead) -> Result<(), ChainError> {
-    if anchor.seq == 0 {
+    let seq = Seq::new(anchor.seq);
+    if seq == Seq::ZERO {
         return Ok(());
     }
     let link = links
         .iter()
-        .find(|l| l.seq == anchor.seq)
-        .ok_or(ChainError::AnchorMissing { seq: anchor.seq })?;
+        .find(|l| l.seq == seq)
+        .ok_or(ChainError::AnchorMissing { seq })?;
     if link.hash != anchor.hash {
         return Err(ChainError::AnchorMismatch {
-            seq: anchor.seq,
+            seq,
             signed: anchor.hash.clone(),
             chained: link.hash.clone(),
         });
@@ -375,16 +471,19 @@ mod tests {
         check_entries(&entries).unwrap();
         let mut edited = entries.clone();
         edited[1].actor = "someone".into();
-        assert_eq!(check_entries(&edited), Err(ChainError::Digest { seq: 2 }));
+        assert_eq!(check_entries(&edited), Err(ChainError::Digest { seq: Seq(2) }));
         let mut dropped = entries.clone();
         dropped.remove(1);
         assert_eq!(
             check_entries(&dropped),
-            Err(ChainError::Sequence { seq: 3, expected: 2 })
+            Err(ChainError::Sequence {
+                seq: Seq(3),
+                expected: Seq(2)
+            })
         );
         // A rewrite that recomputes every hash still breaks the anchor.
         let anchor = Head {
-            seq: 2,
+            seq: Seq(2),
             hash: entries[1].head().unwrap().hash,
         }
         .chain_anchor();
@@ -393,7 +492,7 @@ mod tests {
         let links: Vec<Link> = rewritten.iter().map(Entry::link).collect();
         assert!(matches!(
             check_anchor(&links, &anchor),
-            Err(ChainError::AnchorMismatch { seq: 2, .. })
+            Err(ChainError::AnchorMismatch { seq: Seq(2), .. })
         ));
         let original: Vec<Link> = entries.iter().map(Entry::link).collect();
         check_anchor(&original, &anchor).unwrap();

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Seq;
 use crate::contract::{ContributionKind, Party};
 use crate::tables::ContributionStatus;
 
@@ -16,7 +17,7 @@ pub struct SigningKeyRow {
     pub public_key: String,
     pub created_at: String,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 /// A party: an operator, licensor, host, beneficiary or auditor.
@@ -26,7 +27,7 @@ pub struct PartyRow {
     pub name: String,
     pub created_at: String,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 /// The roles of api.md.
@@ -84,7 +85,7 @@ pub struct TokenRow {
     pub created_at: String,
     pub revoked_at: Option<String>,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -99,7 +100,7 @@ pub struct ContractRow {
     pub toml: String,
     pub added_at: String,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -109,7 +110,7 @@ pub struct FxRow {
     pub to: String,
     pub rate: String,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 /// A version of the model registry, effective from a UTC month start.
@@ -122,7 +123,7 @@ pub struct RegistryRow {
     /// `(pattern, licensor)` in order: the first match wins.
     pub rows: Vec<(String, String)>,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -136,12 +137,12 @@ pub struct ContributionRow {
     pub reference: String,
     pub proposed_by: String,
     pub proposed_at: String,
-    pub proposed_seq: i64,
+    pub proposed_seq: Seq,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
-    pub decided_seq: Option<i64>,
+    pub decided_seq: Option<Seq>,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 /// A voided event: it stays stored (its key still makes a re-send a duplicate) but
@@ -158,7 +159,7 @@ pub struct VoidRow {
     pub actor: String,
     pub voided_at: String,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 /// A closed statement: its exact JSON bytes (signed, never rewritten) and what later
@@ -172,14 +173,14 @@ pub struct StatementRow {
     pub start_day: i32,
     pub end_day: i32,
     /// The audit seq the close rated as of (its `audit_head.seq`).
-    pub close_seq: i64,
+    pub close_seq: Seq,
     /// JSON list of the prior-period windows it settled:
     /// `[{"period", "statement_id", "after", "through"}]`.
     pub settled: String,
     pub json: String,
     pub closed_at: String,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 /// A party's witness key (audited: `witness_key_added`).
@@ -190,7 +191,7 @@ pub struct WitnessKeyRow {
     pub vkey: String,
     pub added_at: String,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 /// A rollback the operator accepted after restoring a backup (audited:
@@ -206,7 +207,7 @@ pub struct RollbackRow {
     pub actor: String,
     pub accepted_at: String,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 /// Where a payment stands (statements.md, Ledger): recorded by its payer, then
@@ -265,7 +266,7 @@ pub struct PaymentRow {
     pub recorded_by: String,
     pub recorded_at: String,
     /// The seq of its `payment_recorded` entry: payments are listed in this order.
-    pub recorded_seq: i64,
+    pub recorded_seq: Seq,
     pub confirmed_by: Option<String>,
     pub confirmed_at: Option<String>,
     pub withdrawn_by: Option<String>,
@@ -276,5 +277,5 @@ pub struct PaymentRow {
     /// Why the operator reversed it.
     pub reversal_reason: Option<String>,
     #[serde(skip)]
-    pub seq: i64,
+    pub seq: Seq,
 }

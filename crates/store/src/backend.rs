@@ -10,7 +10,7 @@
 //! it); its serialized form (`seq` left out) is what that entry's `payload_sha256`
 //! covers (docs/audit.md).
 
-use revshare_core::audit::{Entry, Head};
+use revshare_core::audit::{Entry, Head, Seq};
 pub use revshare_core::records::{
     ContractRow, ContributionRow, FxRow, PartyRow, PaymentRow, RegistryRow, RollbackRow, SigningKeyRow, StatementRow,
     TokenRow, VoidRow, WitnessKeyRow,
@@ -72,7 +72,11 @@ impl Staged {
                 self.parts.len()
             )));
         }
-        let follows = entries.iter().zip(self.head.seq + 1..).all(|(e, seq)| e.seq == seq);
+        let mut seq = self.head.seq;
+        let follows = entries.iter().all(|e| {
+            seq = seq.next();
+            e.seq == seq
+        });
         if !follows {
             return Err(StoreError::Database(format!(
                 "audit entries not numbered on from the head (seq {})",
@@ -166,7 +170,7 @@ pub struct LegRow {
     /// A statement's due day.
     pub due: Option<i32>,
     /// The entry of the step that posted it.
-    pub seq: i64,
+    pub seq: Seq,
 }
 
 /// One idempotency record of the API: the first response to a key.
@@ -202,7 +206,7 @@ pub struct StoredSegment<'r> {
     pub number: i64,
     pub host: &'r str,
     pub day: i32,
-    pub seq: i64,
+    pub seq: Seq,
     /// The stored count (derived: `audit verify` compares it with the events).
     pub count: i64,
     pub(crate) bytes: &'r [u8],
@@ -217,7 +221,7 @@ impl StoredSegment<'_> {
                 number: self.number,
                 host: self.host,
                 day: self.day,
-                seq: self.seq,
+                seq: self.seq.to_stored(),
                 bytes: self.bytes,
             },
             visit,
@@ -230,7 +234,7 @@ impl StoredSegment<'_> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchRow {
     pub batch: i64,
-    pub seq: i64,
+    pub seq: Seq,
     pub host: String,
     pub first_day: i32,
     pub last_day: i32,
@@ -281,8 +285,8 @@ pub trait Backend: Send {
     fn append_audit(&mut self, entries: &[Entry]) -> Result<()>;
     fn audit_head(&mut self) -> Result<Head>;
     /// Up to `limit` entries with `seq > after`, ascending.
-    fn audit_entries(&mut self, after: i64, limit: usize) -> Result<Vec<Entry>>;
-    fn audit_entry(&mut self, seq: i64) -> Result<Option<Entry>>;
+    fn audit_entries(&mut self, after: Seq, limit: usize) -> Result<Vec<Entry>>;
+    fn audit_entry(&mut self, seq: Seq) -> Result<Option<Entry>>;
 
     fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()>;
     fn signing_keys(&mut self) -> Result<Vec<SigningKeyRow>>;
@@ -349,23 +353,23 @@ pub trait Backend: Send {
         host: &str,
         start: i32,
         end: i32,
-        after: i64,
-        through: i64,
+        after: Seq,
+        through: Seq,
         visit: &mut Visit<'_>,
     ) -> Result<()>;
     /// Whether any event of `host` with `day` in `[start, end)` was stored at a seq
     /// in `(after, through]` (from the segments' own rows, not their counts).
-    fn has_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<bool>;
+    fn has_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<bool>;
     /// Visits the events of the batch stored at `seq` that lie outside `host`'s days
     /// `[start, end)` (what a close reads besides a period, to check whole batches).
-    fn scan_batch_except(&mut self, seq: i64, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()>;
+    fn scan_batch_except(&mut self, seq: Seq, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()>;
     /// How many events of `host` with `day` in `[start, end)` were stored at a seq
     /// in `(after, through]` (from the segments' counts, which `audit verify`
     /// recomputes).
-    fn count_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<u64>;
+    fn count_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<u64>;
     /// The hosts with events dated in `[start, end)` stored at a seq of at most
     /// `through`, with how many each.
-    fn event_hosts(&mut self, start: i32, end: i32, through: i64) -> Result<Vec<(String, u64)>>;
+    fn event_hosts(&mut self, start: i32, end: i32, through: Seq) -> Result<Vec<(String, u64)>>;
     /// Visits every stored segment with its stored columns, those of one seq
     /// together (for `audit verify`, which decodes each and names those that fail).
     fn scan_all_segments(&mut self, visit: &mut dyn FnMut(&StoredSegment<'_>) -> Result<()>) -> Result<()>;
@@ -438,9 +442,9 @@ pub trait Backend: Send {
     fn notices(&mut self, statement_id: &str) -> Result<Vec<NoticeRow>>;
 
     /// The entries with these seqs (those that exist), ascending.
-    fn audit_entries_at(&mut self, seqs: &[i64]) -> Result<Vec<Entry>>;
+    fn audit_entries_at(&mut self, seqs: &[Seq]) -> Result<Vec<Entry>>;
     /// The seq of the latest entry about `object`.
-    fn latest_entry_about(&mut self, object: &str) -> Result<Option<i64>>;
+    fn latest_entry_about(&mut self, object: &str) -> Result<Option<Seq>>;
 
     /// The log tree's stored hashes at these indexes, in that order; a missing one is
     /// corrupt.

@@ -1,6 +1,8 @@
 //! The events a backend stores and reads back: owned rows in, borrowed views out,
 //! and what storing each one came to.
 
+use revshare_core::audit::Seq;
+
 use crate::StoreError;
 
 /// One stored event: the fields rating needs, the leaf hash, never content and never
@@ -26,7 +28,7 @@ pub struct EventRow {
 }
 
 impl EventRow {
-    pub fn view(&self, seq: i64) -> EventView<'_> {
+    pub fn view(&self, seq: Seq) -> EventView<'_> {
         EventView {
             seq,
             source: &self.source,
@@ -59,7 +61,7 @@ pub struct HostPart {
 /// allocates nothing per event), with the audit seq of the batch that stored it.
 #[derive(Clone, Copy, Debug)]
 pub struct EventView<'a> {
-    pub seq: i64,
+    pub seq: Seq,
     pub source: &'a str,
     pub id: &'a str,
     pub leaf: &'a [u8],

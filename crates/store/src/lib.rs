@@ -15,7 +15,7 @@ pub mod sqlite;
 
 use std::path::{Path, PathBuf};
 
-use revshare_core::audit::{Action, Entry, Head};
+use revshare_core::audit::{Action, Entry, Head, Seq};
 use revshare_core::records::Role;
 
 pub use backend::Backend;
@@ -103,9 +103,16 @@ pub fn host_parts(events: &[EventRow], outcomes: &[InsertOutcome]) -> Vec<HostPa
     parts
 }
 
-/// A seq as the stores' integer columns keep it.
-fn seq_i64(seq: u64) -> Result<i64> {
-    i64::try_from(seq).map_err(|_| StoreError::Database(format!("seq {seq} past the stores' integers")))
+/// A seq to be written as a row's: past the stores' integers is refused, never
+/// saturated (two rows would claim one entry).
+fn seq_i64(seq: Seq) -> Result<i64> {
+    i64::try_from(seq.get()).map_err(|_| StoreError::Database(format!("seq {seq} past the stores' integers")))
+}
+
+/// A seq as read from a column: a negative one is corrupt, named as `object` (the
+/// table and row, as `audit verify` names them).
+fn stored_seq(stored: i64, object: impl FnOnce() -> String) -> Result<Seq> {
+    Seq::from_stored(stored).ok_or_else(|| StoreError::corrupt(object(), format!("its seq {stored} is negative")))
 }
 
 fn head_from(row: Option<(i64, String)>) -> Result<Head> {
@@ -115,7 +122,7 @@ fn head_from(row: Option<(i64, String)>) -> Result<Head> {
     let bad = || StoreError::corrupt(format!("audit:{seq}"), "its hash is not 32 hex bytes");
     let bytes = hex::decode(&hash).map_err(|_| bad())?;
     Ok(Head {
-        seq: u64::try_from(seq).map_err(|_| bad())?,
+        seq: Seq::from_stored(seq).ok_or_else(bad)?,
         hash: bytes.try_into().map_err(|_| bad())?,
     })
 }
@@ -125,7 +132,7 @@ fn entry_from_columns((seq, c): (i64, [String; 8])) -> Result<Entry> {
     let action = Action::parse(&action)
         .ok_or_else(|| StoreError::corrupt(format!("audit:{seq}"), format!("unknown action `{action}`")))?;
     Ok(Entry {
-        seq: u64::try_from(seq).map_err(|_| StoreError::corrupt(format!("audit:{seq}"), "a negative seq"))?,
+        seq: stored_seq(seq, || format!("audit:{seq}"))?,
         time,
         actor,
         action,
@@ -177,6 +184,7 @@ fn token_from_columns(c: TokenColumns) -> Result<backend::TokenRow> {
             format!("its role `{}` is not a role", c.role),
         )
     })?;
+    let seq = stored_seq(c.seq, || format!("token:{}", c.token_id))?;
     Ok(backend::TokenRow {
         token_id: c.token_id,
         party: c.party,
@@ -186,7 +194,7 @@ fn token_from_columns(c: TokenColumns) -> Result<backend::TokenRow> {
         sha256: c.sha256,
         created_at: c.created_at,
         revoked_at: c.revoked_at,
-        seq: c.seq,
+        seq,
     })
 }
 

@@ -16,7 +16,7 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row, Statement};
-use revshare_core::audit::{Entry, Head};
+use revshare_core::audit::{Entry, Head, Seq};
 
 use crate::backend::{
     Backend, BatchRow, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, EventRow, FxRow,
@@ -291,8 +291,20 @@ const CONTRIBUTION_COLUMNS: &str = "number, contract, by_party, kind, date, stat
      proposed_at, proposed_seq, decided_by, decided_at, decided_seq, seq";
 const VOID_COLUMNS: &str = "number, source, id, host, day, leaf, reason, actor, voided_at, seq";
 
-fn void_row(r: &postgres::Row) -> VoidRow {
-    VoidRow {
+/// The seq in column `index` of a row of `table`; a negative one is corrupt, named as
+/// `table:<column key>`.
+fn seq_at(r: &postgres::Row, index: usize, table: &str, key: usize) -> Result<Seq> {
+    let stored: i64 = r.try_get(index)?;
+    crate::stored_seq(stored, || match r.try_get::<_, i64>(key) {
+        Ok(n) => format!("{table}:{n}"),
+        Err(_) => r
+            .try_get::<_, String>(key)
+            .map_or_else(|_| table.to_string(), |text| format!("{table}:{text}")),
+    })
+}
+
+fn void_row(r: &postgres::Row) -> Result<VoidRow> {
+    Ok(VoidRow {
         number: r.get(0),
         source: r.get(1),
         id: r.get(2),
@@ -302,8 +314,8 @@ fn void_row(r: &postgres::Row) -> VoidRow {
         reason: r.get(6),
         actor: r.get(7),
         voided_at: r.get(8),
-        seq: r.get(9),
-    }
+        seq: seq_at(r, 9, "voids", 0)?,
+    })
 }
 
 const TOKEN_COLUMNS: &str = "token_id, party, role, contracts, expires, sha256, created_at, revoked_at, seq";
@@ -329,25 +341,25 @@ fn token_columns_at(r: &postgres::Row, at: usize) -> crate::TokenColumns {
 
 const ENTRY_COLUMNS: &str = "seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash";
 
-fn statement_from_row(row: &postgres::Row) -> StatementRow {
+fn statement_from_row(row: &postgres::Row) -> Result<StatementRow> {
     statement_at(row, 0)
 }
 
 /// The statement whose [`STATEMENT_COLUMNS`] start at column `at`.
-fn statement_at(row: &postgres::Row, at: usize) -> StatementRow {
-    StatementRow {
+fn statement_at(row: &postgres::Row, at: usize) -> Result<StatementRow> {
+    Ok(StatementRow {
         statement_id: row.get(at),
         contract: row.get(at + 1),
         period: row.get(at + 2),
         host: row.get(at + 3),
         start_day: row.get(at + 4),
         end_day: row.get(at + 5),
-        close_seq: row.get(at + 6),
+        close_seq: seq_at(row, at + 6, "statements", at)?,
         settled: row.get(at + 7),
         json: row.get(at + 8),
         closed_at: row.get(at + 9),
-        seq: row.get(at + 10),
-    }
+        seq: seq_at(row, at + 10, "statements", at)?,
+    })
 }
 
 const PAYMENT_COLUMNS: &str = "payment_id, contract, currency, payer, payee, amount, date, reference, status, \
@@ -369,7 +381,7 @@ fn payment_from_row(r: &postgres::Row) -> Result<PaymentRow> {
         status,
         recorded_by: r.get(9),
         recorded_at: r.get(10),
-        recorded_seq: r.get(11),
+        recorded_seq: seq_at(r, 11, "payments", 0)?,
         confirmed_by: r.get(12),
         confirmed_at: r.get(13),
         withdrawn_by: r.get(14),
@@ -377,14 +389,14 @@ fn payment_from_row(r: &postgres::Row) -> Result<PaymentRow> {
         reversed_by: r.get(16),
         reversed_at: r.get(17),
         reversal_reason: r.get(18),
-        seq: r.get(19),
+        seq: seq_at(r, 19, "payments", 0)?,
     })
 }
 
 const LEG_COLUMNS: &str = "txn, contract, currency, host, beneficiary, side, amount, day, due, seq";
 
-fn leg_from_row(r: &postgres::Row) -> LegRow {
-    LegRow {
+fn leg_from_row(r: &postgres::Row) -> Result<LegRow> {
+    Ok(LegRow {
         txn: r.get(0),
         contract: r.get(1),
         currency: r.get(2),
@@ -394,8 +406,8 @@ fn leg_from_row(r: &postgres::Row) -> LegRow {
         amount: r.get(6),
         day: r.get(7),
         due: r.get(8),
-        seq: r.get(9),
-    }
+        seq: seq_at(r, 9, "ledger_legs", 0)?,
+    })
 }
 
 fn contribution_from_row(r: &postgres::Row) -> Result<ContributionRow> {
@@ -411,11 +423,14 @@ fn contribution_from_row(r: &postgres::Row) -> Result<ContributionRow> {
         reference: r.get(6),
         proposed_by: r.get(7),
         proposed_at: r.get(8),
-        proposed_seq: r.get(9),
+        proposed_seq: seq_at(r, 9, "contributions", 0)?,
         decided_by: r.get(10),
         decided_at: r.get(11),
-        decided_seq: r.get(12),
-        seq: r.get(13),
+        decided_seq: match r.get::<_, Option<i64>>(12) {
+            Some(_) => Some(seq_at(r, 12, "contributions", 0)?),
+            None => None,
+        },
+        seq: seq_at(r, 13, "contributions", 0)?,
     })
 }
 
@@ -504,16 +519,18 @@ fn statement_read_at(r: &postgres::Row, at: usize) -> Result<Option<StatementRea
     };
     let keys = keys
         .into_iter()
-        .map(|(key_id, alg, public_key, created_at, seq)| SigningKeyRow {
-            key_id,
-            alg,
-            public_key,
-            created_at,
-            seq,
+        .map(|(key_id, alg, public_key, created_at, seq)| {
+            Ok(SigningKeyRow {
+                seq: crate::stored_seq(seq, || format!("signing_keys:{key_id}"))?,
+                key_id,
+                alg,
+                public_key,
+                created_at,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Some(StatementRead {
-        row: statement_at(r, at),
+        row: statement_at(r, at)?,
         entry,
         keys,
     }))
@@ -856,7 +873,8 @@ impl Backend for PgStore {
         self.head()
     }
 
-    fn audit_entries(&mut self, after: i64, limit: usize) -> Result<Vec<Entry>> {
+    fn audit_entries(&mut self, after: Seq, limit: usize) -> Result<Vec<Entry>> {
+        let after = after.to_stored();
         self.query(
             &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
             &[&after, &(limit as i64)],
@@ -866,7 +884,8 @@ impl Backend for PgStore {
         .collect()
     }
 
-    fn audit_entry(&mut self, seq: i64) -> Result<Option<Entry>> {
+    fn audit_entry(&mut self, seq: Seq) -> Result<Option<Entry>> {
+        let seq = seq.to_stored();
         self.query_opt(
             &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"),
             &[&seq],
@@ -878,47 +897,55 @@ impl Backend for PgStore {
     fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()> {
         self.execute(
             "INSERT INTO signing_keys (key_id, alg, public_key, created_at, seq) VALUES ($1, $2, $3, $4, $5)",
-            &[&row.key_id, &row.alg, &row.public_key, &row.created_at, &row.seq],
+            &[
+                &row.key_id,
+                &row.alg,
+                &row.public_key,
+                &row.created_at,
+                &row.seq.to_stored(),
+            ],
         )?;
         Ok(())
     }
 
     fn signing_keys(&mut self) -> Result<Vec<SigningKeyRow>> {
-        Ok(self
-            .query(
-                "SELECT key_id, alg, public_key, created_at, seq FROM signing_keys ORDER BY seq, key_id",
-                &[],
-            )?
-            .iter()
-            .map(|r| SigningKeyRow {
+        self.query(
+            "SELECT key_id, alg, public_key, created_at, seq FROM signing_keys ORDER BY seq, key_id",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(SigningKeyRow {
                 key_id: r.get(0),
                 alg: r.get(1),
                 public_key: r.get(2),
                 created_at: r.get(3),
-                seq: r.get(4),
+                seq: seq_at(r, 4, "signing_keys", 0)?,
             })
-            .collect())
+        })
+        .collect()
     }
 
     fn add_party(&mut self, row: &PartyRow) -> Result<()> {
         self.execute(
             "INSERT INTO parties (id, name, created_at, seq) VALUES ($1, $2, $3, $4)",
-            &[&row.id, &row.name, &row.created_at, &row.seq],
+            &[&row.id, &row.name, &row.created_at, &row.seq.to_stored()],
         )?;
         Ok(())
     }
 
     fn parties(&mut self) -> Result<Vec<PartyRow>> {
-        Ok(self
-            .query("SELECT id, name, created_at, seq FROM parties ORDER BY id", &[])?
+        self.query("SELECT id, name, created_at, seq FROM parties ORDER BY id", &[])?
             .iter()
-            .map(|r| PartyRow {
-                id: r.get(0),
-                name: r.get(1),
-                created_at: r.get(2),
-                seq: r.get(3),
+            .map(|r| {
+                Ok(PartyRow {
+                    id: r.get(0),
+                    name: r.get(1),
+                    created_at: r.get(2),
+                    seq: seq_at(r, 3, "parties", 0)?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     fn add_token(&mut self, row: &TokenRow) -> Result<()> {
@@ -933,7 +960,7 @@ impl Backend for PgStore {
                 &row.sha256,
                 &row.created_at,
                 &row.revoked_at,
-                &row.seq,
+                &row.seq.to_stored(),
             ],
         )?;
         Ok(())
@@ -942,7 +969,7 @@ impl Backend for PgStore {
     fn update_token(&mut self, row: &TokenRow) -> Result<()> {
         let changed = self.execute(
             "UPDATE tokens SET revoked_at = $2, seq = $3 WHERE token_id = $1",
-            &[&row.token_id, &row.revoked_at, &row.seq],
+            &[&row.token_id, &row.revoked_at, &row.seq.to_stored()],
         )?;
         crate::one_text_row(changed as usize, "token", &row.token_id)
     }
@@ -979,21 +1006,21 @@ impl Backend for PgStore {
                 &row.sha256,
                 &row.toml,
                 &row.added_at,
-                &row.seq,
+                &row.seq.to_stored(),
             ],
         )?;
         Ok(())
     }
 
     fn contracts(&mut self) -> Result<Vec<ContractRow>> {
-        Ok(self
-            .query(
-                "SELECT id, version, licensor, host, file_name, sha256, toml, added_at, seq
+        self.query(
+            "SELECT id, version, licensor, host, file_name, sha256, toml, added_at, seq
                  FROM contracts ORDER BY id, version",
-                &[],
-            )?
-            .iter()
-            .map(|r| ContractRow {
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(ContractRow {
                 id: r.get(0),
                 version: r.get(1),
                 licensor: r.get(2),
@@ -1002,37 +1029,39 @@ impl Backend for PgStore {
                 sha256: r.get(5),
                 toml: r.get(6),
                 added_at: r.get(7),
-                seq: r.get(8),
+                seq: seq_at(r, 8, "contracts", 0)?,
             })
-            .collect())
+        })
+        .collect()
     }
 
     fn add_fx(&mut self, rows: &[FxRow]) -> Result<()> {
         for row in rows {
             self.execute(
                 "INSERT INTO fx_rates (date, from_currency, to_currency, rate, seq) VALUES ($1, $2, $3, $4, $5)",
-                &[&row.date, &row.from, &row.to, &row.rate, &row.seq],
+                &[&row.date, &row.from, &row.to, &row.rate, &row.seq.to_stored()],
             )?;
         }
         Ok(())
     }
 
     fn fx(&mut self) -> Result<Vec<FxRow>> {
-        Ok(self
-            .query(
-                "SELECT date, from_currency, to_currency, rate, seq FROM fx_rates
+        self.query(
+            "SELECT date, from_currency, to_currency, rate, seq FROM fx_rates
                  ORDER BY from_currency, to_currency, date",
-                &[],
-            )?
-            .iter()
-            .map(|r| FxRow {
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(FxRow {
                 date: r.get(0),
                 from: r.get(1),
                 to: r.get(2),
                 rate: r.get(3),
-                seq: r.get(4),
+                seq: seq_at(r, 4, "fx_rates", 0)?,
             })
-            .collect())
+        })
+        .collect()
     }
 
     fn add_registry(&mut self, row: &RegistryRow) -> Result<()> {
@@ -1045,7 +1074,7 @@ impl Backend for PgStore {
                 &row.file_name,
                 &row.added_at,
                 &crate::registry_rows_json(&row.rows),
-                &row.seq,
+                &row.seq.to_stored(),
             ],
         )?;
         Ok(())
@@ -1065,7 +1094,7 @@ impl Backend for PgStore {
                 file_name: r.get(2),
                 added_at: r.get(3),
                 rows: crate::registry_rows_parse(version, r.get(4))?,
-                seq: r.get(5),
+                seq: crate::stored_seq(r.get(5), || format!("registry_versions:{version}"))?,
             })
         })
         .collect()
@@ -1085,11 +1114,11 @@ impl Backend for PgStore {
                 &row.reference,
                 &row.proposed_by,
                 &row.proposed_at,
-                &row.proposed_seq,
+                &row.proposed_seq.to_stored(),
                 &row.decided_by,
                 &row.decided_at,
-                &row.decided_seq,
-                &row.seq,
+                &row.decided_seq.map(Seq::to_stored),
+                &row.seq.to_stored(),
             ],
         )?;
         Ok(inserted.get(0))
@@ -1104,8 +1133,8 @@ impl Backend for PgStore {
                 &row.status.as_str(),
                 &row.decided_by,
                 &row.decided_at,
-                &row.decided_seq,
-                &row.seq,
+                &row.decided_seq.map(Seq::to_stored),
+                &row.seq.to_stored(),
             ],
         )?;
         crate::one_row(changed as usize, "contribution", row.number)
@@ -1139,7 +1168,7 @@ impl Backend for PgStore {
                 &row.status.as_str(),
                 &row.recorded_by,
                 &row.recorded_at,
-                &row.recorded_seq,
+                &row.recorded_seq.to_stored(),
                 &row.confirmed_by,
                 &row.confirmed_at,
                 &row.withdrawn_by,
@@ -1147,7 +1176,7 @@ impl Backend for PgStore {
                 &row.reversed_by,
                 &row.reversed_at,
                 &row.reversal_reason,
-                &row.seq,
+                &row.seq.to_stored(),
             ],
         )?;
         Ok(())
@@ -1168,7 +1197,7 @@ impl Backend for PgStore {
                 &row.reversed_by,
                 &row.reversed_at,
                 &row.reversal_reason,
-                &row.seq,
+                &row.seq.to_stored(),
             ],
         )?;
         match changed {
@@ -1215,7 +1244,7 @@ impl Backend for PgStore {
                     &leg.amount,
                     &leg.day,
                     &leg.due,
-                    &leg.seq,
+                    &leg.seq.to_stored(),
                 ],
             )?;
         }
@@ -1223,28 +1252,26 @@ impl Backend for PgStore {
     }
 
     fn legs(&mut self) -> Result<Vec<LegRow>> {
-        Ok(self
-            .query(
-                &format!("SELECT {LEG_COLUMNS} FROM ledger_legs ORDER BY seq, txn, beneficiary, side"),
-                &[],
-            )?
-            .iter()
-            .map(leg_from_row)
-            .collect())
+        self.query(
+            &format!("SELECT {LEG_COLUMNS} FROM ledger_legs ORDER BY seq, txn, beneficiary, side"),
+            &[],
+        )?
+        .iter()
+        .map(leg_from_row)
+        .collect()
     }
 
     fn receivable_legs(&mut self) -> Result<Vec<LegRow>> {
-        Ok(self
-            .query(
-                &format!(
-                    "SELECT {LEG_COLUMNS} FROM ledger_legs WHERE side = 'receivable'
+        self.query(
+            &format!(
+                "SELECT {LEG_COLUMNS} FROM ledger_legs WHERE side = 'receivable'
                      ORDER BY host, beneficiary, contract, currency, seq, txn"
-                ),
-                &[],
-            )?
-            .iter()
-            .map(leg_from_row)
-            .collect())
+            ),
+            &[],
+        )?
+        .iter()
+        .map(leg_from_row)
+        .collect()
     }
 
     fn insert_events(&mut self, batch: &EventBatch) -> Result<Staged> {
@@ -1268,10 +1295,11 @@ impl Backend for PgStore {
         host: &str,
         start: i32,
         end: i32,
-        after: i64,
-        through: i64,
+        after: Seq,
+        through: Seq,
         visit: &mut Visit<'_>,
     ) -> Result<()> {
+        let (after, through) = (after.to_stored(), through.to_stored());
         // The window is applied here, from the few batches the days hold, rather than
         // by a join the planner may turn into a nested loop over a month of events.
         let seqs = self.batch_seqs(host, start, end)?;
@@ -1297,7 +1325,8 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    fn has_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<bool> {
+    fn has_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<bool> {
+        let (after, through) = (after.to_stored(), through.to_stored());
         Ok(self
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM segments s JOIN event_batches b ON b.batch = s.batch
@@ -1307,7 +1336,8 @@ impl Backend for PgStore {
             .get(0))
     }
 
-    fn scan_batch_except(&mut self, seq: i64, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()> {
+    fn scan_batch_except(&mut self, seq: Seq, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()> {
+        let seq = seq.to_stored();
         let batches: Vec<i64> = self
             .query("SELECT batch FROM event_batches WHERE seq = $1", &[&seq])?
             .iter()
@@ -1332,7 +1362,8 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    fn count_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<u64> {
+    fn count_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<u64> {
+        let (after, through) = (after.to_stored(), through.to_stored());
         // Batches say their days: most questions are answered without reading events.
         let batches: Vec<(i64, i32, i32, i64)> = self
             .query(
@@ -1357,7 +1388,8 @@ impl Backend for PgStore {
         Ok(count as u64)
     }
 
-    fn event_hosts(&mut self, start: i32, end: i32, through: i64) -> Result<Vec<(String, u64)>> {
+    fn event_hosts(&mut self, start: i32, end: i32, through: Seq) -> Result<Vec<(String, u64)>> {
+        let through = through.to_stored();
         let seqs: HashMap<i64, i64> = self
             .query("SELECT batch, seq FROM event_batches", &[])?
             .iter()
@@ -1396,7 +1428,10 @@ impl Backend for PgStore {
                 number: row.try_get(0)?,
                 host: row.try_get(2)?,
                 day: row.try_get(3)?,
-                seq: seqs.get(&batch).copied().unwrap_or(0),
+                seq: match seqs.get(&batch) {
+                    Some(&seq) => crate::stored_seq(seq, || format!("event_batches:{batch}"))?,
+                    None => Seq::ZERO,
+                },
                 count: i64::from(row.try_get::<_, i32>(4)?),
                 bytes: row.try_get(5)?,
             })?;
@@ -1405,21 +1440,22 @@ impl Backend for PgStore {
     }
 
     fn batch_rows(&mut self) -> Result<Vec<BatchRow>> {
-        Ok(self
-            .query(
-                "SELECT batch, seq, host, first_day, last_day, count FROM event_batches ORDER BY batch",
-                &[],
-            )?
-            .iter()
-            .map(|r| BatchRow {
+        self.query(
+            "SELECT batch, seq, host, first_day, last_day, count FROM event_batches ORDER BY batch",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(BatchRow {
                 batch: r.get(0),
-                seq: r.get(1),
+                seq: seq_at(r, 1, "event_batches", 0)?,
                 host: r.get(2),
                 first_day: r.get(3),
                 last_day: r.get(4),
                 count: r.get(5),
             })
-            .collect())
+        })
+        .collect()
     }
 
     fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>> {
@@ -1470,28 +1506,27 @@ impl Backend for PgStore {
                 &row.reason,
                 &row.actor,
                 &row.voided_at,
-                &row.seq,
+                &row.seq.to_stored(),
             ],
         )?;
         Ok(inserted.get(0))
     }
 
     fn voids(&mut self) -> Result<Vec<VoidRow>> {
-        Ok(self
-            .query(&format!("SELECT {VOID_COLUMNS} FROM voids ORDER BY number"), &[])?
+        self.query(&format!("SELECT {VOID_COLUMNS} FROM voids ORDER BY number"), &[])?
             .iter()
             .map(void_row)
-            .collect())
+            .collect()
     }
 
     fn void_of(&mut self, source: &str, id: &str) -> Result<Option<VoidRow>> {
-        Ok(self
-            .query(
-                &format!("SELECT {VOID_COLUMNS} FROM voids WHERE source = $1 AND id = $2"),
-                &[&source, &id],
-            )?
-            .first()
-            .map(void_row))
+        self.query(
+            &format!("SELECT {VOID_COLUMNS} FROM voids WHERE source = $1 AND id = $2"),
+            &[&source, &id],
+        )?
+        .first()
+        .map(void_row)
+        .transpose()
     }
 
     fn claim_idempotency(&mut self, row: &IdempotencyRow) -> Result<IdempotencyRow> {
@@ -1591,12 +1626,12 @@ impl Backend for PgStore {
     }
 
     fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>> {
-        Ok(self
-            .query_opt(
-                &format!("SELECT {STATEMENT_COLUMNS} FROM statements WHERE statement_id = $1"),
-                &[&statement_id],
-            )?
-            .map(|r| statement_from_row(&r)))
+        self.query_opt(
+            &format!("SELECT {STATEMENT_COLUMNS} FROM statements WHERE statement_id = $1"),
+            &[&statement_id],
+        )?
+        .map(|r| statement_from_row(&r))
+        .transpose()
     }
 
     fn statement_read(&mut self, statement_id: &str) -> Result<Option<StatementRead>> {
@@ -1619,14 +1654,13 @@ impl Backend for PgStore {
     }
 
     fn statements(&mut self) -> Result<Vec<StatementRow>> {
-        Ok(self
-            .query(
-                &format!("SELECT {STATEMENT_COLUMNS} FROM statements ORDER BY contract, start_day"),
-                &[],
-            )?
-            .iter()
-            .map(statement_from_row)
-            .collect())
+        self.query(
+            &format!("SELECT {STATEMENT_COLUMNS} FROM statements ORDER BY contract, start_day"),
+            &[],
+        )?
+        .iter()
+        .map(statement_from_row)
+        .collect()
     }
 
     fn insert_statement(&mut self, row: &StatementRow, trees: &[TreeRow], notices: &[NoticeRow]) -> Result<bool> {
@@ -1642,11 +1676,11 @@ impl Backend for PgStore {
                 &row.host,
                 &row.start_day,
                 &row.end_day,
-                &row.close_seq,
+                &row.close_seq.to_stored(),
                 &row.settled,
                 &row.json,
                 &row.closed_at,
-                &row.seq,
+                &row.seq.to_stored(),
             ],
         )?;
         if inserted == 0 {
@@ -1727,7 +1761,8 @@ impl Backend for PgStore {
             .collect())
     }
 
-    fn audit_entries_at(&mut self, seqs: &[i64]) -> Result<Vec<Entry>> {
+    fn audit_entries_at(&mut self, seqs: &[Seq]) -> Result<Vec<Entry>> {
+        let seqs: Vec<i64> = seqs.iter().map(|s| s.to_stored()).collect();
         self.query(
             &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ANY($1) ORDER BY seq"),
             &[&seqs],
@@ -1737,10 +1772,11 @@ impl Backend for PgStore {
         .collect()
     }
 
-    fn latest_entry_about(&mut self, object: &str) -> Result<Option<i64>> {
-        Ok(self
-            .query_one("SELECT max(seq) FROM audit_log WHERE object = $1", &[&object])?
-            .get(0))
+    fn latest_entry_about(&mut self, object: &str) -> Result<Option<Seq>> {
+        self.query_one("SELECT max(seq) FROM audit_log WHERE object = $1", &[&object])?
+            .get::<_, Option<i64>>(0)
+            .map(|seq| crate::stored_seq(seq, || format!("audit:{seq}")))
+            .transpose()
     }
 
     fn log_nodes(&mut self, indexes: &[u64]) -> Result<Vec<[u8; 32]>> {
@@ -1864,26 +1900,27 @@ impl Backend for PgStore {
         Ok(self
             .query_one(
                 "INSERT INTO witness_keys (party, vkey, added_at, seq) VALUES ($1, $2, $3, $4) RETURNING number",
-                &[&row.party, &row.vkey, &row.added_at, &row.seq],
+                &[&row.party, &row.vkey, &row.added_at, &row.seq.to_stored()],
             )?
             .get(0))
     }
 
     fn witness_keys(&mut self) -> Result<Vec<WitnessKeyRow>> {
-        Ok(self
-            .query(
-                "SELECT number, party, vkey, added_at, seq FROM witness_keys ORDER BY number",
-                &[],
-            )?
-            .iter()
-            .map(|r| WitnessKeyRow {
+        self.query(
+            "SELECT number, party, vkey, added_at, seq FROM witness_keys ORDER BY number",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(WitnessKeyRow {
                 number: r.get(0),
                 party: r.get(1),
                 vkey: r.get(2),
                 added_at: r.get(3),
-                seq: r.get(4),
+                seq: seq_at(r, 4, "witness_keys", 0)?,
             })
-            .collect())
+        })
+        .collect()
     }
 
     fn add_rollback(&mut self, row: &RollbackRow) -> Result<i64> {
@@ -1898,21 +1935,21 @@ impl Backend for PgStore {
                     &row.reason,
                     &row.actor,
                     &row.accepted_at,
-                    &row.seq,
+                    &row.seq.to_stored(),
                 ],
             )?
             .get(0))
     }
 
     fn rollbacks(&mut self) -> Result<Vec<RollbackRow>> {
-        Ok(self
-            .query(
-                "SELECT number, from_size, from_root, to_size, reason, actor, accepted_at, seq FROM rollbacks
+        self.query(
+            "SELECT number, from_size, from_root, to_size, reason, actor, accepted_at, seq FROM rollbacks
                  ORDER BY number",
-                &[],
-            )?
-            .iter()
-            .map(|r| RollbackRow {
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(RollbackRow {
                 number: r.get(0),
                 from_size: r.get(1),
                 from_root: r.get(2),
@@ -1920,9 +1957,10 @@ impl Backend for PgStore {
                 reason: r.get(4),
                 actor: r.get(5),
                 accepted_at: r.get(6),
-                seq: r.get(7),
+                seq: seq_at(r, 7, "rollbacks", 0)?,
             })
-            .collect())
+        })
+        .collect()
     }
 }
 
@@ -1937,7 +1975,7 @@ fn insert_audit(client: &mut impl postgres::GenericClient, prepared: &mut Prepar
         client.execute(
             &insert,
             &[
-                &(e.seq as i64),
+                &crate::seq_i64(e.seq)?,
                 &e.time,
                 &e.actor,
                 &e.action.as_str(),

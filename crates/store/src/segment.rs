@@ -198,6 +198,7 @@ pub fn decode(
             ),
         )
     };
+    let seq = crate::stored_seq(row.seq, || format!("segment:{}", row.number))?;
     let segment: Segment<'_> = postcard::from_bytes(row.bytes).map_err(|e| corrupt(&e.to_string()))?;
     let name = |index: u32| {
         segment
@@ -208,7 +209,7 @@ pub fn decode(
     };
     for e in &segment.events {
         visit(&EventView {
-            seq: row.seq,
+            seq,
             source: name(e.source)?,
             id: e.id,
             leaf: &e.leaf,
@@ -276,7 +277,7 @@ mod tests {
         };
         let mut seen = Vec::new();
         decode(&segment, &mut |e| {
-            seen.push((e.seq, e.source.to_string(), e.id.to_string(), e.leaf.to_vec()));
+            seen.push((e.seq.get(), e.source.to_string(), e.id.to_string(), e.leaf.to_vec()));
             assert_eq!(
                 (e.host, e.day, e.model, e.currency, e.utc_seconds),
                 ("acme-cloud", 20_700, "llama-3.1-8b-instruct", "USD", 1_790_000_000)

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use revshare_core::audit::{Entry, Head};
+use revshare_core::audit::{Entry, Head, Seq};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::backend::{
@@ -36,6 +36,13 @@ impl From<rusqlite::Error> for StoreError {
                 format!("column {name}"),
                 format!("holds a {found}, not what the schema says"),
             ),
+            // A value that reads but is not valid (a negative seq), named by its row.
+            rusqlite::Error::FromSqlConversionFailure(_, _, cause) if cause.is::<StoreError>() => {
+                match cause.downcast::<StoreError>() {
+                    Ok(error) => *error,
+                    Err(cause) => StoreError::corrupt("a stored column", cause.to_string()),
+                }
+            }
             rusqlite::Error::FromSqlConversionFailure(_, found, cause) => StoreError::corrupt(
                 "a stored column",
                 format!("holds a {found} that does not convert: {cause}"),
@@ -46,6 +53,20 @@ impl From<rusqlite::Error> for StoreError {
             other => StoreError::Database(other.to_string()),
         }
     }
+}
+
+/// The seq in column `index` of a row of `table`; a negative one is corrupt, named as
+/// `table:<column key>` (inside a row mapper, whose error type is rusqlite's).
+fn seq_at(r: &rusqlite::Row<'_>, index: usize, table: &str, key: usize) -> rusqlite::Result<Seq> {
+    let stored: i64 = r.get(index)?;
+    let object = || match r.get::<_, rusqlite::types::Value>(key) {
+        Ok(rusqlite::types::Value::Integer(n)) => format!("{table}:{n}"),
+        Ok(rusqlite::types::Value::Text(text)) => format!("{table}:{text}"),
+        _ => table.to_string(),
+    };
+    crate::stored_seq(stored, object).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Integer, Box::new(error))
+    })
 }
 
 /// Creates an empty file readable by its owner only, so that SQLite (which gives the
@@ -119,12 +140,12 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
 
 impl SqliteStore {
     /// The columns of an audit entry, not yet decoded.
-    fn audit_entry_columns(&mut self, seq: i64) -> Result<Option<(i64, [String; 8])>> {
+    fn audit_entry_columns(&mut self, seq: Seq) -> Result<Option<(i64, [String; 8])>> {
         Ok(self
             .connection
             .query_row(
                 &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ?1"),
-                [seq],
+                [seq.to_stored()],
                 entry_from_row,
             )
             .optional()?)
@@ -218,7 +239,7 @@ fn append(connection: &Connection, entries: &[Entry]) -> Result<()> {
     )?;
     for e in entries {
         insert.execute(params![
-            e.seq as i64,
+            crate::seq_i64(e.seq)?,
             e.time,
             e.actor,
             e.action.as_str(),
@@ -261,7 +282,7 @@ fn void_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VoidRow> {
         reason: r.get(6)?,
         actor: r.get(7)?,
         voided_at: r.get(8)?,
-        seq: r.get(9)?,
+        seq: seq_at(r, 9, "voids", 0)?,
     })
 }
 
@@ -291,11 +312,11 @@ fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow>
         host: row.get(3)?,
         start_day: row.get(4)?,
         end_day: row.get(5)?,
-        close_seq: row.get(6)?,
+        close_seq: seq_at(row, 6, "statements", 0)?,
         settled: row.get(7)?,
         json: row.get(8)?,
         closed_at: row.get(9)?,
-        seq: row.get(10)?,
+        seq: seq_at(row, 10, "statements", 0)?,
     })
 }
 
@@ -325,7 +346,7 @@ fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PaymentRow
         status,
         recorded_by: r.get(9)?,
         recorded_at: r.get(10)?,
-        recorded_seq: r.get(11)?,
+        recorded_seq: seq_at(r, 11, "payments", 0)?,
         confirmed_by: r.get(12)?,
         confirmed_at: r.get(13)?,
         withdrawn_by: r.get(14)?,
@@ -333,7 +354,7 @@ fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PaymentRow
         reversed_by: r.get(16)?,
         reversed_at: r.get(17)?,
         reversal_reason: r.get(18)?,
-        seq: r.get(19)?,
+        seq: seq_at(r, 19, "payments", 0)?,
     }))
 }
 
@@ -350,7 +371,7 @@ fn leg_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LegRow> {
         amount: r.get(6)?,
         day: r.get(7)?,
         due: r.get(8)?,
-        seq: r.get(9)?,
+        seq: seq_at(r, 9, "ledger_legs", 0)?,
     })
 }
 
@@ -372,11 +393,14 @@ fn contribution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Contr
         reference: r.get(6)?,
         proposed_by: r.get(7)?,
         proposed_at: r.get(8)?,
-        proposed_seq: r.get(9)?,
+        proposed_seq: seq_at(r, 9, "contributions", 0)?,
         decided_by: r.get(10)?,
         decided_at: r.get(11)?,
-        decided_seq: r.get(12)?,
-        seq: r.get(13)?,
+        decided_seq: match r.get::<_, Option<i64>>(12)? {
+            Some(_) => Some(seq_at(r, 12, "contributions", 0)?),
+            None => None,
+        },
+        seq: seq_at(r, 13, "contributions", 0)?,
     }))
 }
 
@@ -462,7 +486,8 @@ impl Backend for SqliteStore {
         head_of(&self.connection)
     }
 
-    fn audit_entries(&mut self, after: i64, limit: usize) -> Result<Vec<Entry>> {
+    fn audit_entries(&mut self, after: Seq, limit: usize) -> Result<Vec<Entry>> {
+        let after = after.to_stored();
         let mut statement = self.connection.prepare_cached(&format!(
             "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
         ))?;
@@ -470,7 +495,7 @@ impl Backend for SqliteStore {
         rows.map(|r| crate::entry_from_columns(r?)).collect()
     }
 
-    fn audit_entry(&mut self, seq: i64) -> Result<Option<Entry>> {
+    fn audit_entry(&mut self, seq: Seq) -> Result<Option<Entry>> {
         self.audit_entry_columns(seq)?
             .map(crate::entry_from_columns)
             .transpose()
@@ -479,7 +504,7 @@ impl Backend for SqliteStore {
     fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()> {
         self.connection.execute(
             "INSERT INTO signing_keys (key_id, alg, public_key, created_at, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![row.key_id, row.alg, row.public_key, row.created_at, row.seq],
+            params![row.key_id, row.alg, row.public_key, row.created_at, row.seq.to_stored()],
         )?;
         Ok(())
     }
@@ -494,7 +519,7 @@ impl Backend for SqliteStore {
                 alg: r.get(1)?,
                 public_key: r.get(2)?,
                 created_at: r.get(3)?,
-                seq: r.get(4)?,
+                seq: seq_at(r, 4, "signing_keys", 0)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -503,7 +528,7 @@ impl Backend for SqliteStore {
     fn add_party(&mut self, row: &PartyRow) -> Result<()> {
         self.connection.execute(
             "INSERT INTO parties (id, name, created_at, seq) VALUES (?1, ?2, ?3, ?4)",
-            params![row.id, row.name, row.created_at, row.seq],
+            params![row.id, row.name, row.created_at, row.seq.to_stored()],
         )?;
         Ok(())
     }
@@ -517,7 +542,7 @@ impl Backend for SqliteStore {
                 id: r.get(0)?,
                 name: r.get(1)?,
                 created_at: r.get(2)?,
-                seq: r.get(3)?,
+                seq: seq_at(r, 3, "parties", 0)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -535,7 +560,7 @@ impl Backend for SqliteStore {
                 row.sha256,
                 row.created_at,
                 row.revoked_at,
-                row.seq
+                row.seq.to_stored()
             ],
         )?;
         Ok(())
@@ -544,7 +569,7 @@ impl Backend for SqliteStore {
     fn update_token(&mut self, row: &TokenRow) -> Result<()> {
         let changed = self.connection.execute(
             "UPDATE tokens SET revoked_at = ?2, seq = ?3 WHERE token_id = ?1",
-            params![row.token_id, row.revoked_at, row.seq],
+            params![row.token_id, row.revoked_at, row.seq.to_stored()],
         )?;
         crate::one_text_row(changed, "token", &row.token_id)
     }
@@ -582,7 +607,7 @@ impl Backend for SqliteStore {
                 row.sha256,
                 row.toml,
                 row.added_at,
-                row.seq
+                row.seq.to_stored()
             ],
         )?;
         Ok(())
@@ -603,7 +628,7 @@ impl Backend for SqliteStore {
                 sha256: r.get(5)?,
                 toml: r.get(6)?,
                 added_at: r.get(7)?,
-                seq: r.get(8)?,
+                seq: seq_at(r, 8, "contracts", 0)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -614,7 +639,7 @@ impl Backend for SqliteStore {
             "INSERT INTO fx_rates (date, from_currency, to_currency, rate, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for row in rows {
-            insert.execute(params![row.date, row.from, row.to, row.rate, row.seq])?;
+            insert.execute(params![row.date, row.from, row.to, row.rate, row.seq.to_stored()])?;
         }
         Ok(())
     }
@@ -630,7 +655,7 @@ impl Backend for SqliteStore {
                 from: r.get(1)?,
                 to: r.get(2)?,
                 rate: r.get(3)?,
-                seq: r.get(4)?,
+                seq: seq_at(r, 4, "fx_rates", 0)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -646,7 +671,7 @@ impl Backend for SqliteStore {
                 row.file_name,
                 row.added_at,
                 crate::registry_rows_json(&row.rows),
-                row.seq
+                row.seq.to_stored()
             ],
         )?;
         Ok(())
@@ -674,7 +699,7 @@ impl Backend for SqliteStore {
                 file_name,
                 added_at,
                 rows: crate::registry_rows_parse(version, &rows)?,
-                seq,
+                seq: crate::stored_seq(seq, || format!("registry_versions:{version}"))?,
             })
         })
         .collect()
@@ -694,11 +719,11 @@ impl Backend for SqliteStore {
                 row.reference,
                 row.proposed_by,
                 row.proposed_at,
-                row.proposed_seq,
+                row.proposed_seq.to_stored(),
                 row.decided_by,
                 row.decided_at,
-                row.decided_seq,
-                row.seq
+                row.decided_seq.map(Seq::to_stored),
+                row.seq.to_stored()
             ],
         )?;
         Ok(self.connection.last_insert_rowid())
@@ -713,8 +738,8 @@ impl Backend for SqliteStore {
                 row.status.as_str(),
                 row.decided_by,
                 row.decided_at,
-                row.decided_seq,
-                row.seq
+                row.decided_seq.map(Seq::to_stored),
+                row.seq.to_stored()
             ],
         )?;
         crate::one_row(changed, "contribution", row.number)
@@ -746,7 +771,7 @@ impl Backend for SqliteStore {
                 row.status.as_str(),
                 row.recorded_by,
                 row.recorded_at,
-                row.recorded_seq,
+                row.recorded_seq.to_stored(),
                 row.confirmed_by,
                 row.confirmed_at,
                 row.withdrawn_by,
@@ -754,7 +779,7 @@ impl Backend for SqliteStore {
                 row.reversed_by,
                 row.reversed_at,
                 row.reversal_reason,
-                row.seq
+                row.seq.to_stored()
             ],
         )?;
         Ok(())
@@ -775,7 +800,7 @@ impl Backend for SqliteStore {
                 row.reversed_by,
                 row.reversed_at,
                 row.reversal_reason,
-                row.seq
+                row.seq.to_stored()
             ],
         )?;
         match changed {
@@ -822,7 +847,7 @@ impl Backend for SqliteStore {
                 leg.amount,
                 leg.day,
                 leg.due,
-                leg.seq
+                leg.seq.to_stored()
             ])?;
         }
         Ok(())
@@ -868,10 +893,11 @@ impl Backend for SqliteStore {
         host: &str,
         start: i32,
         end: i32,
-        after: i64,
-        through: i64,
+        after: Seq,
+        through: Seq,
         visit: &mut Visit<'_>,
     ) -> Result<()> {
+        let (after, through) = (after.to_stored(), through.to_stored());
         let mut statement = self.connection.prepare_cached(
             "SELECT number, day, seq, events FROM segments
              WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5",
@@ -890,7 +916,8 @@ impl Backend for SqliteStore {
         Ok(())
     }
 
-    fn has_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<bool> {
+    fn has_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<bool> {
+        let (after, through) = (after.to_stored(), through.to_stored());
         Ok(self.connection.query_row(
             "SELECT EXISTS (SELECT 1 FROM segments
                  WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5)",
@@ -899,7 +926,8 @@ impl Backend for SqliteStore {
         )?)
     }
 
-    fn scan_batch_except(&mut self, seq: i64, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()> {
+    fn scan_batch_except(&mut self, seq: Seq, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()> {
+        let seq = seq.to_stored();
         let mut statement = self.connection.prepare_cached(
             "SELECT number, host, day, events FROM segments
              WHERE seq = ?1 AND NOT (host = ?2 AND day >= ?3 AND day < ?4)",
@@ -919,7 +947,8 @@ impl Backend for SqliteStore {
         Ok(())
     }
 
-    fn count_events(&mut self, host: &str, start: i32, end: i32, after: i64, through: i64) -> Result<u64> {
+    fn count_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<u64> {
+        let (after, through) = (after.to_stored(), through.to_stored());
         let count: i64 = self.connection.query_row(
             "SELECT coalesce(sum(count), 0) FROM segments
              WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5",
@@ -929,7 +958,8 @@ impl Backend for SqliteStore {
         Ok(count as u64)
     }
 
-    fn event_hosts(&mut self, start: i32, end: i32, through: i64) -> Result<Vec<(String, u64)>> {
+    fn event_hosts(&mut self, start: i32, end: i32, through: Seq) -> Result<Vec<(String, u64)>> {
+        let through = through.to_stored();
         let mut statement = self.connection.prepare_cached(
             "SELECT host, sum(count) FROM segments WHERE day >= ?1 AND day < ?2 AND seq <= ?3 GROUP BY host ORDER BY host",
         )?;
@@ -950,7 +980,7 @@ impl Backend for SqliteStore {
                 number: row.get(0)?,
                 host: &host,
                 day: row.get(2)?,
-                seq: row.get(3)?,
+                seq: seq_at(row, 3, "segments", 0)?,
                 count: row.get(4)?,
                 bytes: blob(row, 5)?,
             })?;
@@ -1010,7 +1040,7 @@ impl Backend for SqliteStore {
                 row.reason,
                 row.actor,
                 row.voided_at,
-                row.seq
+                row.seq.to_stored()
             ],
         )?;
         Ok(self.connection.last_insert_rowid())
@@ -1183,11 +1213,11 @@ impl Backend for SqliteStore {
                 row.host,
                 row.start_day,
                 row.end_day,
-                row.close_seq,
+                row.close_seq.to_stored(),
                 row.settled,
                 row.json,
                 row.closed_at,
-                row.seq
+                row.seq.to_stored()
             ],
         )?;
         if inserted == 0 {
@@ -1275,7 +1305,8 @@ impl Backend for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn audit_entries_at(&mut self, seqs: &[i64]) -> Result<Vec<Entry>> {
+    fn audit_entries_at(&mut self, seqs: &[Seq]) -> Result<Vec<Entry>> {
+        let seqs: Vec<i64> = seqs.iter().map(|s| s.to_stored()).collect();
         let mut statement = self
             .connection
             .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ?1"))?;
@@ -1291,12 +1322,15 @@ impl Backend for SqliteStore {
         Ok(entries)
     }
 
-    fn latest_entry_about(&mut self, object: &str) -> Result<Option<i64>> {
-        Ok(self
-            .connection
-            .query_row("SELECT max(seq) FROM audit_log WHERE object = ?1", [object], |r| {
-                r.get(0)
-            })?)
+    fn latest_entry_about(&mut self, object: &str) -> Result<Option<Seq>> {
+        Ok(self.connection.query_row(
+            "SELECT max(seq) FROM audit_log WHERE object = ?1",
+            [object],
+            |r| match r.get::<_, Option<i64>>(0)? {
+                Some(_) => seq_at(r, 0, "audit_log", 0).map(Some),
+                None => Ok(None),
+            },
+        )?)
     }
 
     fn log_nodes(&mut self, indexes: &[u64]) -> Result<Vec<[u8; 32]>> {
@@ -1429,7 +1463,7 @@ impl Backend for SqliteStore {
     fn add_witness_key(&mut self, row: &WitnessKeyRow) -> Result<i64> {
         self.connection.execute(
             "INSERT INTO witness_keys (party, vkey, added_at, seq) VALUES (?1, ?2, ?3, ?4)",
-            params![row.party, row.vkey, row.added_at, row.seq],
+            params![row.party, row.vkey, row.added_at, row.seq.to_stored()],
         )?;
         Ok(self.connection.last_insert_rowid())
     }
@@ -1444,7 +1478,7 @@ impl Backend for SqliteStore {
                 party: r.get(1)?,
                 vkey: r.get(2)?,
                 added_at: r.get(3)?,
-                seq: r.get(4)?,
+                seq: seq_at(r, 4, "witness_keys", 0)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -1461,7 +1495,7 @@ impl Backend for SqliteStore {
                 row.reason,
                 row.actor,
                 row.accepted_at,
-                row.seq
+                row.seq.to_stored()
             ],
         )?;
         Ok(self.connection.last_insert_rowid())
@@ -1480,7 +1514,7 @@ impl Backend for SqliteStore {
                 reason: r.get(4)?,
                 actor: r.get(5)?,
                 accepted_at: r.get(6)?,
-                seq: r.get(7)?,
+                seq: seq_at(r, 7, "rollbacks", 0)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

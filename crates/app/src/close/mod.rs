@@ -11,7 +11,7 @@ mod build;
 mod summary;
 mod term;
 
-use revshare_core::audit::Action;
+use revshare_core::audit::{Action, Seq};
 use revshare_core::period::{day_start_rfc3339, rfc3339, Period};
 use revshare_core::statement::{PayoutNotice, Statement, StatementId};
 use revshare_core::verify::{sign, sign_notice, statement_sha256};
@@ -117,7 +117,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
     // Nothing edited behind the service's back is signed: the log is proved, and
     // every row and batch the close uses is checked against it.
     let mut check = LogCheck::new(tx.backend, keys, head)?;
-    let snapshot = Snapshot::load(tx.backend, head.seq as i64)?;
+    let snapshot = Snapshot::load(tx.backend, head.seq)?;
     check.snapshot(tx.backend, &snapshot)?;
     let anchor = head.anchor(&check.root());
     let mut trust = Trust::Checked(Box::new(check));
@@ -217,7 +217,7 @@ fn describe_history(
             let start = versions.versions[0].effective_from.0;
             if start < period.start().0 {
                 summary.outside_settlement =
-                    backend.count_events(versions.host(), start, period.start().0, 0, snapshot.seq)?;
+                    backend.count_events(versions.host(), start, period.start().0, Seq::ZERO, snapshot.seq)?;
             }
         }
     }
@@ -266,7 +266,7 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
         settled: serde_json::to_string(&settled).expect("settlements serialize"),
         json: json.clone(),
         closed_at: closing.closed_at.clone(),
-        seq: 0,
+        seq: Seq::ZERO,
     };
     let tree_rows: Vec<TreeRow> = trees
         .iter()
@@ -280,7 +280,7 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
         .collect();
     let notices = payout_notices(&statement, &closing, keys);
     let entry = tx.record(Action::StatementClosed, object::statement(&statement_id), payload(&row))?;
-    row.seq = entry.seq as i64;
+    row.seq = entry.seq;
     if !tx.backend.insert_statement(&row, &tree_rows, &notices)? {
         return Err(AppError::Conflict(format!(
             "statement {statement_id} was closed meanwhile"

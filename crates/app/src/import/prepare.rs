@@ -119,7 +119,7 @@ impl RowsJcs {
                 let mut ends = Vec::with_capacity(order.len());
                 let mut leaves = Vec::with_capacity(order.len() * 32);
                 for index in &order {
-                    write_event_row(&rows[*index].view(0), &mut jcs);
+                    write_event_row(&rows[*index].view(revshare_core::audit::Seq::ZERO), &mut jcs);
                     ends.push(jcs.len());
                     leaves.extend_from_slice(&rows[*index].leaf);
                 }

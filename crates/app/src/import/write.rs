@@ -199,7 +199,14 @@ fn stored_differences(backend: &mut dyn Backend, row: &EventRow) -> Result<Vec<&
         differs.extend(fields.iter().filter(|(_, d)| *d).map(|(f, _)| *f));
         Ok(())
     };
-    backend.scan_events(&key.host, key.day, key.day + 1, 0, i64::MAX, &mut visit)?;
+    backend.scan_events(
+        &key.host,
+        key.day,
+        key.day + 1,
+        revshare_core::audit::Seq::ZERO,
+        revshare_core::audit::Seq::MAX,
+        &mut visit,
+    )?;
     Ok(if found { differs } else { Vec::new() })
 }
 
@@ -223,7 +230,7 @@ impl Selection {
     pub(crate) fn load(backend: &mut dyn Backend) -> Result<Selection> {
         let head = backend.audit_head()?;
         Ok(Selection {
-            snapshot: Snapshot::load(backend, head.seq as i64)?,
+            snapshot: Snapshot::load(backend, head.seq)?,
         })
     }
 

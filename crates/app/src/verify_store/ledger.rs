@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use revshare_core::audit::{Action, Entry};
+use revshare_core::audit::{Action, Entry, Seq};
 use revshare_core::contract::ContractSet;
 use revshare_core::statement::Statement;
 use revshare_store::backend::{LegRow, StatementRow};
@@ -122,9 +122,9 @@ fn expected_legs(
         return Ok(BTreeMap::new());
     };
     // The seq of the latest entry of each step about each payment.
-    let mut steps: BTreeMap<(&str, Action), i64> = BTreeMap::new();
+    let mut steps: BTreeMap<(&str, Action), Seq> = BTreeMap::new();
     for entry in entries {
-        steps.insert((entry.object.as_str(), entry.action), entry.seq as i64);
+        steps.insert((entry.object.as_str(), entry.action), entry.seq);
     }
     for payment in payments.iter().filter(|p| ledger::posted(p.status)) {
         let name = object::payment(&payment.payment_id);

@@ -24,7 +24,7 @@ mod tree;
 
 use std::collections::BTreeMap;
 
-use revshare_core::audit::{check_entries, Entry, Head};
+use revshare_core::audit::{check_entries, Entry, Head, Seq};
 use revshare_core::log_tree::Hash;
 use revshare_core::period::Period;
 use revshare_core::statement::{AdjustmentKind, AuditHead};
@@ -94,12 +94,18 @@ impl Report {
     }
 }
 
+/// The `--since-seq` bound as given (a signed number): a negative one skips no
+/// statement, as every close is after it.
+pub fn since_seq(given: Option<i64>) -> Option<Seq> {
+    given.and_then(|seq| Seq::try_from(seq).ok())
+}
+
 /// Runs the checks for `actor` (the operator, or an auditor, who is told of the
 /// failures about its own contracts, of the chain and of the log). `since_seq`
 /// skips re-rating (check 3) of statements closed at or before that entry; every
 /// other check always runs in full. Without the key file, the log is not checked
 /// against the checkpoint kept beside it ([`verify_with_keys`] does that).
-pub fn verify(backend: &mut dyn Backend, actor: &crate::Actor, since_seq: Option<i64>) -> Result<Report> {
+pub fn verify(backend: &mut dyn Backend, actor: &crate::Actor, since_seq: Option<Seq>) -> Result<Report> {
     crate::access::require(actor, crate::access::Permission::VerifyStore)?;
     let report = verify_all(backend, Checks::Tree(None), since_seq)?;
     for_actor(backend, actor, report, since_seq)
@@ -111,7 +117,7 @@ pub fn verify_with_keys(
     backend: &mut dyn Backend,
     actor: &crate::Actor,
     keys: &Keys,
-    since_seq: Option<i64>,
+    since_seq: Option<Seq>,
 ) -> Result<Report> {
     crate::access::require(actor, crate::access::Permission::VerifyStore)?;
     let report = verify_all(backend, Checks::Tree(Some(keys)), since_seq)?;
@@ -139,7 +145,7 @@ fn for_actor(
     backend: &mut dyn Backend,
     actor: &crate::Actor,
     mut report: Report,
-    since_seq: Option<i64>,
+    since_seq: Option<Seq>,
 ) -> Result<Report> {
     if crate::access::sees_everything(actor) {
         return Ok(report);
@@ -167,14 +173,14 @@ fn for_actor(
         .count() as u64;
     report.events = 0;
     for host in own.hosts() {
-        report.events += backend.count_events(host, i32::MIN, i32::MAX, 0, i64::MAX)?;
+        report.events += backend.count_events(host, i32::MIN, i32::MAX, Seq::ZERO, Seq::MAX)?;
     }
     Ok(report)
 }
 
-fn verify_all(backend: &mut dyn Backend, checks: Checks<'_>, since_seq: Option<i64>) -> Result<Report> {
+fn verify_all(backend: &mut dyn Backend, checks: Checks<'_>, since_seq: Option<Seq>) -> Result<Report> {
     let mut report = Report::default();
-    let entries = match report.tolerate(1, crate::audit::all_entries(backend, 0))? {
+    let entries = match report.tolerate(1, crate::audit::all_entries(backend, revshare_core::audit::Seq::ZERO))? {
         Some(entries) => entries,
         None => return Ok(report),
     };
@@ -205,14 +211,14 @@ fn check_chain(entries: &[Entry], statements: &[StatementRow], report: &mut Repo
             | revshare_core::audit::ChainError::Hash { seq }
             | revshare_core::audit::ChainError::Sequence { seq, .. }
             | revshare_core::audit::ChainError::Encoding { seq, .. } => *seq,
-            _ => 0,
+            _ => Seq::ZERO,
         };
         report.fail(1, format!("audit:{seq}"), error.to_string());
     }
     if entries.first().is_some_and(|e| e.seq != 1) {
         report.fail(1, "audit:1", "the log's first entries are missing");
     }
-    let by_seq: BTreeMap<u64, &Entry> = entries.iter().map(|e| (e.seq, e)).collect();
+    let by_seq: BTreeMap<Seq, &Entry> = entries.iter().map(|e| (e.seq, e)).collect();
     for row in statements {
         let Some(head) = signed_anchor(row) else {
             report.fail(
@@ -223,7 +229,7 @@ fn check_chain(entries: &[Entry], statements: &[StatementRow], report: &mut Repo
             continue;
         };
         let holds = head.seq == 0 && head.hash == Head::EMPTY.chain_anchor().hash
-            || by_seq.get(&head.seq).is_some_and(|e| e.hash == head.hash);
+            || by_seq.get(&Seq::new(head.seq)).is_some_and(|e| e.hash == head.hash);
         if !holds {
             report.fail(
                 1,
@@ -383,10 +389,10 @@ fn check_rerating(
     entries: &[Entry],
     statements: &[StatementRow],
     tree: &[Hash],
-    since_seq: Option<i64>,
+    since_seq: Option<Seq>,
     report: &mut Report,
 ) -> Result<()> {
-    let mut snapshots: BTreeMap<i64, Vec<&StatementRow>> = BTreeMap::new();
+    let mut snapshots: BTreeMap<Seq, Vec<&StatementRow>> = BTreeMap::new();
     for row in statements
         .iter()
         .filter(|r| since_seq.is_none_or(|since| r.close_seq > since))
@@ -395,8 +401,8 @@ fn check_rerating(
     }
     for (seq, rows) in snapshots {
         let head = match seq {
-            0 => Some(Head::EMPTY),
-            _ => entries.iter().find(|e| e.seq as i64 == seq).and_then(|e| e.head().ok()),
+            Seq::ZERO => Some(Head::EMPTY),
+            _ => entries.iter().find(|e| e.seq == seq).and_then(|e| e.head().ok()),
         };
         let snapshot = match (head, Snapshot::load(backend, seq)) {
             (Some(head), Ok(snapshot)) => Some((head, snapshot)),
@@ -440,7 +446,7 @@ fn fail_all(report: &mut Report, rows: &[&StatementRow], message: String) {
 fn anchor_of(row: &StatementRow, head: Head, mut tree: &[Hash]) -> AuditHead {
     let names_root = signed_anchor(row).is_some_and(|a| a.root.is_some());
     let root = names_root
-        .then(|| revshare_core::log_tree::root(head.seq, &mut tree).ok())
+        .then(|| revshare_core::log_tree::root(head.size(), &mut tree).ok())
         .flatten();
     match root {
         Some(root) => head.anchor(&root),
@@ -455,7 +461,7 @@ pub fn rerated_json(backend: &mut dyn Backend, statement_id: &str) -> Result<Str
         .statement(statement_id)?
         .ok_or_else(|| AppError::NotFound(format!("no statement `{statement_id}` is closed")))?;
     let head = match row.close_seq {
-        0 => Head::EMPTY,
+        Seq::ZERO => Head::EMPTY,
         seq => backend
             .audit_entry(seq)?
             .ok_or_else(|| AppError::Integrity(format!("entry {seq} is gone")))?
@@ -463,7 +469,7 @@ pub fn rerated_json(backend: &mut dyn Backend, statement_id: &str) -> Result<Str
             .map_err(|e| AppError::Integrity(e.to_string()))?,
     };
     let anchor = match signed_anchor(&row).and_then(|a| a.root) {
-        Some(_) => head.anchor(&crate::log::root_at(backend, head.seq)?),
+        Some(_) => head.anchor(&crate::log::root_at(backend, head.size())?),
         None => head.chain_anchor(),
     };
     let snapshot = Snapshot::load(backend, row.close_seq)?;

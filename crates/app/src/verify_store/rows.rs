@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use revshare_core::audit::Entry;
+use revshare_core::audit::{Entry, Seq};
 use revshare_store::backend::{BatchRow, EventView, StoredSegment};
 use sha2::{Digest, Sha256};
 
@@ -38,9 +38,9 @@ pub(super) fn check(backend: &mut dyn Backend, entries: &[Entry], report: &mut R
 
 /// The entries by seq, and which of them a stored row answers to.
 struct Covered<'e> {
-    by_seq: HashMap<i64, &'e Entry>,
-    latest: HashMap<&'e str, u64>,
-    seen: HashSet<u64>,
+    by_seq: HashMap<Seq, &'e Entry>,
+    latest: HashMap<&'e str, Seq>,
+    seen: HashSet<Seq>,
 }
 
 impl<'e> Covered<'e> {
@@ -50,7 +50,7 @@ impl<'e> Covered<'e> {
             latest.insert(entry.object.as_str(), entry.seq);
         }
         Covered {
-            by_seq: entries.iter().map(|e| (e.seq as i64, e)).collect(),
+            by_seq: entries.iter().map(|e| (e.seq, e)).collect(),
             latest,
             seen: HashSet::new(),
         }
@@ -58,17 +58,17 @@ impl<'e> Covered<'e> {
 
     /// Checks a row: the entry at its seq names it, is the latest about it, and
     /// holds the hash of its columns.
-    fn row(&mut self, report: &mut Report, object: String, seq: i64, payload_sha256: [u8; 32]) {
+    fn row(&mut self, report: &mut Report, object: String, seq: Seq, payload_sha256: [u8; 32]) {
         self.check(report, object, seq, payload_sha256, true);
     }
 
     /// Checks a group of rows stored by one entry (FX rates, a batch of events, a
     /// rollback): entries about the same object name each stand for their own group.
-    fn group(&mut self, report: &mut Report, object: String, seq: i64, payload_sha256: [u8; 32]) {
+    fn group(&mut self, report: &mut Report, object: String, seq: Seq, payload_sha256: [u8; 32]) {
         self.check(report, object, seq, payload_sha256, false);
     }
 
-    fn check(&mut self, report: &mut Report, object: String, seq: i64, payload_sha256: [u8; 32], latest: bool) {
+    fn check(&mut self, report: &mut Report, object: String, seq: Seq, payload_sha256: [u8; 32], latest: bool) {
         let Some(entry) = self.by_seq.get(&seq) else {
             report.fail(
                 5,
@@ -102,7 +102,7 @@ impl<'e> Covered<'e> {
     /// Marks the entries about an object as answered to by its row (the older ones
     /// of a row that changed).
     fn older(&mut self, object: &str) {
-        let seqs: Vec<u64> = self
+        let seqs: Vec<Seq> = self
             .by_seq
             .values()
             .filter(|e| e.object == object)
@@ -132,7 +132,7 @@ fn check_table_rows(backend: &mut dyn Backend, covered: &mut Covered<'_>, report
     for row in backend.contracts()? {
         covered.row(report, object::contract(&row.id, row.version), row.seq, payload(&row));
     }
-    let mut fx: BTreeMap<i64, Vec<revshare_store::backend::FxRow>> = BTreeMap::new();
+    let mut fx: BTreeMap<Seq, Vec<revshare_store::backend::FxRow>> = BTreeMap::new();
     for row in backend.fx()? {
         fx.entry(row.seq).or_default().push(row);
     }
@@ -184,7 +184,7 @@ fn check_table_rows(backend: &mut dyn Backend, covered: &mut Covered<'_>, report
 /// The events of one batch (one seq), owned for sorting.
 #[derive(Default)]
 struct Group {
-    seq: i64,
+    seq: Seq,
     host: String,
     hosts: usize,
     rows: Vec<(Vec<u8>, Vec<u8>, [u8; 32])>,
@@ -207,9 +207,9 @@ fn check_event_rows(
     backend: &mut dyn Backend,
     covered: &mut Covered<'_>,
     report: &mut Report,
-) -> Result<HashMap<i64, Held>> {
+) -> Result<HashMap<Seq, Held>> {
     let mut group = Group::default();
-    let mut held: HashMap<i64, Held> = HashMap::new();
+    let mut held: HashMap<Seq, Held> = HashMap::new();
     let mut event_digests: Vec<[u8; 32]> = Vec::new();
     let mut failures: Vec<(String, String)> = Vec::new();
     let mut visit = |segment: &StoredSegment<'_>| -> revshare_store::backend::Result<()> {
@@ -306,7 +306,7 @@ fn finish_group(mut group: Group, covered: &mut Covered<'_>, report: &mut Report
 
 /// PostgreSQL's batch rows against what their segments hold (none where segments
 /// carry their seq): one row per batch, its host, day range and count derived.
-fn check_batch_rows(backend: &mut dyn Backend, held: &HashMap<i64, Held>, report: &mut Report) -> Result<()> {
+fn check_batch_rows(backend: &mut dyn Backend, held: &HashMap<Seq, Held>, report: &mut Report) -> Result<()> {
     for row in backend.batch_rows()? {
         let BatchRow {
             batch,

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use revshare_core::audit::{Action, Entry};
+use revshare_core::audit::{Action, Entry, Seq};
 use revshare_core::checkpoint::{open, Checkpoint, LogKey, StoreId, WitnessKey};
 use revshare_core::log_tree::{self, Hash};
 use revshare_store::backend::StatementRow;
@@ -211,12 +211,12 @@ fn check_anchors(statements: &[StatementRow], tree: &[Hash], report: &mut Report
 
 /// No statement id is closed twice.
 fn check_closed_once(entries: &[Entry], report: &mut Report) {
-    let mut closes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    let mut closes: BTreeMap<&str, Vec<Seq>> = BTreeMap::new();
     for entry in entries.iter().filter(|e| e.action == Action::StatementClosed) {
         closes.entry(&entry.object).or_default().push(entry.seq);
     }
     for (object, seqs) in closes.into_iter().filter(|(_, s)| s.len() > 1) {
-        let seqs: Vec<String> = seqs.iter().map(u64::to_string).collect();
+        let seqs: Vec<String> = seqs.iter().map(Seq::to_string).collect();
         report.fail(
             6,
             object,

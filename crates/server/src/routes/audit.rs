@@ -60,7 +60,7 @@ pub async fn start_verify(
     scope: Scope,
     Body(body): Body,
 ) -> Result<Answer> {
-    let since = query.since_seq;
+    let since = revshare_app::verify_store::since_seq(query.since_seq);
     let runner = state.clone();
     write(
         &state,
