@@ -50,7 +50,7 @@ impl Submission {
     }
 
     pub fn events(&self) -> usize {
-        self.rows.rows.len()
+        self.rows.table.len()
     }
 }
 
@@ -77,7 +77,7 @@ pub fn prepare(keys: &Keys, actor: &Actor, body: &[u8], now: Timestamp) -> Resul
                 "a usage batch is at most {EVENTS_MAX} events"
             )));
         }
-        all.rows.extend(part.rows);
+        all.table.append(&part.table);
         all.origins.extend(part.origins);
         all.problems.extend(part.problems);
     }
@@ -88,20 +88,19 @@ pub fn prepare(keys: &Keys, actor: &Actor, body: &[u8], now: Timestamp) -> Resul
 }
 
 /// Moves the events that are not the party's own to the refused ones.
-fn own_events_only(all: PreparedRows, party: &str) -> PreparedRows {
+fn own_events_only(mut all: PreparedRows, party: &str) -> PreparedRows {
     let prefix = format!("{party}/");
-    let mut kept = PreparedRows {
-        problems: all.problems,
-        read: all.read,
-        ..PreparedRows::default()
-    };
-    for (row, origin) in all.rows.into_iter().zip(all.origins) {
-        let mismatch = if row.host != party {
+    let table = &all.table;
+    let mut keep = Vec::with_capacity(table.len());
+    for (index, origin) in all.origins.iter().enumerate() {
+        let event = table.values(index);
+        let (host, source) = (table.name(event.host), table.name(event.source));
+        let mismatch = if host != party {
             Some((
                 "host_mismatch",
-                format!("data.host: \"{}\" is not the token's party {party}", row.host),
+                format!("data.host: \"{host}\" is not the token's party {party}"),
             ))
-        } else if row.source != party && !row.source.starts_with(&prefix) {
+        } else if source != party && !source.starts_with(&prefix) {
             Some((
                 "source_mismatch",
                 format!("source: must be {party} or begin with {prefix}"),
@@ -109,23 +108,26 @@ fn own_events_only(all: PreparedRows, party: &str) -> PreparedRows {
         } else {
             None
         };
-        match mismatch {
-            Some((code, reason)) => kept.problems.push(Rejected {
+        keep.push(mismatch.is_none());
+        if let Some((code, reason)) = mismatch {
+            all.problems.push(Rejected {
                 file: "batch".into(),
                 line: origin.line,
                 index: origin.index,
-                id: Some(row.id.clone()),
+                id: Some(table.id(index).to_string()),
                 code: code.into(),
                 reason,
-            }),
-            None => {
-                kept.rows.push(row);
-                kept.origins.push(origin);
-            }
+            });
         }
     }
-    kept.problems.sort_by_key(|p| p.index);
-    kept
+    all.table.retain(|index| keep[index]);
+    let mut index = 0;
+    all.origins.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+    all.problems.sort_by_key(|p| p.index);
+    all
 }
 
 /// Outcomes of committed batches, to be answered only once the checkpoint that seals
@@ -186,8 +188,8 @@ fn merge(submissions: Vec<Submission>) -> (PreparedRows, Vec<Span>) {
     let mut base = 0u64;
     for submission in submissions {
         let rows = submission.rows;
-        let start = merged.rows.len();
-        merged.rows.extend(rows.rows);
+        let start = merged.table.len();
+        merged.table.append(&rows.table);
         merged.origins.extend(rows.origins.into_iter().map(|mut o| {
             o.index += base;
             o
@@ -198,7 +200,7 @@ fn merge(submissions: Vec<Submission>) -> (PreparedRows, Vec<Span>) {
         }));
         merged.read += rows.read;
         spans.push(Span {
-            rows: start..merged.rows.len(),
+            rows: start..merged.table.len(),
             base,
             records: rows.read,
         });

@@ -1,12 +1,15 @@
-//! The events a backend stores and reads back: owned rows in, borrowed views out,
-//! and what storing each one came to.
+//! The events a backend stores and reads back: borrowed views out, what storing
+//! each one came to, and an owned form for events built one at a time.
 
 use revshare_core::audit::Seq;
 
 use crate::StoreError;
 
-/// One stored event: the fields rating needs, the leaf hash, never content and never
-/// the raw customer reference (only its keyed pseudonym).
+/// One event, owned: the fields rating needs, the leaf hash, never content and never
+/// the raw customer reference (only its keyed pseudonym). Imports go through a
+/// table ([`crate::backend::EventBatch`]); this form serves what builds events one
+/// at a time (PostgreSQL's schema-2 upgrade, tests), into a batch by
+/// [`crate::backend::EventBatch::from_rows`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRow {
     pub source: String,

@@ -20,7 +20,8 @@ use revshare_core::records::Role;
 
 pub use backend::Backend;
 use backend::Result;
-use event::{EventRow, HostPart, InsertOutcome};
+use event::{HostPart, InsertOutcome};
+use segment::EventBatch;
 
 /// What went wrong in the store. Messages are readable as they are.
 #[derive(Debug, thiserror::Error)]
@@ -86,21 +87,26 @@ pub fn check_parent(path: &Path) -> Result<()> {
 
 /// The accepted events of a batch, grouped by host in order of first appearance:
 /// each is one batch of the store and one audit entry.
-pub fn host_parts(events: &[EventRow], outcomes: &[InsertOutcome]) -> Vec<HostPart> {
-    let mut parts: Vec<HostPart> = Vec::new();
-    for (index, event) in events.iter().enumerate() {
-        if outcomes[index] != InsertOutcome::Accepted {
+pub fn host_parts(batch: &EventBatch, outcomes: &[InsertOutcome]) -> Vec<HostPart> {
+    let table = batch.table();
+    let mut parts: Vec<(u32, HostPart)> = Vec::new();
+    for (index, outcome) in outcomes.iter().enumerate() {
+        if *outcome != InsertOutcome::Accepted {
             continue;
         }
-        match parts.iter_mut().find(|p| p.host == event.host) {
-            Some(part) => part.rows.push(index),
-            None => parts.push(HostPart {
-                host: event.host.clone(),
-                rows: vec![index],
-            }),
+        let host = table.values(index).host;
+        match parts.iter_mut().find(|(id, _)| *id == host) {
+            Some((_, part)) => part.rows.push(index),
+            None => parts.push((
+                host,
+                HostPart {
+                    host: table.name(host).to_string(),
+                    rows: vec![index],
+                },
+            )),
         }
     }
-    parts
+    parts.into_iter().map(|(_, part)| part).collect()
 }
 
 /// A seq to be written as a row's: past the stores' integers is refused, never

@@ -19,12 +19,12 @@ use postgres::{Client, NoTls, Row, Statement};
 use revshare_core::audit::{Entry, Head, Seq};
 
 use crate::backend::{
-    Backend, BatchRow, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, EventRow, FxRow,
-    HostPart, IdempotencyRow, InsertOutcome, JobRow, KeyRow, LegRow, NoticeRow, PartyRow, PaymentRow, RegistryRow,
-    Result, RollbackRow, SigningKeyRow, Staged, StatementRead, StatementRow, StoredSegment, TokenRow, TreeRow, Visit,
-    VoidRow, WitnessKeyRow,
+    Backend, BatchRow, CheckpointRow, ContractRow, ContributionRow, CosignatureRow, EventBatch, EventRow, EventView,
+    FxRow, HostPart, IdempotencyRow, InsertOutcome, JobRow, KeyRow, LegRow, NoticeRow, PartyRow, PaymentRow,
+    RegistryRow, Result, RollbackRow, SigningKeyRow, Staged, StatementRead, StatementRow, StoredSegment, TokenRow,
+    TreeRow, Visit, VoidRow, WitnessKeyRow,
 };
-use crate::segment::{self, Group, SegmentRow};
+use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
 
 const SCHEMA_VERSION: i32 = 6;
@@ -187,7 +187,7 @@ impl PgStore {
     /// Claims a batch's keys and stores its segments, then takes the write lock, in a
     /// transaction left open.
     fn stage_batch(&mut self, batch: &EventBatch) -> Result<Staged> {
-        let events = &batch.rows;
+        let events = batch;
         let candidates = key_candidates(events);
         self.client.batch_execute("BEGIN")?;
         let copied = match self.keys_were_new {
@@ -216,7 +216,7 @@ impl PgStore {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let segments = accepted_segments(events, &batch.segments, &outcomes, &parts, &batches)?;
+        let segments = accepted_segments(batch, &outcomes, &parts, &batches)?;
         insert_segments(client, prepared, &segments)?;
         // Numbering the batches (and appending their entries) is the only
         // serialized step.
@@ -237,7 +237,7 @@ impl PgStore {
             "INSERT INTO event_batches (batch, seq, host, first_day, last_day, count) VALUES ($1, $2, $3, $4, $5, $6)",
         )?;
         for ((part, number), entry) in staged.parts().iter().zip(&staged.batches).zip(entries) {
-            let days = part.rows.iter().map(|i| batch.rows[*i].day);
+            let days = part.rows.iter().map(|i| batch.table().values(*i).day);
             let (first, last) = (days.clone().min().unwrap_or(0), days.max().unwrap_or(0));
             let count = part.rows.len() as i64;
             let seq = crate::seq_i64(entry.seq)?;
@@ -553,16 +553,17 @@ fn checkpoint_of(r: &postgres::Row) -> CheckpointRow {
 /// The first occurrence of each key of a batch, in key order: claims go in that order,
 /// so concurrent writers take key locks in the same order and cannot deadlock on keys
 /// they share.
-fn key_candidates(events: &[EventRow]) -> Vec<usize> {
-    let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(events.len());
-    for (index, e) in events.iter().enumerate() {
-        first.entry((e.source.as_str(), e.id.as_str())).or_insert(index);
+fn key_candidates(events: &EventBatch) -> Vec<usize> {
+    let key = |index: usize| {
+        let e = events.view(index);
+        (e.source.as_bytes(), e.id.as_bytes())
+    };
+    let mut first: HashMap<(&[u8], &[u8]), usize> = HashMap::with_capacity(events.len());
+    for index in 0..events.len() {
+        first.entry(key(index)).or_insert(index);
     }
     let mut candidates: Vec<usize> = first.values().copied().collect();
-    candidates.sort_unstable_by(|a, b| {
-        (events[*a].source.as_bytes(), events[*a].id.as_bytes())
-            .cmp(&(events[*b].source.as_bytes(), events[*b].id.as_bytes()))
-    });
+    candidates.sort_unstable_by(|a, b| key(*a).cmp(&key(*b)));
     candidates
 }
 
@@ -590,13 +591,13 @@ enum Claim {
 /// `INSERT … ON CONFLICT DO NOTHING` (which inserts each row speculatively); the first
 /// stored key fails the copy with a unique violation, and the caller starts the
 /// transaction again on the slower path. Must be the transaction's first write.
-fn copy_new_keys(client: &mut Client, events: &[EventRow], candidates: &[usize]) -> Result<Claim> {
+fn copy_new_keys(client: &mut Client, events: &EventBatch, candidates: &[usize]) -> Result<Claim> {
     let sink = client.copy_in("COPY event_keys (source, id, leaf, host, day) FROM STDIN BINARY")?;
     let types = [Type::TEXT, Type::TEXT, Type::BYTEA, Type::TEXT, Type::INT4];
     let mut writer = BinaryCopyInWriter::new(sink, &types);
     let copied = candidates.iter().try_for_each(|index| {
-        let e = &events[*index];
-        writer.write(&[&e.source, &e.id, &&e.leaf[..], &e.host, &e.day])
+        let e = events.view(*index);
+        writer.write(&[&e.source, &e.id, &e.leaf, &e.host, &e.day])
     });
     match copied.and_then(|()| writer.finish().map(drop)) {
         Ok(()) => Ok(Claim::All),
@@ -611,15 +612,15 @@ fn copy_new_keys(client: &mut Client, events: &[EventRow], candidates: &[usize])
 fn claim_keys(
     transaction: &mut Client,
     prepared: &mut Prepared,
-    events: &[EventRow],
+    events: &EventBatch,
     candidates: &[usize],
 ) -> Result<HashSet<usize>> {
-    let column = |f: &dyn Fn(&EventRow) -> &str| -> Vec<String> {
-        candidates.iter().map(|i| f(&events[*i]).to_string()).collect()
-    };
-    let (sources, ids, hosts) = (column(&|e| &e.source), column(&|e| &e.id), column(&|e| &e.host));
-    let leaves: Vec<&[u8]> = candidates.iter().map(|i| &events[*i].leaf[..]).collect();
-    let days: Vec<i32> = candidates.iter().map(|i| events[*i].day).collect();
+    let views: Vec<EventView<'_>> = candidates.iter().map(|i| events.view(*i)).collect();
+    let sources: Vec<&str> = views.iter().map(|e| e.source).collect();
+    let ids: Vec<&str> = views.iter().map(|e| e.id).collect();
+    let hosts: Vec<&str> = views.iter().map(|e| e.host).collect();
+    let leaves: Vec<&[u8]> = views.iter().map(|e| e.leaf).collect();
+    let days: Vec<i32> = views.iter().map(|e| e.day).collect();
     let insert = prepared.get(
         transaction,
         "INSERT INTO event_keys (source, id, leaf, host, day)
@@ -634,20 +635,23 @@ fn claim_keys(
     Ok(candidates
         .iter()
         .copied()
-        .filter(|i| claimed.contains(&(events[*i].source.clone(), events[*i].id.clone())))
+        .filter(|i| {
+            let e = events.view(*i);
+            claimed.contains(&(e.source.to_string(), e.id.to_string()))
+        })
         .collect())
 }
 
 /// The outcome of every event of a batch once the `accepted` ones are claimed: each
 /// other one is a duplicate of its stored key (the same leaf) or a conflict with it.
-fn outcomes_of(transaction: &mut Client, events: &[EventRow], accepted: &HashSet<usize>) -> Result<Vec<InsertOutcome>> {
+fn outcomes_of(transaction: &mut Client, events: &EventBatch, accepted: &HashSet<usize>) -> Result<Vec<InsertOutcome>> {
     let mut outcomes = vec![InsertOutcome::Accepted; events.len()];
     let rest: Vec<usize> = (0..events.len()).filter(|i| !accepted.contains(i)).collect();
     if rest.is_empty() {
         return Ok(outcomes);
     }
-    let sources: Vec<&str> = rest.iter().map(|i| events[*i].source.as_str()).collect();
-    let ids: Vec<&str> = rest.iter().map(|i| events[*i].id.as_str()).collect();
+    let sources: Vec<&str> = rest.iter().map(|i| events.view(*i).source).collect();
+    let ids: Vec<&str> = rest.iter().map(|i| events.view(*i).id).collect();
     let stored: HashMap<(String, String), Vec<u8>> = transaction
         .query(
             "SELECT k.source, k.id, k.leaf FROM event_keys k
@@ -659,8 +663,9 @@ fn outcomes_of(transaction: &mut Client, events: &[EventRow], accepted: &HashSet
         .map(|r| ((r.get(0), r.get(1)), r.get(2)))
         .collect();
     for i in rest {
-        let key = (events[i].source.clone(), events[i].id.clone());
-        let same = stored.get(&key).is_some_and(|leaf| leaf[..] == events[i].leaf[..]);
+        let e = events.view(i);
+        let key = (e.source.to_string(), e.id.to_string());
+        let same = stored.get(&key).is_some_and(|leaf| leaf[..] == e.leaf[..]);
         outcomes[i] = if same {
             InsertOutcome::Duplicate
         } else {
@@ -681,27 +686,26 @@ struct SegmentInsert {
 
 /// The segments of a batch's accepted events, each with its host's batch id.
 fn accepted_segments(
-    events: &[EventRow],
-    groups: &[Group],
+    events: &EventBatch,
     outcomes: &[InsertOutcome],
     parts: &[HostPart],
     batches: &[i64],
 ) -> Result<Vec<SegmentInsert>> {
-    let mut segments = Vec::with_capacity(groups.len());
-    for group in groups {
+    let mut segments = Vec::with_capacity(events.segments.len());
+    for group in &events.segments {
         let mut bytes = Vec::new();
         let count = group.segment(|index| outcomes[index] == InsertOutcome::Accepted, &mut bytes)?;
         if count == 0 {
             continue;
         }
-        let first = &events[group.first];
+        let first = events.view(group.first);
         let part = parts
             .iter()
             .position(|p| p.host == first.host)
             .ok_or_else(|| StoreError::Database(format!("accepted events of {} without a batch", first.host)))?;
         segments.push(SegmentInsert {
             batch: batches[part],
-            host: first.host.clone(),
+            host: first.host.to_string(),
             day: first.day,
             count: i32::try_from(count).map_err(|_| StoreError::Database("a segment over 2^31 events".into()))?,
             bytes,
@@ -779,11 +783,11 @@ fn move_batch(
     batch: i64,
     events: &[EventRow],
 ) -> Result<()> {
-    let groups = segment::encode_groups(events)?;
+    let events = EventBatch::from_rows(events)?;
     let accepted = vec![InsertOutcome::Accepted; events.len()];
-    let parts = host_parts(events, &accepted);
+    let parts = host_parts(&events, &accepted);
     let batches = vec![batch; parts.len()];
-    let segments = accepted_segments(events, &groups, &accepted, &parts, &batches)?;
+    let segments = accepted_segments(&events, &accepted, &parts, &batches)?;
     insert_segments(transaction, prepared, &segments)
 }
 

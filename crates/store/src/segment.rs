@@ -14,6 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use revshare_core::event::table::{EventTable, Values};
+
 use crate::event::{EventRow, EventView};
 use crate::StoreError;
 
@@ -43,45 +45,108 @@ struct Stored<'a> {
     revenue_units: &'a str,
 }
 
-/// The events one transaction stores, with their segments (both backends keep
-/// events so) encoded ahead, on the import's validation pool.
+/// The events one transaction stores: a table of them (names numbered once, ids
+/// and revenue in one buffer, customers as pseudonyms), with their segments (both
+/// backends keep events so) encoded ahead, on the import's validation pool.
 pub struct EventBatch {
-    pub rows: Vec<EventRow>,
+    table: EventTable,
     pub(crate) segments: Vec<Group>,
 }
 
 impl EventBatch {
-    pub fn new(rows: Vec<EventRow>) -> Result<EventBatch, StoreError> {
-        let segments = encode_groups(&rows)?;
-        Ok(EventBatch { rows, segments })
+    pub fn new(table: EventTable) -> Result<EventBatch, StoreError> {
+        let segments = encode_groups(&table)?;
+        Ok(EventBatch { table, segments })
+    }
+
+    /// A batch of owned events (as a migration or a test has them).
+    pub fn from_rows(rows: &[EventRow]) -> Result<EventBatch, StoreError> {
+        let mut table = EventTable::with_capacity(rows.len());
+        for row in rows {
+            let values = Values {
+                leaf: row.leaf,
+                source: table.intern(&row.source),
+                host: table.intern(&row.host),
+                model: table.intern(&row.model),
+                use_case: table.intern(&row.use_case),
+                currency: table.intern(&row.currency),
+                customer: row.customer,
+                utc_seconds: row.utc_seconds,
+                day: row.day,
+                requests: row.requests,
+                input_tokens: row.input_tokens,
+                output_tokens: row.output_tokens,
+            };
+            table.push(values, &row.id, &row.revenue_units);
+        }
+        EventBatch::new(table)
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    pub fn table(&self) -> &EventTable {
+        &self.table
+    }
+
+    /// Event `index`, borrowed from the batch (its `seq` is 0: not stored yet).
+    pub fn view(&self, index: usize) -> EventView<'_> {
+        let t = &self.table;
+        let v = t.values(index);
+        EventView {
+            seq: revshare_core::audit::Seq::ZERO,
+            source: t.name(v.source),
+            id: t.id(index),
+            leaf: &v.leaf,
+            host: t.name(v.host),
+            model: t.name(v.model),
+            use_case: t.name(v.use_case),
+            currency: t.name(v.currency),
+            customer: v.customer.as_ref().map(|c| &c[..]),
+            utc_seconds: v.utc_seconds,
+            day: v.day,
+            requests: v.requests,
+            input_tokens: v.input_tokens,
+            output_tokens: v.output_tokens,
+            revenue_units: t.revenue_units(index),
+        }
     }
 }
 
-/// A segment's dictionary: one list of names, searched per field (a segment of one
-/// host and day repeats a handful of sources, models, use cases and currencies, so a
-/// short linear search of that field's names, compared as bytes, is the fastest).
+/// A segment's dictionary: the table's names in order of first use, numbered per
+/// field (the format numbers a name once per field it appears in).
 struct Dictionary<'a> {
+    table: &'a EventTable,
     names: Vec<&'a str>,
+    /// Per field (source, model, use case, currency), the segment index of each
+    /// table name id, or `UNSEEN`.
+    fields: [Vec<u32>; 4],
 }
 
-/// The dictionary indices of one field's names.
-#[derive(Default)]
-struct Field {
-    indices: Vec<u32>,
-}
+const UNSEEN: u32 = u32::MAX;
 
 impl<'a> Dictionary<'a> {
-    fn index(&mut self, field: &mut Field, name: &'a str) -> u32 {
-        let bytes = name.as_bytes();
-        for &index in &field.indices {
-            if self.names[index as usize].as_bytes() == bytes {
-                return index;
-            }
+    fn new(table: &'a EventTable) -> Dictionary<'a> {
+        let unseen = vec![UNSEEN; table.names().len()];
+        Dictionary {
+            table,
+            names: Vec::new(),
+            fields: [unseen.clone(), unseen.clone(), unseen.clone(), unseen],
         }
-        let index = self.names.len() as u32;
-        self.names.push(name);
-        field.indices.push(index);
-        index
+    }
+
+    fn index(&mut self, field: usize, name: u32) -> u32 {
+        let slot = &mut self.fields[field][name as usize];
+        if *slot == UNSEEN {
+            *slot = self.names.len() as u32;
+            self.names.push(self.table.name(name));
+        }
+        *slot
     }
 }
 
@@ -98,15 +163,15 @@ pub struct Group {
     bytes: Vec<u8>,
 }
 
-/// Groups a batch's events by host and day (in order of first appearance) and
+/// Groups a table's events by host and day (in order of first appearance) and
 /// encodes each event.
-pub fn encode_groups(events: &[EventRow]) -> Result<Vec<Group>, StoreError> {
-    let encoding = |e: postcard::Error| StoreError::Database(format!("encoding a segment: {e}"));
-    let mut group_of: rustc_hash::FxHashMap<(&str, i32), usize> = Default::default();
+fn encode_groups(table: &EventTable) -> Result<Vec<Group>, StoreError> {
+    let mut group_of: rustc_hash::FxHashMap<(u32, i32), usize> = Default::default();
     let mut members: Vec<Vec<usize>> = Vec::new();
-    for (index, e) in events.iter().enumerate() {
+    for index in 0..table.len() {
+        let v = table.values(index);
         let next = members.len();
-        let group = *group_of.entry((e.host.as_str(), e.day)).or_insert(next);
+        let group = *group_of.entry((v.host, v.day)).or_insert(next);
         if group == next {
             members.push(Vec::new());
         }
@@ -114,42 +179,42 @@ pub fn encode_groups(events: &[EventRow]) -> Result<Vec<Group>, StoreError> {
     }
     members
         .into_iter()
-        .map(|indices| {
-            let first_index = indices[0];
-            let first = &events[first_index];
-            let mut dictionary = Dictionary { names: Vec::new() };
-            let [mut sources, mut models, mut use_cases, mut currencies] = <[Field; 4]>::default();
-            let mut bytes = Vec::with_capacity(indices.len() * 96);
-            let mut ranges = Vec::with_capacity(indices.len());
-            for index in indices {
-                let e = &events[index];
-                assert!(e.host == first.host && e.day == first.day, "one host and day");
-                let stored = Stored {
-                    source: dictionary.index(&mut sources, &e.source),
-                    id: &e.id,
-                    leaf: e.leaf,
-                    model: dictionary.index(&mut models, &e.model),
-                    use_case: dictionary.index(&mut use_cases, &e.use_case),
-                    currency: dictionary.index(&mut currencies, &e.currency),
-                    customer: e.customer,
-                    utc_seconds: e.utc_seconds,
-                    requests: e.requests,
-                    input_tokens: e.input_tokens,
-                    output_tokens: e.output_tokens,
-                    revenue_units: &e.revenue_units,
-                };
-                let start = bytes.len();
-                bytes = postcard::to_extend(&stored, bytes).map_err(encoding)?;
-                ranges.push((index, start..bytes.len()));
-            }
-            Ok(Group {
-                first: first_index,
-                names: postcard::to_extend(&dictionary.names, Vec::new()).map_err(encoding)?,
-                events: ranges,
-                bytes,
-            })
-        })
+        .map(|indices| encode_group(table, indices))
         .collect()
+}
+
+fn encode_group(table: &EventTable, indices: Vec<usize>) -> Result<Group, StoreError> {
+    let encoding = |e: postcard::Error| StoreError::Database(format!("encoding a segment: {e}"));
+    let first = indices[0];
+    let mut dictionary = Dictionary::new(table);
+    let mut bytes = Vec::with_capacity(indices.len() * 96);
+    let mut ranges = Vec::with_capacity(indices.len());
+    for index in indices {
+        let v = table.values(index);
+        let stored = Stored {
+            source: dictionary.index(0, v.source),
+            id: table.id(index),
+            leaf: v.leaf,
+            model: dictionary.index(1, v.model),
+            use_case: dictionary.index(2, v.use_case),
+            currency: dictionary.index(3, v.currency),
+            customer: v.customer,
+            utc_seconds: v.utc_seconds,
+            requests: v.requests,
+            input_tokens: v.input_tokens,
+            output_tokens: v.output_tokens,
+            revenue_units: table.revenue_units(index),
+        };
+        let start = bytes.len();
+        bytes = postcard::to_extend(&stored, bytes).map_err(encoding)?;
+        ranges.push((index, start..bytes.len()));
+    }
+    Ok(Group {
+        first,
+        names: postcard::to_extend(&dictionary.names, Vec::new()).map_err(encoding)?,
+        events: ranges,
+        bytes,
+    })
 }
 
 impl Group {
@@ -265,7 +330,7 @@ mod tests {
             ),
         ];
         let mut bytes = Vec::new();
-        let groups = encode_groups(&rows).unwrap();
+        let groups = EventBatch::from_rows(&rows).unwrap().segments;
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].segment(|_| true, &mut bytes).unwrap(), 3);
         let segment = SegmentRow {
@@ -319,7 +384,7 @@ mod tests {
             .collect();
         rows[5].use_case = "only-in-a-refused-event".into();
         let refused = [5, 6];
-        let groups = encode_groups(&rows).unwrap();
+        let groups = EventBatch::from_rows(&rows).unwrap().segments;
         let mut seen = Vec::new();
         let mut bytes = Vec::new();
         for group in &groups {
@@ -376,7 +441,7 @@ mod tests {
             row("acme-cloud/us", "e-3", None, "3"),
         ];
         let mut bytes = Vec::new();
-        encode_groups(&rows).unwrap()[0]
+        EventBatch::from_rows(&rows).unwrap().segments[0]
             .segment(|index| index != 1, &mut bytes)
             .unwrap();
         let segment: Segment<'_> = postcard::from_bytes(&bytes).unwrap();
@@ -388,7 +453,9 @@ mod tests {
     fn a_damaged_segment_is_an_error_not_a_panic() {
         let rows = [row("acme-cloud/us", "e-1", None, "1")];
         let mut bytes = Vec::new();
-        encode_groups(&rows).unwrap()[0].segment(|_| true, &mut bytes).unwrap();
+        EventBatch::from_rows(&rows).unwrap().segments[0]
+            .segment(|_| true, &mut bytes)
+            .unwrap();
         for cut in 0..bytes.len() {
             let segment = SegmentRow {
                 number: 1,

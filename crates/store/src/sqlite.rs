@@ -198,8 +198,8 @@ impl SqliteStore {
     /// Claims a batch's keys under the write lock, in the transaction open on
     /// `connection`.
     fn stage_batch(connection: &Connection, batch: &EventBatch) -> Result<Staged> {
-        let outcomes = claim_keys(connection, &batch.rows)?;
-        let parts = host_parts(&batch.rows, &outcomes);
+        let outcomes = claim_keys(connection, batch)?;
+        let parts = host_parts(batch, &outcomes);
         Ok(Staged::new(head_of(connection)?, outcomes, parts, Vec::new()))
     }
 
@@ -215,8 +215,8 @@ impl SqliteStore {
             if count == 0 {
                 continue;
             }
-            let first = &batch.rows[group.first];
-            let seq = staged.seq_of(&first.host, entries)?;
+            let first = batch.view(group.first);
+            let seq = staged.seq_of(first.host, entries)?;
             insert.execute(params![first.host, first.day, seq, count as i64, bytes])?;
         }
         append(connection, entries)
@@ -1523,18 +1523,19 @@ impl Backend for SqliteStore {
 
 /// Claims each event's key: the first occurrence of a new key is accepted; a stored
 /// key with the same leaf is a duplicate, with another leaf a conflict.
-fn claim_keys(transaction: &Connection, events: &[crate::backend::EventRow]) -> Result<Vec<InsertOutcome>> {
+fn claim_keys(transaction: &Connection, events: &EventBatch) -> Result<Vec<InsertOutcome>> {
     let mut claim = transaction.prepare_cached(
         "INSERT INTO event_keys (source, id, leaf, host, day) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
     )?;
     let mut existing = transaction.prepare_cached("SELECT leaf FROM event_keys WHERE source = ?1 AND id = ?2")?;
     let mut outcomes = Vec::with_capacity(events.len());
-    for e in events {
-        if claim.execute(params![e.source, e.id, &e.leaf[..], e.host, e.day])? == 1 {
+    for index in 0..events.len() {
+        let e = events.view(index);
+        if claim.execute(params![e.source, e.id, e.leaf, e.host, e.day])? == 1 {
             outcomes.push(InsertOutcome::Accepted);
         } else {
             let leaf: Vec<u8> = existing.query_row(params![e.source, e.id], |r| r.get(0))?;
-            outcomes.push(if leaf == e.leaf {
+            outcomes.push(if leaf[..] == e.leaf[..] {
                 InsertOutcome::Duplicate
             } else {
                 InsertOutcome::Conflict

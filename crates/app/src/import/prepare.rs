@@ -3,10 +3,13 @@
 //! JCS for the audit entry of its batch.
 
 use rayon::prelude::*;
+use std::fmt::Write;
+
+use revshare_core::event::table::{EventTable, Values};
 use revshare_core::event::{too_far_ahead, Timestamp};
 use revshare_ingest::parse::{parse_chunk, Batch};
 use revshare_ingest::reader::{Chunk, Record};
-use revshare_store::backend::{EventBatch, EventRow, HostPart, InsertOutcome};
+use revshare_store::backend::{EventBatch, HostPart, InsertOutcome};
 
 use super::Rejected;
 use crate::keys::Keys;
@@ -58,7 +61,7 @@ pub(crate) fn prepare_rows(keys: &Keys, file: &str, chunk: &Chunk, now: Timestam
         });
     }
     for part in parts {
-        all.rows.extend(part.rows);
+        all.table.append(&part.table);
         all.origins.extend(part.origins);
         all.problems.extend(part.problems);
         all.read += part.read;
@@ -72,15 +75,15 @@ pub(crate) fn prepare_rows(keys: &Keys, file: &str, chunk: &Chunk, now: Timestam
 impl Prepared {
     /// Rows encoded into the segments the stores keep, with their JCS for the audit.
     pub(crate) fn of(input: InputPlace<'_>, all: PreparedRows) -> Result<Prepared> {
-        let rows_jcs = RowsJcs::of(&all.rows);
+        let batch = EventBatch::new(all.table).map_err(AppError::Store)?;
         Ok(Prepared {
             file: input.name.to_string(),
             file_index: input.index,
-            batch: EventBatch::new(all.rows).map_err(AppError::Store)?,
+            rows_jcs: RowsJcs::of(&batch),
+            batch,
             origins: all.origins,
             problems: all.problems,
             read: all.read,
-            rows_jcs,
         })
     }
 }
@@ -107,21 +110,22 @@ struct HostRows {
 }
 
 impl RowsJcs {
-    pub(crate) fn of(rows: &[EventRow]) -> RowsJcs {
-        let all = vec![InsertOutcome::Accepted; rows.len()];
-        let hosts = revshare_store::host_parts(rows, &all)
+    pub(crate) fn of(batch: &EventBatch) -> RowsJcs {
+        let all = vec![InsertOutcome::Accepted; batch.len()];
+        let table = batch.table();
+        let hosts = revshare_store::host_parts(batch, &all)
             .into_iter()
             .map(|part| {
                 let mut order = part.rows;
-                let key = |i: usize| (rows[i].source.as_bytes(), rows[i].id.as_bytes());
+                let key = |i: usize| (table.name(table.values(i).source).as_bytes(), table.id(i).as_bytes());
                 order.sort_unstable_by(|a, b| key(*a).cmp(&key(*b)));
                 let mut jcs = Vec::with_capacity(order.len() * 400);
                 let mut ends = Vec::with_capacity(order.len());
                 let mut leaves = Vec::with_capacity(order.len() * 32);
                 for index in &order {
-                    write_event_row(&rows[*index].view(revshare_core::audit::Seq::ZERO), &mut jcs);
+                    write_event_row(&batch.view(*index), &mut jcs);
                     ends.push(jcs.len());
-                    leaves.extend_from_slice(&rows[*index].leaf);
+                    leaves.extend_from_slice(&table.values(*index).leaf);
                 }
                 let mut hasher = BatchHasher::default();
                 hasher.add_run(order.len() as u64, &leaves, &jcs);
@@ -188,28 +192,32 @@ fn readable_id(chunk: &Chunk, problem: &Rejected) -> Option<String> {
 /// What one parsed batch turns into.
 #[derive(Default)]
 pub(crate) struct PreparedRows {
-    pub rows: Vec<EventRow>,
+    pub table: EventTable,
     pub origins: Vec<Record>,
     pub problems: Vec<Rejected>,
     pub read: u64,
 }
 
+/// Turns a parsed batch into a table: each of the task's names is translated once,
+/// and pseudonyms are computed once per distinct (host, customer).
 fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> PreparedRows {
-    let mut rows = Vec::with_capacity(batch.events.len());
+    let mut table = EventTable::with_capacity(batch.events.len());
     let mut origins = Vec::with_capacity(batch.events.len());
-    let mut problems: Vec<Rejected> = Vec::new();
-    for (record, error) in &batch.invalid {
-        problems.push(Rejected {
+    let mut problems: Vec<Rejected> = batch
+        .invalid
+        .iter()
+        .map(|(record, error)| Rejected {
             file: file.to_string(),
             line: record.line,
             index: record.index,
             id: None,
             code: error.code().to_string(),
             reason: error.to_string(),
-        });
-    }
-    // Pseudonyms are computed once per distinct (host, customer) of a batch.
+        })
+        .collect();
+    let mut ids: Vec<Option<u32>> = vec![None; batch.names.len()];
     let mut pseudonyms: rustc_hash::FxHashMap<(u16, u16), [u8; 16]> = Default::default();
+    let mut revenue_units = String::new();
     for event in &batch.events {
         if too_far_ahead(event.time_utc, now) {
             problems.push(Rejected {
@@ -222,33 +230,34 @@ fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prep
             });
             continue;
         }
-        let name = |i: usize| batch.names[event.names[i] as usize].clone();
-        let host = name(0);
+        let [host, model, use_case, currency] = event.names;
         let customer = event.customer.map(|c| {
             *pseudonyms
-                .entry((event.names[0], c))
-                .or_insert_with(|| keys.pseudonym(&host, &batch.names[c as usize]))
+                .entry((host, c))
+                .or_insert_with(|| keys.pseudonym(&batch.names[host as usize], &batch.names[c as usize]))
         });
-        rows.push(EventRow {
-            source: batch.source(event).to_string(),
-            id: batch.id(event).to_string(),
+        let mut name = |n: u16| *ids[n as usize].get_or_insert_with(|| table.intern(&batch.names[n as usize]));
+        let values = Values {
             leaf: event.leaf,
-            host,
-            model: name(1),
-            use_case: name(2),
-            currency: name(3),
+            source: name(event.source),
+            host: name(host),
+            model: name(model),
+            use_case: name(use_case),
+            currency: name(currency),
             customer,
             utc_seconds: event.time_utc.seconds,
             day: event.day().0,
             requests: event.requests as i64,
             input_tokens: event.input_tokens as i64,
             output_tokens: event.output_tokens as i64,
-            revenue_units: event.revenue_units.to_string(),
-        });
+        };
+        revenue_units.clear();
+        write!(revenue_units, "{}", event.revenue_units).expect("writing to a string");
+        table.push(values, batch.id(event), &revenue_units);
         origins.push(event.record);
     }
     PreparedRows {
-        rows,
+        table,
         origins,
         problems,
         read: (batch.events.len() + batch.invalid.len()) as u64,

@@ -7,7 +7,7 @@ use revshare_core::log_tree::Hash;
 use revshare_core::period::Day;
 use revshare_core::statement::StatementId;
 use revshare_ingest::reader::Record;
-use revshare_store::backend::{EventBatch, EventRow, HostPart, InsertOutcome};
+use revshare_store::backend::{EventBatch, EventView, HostPart, InsertOutcome};
 
 use super::prepare::{Prepared, RowsJcs};
 use super::{ImportSummary, Rejected};
@@ -35,8 +35,8 @@ pub(crate) struct Written {
 
 /// Chains one `events_accepted` entry per host part. Payloads were hashed on the
 /// pool; only a part with refused rows (duplicates, conflicts) is hashed here.
-fn audit_entries(head: Head, rows: &[EventRow], parts: &[HostPart], jcs: &RowsJcs, stamp: &Stamp) -> Vec<Entry> {
-    let payloads = parts.iter().map(|part| jcs.payload(rows.len(), part));
+fn audit_entries(head: Head, rows: usize, parts: &[HostPart], jcs: &RowsJcs, stamp: &Stamp) -> Vec<Entry> {
+    let payloads = parts.iter().map(|part| jcs.payload(rows, part));
     let new: Vec<NewEntry> = parts
         .iter()
         .zip(payloads)
@@ -73,43 +73,46 @@ pub(crate) fn write_prepared(
     let summary = &mut written.summary;
     summary.read = read;
     summary.rejected += problems.len() as u64;
-    let outcomes = if batch.rows.is_empty() {
+    let outcomes = if batch.is_empty() {
         Vec::new()
     } else {
         store_batch(backend, keys, &batch, &rows_jcs, stamp)?
     };
     let mut conflicts = Vec::new();
     let mut classes = rustc_hash::FxHashMap::default();
-    for ((row, outcome), record) in batch.rows.iter().zip(&outcomes).zip(origins) {
+    let table = batch.table();
+    for (index, (outcome, record)) in outcomes.iter().zip(origins).enumerate() {
         match outcome {
             InsertOutcome::Accepted => {
                 summary.accepted += 1;
                 let Some(selection) = selection else { continue };
+                let event = table.values(index);
+                let (host, model) = (table.name(event.host), table.name(event.model));
                 let class = *classes
-                    .entry((row.host.as_str(), row.model.as_str(), row.day))
-                    .or_insert_with(|| selection.classify(row));
+                    .entry((event.host, event.model, event.day))
+                    .or_insert_with(|| selection.classify(host, model, Day(event.day)));
                 match class {
                     Class::Late => summary.late += 1,
-                    Class::Unselected => *summary.unselected.entry(row.host.clone()).or_default() += 1,
+                    Class::Unselected => match summary.unselected.get_mut(host) {
+                        Some(count) => *count += 1,
+                        None => drop(summary.unselected.insert(host.to_string(), 1)),
+                    },
                     Class::Open => {}
                 }
             }
             InsertOutcome::Duplicate => summary.duplicates += 1,
             InsertOutcome::Conflict => {
                 summary.conflicts += 1;
-                conflicts.push((row, record));
+                conflicts.push((index, record));
             }
         }
     }
-    for (row, record) in conflicts {
-        problems.push(conflict(backend, &file, row, record)?);
+    for (index, record) in conflicts {
+        problems.push(conflict(backend, &file, &batch.view(index), record)?);
     }
     problems.sort_by_key(|p| p.index);
     written.problems = problems;
     written.outcomes = outcomes;
-    // Freeing a chunk's strings is a measurable share of the writer's time; the pool
-    // does it while the writer goes on.
-    rayon::spawn(move || drop(batch));
     Ok(written)
 }
 
@@ -124,7 +127,7 @@ fn store_batch(
 ) -> Result<Vec<InsertOutcome>> {
     let staged = backend.insert_events(batch)?;
     let head = staged.head();
-    let entries = audit_entries(head, &batch.rows, staged.parts(), rows_jcs, stamp);
+    let entries = audit_entries(head, batch.len(), staged.parts(), rows_jcs, stamp);
     let digests = match entries
         .iter()
         .map(digest_of)
@@ -150,13 +153,13 @@ fn digest_of(entry: &Entry) -> std::result::Result<Hash, revshare_store::StoreEr
 }
 
 /// A conflict's report, naming the stored fields that differ.
-fn conflict(backend: &mut dyn Backend, file: &str, row: &EventRow, record: Record) -> Result<Rejected> {
+fn conflict(backend: &mut dyn Backend, file: &str, row: &EventView<'_>, record: Record) -> Result<Rejected> {
     let differs = stored_differences(backend, row)?;
     Ok(Rejected {
         file: file.to_string(),
         line: record.line,
         index: record.index,
-        id: Some(row.id.clone()),
+        id: Some(row.id.to_string()),
         code: "conflict".into(),
         reason: format!(
             "conflict: ({}, {}) is already stored with other content ({}); the first stands",
@@ -172,13 +175,13 @@ fn conflict(backend: &mut dyn Backend, file: &str, row: &EventRow, record: Recor
 }
 
 /// The rated fields in which a stored event differs from `row`.
-fn stored_differences(backend: &mut dyn Backend, row: &EventRow) -> Result<Vec<&'static str>> {
-    let Some(key) = backend.event_key(&row.source, &row.id)? else {
+fn stored_differences(backend: &mut dyn Backend, row: &EventView<'_>) -> Result<Vec<&'static str>> {
+    let Some(key) = backend.event_key(row.source, row.id)? else {
         return Ok(Vec::new());
     };
     let mut differs = Vec::new();
     let mut found = false;
-    let mut visit = |e: &revshare_store::backend::EventView<'_>| -> revshare_store::backend::Result<()> {
+    let mut visit = |e: &EventView<'_>| -> revshare_store::backend::Result<()> {
         if e.source != row.source || e.id != row.id {
             return Ok(());
         }
@@ -189,7 +192,7 @@ fn stored_differences(backend: &mut dyn Backend, row: &EventRow) -> Result<Vec<&
             ("data.model", e.model != row.model),
             ("data.use_case", e.use_case != row.use_case),
             ("data.currency", e.currency != row.currency),
-            ("data.customer", e.customer != row.customer.as_ref().map(|c| &c[..])),
+            ("data.customer", e.customer != row.customer),
             ("data.requests", e.requests != row.requests),
             ("data.input_tokens", e.input_tokens != row.input_tokens),
             ("data.output_tokens", e.output_tokens != row.output_tokens),
@@ -234,12 +237,11 @@ impl Selection {
         })
     }
 
-    fn classify(&self, row: &EventRow) -> Class {
-        let day = Day(row.day);
+    fn classify(&self, host: &str, model: &str, day: Day) -> Class {
         let mut selected = false;
         for versions in &self.snapshot.contracts.contracts {
             let registry_on = |start| self.snapshot.model_registry_on(start);
-            let Some(period) = revshare_core::rating::selects(versions, registry_on, &row.host, &row.model, day) else {
+            let Some(period) = revshare_core::rating::selects(versions, registry_on, host, model, day) else {
                 continue;
             };
             selected = true;

@@ -10,6 +10,7 @@
 mod canonical;
 mod fast;
 mod strict;
+pub mod table;
 mod validate;
 
 use std::borrow::Cow;
