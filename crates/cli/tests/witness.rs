@@ -189,6 +189,7 @@ impl Operator<'_> {
              DELETE FROM statement_tree_leaves WHERE statement_id IN (SELECT statement_id FROM statements WHERE seq > {keep});
              DELETE FROM statement_trees WHERE statement_id IN (SELECT statement_id FROM statements WHERE seq > {keep});
              DELETE FROM statements WHERE seq > {keep};
+             DELETE FROM ledger_legs WHERE seq > {keep};
              DELETE FROM audit_log WHERE seq > {keep};"
         ));
         self.reseal(keep + 1, Cosignatures::Forget);
@@ -451,7 +452,7 @@ fn a_period_closed_twice_is_named_by_audit_verify() {
     let operator = Operator { store: &store };
     operator.sql(
         "DELETE FROM payout_notices; DELETE FROM statement_tree_leaves; DELETE FROM statement_trees;
-         DELETE FROM statements;",
+         DELETE FROM statements; DELETE FROM ledger_legs;",
     );
     // The checkpoint kept beside the key still extends the log: the close goes on.
     store.run(&["close", "2026-10"]);
