@@ -122,10 +122,7 @@ pub(crate) fn owns_contract(actor: &Actor, contract: &ContractVersions) -> bool 
         Role::Operator => true,
         Role::Licensor => contract.licensor() == party,
         Role::Host => contract.host() == party,
-        Role::Beneficiary => contract
-            .versions
-            .iter()
-            .any(|v| v.splits.iter().any(|s| s.shares.contains_key(party))),
+        Role::Beneficiary => contract.names_beneficiary(party),
         Role::Auditor => actor.contracts().is_some(),
     }
 }

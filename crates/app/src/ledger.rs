@@ -12,7 +12,7 @@ use revshare_core::money::Decimal;
 use revshare_core::period::{date_of_rfc3339, Day};
 use revshare_core::records::{PaymentRow, PaymentStatus};
 use revshare_core::statement::Statement;
-use revshare_store::backend::LegRow;
+use revshare_store::backend::{LegRow, StatementRow};
 use serde::Serialize;
 
 use crate::{AppError, Backend, Result};
@@ -27,9 +27,7 @@ pub(crate) struct Terms {
 impl Terms {
     pub fn of(contracts: &ContractSet, contract: &str) -> Result<Terms> {
         let versions = contracts
-            .contracts
-            .iter()
-            .find(|c| c.id == contract)
+            .get(contract)
             .ok_or_else(|| AppError::NotFound(format!("no contract `{contract}` is stored")))?;
         let first = &versions.versions[0];
         // Versions of one id keep host, currency and scale (contract validation).
@@ -49,18 +47,11 @@ fn row(leg: Leg, contract: &str, terms: &Terms, seq: Seq) -> LegRow {
         currency: terms.currency.clone(),
         host: leg.host,
         beneficiary: leg.beneficiary,
-        side: side_text(leg.side).to_string(),
+        side: leg.side.as_str().to_string(),
         amount: leg.amount.to_fixed_string(terms.scale),
         day: leg.day.0,
         due: leg.due.map(|d| d.0),
         seq,
-    }
-}
-
-fn side_text(side: Side) -> &'static str {
-    match side {
-        Side::Receivable => "receivable",
-        Side::Payable => "payable",
     }
 }
 
@@ -98,9 +89,22 @@ pub(crate) fn statement_legs(statement: &Statement, terms: &Terms, seq: Seq) -> 
     )
 }
 
+/// The legs a stored statement's close posted, read from its stored bytes (what an
+/// upgrade posts for statements closed before the ledger, and what check 4 derives).
+pub(crate) fn stored_statement_legs(row: &StatementRow, contracts: &ContractSet) -> Result<Vec<LegRow>> {
+    let statement = serde_json::from_str::<Statement>(&row.json)
+        .map_err(|e| integrity(&format!("statement {}", row.statement_id), e))?;
+    statement_legs(&statement, &Terms::of(contracts, &row.contract)?, row.seq)
+}
+
 /// An exact amount at the contract's scale.
 fn amount(what: &str, text: &str, scale: u32) -> Result<Decimal> {
     Decimal::parse(text, scale).map_err(|e| integrity(what, format!("amount `{text}`: {e}")))
+}
+
+/// The beneficiary's side of a payment (the side that is not the host).
+pub(crate) fn beneficiary_of<'p>(payment: &'p PaymentRow, host: &str) -> &'p str {
+    direction(payment, host).1
 }
 
 /// Which way a payment goes, and its beneficiary.
@@ -169,13 +173,10 @@ pub(crate) fn post_earlier_statements(backend: &mut dyn Backend) -> Result<()> {
         let contracts = crate::snapshot::contract_set(&backend.contracts()?)?;
         let done: std::collections::HashSet<String> = backend.legs()?.into_iter().map(|l| l.txn).collect();
         for row in backend.statements()? {
-            if done.contains(&format!("statement:{}", row.statement_id)) {
+            if done.contains(&Posting::Statement(row.statement_id.clone()).to_string()) {
                 continue;
             }
-            let legs = serde_json::from_str::<Statement>(&row.json)
-                .map_err(|e| integrity(&row.statement_id, e))
-                .and_then(|s| statement_legs(&s, &Terms::of(&contracts, &row.contract)?, row.seq));
-            if let Ok(legs) = legs {
+            if let Ok(legs) = stored_statement_legs(&row, &contracts) {
                 backend.add_legs(&legs)?;
             }
         }
@@ -201,17 +202,8 @@ pub(crate) fn posted(status: PaymentStatus) -> bool {
 pub(crate) fn leg(row: &LegRow) -> Result<Leg> {
     // Named only on failure: balances read every leg.
     let what = || format!("ledger leg {} {}", row.txn, row.beneficiary);
-    let posting = match row.txn.split_once(':') {
-        Some(("statement", id)) => Posting::Statement(id.to_string()),
-        Some(("payment", id)) => Posting::Payment(id.to_string()),
-        Some(("reversal", id)) => Posting::Reversal(id.to_string()),
-        _ => return Err(integrity(&what(), "names no transaction")),
-    };
-    let side = match row.side.as_str() {
-        "receivable" => Side::Receivable,
-        "payable" => Side::Payable,
-        other => return Err(integrity(&what(), format!("unknown side `{other}`"))),
-    };
+    let posting = Posting::parse(&row.txn).ok_or_else(|| integrity(&what(), "names no transaction"))?;
+    let side = Side::parse(&row.side).ok_or_else(|| integrity(&what(), format!("unknown side `{}`", row.side)))?;
     Ok(Leg {
         posting,
         host: row.host.clone(),

@@ -2,7 +2,7 @@
 //! lists them; the core's own, on events, contracts and tables, live with their
 //! parsers).
 
-/// A void's or an accepted rollback's reason, in characters.
+/// A void's, an accepted rollback's or a payment reversal's reason, in characters.
 pub const REASON_CHARS_MAX: usize = 2000;
 /// A contribution's reference, in characters.
 pub const REFERENCE_CHARS_MAX: usize = 2000;
@@ -22,3 +22,16 @@ pub const BATCH_BYTES_MAX: usize = 16 << 20;
 pub const BODY_BYTES_MAX: usize = 1 << 20;
 /// Seconds a close waits after its period's end: at most a year.
 pub const GRACE_SECONDS_MAX: i64 = 366 * 86_400;
+
+/// Refuses a reason (a void's, a rollback's, a reversal's) of no characters or of
+/// more than [`REASON_CHARS_MAX`].
+pub(crate) fn check_reason(reason: &str) -> crate::Result<()> {
+    let length = reason.chars().count();
+    if length == 0 || length > REASON_CHARS_MAX {
+        return Err(crate::AppError::InvalidField(
+            crate::Field::Reason,
+            format!("1 to {REASON_CHARS_MAX} characters, found {length}"),
+        ));
+    }
+    Ok(())
+}

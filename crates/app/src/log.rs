@@ -22,10 +22,8 @@ use revshare_store::backend::{CheckpointRow, CosignatureRow, RollbackRow, Witnes
 use revshare_store::StoreError;
 
 use crate::keys::Keys;
-use crate::limits::REASON_CHARS_MAX;
 use crate::rows::{object, payload};
 use crate::tx;
-use crate::Field;
 use crate::{AppError, Backend, Ctx, Result};
 
 /// The store's stored hashes, as the tree computations read them.
@@ -404,13 +402,7 @@ pub fn accept_rollback(
     reason: &str,
 ) -> Result<RollbackRow> {
     crate::access::require(ctx.actor, crate::access::Permission::AcceptRollback)?;
-    let length = reason.chars().count();
-    if length == 0 || length > REASON_CHARS_MAX {
-        return Err(AppError::InvalidField(
-            Field::Reason,
-            format!("1 to {REASON_CHARS_MAX} characters, found {length}"),
-        ));
-    }
+    crate::limits::check_reason(reason)?;
     let file = keys.checkpoint_file()?;
     let kept = file
         .on_disk(&keys.log_signer()?.keys())?

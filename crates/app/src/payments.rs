@@ -12,7 +12,7 @@ use revshare_core::records::{PaymentRow, PaymentStatus};
 use crate::access::{require_payment_side, require_reversal, PaymentSide};
 use crate::keys::Keys;
 use crate::ledger::{self, Terms};
-use crate::limits::{REASON_CHARS_MAX, REFERENCE_CHARS_MAX};
+use crate::limits::REFERENCE_CHARS_MAX;
 use crate::rows::{object, payload};
 use crate::tx;
 use crate::Field;
@@ -61,11 +61,7 @@ fn contract_of(backend: &mut dyn Backend, actor: &Actor, contract: &str) -> Resu
 /// Whether `party` receives a share of a contract: its licensor (who receives all
 /// without splits) or a beneficiary named in any version's splits.
 fn is_beneficiary(contract: &ContractVersions, party: &str) -> bool {
-    contract.licensor() == party
-        || contract
-            .versions
-            .iter()
-            .any(|v| v.splits.iter().any(|s| s.shares.contains_key(party)))
+    contract.licensor() == party || contract.names_beneficiary(party)
 }
 
 /// Records a payment; it posts nothing until confirmed.
@@ -168,7 +164,7 @@ pub fn step(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, payment_id: &s
         ctx.actor,
         &contract,
         contract.host(),
-        beneficiary_of(&found, contract.host()),
+        ledger::beneficiary_of(&found, contract.host()),
     ) {
         return Err(not_found());
     }
@@ -232,6 +228,7 @@ fn step_done(step: &Step) -> &'static str {
     }
 }
 
+/// A reversal's reason: not blank, within the limit every reason has.
 fn check_reason(reason: &str) -> Result<()> {
     if reason.trim().is_empty() {
         return Err(AppError::InvalidField(
@@ -239,22 +236,7 @@ fn check_reason(reason: &str) -> Result<()> {
             "a reversal needs a reason".to_string(),
         ));
     }
-    if reason.chars().count() > REASON_CHARS_MAX {
-        return Err(AppError::InvalidField(
-            Field::Reason,
-            format!("at most {REASON_CHARS_MAX} characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// The beneficiary's side of a payment (the side that is not the host).
-fn beneficiary_of<'p>(payment: &'p PaymentRow, host: &str) -> &'p str {
-    if payment.payer == host {
-        &payment.payee
-    } else {
-        &payment.payer
-    }
+    crate::limits::check_reason(reason)
 }
 
 /// The payments the actor sees, in the order recorded.
@@ -264,10 +246,8 @@ pub fn list(backend: &mut dyn Backend, actor: &Actor) -> Result<Vec<PaymentRow>>
         .payments()?
         .into_iter()
         .filter(|p| {
-            set.contracts
-                .iter()
-                .find(|c| c.id == p.contract)
-                .is_some_and(|c| crate::access::sees_account(actor, c, c.host(), beneficiary_of(p, c.host())))
+            set.get(&p.contract)
+                .is_some_and(|c| crate::access::sees_account(actor, c, c.host(), ledger::beneficiary_of(p, c.host())))
         })
         .collect())
 }

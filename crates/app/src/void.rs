@@ -8,10 +8,8 @@ use revshare_store::backend::VoidRow;
 
 use crate::closed::VerifiedStatements;
 use crate::keys::Keys;
-use crate::limits::REASON_CHARS_MAX;
 use crate::rows::{object, payload};
 use crate::tx;
-use crate::Field;
 use crate::{AppError, Backend, Ctx, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,13 +29,7 @@ pub fn void(
     reason: &str,
 ) -> Result<Voided> {
     crate::access::require(ctx.actor, crate::access::Permission::VoidEvents)?;
-    let length = reason.chars().count();
-    if length == 0 || length > REASON_CHARS_MAX {
-        return Err(AppError::InvalidField(
-            Field::Reason,
-            format!("1 to {REASON_CHARS_MAX} characters, found {length}"),
-        ));
-    }
+    crate::limits::check_reason(reason)?;
     tx::write(backend, keys, ctx, |tx| {
         let key = tx
             .backend

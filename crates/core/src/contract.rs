@@ -1187,6 +1187,13 @@ impl ContractVersions {
     pub fn host(&self) -> &str {
         &self.versions[0].host
     }
+
+    /// Whether any version's splits give `party` a share.
+    pub fn names_beneficiary(&self, party: &str) -> bool {
+        self.versions
+            .iter()
+            .any(|v| v.splits.iter().any(|s| s.shares.contains_key(party)))
+    }
 }
 
 impl ContractSet {

@@ -23,6 +23,22 @@ pub enum Side {
 }
 
 impl Side {
+    /// Its stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Receivable => "receivable",
+            Side::Payable => "payable",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Side> {
+        match text {
+            "receivable" => Some(Side::Receivable),
+            "payable" => Some(Side::Payable),
+            _ => None,
+        }
+    }
+
     /// The account's name.
     pub fn account(self, host: &str, beneficiary: &str) -> String {
         match self {
@@ -49,6 +65,18 @@ impl std::fmt::Display for Posting {
             Posting::Statement(id) => write!(f, "statement:{id}"),
             Posting::Payment(id) => write!(f, "payment:{id}"),
             Posting::Reversal(id) => write!(f, "reversal:{id}"),
+        }
+    }
+}
+
+impl Posting {
+    /// A transaction id as [`Posting`]'s `Display` writes it.
+    pub fn parse(text: &str) -> Option<Posting> {
+        match text.split_once(':')? {
+            ("statement", id) => Some(Posting::Statement(id.to_string())),
+            ("payment", id) => Some(Posting::Payment(id.to_string())),
+            ("reversal", id) => Some(Posting::Reversal(id.to_string())),
+            _ => None,
         }
     }
 }

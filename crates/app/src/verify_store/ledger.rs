@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use revshare_core::audit::{Action, Entry, Seq};
 use revshare_core::contract::ContractSet;
-use revshare_core::statement::Statement;
+use revshare_core::ledger::Posting;
 use revshare_store::backend::{LegRow, StatementRow};
 
 use super::Report;
@@ -18,8 +18,8 @@ use crate::{AppError, Backend, Result};
 
 /// The object a failure about a transaction names: its statement or payment.
 fn object_of(txn: &str) -> String {
-    match txn.split_once(':') {
-        Some(("reversal", id)) => object::payment(id),
+    match Posting::parse(txn) {
+        Some(Posting::Reversal(id)) => object::payment(&id),
         _ => txn.to_string(),
     }
 }
@@ -110,10 +110,7 @@ fn expected_legs(
 ) -> Result<BTreeMap<Key, LegRow>> {
     let mut expected = Vec::new();
     for row in statements {
-        let posted = serde_json::from_str::<Statement>(&row.json)
-            .map_err(|e| AppError::Integrity(format!("statement {}: {e}", row.statement_id)))
-            .and_then(|s| ledger::statement_legs(&s, &Terms::of(contracts, &row.contract)?, row.seq));
-        match posted {
+        match ledger::stored_statement_legs(row, contracts) {
             Ok(legs) => expected.extend(legs),
             Err(error) => report.fail(4, object::statement(&row.statement_id), error.to_string()),
         }
