@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+mod columns;
 mod event;
 pub mod postgres;
 mod segment;

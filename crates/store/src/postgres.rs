@@ -24,6 +24,7 @@ use crate::backend::{
     RegistryRow, Result, RollbackRow, SigningKeyRow, Staged, StatementRead, StatementRow, StoredSegment, TokenRow,
     TreeRow, Visit, VoidRow, WitnessKeyRow,
 };
+use crate::columns::*;
 use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
 
@@ -285,12 +286,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-const STATEMENT_COLUMNS: &str =
-    "statement_id, contract, period, host, start_day, end_day, close_seq, settled, json, closed_at, seq";
-const CONTRIBUTION_COLUMNS: &str = "number, contract, by_party, kind, date, status, reference, proposed_by, \
-     proposed_at, proposed_seq, decided_by, decided_at, decided_seq, seq";
-const VOID_COLUMNS: &str = "number, source, id, host, day, leaf, reason, actor, voided_at, seq";
-
 /// The seq in column `index` of a row of `table`; a negative one is corrupt, named as
 /// `table:<column key>`.
 fn seq_at(r: &postgres::Row, index: usize, table: &str, key: usize) -> Result<Seq> {
@@ -318,8 +313,6 @@ fn void_row(r: &postgres::Row) -> Result<VoidRow> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "token_id, party, role, contracts, expires, sha256, created_at, revoked_at, seq";
-
 fn token_columns(r: &postgres::Row) -> crate::TokenColumns {
     token_columns_at(r, 0)
 }
@@ -338,8 +331,6 @@ fn token_columns_at(r: &postgres::Row, at: usize) -> crate::TokenColumns {
         seq: r.get(at + 8),
     }
 }
-
-const ENTRY_COLUMNS: &str = "seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash";
 
 fn statement_from_row(row: &postgres::Row) -> Result<StatementRow> {
     statement_at(row, 0)
@@ -361,10 +352,6 @@ fn statement_at(row: &postgres::Row, at: usize) -> Result<StatementRow> {
         seq: seq_at(row, at + 10, "statements", at)?,
     })
 }
-
-const PAYMENT_COLUMNS: &str = "payment_id, contract, currency, payer, payee, amount, date, reference, status, \
-     recorded_by, recorded_at, recorded_seq, confirmed_by, confirmed_at, withdrawn_by, withdrawn_at, reversed_by, \
-     reversed_at, reversal_reason, seq";
 
 fn payment_from_row(r: &postgres::Row) -> Result<PaymentRow> {
     let payment_id: String = r.get(0);
@@ -392,8 +379,6 @@ fn payment_from_row(r: &postgres::Row) -> Result<PaymentRow> {
         seq: seq_at(r, 19, "payments", 0)?,
     })
 }
-
-const LEG_COLUMNS: &str = "txn, contract, currency, host, beneficiary, side, amount, day, due, seq";
 
 fn leg_from_row(r: &postgres::Row) -> Result<LegRow> {
     Ok(LegRow {

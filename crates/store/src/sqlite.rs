@@ -13,6 +13,7 @@ use crate::backend::{
     SigningKeyRow, Staged, StatementRead, StatementRow, StoredSegment, TokenRow, TreeRow, Visit, VoidRow,
     WitnessKeyRow,
 };
+use crate::columns::*;
 use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
 
@@ -269,8 +270,6 @@ fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, [String; 8]
     ))
 }
 
-const VOID_COLUMNS: &str = "number, source, id, host, day, leaf, reason, actor, voided_at, seq";
-
 fn void_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VoidRow> {
     Ok(VoidRow {
         number: r.get(0)?,
@@ -286,8 +285,6 @@ fn void_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VoidRow> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "token_id, party, role, contracts, expires, sha256, created_at, revoked_at, seq";
-
 fn token_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::TokenColumns> {
     Ok(crate::TokenColumns {
         token_id: r.get(0)?,
@@ -301,8 +298,6 @@ fn token_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::TokenColumns>
         seq: r.get(8)?,
     })
 }
-
-const ENTRY_COLUMNS: &str = "seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash";
 
 fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow> {
     Ok(StatementRow {
@@ -319,13 +314,6 @@ fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow>
         seq: seq_at(row, 10, "statements", 0)?,
     })
 }
-
-const STATEMENT_COLUMNS: &str =
-    "statement_id, contract, period, host, start_day, end_day, close_seq, settled, json, closed_at, seq";
-
-const PAYMENT_COLUMNS: &str = "payment_id, contract, currency, payer, payee, amount, date, reference, status, \
-     recorded_by, recorded_at, recorded_seq, confirmed_by, confirmed_at, withdrawn_by, withdrawn_at, reversed_by, \
-     reversed_at, reversal_reason, seq";
 
 fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PaymentRow>> {
     let payment_id: String = r.get(0)?;
@@ -357,8 +345,6 @@ fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PaymentRow
         seq: seq_at(r, 19, "payments", 0)?,
     }))
 }
-
-const LEG_COLUMNS: &str = "txn, contract, currency, host, beneficiary, side, amount, day, due, seq";
 
 fn leg_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LegRow> {
     Ok(LegRow {
@@ -403,9 +389,6 @@ fn contribution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Contr
         seq: seq_at(r, 13, "contributions", 0)?,
     }))
 }
-
-const CONTRIBUTION_COLUMNS: &str = "number, contract, by_party, kind, date, status, reference, proposed_by, \
-     proposed_at, proposed_seq, decided_by, decided_at, decided_seq, seq";
 
 /// A BLOB column borrowed from its row; a value of another type is corrupt.
 fn blob<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<&'r [u8]> {
