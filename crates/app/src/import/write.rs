@@ -2,7 +2,7 @@
 //! host, conflicts named by the fields that differ, and what the summary says of
 //! the accepted events (late for a contract, or selected by none).
 
-use revshare_core::audit::{chain_all, Action, Entry, Head, NewEntry};
+use revshare_core::audit::{chain_all, digest, Action, Entry, Head, NewEntry};
 use revshare_core::log_tree::Hash;
 use revshare_core::period::Day;
 use revshare_core::statement::StatementId;
@@ -33,9 +33,10 @@ pub(crate) struct Written {
     pub outcomes: Vec<InsertOutcome>,
 }
 
-/// Chains one `events_accepted` entry per host part. Payloads were hashed on the
-/// pool; only a part with refused rows (duplicates, conflicts) is hashed here.
-fn audit_entries(head: Head, rows: usize, parts: &[HostPart], jcs: &RowsJcs, stamp: &Stamp) -> Vec<Entry> {
+/// Chains one `events_accepted` entry per host part, with their digests (the log
+/// tree's new leaves, as `tx` takes them). Payloads were hashed on the pool; only a
+/// part with refused rows (duplicates, conflicts) is hashed here.
+fn audit_entries(head: Head, rows: usize, parts: &[HostPart], jcs: &RowsJcs, stamp: &Stamp) -> (Vec<Entry>, Vec<Hash>) {
     let payloads = parts.iter().map(|part| jcs.payload(rows, part));
     let new: Vec<NewEntry> = parts
         .iter()
@@ -48,7 +49,9 @@ fn audit_entries(head: Head, rows: usize, parts: &[HostPart], jcs: &RowsJcs, sta
             payload_sha256: payload,
         })
         .collect();
-    chain_all(head, &new).0
+    let (entries, _) = chain_all(head, &new);
+    let digests = entries.iter().zip(&new).map(|(e, n)| digest(e.seq, n)).collect();
+    (entries, digests)
 }
 
 /// Stores one prepared chunk in one transaction, sealed by a checkpoint (written to
@@ -93,9 +96,12 @@ pub(crate) fn write_prepared(
                     .or_insert_with(|| selection.classify(host, model, Day(event.day)));
                 match class {
                     Class::Late => summary.late += 1,
+                    // The host's name is copied once per host, not per event.
                     Class::Unselected => match summary.unselected.get_mut(host) {
                         Some(count) => *count += 1,
-                        None => drop(summary.unselected.insert(host.to_string(), 1)),
+                        None => {
+                            summary.unselected.insert(host.to_string(), 1);
+                        }
                     },
                     Class::Open => {}
                 }
@@ -127,29 +133,10 @@ fn store_batch(
 ) -> Result<Vec<InsertOutcome>> {
     let staged = backend.insert_events(batch)?;
     let head = staged.head();
-    let entries = audit_entries(head, batch.len(), staged.parts(), rows_jcs, stamp);
-    let digests = match entries
-        .iter()
-        .map(digest_of)
-        .collect::<std::result::Result<Vec<Hash>, _>>()
-    {
-        Ok(digests) => digests,
-        Err(error) => {
-            let _ = backend.rollback();
-            return Err(error.into());
-        }
-    };
+    let (entries, digests) = audit_entries(head, batch.len(), staged.parts(), rows_jcs, stamp);
     backend.finish_events(batch, &staged, &entries)?;
     seal_and_commit(backend, keys, head, &digests, Kept::Extend)?;
     Ok(staged.into_outcomes())
-}
-
-/// An entry's digest, as the log tree's leaf takes it.
-fn digest_of(entry: &Entry) -> std::result::Result<Hash, revshare_store::StoreError> {
-    hex::decode(&entry.digest)
-        .ok()
-        .and_then(|d| Hash::try_from(d).ok())
-        .ok_or_else(|| revshare_store::StoreError::Database(format!("entry {}: a digest of another length", entry.seq)))
 }
 
 /// A conflict's report, naming the stored fields that differ.
@@ -245,13 +232,9 @@ impl Selection {
                 continue;
             };
             selected = true;
-            let statement_id = StatementId::new(&versions.id, period);
-            if self
-                .snapshot
-                .statements
-                .iter()
-                .any(|s| statement_id.as_ref().is_some_and(|id| s.statement_id == *id))
-            {
+            let closed = StatementId::new(&versions.id, period)
+                .is_some_and(|id| self.snapshot.statements.iter().any(|s| s.statement_id == id));
+            if closed {
                 return Class::Late;
             }
         }
