@@ -4,15 +4,13 @@
 
 mod common;
 
-use revshare_app::close::{close, CloseRequest, Grace};
 use revshare_app::contributions::{Decision, Proposal};
-use revshare_app::import::{import, Observers};
 use revshare_app::{Actor, Backend};
 use revshare_core::contract::{ContributionKind, Party};
-use revshare_core::period::{Day, Period};
+use revshare_core::period::Day;
 use revshare_core::statement::{Adjustment, AdjustmentKind, Reason, Statement};
-use revshare_ingest::offline::UsageInput;
 
+use common::hand::{self, event};
 use common::{ctx, TestStore};
 
 const CONTRACT: &str = r#"
@@ -45,43 +43,12 @@ max_abs = "0.05"
 
 const NOW: &str = "2026-11-29T00:00:00Z";
 
-fn event(id: &str, day: &str, revenue: &str, currency: &str) -> String {
-    format!(
-        r#"{{"specversion":"1.0","type":"ai.usage.v1","source":"h/eu","id":"{id}","time":"{day}T12:00:00Z","data":{{"host":"h","model":"m","use_case":"chat","input_tokens":0,"output_tokens":0,"revenue":"{revenue}","currency":"{currency}"}}}}"#
-    )
-}
-
 fn store(t: &TestStore, backend: &mut dyn Backend, lines: &[String]) {
-    let operator = Actor::cli();
-    let summary = import(
-        backend,
-        &t.keys(),
-        ctx(&operator, NOW),
-        vec![UsageInput {
-            name: "u.ndjson".into(),
-            reader: Box::new(std::io::Cursor::new(lines.join("\n").into_bytes())),
-        }],
-        Observers {
-            progress: &mut |_| {},
-            rejected: &mut |_| {},
-        },
-    )
-    .unwrap();
-    assert_eq!(summary.accepted, lines.len() as u64);
+    hand::import_all(t, backend, NOW, lines);
 }
 
 fn closed(t: &TestStore, backend: &mut dyn Backend, period: &str) -> Statement {
-    let operator = Actor::cli();
-    let request = CloseRequest {
-        period: Period::parse(period).unwrap(),
-        contract: None,
-        grace: Grace::default(),
-        dry_run: false,
-        allow_empty: false,
-    };
-    let outcome = close(backend, &t.keys(), ctx(&operator, NOW), &request).unwrap();
-    assert_eq!(outcome.statements.len(), 1);
-    outcome.statements[0].statement.clone()
+    hand::close_one(t, backend, period, NOW)
 }
 
 /// A store with the contract, September holding `september`, closed; October holds

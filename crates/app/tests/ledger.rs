@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use revshare_app::close::{close, CloseRequest, Grace};
-use revshare_app::import::{import, Observers};
 use revshare_app::ledger::{balances, Balance, Filter};
 use revshare_app::payments::{record, step, NewPayment, Step};
 use revshare_app::verify_store::verify;
@@ -20,8 +19,8 @@ use revshare_core::period::{Day, Period};
 use revshare_core::records::Role;
 use revshare_core::records::{PaymentRow, PaymentStatus};
 use revshare_core::statement::Statement;
-use revshare_ingest::offline::UsageInput;
 
+use common::hand;
 use common::{ctx, TestStore};
 
 const CONTRACT: &str = r#"
@@ -55,42 +54,7 @@ const OCTOBER_CLOSED: &str = "2026-11-02T00:00:00Z";
 const LATER: &str = "2026-11-20T00:00:00Z";
 
 fn event(id: &str, day: &str, revenue: &str) -> String {
-    format!(
-        r#"{{"specversion":"1.0","type":"ai.usage.v1","source":"h/eu","id":"{id}","time":"{day}T12:00:00Z","data":{{"host":"h","model":"m","use_case":"chat","input_tokens":0,"output_tokens":0,"revenue":"{revenue}","currency":"USD"}}}}"#
-    )
-}
-
-fn store_events(t: &TestStore, backend: &mut dyn Backend, time: &str, lines: &[String]) {
-    let operator = Actor::cli();
-    let summary = import(
-        backend,
-        &t.keys(),
-        ctx(&operator, time),
-        vec![UsageInput {
-            name: "u.ndjson".into(),
-            reader: Box::new(std::io::Cursor::new(lines.join("\n").into_bytes())),
-        }],
-        Observers {
-            progress: &mut |_| {},
-            rejected: &mut |_| {},
-        },
-    )
-    .unwrap();
-    assert_eq!(summary.accepted, lines.len() as u64);
-}
-
-fn closed(t: &TestStore, backend: &mut dyn Backend, period: &str, time: &str) -> Statement {
-    let operator = Actor::cli();
-    let request = CloseRequest {
-        period: Period::parse(period).unwrap(),
-        contract: None,
-        grace: Grace::default(),
-        dry_run: false,
-        allow_empty: false,
-    };
-    let outcome = close(backend, &t.keys(), ctx(&operator, time), &request).unwrap();
-    assert_eq!(outcome.statements.len(), 1);
-    outcome.statements[0].statement.clone()
+    hand::event(id, day, revenue, "USD")
 }
 
 /// The store with September and October closed.
@@ -105,22 +69,22 @@ fn two_closes(t: &TestStore) -> Box<dyn Backend> {
         CONTRACT.as_bytes(),
     )
     .unwrap();
-    store_events(
+    hand::import_all(
         t,
         backend.as_mut(),
         SEPTEMBER_CLOSED,
         &[event("e1", "2026-09-10", "100.00")],
     );
-    let september = closed(t, backend.as_mut(), "2026-09", SEPTEMBER_CLOSED);
+    let september = hand::close_one(t, backend.as_mut(), "2026-09", SEPTEMBER_CLOSED);
     assert_eq!(september.payouts["b"], "5.00");
     assert_eq!(september.due_date.as_deref(), Some("2026-11-01"));
-    store_events(
+    hand::import_all(
         t,
         backend.as_mut(),
         OCTOBER_CLOSED,
         &[event("e2", "2026-10-05", "40.00")],
     );
-    let october = closed(t, backend.as_mut(), "2026-10", OCTOBER_CLOSED);
+    let october = hand::close_one(t, backend.as_mut(), "2026-10", OCTOBER_CLOSED);
     assert_eq!(october.payouts["b"], "2.00");
     assert_eq!(october.due_date.as_deref(), Some("2026-12-02"));
     backend
@@ -475,7 +439,7 @@ fn a_prior_period_adjustment_posts_with_its_statement(t: &TestStore) {
     let mut backend = two_closes(t);
     // A late September event of 30.00 (3.00: 1.50 each) settles in November, a
     // period of no events of its own: its statement holds only the adjustment.
-    store_events(t, backend.as_mut(), LATER, &[event("late", "2026-09-20", "30.00")]);
+    hand::import_all(t, backend.as_mut(), LATER, &[event("late", "2026-09-20", "30.00")]);
     let operator = Actor::cli();
     let request = CloseRequest {
         period: Period::parse("2026-11").unwrap(),

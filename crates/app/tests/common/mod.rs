@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod hand;
 pub mod scenario;
 
 use std::path::PathBuf;
