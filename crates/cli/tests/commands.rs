@@ -2,11 +2,10 @@
 //! they see, and the exit codes of refusals.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 mod common;
 
-use common::{dir, fixture, fixtures};
+use common::{dir, fixture, fixtures, ok, refused, revshare};
 
 /// Offline verification of the statement, event and proof written to the test folder.
 const VERIFY_EVENT: &[&str] = &[
@@ -20,32 +19,6 @@ const VERIFY_EVENT: &[&str] = &[
     "--proof",
     "p.json",
 ];
-
-fn revshare(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_revshare"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("REVSHARE_DATABASE_URL")
-        .env_remove("REVSHARE_KEY_FILE")
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let output = revshare(dir, args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn refused(dir: &Path, args: &[&str]) -> String {
-    let output = revshare(dir, args);
-    assert_eq!(output.status.code(), Some(2), "{args:?} should be refused with exit 2");
-    String::from_utf8(output.stderr).unwrap()
-}
 
 #[test]
 fn a_store_from_init_to_verified_proof() {

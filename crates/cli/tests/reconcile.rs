@@ -3,41 +3,14 @@
 //! and checks them offline against its own copy of the usage.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
 mod common;
 
-use common::{dir, fixture};
+use common::{dir, fixture, ok, refused, revshare};
 
 const STATEMENT: &str = "acme-llama/2026-10";
-
-fn revshare(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_revshare"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("REVSHARE_DATABASE_URL")
-        .env_remove("REVSHARE_KEY_FILE")
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let output = revshare(dir, args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn refused(dir: &Path, args: &[&str]) -> String {
-    let output = revshare(dir, args);
-    assert_eq!(output.status.code(), Some(2), "{args:?} should be refused with exit 2");
-    String::from_utf8(output.stderr).unwrap()
-}
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap()

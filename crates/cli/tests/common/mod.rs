@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -575,4 +575,33 @@ pub fn stored_events(connection: &rusqlite::Connection, tag: &str) -> u64 {
             |row| row.get::<_, i64>(0),
         )
         .unwrap() as u64
+}
+
+/// Runs the binary in `dir`, away from any store or key file the environment names.
+pub fn revshare(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_revshare"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REVSHARE_DATABASE_URL")
+        .env_remove("REVSHARE_KEY_FILE")
+        .output()
+        .unwrap()
+}
+
+/// Runs it and requires success: its stdout.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let output = revshare(dir, args);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs it and requires a refusal (exit 2): its stderr.
+pub fn refused(dir: &Path, args: &[&str]) -> String {
+    let output = revshare(dir, args);
+    assert_eq!(output.status.code(), Some(2), "{args:?} should be refused with exit 2");
+    String::from_utf8(output.stderr).unwrap()
 }
