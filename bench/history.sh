@@ -9,6 +9,7 @@
 #     connections for API_SECONDS): target within 5 %;
 #   - `close` of that month: target within 15 %;
 #   - `audit verify` of the store: target at most 3x this build's close;
+#   - `revshare rate` of the same usage, offline: target within 3 %;
 # then, for this build alone, inclusion and consistency proofs in a log of ENTRIES
 # entries (crates/app/examples/log_proofs.rs): target at most 5 ms.
 #
@@ -49,6 +50,10 @@ fi
 base_bin=$(realpath "$root/build/src/target/release/revshare")
 python3 bench/http_events.py template 1000 > "$root/batch.ndjson"
 results="$root/results.jsonl"
+ex=../shared/examples
+rate_args=(--contract "$ex/contracts/acme-llama.toml" --contract "$ex/contracts/nimbus-llama.toml"
+  --contract "$ex/contracts/orbit-llama.toml" --usage "$usage" --fx "$ex/fx.csv"
+  --contributions "$ex/contributions.csv")
 : > "$results"
 
 record() { # build, label, value
@@ -95,6 +100,10 @@ api_ingest() { # build, embedded|postgres
 for run in $(seq "$runs"); do
   order=(base head)
   [ $((run % 2)) -eq 0 ] && order=(head base)
+  for build in "${order[@]}"; do
+    use "$build"
+    record "$build" rate "$(wall rate "$bin" rate "${rate_args[@]}")"
+  done
   for name in embedded postgres; do
     echo "run $run/$runs, $name: ${order[*]}..." >&2
     declare -A stores=()
@@ -148,6 +157,8 @@ def median(build, label):
     return statistics.median(values(build, label))
 print(f"bench/history.sh: this build against {base}, {runs} alternating runs each, medians; 1M events")
 print(f"{'measure':34} {'base':>10} {'this':>10} {'this/base':>10}   target")
+b, h = median("base", "rate"), median("head", "rate")
+print(f"{'rate, offline (s)':34} {b:10.2f} {h:10.2f} {h / b:10.3f}   <= 1.03 {'ok' if h / b <= 1.03 else 'MISSED'}")
 for backend in ("embedded", "postgres"):
     for label, unit, target, higher_is_better in (
         ("import", "s", 1.05, False),
