@@ -417,7 +417,7 @@ impl Own {
             Object::Key(_) => true,
             Object::Fx | Object::Registry(_) => Permission::ReadTables.allows(self.role),
             Object::Contract { id: contract, .. } | Object::Contribution { contract, .. } => self.reads(&contract),
-            Object::Statement(statement_id) => {
+            Object::Statement(statement_id) | Object::ClosedAfterTerm(statement_id) => {
                 StatementId::parse(&statement_id).is_some_and(|id| self.reads(id.contract()))
             }
             Object::Events(host) => self.hosts.contains(&host),

@@ -138,6 +138,10 @@ impl LogCheck {
             };
             expected.push((row.seq, action, name, payload(row)));
         }
+        for row in &snapshot.closed_after_term {
+            let name = object::closed_after_term(&row.statement_id);
+            expected.push((row.seq, Action::PeriodClosedAfterTerm, name, payload(row)));
+        }
         let seqs: Vec<Seq> = expected.iter().map(|(seq, ..)| *seq).collect();
         self.entries(backend, &seqs)?;
         for (seq, action, name, hash) in expected {

@@ -52,6 +52,9 @@ pub mod object {
     pub fn statement(statement_id: &str) -> String {
         Object::Statement(statement_id.to_string()).to_string()
     }
+    pub fn closed_after_term(statement_id: &str) -> String {
+        Object::ClosedAfterTerm(statement_id.to_string()).to_string()
+    }
     pub fn contribution(contract: &str, number: i64) -> String {
         Object::Contribution {
             contract: contract.to_string(),

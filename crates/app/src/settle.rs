@@ -36,13 +36,11 @@ pub struct Settled {
     pub through: Seq,
 }
 
-pub fn settled_of(row: &StatementRow) -> Result<Vec<Settled>> {
-    serde_json::from_str(&row.settled).map_err(|e| {
-        AppError::Integrity(format!(
-            "statement {}: its settlement record does not parse: {e}",
-            row.statement_id
-        ))
-    })
+/// The windows a statement, or a period closed after the term without one
+/// (`statement_id`), records in its `settled` column.
+fn settled_of(statement_id: &str, settled: &str) -> Result<Vec<Settled>> {
+    serde_json::from_str(settled)
+        .map_err(|e| AppError::Integrity(format!("{statement_id}: its settlement record does not parse: {e}")))
 }
 
 /// A statement's tree as closed: its name, its leaves in tree order, and their root
@@ -132,11 +130,19 @@ pub(crate) fn pending(
 }
 
 /// The seq up to which a closed period is settled: its own close, or the latest
-/// re-rating of it.
+/// re-rating of it (by a statement, or by a close after the term that issued none).
 fn settled_through(snapshot: &Snapshot, row: &StatementRow) -> Result<Seq> {
+    let records = snapshot
+        .statements_of(&row.contract)
+        .map(|s| (&s.statement_id, &s.settled))
+        .chain(
+            snapshot
+                .closed_after_term_of(&row.contract)
+                .map(|c| (&c.statement_id, &c.settled)),
+        );
     let mut through = row.close_seq;
-    for later in snapshot.statements_of(&row.contract) {
-        for window in settled_of(later)? {
+    for (id, settled) in records {
+        for window in settled_of(id, settled)? {
             if window.statement_id == row.statement_id {
                 through = through.max(window.through);
             }

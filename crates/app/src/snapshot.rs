@@ -9,7 +9,9 @@ use revshare_core::money::Decimal;
 use revshare_core::period::{Day, Period};
 use revshare_core::rating::RatingInputs;
 use revshare_core::tables::{Contribution, ContributionStatus, Contributions, FxTable, ModelRegistry};
-use revshare_store::backend::{ContractRow, ContributionRow, FxRow, RegistryRow, StatementRow, VoidRow};
+use revshare_store::backend::{
+    ClosedAfterTermRow, ContractRow, ContributionRow, FxRow, RegistryRow, StatementRow, VoidRow,
+};
 
 use revshare_core::audit::Seq;
 
@@ -30,6 +32,8 @@ pub struct Snapshot {
     /// Voids by `(source, id)`.
     pub voids: HashMap<(String, String), VoidRow>,
     pub statements: Vec<StatementRow>,
+    /// Periods closed after a contract's term without a statement.
+    pub closed_after_term: Vec<ClosedAfterTermRow>,
 }
 
 /// A registry version's patterns, compiled once.
@@ -70,6 +74,11 @@ impl Snapshot {
             .map(|r| ((r.source.clone(), r.id.clone()), r))
             .collect();
         let statements = backend.statements()?.into_iter().filter(|r| r.seq <= seq).collect();
+        let closed_after_term = backend
+            .closed_after_term()?
+            .into_iter()
+            .filter(|r| r.seq <= seq)
+            .collect();
         Ok(Snapshot {
             seq,
             contract_rows,
@@ -82,6 +91,7 @@ impl Snapshot {
             compiled,
             voids,
             statements,
+            closed_after_term,
         })
     }
 
@@ -125,6 +135,14 @@ impl Snapshot {
     /// The stored statements of one contract, by period.
     pub(crate) fn statements_of<'s>(&'s self, contract: &'s str) -> impl Iterator<Item = &'s StatementRow> + 's {
         self.statements.iter().filter(move |s| s.contract == contract)
+    }
+
+    /// The periods of one contract closed after its term without a statement.
+    pub(crate) fn closed_after_term_of<'s>(
+        &'s self,
+        contract: &'s str,
+    ) -> impl Iterator<Item = &'s ClosedAfterTermRow> + 's {
+        self.closed_after_term.iter().filter(move |s| s.contract == contract)
     }
 }
 

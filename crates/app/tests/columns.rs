@@ -62,6 +62,7 @@ fn rich(t: &TestStore) {
     )
     .unwrap();
     pay_and_reverse(backend.as_mut(), &keys);
+    a_term_ends(backend.as_mut(), &keys);
     witness_and_cosign(backend.as_mut(), &keys);
     roll_back_one_write(t, backend.as_mut(), &keys);
     let job = revshare_app::jobs::start_verify(backend.as_mut(), now).unwrap();
@@ -108,6 +109,31 @@ fn pay_and_reverse(backend: &mut dyn Backend, keys: &Keys) {
     step(backend, keys, now, &bounced.payment_id, &reason).unwrap();
     let refund = record(backend, keys, now, &new("finetune-labs", "acme-cloud", "0.5")).unwrap();
     step(backend, keys, now, &refund.payment_id, &Step::Withdraw).unwrap();
+}
+
+/// A contract whose term is September alone closes it, then closes October after
+/// its term with nothing to carry: a row in `closed_after_term`.
+fn a_term_ends(backend: &mut dyn Backend, keys: &Keys) {
+    let operator = Actor::cli();
+    let now = ctx(&operator, NOW);
+    let brief = String::from_utf8(fixture("contracts/acme-llama.toml"))
+        .unwrap()
+        .replace("id = \"acme-llama\"", "id = \"brief-llama\"")
+        .replace("host = \"acme-cloud\"", "host = \"brief-host\"")
+        .replace("effective_from = \"2026-01-01\"", "effective_from = \"2026-09-01\"")
+        .replace("effective_to = \"2028-01-01\"", "effective_to = \"2026-10-01\"");
+    revshare_app::contracts::add_version(backend, keys, now, "brief.toml", brief.as_bytes()).unwrap();
+    for period in ["2026-09", "2026-10"] {
+        let request = CloseRequest {
+            period: Period::parse(period).unwrap(),
+            contract: Some("brief-llama".into()),
+            grace: Grace::default(),
+            dry_run: false,
+            allow_empty: false,
+        };
+        close(backend, keys, now, &request).unwrap();
+    }
+    assert_eq!(backend.closed_after_term().unwrap().len(), 1);
 }
 
 /// acme-cloud's witness registers its key and cosigns the newest checkpoint.

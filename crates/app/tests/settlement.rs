@@ -649,6 +649,88 @@ fn late_events_of_an_ended_contract_settle_in_an_adjustment_only_statement(t: &T
     assert_reproducible(backend.as_mut());
 }
 
+/// The acme-llama contract with its term ending on 2026-10-01 (September its last
+/// period), the FX rates, and the small example's on-time usage; September closed.
+/// The late September events, held back.
+fn ended_after_september(t: &TestStore, backend: &mut dyn Backend) -> Vec<&'static [u8]> {
+    let operator = Actor::cli();
+    let setup = ctx(&operator, SETUP);
+    let short = String::from_utf8(fixture("contracts/acme-llama.toml"))
+        .unwrap()
+        .replace("effective_to = \"2028-01-01\"", "effective_to = \"2026-10-01\"");
+    revshare_app::contracts::add_version(backend, &t.keys(), setup, "short.toml", short.as_bytes()).unwrap();
+    revshare_app::tables::add_fx(backend, &t.keys(), setup, "fx.csv", &fixture("fx.csv")).unwrap();
+    let (on_time, late) = split_late(&leaked_lines());
+    import_lines(t, backend, &on_time, "2026-11-29T00:00:00Z");
+    close_at(t, backend, "2026-09", "2026-11-29T00:00:00Z");
+    late
+}
+
+/// Issue 20, point 9 (b): a post-term period counts as closed whether or not a
+/// statement was issued (statements.md), so closing it again after a later period
+/// closed, with late events stored since, signs nothing: the late events belong to
+/// the next close.
+fn a_post_term_period_closed_again_signs_nothing_back_dated(t: &TestStore) {
+    let mut backend = t.open();
+    let late = ended_after_september(t, backend.as_mut());
+    assert!(close_at(t, backend.as_mut(), "2026-10", "2026-12-01T00:00:00Z").is_empty());
+    assert!(close_at(t, backend.as_mut(), "2026-11", "2026-12-01T00:00:00Z").is_empty());
+    assert_eq!(
+        backend.closed_after_term().unwrap().len(),
+        2,
+        "both closes are recorded"
+    );
+    import_lines(t, backend.as_mut(), &late, "2026-12-01T00:00:00Z");
+    for period in ["2026-10", "2026-11"] {
+        assert!(
+            close_at(t, backend.as_mut(), period, "2026-12-02T00:00:00Z").is_empty(),
+            "{period}"
+        );
+        let id = format!("acme-llama/{period}");
+        assert!(backend.statement(&id).unwrap().is_none(), "{id} was signed back-dated");
+    }
+    // The next close settles them, once.
+    let december = close_at(t, backend.as_mut(), "2026-12", "2027-01-02T00:00:00Z");
+    assert_eq!(december.len(), 1);
+    let s = &december[0].statement;
+    assert_eq!(s.adjustments.len(), 1);
+    assert_eq!(s.adjustments[0].period.as_deref(), Some("2026-09"));
+    let acme_late = late.iter().filter(|l| contains(l, "\"host\":\"acme-cloud\"")).count();
+    assert_eq!(s.adjustments[0].events.as_ref().unwrap().count, acme_late as u64);
+    assert_reproducible(backend.as_mut());
+}
+
+/// Issue 20, point 9 (a): a close after the term whose re-rating of an earlier
+/// period changes nothing issues no statement, but still marks that period settled
+/// up to it (statements.md), so a later adjustment does not list the change again.
+fn a_post_term_rerating_that_changes_nothing_stays_settled(t: &TestStore) {
+    let mut backend = t.open();
+    let late = ended_after_september(t, backend.as_mut());
+    // A USD rate dated in September for a currency no event uses: September is
+    // re-rated at the next close and nothing changes.
+    let operator = Actor::cli();
+    let unused = b"date,from,to,rate\n2026-09-10,GBP,USD,1.27\n";
+    revshare_app::tables::add_fx(backend.as_mut(), &t.keys(), ctx(&operator, SETUP), "gbp.csv", unused).unwrap();
+    assert!(close_at(t, backend.as_mut(), "2026-10", "2026-12-01T00:00:00Z").is_empty());
+    let recorded = backend.closed_after_term().unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert!(
+        recorded[0].settled.contains("acme-llama/2026-09"),
+        "{}",
+        recorded[0].settled
+    );
+    import_lines(t, backend.as_mut(), &late, "2026-12-01T00:00:00Z");
+    let november = close_at(t, backend.as_mut(), "2026-11", "2026-12-02T00:00:00Z");
+    assert_eq!(november.len(), 1);
+    let adjustment = &november[0].statement.adjustments[0];
+    assert_eq!(
+        adjustment.reasons.as_deref(),
+        Some(&[Reason::LateEvents][..]),
+        "the FX rate was settled by October's close"
+    );
+    assert_reproducible(backend.as_mut());
+}
+
 fn a_version_changing_the_scale_is_refused_and_settlement_goes_on(t: &TestStore) {
     let mut backend = t.open();
     load_terms(t, backend.as_mut());
@@ -893,6 +975,8 @@ both_backends!(
     a_registry_version_after_a_close_leaves_every_proof_valid,
     a_tampered_earlier_statement_stops_the_next_close,
     late_events_of_an_ended_contract_settle_in_an_adjustment_only_statement,
+    a_post_term_period_closed_again_signs_nothing_back_dated,
+    a_post_term_rerating_that_changes_nothing_stays_settled,
     a_version_changing_the_scale_is_refused_and_settlement_goes_on,
     closes_run_in_order,
     voids_remove_events_before_and_after_a_close,

@@ -349,12 +349,13 @@ fn a_trees_chunks_reordered(t: &TestStore) {
 
 /// Takes out what the schema that made the log a tree added (SQLite schema 4,
 /// PostgreSQL schema 5): its tables, its index, and the store id; and what the
-/// ledger's schema added after it.
+/// schemas after it added (the ledger, periods closed after a term).
 fn before_the_log_tree(t: &TestStore) {
     t.tamper(
         "DROP TABLE audit_tree; DROP TABLE checkpoints; DROP TABLE cosignatures; DROP TABLE witness_keys;
          DROP TABLE rollbacks; DROP INDEX audit_log_object; DELETE FROM meta WHERE key = 'store_id';
-         DROP TABLE payments; DROP TABLE ledger_legs; DELETE FROM meta WHERE key = 'ledger';",
+         DROP TABLE payments; DROP TABLE ledger_legs; DELETE FROM meta WHERE key = 'ledger';
+         DROP TABLE closed_after_term;",
     );
     // The key file as that build wrote it: naming no store, no checkpoint beside it.
     let mut key: serde_json::Value = serde_json::from_slice(&std::fs::read(&t.keys_path).unwrap()).unwrap();
@@ -577,5 +578,5 @@ fn a_schema_2_database_is_upgraded_to_segments() {
     assert_eq!(upgraded.get::<_, i64>(0), rows, "every event moved");
     assert_eq!(after.events, rows as u64);
     assert!(upgraded.get::<_, bool>(1), "events dropped");
-    assert_eq!(upgraded.get::<_, i32>(2), 6);
+    assert_eq!(upgraded.get::<_, i32>(2), 7);
 }

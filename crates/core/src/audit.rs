@@ -111,6 +111,7 @@ pub enum Action {
     EventsAccepted,
     EventVoided,
     StatementClosed,
+    PeriodClosedAfterTerm,
     ContributionProposed,
     ContributionAccepted,
     ContributionRejected,
@@ -124,7 +125,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::KeyAdded,
         Action::PartyAdded,
         Action::TokenCreated,
@@ -135,6 +136,7 @@ impl Action {
         Action::EventsAccepted,
         Action::EventVoided,
         Action::StatementClosed,
+        Action::PeriodClosedAfterTerm,
         Action::ContributionProposed,
         Action::ContributionAccepted,
         Action::ContributionRejected,
@@ -159,6 +161,7 @@ impl Action {
             Action::EventsAccepted => "events_accepted",
             Action::EventVoided => "event_voided",
             Action::StatementClosed => "statement_closed",
+            Action::PeriodClosedAfterTerm => "period_closed_after_term",
             Action::ContributionProposed => "contribution_proposed",
             Action::ContributionAccepted => "contribution_accepted",
             Action::ContributionRejected => "contribution_rejected",
@@ -533,6 +536,9 @@ pub enum Object {
     Void { host: String, number: i64 },
     /// `statement:<statement_id>`.
     Statement(String),
+    /// `closed:<statement_id>`: a period closed after its contract's term without a
+    /// statement (nothing to carry), recorded so that it counts as closed.
+    ClosedAfterTerm(String),
     /// `contribution:<contract>:<number>`.
     Contribution { contract: String, number: i64 },
     /// `payment:<payment_id>`.
@@ -555,6 +561,7 @@ impl std::fmt::Display for Object {
             Object::Events(host) => write!(f, "events:{host}"),
             Object::Void { host, number } => write!(f, "void:{host}:{number}"),
             Object::Statement(statement_id) => write!(f, "statement:{statement_id}"),
+            Object::ClosedAfterTerm(statement_id) => write!(f, "closed:{statement_id}"),
             Object::Contribution { contract, number } => write!(f, "contribution:{contract}:{number}"),
             Object::Payment(payment_id) => write!(f, "payment:{payment_id}"),
             Object::WitnessKey { party, number } => write!(f, "witness_key:{party}:{number}"),
@@ -599,6 +606,7 @@ impl std::str::FromStr for Object {
             ("events", host) => Object::Events(host.to_string()),
             ("void", rest) => numbered(rest).map(|(host, number)| Object::Void { host, number })?,
             ("statement", statement_id) => Object::Statement(statement_id.to_string()),
+            ("closed", statement_id) => Object::ClosedAfterTerm(statement_id.to_string()),
             ("contribution", rest) => {
                 numbered(rest).map(|(contract, number)| Object::Contribution { contract, number })?
             }
@@ -637,6 +645,7 @@ mod object_tests {
                 number: 7,
             },
             Object::Statement("acme-llama/2026-10".into()),
+            Object::ClosedAfterTerm("acme-llama/2026-11".into()),
             Object::Contribution {
                 contract: "acme-llama".into(),
                 number: 4,

@@ -183,6 +183,25 @@ pub struct StatementRow {
     pub seq: Seq,
 }
 
+/// A period closed after its contract's term with nothing to carry (audited:
+/// `period_closed_after_term`): no statement is issued, but the period counts as
+/// closed for the contract (statements.md) and the close's re-ratings of earlier
+/// periods that changed nothing are settled up to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClosedAfterTermRow {
+    /// The id a statement of the period would have: `<contract>/<period>`.
+    pub statement_id: String,
+    pub contract: String,
+    pub period: String,
+    /// The audit seq the close rated as of.
+    pub close_seq: Seq,
+    /// As a statement's: JSON list of the prior-period windows it settled.
+    pub settled: String,
+    pub closed_at: String,
+    #[serde(skip)]
+    pub seq: Seq,
+}
+
 /// A party's witness key (audited: `witness_key_added`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WitnessKeyRow {

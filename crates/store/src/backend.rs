@@ -12,8 +12,8 @@
 
 use revshare_core::audit::{Entry, Head, Seq};
 pub use revshare_core::records::{
-    ContractRow, ContributionRow, FxRow, PartyRow, PaymentRow, RegistryRow, RollbackRow, SigningKeyRow, StatementRow,
-    TokenRow, VoidRow, WitnessKeyRow,
+    ClosedAfterTermRow, ContractRow, ContributionRow, FxRow, PartyRow, PaymentRow, RegistryRow, RollbackRow,
+    SigningKeyRow, StatementRow, TokenRow, VoidRow, WitnessKeyRow,
 };
 
 pub use crate::event::{EventRow, EventView, HostPart, InsertOutcome, Visit};
@@ -21,6 +21,9 @@ pub use crate::segment::EventBatch;
 use crate::StoreError;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+mod after_term;
+pub use after_term::AfterTerm;
 
 /// What [`Backend::insert_events`] decided under the write lock, for the caller to
 /// chain one audit entry per host part and hand back to [`Backend::finish_events`].
@@ -261,7 +264,7 @@ pub struct CosignatureRow {
 /// Storage operations. Reads may run inside or outside a transaction; writes run
 /// inside [`Backend::begin_write`], or [`Backend::insert_events`], which begins its
 /// own; the caller ends both with `commit` or `rollback`.
-pub trait Backend: Send {
+pub trait Backend: Send + AfterTerm {
     fn name(&self) -> &'static str;
 
     /// A second connection for writing batches in parallel, where the backend gains

@@ -13,3 +13,4 @@ pub(crate) const PAYMENT_COLUMNS: &str =
      recorded_by, recorded_at, recorded_seq, confirmed_by, confirmed_at, withdrawn_by, withdrawn_at, reversed_by, \
      reversed_at, reversal_reason, seq";
 pub(crate) const LEG_COLUMNS: &str = "txn, contract, currency, host, beneficiary, side, amount, day, due, seq";
+pub(crate) const CLOSED_AFTER_TERM_COLUMNS: &str = "statement_id, contract, period, close_seq, settled, closed_at, seq";

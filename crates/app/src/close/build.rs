@@ -34,9 +34,28 @@ pub(crate) struct Inputs<'a> {
     pub hosts: &'a mut HostEvents,
 }
 
+/// What closing one contract's period comes to.
+pub(crate) enum Building {
+    /// A statement to sign.
+    Statement(Box<Built>),
+    /// After the term with nothing to carry: no statement, but the period counts as
+    /// closed, and re-ratings that changed nothing are settled up to this close.
+    AfterTerm(Vec<Settled>),
+    /// Outside the term, or after it with nothing ever closed: nothing to close.
+    Nothing,
+}
+
+impl Building {
+    pub(crate) fn statement(self) -> Option<Built> {
+        match self {
+            Building::Statement(built) => Some(*built),
+            Building::AfterTerm(_) | Building::Nothing => None,
+        }
+    }
+}
+
 /// Computes contract `index`'s statement for `period` as of `anchor` (the log's
-/// head the close rates as of), the way a close does: `None` when there is nothing
-/// to close (a period outside the term, or after it with nothing pending).
+/// head the close rates as of), the way a close does.
 pub(crate) fn build(
     backend: &mut dyn Backend,
     inputs: Inputs<'_>,
@@ -44,18 +63,18 @@ pub(crate) fn build(
     period: Period,
     closed_at: &str,
     anchor: &AuditHead,
-) -> Result<Option<Built>> {
+) -> Result<Building> {
     let snapshot = inputs.snapshot;
     let versions = &snapshot.contracts.contracts[index];
     let (rated, events, pending, version, summary) = match term_of(versions, index, period, snapshot) {
-        Term::Outside => return Ok(None),
+        Term::Outside => return Ok(Building::Nothing),
         Term::After(last) => {
             if snapshot.statements_of(&versions.id).next().is_none() {
-                return Ok(None);
+                return Ok(Building::Nothing);
             }
             let pending = pending(backend, snapshot, inputs.verified, inputs.trust, index, period)?;
             if pending.carried.is_empty() {
-                return Ok(None);
+                return Ok(Building::AfterTerm(pending.settled));
             }
             let rated = adjustment_only(last, period, &pending.carried);
             let mut summary = ContractSummary::empty(&versions.id, period);
@@ -71,14 +90,14 @@ pub(crate) fn build(
     let (statement, closing) = closing_fields(rated.statement, &versions.id, period, version, closed_at, anchor)?;
     let mut trees = vec![events];
     trees.extend(pending.trees);
-    Ok(Some(Built {
+    Ok(Building::Statement(Box::new(Built {
         statement,
         closing,
         trees,
         settled: pending.settled,
         host: version.host.clone(),
         summary,
-    }))
+    })))
 }
 
 /// A period in the term: its own events (voided ones left out) and what is pending.

@@ -15,9 +15,9 @@ use revshare_core::audit::{Action, Seq};
 use revshare_core::period::{day_start_rfc3339, rfc3339, Period};
 use revshare_core::statement::{PayoutNotice, Statement, StatementId};
 use revshare_core::verify::{sign, sign_notice, statement_sha256};
-use revshare_store::backend::{NoticeRow, StatementRow, TreeRow};
+use revshare_store::backend::{ClosedAfterTermRow, NoticeRow, StatementRow, TreeRow};
 
-pub(crate) use build::{build, Built, Closing, Inputs};
+pub(crate) use build::{build, Building, Built, Closing, Inputs};
 pub(crate) use summary::HostEvents;
 pub use summary::{ContractSummary, ExceptionNote};
 
@@ -151,6 +151,9 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
             });
             continue;
         }
+        if term::closed_after_term(&snapshot, index, request.period) {
+            continue;
+        }
         term::check_order(&snapshot, index, request.period)?;
         let inputs = Inputs {
             snapshot: &snapshot,
@@ -159,8 +162,15 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
             hosts: &mut hosts,
         };
         let closed_at = tx.time().to_string();
-        let Some(mut built) = build(tx.backend, inputs, index, request.period, &closed_at, &anchor)? else {
-            continue;
+        let mut built = match build(tx.backend, inputs, index, request.period, &closed_at, &anchor)? {
+            Building::Statement(built) => built,
+            Building::AfterTerm(settled) => {
+                if !request.dry_run {
+                    record_after_term(tx, &snapshot, statement_id, settled)?;
+                }
+                continue;
+            }
+            Building::Nothing => continue,
         };
         describe_history(
             tx.backend,
@@ -181,7 +191,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
             },
             false => {
                 trust.settle()?;
-                store(tx, keys, &snapshot, built)?
+                store(tx, keys, &snapshot, *built)?
             }
         });
     }
@@ -297,6 +307,35 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
         json,
         statement,
     })
+}
+
+/// Records a period closed after the contract's term without a statement, with
+/// what its close settled, in one audit entry.
+fn record_after_term(
+    tx: &mut Tx<'_>,
+    snapshot: &Snapshot,
+    statement_id: StatementId,
+    settled: Vec<crate::settle::Settled>,
+) -> Result<()> {
+    let mut row = ClosedAfterTermRow {
+        statement_id: statement_id.to_string(),
+        contract: statement_id.contract().to_string(),
+        period: statement_id.period().to_string(),
+        close_seq: snapshot.seq,
+        settled: serde_json::to_string(&settled).expect("settlements serialize"),
+        closed_at: tx.time().to_string(),
+        seq: Seq::ZERO,
+    };
+    let entry = tx.record(
+        Action::PeriodClosedAfterTerm,
+        object::closed_after_term(&row.statement_id),
+        payload(&row),
+    )?;
+    row.seq = entry.seq;
+    if !tx.backend.add_closed_after_term(&row)? {
+        return Err(AppError::Conflict(format!("{statement_id} was closed meanwhile")));
+    }
+    Ok(())
 }
 
 /// A signed payout notice for each beneficiary that is neither licensor nor host.

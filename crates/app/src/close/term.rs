@@ -78,3 +78,19 @@ pub(crate) fn check_order(snapshot: &Snapshot, index: usize, period: Period) -> 
         _ => Ok(()),
     }
 }
+
+/// Whether `period`, after the contract's term, counts as closed already
+/// (statements.md: a post-term period counts as closed whether or not a statement
+/// was issued): a close of it or of a later period recorded one or issued a
+/// statement. Its late events and changes belong to the next close.
+pub(crate) fn closed_after_term(snapshot: &Snapshot, index: usize, period: Period) -> bool {
+    let versions = &snapshot.contracts.contracts[index];
+    if !matches!(term_of(versions, index, period, snapshot), Term::After(_)) {
+        return false;
+    }
+    let at_or_after = |p: &str| Period::parse(p).is_some_and(|p| p.start() >= period.start());
+    snapshot
+        .closed_after_term_of(&versions.id)
+        .any(|c| at_or_after(&c.period))
+        || snapshot.statements_of(&versions.id).any(|s| at_or_after(&s.period))
+}

@@ -29,12 +29,12 @@ use revshare_core::log_tree::Hash;
 use revshare_core::period::Period;
 use revshare_core::statement::{AdjustmentKind, AuditHead};
 use revshare_core::verify::{verify_bytes, PublicKey, Verified};
-use revshare_store::backend::StatementRow;
+use revshare_store::backend::{ClosedAfterTermRow, StatementRow};
 use revshare_store::StoreError;
 use serde::Serialize;
 
 use crate::checked::Trust;
-use crate::close::build;
+use crate::close::{build, Building};
 use crate::closed::VerifiedStatements;
 use crate::keys::Keys;
 use crate::rows::object;
@@ -197,6 +197,7 @@ fn verify_all(backend: &mut dyn Backend, checks: Checks<'_>, since_seq: Option<S
         tree::check(backend, &tree, &entries, &statements, key_file, &mut report)?;
     }
     check_rerating(backend, &keys, &entries, &statements, &tree, since_seq, &mut report)?;
+    check_after_term(backend, &keys, since_seq, &mut report)?;
     ledger::check(backend, &entries, &statements, &mut report)?;
     rows::check(backend, &entries, &mut report)?;
     Ok(report)
@@ -435,6 +436,61 @@ fn check_rerating(
     Ok(())
 }
 
+/// Check 3 for the periods closed after a contract's term without a statement: run
+/// again as of its close, each comes to no statement and settles the same windows.
+fn check_after_term(
+    backend: &mut dyn Backend,
+    keys: &[PublicKey],
+    since_seq: Option<Seq>,
+    report: &mut Report,
+) -> Result<()> {
+    let rows = report
+        .tolerate(3, backend.closed_after_term().map_err(Into::into))?
+        .unwrap_or_default();
+    for row in rows
+        .iter()
+        .filter(|r| since_seq.is_none_or(|since| r.close_seq > since))
+    {
+        if let Err(message) = close_after_term_again(backend, keys, row) {
+            report.fail(3, object::closed_after_term(&row.statement_id), message);
+        }
+    }
+    Ok(())
+}
+
+fn close_after_term_again(
+    backend: &mut dyn Backend,
+    keys: &[PublicKey],
+    row: &ClosedAfterTermRow,
+) -> std::result::Result<(), String> {
+    let period = Period::parse(&row.period).ok_or("its period does not parse")?;
+    if row.statement_id != format!("{}/{period}", row.contract) {
+        return Err("its id is not its contract and period".into());
+    }
+    let snapshot = Snapshot::load(backend, row.close_seq)
+        .map_err(|e| format!("its inputs as of entry {} do not load: {e}", row.close_seq))?;
+    let index = snapshot
+        .contract_index(&row.contract)
+        .ok_or("its contract was not stored when it closed")?;
+    let mut hosts = crate::close::HostEvents::new(period);
+    let inputs = crate::close::Inputs {
+        snapshot: &snapshot,
+        verified: &mut VerifiedStatements::new(keys.to_vec()),
+        trust: &mut Trust::Audited,
+        hosts: &mut hosts,
+    };
+    // A close that issues no statement signs no anchor.
+    let anchor = Head::EMPTY.chain_anchor();
+    let closed = build(backend, inputs, index, period, &row.closed_at, &anchor)
+        .map_err(|e| format!("closing it again as of its close failed: {e}"))?;
+    match closed {
+        Building::AfterTerm(settled) if serde_json::to_string(&settled).ok().as_ref() == Some(&row.settled) => Ok(()),
+        Building::AfterTerm(_) => Err("closed again as of its close, it settles other periods".into()),
+        Building::Statement(_) => Err("closed again as of its close, it issues a statement".into()),
+        Building::Nothing => Err("closed again as of its close, there is nothing to close".into()),
+    }
+}
+
 fn fail_all(report: &mut Report, rows: &[&StatementRow], message: String) {
     for row in rows {
         report.fail(3, object::statement(&row.statement_id), message.clone());
@@ -486,6 +542,7 @@ pub fn rerated_json(backend: &mut dyn Backend, statement_id: &str) -> Result<Str
         hosts: &mut hosts,
     };
     let built = build(backend, inputs, index, period, &row.closed_at, &anchor)?
+        .statement()
         .ok_or_else(|| AppError::Integrity("nothing to close".into()))?;
     Ok(built.statement.to_json_pretty())
 }
@@ -535,6 +592,7 @@ fn rerate_one(
     };
     let built = build(backend, inputs, index, period, &row.closed_at, anchor)
         .map_err(|e| format!("re-rating it as of its close failed: {e}"))?
+        .statement()
         .ok_or("re-rated as of its close, there is nothing to close")?;
     let stored: serde_json::Value = serde_json::from_str(&row.json).map_err(|e| format!("unreadable: {e}"))?;
     let mut stored = match stored {

@@ -167,6 +167,14 @@ fn check_table_rows(backend: &mut dyn Backend, covered: &mut Covered<'_>, report
     for row in backend.statements()? {
         covered.row(report, object::statement(&row.statement_id), row.seq, payload(&row));
     }
+    for row in backend.closed_after_term()? {
+        covered.row(
+            report,
+            object::closed_after_term(&row.statement_id),
+            row.seq,
+            payload(&row),
+        );
+    }
     for row in backend.witness_keys()? {
         covered.row(
             report,

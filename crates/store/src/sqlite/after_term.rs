@@ -1,0 +1,46 @@
+//! [`AfterTerm`] on SQLite.
+
+use rusqlite::params;
+
+use super::{seq_at, SqliteStore};
+use crate::backend::{AfterTerm, ClosedAfterTermRow, Result};
+use crate::columns::CLOSED_AFTER_TERM_COLUMNS;
+
+impl AfterTerm for SqliteStore {
+    fn add_closed_after_term(&mut self, row: &ClosedAfterTermRow) -> Result<bool> {
+        let inserted = self.connection.execute(
+            &format!(
+                "INSERT INTO closed_after_term ({CLOSED_AFTER_TERM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (statement_id) DO NOTHING"
+            ),
+            params![
+                row.statement_id,
+                row.contract,
+                row.period,
+                row.close_seq.to_stored(),
+                row.settled,
+                row.closed_at,
+                row.seq.to_stored()
+            ],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    fn closed_after_term(&mut self) -> Result<Vec<ClosedAfterTermRow>> {
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {CLOSED_AFTER_TERM_COLUMNS} FROM closed_after_term ORDER BY contract, period"
+        ))?;
+        let rows = statement.query_map([], |r| {
+            Ok(ClosedAfterTermRow {
+                statement_id: r.get(0)?,
+                contract: r.get(1)?,
+                period: r.get(2)?,
+                close_seq: seq_at(r, 3, "closed_after_term", 0)?,
+                settled: r.get(4)?,
+                closed_at: r.get(5)?,
+                seq: seq_at(r, 6, "closed_after_term", 0)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
