@@ -110,7 +110,7 @@ impl StoredSegment<'_> {
                 number: self.number,
                 host: self.host,
                 day: self.day,
-                seq: self.seq.to_stored(),
+                seq: crate::seq_i64(self.seq)?,
                 bytes: self.bytes,
             },
             visit,

@@ -80,7 +80,7 @@ impl AuditLog for PgStore {
     }
 
     fn audit_entries(&mut self, after: Seq, limit: usize) -> Result<Vec<Entry>> {
-        let after = after.to_stored();
+        let after = crate::seq_i64(after)?;
         self.query(
             &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
             &[&after, &(limit as i64)],
@@ -91,7 +91,7 @@ impl AuditLog for PgStore {
     }
 
     fn audit_entry(&mut self, seq: Seq) -> Result<Option<Entry>> {
-        let seq = seq.to_stored();
+        let seq = crate::seq_i64(seq)?;
         self.query_opt(
             &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"),
             &[&seq],
@@ -101,7 +101,7 @@ impl AuditLog for PgStore {
     }
 
     fn audit_entries_at(&mut self, seqs: &[Seq]) -> Result<Vec<Entry>> {
-        let seqs: Vec<i64> = seqs.iter().map(|s| s.to_stored()).collect();
+        let seqs: Vec<i64> = seqs.iter().map(|s| crate::seq_i64(*s)).collect::<Result<_>>()?;
         self.query(
             &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ANY($1) ORDER BY seq"),
             &[&seqs],
@@ -126,7 +126,7 @@ impl AuditLog for PgStore {
                 &row.alg,
                 &row.public_key,
                 &row.created_at,
-                &row.seq.to_stored(),
+                &crate::seq_i64(row.seq)?,
             ],
         )?;
         Ok(())
@@ -271,7 +271,7 @@ impl AuditLog for PgStore {
         Ok(self
             .query_one(
                 "INSERT INTO witness_keys (party, vkey, added_at, seq) VALUES ($1, $2, $3, $4) RETURNING number",
-                &[&row.party, &row.vkey, &row.added_at, &row.seq.to_stored()],
+                &[&row.party, &row.vkey, &row.added_at, &crate::seq_i64(row.seq)?],
             )?
             .get(0))
     }
@@ -306,7 +306,7 @@ impl AuditLog for PgStore {
                     &row.reason,
                     &row.actor,
                     &row.accepted_at,
-                    &row.seq.to_stored(),
+                    &crate::seq_i64(row.seq)?,
                 ],
             )?
             .get(0))

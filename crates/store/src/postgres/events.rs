@@ -328,7 +328,7 @@ impl Events for PgStore {
         through: Seq,
         visit: &mut Visit<'_>,
     ) -> Result<()> {
-        let (after, through) = (after.to_stored(), through.to_stored());
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
         // The window is applied here, from the few batches the days hold, rather than
         // by a join the planner may turn into a nested loop over a month of events.
         let seqs = self.batch_seqs(host, start, end)?;
@@ -355,7 +355,7 @@ impl Events for PgStore {
     }
 
     fn has_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<bool> {
-        let (after, through) = (after.to_stored(), through.to_stored());
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
         Ok(self
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM segments s JOIN event_batches b ON b.batch = s.batch
@@ -366,7 +366,7 @@ impl Events for PgStore {
     }
 
     fn scan_batch_except(&mut self, seq: Seq, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()> {
-        let seq = seq.to_stored();
+        let seq = crate::seq_i64(seq)?;
         let batches: Vec<i64> = self
             .query("SELECT batch FROM event_batches WHERE seq = $1", &[&seq])?
             .iter()
@@ -392,7 +392,7 @@ impl Events for PgStore {
     }
 
     fn count_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<u64> {
-        let (after, through) = (after.to_stored(), through.to_stored());
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
         // Batches say their days: most questions are answered without reading events.
         let batches: Vec<(i64, i32, i32, i64)> = self
             .query(
@@ -418,7 +418,7 @@ impl Events for PgStore {
     }
 
     fn event_hosts(&mut self, start: i32, end: i32, through: Seq) -> Result<Vec<(String, u64)>> {
-        let through = through.to_stored();
+        let through = crate::seq_i64(through)?;
         let seqs: HashMap<i64, i64> = self
             .query("SELECT batch, seq FROM event_batches", &[])?
             .iter()
@@ -535,7 +535,7 @@ impl Events for PgStore {
                 &row.reason,
                 &row.actor,
                 &row.voided_at,
-                &row.seq.to_stored(),
+                &crate::seq_i64(row.seq)?,
             ],
         )?;
         Ok(inserted.get(0))

@@ -66,7 +66,7 @@ impl Ledger for PgStore {
                 &row.status.as_str(),
                 &row.recorded_by,
                 &row.recorded_at,
-                &row.recorded_seq.to_stored(),
+                &crate::seq_i64(row.recorded_seq)?,
                 &row.confirmed_by,
                 &row.confirmed_at,
                 &row.withdrawn_by,
@@ -74,7 +74,7 @@ impl Ledger for PgStore {
                 &row.reversed_by,
                 &row.reversed_at,
                 &row.reversal_reason,
-                &row.seq.to_stored(),
+                &crate::seq_i64(row.seq)?,
             ],
         )?;
         Ok(())
@@ -95,7 +95,7 @@ impl Ledger for PgStore {
                 &row.reversed_by,
                 &row.reversed_at,
                 &row.reversal_reason,
-                &row.seq.to_stored(),
+                &crate::seq_i64(row.seq)?,
             ],
         )?;
         match changed {
@@ -142,7 +142,7 @@ impl Ledger for PgStore {
                     &leg.amount,
                     &leg.day,
                     &leg.due,
-                    &leg.seq.to_stored(),
+                    &crate::seq_i64(leg.seq)?,
                 ],
             )?;
         }

@@ -167,11 +167,11 @@ impl Statements for PgStore {
                 &row.host,
                 &row.start_day,
                 &row.end_day,
-                &row.close_seq.to_stored(),
+                &crate::seq_i64(row.close_seq)?,
                 &row.settled,
                 &row.json,
                 &row.closed_at,
-                &row.seq.to_stored(),
+                &crate::seq_i64(row.seq)?,
             ],
         )?;
         if inserted == 0 {

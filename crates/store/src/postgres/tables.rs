@@ -1,8 +1,6 @@
 //! [`Tables`] in PostgreSQL: parties, tokens, contracts, FX, registries,
 //! contributions, idempotency keys and jobs.
 
-use revshare_core::audit::Seq;
-
 use super::{seq_at, PgStore};
 use crate::backend::{
     ContractRow, ContributionRow, FxRow, IdempotencyRow, JobRow, PartyRow, RegistryRow, Result, Tables, TokenRow,
@@ -56,7 +54,7 @@ impl Tables for PgStore {
     fn add_party(&mut self, row: &PartyRow) -> Result<()> {
         self.execute(
             "INSERT INTO parties (id, name, created_at, seq) VALUES ($1, $2, $3, $4)",
-            &[&row.id, &row.name, &row.created_at, &row.seq.to_stored()],
+            &[&row.id, &row.name, &row.created_at, &crate::seq_i64(row.seq)?],
         )?;
         Ok(())
     }
@@ -87,7 +85,7 @@ impl Tables for PgStore {
                 &row.sha256,
                 &row.created_at,
                 &row.revoked_at,
-                &row.seq.to_stored(),
+                &crate::seq_i64(row.seq)?,
             ],
         )?;
         Ok(())
@@ -96,7 +94,7 @@ impl Tables for PgStore {
     fn update_token(&mut self, row: &TokenRow) -> Result<()> {
         let changed = self.execute(
             "UPDATE tokens SET revoked_at = $2, seq = $3 WHERE token_id = $1",
-            &[&row.token_id, &row.revoked_at, &row.seq.to_stored()],
+            &[&row.token_id, &row.revoked_at, &crate::seq_i64(row.seq)?],
         )?;
         crate::one_text_row(changed as usize, "token", &row.token_id)
     }
@@ -133,7 +131,7 @@ impl Tables for PgStore {
                 &row.sha256,
                 &row.toml,
                 &row.added_at,
-                &row.seq.to_stored(),
+                &crate::seq_i64(row.seq)?,
             ],
         )?;
         Ok(())
@@ -166,7 +164,7 @@ impl Tables for PgStore {
         for row in rows {
             self.execute(
                 "INSERT INTO fx_rates (date, from_currency, to_currency, rate, seq) VALUES ($1, $2, $3, $4, $5)",
-                &[&row.date, &row.from, &row.to, &row.rate, &row.seq.to_stored()],
+                &[&row.date, &row.from, &row.to, &row.rate, &crate::seq_i64(row.seq)?],
             )?;
         }
         Ok(())
@@ -201,7 +199,7 @@ impl Tables for PgStore {
                 &row.file_name,
                 &row.added_at,
                 &crate::registry_rows_json(&row.rows),
-                &row.seq.to_stored(),
+                &crate::seq_i64(row.seq)?,
             ],
         )?;
         Ok(())
@@ -241,11 +239,11 @@ impl Tables for PgStore {
                 &row.reference,
                 &row.proposed_by,
                 &row.proposed_at,
-                &row.proposed_seq.to_stored(),
+                &crate::seq_i64(row.proposed_seq)?,
                 &row.decided_by,
                 &row.decided_at,
-                &row.decided_seq.map(Seq::to_stored),
-                &row.seq.to_stored(),
+                &row.decided_seq.map(crate::seq_i64).transpose()?,
+                &crate::seq_i64(row.seq)?,
             ],
         )?;
         Ok(inserted.get(0))
@@ -260,8 +258,8 @@ impl Tables for PgStore {
                 &row.status.as_str(),
                 &row.decided_by,
                 &row.decided_at,
-                &row.decided_seq.map(Seq::to_stored),
-                &row.seq.to_stored(),
+                &row.decided_seq.map(crate::seq_i64).transpose()?,
+                &crate::seq_i64(row.seq)?,
             ],
         )?;
         crate::one_row(changed as usize, "contribution", row.number)

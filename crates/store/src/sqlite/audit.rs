@@ -16,7 +16,7 @@ impl SqliteStore {
             .connection
             .query_row(
                 &format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ?1"),
-                [seq.to_stored()],
+                [crate::seq_i64(seq)?],
                 entry_from_row,
             )
             .optional()?)
@@ -89,7 +89,7 @@ impl AuditLog for SqliteStore {
     }
 
     fn audit_entries(&mut self, after: Seq, limit: usize) -> Result<Vec<Entry>> {
-        let after = after.to_stored();
+        let after = crate::seq_i64(after)?;
         let mut statement = self.connection.prepare_cached(&format!(
             "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
         ))?;
@@ -104,7 +104,7 @@ impl AuditLog for SqliteStore {
     }
 
     fn audit_entries_at(&mut self, seqs: &[Seq]) -> Result<Vec<Entry>> {
-        let seqs: Vec<i64> = seqs.iter().map(|s| s.to_stored()).collect();
+        let seqs: Vec<i64> = seqs.iter().map(|s| crate::seq_i64(*s)).collect::<Result<_>>()?;
         let mut statement = self
             .connection
             .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = ?1"))?;
@@ -134,7 +134,13 @@ impl AuditLog for SqliteStore {
     fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()> {
         self.connection.execute(
             "INSERT INTO signing_keys (key_id, alg, public_key, created_at, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![row.key_id, row.alg, row.public_key, row.created_at, row.seq.to_stored()],
+            params![
+                row.key_id,
+                row.alg,
+                row.public_key,
+                row.created_at,
+                crate::seq_i64(row.seq)?
+            ],
         )?;
         Ok(())
     }
@@ -285,7 +291,7 @@ impl AuditLog for SqliteStore {
     fn add_witness_key(&mut self, row: &WitnessKeyRow) -> Result<i64> {
         self.connection.execute(
             "INSERT INTO witness_keys (party, vkey, added_at, seq) VALUES (?1, ?2, ?3, ?4)",
-            params![row.party, row.vkey, row.added_at, row.seq.to_stored()],
+            params![row.party, row.vkey, row.added_at, crate::seq_i64(row.seq)?],
         )?;
         Ok(self.connection.last_insert_rowid())
     }
@@ -317,7 +323,7 @@ impl AuditLog for SqliteStore {
                 row.reason,
                 row.actor,
                 row.accepted_at,
-                row.seq.to_stored()
+                crate::seq_i64(row.seq)?
             ],
         )?;
         Ok(self.connection.last_insert_rowid())

@@ -89,7 +89,7 @@ impl Events for SqliteStore {
         through: Seq,
         visit: &mut Visit<'_>,
     ) -> Result<()> {
-        let (after, through) = (after.to_stored(), through.to_stored());
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
         let mut statement = self.connection.prepare_cached(
             "SELECT number, day, seq, events FROM segments
              WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5",
@@ -109,7 +109,7 @@ impl Events for SqliteStore {
     }
 
     fn has_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<bool> {
-        let (after, through) = (after.to_stored(), through.to_stored());
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
         Ok(self.connection.query_row(
             "SELECT EXISTS (SELECT 1 FROM segments
                  WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5)",
@@ -119,7 +119,7 @@ impl Events for SqliteStore {
     }
 
     fn scan_batch_except(&mut self, seq: Seq, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()> {
-        let seq = seq.to_stored();
+        let seq = crate::seq_i64(seq)?;
         let mut statement = self.connection.prepare_cached(
             "SELECT number, host, day, events FROM segments
              WHERE seq = ?1 AND NOT (host = ?2 AND day >= ?3 AND day < ?4)",
@@ -140,7 +140,7 @@ impl Events for SqliteStore {
     }
 
     fn count_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<u64> {
-        let (after, through) = (after.to_stored(), through.to_stored());
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
         let count: i64 = self.connection.query_row(
             "SELECT coalesce(sum(count), 0) FROM segments
              WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5",
@@ -151,7 +151,7 @@ impl Events for SqliteStore {
     }
 
     fn event_hosts(&mut self, start: i32, end: i32, through: Seq) -> Result<Vec<(String, u64)>> {
-        let through = through.to_stored();
+        let through = crate::seq_i64(through)?;
         let mut statement = self.connection.prepare_cached(
             "SELECT host, sum(count) FROM segments WHERE day >= ?1 AND day < ?2 AND seq <= ?3 GROUP BY host ORDER BY host",
         )?;
@@ -232,7 +232,7 @@ impl Events for SqliteStore {
                 row.reason,
                 row.actor,
                 row.voided_at,
-                row.seq.to_stored()
+                crate::seq_i64(row.seq)?
             ],
         )?;
         Ok(self.connection.last_insert_rowid())

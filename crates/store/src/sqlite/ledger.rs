@@ -72,7 +72,7 @@ impl Ledger for SqliteStore {
                 row.status.as_str(),
                 row.recorded_by,
                 row.recorded_at,
-                row.recorded_seq.to_stored(),
+                crate::seq_i64(row.recorded_seq)?,
                 row.confirmed_by,
                 row.confirmed_at,
                 row.withdrawn_by,
@@ -80,7 +80,7 @@ impl Ledger for SqliteStore {
                 row.reversed_by,
                 row.reversed_at,
                 row.reversal_reason,
-                row.seq.to_stored()
+                crate::seq_i64(row.seq)?
             ],
         )?;
         Ok(())
@@ -101,7 +101,7 @@ impl Ledger for SqliteStore {
                 row.reversed_by,
                 row.reversed_at,
                 row.reversal_reason,
-                row.seq.to_stored()
+                crate::seq_i64(row.seq)?
             ],
         )?;
         match changed {
@@ -148,7 +148,7 @@ impl Ledger for SqliteStore {
                 leg.amount,
                 leg.day,
                 leg.due,
-                leg.seq.to_stored()
+                crate::seq_i64(leg.seq)?
             ])?;
         }
         Ok(())

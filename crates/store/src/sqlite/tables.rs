@@ -1,7 +1,6 @@
 //! [`Tables`] in SQLite: parties, tokens, contracts, FX, registries, contributions,
 //! idempotency keys and jobs.
 
-use revshare_core::audit::Seq;
 use rusqlite::{params, OptionalExtension};
 
 use super::{seq_at, SqliteStore};
@@ -57,7 +56,7 @@ impl Tables for SqliteStore {
     fn add_party(&mut self, row: &PartyRow) -> Result<()> {
         self.connection.execute(
             "INSERT INTO parties (id, name, created_at, seq) VALUES (?1, ?2, ?3, ?4)",
-            params![row.id, row.name, row.created_at, row.seq.to_stored()],
+            params![row.id, row.name, row.created_at, crate::seq_i64(row.seq)?],
         )?;
         Ok(())
     }
@@ -89,7 +88,7 @@ impl Tables for SqliteStore {
                 row.sha256,
                 row.created_at,
                 row.revoked_at,
-                row.seq.to_stored()
+                crate::seq_i64(row.seq)?
             ],
         )?;
         Ok(())
@@ -98,7 +97,7 @@ impl Tables for SqliteStore {
     fn update_token(&mut self, row: &TokenRow) -> Result<()> {
         let changed = self.connection.execute(
             "UPDATE tokens SET revoked_at = ?2, seq = ?3 WHERE token_id = ?1",
-            params![row.token_id, row.revoked_at, row.seq.to_stored()],
+            params![row.token_id, row.revoked_at, crate::seq_i64(row.seq)?],
         )?;
         crate::one_text_row(changed, "token", &row.token_id)
     }
@@ -136,7 +135,7 @@ impl Tables for SqliteStore {
                 row.sha256,
                 row.toml,
                 row.added_at,
-                row.seq.to_stored()
+                crate::seq_i64(row.seq)?
             ],
         )?;
         Ok(())
@@ -168,7 +167,7 @@ impl Tables for SqliteStore {
             "INSERT INTO fx_rates (date, from_currency, to_currency, rate, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for row in rows {
-            insert.execute(params![row.date, row.from, row.to, row.rate, row.seq.to_stored()])?;
+            insert.execute(params![row.date, row.from, row.to, row.rate, crate::seq_i64(row.seq)?])?;
         }
         Ok(())
     }
@@ -200,7 +199,7 @@ impl Tables for SqliteStore {
                 row.file_name,
                 row.added_at,
                 crate::registry_rows_json(&row.rows),
-                row.seq.to_stored()
+                crate::seq_i64(row.seq)?
             ],
         )?;
         Ok(())
@@ -248,11 +247,11 @@ impl Tables for SqliteStore {
                 row.reference,
                 row.proposed_by,
                 row.proposed_at,
-                row.proposed_seq.to_stored(),
+                crate::seq_i64(row.proposed_seq)?,
                 row.decided_by,
                 row.decided_at,
-                row.decided_seq.map(Seq::to_stored),
-                row.seq.to_stored()
+                row.decided_seq.map(crate::seq_i64).transpose()?,
+                crate::seq_i64(row.seq)?
             ],
         )?;
         Ok(self.connection.last_insert_rowid())
@@ -267,8 +266,8 @@ impl Tables for SqliteStore {
                 row.status.as_str(),
                 row.decided_by,
                 row.decided_at,
-                row.decided_seq.map(Seq::to_stored),
-                row.seq.to_stored()
+                row.decided_seq.map(crate::seq_i64).transpose()?,
+                crate::seq_i64(row.seq)?
             ],
         )?;
         crate::one_row(changed, "contribution", row.number)
