@@ -79,7 +79,9 @@ pub struct LogPage {
 
 impl LogPage {
     pub fn new(after_seq: Option<i64>, limit: Option<usize>, cursor: Option<&str>) -> Result<LogPage> {
-        let from_cursor = Seq::new(u64::try_from(crate::page::position(cursor)?).unwrap_or(u64::MAX));
+        // A position past every seq a store holds (no cursor this API gave) starts
+        // after every entry: the page is empty.
+        let from_cursor = Seq::new(u64::try_from(crate::page::position(cursor)?).unwrap_or(u64::MAX)).min(Seq::MAX);
         let after = after_seq.unwrap_or(0);
         let after = Seq::try_from(after)
             .map_err(|_| crate::AppError::Invalid(format!("after_seq: {after} must be 0 or more")))?;

@@ -342,7 +342,8 @@ pub struct Entry {
     /// A statement's due date.
     pub due_date: Option<String>,
     /// The audit seq of the step that posted it.
-    pub seq: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub seq: Seq,
 }
 
 /// The legs the actor sees, in the order posted.
@@ -360,7 +361,7 @@ pub fn entries(backend: &mut dyn Backend, actor: &crate::Actor, filter: &Filter)
                 amount: row.amount,
                 date: Day(row.day).to_string(),
                 due_date: row.due.map(|d| Day(d).to_string()),
-                seq: row.seq.to_stored(),
+                seq: row.seq,
             })
         })
         .collect()

@@ -5,7 +5,7 @@
 //! none ([`store`]); several batches of one token may share one transaction (one
 //! commit for many requests), each keeping its own outcome.
 
-use revshare_core::event::Timestamp;
+use revshare_core::event::{RejectionCode, Timestamp};
 use revshare_ingest::reader::RecordReader;
 use revshare_store::backend::InsertOutcome;
 use serde::Serialize;
@@ -33,7 +33,8 @@ pub struct RejectedEvent {
     pub id: Option<String>,
     /// A stable code: `invalid_json`, `content_field`, …, `host_mismatch`,
     /// `source_mismatch`, `time_in_future`, `conflict`.
-    pub code: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub code: RejectionCode,
     pub error: String,
 }
 
@@ -97,12 +98,12 @@ fn own_events_only(mut all: PreparedRows, party: &str) -> PreparedRows {
         let (host, source) = (table.name(event.host), table.name(event.source));
         let mismatch = if host != party {
             Some((
-                "host_mismatch",
+                RejectionCode::HostMismatch,
                 format!("data.host: \"{host}\" is not the token's party {party}"),
             ))
         } else if source != party && !source.starts_with(&prefix) {
             Some((
-                "source_mismatch",
+                RejectionCode::SourceMismatch,
                 format!("source: must be {party} or begin with {prefix}"),
             ))
         } else {
@@ -115,7 +116,7 @@ fn own_events_only(mut all: PreparedRows, party: &str) -> PreparedRows {
                 line: origin.line,
                 index: origin.index,
                 id: Some(table.id(index).to_string()),
-                code: code.into(),
+                code,
                 reason,
             });
         }
@@ -221,7 +222,7 @@ fn outcome_of(span: &Span, outcomes: &[InsertOutcome], problems: &[Rejected]) ->
             .map(|p| RejectedEvent {
                 index: p.index - span.base,
                 id: p.id.clone(),
-                code: p.code.clone(),
+                code: p.code,
                 error: p.reason.clone(),
             })
             .collect(),

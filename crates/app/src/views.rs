@@ -247,7 +247,8 @@ pub struct Payment {
     pub recorded_by: String,
     pub recorded_at: String,
     /// The audit seq of its recording.
-    pub recorded_seq: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub recorded_seq: Seq,
     pub confirmed_by: Option<String>,
     pub confirmed_at: Option<String>,
     pub withdrawn_by: Option<String>,
@@ -271,7 +272,7 @@ impl Payment {
             status: row.status.as_str().to_string(),
             recorded_by: row.recorded_by,
             recorded_at: row.recorded_at,
-            recorded_seq: row.recorded_seq.to_stored(),
+            recorded_seq: row.recorded_seq,
             confirmed_by: row.confirmed_by,
             confirmed_at: row.confirmed_at,
             withdrawn_by: row.withdrawn_by,

@@ -256,7 +256,7 @@ fn the_newest_close_cannot_be_undone(t: &TestStore) {
         .into_iter()
         .filter(|s| s.period == "2026-10")
         .collect();
-    let first = october.iter().map(|s| s.seq.to_stored()).min().unwrap();
+    let first = october.iter().map(|s| i64::try_from(s.seq).unwrap()).min().unwrap();
     let kept = first - 1;
     let index = revshare_core::log_tree::stored_index(0, kept as u64);
     t.tamper(&format!(

@@ -20,9 +20,10 @@ pub const GENESIS: Hash = [0; 32];
 /// "before every entry" as a bound). Every row the log covers carries the seq of the
 /// entry that added it, so this one type numbers entries, heads and rows alike.
 ///
-/// It serializes as the plain number. The stores keep it in signed 64-bit columns:
-/// [`Seq::from_stored`] refuses a negative value, and [`Seq::to_stored`] is exact for
-/// every seq a store holds (a log would need 2^63 entries to pass it).
+/// It serializes as the plain number. The stores keep it in signed 64-bit columns,
+/// converted by `TryFrom` both ways with one policy, refusal: a negative value is no
+/// seq, and a seq past [`Seq::MAX`] cannot be stored (a log would need 2^63 entries
+/// to reach it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Seq(u64);
@@ -45,18 +46,6 @@ impl Seq {
     /// The seq of the entry after this one.
     pub const fn next(self) -> Seq {
         Seq(self.0 + 1)
-    }
-
-    /// A seq as a store's integer column holds it; `None` for a negative value, which
-    /// no entry has (the caller names the row as corrupt).
-    pub fn from_stored(stored: i64) -> Option<Seq> {
-        u64::try_from(stored).ok().map(Seq)
-    }
-
-    /// As a store's integer column holds it. A seq past `i64::MAX` (never stored)
-    /// saturates, which keeps a bound such as "after" meaning the same.
-    pub fn to_stored(self) -> i64 {
-        i64::try_from(self.0).unwrap_or(i64::MAX)
     }
 }
 
@@ -81,6 +70,16 @@ impl TryFrom<i64> for Seq {
 
     fn try_from(value: i64) -> Result<Seq, Self::Error> {
         u64::try_from(value).map(Seq)
+    }
+}
+
+/// A seq as a signed number (a store's column): one past [`Seq::MAX`] is refused,
+/// never saturated, as no store can hold it.
+impl TryFrom<Seq> for i64 {
+    type Error = std::num::TryFromIntError;
+
+    fn try_from(seq: Seq) -> Result<i64, Self::Error> {
+        i64::try_from(seq.0)
     }
 }
 
@@ -454,6 +453,17 @@ pub fn check_anchor(links: &[Link], anchor: &AuditHead) -> Result<(), ChainError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seq_and_a_stored_integer_convert_both_ways_or_are_refused() {
+        assert_eq!(i64::try_from(Seq::MAX), Ok(i64::MAX));
+        assert_eq!(Seq::try_from(i64::MAX), Ok(Seq::MAX));
+        assert_eq!(i64::try_from(Seq::new(7)), Ok(7));
+        assert_eq!(Seq::try_from(0i64), Ok(Seq::ZERO));
+        assert!(i64::try_from(Seq::MAX.next()).is_err(), "past the stores' integers");
+        assert!(i64::try_from(Seq::new(u64::MAX)).is_err());
+        assert!(Seq::try_from(-1i64).is_err(), "no seq is negative");
+    }
 
     fn entry(n: u8) -> NewEntry {
         NewEntry {

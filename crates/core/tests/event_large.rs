@@ -58,7 +58,7 @@ fn many_extension_attributes_are_read_in_linear_time() {
 fn a_duplicate_among_many_extension_attributes_is_refused() {
     let text = with_top_level(&members(KEYS, Some(54_321)));
     let error = parse_timed(&text).unwrap_err();
-    assert_eq!(error.code(), "duplicate_key");
+    assert_eq!(error.code().as_str(), "duplicate_key");
     assert_eq!(error.to_string(), "x54321: duplicate key");
 }
 
@@ -72,7 +72,7 @@ fn many_keys_inside_an_extension_object_are_read_in_linear_time() {
 fn a_duplicate_among_many_keys_inside_an_extension_object_is_refused() {
     let text = with_top_level(&format!("\"ext\":[{{{}}}]", members(KEYS, Some(7))));
     let error = parse_timed(&text).unwrap_err();
-    assert_eq!(error.code(), "duplicate_key");
+    assert_eq!(error.code().as_str(), "duplicate_key");
     assert_eq!(error.to_string(), "ext.x7: duplicate key");
 }
 

@@ -110,16 +110,18 @@ pub fn host_parts(batch: &EventBatch, outcomes: &[InsertOutcome]) -> Vec<HostPar
     parts.into_iter().map(|(_, part)| part).collect()
 }
 
-/// A seq to be written as a row's: past the stores' integers is refused, never
-/// saturated (two rows would claim one entry).
+/// A seq as the stores' integer columns hold it, a row's or a bound's: one past
+/// them ([`Seq::MAX`]) is refused, never saturated (two rows would claim one entry, a
+/// bound would mean another). The chain's own seqs come from the store, so only a
+/// caller's bound can be refused.
 fn seq_i64(seq: Seq) -> Result<i64> {
-    i64::try_from(seq.get()).map_err(|_| StoreError::Database(format!("seq {seq} past the stores' integers")))
+    i64::try_from(seq).map_err(|_| StoreError::Refused(format!("seq {seq} past the stores' integers")))
 }
 
 /// A seq as read from a column: a negative one is corrupt, named as `object` (the
 /// table and row, as `audit verify` names them).
 fn stored_seq(stored: i64, object: impl FnOnce() -> String) -> Result<Seq> {
-    Seq::from_stored(stored).ok_or_else(|| StoreError::corrupt(object(), format!("its seq {stored} is negative")))
+    Seq::try_from(stored).map_err(|_| StoreError::corrupt(object(), format!("its seq {stored} is negative")))
 }
 
 fn head_from(row: Option<(i64, String)>) -> Result<Head> {
@@ -129,7 +131,7 @@ fn head_from(row: Option<(i64, String)>) -> Result<Head> {
     let bad = || StoreError::corrupt(format!("audit:{seq}"), "its hash is not 32 hex bytes");
     let bytes = hex::decode(&hash).map_err(|_| bad())?;
     Ok(Head {
-        seq: Seq::from_stored(seq).ok_or_else(bad)?,
+        seq: Seq::try_from(seq).map_err(|_| bad())?,
         hash: bytes.try_into().map_err(|_| bad())?,
     })
 }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use revshare_core::event::Timestamp;
+use revshare_core::event::{RejectionCode, Timestamp};
 use revshare_ingest::offline::UsageInput;
 use revshare_ingest::reader::{Chunk, RecordReader};
 
@@ -29,8 +29,8 @@ pub struct Rejected {
     pub line: u64,
     pub index: u64,
     pub id: Option<String>,
-    /// A stable code: `invalid_json`, `content_field`, ..., `time_in_future`, `conflict`.
-    pub code: String,
+    /// Why, as the stable code reports and the API give.
+    pub code: RejectionCode,
     pub reason: String,
 }
 

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use std::fmt::Write;
 
 use revshare_core::event::table::{EventTable, Values};
-use revshare_core::event::{too_far_ahead, Timestamp};
+use revshare_core::event::{too_far_ahead, RejectionCode, Timestamp};
 use revshare_ingest::parse::{parse_chunk, Batch};
 use revshare_ingest::reader::{Chunk, Record};
 use revshare_store::backend::{EventBatch, HostPart, InsertOutcome};
@@ -56,7 +56,7 @@ pub(crate) fn prepare_rows(keys: &Keys, file: &str, chunk: &Chunk, now: Timestam
             line: record.line,
             index: record.index,
             id: None,
-            code: "invalid_json".into(),
+            code: RejectionCode::InvalidJson,
             reason: message.clone(),
         });
     }
@@ -211,7 +211,7 @@ fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prep
             line: record.line,
             index: record.index,
             id: None,
-            code: error.code().to_string(),
+            code: error.code(),
             reason: error.to_string(),
         })
         .collect();
@@ -225,7 +225,7 @@ fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prep
                 line: event.record.line,
                 index: event.record.index,
                 id: Some(batch.id(event).to_string()),
-                code: "time_in_future".into(),
+                code: RejectionCode::TimeInFuture,
                 reason: "time: more than 5 minutes ahead of the receiving clock".into(),
             });
             continue;

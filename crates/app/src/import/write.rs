@@ -3,6 +3,7 @@
 //! the accepted events (late for a contract, or selected by none).
 
 use revshare_core::audit::{chain_all, digest, Action, Entry, Head, NewEntry};
+use revshare_core::event::RejectionCode;
 use revshare_core::log_tree::Hash;
 use revshare_core::period::Day;
 use revshare_core::statement::StatementId;
@@ -147,7 +148,7 @@ fn conflict(backend: &mut dyn Backend, file: &str, row: &EventView<'_>, record: 
         line: record.line,
         index: record.index,
         id: Some(row.id.to_string()),
-        code: "conflict".into(),
+        code: RejectionCode::Conflict,
         reason: format!(
             "conflict: ({}, {}) is already stored with other content ({}); the first stands",
             row.source,

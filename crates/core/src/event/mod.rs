@@ -49,15 +49,70 @@ pub enum EventError {
 
 impl EventError {
     /// A stable machine-readable code for APIs and reports.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> RejectionCode {
         match self {
-            EventError::Json(_) | EventError::NotAnObject => "invalid_json",
-            EventError::ContentField { .. } => "content_field",
-            EventError::DuplicateKey { .. } => "duplicate_key",
-            EventError::Missing { .. } => "missing_field",
-            EventError::Invalid { .. } => "invalid_field",
-            EventError::InTheFuture { .. } => "time_in_future",
+            EventError::Json(_) | EventError::NotAnObject => RejectionCode::InvalidJson,
+            EventError::ContentField { .. } => RejectionCode::ContentField,
+            EventError::DuplicateKey { .. } => RejectionCode::DuplicateKey,
+            EventError::Missing { .. } => RejectionCode::MissingField,
+            EventError::Invalid { .. } => RejectionCode::InvalidField,
+            EventError::InTheFuture { .. } => RejectionCode::TimeInFuture,
         }
+    }
+}
+
+/// Why an event was not stored, as the stable code reports and the API give: the
+/// codes of validation ([`EventError::code`]), then those of ingestion around it (a
+/// host's batch holding another party's event, a key stored with other content).
+/// Serialized as its [`RejectionCode::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionCode {
+    InvalidJson,
+    ContentField,
+    DuplicateKey,
+    MissingField,
+    InvalidField,
+    TimeInFuture,
+    /// A batch posted by a host holds an event of another host.
+    HostMismatch,
+    /// A batch posted by a host holds an event whose source is not the host's.
+    SourceMismatch,
+    /// The event's key is stored with other content; the first stands.
+    Conflict,
+}
+
+impl RejectionCode {
+    pub const ALL: [RejectionCode; 9] = [
+        RejectionCode::InvalidJson,
+        RejectionCode::ContentField,
+        RejectionCode::DuplicateKey,
+        RejectionCode::MissingField,
+        RejectionCode::InvalidField,
+        RejectionCode::TimeInFuture,
+        RejectionCode::HostMismatch,
+        RejectionCode::SourceMismatch,
+        RejectionCode::Conflict,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionCode::InvalidJson => "invalid_json",
+            RejectionCode::ContentField => "content_field",
+            RejectionCode::DuplicateKey => "duplicate_key",
+            RejectionCode::MissingField => "missing_field",
+            RejectionCode::InvalidField => "invalid_field",
+            RejectionCode::TimeInFuture => "time_in_future",
+            RejectionCode::HostMismatch => "host_mismatch",
+            RejectionCode::SourceMismatch => "source_mismatch",
+            RejectionCode::Conflict => "conflict",
+        }
+    }
+}
+
+impl std::fmt::Display for RejectionCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -338,5 +393,28 @@ mod tests {
         let at = |s: &str| parse_time(s).unwrap();
         assert!(!too_far_ahead(event.time_utc, at("2026-10-03T11:55:00.125Z")));
         assert!(too_far_ahead(event.time_utc, at("2026-10-03T11:55:00.124Z")));
+    }
+
+    #[test]
+    fn a_rejection_code_serializes_as_the_text_it_shows() {
+        let texts: Vec<&str> = RejectionCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "invalid_json",
+                "content_field",
+                "duplicate_key",
+                "missing_field",
+                "invalid_field",
+                "time_in_future",
+                "host_mismatch",
+                "source_mismatch",
+                "conflict"
+            ]
+        );
+        for code in RejectionCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            assert_eq!(code.to_string(), code.as_str());
+        }
     }
 }

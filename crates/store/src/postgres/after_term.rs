@@ -6,6 +6,7 @@ use crate::columns::CLOSED_AFTER_TERM_COLUMNS;
 
 impl AfterTerm for PgStore {
     fn add_closed_after_term(&mut self, row: &ClosedAfterTermRow) -> Result<bool> {
+        let (close_seq, seq) = (crate::seq_i64(row.close_seq)?, crate::seq_i64(row.seq)?);
         let inserted = self.execute(
             &format!(
                 "INSERT INTO closed_after_term ({CLOSED_AFTER_TERM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -15,10 +16,10 @@ impl AfterTerm for PgStore {
                 &row.statement_id,
                 &row.contract,
                 &row.period,
-                &row.close_seq.to_stored(),
+                &close_seq,
                 &row.settled,
                 &row.closed_at,
-                &row.seq.to_stored(),
+                &seq,
             ],
         )?;
         Ok(inserted == 1)

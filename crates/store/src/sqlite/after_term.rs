@@ -8,6 +8,7 @@ use crate::columns::CLOSED_AFTER_TERM_COLUMNS;
 
 impl AfterTerm for SqliteStore {
     fn add_closed_after_term(&mut self, row: &ClosedAfterTermRow) -> Result<bool> {
+        let (close_seq, seq) = (crate::seq_i64(row.close_seq)?, crate::seq_i64(row.seq)?);
         let inserted = self.connection.execute(
             &format!(
                 "INSERT INTO closed_after_term ({CLOSED_AFTER_TERM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -17,10 +18,10 @@ impl AfterTerm for SqliteStore {
                 row.statement_id,
                 row.contract,
                 row.period,
-                row.close_seq.to_stored(),
+                close_seq,
                 row.settled,
                 row.closed_at,
-                row.seq.to_stored()
+                seq
             ],
         )?;
         Ok(inserted == 1)

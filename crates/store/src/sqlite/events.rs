@@ -1,0 +1,283 @@
+//! [`Events`] in SQLite: events in segments, their keys, and voids.
+
+use revshare_core::audit::{Entry, Seq};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::audit::{append, head_of};
+use super::{blob, seq_at, SqliteStore};
+use crate::backend::{EventBatch, Events, InsertOutcome, KeyRow, Result, Staged, StoredSegment, Visit, VoidRow};
+use crate::columns::*;
+use crate::segment::{self, SegmentRow};
+use crate::{host_parts, StoreError};
+
+impl SqliteStore {
+    /// Claims a batch's keys under the write lock, in the transaction open on
+    /// `connection`.
+    fn stage_batch(connection: &Connection, batch: &EventBatch) -> Result<Staged> {
+        let outcomes = claim_keys(connection, batch)?;
+        let parts = host_parts(batch, &outcomes);
+        Ok(Staged::new(head_of(connection)?, outcomes, parts, Vec::new()))
+    }
+
+    /// Stores a staged batch's accepted events and their entries.
+    fn store_batch(connection: &Connection, batch: &EventBatch, staged: &Staged, entries: &[Entry]) -> Result<()> {
+        staged.check(entries)?;
+        let mut insert = connection
+            .prepare_cached("INSERT INTO segments (host, day, seq, count, events) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut bytes = Vec::new();
+        let outcomes = staged.outcomes();
+        for group in &batch.segments {
+            let count = group.segment(|index| outcomes[index] == InsertOutcome::Accepted, &mut bytes)?;
+            if count == 0 {
+                continue;
+            }
+            let first = batch.view(group.first);
+            let seq = staged.seq_of(first.host, entries)?;
+            insert.execute(params![first.host, first.day, seq, count as i64, bytes])?;
+        }
+        append(connection, entries)
+    }
+}
+
+fn void_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VoidRow> {
+    Ok(VoidRow {
+        number: r.get(0)?,
+        source: r.get(1)?,
+        id: r.get(2)?,
+        host: r.get(3)?,
+        day: r.get(4)?,
+        leaf: r.get(5)?,
+        reason: r.get(6)?,
+        actor: r.get(7)?,
+        voided_at: r.get(8)?,
+        seq: seq_at(r, 9, "voids", 0)?,
+    })
+}
+
+/// An idempotency key's leaf, which must be 32 bytes.
+fn leaf_of(source: &str, id: &str, bytes: Vec<u8>) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::corrupt(format!("event:{source}/{id}"), "its key row's leaf is not 32 bytes"))
+}
+
+impl Events for SqliteStore {
+    fn insert_events(&mut self, batch: &EventBatch) -> Result<Staged> {
+        // IMMEDIATE takes the write lock now; the caller commits or rolls back.
+        self.connection.execute_batch("BEGIN IMMEDIATE")?;
+        let staged = Self::stage_batch(&self.connection, batch);
+        if staged.is_err() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
+        staged
+    }
+
+    fn finish_events(&mut self, batch: &EventBatch, staged: &Staged, entries: &[Entry]) -> Result<()> {
+        let stored = Self::store_batch(&self.connection, batch, staged, entries);
+        if stored.is_err() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
+        stored
+    }
+
+    fn scan_events(
+        &mut self,
+        host: &str,
+        start: i32,
+        end: i32,
+        after: Seq,
+        through: Seq,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
+        let mut statement = self.connection.prepare_cached(
+            "SELECT number, day, seq, events FROM segments
+             WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5",
+        )?;
+        let mut rows = statement.query(params![host, start, end, after, through])?;
+        while let Some(row) = rows.next()? {
+            let segment = SegmentRow {
+                number: row.get(0)?,
+                host,
+                day: row.get(1)?,
+                seq: row.get(2)?,
+                bytes: blob(row, 3)?,
+            };
+            segment::decode(&segment, visit)?;
+        }
+        Ok(())
+    }
+
+    fn has_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<bool> {
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
+        Ok(self.connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM segments
+                 WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5)",
+            params![host, start, end, after, through],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn scan_batch_except(&mut self, seq: Seq, host: &str, start: i32, end: i32, visit: &mut Visit<'_>) -> Result<()> {
+        let seq = crate::seq_i64(seq)?;
+        let mut statement = self.connection.prepare_cached(
+            "SELECT number, host, day, events FROM segments
+             WHERE seq = ?1 AND NOT (host = ?2 AND day >= ?3 AND day < ?4)",
+        )?;
+        let mut rows = statement.query(params![seq, host, start, end])?;
+        while let Some(row) = rows.next()? {
+            let host: String = row.get(1)?;
+            let segment = SegmentRow {
+                number: row.get(0)?,
+                host: &host,
+                day: row.get(2)?,
+                seq,
+                bytes: blob(row, 3)?,
+            };
+            segment::decode(&segment, visit)?;
+        }
+        Ok(())
+    }
+
+    fn count_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<u64> {
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
+        let count: i64 = self.connection.query_row(
+            "SELECT coalesce(sum(count), 0) FROM segments
+             WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5",
+            params![host, start, end, after, through],
+            |r| r.get(0),
+        )?;
+        Ok(count as u64)
+    }
+
+    fn event_hosts(&mut self, start: i32, end: i32, through: Seq) -> Result<Vec<(String, u64)>> {
+        let through = crate::seq_i64(through)?;
+        let mut statement = self.connection.prepare_cached(
+            "SELECT host, sum(count) FROM segments WHERE day >= ?1 AND day < ?2 AND seq <= ?3 GROUP BY host ORDER BY host",
+        )?;
+        let rows = statement.query_map(params![start, end, through], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn scan_all_segments(&mut self, visit: &mut dyn FnMut(&StoredSegment<'_>) -> Result<()>) -> Result<()> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT number, host, day, seq, count, events FROM segments ORDER BY seq, number")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let host: String = row.get(1)?;
+            visit(&StoredSegment {
+                number: row.get(0)?,
+                host: &host,
+                day: row.get(2)?,
+                seq: seq_at(row, 3, "segments", 0)?,
+                count: row.get(4)?,
+                bytes: blob(row, 5)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>> {
+        let row: Option<(Vec<u8>, String, i32)> = self
+            .connection
+            .query_row(
+                "SELECT leaf, host, day FROM event_keys WHERE source = ?1 AND id = ?2",
+                [source, id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(leaf, host, day)| {
+            Ok(KeyRow {
+                source: source.to_string(),
+                id: id.to_string(),
+                leaf: leaf_of(source, id, leaf)?,
+                host,
+                day,
+            })
+        })
+        .transpose()
+    }
+
+    fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT source, id, leaf, host, day FROM event_keys")?;
+        let mut rows = statement.query([])?;
+        while let Some(r) = rows.next()? {
+            let (source, id): (String, String) = (r.get(0)?, r.get(1)?);
+            visit(&KeyRow {
+                leaf: leaf_of(&source, &id, r.get(2)?)?,
+                source,
+                id,
+                host: r.get(3)?,
+                day: r.get(4)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn add_void(&mut self, row: &VoidRow) -> Result<i64> {
+        self.connection.execute(
+            "INSERT INTO voids (source, id, host, day, leaf, reason, actor, voided_at, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                row.source,
+                row.id,
+                row.host,
+                row.day,
+                row.leaf,
+                row.reason,
+                row.actor,
+                row.voided_at,
+                crate::seq_i64(row.seq)?
+            ],
+        )?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    fn voids(&mut self) -> Result<Vec<VoidRow>> {
+        let mut statement = self
+            .connection
+            .prepare(&format!("SELECT {VOID_COLUMNS} FROM voids ORDER BY number"))?;
+        let rows = statement.query_map([], void_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn void_of(&mut self, source: &str, id: &str) -> Result<Option<VoidRow>> {
+        Ok(self
+            .connection
+            .query_row(
+                &format!("SELECT {VOID_COLUMNS} FROM voids WHERE source = ?1 AND id = ?2"),
+                [source, id],
+                void_row,
+            )
+            .optional()?)
+    }
+}
+
+/// Claims each event's key: the first occurrence of a new key is accepted; a stored
+/// key with the same leaf is a duplicate, with another leaf a conflict.
+fn claim_keys(transaction: &Connection, events: &EventBatch) -> Result<Vec<InsertOutcome>> {
+    let mut claim = transaction.prepare_cached(
+        "INSERT INTO event_keys (source, id, leaf, host, day) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    )?;
+    let mut existing = transaction.prepare_cached("SELECT leaf FROM event_keys WHERE source = ?1 AND id = ?2")?;
+    let mut outcomes = Vec::with_capacity(events.len());
+    for index in 0..events.len() {
+        let e = events.view(index);
+        if claim.execute(params![e.source, e.id, e.leaf, e.host, e.day])? == 1 {
+            outcomes.push(InsertOutcome::Accepted);
+        } else {
+            let leaf: Vec<u8> = existing.query_row(params![e.source, e.id], |r| r.get(0))?;
+            outcomes.push(if leaf[..] == e.leaf[..] {
+                InsertOutcome::Duplicate
+            } else {
+                InsertOutcome::Conflict
+            });
+        }
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,49 @@
+//! The schema ladder: a new store's tables, and each earlier schema moved forward
+//! when the store is opened.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::backend::Result;
+use crate::StoreError;
+
+/// The schema this build writes (`PRAGMA user_version`).
+pub(super) const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_2: &str = include_str!("../../migrations/sqlite/002_audited.sql");
+const SCHEMA_3: &str = include_str!("../../migrations/sqlite/003_tree_chunks.sql");
+const SCHEMA_4: &str = include_str!("../../migrations/sqlite/004_log_tree.sql");
+const SCHEMA_5: &str = include_str!("../../migrations/sqlite/005_ledger.sql");
+const SCHEMA_6: &str = include_str!("../../migrations/sqlite/006_closed_after_term.sql");
+/// Each schema's step from the one before it (a new store takes them all).
+const STEPS: [(i64, &str); 5] = [
+    (2, SCHEMA_2),
+    (3, SCHEMA_3),
+    (4, SCHEMA_4),
+    (5, SCHEMA_5),
+    (6, SCHEMA_6),
+];
+
+/// Brings a new store or one of an earlier schema to this build's schema, in one transaction
+/// (another process may have done it first: the version is read again inside it).
+pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
+    let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = transaction.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    match version {
+        SCHEMA_VERSION => return Ok(()),
+        0 | 2..SCHEMA_VERSION => {
+            for (_, step) in STEPS.iter().filter(|(to, _)| *to > version) {
+                transaction.execute_batch(step)?;
+            }
+        }
+        other => {
+            return Err(StoreError::Refused(format!(
+                "{}: not a revshare store of schema {SCHEMA_VERSION} (user_version {other})",
+                path.display()
+            )))
+        }
+    }
+    transaction.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    transaction.commit()?;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! [`Statements`] in SQLite: statements, their trees' leaves in chunks, and payout
+//! notices.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{seq_at, SqliteStore};
+use crate::backend::{AuditLog, NoticeRow, Result, StatementRead, StatementRow, Statements, TreeRow};
+use crate::columns::*;
+
+fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow> {
+    Ok(StatementRow {
+        statement_id: row.get(0)?,
+        contract: row.get(1)?,
+        period: row.get(2)?,
+        host: row.get(3)?,
+        start_day: row.get(4)?,
+        end_day: row.get(5)?,
+        close_seq: seq_at(row, 6, "statements", 0)?,
+        settled: row.get(7)?,
+        json: row.get(8)?,
+        closed_at: row.get(9)?,
+        seq: seq_at(row, 10, "statements", 0)?,
+    })
+}
+
+impl Statements for SqliteStore {
+    fn statement(&mut self, statement_id: &str) -> Result<Option<StatementRow>> {
+        Ok(self
+            .connection
+            .query_row(
+                &format!("SELECT {STATEMENT_COLUMNS} FROM statements WHERE statement_id = ?1"),
+                [statement_id],
+                statement_from_row,
+            )
+            .optional()?)
+    }
+
+    fn statement_read(&mut self, statement_id: &str) -> Result<Option<StatementRead>> {
+        let Some(row) = self.statement(statement_id)? else {
+            return Ok(None);
+        };
+        let entry = self
+            .audit_entry_columns(row.seq)?
+            .and_then(|columns| crate::entry_from_columns(columns).ok());
+        let keys = self.signing_keys()?;
+        Ok(Some(StatementRead { row, entry, keys }))
+    }
+
+    fn statements(&mut self) -> Result<Vec<StatementRow>> {
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {STATEMENT_COLUMNS} FROM statements ORDER BY contract, start_day"
+        ))?;
+        let rows = statement.query_map([], statement_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn insert_statement(&mut self, row: &StatementRow, trees: &[TreeRow], notices: &[NoticeRow]) -> Result<bool> {
+        let inserted = self.connection.execute(
+            &format!(
+                "INSERT INTO statements ({STATEMENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (statement_id) DO NOTHING"
+            ),
+            params![
+                row.statement_id,
+                row.contract,
+                row.period,
+                row.host,
+                row.start_day,
+                row.end_day,
+                crate::seq_i64(row.close_seq)?,
+                row.settled,
+                row.json,
+                row.closed_at,
+                crate::seq_i64(row.seq)?
+            ],
+        )?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for tree in trees {
+            self.connection.execute(
+                "INSERT INTO statement_trees (statement_id, tree, count, root) VALUES (?1, ?2, ?3, ?4)",
+                params![tree.statement_id, tree.tree, tree.count, tree.root],
+            )?;
+            for (chunk, leaves) in tree.chunks() {
+                self.connection.execute(
+                    "INSERT INTO statement_tree_leaves (statement_id, tree, chunk, leaves) VALUES (?1, ?2, ?3, ?4)",
+                    params![tree.statement_id, tree.tree, chunk, leaves],
+                )?;
+            }
+        }
+        for notice in notices {
+            self.connection.execute(
+                "INSERT INTO payout_notices (statement_id, beneficiary, json) VALUES (?1, ?2, ?3)",
+                params![notice.statement_id, notice.beneficiary, notice.json],
+            )?;
+        }
+        Ok(true)
+    }
+
+    fn tree(&mut self, statement_id: &str, tree: &str) -> Result<Option<TreeRow>> {
+        let summary = self
+            .connection
+            .query_row(crate::TREE_SUMMARY, [statement_id, tree], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?))
+            })
+            .optional()?;
+        let Some((count, root, size)) = summary else {
+            return Ok(None);
+        };
+        let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let mut chunks = self.connection.prepare_cached(
+            "SELECT leaves FROM statement_tree_leaves WHERE statement_id = ?1 AND tree = ?2 ORDER BY chunk",
+        )?;
+        let mut rows = chunks.query([statement_id, tree])?;
+        while let Some(row) = rows.next()? {
+            let chunk = row.get_ref(0)?;
+            let bytes = chunk
+                .as_blob()
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, chunk.data_type(), Box::new(e)))?;
+            leaves.extend_from_slice(bytes);
+        }
+        Ok(Some(TreeRow {
+            statement_id: statement_id.to_string(),
+            tree: tree.to_string(),
+            count,
+            root,
+            leaves,
+        }))
+    }
+
+    fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT tree, count, root FROM statement_trees WHERE statement_id = ?1 ORDER BY tree")?;
+        let rows = statement.query_map([statement_id], |r| {
+            Ok(TreeRow {
+                statement_id: statement_id.to_string(),
+                tree: r.get(0)?,
+                count: r.get(1)?,
+                root: r.get(2)?,
+                leaves: Vec::new(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn notices(&mut self, statement_id: &str) -> Result<Vec<NoticeRow>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT beneficiary, json FROM payout_notices WHERE statement_id = ?1 ORDER BY beneficiary")?;
+        let rows = statement.query_map([statement_id], |r| {
+            Ok(NoticeRow {
+                statement_id: statement_id.to_string(),
+                beneficiary: r.get(0)?,
+                json: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
