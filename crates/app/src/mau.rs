@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use revshare_core::audit::{Action, Seq};
 use revshare_core::contract::{ContractSet, ContractVersions};
 use revshare_core::period::{date_of_rfc3339, Cadence, Period};
-use revshare_store::backend::EventView;
+use revshare_store::backend::{EventView, VoidRow};
 use serde::Serialize;
 
 use crate::access::{self, Permission};
@@ -157,20 +157,24 @@ fn count_events(snapshot: &Snapshot, events: &PeriodEvents) -> BTreeMap<Period, 
 
 /// `host`'s unique customers in `month` as of each of `as_of` (events and voids
 /// stored at a seq of at most it), read in one pass over the host's segments of
-/// the month.
-pub(crate) fn customers_as_of(backend: &mut dyn Backend, host: &str, month: Period, as_of: &[Seq]) -> Result<Vec<u64>> {
+/// the month; `voids` are the store's (any host's, any day's).
+pub(crate) fn customers_as_of(
+    backend: &mut dyn Backend,
+    voids: &[VoidRow],
+    host: &str,
+    month: Period,
+    as_of: &[Seq],
+) -> Result<Vec<u64>> {
     let Some(through) = as_of.iter().max().copied() else {
         return Ok(Vec::new());
     };
     let (start, end) = (month.start().0, month.end().0);
-    let void_rows: Vec<_> = backend
-        .voids()?
-        .into_iter()
-        .filter(|v| v.host == host && (start..end).contains(&v.day))
-        .collect();
-    let mut voids: HashMap<&str, HashMap<&str, Seq>> = HashMap::new();
-    for v in &void_rows {
-        voids.entry(v.source.as_str()).or_default().insert(v.id.as_str(), v.seq);
+    let mut voided_at: HashMap<&str, HashMap<&str, Seq>> = HashMap::new();
+    for v in voids.iter().filter(|v| v.host == host && (start..end).contains(&v.day)) {
+        voided_at
+            .entry(v.source.as_str())
+            .or_default()
+            .insert(v.id.as_str(), v.seq);
     }
     let mut sets: Vec<HashSet<[u8; 16]>> = as_of.iter().map(|_| HashSet::new()).collect();
     let mut problem = None;
@@ -180,7 +184,7 @@ pub(crate) fn customers_as_of(backend: &mut dyn Backend, host: &str, month: Peri
             problem.get_or_insert_with(|| format!("stored event ({}, {}) has a bad customer", e.source, e.id));
             return Ok(());
         };
-        let voided = voids.get(e.source).and_then(|ids| ids.get(e.id)).copied();
+        let voided = voided_at.get(e.source).and_then(|ids| ids.get(e.id)).copied();
         for (set, seq) in sets.iter_mut().zip(as_of) {
             if e.seq <= *seq && voided.is_none_or(|v| v > *seq) {
                 set.insert(customer);
@@ -206,6 +210,7 @@ pub(crate) fn flag_object(object: &str) -> Option<(String, Period)> {
 /// does not hold (an unknown contract, no threshold, a count below it).
 pub(crate) fn derive_flag(
     backend: &mut dyn Backend,
+    voids: &[VoidRow],
     contracts: &ContractSet,
     object: &str,
     seq: Seq,
@@ -222,7 +227,7 @@ pub(crate) fn derive_flag(
         )));
     };
     let host = versions.host().to_string();
-    let customers = customers_as_of(backend, &host, month, &[seq])?[0];
+    let customers = customers_as_of(backend, voids, &host, month, &[seq])?[0];
     if customers < threshold {
         return Ok(Err(format!(
             "as of entry {seq}, host {host} had {customers} unique customers in {month}, below contract \
@@ -307,9 +312,10 @@ pub fn mau(backend: &mut dyn Backend, ctx: Ctx<'_>, filter: &Filter) -> Result<V
             .filter(|host| access::sees_mau_of(actor, &contracts, host))
             .collect(),
     };
+    let voids = backend.voids()?;
     let mut shown = Vec::with_capacity(hosts.len());
     for host in hosts {
-        shown.push(host_month(backend, actor, &contracts, host, month)?);
+        shown.push(host_month(backend, actor, &contracts, &voids, host, month)?);
     }
     Ok(shown)
 }
@@ -319,6 +325,7 @@ fn host_month(
     backend: &mut dyn Backend,
     actor: &crate::Actor,
     contracts: &ContractSet,
+    voids: &[VoidRow],
     host: String,
     month: Period,
 ) -> Result<HostMonth> {
@@ -338,7 +345,7 @@ fn host_month(
     }
     let mut as_of = vec![Seq::MAX];
     as_of.extend(entries.iter().map(|(_, e)| e.seq));
-    let counts = customers_as_of(backend, &host, month, &as_of)?;
+    let counts = customers_as_of(backend, voids, &host, month, &as_of)?;
     let flagged = entries
         .into_iter()
         .zip(&counts[1..])

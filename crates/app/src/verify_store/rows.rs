@@ -202,6 +202,7 @@ fn check_mau_flags(
         return Ok(());
     }
     let contract_rows = backend.contracts()?;
+    let voids = backend.voids()?;
     let mut flagged: HashSet<&str> = HashSet::new();
     for entry in flags {
         // No row stands for a flag: the entry answers to what is derived here.
@@ -217,7 +218,7 @@ fn check_mau_flags(
         }
         let before: Vec<_> = contract_rows.iter().filter(|r| r.seq < entry.seq).cloned().collect();
         let derived = crate::snapshot::contract_set(&before)
-            .and_then(|contracts| crate::mau::derive_flag(backend, &contracts, &entry.object, entry.seq));
+            .and_then(|contracts| crate::mau::derive_flag(backend, &voids, &contracts, &entry.object, entry.seq));
         let reached = match derived {
             Ok(Ok(reached)) => reached,
             Ok(Err(message)) | Err(AppError::Integrity(message)) => {
