@@ -170,6 +170,18 @@ fn a_threshold_is_flagged_once_by_the_close_that_reaches_it(t: &TestStore) {
         "October's voided c-3 is not counted"
     );
 
+    // A dry run flags nothing.
+    let dry = CloseRequest {
+        period: Period::parse("2026-09").unwrap(),
+        contract: None,
+        grace: Grace::default(),
+        dry_run: true,
+        allow_empty: true,
+    };
+    let previewed = close(backend.as_mut(), &t.keys(), ctx(&Actor::cli(), SEPTEMBER_CLOSED), &dry).unwrap();
+    assert!(previewed.mau_flags.is_empty());
+    assert!(flag_entries(backend.as_mut()).is_empty());
+
     let september = close_at(t, backend.as_mut(), "2026-09", SEPTEMBER_CLOSED);
     let reached: Vec<(&str, &str, &str, u64, u64)> = september
         .mau_flags

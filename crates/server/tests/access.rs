@@ -1036,6 +1036,16 @@ fn every_endpoint_answers_every_role_as_api_md_says() {
         .cloned()
         .chain([own("acme-cloud", &[])])
         .collect();
+    // The flag is an entry of the 2026-10 close, read in full by acme-mistral's readers.
+    for (column, reads) in [(OP, true), (HOST, true), (LIC, false), (NAR, false), (AUD, false)] {
+        let entries = answer(GET, "/v1/audit/entries?limit=1000", "", "", column).text();
+        assert_eq!(
+            entries.contains("\"mau:acme-mistral:2026-10\""),
+            reads,
+            "{}",
+            COLUMNS[column]
+        );
+    }
     let mut seen_by_meta = mau(LIC);
     seen_by_meta.sort();
     let mut licensed = licensed;
