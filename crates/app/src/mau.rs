@@ -11,7 +11,7 @@
 //! the monitor shows of a flag). The count reads only the host's segments of the
 //! month (`Backend::scan_events`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use revshare_core::audit::{Action, Seq};
 use revshare_core::contract::{ContractSet, ContractVersions};
@@ -94,10 +94,10 @@ pub(crate) fn flag_reached(
     if due.is_empty() {
         return Ok(Vec::new());
     }
-    let counts = count_events(snapshot, events);
+    let months: Vec<Period> = due.iter().map(|(month, _, _)| *month).collect();
+    let counts = count_events(snapshot, events, &months);
     let mut flagged = Vec::new();
-    for (month, threshold, name) in due {
-        let customers = counts.get(&month).copied().unwrap_or(0);
+    for ((month, threshold, name), customers) in due.into_iter().zip(counts) {
         if customers < threshold {
             continue;
         }
@@ -130,14 +130,18 @@ pub(crate) fn may_flag(backend: &mut dyn Backend, versions: &ContractVersions, p
     Ok(false)
 }
 
-/// The distinct customers per month among a close's events, its voids left out.
-/// Customers are the events' interned symbols, so a month's are marked in a
-/// vector as long as the symbol table (a close may read a million events).
-fn count_events(snapshot: &Snapshot, events: &PeriodEvents) -> BTreeMap<Period, u64> {
-    let symbols = events.symbols.len();
-    let mut marks: BTreeMap<Period, (Vec<bool>, u64)> = BTreeMap::new();
+/// The distinct customers in each of `months` among a close's events, its voids
+/// left out. Customers are the events' interned symbols, so a month's are marked
+/// in a vector as long as the symbol table (a close may read a million events).
+fn count_events(snapshot: &Snapshot, events: &PeriodEvents, months: &[Period]) -> Vec<u64> {
+    let bounds: Vec<(i32, i32)> = months.iter().map(|m| (m.start().0, m.end().0)).collect();
+    let mut seen: Vec<Vec<bool>> = vec![Vec::new(); months.len()];
+    let mut counts = vec![0u64; months.len()];
     for (index, day, customer) in events.customers() {
         let Some(customer) = customer else { continue };
+        let Some(month) = bounds.iter().position(|(start, end)| (*start..*end).contains(&day.0)) else {
+            continue;
+        };
         let voided = !snapshot.voids.is_empty()
             && snapshot
                 .voids
@@ -145,14 +149,15 @@ fn count_events(snapshot: &Snapshot, events: &PeriodEvents) -> BTreeMap<Period, 
         if voided {
             continue;
         }
-        let (seen, count) = marks
-            .entry(Cadence::Month.period_of(day))
-            .or_insert_with(|| (vec![false; symbols], 0));
-        if !std::mem::replace(&mut seen[customer as usize], true) {
-            *count += 1;
+        let marks = &mut seen[month];
+        if marks.is_empty() {
+            marks.resize(events.symbols.len(), false);
+        }
+        if !std::mem::replace(&mut marks[customer as usize], true) {
+            counts[month] += 1;
         }
     }
-    marks.into_iter().map(|(month, (_, count))| (month, count)).collect()
+    counts
 }
 
 /// `host`'s unique customers in `month` as of each of `as_of` (events and voids
