@@ -284,7 +284,11 @@ fn a_flag_is_derived_again_as_of_its_entry(t: &TestStore) {
         .filter(|f| f.check == 5)
         .map(|f| (f.check, f.object.as_str()))
         .collect();
-    assert_eq!(named, [(5, format!("audit:{seq}").as_str())], "{:?}", report.failures);
+    assert_eq!(named, [(5, "mau:hand:2026-09")], "{:?}", report.failures);
+    assert!(report
+        .failures
+        .iter()
+        .any(|f| f.check == 5 && f.message.contains(&format!("entry {seq}'s payload"))));
 }
 
 fn what_each_caller_sees(t: &TestStore) {

@@ -207,11 +207,12 @@ fn check_mau_flags(
     for entry in flags {
         // No row stands for a flag: the entry answers to what is derived here.
         covered.seen.insert(entry.seq);
-        let name = format!("audit:{}", entry.seq);
+        // Named by its object, so that an auditor is told of its own contracts' flags only.
+        let name = entry.object.clone();
         if !flagged.insert(entry.object.as_str()) {
             let message = format!(
-                "{} is flagged again: a contract is flagged once per month",
-                entry.object
+                "entry {} flags it again: a contract is flagged once per month",
+                entry.seq
             );
             report.fail(5, name, message);
             continue;
@@ -222,7 +223,7 @@ fn check_mau_flags(
         let reached = match derived {
             Ok(Ok(reached)) => reached,
             Ok(Err(message)) | Err(AppError::Integrity(message)) => {
-                report.fail(5, name, message);
+                report.fail(5, name, format!("entry {}: {message}", entry.seq));
                 continue;
             }
             Err(AppError::Store(StoreError::Corrupt { object, message })) => {
@@ -236,9 +237,9 @@ fn check_mau_flags(
                 5,
                 name,
                 format!(
-                    "its payload is not the flag derived from what was stored before it: {} had {} unique \
+                    "entry {}'s payload is not the flag derived from what was stored before it: {} had {} unique \
                      customers in {} (threshold {})",
-                    reached.host, reached.customers, reached.month, reached.threshold
+                    entry.seq, reached.host, reached.customers, reached.month, reached.threshold
                 ),
             );
         }
