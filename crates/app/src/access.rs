@@ -148,17 +148,19 @@ pub(crate) fn owns_events_of(actor: &Actor, host: &str) -> bool {
 }
 
 /// Whether the actor sees a host's unique customers (api.md, MAU): the operator
-/// every host's, a host its own, a licensor or an auditor the hosts of its own
-/// contracts. The role is checked first ([`Permission::Mau`]).
+/// every host's, a host its own, a licensor or an auditor (or an operator token
+/// narrowed to contracts) the hosts of its own contracts. The role is checked
+/// first ([`Permission::Mau`]).
 pub(crate) fn sees_mau_of(actor: &Actor, contracts: &revshare_core::contract::ContractSet, host: &str) -> bool {
     match actor.role() {
-        Role::Operator => true,
+        Role::Beneficiary => false,
+        Role::Operator if actor.contracts().is_none() => true,
         Role::Host => actor.party() == Some(host),
-        Role::Licensor | Role::Auditor => contracts
+        // A licensor, an auditor, an operator token narrowed to contracts.
+        _ => contracts
             .contracts
             .iter()
             .any(|c| c.host() == host && owns_contract(actor, c)),
-        Role::Beneficiary => false,
     }
 }
 

@@ -320,6 +320,11 @@ fn what_each_caller_sees(t: &TestStore) {
             Actor::token("t-h-gee", Role::Host, "h", Some(vec!["gee".to_string()])),
             vec![row("h", 3, &[])],
         ),
+        // An operator token narrowed to a contract: that contract's host.
+        (
+            Actor::token("t-op-gee", Role::Operator, "ops", Some(vec!["gee".to_string()])),
+            vec![row("g", 2, &[])],
+        ),
     ];
     for (actor, expected) in &callers {
         assert_eq!(
