@@ -39,6 +39,8 @@ pub enum Permission {
     PaymentSteps,
     /// Reverse a confirmed payment.
     ReversePayments,
+    /// Read the MAU monitor (further narrowed to hosts by [`sees_mau_of`]).
+    Mau,
 }
 
 impl Permission {
@@ -57,6 +59,7 @@ impl Permission {
             Permission::Witness => role != Operator,
             Permission::PaymentSteps => role != Auditor,
             Permission::ReversePayments => role == Operator,
+            Permission::Mau => role != Beneficiary,
         }
     }
 
@@ -79,6 +82,7 @@ impl Permission {
             Permission::AcceptRollback => "accept a rollback (the operator does)",
             Permission::PaymentSteps => "record, confirm or withdraw payments (their payers and payees do)",
             Permission::ReversePayments => "reverse payments (the operator does)",
+            Permission::Mau => "read the MAU monitor (the operator, licensors, hosts and auditors do)",
         }
     }
 }
@@ -141,6 +145,30 @@ pub(crate) fn owns_events_of(actor: &Actor, host: &str) -> bool {
         Role::Host => actor.party() == Some(host),
         _ => false,
     }
+}
+
+/// Whether the actor sees a host's unique customers (api.md, MAU): the operator
+/// every host's, a host its own, a licensor or an auditor (or an operator token
+/// narrowed to contracts) the hosts of its own contracts. The role is checked
+/// first ([`Permission::Mau`]).
+pub(crate) fn sees_mau_of(actor: &Actor, contracts: &revshare_core::contract::ContractSet, host: &str) -> bool {
+    match actor.role() {
+        Role::Beneficiary => false,
+        Role::Operator if actor.contracts().is_none() => true,
+        Role::Host => actor.party() == Some(host),
+        // A licensor, an auditor, an operator token narrowed to contracts.
+        _ => contracts
+            .contracts
+            .iter()
+            .any(|c| c.host() == host && owns_contract(actor, c)),
+    }
+}
+
+/// Whether the actor sees that a contract was flagged for its host's unique
+/// customers: a contract of its own (a host's token narrowed to contracts sees
+/// those only).
+pub(crate) fn sees_mau_flag(actor: &Actor, contract: &ContractVersions) -> bool {
+    actor.role() != Role::Beneficiary && owns_contract(actor, contract)
 }
 
 /// How the actor may void an event of `host`, or `None` when the event is not its
@@ -424,6 +452,7 @@ impl Own {
             Object::Void { host, number } => self.hosts.contains(&host) || self.voids.contains(&number),
             Object::Party(id) | Object::WitnessKey { party: id, .. } => party == Some(id.as_str()),
             Object::Payment(payment_id) => self.payments.contains(&payment_id),
+            Object::Mau { contract, .. } => self.reads(&contract),
             Object::Token(_) => false,
             // About the log itself (a rollback accepted): every party's witness says so.
             Object::Log => true,
@@ -442,7 +471,7 @@ mod tests {
     #[test]
     fn the_role_table_of_actions() {
         use Permission::*;
-        let table: [(Permission, [bool; 5]); 14] = [
+        let table: [(Permission, [bool; 5]); 15] = [
             // operator, licensor, host, beneficiary, auditor
             (SubmitUsage, [false, false, true, false, false]),
             (VoidEvents, [true, false, true, false, false]),
@@ -458,6 +487,7 @@ mod tests {
             (AcceptRollback, [true, false, false, false, false]),
             (PaymentSteps, [true, true, true, true, false]),
             (ReversePayments, [true, false, false, false, false]),
+            (Mau, [true, true, true, false, true]),
         ];
         for (action, allowed) in table {
             for (role, expected) in Role::ALL.into_iter().zip(allowed) {
@@ -597,7 +627,7 @@ mod tests {
             },
         };
         // operator, licensor, host, beneficiary, auditor
-        let table: [(&str, [bool; 5]); 20] = [
+        let table: [(&str, [bool; 5]); 22] = [
             ("key:k1", [true; 5]),
             ("payment:P-000000000001", [true, false, true, true, true]),
             ("payment:P-00000000000f", [true, false, false, false, false]),
@@ -618,6 +648,8 @@ mod tests {
             ("party:fund", [true, false, false, true, false]),
             ("witness_key:meta:1", [true, true, false, false, false]),
             ("token:t1", [true, false, false, false, false]),
+            ("mau:acme-llama:2026-10", [true, true, true, false, true]),
+            ("mau:other:2026-10", [true, false, false, false, false]),
             ("not an object", [true, false, false, false, false]),
         ];
         for (object, seen) in table {

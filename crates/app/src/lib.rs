@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod limits;
 pub mod locate;
 pub mod log;
+pub mod mau;
 pub mod page;
 pub mod parties;
 pub mod payments;

@@ -182,6 +182,15 @@ impl PeriodEvents {
         unselected
     }
 
+    /// Per event (by index): its day and its customer (the pseudonym's symbol), if
+    /// it names one.
+    pub fn customers(&self) -> impl Iterator<Item = (u32, Day, Option<u32>)> + '_ {
+        self.events
+            .iter()
+            .zip(0..)
+            .map(|(e, index)| (index, e.facts.day, e.facts.customer))
+    }
+
     /// The leaves of some events, in key order.
     pub fn leaves(&self, indices: &[u32]) -> Vec<Hash> {
         debug_assert!(indices.windows(2).all(|w| w[0] < w[1]), "indices in key order");

@@ -72,6 +72,13 @@ pub mod object {
         }
         .to_string()
     }
+    pub fn mau(contract: &str, month: &str) -> String {
+        Object::Mau {
+            contract: contract.to_string(),
+            month: month.to_string(),
+        }
+        .to_string()
+    }
     /// [`Object::Log`]: the log itself (a rollback the operator accepted).
     pub const LOG: &str = "log";
 }

@@ -276,3 +276,20 @@ fn a_payment_row() {
         )
     );
 }
+
+#[test]
+fn a_mau_flag() {
+    let reached = revshare_app::mau::Reached {
+        contract: "acme-llama".into(),
+        host: "acme-cloud".into(),
+        month: "2026-10".into(),
+        customers: 700_000_123,
+        threshold: 700_000_000,
+    };
+    assert_eq!(
+        payload(&reached),
+        of(
+            r#"{"contract":"acme-llama","customers":700000123,"host":"acme-cloud","month":"2026-10","threshold":700000000}"#
+        )
+    );
+}

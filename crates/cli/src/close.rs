@@ -70,6 +70,13 @@ fn print_summary(outcome: &CloseOutcome, request: &CloseRequest) {
             println!("{line}");
         }
     }
+    for f in &outcome.mau_flags {
+        println!(
+            "  MAU: host {} had {} unique customers in {}, reaching contract {}'s mau_threshold of {}: flagged in the \
+             audit log (`revshare mau --host {} --month {}`)",
+            f.host, f.customers, f.month, f.contract, f.threshold, f.host, f.month
+        );
+    }
     for (host, count) in &outcome.unselected {
         println!(
             "  {count} events of host {host} in {} are selected by no contract (check the host, the model \

@@ -383,3 +383,25 @@ pub fn ledger_entries(rows: &[revshare_app::ledger::Entry], format: Option<Forma
     ];
     print(&List::plain(rows, &cols), format)
 }
+
+pub fn mau(rows: &[revshare_app::mau::HostMonth], format: Option<Format>) -> Result<(), Failure> {
+    use revshare_app::mau::HostMonth;
+    let cols: [Column<HostMonth>; 4] = [
+        column("host", Kind::Text, |m| m.host.clone()),
+        column("month", Kind::Fixed, |m| m.month.clone()),
+        column("customers", Kind::Grouped, |m| m.customers.to_string()),
+        column("flagged", Kind::Text, |m| {
+            m.flagged
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} (threshold {}, {} customers, entry {})",
+                        f.contract, f.threshold, f.customers, f.seq
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
+    ];
+    print(&List::plain(rows, &cols), format)
+}

@@ -107,6 +107,9 @@ enum Command {
     /// The ledger: balances with ageing, and its entries.
     #[command(subcommand)]
     Ledger(commands::ledger::LedgerCommand),
+    /// Unique customers per host and calendar month (UTC), and the contracts flagged
+    /// for reaching their `mau_threshold`.
+    Mau(commands::mau::MauArgs),
     /// Close a period into signed statements (also settles changes to closed periods).
     Close(close::CloseArgs),
     /// Void an accepted event: it stops counting (a closed period gets an adjustment).
@@ -230,6 +233,7 @@ fn main() -> ExitCode {
         Command::Contribution(command) => commands::contribution::contribution(&store, command),
         Command::Payment(command) => commands::payment::payment(&store, command),
         Command::Ledger(command) => commands::ledger::ledger(&store, command),
+        Command::Mau(args) => commands::mau::mau(&store, &args),
         Command::Close(args) => close::run(&store, &args),
         Command::Void(args) => commands::void::void(&store, &args),
         Command::Locate(args) => locate::run(&store, &args),

@@ -555,6 +555,9 @@ pub enum Object {
     Payment(String),
     /// `witness_key:<party>:<number>`.
     WitnessKey { party: String, number: i64 },
+    /// `mau:<contract>:<month>`: a contract's `mau_threshold` reached by its host in
+    /// a calendar month (`2026-10`), flagged once.
+    Mau { contract: String, month: String },
     /// `log`: the log itself (a rollback the operator accepted).
     Log,
 }
@@ -575,6 +578,7 @@ impl std::fmt::Display for Object {
             Object::Contribution { contract, number } => write!(f, "contribution:{contract}:{number}"),
             Object::Payment(payment_id) => write!(f, "payment:{payment_id}"),
             Object::WitnessKey { party, number } => write!(f, "witness_key:{party}:{number}"),
+            Object::Mau { contract, month } => write!(f, "mau:{contract}:{month}"),
             Object::Log => f.write_str("log"),
         }
     }
@@ -622,6 +626,18 @@ impl std::str::FromStr for Object {
             }
             ("payment", payment_id) => Object::Payment(payment_id.to_string()),
             ("witness_key", rest) => numbered(rest).map(|(party, number)| Object::WitnessKey { party, number })?,
+            ("mau", rest) => {
+                let (contract, month) = rest.rsplit_once(':').ok_or_else(unknown)?;
+                let is_month = crate::period::Period::parse(month)
+                    .is_some_and(|p| p.cadence == crate::period::Cadence::Month && p.to_string() == month);
+                if contract.is_empty() || !is_month {
+                    return Err(unknown());
+                }
+                Object::Mau {
+                    contract: contract.to_string(),
+                    month: month.to_string(),
+                }
+            }
             _ => return Err(unknown()),
         };
         Ok(object)
@@ -665,6 +681,10 @@ mod object_tests {
                 number: 1,
             },
             Object::Payment("P-0123456789ab".into()),
+            Object::Mau {
+                contract: "acme-llama".into(),
+                month: "2026-10".into(),
+            },
             Object::Log,
         ];
         for object in objects {
@@ -686,6 +706,9 @@ mod object_tests {
             "void:acme:x",
             "nothing:1",
             "party:",
+            "mau:acme-llama",
+            "mau:acme-llama:2026-Q4",
+            "mau::2026-10",
         ] {
             assert!(text.parse::<Object>().is_err(), "{text}");
         }

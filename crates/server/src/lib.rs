@@ -114,6 +114,7 @@ fn router(state: State) -> Router {
         .route("/v1/payments/{id}/reverse", post(reverse_payment))
         .route("/v1/ledger/balances", get(balances))
         .route("/v1/ledger/entries", get(ledger_entries))
+        .route("/v1/mau", get(mau))
         .route("/v1/audit/chain", get(chain))
         .route("/v1/audit/entries", get(entries))
         .route("/v1/audit/verify", post(start_verify))

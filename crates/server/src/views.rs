@@ -107,6 +107,9 @@ pub struct CloseAnswer {
     /// The statements as stored (a dry run: unsigned).
     #[schema(value_type = Vec<Object>)]
     pub statements: Vec<serde_json::Value>,
+    /// The contracts this close flagged for their host's unique customers (MAU
+    /// monitor), one audit entry each; none on a dry run.
+    pub mau_flags: Vec<revshare_app::mau::Reached>,
 }
 
 #[derive(Serialize, ToSchema)]

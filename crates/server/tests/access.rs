@@ -262,6 +262,12 @@ const MATRIX: &[Row] = &[
     row(GET,    "/v1/ledger/balances?party=finetune-labs&as_of=2027-01-31",                  "",                    "",        [401, 401, 401, 401, 200, 200, 200, 200, 200, 200, 200]),
     row(GET,    "/v1/ledger/entries?contract=acme-llama",                                    "",                    "",        [401, 401, 401, 401, 200, 200, 200, 200, 200, 200, 200]),
     row(GET,    "/v1/ledger/balances?as_of=someday",                                         "",                    "",        [401, 401, 401, 401, 400, 400, 400, 400, 400, 400, 400]),
+    // MAU: all / own hosts / own / – / own (counts of the hosts, flags of own contracts)
+    row(GET,    "/v1/mau?month=2026-10",                                                     "",                    "",        [401, 401, 401, 401, 200, 200, 200, 200, 403, 200, 200]),
+    row(GET,    "/v1/mau?host=acme-cloud&month=2026-10",                                     "",                    "",        [401, 401, 401, 401, 200, 200, 200, 404, 403, 200, 200]),
+    row(GET,    "/v1/mau?host=nimbus-ai&month=2026-10",                                      "",                    "",        [401, 401, 401, 401, 200, 200, 404, 200, 403, 404, 404]),
+    row(GET,    "/v1/mau?host=no-such-host",                                                 "",                    "",        [401, 401, 401, 401, 200, 404, 404, 404, 403, 404, 404]),
+    row(GET,    "/v1/mau?month=2026-Q4",                                                     "",                    "",        [401, 401, 401, 401, 400, 400, 400, 400, 403, 400, 400]),
     row(GET,    "/v1/audit/chain?limit=1000",                                                "",                    "",        [401, 401, 401, 401, 200, 200, 200, 200, 200, 200, 200]),
     row(GET,    "/v1/audit/entries?limit=1000",                                              "",                    "",        [401, 401, 401, 401, 200, 200, 200, 200, 200, 200, 200]),
     // audit verify: operator, auditor (own contracts)
@@ -317,6 +323,9 @@ const SAME_AS_MISSING: &[Hidden] = &[
     (HOST,  GET,  "/v1/statements/acme-llama/2026-10/proof?source=nimbus-ai/eu&id=e1-0000000004", "",            ("e1-0000000004", "e9-0000000004")),
     (HOST,  GET,  "/v1/statements/nimbus-llama/2026-10/leaves?tree=events",                       "",            ("2026-10", "2027-10")),
     (HOST,  GET,  "/v1/statements/nimbus-llama/2026-10/inputs",                                   "",            ("2026-10", "2027-10")),
+    (HOST,  GET,  "/v1/mau?host=nimbus-ai&month=2026-10",                                         "",            ("nimbus-ai", "nimbus-ax")),
+    (LIC,   GET,  "/v1/mau?host=no-such-host",                                                    "",            ("no-such-host", "no-such-hosx")),
+    (AUD,   GET,  "/v1/mau?host=nimbus-ai",                                                       "",            ("nimbus-ai", "nimbus-ax")),
     (HOST,  GET,  "/v1/contracts/nimbus-llama",                                                   "",            ("nimbus-llama", "nimbus-llamx")),
     (HOST,  GET,  "/v1/events/locate?source=nimbus-ai/eu&id=e1-0000000004",                       "",            ("e1-0000000004", "e9-0000000004")),
     (HOST,  POST, "/v1/events/void",                                                              VOID_NIMBUS,   ("acc-nimbus-1", "acc-nimbus-9")),
@@ -344,7 +353,8 @@ type Lists = (
 // ---- the store ----
 
 /// A second contract of acme-cloud, with another licensor and two beneficiaries:
-/// what the narrowed token and licensor `meta` must not see.
+/// what the narrowed token and licensor `meta` must not see. Its small
+/// `mau_threshold` is reached in 2026-10 (the MAU flag of its close).
 const ACME_MISTRAL: &str = r#"
 id = "acme-mistral"
 version = 1
@@ -356,6 +366,7 @@ period = "month"
 payment_terms_days = 30
 dispute_window_days = 60
 models = ["mistral-*"]
+mau_threshold = 2
 
 [rounding]
 scale = 2
@@ -988,6 +999,58 @@ fn every_endpoint_answers_every_role_as_api_md_says() {
             );
         }
     }
+
+    // The MAU monitor: the hosts each reader sees, and the contracts flagged for
+    // acme-cloud's October (acme-mistral's threshold of 2) only for those who own it.
+    let mau = |column: usize| -> Vec<(String, Vec<String>)> {
+        let page = answer(GET, "/v1/mau?month=2026-10", "", "", column).json();
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let flagged = i["flagged"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["contract"].as_str().unwrap().to_string())
+                    .collect();
+                (i["host"].as_str().unwrap().to_string(), flagged)
+            })
+            .collect()
+    };
+    let own = |host: &str, flagged: &[&str]| (host.to_string(), flagged.iter().map(|c| c.to_string()).collect());
+    let all_hosts = mau(OP);
+    assert!(
+        all_hosts.contains(&own("acme-cloud", &["acme-mistral"])),
+        "{all_hosts:?}"
+    );
+    assert!(all_hosts.iter().any(|(h, _)| h == "nimbus-ai"), "{all_hosts:?}");
+    assert_eq!(mau(HOST), [own("acme-cloud", &["acme-mistral"])]);
+    assert_eq!(mau(HOST2), [own("nimbus-ai", &[])]);
+    assert_eq!(mau(AUD), [own("acme-cloud", &[])]);
+    assert_eq!(mau(NAR), [own("acme-cloud", &[])]);
+    let licensed: Vec<_> = all_hosts
+        .iter()
+        .filter(|(h, _)| h != "acme-cloud")
+        .cloned()
+        .chain([own("acme-cloud", &[])])
+        .collect();
+    // The flag is an entry of the 2026-10 close, read in full by acme-mistral's readers.
+    for (column, reads) in [(OP, true), (HOST, true), (LIC, false), (NAR, false), (AUD, false)] {
+        let entries = answer(GET, "/v1/audit/entries?limit=1000", "", "", column).text();
+        assert_eq!(
+            entries.contains("\"mau:acme-mistral:2026-10\""),
+            reads,
+            "{}",
+            COLUMNS[column]
+        );
+    }
+    let mut seen_by_meta = mau(LIC);
+    seen_by_meta.sort();
+    let mut licensed = licensed;
+    licensed.sort();
+    assert_eq!(seen_by_meta, licensed, "meta's hosts are every host with events here");
 
     // A host's own event: the whole answer, or, through a token narrowed to some of
     // its contracts, the part about those.

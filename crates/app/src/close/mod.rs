@@ -84,6 +84,9 @@ pub struct CloseOutcome {
     /// Events of the period that no contract selects, per host.
     pub unselected: Vec<(String, u64)>,
     pub statements: Vec<Closed>,
+    /// The contracts this close flagged for their host's unique customers (MAU
+    /// monitor): one audit entry each. None on a dry run.
+    pub mau_flags: Vec<crate::mau::Reached>,
 }
 
 /// Closes `period` for every contract whose term covers it, or settles what is
@@ -132,6 +135,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
         contracts: Vec::new(),
         unselected: Vec::new(),
         statements: Vec::new(),
+        mau_flags: Vec::new(),
     };
     for index in 0..snapshot.contracts.contracts.len() {
         let id = snapshot.contracts.contracts[index].id.clone();
@@ -149,6 +153,18 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
                 json: row.json.clone(),
                 statement,
             });
+            // Closing again flags what late events made reach a threshold since.
+            if !request.dry_run {
+                flag_mau(
+                    tx,
+                    &snapshot,
+                    &mut trust,
+                    &mut hosts,
+                    index,
+                    request.period,
+                    &mut outcome,
+                )?;
+            }
             continue;
         }
         if term::closed_after_term(&snapshot, index, request.period) {
@@ -194,6 +210,17 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
                 store(tx, keys, &snapshot, *built)?
             }
         });
+        if !request.dry_run {
+            flag_mau(
+                tx,
+                &snapshot,
+                &mut trust,
+                &mut hosts,
+                index,
+                request.period,
+                &mut outcome,
+            )?;
+        }
     }
     outcome.unselected = hosts
         .all_unselected(tx.backend, &snapshot, &mut trust)?
@@ -201,6 +228,28 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
         .collect();
     trust.settle()?;
     Ok(outcome)
+}
+
+/// Flags contract `index` where its host reached its `mau_threshold` in a month of
+/// the period (`mau`), from the host's events of the period as the close read and
+/// checked them.
+fn flag_mau(
+    tx: &mut Tx<'_>,
+    snapshot: &Snapshot,
+    trust: &mut Trust,
+    hosts: &mut HostEvents,
+    index: usize,
+    period: Period,
+    outcome: &mut CloseOutcome,
+) -> Result<()> {
+    let versions = &snapshot.contracts.contracts[index];
+    if !crate::mau::may_flag(tx.backend, versions, period)? {
+        return Ok(());
+    }
+    let events = hosts.get(tx.backend, snapshot, trust, versions.host())?;
+    let flagged = crate::mau::flag_reached(tx, snapshot, index, period, events)?;
+    outcome.mau_flags.extend(flagged);
+    Ok(())
 }
 
 /// What a summary says of a contract's earlier periods: the events its previous

@@ -13,7 +13,8 @@
 //!    (`ledger`);
 //! 5. every audited row against the payload of its latest entry, rows without
 //!    entries and entries without rows, the idempotency keys against the events, and
-//!    the counts and day ranges stored beside the events (`rows`);
+//!    the counts and day ranges stored beside the events, and every MAU flag derived
+//!    again as of its entry (`rows`);
 //! 6. the log's Merkle tree and its checkpoints (`tree`).
 //!
 //! Stored data that does not decode is named as its object, and the checks go on.

@@ -1,17 +1,19 @@
 //! Check 5: every stored row of an audited object against the payload of the
 //! latest entry about it, rows without entries and entries without rows, the
 //! idempotency keys against the events, and what is stored beside the events and
-//! derived from them (a segment's count, PostgreSQL's batch rows).
+//! derived from them (a segment's count, PostgreSQL's batch rows), and the MAU
+//! monitor's flags, which no row stands for, derived again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use revshare_core::audit::{Entry, Seq};
+use revshare_core::audit::{Action, Entry, Seq};
 use revshare_store::backend::{BatchRow, EventView, StoredSegment};
+use revshare_store::StoreError;
 use sha2::{Digest, Sha256};
 
 use super::Report;
 use crate::rows::{fx_payload, object, payload, BatchHasher};
-use crate::{Backend, Result};
+use crate::{AppError, Backend, Result};
 
 /// Check 5.
 pub(super) fn check(backend: &mut dyn Backend, entries: &[Entry], report: &mut Report) -> Result<()> {
@@ -19,6 +21,7 @@ pub(super) fn check(backend: &mut dyn Backend, entries: &[Entry], report: &mut R
     check_table_rows(backend, &mut covered, report)?;
     let batches = check_event_rows(backend, &mut covered, report)?;
     check_batch_rows(backend, &batches, report)?;
+    check_mau_flags(backend, entries, &mut covered, report)?;
     for entry in entries {
         if !covered.seen.contains(&entry.seq) {
             report.fail(
@@ -185,6 +188,69 @@ fn check_table_rows(backend: &mut dyn Backend, covered: &mut Covered<'_>, report
     }
     for row in backend.rollbacks()? {
         covered.group(report, object::LOG.to_string(), row.seq, payload(&row));
+    }
+    Ok(())
+}
+
+/// The MAU monitor's flags, which no row stands for: each entry's payload derived
+/// again from the contracts, events and voids stored before it (its host's unique
+/// customers in its month reach the contract's threshold), and one flag per
+/// contract and month.
+fn check_mau_flags(
+    backend: &mut dyn Backend,
+    entries: &[Entry],
+    covered: &mut Covered<'_>,
+    report: &mut Report,
+) -> Result<()> {
+    let flags: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.action == Action::MauThresholdReached)
+        .collect();
+    if flags.is_empty() {
+        return Ok(());
+    }
+    let contract_rows = backend.contracts()?;
+    let voids = backend.voids()?;
+    let mut flagged: HashSet<&str> = HashSet::new();
+    for entry in flags {
+        // No row stands for a flag: the entry answers to what is derived here.
+        covered.seen.insert(entry.seq);
+        // Named by its object, so that an auditor is told of its own contracts' flags only.
+        let name = entry.object.clone();
+        if !flagged.insert(entry.object.as_str()) {
+            let message = format!(
+                "entry {} flags it again: a contract is flagged once per month",
+                entry.seq
+            );
+            report.fail(5, name, message);
+            continue;
+        }
+        let before: Vec<_> = contract_rows.iter().filter(|r| r.seq < entry.seq).cloned().collect();
+        let derived = crate::snapshot::contract_set(&before)
+            .and_then(|contracts| crate::mau::derive_flag(backend, &voids, &contracts, &entry.object, entry.seq));
+        let reached = match derived {
+            Ok(Ok(reached)) => reached,
+            Ok(Err(message)) | Err(AppError::Integrity(message)) => {
+                report.fail(5, name, format!("entry {}: {message}", entry.seq));
+                continue;
+            }
+            Err(AppError::Store(StoreError::Corrupt { object, message })) => {
+                report.fail(5, object, message);
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        if entry.payload_sha256 != hex::encode(payload(&reached)) {
+            report.fail(
+                5,
+                name,
+                format!(
+                    "entry {}'s payload is not the flag derived from what was stored before it: {} had {} unique \
+                     customers in {} (threshold {})",
+                    entry.seq, reached.host, reached.customers, reached.month, reached.threshold
+                ),
+            );
+        }
     }
     Ok(())
 }

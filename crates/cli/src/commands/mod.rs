@@ -5,6 +5,7 @@ pub mod contract;
 pub mod contribution;
 pub mod key;
 pub mod ledger;
+pub mod mau;
 pub mod payment;
 pub mod reconcile;
 pub mod statement;

@@ -82,6 +82,7 @@ pub async fn close(
                     .map(|(host, events)| Unselected { host, events })
                     .collect(),
                 statements: statements.map_err(broken)?,
+                mau_flags: outcome.mau_flags,
             })
         },
     )

@@ -1,0 +1,42 @@
+//! The `mau` endpoint: unique customers per host and calendar month, and the
+//! contracts flagged for reaching their `mau_threshold` (statements.md, MAU monitor).
+
+use axum::extract::State as AxumState;
+use revshare_app::mau::{Filter, HostMonth};
+use revshare_app::Ctx;
+use serde::Deserialize;
+
+use super::Result;
+use crate::api::{read, Answer, Bearer, Q};
+use crate::error::ErrorBody;
+use crate::state::State;
+use crate::views::*;
+
+/// `?host=&month=` and a page.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MauQuery {
+    /// Only this host (default: every host the caller sees with events in the month).
+    pub host: Option<String>,
+    /// `YYYY-MM`: the calendar month, UTC (default: the current one).
+    pub month: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/mau", tag = "mau", security(("bearer" = [])), params(MauQuery),
+    responses((status = 200, body = Page<HostMonth>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn mau(AxumState(state): AxumState<State>, bearer: Bearer, Q(query): Q<MauQuery>) -> Result<Answer> {
+    read(&state, bearer, move |backend, _, actor| {
+        let filter = Filter {
+            host: query.host.clone(),
+            month: query.month.clone(),
+        };
+        let page =
+            revshare_app::mau::mau_page(backend, Ctx::now(actor), &filter, query.limit, query.cursor.as_deref())?;
+        Ok(Page::of(page, |m| m))
+    })
+    .await
+}
