@@ -30,6 +30,9 @@ pub struct Snapshot {
     /// Voids by `(source, id)`.
     pub voids: HashMap<(String, String), VoidRow>,
     pub statements: Vec<StatementRow>,
+    /// Disputes resolved by then (a resolved dispute never changes again): the
+    /// next statement closed for their contract carries them.
+    pub disputes: Vec<revshare_core::dispute::DisputeRow>,
 }
 
 /// A registry version's patterns, compiled once.
@@ -70,7 +73,12 @@ impl Snapshot {
             .map(|r| ((r.source.clone(), r.id.clone()), r))
             .collect();
         let statements = backend.statements()?.into_iter().filter(|r| r.seq <= seq).collect();
+        let disputes = revshare_store::backend::Disputes::disputes(backend)?
+            .into_iter()
+            .filter(|d| crate::disputes::resolved_by(d, seq))
+            .collect();
         Ok(Snapshot {
+            disputes,
             seq,
             contract_rows,
             contracts,

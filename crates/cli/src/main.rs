@@ -205,6 +205,9 @@ fn flag(field: Field) -> &'static str {
         Field::Payer => "--as",
         Field::Payee => "--to",
         Field::Amount => "--amount",
+        Field::Line => "--line",
+        Field::Evidence => "--evidence",
+        Field::Note => "--note",
     }
 }
 

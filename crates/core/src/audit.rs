@@ -118,13 +118,21 @@ pub enum Action {
     PaymentConfirmed,
     PaymentWithdrawn,
     PaymentReversed,
+    DisputeOpened,
+    DisputeAnswered,
+    DisputeResolved,
+    DisputeAccepted,
+    DisputeRejected,
+    DisputeWithdrawn,
+    DisputeEscalated,
+    DisputeDecided,
     MauThresholdReached,
     WitnessKeyAdded,
     RollbackAccepted,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 28] = [
         Action::KeyAdded,
         Action::PartyAdded,
         Action::TokenCreated,
@@ -142,6 +150,14 @@ impl Action {
         Action::PaymentConfirmed,
         Action::PaymentWithdrawn,
         Action::PaymentReversed,
+        Action::DisputeOpened,
+        Action::DisputeAnswered,
+        Action::DisputeResolved,
+        Action::DisputeAccepted,
+        Action::DisputeRejected,
+        Action::DisputeWithdrawn,
+        Action::DisputeEscalated,
+        Action::DisputeDecided,
         Action::MauThresholdReached,
         Action::WitnessKeyAdded,
         Action::RollbackAccepted,
@@ -166,6 +182,14 @@ impl Action {
             Action::PaymentConfirmed => "payment_confirmed",
             Action::PaymentWithdrawn => "payment_withdrawn",
             Action::PaymentReversed => "payment_reversed",
+            Action::DisputeOpened => "dispute_opened",
+            Action::DisputeAnswered => "dispute_answered",
+            Action::DisputeResolved => "dispute_resolved",
+            Action::DisputeAccepted => "dispute_accepted",
+            Action::DisputeRejected => "dispute_rejected",
+            Action::DisputeWithdrawn => "dispute_withdrawn",
+            Action::DisputeEscalated => "dispute_escalated",
+            Action::DisputeDecided => "dispute_decided",
             Action::MauThresholdReached => "mau_threshold_reached",
             Action::WitnessKeyAdded => "witness_key_added",
             Action::RollbackAccepted => "rollback_accepted",
@@ -537,6 +561,8 @@ pub enum Object {
     Contribution { contract: String, number: i64 },
     /// `payment:<payment_id>`.
     Payment(String),
+    /// `dispute:<dispute_id>`.
+    Dispute(String),
     /// `witness_key:<party>:<number>`.
     WitnessKey { party: String, number: i64 },
     /// `log`: the log itself (a rollback the operator accepted).
@@ -557,6 +583,7 @@ impl std::fmt::Display for Object {
             Object::Statement(statement_id) => write!(f, "statement:{statement_id}"),
             Object::Contribution { contract, number } => write!(f, "contribution:{contract}:{number}"),
             Object::Payment(payment_id) => write!(f, "payment:{payment_id}"),
+            Object::Dispute(dispute_id) => write!(f, "dispute:{dispute_id}"),
             Object::WitnessKey { party, number } => write!(f, "witness_key:{party}:{number}"),
             Object::Log => f.write_str("log"),
         }
@@ -603,6 +630,7 @@ impl std::str::FromStr for Object {
                 numbered(rest).map(|(contract, number)| Object::Contribution { contract, number })?
             }
             ("payment", payment_id) => Object::Payment(payment_id.to_string()),
+            ("dispute", dispute_id) => Object::Dispute(dispute_id.to_string()),
             ("witness_key", rest) => numbered(rest).map(|(party, number)| Object::WitnessKey { party, number })?,
             _ => return Err(unknown()),
         };
@@ -646,6 +674,7 @@ mod object_tests {
                 number: 1,
             },
             Object::Payment("P-0123456789ab".into()),
+            Object::Dispute("D-0123456789ab".into()),
             Object::Log,
         ];
         for object in objects {

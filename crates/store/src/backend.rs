@@ -16,6 +16,10 @@ pub use revshare_core::records::{
     TokenRow, VoidRow, WitnessKeyRow,
 };
 
+mod disputes;
+pub use disputes::{DisputeRow, Disputes};
+pub(crate) use disputes::{DisputeText, DISPUTE_COLUMNS};
+
 pub use crate::event::{EventRow, EventView, HostPart, InsertOutcome, Visit};
 pub use crate::segment::EventBatch;
 use crate::StoreError;
@@ -261,7 +265,7 @@ pub struct CosignatureRow {
 /// Storage operations. Reads may run inside or outside a transaction; writes run
 /// inside [`Backend::begin_write`], or [`Backend::insert_events`], which begins its
 /// own; the caller ends both with `commit` or `rollback`.
-pub trait Backend: Send {
+pub trait Backend: Send + Disputes {
     fn name(&self) -> &'static str;
 
     /// A second connection for writing batches in parallel, where the backend gains

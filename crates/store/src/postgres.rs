@@ -28,12 +28,15 @@ use crate::columns::*;
 use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
 
-const SCHEMA_VERSION: i32 = 6;
+mod disputes;
+
+const SCHEMA_VERSION: i32 = 7;
 const SCHEMA_2: &str = include_str!("../migrations/postgres/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../migrations/postgres/003_segments.sql");
 const SCHEMA_4: &str = include_str!("../migrations/postgres/004_tree_chunks.sql");
 const SCHEMA_5: &str = include_str!("../migrations/postgres/005_log_tree.sql");
 const SCHEMA_6: &str = include_str!("../migrations/postgres/006_ledger.sql");
+const SCHEMA_7: &str = include_str!("../migrations/postgres/007_disputes.sql");
 /// The store's write lock (see the module's documentation).
 const WRITE_LOCK: i64 = 0x7265_7673_6861_7265; // "revshare"
 /// The primary keys whose numbers the store draws from sequences.
@@ -128,6 +131,9 @@ impl PgStore {
         }
         if found < 6 {
             transaction.batch_execute(SCHEMA_6)?;
+        }
+        if found < 7 {
+            transaction.batch_execute(SCHEMA_7)?;
         }
         if found < SCHEMA_VERSION {
             transaction.execute("DELETE FROM schema_migrations", &[])?;

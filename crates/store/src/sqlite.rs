@@ -17,12 +17,15 @@ use crate::columns::*;
 use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
 
+mod disputes;
+
 /// The schema this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 const SCHEMA_2: &str = include_str!("../migrations/sqlite/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../migrations/sqlite/003_tree_chunks.sql");
 const SCHEMA_4: &str = include_str!("../migrations/sqlite/004_log_tree.sql");
 const SCHEMA_5: &str = include_str!("../migrations/sqlite/005_ledger.sql");
+const SCHEMA_6: &str = include_str!("../migrations/sqlite/006_disputes.sql");
 
 pub struct SqliteStore {
     connection: Connection,
@@ -123,10 +126,11 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
     let version: i64 = transaction.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     match version {
         SCHEMA_VERSION => return Ok(()),
-        0 => transaction.execute_batch(&format!("{SCHEMA_2}\n{SCHEMA_3}\n{SCHEMA_4}\n{SCHEMA_5}"))?,
-        2 => transaction.execute_batch(&format!("{SCHEMA_3}\n{SCHEMA_4}\n{SCHEMA_5}"))?,
-        3 => transaction.execute_batch(&format!("{SCHEMA_4}\n{SCHEMA_5}"))?,
-        4 => transaction.execute_batch(SCHEMA_5)?,
+        0 => transaction.execute_batch(&format!("{SCHEMA_2}\n{SCHEMA_3}\n{SCHEMA_4}\n{SCHEMA_5}\n{SCHEMA_6}"))?,
+        2 => transaction.execute_batch(&format!("{SCHEMA_3}\n{SCHEMA_4}\n{SCHEMA_5}\n{SCHEMA_6}"))?,
+        3 => transaction.execute_batch(&format!("{SCHEMA_4}\n{SCHEMA_5}\n{SCHEMA_6}"))?,
+        4 => transaction.execute_batch(&format!("{SCHEMA_5}\n{SCHEMA_6}"))?,
+        5 => transaction.execute_batch(SCHEMA_6)?,
         other => {
             return Err(StoreError::Refused(format!(
                 "{}: not a revshare store of schema {SCHEMA_VERSION} (user_version {other})",
