@@ -85,31 +85,43 @@ pub(crate) fn action_of(step: DisputeStep) -> Action {
 
 /// A dispute as both edges show it: its row, with its status as of now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DisputeView {
+    /// `D-` and 12 lowercase hex digits.
     pub dispute_id: String,
     pub contract: String,
     pub statement_id: String,
     /// `{model, use_case}`, or `null` for the whole statement.
     pub line: Option<Line>,
     pub opener: String,
+    /// `licensor` or `host`: the opener's side in the contract.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub opener_side: Party,
     pub counterparty: String,
     pub reason: String,
+    /// Signed, at the contract's scale: positive means the host owes more.
     pub claim: String,
     /// The amount offered or resolved.
     pub amount: Option<String>,
+    /// The events `{source, id}` given as evidence, each counted in the statement.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub evidence: Vec<Evidence>,
-    /// As of now: open, answered and offered read as `expired` once the window ends.
+    /// As of now (`open`, `answered`, `offered`, `resolved`, `rejected`,
+    /// `withdrawn`, `escalated`, `expired`): open, answered and offered read as
+    /// `expired` once the window ends.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub status: DisputeStatus,
     pub window_ends: String,
     /// Until when a rejected dispute may be escalated (exclusive).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escalation_ends: Option<String>,
-    /// Every step taken, with its actor, party and time.
+    /// Every step taken: `{step, actor, party, at, seq, amount?, note?}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub steps: Vec<StepTaken>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Line {
     pub model: String,
     pub use_case: String,

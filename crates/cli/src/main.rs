@@ -100,6 +100,10 @@ enum Command {
     /// Contributions: proposed by one party, accepted or rejected by the other.
     #[command(subcommand)]
     Contribution(commands::contribution::ContributionCommand),
+    /// Disputes of closed statements: opened by a party of the contract, answered,
+    /// resolved or rejected by the other, escalated to and decided by the operator.
+    #[command(subcommand)]
+    Dispute(commands::dispute::DisputeCommand),
     /// Payments between a contract's host and its beneficiaries: recorded by the
     /// payer, confirmed by the payee, withdrawn, reversed by the operator.
     #[command(subcommand)]
@@ -231,6 +235,7 @@ fn main() -> ExitCode {
         Command::Models(command) => commands::tables::models(&store, command),
         Command::Import(args) => import::run(&store, &args),
         Command::Contribution(command) => commands::contribution::contribution(&store, command),
+        Command::Dispute(command) => commands::dispute::dispute(&store, command),
         Command::Payment(command) => commands::payment::payment(&store, command),
         Command::Ledger(command) => commands::ledger::ledger(&store, command),
         Command::Close(args) => close::run(&store, &args),

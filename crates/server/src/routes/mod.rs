@@ -5,6 +5,7 @@
 mod audit;
 mod contracts;
 mod contributions;
+mod disputes;
 mod ledger;
 mod parties;
 mod payments;
@@ -16,6 +17,7 @@ mod usage;
 pub use audit::*;
 pub use contracts::*;
 pub use contributions::*;
+pub use disputes::*;
 pub use ledger::*;
 pub use parties::*;
 pub use payments::*;
