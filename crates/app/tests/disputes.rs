@@ -299,6 +299,26 @@ fn the_adjustment_on_the_next_statement_by_hand(t: &TestStore) {
     // Never carried twice: December has nothing pending.
     assert!(close_at(t, b, "2026-12", "2027-01-02T00:00:00Z").is_empty());
 
+    // The close posted each dispute's parts with the statement's payouts: what h
+    // owes each beneficiary sums September's, October's and November's payouts.
+    let balances = revshare_app::ledger::balances(
+        b,
+        ctx(&Actor::cli(), "2027-01-02T00:00:00Z"),
+        &revshare_app::ledger::Filter::default(),
+    )
+    .unwrap();
+    let outstanding = |beneficiary: &str| {
+        balances
+            .iter()
+            .find(|x| x.beneficiary == beneficiary)
+            .map(|x| x.outstanding.clone())
+            .unwrap()
+    };
+    // lic 8.50 + 2.49 + 2.10, b 5.00 + 2.51, c 1.50 - 0.01 + 0.90.
+    assert_eq!(outstanding("lic"), "13.09");
+    assert_eq!(outstanding("b"), "7.51");
+    assert_eq!(outstanding("c"), "2.39");
+
     // Every step is in the audit log, with its actor.
     let entries = revshare_app::audit::all_entries(b, revshare_core::audit::Seq::ZERO).unwrap();
     let about = |id: &str| -> Vec<(String, String)> {
