@@ -248,15 +248,18 @@ pub fn within_claim(amount: &Decimal, claim: &Decimal) -> bool {
 /// split rule in the disputed statement's version, a whole-statement dispute by its
 /// `*` rule (largest remainder, every beneficiary of the rule listed).
 pub fn split(version: &Contract, model: Option<&str>, amount: &Decimal) -> BTreeMap<String, Decimal> {
-    let rule = match model {
-        Some(model) => version.split_for(model),
-        None => version.catch_all_split(),
+    let scale = version.rounding.scale;
+    let Some(model) = model else {
+        return crate::rating::split_by_catch_all(version, amount, scale)
+            .into_iter()
+            .collect();
     };
+    let rule = version.split_for(model);
     let weights: Vec<Decimal> = rule.shares.values().cloned().collect();
     rule.shares
         .keys()
         .cloned()
-        .zip(split_largest_remainder(amount, &weights, version.rounding.scale))
+        .zip(split_largest_remainder(amount, &weights, scale))
         .collect()
 }
 
