@@ -7,6 +7,7 @@
 
 use revshare_core::audit::Object;
 use revshare_core::contract::ContractVersions;
+use revshare_core::dispute::{DisputeStep, Taker};
 use revshare_core::statement::StatementId;
 
 use crate::Field;
@@ -41,6 +42,8 @@ pub enum Permission {
     ReversePayments,
     /// Read the MAU monitor (further narrowed to hosts by [`sees_mau_of`]).
     Mau,
+    /// Read disputes or take their steps (further checked per contract and step).
+    Disputes,
 }
 
 impl Permission {
@@ -53,7 +56,9 @@ impl Permission {
             | Permission::Close
             | Permission::ManagePartiesAndTokens
             | Permission::AcceptRollback => role == Operator,
-            Permission::ReadTables | Permission::Contributions | Permission::Locate => role != Beneficiary,
+            Permission::ReadTables | Permission::Contributions | Permission::Locate | Permission::Disputes => {
+                role != Beneficiary
+            }
             Permission::VerifyStore => matches!(role, Operator | Auditor),
             Permission::VoidEvents => matches!(role, Operator | Host),
             Permission::Witness => role != Operator,
@@ -83,6 +88,7 @@ impl Permission {
             Permission::PaymentSteps => "record, confirm or withdraw payments (their payers and payees do)",
             Permission::ReversePayments => "reverse payments (the operator does)",
             Permission::Mau => "read the MAU monitor (the operator, licensors, hosts and auditors do)",
+            Permission::Disputes => "read or take dispute steps",
         }
     }
 }
@@ -295,6 +301,80 @@ pub fn require_reversal(actor: &Actor) -> Result<()> {
     }
 }
 
+/// Whether the actor reads a contract's disputes: the operator all, the licensor
+/// and host their own, an auditor those of its contracts (api.md); a beneficiary
+/// none ([`Permission::Disputes`]).
+pub(crate) fn reads_dispute(actor: &Actor, contract: &ContractVersions) -> bool {
+    Permission::Disputes.allows(actor.role()) && (sees_everything(actor) || reads_contract(actor, contract))
+}
+
+/// Refuses, before any lookup, a dispute step the actor's role never takes: a
+/// beneficiary none, an auditor none (it reads), the operator only `decide` (the
+/// parties' steps it takes for a party with `--as`), a party never `decide`.
+pub fn require_dispute_role(actor: &Actor, step: DisputeStep) -> Result<()> {
+    require(actor, Permission::Disputes)?;
+    if actor.role() == Role::Auditor {
+        return Err(AppError::Forbidden(
+            "an auditor token reads disputes; the parties of the contract take their steps".to_string(),
+        ));
+    }
+    match (step.taker(), actor.side()) {
+        (Taker::Operator, None) => Ok(()),
+        (Taker::Operator, Some(_)) => Err(AppError::Forbidden(format!(
+            "only the operator, the deployment's arbiter, decides an escalated dispute{}",
+            if actor.role() == Role::Operator {
+                " (drop --as)"
+            } else {
+                ""
+            }
+        ))),
+        (_, None) => Err(AppError::Forbidden(format!(
+            "the parties of the contract take `{}`; the operator decides escalated disputes (take a party's \
+             step with --as PARTY)",
+            step.as_str()
+        ))),
+        (_, Some(_)) => Ok(()),
+    }
+}
+
+/// Who may take a dispute step on `contract` (statements.md, Disputes): the party
+/// the actor acts as must be the contract's licensor or host, and the opener
+/// (`accept`, `withdraw`), the counterparty (`answer`, `resolve`, `reject`) or
+/// either (`open`, `escalate`); `decide` is the operator's own. Returns the party
+/// acting (`None` for the operator). The role is checked first
+/// ([`require_dispute_role`]); `opener` is `None` for `open`.
+pub fn require_dispute_step(
+    actor: &Actor,
+    step: DisputeStep,
+    contract: &ContractVersions,
+    opener: Option<&str>,
+) -> Result<Option<String>> {
+    require_dispute_role(actor, step)?;
+    let Some(party) = actor.side() else {
+        return Ok(None);
+    };
+    if party != contract.licensor() && party != contract.host() {
+        return Err(AppError::Forbidden(format!(
+            "{party} is not a party of {} (its licensor is {}, its host {}): only they take dispute steps",
+            contract.id,
+            contract.licensor(),
+            contract.host()
+        )));
+    }
+    let is_opener = opener.is_some_and(|o| o == party);
+    let refused = |who: &str| {
+        Err(AppError::Forbidden(format!(
+            "{party} cannot {} this dispute: {who} does",
+            step.as_str()
+        )))
+    };
+    match step.taker() {
+        Taker::Opener if !is_opener => refused("the party that opened it"),
+        Taker::Counterparty if is_opener => refused("the other party of the contract"),
+        _ => Ok(Some(party.to_string())),
+    }
+}
+
 /// The party whose payout notices the actor reads instead of statements: a
 /// beneficiary's own; `None` for the roles that read statements.
 pub(crate) fn notices_of(actor: &Actor) -> Option<&str> {
@@ -382,6 +462,8 @@ pub struct Own {
     voids: Vec<i64>,
     /// The payments it sees.
     payments: Vec<String>,
+    /// The disputes it sees.
+    disputes: Vec<String>,
 }
 
 impl Own {
@@ -397,8 +479,15 @@ impl Own {
             .into_iter()
             .map(|p| p.payment_id)
             .collect();
+        let readable: Vec<String> = own
+            .iter()
+            .filter(|c| reads_dispute(actor, c))
+            .map(|c| c.id.clone())
+            .collect();
+        let disputes = crate::disputes::ids_on(backend, &readable)?;
         Ok(Own {
             payments,
+            disputes,
             actor_is_operator: actor.is_operator(),
             role: actor.role(),
             party: actor.party().map(str::to_string),
@@ -453,6 +542,7 @@ impl Own {
             Object::Party(id) | Object::WitnessKey { party: id, .. } => party == Some(id.as_str()),
             Object::Payment(payment_id) => self.payments.contains(&payment_id),
             Object::Mau { contract, .. } => self.reads(&contract),
+            Object::Dispute(dispute_id) => self.disputes.contains(&dispute_id),
             Object::Token(_) => false,
             // About the log itself (a rollback accepted): every party's witness says so.
             Object::Log => true,
@@ -471,7 +561,7 @@ mod tests {
     #[test]
     fn the_role_table_of_actions() {
         use Permission::*;
-        let table: [(Permission, [bool; 5]); 15] = [
+        let table: [(Permission, [bool; 5]); 16] = [
             // operator, licensor, host, beneficiary, auditor
             (SubmitUsage, [false, false, true, false, false]),
             (VoidEvents, [true, false, true, false, false]),
@@ -488,6 +578,7 @@ mod tests {
             (PaymentSteps, [true, true, true, true, false]),
             (ReversePayments, [true, false, false, false, false]),
             (Mau, [true, true, true, false, true]),
+            (Disputes, [true, true, true, false, true]),
         ];
         for (action, allowed) in table {
             for (role, expected) in Role::ALL.into_iter().zip(allowed) {
@@ -625,10 +716,16 @@ mod tests {
                 Role::Host | Role::Beneficiary | Role::Auditor => vec!["P-000000000001".into()],
                 _ => Vec::new(),
             },
+            disputes: match actor.role() {
+                Role::Beneficiary => Vec::new(),
+                _ => vec!["D-000000000001".into()],
+            },
         };
         // operator, licensor, host, beneficiary, auditor
-        let table: [(&str, [bool; 5]); 22] = [
+        let table: [(&str, [bool; 5]); 26] = [
             ("key:k1", [true; 5]),
+            ("dispute:D-000000000001", [true, true, true, false, true]),
+            ("dispute:D-00000000000f", [true, false, false, false, false]),
             ("payment:P-000000000001", [true, false, true, true, true]),
             ("payment:P-00000000000f", [true, false, false, false, false]),
             ("log", [true; 5]),
@@ -637,6 +734,8 @@ mod tests {
             ("contract:acme-llama:v1", [true, true, true, false, true]),
             ("contract:other:v1", [true, false, false, false, false]),
             ("statement:acme-llama/2026-10", [true, true, true, false, true]),
+            ("closed:acme-llama/2026-11", [true, true, true, false, true]),
+            ("closed:other/2026-11", [true, false, false, false, false]),
             ("contribution:acme-llama:3", [true, true, true, false, true]),
             ("events:acme-cloud", [true, false, true, false, true]),
             ("void:orbit-compute:1", [true, false, false, false, false]),

@@ -1,7 +1,7 @@
 //! A close signs nothing edited behind the service's back (statements.md, Audit log:
 //! "a close checks the rows it uses against their entries before it signs"): every
 //! row it uses (contract versions, FX rates, registry versions, contributions, voids,
-//! statements) must hash to the payload of the latest entry about it, every such
+//! resolved disputes, statements) must hash to the payload of the latest entry about it, every such
 //! entry must be in the log the service proved (its digest recomputed, its leaf
 //! proved under the newest checkpoint's root), and every batch of events it reads is
 //! hashed again, whole, and compared with its entry before the close signs.
@@ -141,6 +141,13 @@ impl LogCheck {
         for row in &snapshot.closed_after_term {
             let name = object::closed_after_term(&row.statement_id);
             expected.push((row.seq, Action::PeriodClosedAfterTerm, name, payload(row)));
+        }
+        for row in &snapshot.disputes {
+            let name = object::dispute(&row.dispute_id);
+            if backend.latest_entry_about(&name)? != Some(row.seq) {
+                return Err(edited(format!("{name} is not as its latest entry left it")));
+            }
+            expected.push((row.seq, crate::disputes::latest_action(row), name, payload(row)));
         }
         let seqs: Vec<Seq> = expected.iter().map(|(seq, ..)| *seq).collect();
         self.entries(backend, &seqs)?;

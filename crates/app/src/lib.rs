@@ -18,6 +18,7 @@ pub mod close;
 pub mod closed;
 pub mod contracts;
 pub mod contributions;
+pub mod disputes;
 pub mod idempotency;
 pub mod import;
 pub mod jobs;
@@ -172,8 +173,14 @@ pub enum Field {
     Payer,
     /// Who a payment is paid to.
     Payee,
-    /// A payment's amount.
+    /// A payment's amount, a dispute's claim or settled amount.
     Amount,
+    /// The statement line a dispute names (model and use case).
+    Line,
+    /// The events a dispute gives as evidence.
+    Evidence,
+    /// A dispute step's note (answer, reject).
+    Note,
 }
 
 impl std::fmt::Display for Field {
@@ -189,6 +196,9 @@ impl std::fmt::Display for Field {
             Field::Payer => "payer",
             Field::Payee => "to",
             Field::Amount => "amount",
+            Field::Line => "line",
+            Field::Evidence => "evidence",
+            Field::Note => "note",
         })
     }
 }

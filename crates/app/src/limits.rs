@@ -6,6 +6,8 @@
 pub const REASON_CHARS_MAX: usize = 2000;
 /// A contribution's reference, in characters.
 pub const REFERENCE_CHARS_MAX: usize = 2000;
+/// The events given as a dispute's evidence.
+pub const DISPUTE_EVIDENCE_MAX: usize = 1000;
 /// A party's legal name, in characters.
 pub const NAME_CHARS_MAX: usize = 200;
 /// The contracts a token may be narrowed to.

@@ -65,6 +65,9 @@ pub mod object {
     pub fn payment(payment_id: &str) -> String {
         Object::Payment(payment_id.to_string()).to_string()
     }
+    pub fn dispute(dispute_id: &str) -> String {
+        Object::Dispute(dispute_id.to_string()).to_string()
+    }
     pub fn witness_key(party: &str, number: i64) -> String {
         Object::WitnessKey {
             party: party.to_string(),

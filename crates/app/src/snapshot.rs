@@ -34,6 +34,9 @@ pub struct Snapshot {
     pub statements: Vec<StatementRow>,
     /// Periods closed after a contract's term without a statement.
     pub closed_after_term: Vec<ClosedAfterTermRow>,
+    /// Disputes resolved by then (a resolved dispute never changes again): the
+    /// next statement closed for their contract carries them.
+    pub disputes: Vec<revshare_core::dispute::DisputeRow>,
 }
 
 /// A registry version's patterns, compiled once.
@@ -79,7 +82,12 @@ impl Snapshot {
             .into_iter()
             .filter(|r| r.seq <= seq)
             .collect();
+        let disputes = revshare_store::backend::Disputes::disputes(backend)?
+            .into_iter()
+            .filter(|d| crate::disputes::resolved_by(d, seq))
+            .collect();
         Ok(Snapshot {
+            disputes,
             seq,
             contract_rows,
             contracts,

@@ -63,6 +63,7 @@ fn rich(t: &TestStore) {
     .unwrap();
     pay_and_reverse(backend.as_mut(), &keys);
     a_term_ends(backend.as_mut(), &keys);
+    dispute_and_resolve(backend.as_mut(), &keys);
     witness_and_cosign(backend.as_mut(), &keys);
     roll_back_one_write(t, backend.as_mut(), &keys);
     let job = revshare_app::jobs::start_verify(backend.as_mut(), now).unwrap();
@@ -134,6 +135,23 @@ fn a_term_ends(backend: &mut dyn Backend, keys: &Keys) {
         close(backend, keys, now, &request).unwrap();
     }
     assert_eq!(backend.closed_after_term().unwrap().len(), 1);
+}
+
+/// A dispute of October's acme-llama statement, opened by its licensor and
+/// resolved by its host (so that the next close carries it).
+fn dispute_and_resolve(backend: &mut dyn Backend, keys: &Keys) {
+    use revshare_app::disputes::{open, step, NewDispute, Step};
+    let (meta, host) = (Actor::cli_as("meta"), Actor::cli_as("acme-cloud"));
+    let new = NewDispute {
+        statement_id: "acme-llama/2026-10".into(),
+        line: None,
+        amount: "2.50".into(),
+        reason: "a rate".into(),
+        evidence: Vec::new(),
+    };
+    let opened = open(backend, keys, ctx(&meta, NOW), &new).unwrap();
+    let resolve = Step::Resolve { amount: "2.5".into() };
+    step(backend, keys, ctx(&host, NOW), &opened.dispute_id, &resolve).unwrap();
 }
 
 /// acme-cloud's witness registers its key and cosigns the newest checkpoint.
@@ -298,6 +316,10 @@ fn observe(backend: &mut dyn Backend) -> BTreeMap<String, String> {
             outcome(revshare_app::contributions::list(backend, actor)),
         );
         see("payments".into(), outcome(revshare_app::payments::list(backend, actor)));
+        see(
+            "disputes".into(),
+            outcome(revshare_app::disputes::list(backend, ctx(actor, DECEMBER))),
+        );
         let all = revshare_app::ledger::Filter::default();
         see(
             "ledger balances".into(),

@@ -293,3 +293,92 @@ fn a_mau_flag() {
         )
     );
 }
+
+#[test]
+fn a_dispute_row() {
+    use revshare_core::dispute::{DisputeRow, DisputeStatus, DisputeStep, Evidence, StepTaken};
+    let step =
+        |step, actor: &str, party: Option<&str>, at: &str, seq, amount: Option<&str>, note: Option<&str>| StepTaken {
+            step,
+            actor: actor.into(),
+            party: party.map(str::to_string),
+            at: at.into(),
+            seq: Seq::new(seq),
+            amount: amount.map(str::to_string),
+            note: note.map(str::to_string),
+        };
+    let dispute = DisputeRow {
+        dispute_id: "D-3f9a0c41b2e7".into(),
+        contract: "acme-llama".into(),
+        statement_id: "acme-llama/2026-10".into(),
+        model: Some("llama-3.1-70b-instruct".into()),
+        use_case: Some("chat".into()),
+        opener: "meta".into(),
+        opener_side: Party::Licensor,
+        counterparty: "acme-cloud".into(),
+        reason: "wrong rate".into(),
+        claim: "12.00".into(),
+        evidence: vec![Evidence {
+            source: "acme-cloud/eu".into(),
+            id: "e1".into(),
+        }],
+        window_ends: "2027-01-01T00:00:00Z".into(),
+        status: DisputeStatus::Resolved,
+        amount: Some("5.00".into()),
+        steps: vec![
+            step(
+                DisputeStep::Open,
+                "t1",
+                Some("meta"),
+                "2026-11-10T00:00:00Z",
+                41,
+                None,
+                None,
+            ),
+            step(
+                DisputeStep::Answer,
+                "cli as acme-cloud",
+                Some("acme-cloud"),
+                "2026-11-11T00:00:00Z",
+                42,
+                None,
+                Some("looking"),
+            ),
+            step(
+                DisputeStep::Escalate,
+                "t1",
+                Some("meta"),
+                "2026-11-12T00:00:00Z",
+                43,
+                None,
+                None,
+            ),
+            step(
+                DisputeStep::Decide,
+                "cli",
+                None,
+                "2026-11-13T00:00:00Z",
+                44,
+                Some("5.00"),
+                None,
+            ),
+        ],
+        opened_seq: Seq::new(41),
+        resolved_seq: Some(Seq::new(44)),
+        seq: Seq::new(44),
+    };
+    assert_eq!(
+        payload(&dispute),
+        of(concat!(
+            r#"{"amount":"5.00","claim":"12.00","contract":"acme-llama","counterparty":"acme-cloud","#,
+            r#""dispute_id":"D-3f9a0c41b2e7","evidence":[{"id":"e1","source":"acme-cloud/eu"}],"#,
+            r#""model":"llama-3.1-70b-instruct","opened_seq":41,"opener":"meta","opener_side":"licensor","#,
+            r#""reason":"wrong rate","resolved_seq":44,"statement_id":"acme-llama/2026-10","status":"resolved","#,
+            r#""steps":[{"actor":"t1","at":"2026-11-10T00:00:00Z","party":"meta","seq":41,"step":"open"},"#,
+            r#"{"actor":"cli as acme-cloud","at":"2026-11-11T00:00:00Z","note":"looking","party":"acme-cloud","seq":42,"step":"answer"},"#,
+            r#"{"actor":"t1","at":"2026-11-12T00:00:00Z","party":"meta","seq":43,"step":"escalate"},"#,
+            r#"{"actor":"cli","amount":"5.00","at":"2026-11-13T00:00:00Z","party":null,"seq":44,"step":"decide"}],"#,
+            r#""use_case":"chat","window_ends":"2027-01-01T00:00:00Z"}"#
+        ))
+    );
+}

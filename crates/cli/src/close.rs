@@ -143,6 +143,18 @@ fn describe(c: &Closed, dry_run: bool) -> String {
                     .unwrap_or_default()
             )
         })
+        .chain(
+            s.adjustments
+                .iter()
+                .filter(|a| a.kind == AdjustmentKind::Dispute)
+                .map(|a| {
+                    format!(
+                        ", dispute adjustment {} for {}",
+                        a.amount,
+                        a.dispute_id.as_deref().unwrap_or("?")
+                    )
+                }),
+        )
         .collect();
     format!(
         "{verb} {}: total {} {}, {} events{adjustments}",

@@ -352,6 +352,25 @@ pub fn payments(rows: &[revshare_core::records::PaymentRow], format: Option<Form
     print(&List::plain(&items, &cols), format)
 }
 
+pub fn disputes(rows: &[revshare_app::disputes::DisputeView], format: Option<Format>) -> Result<(), Failure> {
+    use revshare_app::disputes::DisputeView;
+    let cols: [Column<DisputeView>; 8] = [
+        column("dispute_id", Kind::Fixed, |d| d.dispute_id.clone()),
+        column("statement_id", Kind::Fixed, |d| d.statement_id.clone()),
+        column("line", Kind::Text, |d| {
+            d.line
+                .as_ref()
+                .map_or_else(|| "(whole)".to_string(), |l| format!("{} {}", l.model, l.use_case))
+        }),
+        column("opener", Kind::Text, |d| d.opener.clone()),
+        column("claim", Kind::Grouped, |d| d.claim.clone()),
+        column("amount", Kind::Grouped, |d| d.amount.clone().unwrap_or_default()),
+        column("status", Kind::Text, |d| d.status.as_str().to_string()),
+        column("window_ends", Kind::Fixed, |d| d.window_ends.clone()),
+    ];
+    print(&List::plain(rows, &cols), format)
+}
+
 pub fn balances(rows: &[revshare_app::ledger::Balance], format: Option<Format>) -> Result<(), Failure> {
     use revshare_app::ledger::Balance;
     let cols: [Column<Balance>; 11] = [

@@ -100,6 +100,10 @@ enum Command {
     /// Contributions: proposed by one party, accepted or rejected by the other.
     #[command(subcommand)]
     Contribution(commands::contribution::ContributionCommand),
+    /// Disputes of closed statements: opened by a party of the contract, answered,
+    /// resolved or rejected by the other, escalated to and decided by the operator.
+    #[command(subcommand)]
+    Dispute(commands::dispute::DisputeCommand),
     /// Payments between a contract's host and its beneficiaries: recorded by the
     /// payer, confirmed by the payee, withdrawn, reversed by the operator.
     #[command(subcommand)]
@@ -208,6 +212,9 @@ fn flag(field: Field) -> &'static str {
         Field::Payer => "--as",
         Field::Payee => "--to",
         Field::Amount => "--amount",
+        Field::Line => "--line",
+        Field::Evidence => "--evidence",
+        Field::Note => "--note",
     }
 }
 
@@ -231,6 +238,7 @@ fn main() -> ExitCode {
         Command::Models(command) => commands::tables::models(&store, command),
         Command::Import(args) => import::run(&store, &args),
         Command::Contribution(command) => commands::contribution::contribution(&store, command),
+        Command::Dispute(command) => commands::dispute::dispute(&store, command),
         Command::Payment(command) => commands::payment::payment(&store, command),
         Command::Ledger(command) => commands::ledger::ledger(&store, command),
         Command::Mau(args) => commands::mau::mau(&store, &args),

@@ -118,13 +118,21 @@ pub enum Action {
     PaymentConfirmed,
     PaymentWithdrawn,
     PaymentReversed,
+    DisputeOpened,
+    DisputeAnswered,
+    DisputeResolved,
+    DisputeAccepted,
+    DisputeRejected,
+    DisputeWithdrawn,
+    DisputeEscalated,
+    DisputeDecided,
     MauThresholdReached,
     WitnessKeyAdded,
     RollbackAccepted,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 29] = [
         Action::KeyAdded,
         Action::PartyAdded,
         Action::TokenCreated,
@@ -143,6 +151,14 @@ impl Action {
         Action::PaymentConfirmed,
         Action::PaymentWithdrawn,
         Action::PaymentReversed,
+        Action::DisputeOpened,
+        Action::DisputeAnswered,
+        Action::DisputeResolved,
+        Action::DisputeAccepted,
+        Action::DisputeRejected,
+        Action::DisputeWithdrawn,
+        Action::DisputeEscalated,
+        Action::DisputeDecided,
         Action::MauThresholdReached,
         Action::WitnessKeyAdded,
         Action::RollbackAccepted,
@@ -168,6 +184,14 @@ impl Action {
             Action::PaymentConfirmed => "payment_confirmed",
             Action::PaymentWithdrawn => "payment_withdrawn",
             Action::PaymentReversed => "payment_reversed",
+            Action::DisputeOpened => "dispute_opened",
+            Action::DisputeAnswered => "dispute_answered",
+            Action::DisputeResolved => "dispute_resolved",
+            Action::DisputeAccepted => "dispute_accepted",
+            Action::DisputeRejected => "dispute_rejected",
+            Action::DisputeWithdrawn => "dispute_withdrawn",
+            Action::DisputeEscalated => "dispute_escalated",
+            Action::DisputeDecided => "dispute_decided",
             Action::MauThresholdReached => "mau_threshold_reached",
             Action::WitnessKeyAdded => "witness_key_added",
             Action::RollbackAccepted => "rollback_accepted",
@@ -553,6 +577,8 @@ pub enum Object {
     Contribution { contract: String, number: i64 },
     /// `payment:<payment_id>`.
     Payment(String),
+    /// `dispute:<dispute_id>`.
+    Dispute(String),
     /// `witness_key:<party>:<number>`.
     WitnessKey { party: String, number: i64 },
     /// `mau:<contract>:<month>`: a contract's `mau_threshold` reached by its host in
@@ -577,6 +603,7 @@ impl std::fmt::Display for Object {
             Object::ClosedAfterTerm(statement_id) => write!(f, "closed:{statement_id}"),
             Object::Contribution { contract, number } => write!(f, "contribution:{contract}:{number}"),
             Object::Payment(payment_id) => write!(f, "payment:{payment_id}"),
+            Object::Dispute(dispute_id) => write!(f, "dispute:{dispute_id}"),
             Object::WitnessKey { party, number } => write!(f, "witness_key:{party}:{number}"),
             Object::Mau { contract, month } => write!(f, "mau:{contract}:{month}"),
             Object::Log => f.write_str("log"),
@@ -625,6 +652,7 @@ impl std::str::FromStr for Object {
                 numbered(rest).map(|(contract, number)| Object::Contribution { contract, number })?
             }
             ("payment", payment_id) => Object::Payment(payment_id.to_string()),
+            ("dispute", dispute_id) => Object::Dispute(dispute_id.to_string()),
             ("witness_key", rest) => numbered(rest).map(|(party, number)| Object::WitnessKey { party, number })?,
             ("mau", rest) => {
                 let (contract, month) = rest.rsplit_once(':').ok_or_else(unknown)?;
@@ -685,6 +713,7 @@ mod object_tests {
                 contract: "acme-llama".into(),
                 month: "2026-10".into(),
             },
+            Object::Dispute("D-0123456789ab".into()),
             Object::Log,
         ];
         for object in objects {

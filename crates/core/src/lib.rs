@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod checkpoint;
 pub mod contract;
+pub mod dispute;
 pub mod event;
 pub mod json;
 pub mod ledger;

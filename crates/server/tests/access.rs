@@ -130,6 +130,11 @@ const PAY_NAMED: &str =
     r#"{"contract":"acme-llama","payer":"acme-cloud","to":"meta","amount":"2","date":"2026-11-03"}"#;
 const REVERSAL: &str = r#"{"reason":"the wire bounced"}"#;
 
+/// A dispute step's note, and an amount that grants a dispute's whole claim
+/// ([`World::dispute`]'s claim is 1.00).
+const NOTE: &str = r#"{"note":"we are looking into it"}"#;
+const WHOLE_CLAIM: &str = r#"{"amount":"1.00"}"#;
+
 const NEW_PARTY: &str = r#"{"id":"new-party","name":"New Party"}"#;
 const NEW_TOKEN: &str = r#"{"party":"audit-co","role":"auditor","contracts":["acme-llama"]}"#;
 
@@ -152,7 +157,12 @@ struct Row {
     /// this request by that side of acme-llama; `{aud_job}`, `{op_job}`: the audit
     /// verify jobs of the auditor and the operator; `{spare_token}`: a token to revoke;
     /// `{recorded_payment}` / `{confirmed_payment}`: a payment of acme-cloud to
-    /// finetune-labs recorded (and confirmed) just before this request.
+    /// finetune-labs recorded (and confirmed) just before this request;
+    /// `{open_dispute}`, `{offered_dispute}`, `{escalated_dispute}`: a dispute of
+    /// acme-llama/2026-10 by meta, open (offered, escalated) just before this request,
+    /// `{dispute}` one opened at setup; `{open_acme}`, `{open_nimbus}`: the body of a
+    /// dispute of acme-llama/2026-10 (nimbus-llama/2026-10), every earlier one
+    /// finished first.
     path: &'static str,
     body: &'static str,
     /// A header: the body's content type, or what to accept.
@@ -248,6 +258,20 @@ const MATRIX: &[Row] = &[
     row(POST,   "/v1/contributions/{licensor_proposal}/accept",                              "",                    "",        [401, 401, 401, 401, 200, 403, 200, 404, 403, 403, 200]),
     row(POST,   "/v1/contributions/{licensor_proposal}/reject",                              "",                    "",        [401, 401, 401, 401, 200, 403, 200, 404, 403, 403, 200]),
     row(POST,   "/v1/contributions/999999/accept",                                           "",                    "",        [401, 401, 401, 401, 404, 404, 404, 404, 403, 404, 404]),
+    // disputes: the steps of statements.md by the parties of an own contract, decide by the operator; auditors read
+    row(GET,    "/v1/disputes",                                                              "",                    "",        [401, 401, 401, 401, 200, 200, 200, 200, 403, 200, 200]),
+    row(GET,    "/v1/disputes/{dispute}",                                                    "",                    "",        [401, 401, 401, 401, 200, 200, 200, 404, 403, 200, 200]),
+    row(GET,    "/v1/disputes/D-000000000000",                                               "",                    "",        [401, 401, 401, 401, 404, 404, 404, 404, 403, 404, 404]),
+    row(POST,   "/v1/disputes",                                                              "{open_acme}",         JSON,      [401, 401, 401, 401, 403, 201, 201, 404, 403, 403, 201]),
+    row(POST,   "/v1/disputes",                                                              "{open_nimbus}",       JSON,      [401, 401, 401, 401, 403, 201, 404, 201, 403, 403, 404]),
+    row(POST,   "/v1/disputes/{open_dispute}/answer",                                        NOTE,                  JSON,      [401, 401, 401, 401, 403, 403, 200, 404, 403, 403, 200]),
+    row(POST,   "/v1/disputes/{open_dispute}/resolve",                                       WHOLE_CLAIM,           JSON,      [401, 401, 401, 401, 403, 403, 200, 404, 403, 403, 200]),
+    row(POST,   "/v1/disputes/{offered_dispute}/accept",                                     "",                    "",        [401, 401, 401, 401, 403, 200, 403, 404, 403, 403, 403]),
+    row(POST,   "/v1/disputes/{open_dispute}/reject",                                        NOTE,                  JSON,      [401, 401, 401, 401, 403, 403, 200, 404, 403, 403, 200]),
+    row(POST,   "/v1/disputes/{offered_dispute}/withdraw",                                   "",                    "",        [401, 401, 401, 401, 403, 200, 403, 404, 403, 403, 403]),
+    row(POST,   "/v1/disputes/{open_dispute}/escalate",                                      "",                    "",        [401, 401, 401, 401, 403, 200, 200, 404, 403, 403, 200]),
+    row(POST,   "/v1/disputes/{escalated_dispute}/decide",                                   WHOLE_CLAIM,           JSON,      [401, 401, 401, 401, 200, 403, 403, 403, 403, 403, 403]),
+    row(POST,   "/v1/disputes/D-000000000000/withdraw",                                      "",                    "",        [401, 401, 401, 401, 403, 404, 404, 404, 403, 403, 404]),
     // the audit log: the chain for all, full entries about own objects
     // payments: recorded by the payer, confirmed by the payee, withdrawn by the payer, reversed by the operator
     row(GET,    "/v1/payments",                                                              "",                    "",        [401, 401, 401, 401, 200, 200, 200, 200, 200, 200, 200]),
@@ -330,6 +354,8 @@ const SAME_AS_MISSING: &[Hidden] = &[
     (HOST,  GET,  "/v1/events/locate?source=nimbus-ai/eu&id=e1-0000000004",                       "",            ("e1-0000000004", "e9-0000000004")),
     (HOST,  POST, "/v1/events/void",                                                              VOID_NIMBUS,   ("acc-nimbus-1", "acc-nimbus-9")),
     (HOST,  POST, "/v1/contributions/{nimbus_proposal}/accept",                                   "",            ("{nimbus_proposal}", "999999")),
+    (HOST2, GET,  "/v1/disputes/{dispute}",                                                       "",            ("{dispute}", "D-000000000000")),
+    (HOST2, POST, "/v1/disputes/{dispute}/escalate",                                              "",            ("{dispute}", "D-000000000000")),
     (HOST2, POST, "/v1/contributions",                                                            PROPOSE_ACME_HOST, ("acme-llama", "acme-llamx")),
     (LIC,   GET,  "/v1/statements/acme-mistral/2026-10",                                          "",            ("2026-10", "2027-10")),
     (LIC,   GET,  "/v1/events/locate?source=acme-cloud/eu&id=m-1",                                "",            ("m-1", "m-9")),
@@ -419,6 +445,8 @@ struct World {
     op_job: String,
     spare_token: String,
     nimbus_proposal: i64,
+    /// A dispute of acme-llama/2026-10 by meta, opened (and withdrawn) at setup.
+    dispute: String,
 }
 
 impl Drop for World {
@@ -489,6 +517,63 @@ impl World {
         id
     }
 
+    /// Brings every unfinished dispute to an end, so that the next may open.
+    fn finish_disputes(&self) {
+        use revshare_app::disputes::{list, step, Step};
+        use revshare_core::dispute::DisputeStatus;
+        let operator = Actor::cli();
+        let mut backend = self.open();
+        let keys = Keys::open(&self.keys_path, backend.as_mut()).unwrap();
+        let now = revshare_app::now();
+        for dispute in list(backend.as_mut(), Ctx { actor: &operator, now }).unwrap() {
+            let opener = Actor::cli_as(&dispute.opener);
+            let id = &dispute.dispute_id;
+            let mut take = |actor: &Actor, s: Step| {
+                step(backend.as_mut(), &keys, Ctx { actor, now }, id, &s).unwrap();
+            };
+            match dispute.status {
+                DisputeStatus::Open | DisputeStatus::Answered | DisputeStatus::Offered => take(&opener, Step::Withdraw),
+                DisputeStatus::Rejected => {
+                    take(&opener, Step::Escalate);
+                    take(&operator, Step::Decide { amount: "0".into() });
+                }
+                DisputeStatus::Escalated => take(&operator, Step::Decide { amount: "0".into() }),
+                _ => {}
+            }
+        }
+    }
+
+    /// A dispute of acme-llama/2026-10's whole statement by meta for 1.00, opened
+    /// now (every earlier one finished first) and brought to `state`: `open`,
+    /// `offered` (0.50, by acme-cloud) or `escalated` (by meta).
+    fn new_dispute(&self, state: &str) -> String {
+        use revshare_app::disputes::{open, step, NewDispute, Step};
+        self.finish_disputes();
+        let mut backend = self.open();
+        let keys = Keys::open(&self.keys_path, backend.as_mut()).unwrap();
+        let now = revshare_app::now();
+        let (meta, acme) = (Actor::cli_as("meta"), Actor::cli_as("acme-cloud"));
+        let new = NewDispute {
+            statement_id: "acme-llama/2026-10".into(),
+            line: None,
+            amount: "1.00".into(),
+            reason: "a rate".into(),
+            evidence: Vec::new(),
+        };
+        let id = open(backend.as_mut(), &keys, Ctx { actor: &meta, now }, &new)
+            .unwrap()
+            .dispute_id;
+        let taken = match state {
+            "offered" => Some((&acme, Step::Resolve { amount: "0.50".into() })),
+            "escalated" => Some((&meta, Step::Escalate)),
+            _ => None,
+        };
+        if let Some((actor, s)) = taken {
+            step(backend.as_mut(), &keys, Ctx { actor, now }, &id, &s).unwrap();
+        }
+        id
+    }
+
     /// acme-cloud's witness key, registered for its party on this store's log.
     fn acme_witness_key(&self) -> String {
         let witness = acme_witness();
@@ -515,7 +600,27 @@ impl World {
             .replace("{aud_job}", &self.aud_job)
             .replace("{op_job}", &self.op_job)
             .replace("{spare_token}", &self.spare_token)
-            .replace("{nimbus_proposal}", &self.nimbus_proposal.to_string());
+            .replace("{nimbus_proposal}", &self.nimbus_proposal.to_string())
+            .replace("{dispute}", &self.dispute);
+        for (placeholder, state) in [
+            ("{open_dispute}", "open"),
+            ("{offered_dispute}", "offered"),
+            ("{escalated_dispute}", "escalated"),
+        ] {
+            if text.contains(placeholder) {
+                text = text.replace(placeholder, &self.new_dispute(state));
+            }
+        }
+        for (placeholder, statement) in [
+            ("{open_acme}", "acme-llama/2026-10"),
+            ("{open_nimbus}", "nimbus-llama/2026-10"),
+        ] {
+            if text.contains(placeholder) {
+                self.finish_disputes();
+                let body = serde_json::json!({"statement_id": statement, "amount": "1.00", "reason": "a rate"});
+                text = text.replace(placeholder, &body.to_string());
+            }
+        }
         if text.contains("{acme_witness_key}") {
             text = text.replace("{acme_witness_key}", &self.acme_witness_key());
         }
@@ -557,6 +662,7 @@ fn setup() -> World {
         op_job: String::new(),
         spare_token: String::new(),
         nimbus_proposal: 0,
+        dispute: String::new(),
     };
     let mut backend = world.open();
     let backend = backend.as_mut();
@@ -633,10 +739,33 @@ fn setup() -> World {
             dry_run: false,
             allow_empty: false,
         };
-        revshare_app::close::close(backend, &keys, ctx, &request).unwrap();
+        // Closed by the clock the server reads, so that their dispute windows are
+        // open when the requests run.
+        let closing = Ctx {
+            actor: &operator,
+            now: revshare_app::now(),
+        };
+        revshare_app::close::close(backend, &keys, closing, &request).unwrap();
     }
     for id in ["acme-llama/2026-10", "nimbus-llama/2026-10", "acme-mistral/2026-10"] {
         assert!(backend.statement(id).unwrap().is_some(), "{id} is closed");
+    }
+    {
+        use revshare_app::disputes::{open, step, NewDispute, Step};
+        let meta = Actor::cli_as("meta");
+        let now = Ctx {
+            actor: &meta,
+            now: revshare_app::now(),
+        };
+        let new = NewDispute {
+            statement_id: "acme-llama/2026-10".into(),
+            line: None,
+            amount: "1.00".into(),
+            reason: "a rate".into(),
+            evidence: Vec::new(),
+        };
+        world.dispute = open(backend, &keys, now, &new).unwrap().dispute_id;
+        step(backend, &keys, now, &world.dispute, &Step::Withdraw).unwrap();
     }
     world.nimbus_proposal = revshare_app::contributions::propose(
         backend,

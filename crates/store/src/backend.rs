@@ -12,6 +12,7 @@
 
 mod after_term;
 mod audit;
+mod disputes;
 mod events;
 mod ledger;
 mod statements;
@@ -19,8 +20,8 @@ mod tables;
 
 use revshare_core::audit::Head;
 pub use revshare_core::records::{
-    ClosedAfterTermRow, ContractRow, ContributionRow, FxRow, PartyRow, PaymentRow, RegistryRow, RollbackRow, SigningKeyRow, StatementRow,
-    TokenRow, VoidRow, WitnessKeyRow,
+    ClosedAfterTermRow, ContractRow, ContributionRow, FxRow, PartyRow, PaymentRow, RegistryRow, RollbackRow,
+    SigningKeyRow, StatementRow, TokenRow, VoidRow, WitnessKeyRow,
 };
 
 pub use crate::event::{EventRow, EventView, HostPart, InsertOutcome, Visit};
@@ -28,6 +29,8 @@ pub use crate::segment::EventBatch;
 use crate::StoreError;
 pub use after_term::AfterTerm;
 pub use audit::{AuditLog, CheckpointRow, CosignatureRow};
+pub use disputes::{DisputeRow, Disputes};
+pub(crate) use disputes::{DisputeText, DISPUTE_COLUMNS};
 pub use events::{BatchRow, Events, KeyRow, Staged, StoredSegment};
 pub use ledger::{Ledger, LegRow};
 pub use statements::{NoticeRow, StatementRead, Statements, TreeRow, LEAVES_PER_CHUNK};
@@ -39,9 +42,15 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// transaction; writes run inside [`Transactions::begin_write`], or
 /// [`Events::insert_events`], which begins its own; the caller ends both with
 /// `commit` or `rollback`.
-pub trait Backend: Send + Transactions + AuditLog + Tables + Events + Statements + AfterTerm + Ledger {}
+pub trait Backend:
+    Send + Transactions + AuditLog + Tables + Events + Statements + AfterTerm + Disputes + Ledger
+{
+}
 
-impl<T: Send + Transactions + AuditLog + Tables + Events + Statements + AfterTerm + Ledger + ?Sized> Backend for T {}
+impl<T: Send + Transactions + AuditLog + Tables + Events + Statements + AfterTerm + Disputes + Ledger + ?Sized> Backend
+    for T
+{
+}
 
 /// The connection and its transactions (a role of [`Backend`]).
 pub trait Transactions {

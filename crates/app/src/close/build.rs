@@ -72,7 +72,10 @@ pub(crate) fn build(
             if snapshot.statements_of(&versions.id).next().is_none() {
                 return Ok(Building::Nothing);
             }
-            let pending = pending(backend, snapshot, inputs.verified, inputs.trust, index, period)?;
+            let mut pending = pending(backend, snapshot, inputs.verified, inputs.trust, index, period)?;
+            pending
+                .carried
+                .extend(crate::disputes::carried(backend, snapshot, inputs.verified, index)?);
             if pending.carried.is_empty() {
                 return Ok(Building::AfterTerm(pending.settled));
             }
@@ -82,7 +85,10 @@ pub(crate) fn build(
             (rated, Tree::new(TreeName::Events, Vec::new()), pending, last, summary)
         }
         Term::In(version) => {
-            let pending = pending(backend, snapshot, inputs.verified, inputs.trust, index, period)?;
+            let mut pending = pending(backend, snapshot, inputs.verified, inputs.trust, index, period)?;
+            pending
+                .carried
+                .extend(crate::disputes::carried(backend, snapshot, inputs.verified, index)?);
             let (rated, events, summary) = rate_own(backend, inputs, index, period, version, &pending)?;
             (rated, events, pending, version, summary)
         }

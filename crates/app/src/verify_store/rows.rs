@@ -164,6 +164,17 @@ fn check_table_rows(backend: &mut dyn Backend, covered: &mut Covered<'_>, report
         covered.older(&name);
         covered.row(report, name, row.seq, payload(&row));
     }
+    for row in report
+        .tolerate(
+            5,
+            revshare_store::backend::Disputes::disputes(backend).map_err(Into::into),
+        )?
+        .unwrap_or_default()
+    {
+        let name = object::dispute(&row.dispute_id);
+        covered.older(&name);
+        covered.row(report, name, row.seq, payload(&row));
+    }
     for row in backend.voids()? {
         covered.row(report, object::void(&row.host, row.number), row.seq, payload(&row));
     }

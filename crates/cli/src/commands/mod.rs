@@ -3,6 +3,7 @@
 
 pub mod contract;
 pub mod contribution;
+pub mod dispute;
 pub mod key;
 pub mod ledger;
 pub mod mau;

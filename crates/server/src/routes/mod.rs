@@ -5,6 +5,7 @@
 mod audit;
 mod contracts;
 mod contributions;
+mod disputes;
 mod ledger;
 mod mau;
 mod parties;
@@ -17,6 +18,7 @@ mod usage;
 pub use audit::*;
 pub use contracts::*;
 pub use contributions::*;
+pub use disputes::*;
 pub use ledger::*;
 pub use mau::*;
 pub use parties::*;
