@@ -7,7 +7,12 @@
 //! events), imports it, records contributions, closes September, imports the late
 //! September events, closes October (which settles them as a prior-period
 //! adjustment), prints the statements, and verifies signatures and one inclusion
-//! proof offline. Its files stay in `revshare-demo/` for you to try the commands on.
+//! proof offline. Then it settles (`settle`): a dispute opened by the host and
+//! resolved by the licensor, carried by November's statement; a payment recorded
+//! and confirmed; balances with ageing; `audit verify`. Its files stay in
+//! `revshare-demo/` for you to try the commands on.
+
+mod settle;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -270,6 +275,7 @@ pub fn run(args: &StoreArgs, demo: &DemoArgs) -> Result<(), Failure> {
 
     step("offline verification with only the public key");
     let proven = verify_offline(&store_args, &september, &october, &usage, &dir)?;
+    settle::run(&store_args, &september, &october, &proven)?;
 
     step(&format!("done in {:.1} s; try next", started.elapsed().as_secs_f64()));
     print_next_steps(&db, &dir, &proven);

@@ -234,7 +234,7 @@ const CHECKS: [&str; 6] = [
     "the chain and its anchors",
     "statement signatures and roots",
     "closed periods re-rated",
-    "the ledger (none kept yet)",
+    "the ledger: every leg derived again",
     "rows against the log",
     "the log's tree and checkpoints",
 ];

@@ -480,6 +480,34 @@ fn demo_refuses_a_store_it_did_not_make_and_keeps_its_key() {
     // Twice in a folder: the second run replaces its own store and keeps the key.
     let first = ok(d, &["demo", "--events", "3000"]);
     assert!(first.contains("closed acme-llama/2026-10"), "{first}");
+    // It settles (issue 20, point 8): the host's dispute, resolved by the licensor,
+    // carried once by November's statement; a payment confirmed; balances; every check.
+    let dispute = first
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("dispute ")
+                .and_then(|rest| rest.strip_suffix(" open (its inclusion proof checked)"))
+        })
+        .unwrap_or_else(|| panic!("no dispute opened: {first}"));
+    assert!(
+        first.contains("meta resolves it for the whole claim: resolved -12.50"),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!(
+            "closed acme-llama/2026-11: total -12.50 USD, 0 events, dispute adjustment -12.50 for {dispute}"
+        )),
+        "{first}"
+    );
+    assert!(
+        first
+            .lines()
+            .any(|l| l.starts_with("payment P-") && l.ends_with(" confirmed")),
+        "{first}"
+    );
+    assert!(first.contains("outstanding"), "{first}");
+    let checks = first.lines().filter(|l| l.trim_end().ends_with("  ok")).count();
+    assert_eq!(checks, 6, "audit verify: every check holds\n{first}");
     let key = std::fs::read(d.join("revshare-demo.db.key")).unwrap();
     let key_id = json(std::str::from_utf8(&key).unwrap())["key_id"]
         .as_str()
