@@ -3,11 +3,11 @@
 //! stored legs, never a stored counter; `audit verify` (check 4) derives every leg
 //! again from the statements and payments and compares.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use revshare_core::audit::Seq;
 use revshare_core::contract::{ContractSet, ContractVersions};
-use revshare_core::ledger::{self as rules, Ageing, Direction, Leg, Posting, Side};
+use revshare_core::ledger::{self as rules, Ageing, Dated, Direction, Leg, Posting, Side};
 use revshare_core::money::Decimal;
 use revshare_core::period::{date_of_rfc3339, Day};
 use revshare_core::records::{PaymentRow, PaymentStatus};
@@ -255,12 +255,14 @@ pub struct Filter {
 
 impl Filter {
     fn keeps(&self, row: &LegRow) -> bool {
-        self.party
-            .as_ref()
-            .is_none_or(|p| *p == row.host || *p == row.beneficiary)
-            && self.contract.as_ref().is_none_or(|c| *c == row.contract)
-            && self.currency.as_ref().is_none_or(|c| *c == row.currency)
-            && self.as_of.is_none_or(|d| row.day <= d.0)
+        self.keeps_leg(&row.host, &row.beneficiary, &row.contract, &row.currency, row.day)
+    }
+
+    fn keeps_leg(&self, host: &str, beneficiary: &str, contract: &str, currency: &str, day: i32) -> bool {
+        self.party.as_ref().is_none_or(|p| *p == host || *p == beneficiary)
+            && self.contract.as_ref().is_none_or(|c| *c == contract)
+            && self.currency.as_ref().is_none_or(|c| *c == currency)
+            && self.as_of.is_none_or(|d| day <= d.0)
     }
 }
 
@@ -276,6 +278,13 @@ fn visible(contracts: &ContractSet, actor: &crate::Actor, filter: &Filter, mut l
     legs
 }
 
+/// One account's legs as ageing reads them, gathered while the store's rows stream
+/// by in account order.
+struct Account {
+    key: [String; 4],
+    legs: Vec<Dated>,
+}
+
 /// Balances and ageing per (host, beneficiary, contract, currency) as of a day
 /// (`as_of` in `filter`, else the UTC day of `ctx.now`), in that order.
 pub fn balances(backend: &mut dyn Backend, ctx: crate::Ctx<'_>, filter: &Filter) -> Result<Vec<Balance>> {
@@ -284,46 +293,64 @@ pub fn balances(backend: &mut dyn Backend, ctx: crate::Ctx<'_>, filter: &Filter)
         Some(day) => day,
         None => date_of_rfc3339(&ctx.time()).ok_or_else(|| AppError::Invalid(format!("no day in {}", ctx.time())))?,
     };
-    let filter = Filter {
-        as_of: Some(as_of),
-        ..filter.clone()
-    };
     let contracts = crate::snapshot::contract_set(&backend.contracts()?)?;
-    let legs = visible(&contracts, actor, &filter, backend.receivable_legs()?);
-    type Key<'r> = (&'r str, &'r str, &'r str, &'r str);
-    let mut accounts: BTreeMap<Key<'_>, Vec<Leg>> = BTreeMap::new();
-    for row in &legs {
-        let key = (
-            row.host.as_str(),
-            row.beneficiary.as_str(),
-            row.contract.as_str(),
-            row.currency.as_str(),
-        );
-        accounts.entry(key).or_default().push(leg(row)?);
-    }
+    let by_id: HashMap<&str, &ContractVersions> = contracts.contracts.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut accounts: Vec<Account> = Vec::new();
+    backend.scan_receivable(&mut |leg| {
+        let seen = filter.keeps_leg(leg.host, leg.beneficiary, leg.contract, leg.currency, leg.day)
+            && leg.day <= as_of.0
+            && by_id
+                .get(leg.contract)
+                .is_some_and(|c| crate::access::sees_account(actor, c, leg.host, leg.beneficiary));
+        if !seen {
+            return Ok(());
+        }
+        let amount = Decimal::parse(leg.amount, revshare_core::contract::ROUNDING_SCALE_MAX).map_err(|e| {
+            let what = format!("a ledger leg of {} to {}", leg.host, leg.beneficiary);
+            revshare_store::StoreError::corrupt(what, format!("amount `{}`: {e}", leg.amount))
+        })?;
+        let dated = Dated {
+            amount,
+            day: Day(leg.day),
+            due: leg.due.map(Day),
+        };
+        let key = [leg.host, leg.beneficiary, leg.contract, leg.currency];
+        match accounts.last_mut() {
+            Some(account) if account.key == key => account.legs.push(dated),
+            _ => accounts.push(Account {
+                key: key.map(str::to_string),
+                legs: vec![dated],
+            }),
+        }
+        Ok(())
+    })?;
     accounts
         .into_iter()
-        .map(|((host, beneficiary, contract, currency), legs)| {
-            let scale = Terms::of(&contracts, contract)?.scale;
-            let outstanding = legs.iter().fold(Decimal::zero(), |sum, l| sum.add(&l.amount));
-            let Ageing { buckets, unapplied } = rules::age(&legs, as_of);
-            let fixed = |d: &Decimal| d.to_fixed_string(scale);
-            Ok(Balance {
-                host: host.to_string(),
-                beneficiary: beneficiary.to_string(),
-                contract: contract.to_string(),
-                currency: currency.to_string(),
-                as_of: as_of.to_string(),
-                outstanding: fixed(&outstanding),
-                current: fixed(&buckets[0]),
-                days_1_30: fixed(&buckets[1]),
-                days_31_60: fixed(&buckets[2]),
-                days_61_90: fixed(&buckets[3]),
-                days_91_plus: fixed(&buckets[4]),
-                unapplied: fixed(&unapplied),
-            })
-        })
+        .map(|account| balance(&contracts, account, as_of))
         .collect()
+}
+
+/// One account's balance, aged as of a day, at its contract's scale.
+fn balance(contracts: &ContractSet, account: Account, as_of: Day) -> Result<Balance> {
+    let [host, beneficiary, contract, currency] = account.key;
+    let scale = Terms::of(contracts, &contract)?.scale;
+    let outstanding = account.legs.iter().fold(Decimal::zero(), |sum, l| sum.add(&l.amount));
+    let Ageing { buckets, unapplied } = rules::age_dated(account.legs, as_of);
+    let fixed = |d: &Decimal| d.to_fixed_string(scale);
+    Ok(Balance {
+        host,
+        beneficiary,
+        contract,
+        currency,
+        as_of: as_of.to_string(),
+        outstanding: fixed(&outstanding),
+        current: fixed(&buckets[0]),
+        days_1_30: fixed(&buckets[1]),
+        days_31_60: fixed(&buckets[2]),
+        days_61_90: fixed(&buckets[3]),
+        days_91_plus: fixed(&buckets[4]),
+        unapplied: fixed(&unapplied),
+    })
 }
 
 /// One leg as the edges show it.

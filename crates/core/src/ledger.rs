@@ -215,17 +215,37 @@ pub struct Ageing {
 /// again from the day it is dated. The buckets and `unapplied` sum to the
 /// outstanding amount.
 pub fn age<'l>(receivable: impl IntoIterator<Item = &'l Leg>, as_of: Day) -> Ageing {
+    let dated = receivable.into_iter().map(|leg| {
+        debug_assert_eq!(leg.side, Side::Receivable);
+        Dated {
+            amount: leg.amount.clone(),
+            day: leg.day,
+            due: leg.due,
+        }
+    });
+    age_dated(dated, as_of)
+}
+
+/// What ageing reads of a receivable leg: its amount, day and due day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dated {
+    pub amount: Decimal,
+    pub day: Day,
+    pub due: Option<Day>,
+}
+
+/// [`age`] over the receivable legs' amounts and days alone.
+pub fn age_dated(receivable: impl IntoIterator<Item = Dated>, as_of: Day) -> Ageing {
     let mut debits: Vec<(Day, Day, Decimal)> = Vec::new();
     let mut credit = Decimal::zero();
     for leg in receivable {
-        debug_assert_eq!(leg.side, Side::Receivable);
         if leg.day > as_of {
             continue;
         }
         if leg.amount.is_negative() {
             credit = credit.add(&leg.amount.neg());
         } else {
-            debits.push((leg.due.unwrap_or(leg.day), leg.day, leg.amount.clone()));
+            debits.push((leg.due.unwrap_or(leg.day), leg.day, leg.amount));
         }
     }
     debits.sort_by_key(|a| (a.0, a.1));

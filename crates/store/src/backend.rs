@@ -32,7 +32,7 @@ pub use audit::{AuditLog, CheckpointRow, CosignatureRow};
 pub use disputes::{DisputeRow, Disputes};
 pub(crate) use disputes::{DisputeText, DISPUTE_COLUMNS};
 pub use events::{BatchRow, Events, KeyRow, Staged, StoredSegment};
-pub use ledger::{Ledger, LegRow};
+pub use ledger::{AccountLeg, Ledger, LegRow};
 pub use statements::{NoticeRow, StatementRead, Statements, TreeRow, LEAVES_PER_CHUNK};
 pub use tables::{IdempotencyRow, JobRow, Tables};
 

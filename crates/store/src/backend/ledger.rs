@@ -38,7 +38,20 @@ pub trait Ledger {
     fn add_legs(&mut self, legs: &[LegRow]) -> Result<()>;
     /// Every leg, by `(seq, txn, beneficiary, side)`: in the order they were posted.
     fn legs(&mut self) -> Result<Vec<LegRow>>;
-    /// The legs on receivable accounts (what balances sum), by `(host, beneficiary,
-    /// contract, currency, seq, txn)`.
-    fn receivable_legs(&mut self) -> Result<Vec<LegRow>>;
+    /// Visits the legs on receivable accounts (what balances sum), by `(host,
+    /// beneficiary, contract, currency)`, borrowed from the rows.
+    fn scan_receivable(&mut self, visit: &mut dyn FnMut(&AccountLeg<'_>) -> Result<()>) -> Result<()>;
+}
+
+/// A leg on a receivable account as balances read it (an account, an amount and its
+/// days), borrowed from the stored row.
+#[derive(Clone, Copy, Debug)]
+pub struct AccountLeg<'a> {
+    pub host: &'a str,
+    pub beneficiary: &'a str,
+    pub contract: &'a str,
+    pub currency: &'a str,
+    pub amount: &'a str,
+    pub day: i32,
+    pub due: Option<i32>,
 }

@@ -1,7 +1,7 @@
 //! [`Ledger`] in PostgreSQL: payments and ledger legs.
 
 use super::{seq_at, PgStore};
-use crate::backend::{Ledger, LegRow, PaymentRow, Result};
+use crate::backend::{AccountLeg, Ledger, LegRow, PaymentRow, Result};
 use crate::columns::*;
 use crate::StoreError;
 
@@ -159,16 +159,23 @@ impl Ledger for PgStore {
         .collect()
     }
 
-    fn receivable_legs(&mut self) -> Result<Vec<LegRow>> {
-        self.query(
-            &format!(
-                "SELECT {LEG_COLUMNS} FROM ledger_legs WHERE side = 'receivable'
-                     ORDER BY host, beneficiary, contract, currency, seq, txn"
-            ),
+    fn scan_receivable(&mut self, visit: &mut dyn FnMut(&AccountLeg<'_>) -> Result<()>) -> Result<()> {
+        let rows = self.query(
+            "SELECT host, beneficiary, contract, currency, amount, day, due FROM ledger_legs
+             WHERE side = 'receivable' ORDER BY host, beneficiary, contract, currency",
             &[],
-        )?
-        .iter()
-        .map(leg_from_row)
-        .collect()
+        )?;
+        for row in &rows {
+            visit(&AccountLeg {
+                host: row.try_get(0)?,
+                beneficiary: row.try_get(1)?,
+                contract: row.try_get(2)?,
+                currency: row.try_get(3)?,
+                amount: row.try_get(4)?,
+                day: row.try_get(5)?,
+                due: row.try_get(6)?,
+            })?;
+        }
+        Ok(())
     }
 }

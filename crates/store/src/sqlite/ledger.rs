@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{seq_at, SqliteStore};
-use crate::backend::{Ledger, LegRow, PaymentRow, Result};
+use crate::backend::{AccountLeg, Ledger, LegRow, PaymentRow, Result};
 use crate::columns::*;
 use crate::StoreError;
 
@@ -162,12 +162,24 @@ impl Ledger for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn receivable_legs(&mut self) -> Result<Vec<LegRow>> {
-        let mut statement = self.connection.prepare(&format!(
-            "SELECT {LEG_COLUMNS} FROM ledger_legs WHERE side = 'receivable'
-             ORDER BY host, beneficiary, contract, currency, seq, txn"
-        ))?;
-        let rows = statement.query_map([], leg_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    fn scan_receivable(&mut self, visit: &mut dyn FnMut(&AccountLeg<'_>) -> Result<()>) -> Result<()> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT host, beneficiary, contract, currency, amount, day, due FROM ledger_legs
+             WHERE side = 'receivable' ORDER BY host, beneficiary, contract, currency",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let text = |i: usize| -> Result<&str> { Ok(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?) };
+            visit(&AccountLeg {
+                host: text(0)?,
+                beneficiary: text(1)?,
+                contract: text(2)?,
+                currency: text(3)?,
+                amount: text(4)?,
+                day: row.get(5)?,
+                due: row.get(6)?,
+            })?;
+        }
+        Ok(())
     }
 }
