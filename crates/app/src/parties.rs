@@ -67,10 +67,11 @@ fn check_name(name: &str) -> Result<()> {
             "name: 1 to {NAME_CHARS_MAX} characters, found {length}"
         )));
     }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::Invalid(
-            "name: control characters (such as a line break) are not allowed".to_string(),
-        ));
+    if let Some(control) = name.chars().find(|c| c.is_control()) {
+        return Err(AppError::Invalid(format!(
+            "name: the control character U+{:04X} is not allowed (names are printed on documents)",
+            u32::from(control)
+        )));
     }
     if name.trim() != name {
         return Err(AppError::Invalid("name: no leading or trailing spaces".to_string()));
