@@ -29,7 +29,9 @@ bin=target/release/revshare
 for month in 2026-09 2026-10; do
   usage="$out/usage-$month-$events.ndjson"
   if [ ! -s "$usage" ]; then
-    python3 ../shared/bench/gen_usage.py --events "$events" --month "$month" --late-rate 0 > "$usage.tmp"
+    # A seed per month: event ids name their seed.
+    python3 ../shared/bench/gen_usage.py --events "$events" --month "$month" --seed "${month#2026-}" --late-rate 0 \
+      > "$usage.tmp"
     mv "$usage.tmp" "$usage"
   fi
 done

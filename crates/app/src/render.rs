@@ -34,6 +34,10 @@
 //!   beneficiary's entries of their `payouts` on an adjustment_payout row), so that
 //!   `amount = rerated − settled_before` on each; empty on a statement closed before
 //!   adjustments showed them.
+//! - `statement_id`, `contract_version`, `closed_at`, `due_date`, `unique_customers`:
+//!   the statement's, on every row, so that rows copied into one sheet keep which
+//!   statement they come from (the first, third and fourth are empty on an unsigned
+//!   statement: `revshare rate`, a dry-run close).
 //! - `licensor`, `licensor_name`, `host`, `host_name`: the statement's parties and
 //!   their names as the store holds them when the CSV is written (`revshare party
 //!   update`); the signed JSON carries the ids only. Offline (`revshare rate`) a
@@ -46,7 +50,7 @@ use std::io::{self, Write};
 use revshare_core::statement::{Adjustment, Statement};
 use serde::Serialize;
 
-pub const HEADER: [&str; 26] = [
+pub const HEADER: [&str; 31] = [
     "contract",
     "period",
     "currency",
@@ -68,6 +72,11 @@ pub const HEADER: [&str; 26] = [
     "voided_merkle_root",
     "rerated",
     "settled_before",
+    "statement_id",
+    "contract_version",
+    "closed_at",
+    "due_date",
+    "unique_customers",
     "licensor",
     "licensor_name",
     "host",
@@ -121,6 +130,11 @@ struct Record {
     voided_merkle_root: String,
     rerated: String,
     settled_before: String,
+    statement_id: String,
+    contract_version: String,
+    closed_at: String,
+    due_date: String,
+    unique_customers: String,
     licensor: String,
     licensor_name: String,
     host: String,
@@ -135,6 +149,11 @@ fn record(s: &Statement, row: &'static str) -> Record {
         period: s.period.clone(),
         currency: s.currency.clone(),
         row,
+        statement_id: s.statement_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+        contract_version: s.contract_version.to_string(),
+        closed_at: s.closed_at.clone().unwrap_or_default(),
+        due_date: s.due_date.clone().unwrap_or_default(),
+        unique_customers: s.unique_customers.to_string(),
         ..Record::default()
     }
 }

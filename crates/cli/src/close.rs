@@ -1,5 +1,12 @@
 //! `revshare close`: signed statements for a period, or (`--dry-run`) what they
 //! would be, with nothing stored.
+//!
+//! Output: a summary of what the close found and one line per statement; with
+//! `--format table`, then each statement as `statement show --format table` prints
+//! it; with `--format json` (or `csv`), the statements alone on stdout (the
+//! spec's array, or the statement CSV) and the summary on stderr.
+
+use std::io::Write;
 
 use clap::Args;
 use revshare_app::close::{CloseOutcome, CloseRequest, Closed, ContractSummary, Grace};
@@ -8,7 +15,7 @@ use revshare_core::period::Period;
 use revshare_core::statement::{AdjustmentKind, Statement};
 
 use crate::stateful::{keys, open, operator};
-use crate::{Failure, StoreArgs};
+use crate::{format, Failure, Format, StoreArgs};
 
 #[derive(Args)]
 pub struct CloseArgs {
@@ -28,6 +35,37 @@ pub struct CloseArgs {
     /// some (refused otherwise: usually the period's usage is not imported yet).
     #[arg(long)]
     pub allow_empty: bool,
+    /// After the summary, the statements: `table` (as `statement show` prints
+    /// them); `json` or `csv` alone on stdout, the summary then on stderr. Without
+    /// it, the summary only.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// Where the summary goes: stdout, stdout fitted to a width (above tables), or
+/// stderr when stdout carries only the statements.
+#[derive(Clone, Copy)]
+pub enum Summary {
+    Stdout,
+    Fitted(usize),
+    Stderr,
+}
+
+impl Summary {
+    fn say(self, line: &str) {
+        match self {
+            Summary::Stdout => println!("{line}"),
+            Summary::Fitted(width) => {
+                let indent = line.len() - line.trim_start().len();
+                let lines = format::words(line, width.saturating_sub(indent + 2).max(20));
+                for (index, part) in lines.iter().enumerate() {
+                    let pad = if index == 0 { indent } else { indent + 2 };
+                    println!("{:pad$}{part}", "");
+                }
+            }
+            Summary::Stderr => eprintln!("{line}"),
+        }
+    }
 }
 
 pub fn parse_period(text: &str) -> Result<Period, String> {
@@ -35,54 +73,54 @@ pub fn parse_period(text: &str) -> Result<Period, String> {
 }
 
 /// Closes (or previews): prints the summary, then one line per statement.
-pub fn close_period(args: &StoreArgs, request: &CloseRequest) -> Result<Vec<Closed>, Failure> {
+pub fn close_period(args: &StoreArgs, request: &CloseRequest, summary: Summary) -> Result<Vec<Closed>, Failure> {
     let mut backend = open(args)?;
     let keys = keys(args, backend.as_mut())?;
     let actor = operator();
     let ctx = Ctx::now(&actor);
     let outcome = revshare_app::close::close(backend.as_mut(), &keys, ctx, request)?;
-    print_summary(&outcome, request);
+    print_summary(&outcome, request, summary);
     let closed = outcome.statements;
     if closed.is_empty() {
-        println!(
+        summary.say(&format!(
             "nothing to close for {}: no contract's term covers it (monthly contracts close months, quarterly ones \
              quarters) and no ended contract has anything pending",
             request.period
-        );
+        ));
     }
     for c in &closed {
-        println!("{}", describe(c, request.dry_run));
+        summary.say(&describe(c, request.dry_run));
     }
     Ok(closed)
 }
 
 /// What the close found, per contract and per host, before its statements.
-fn print_summary(outcome: &CloseOutcome, request: &CloseRequest) {
+fn print_summary(outcome: &CloseOutcome, request: &CloseRequest, summary: Summary) {
     let now = crate::stateful::now().seconds;
     if request.dry_run && now < request.period.end().unix_seconds() {
-        println!(
+        summary.say(&format!(
             "note: {} has not ended yet; a close now would be refused (this preview shows its usage so far)",
             request.period
-        );
+        ));
     }
     for contract in &outcome.contracts {
         for line in summary_lines(contract) {
-            println!("{line}");
+            summary.say(&line);
         }
     }
     for f in &outcome.mau_flags {
-        println!(
+        summary.say(&format!(
             "  MAU: host {} had {} unique customers in {}, reaching contract {}'s mau_threshold of {}: flagged in the \
              audit log (`revshare mau --host {} --month {}`)",
             f.host, f.customers, f.month, f.contract, f.threshold, f.host, f.month
-        );
+        ));
     }
     for (host, count) in &outcome.unselected {
-        println!(
+        summary.say(&format!(
             "  {count} events of host {host} in {} are selected by no contract (check the host, the model \
              registry and the contracts' terms; `revshare locate SOURCE ID` tells why for one event)",
             request.period
-        );
+        ));
     }
 }
 
@@ -162,6 +200,10 @@ fn describe(c: &Closed, dry_run: bool) -> String {
     )
 }
 
+fn write_failure(error: std::io::Error) -> Failure {
+    Failure::other(format!("cannot write the output: {error}"))
+}
+
 pub fn run(args: &StoreArgs, close: &CloseArgs) -> Result<(), Failure> {
     let request = CloseRequest {
         period: close.period,
@@ -170,10 +212,26 @@ pub fn run(args: &StoreArgs, close: &CloseArgs) -> Result<(), Failure> {
         dry_run: close.dry_run,
         allow_empty: close.allow_empty,
     };
-    let closed = close_period(args, &request)?;
-    if close.dry_run {
-        let statements: Vec<Statement> = closed.into_iter().map(|c| c.statement).collect();
-        print!("{}", revshare_core::statement::statements_json(&statements));
+    let summary = match close.format {
+        Some(Format::Json | Format::Csv) => Summary::Stderr,
+        Some(Format::Table) => Summary::Fitted(format::width()),
+        None => Summary::Stdout,
+    };
+    let closed = close_period(args, &request, summary)?;
+    let Some(output) = close.format else {
+        return Ok(());
+    };
+    let statements: Vec<Statement> = closed.into_iter().map(|c| c.statement).collect();
+    // The parties' names, as `statement show` prints them.
+    let names = match output {
+        Format::Json => revshare_app::render::Names::default(),
+        _ => revshare_app::render::Names::of(crate::stateful::open(args)?.as_mut())?,
+    };
+    let mut out = std::io::stdout().lock();
+    if output == Format::Table && !statements.is_empty() {
+        writeln!(out).map_err(write_failure)?;
     }
-    Ok(())
+    format::write_statements(&mut out, &statements, output, &names)
+        .and_then(|()| out.flush())
+        .map_err(write_failure)
 }

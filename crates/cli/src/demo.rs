@@ -254,13 +254,17 @@ pub fn run(args: &StoreArgs, demo: &DemoArgs) -> Result<(), Failure> {
     import::import_files(&store_args, std::slice::from_ref(&usage_file), None)?;
 
     step("close September 2026");
-    let september = close::close_period(&store_args, &request("2026-09", None))?;
+    let september = close::close_period(&store_args, &request("2026-09", None), close::Summary::Stdout)?;
     step("late September usage arrives after the close");
     import::import_files(&store_args, std::slice::from_ref(&late_file), None)?;
     step("close October 2026 (settles the late September usage as a prior-period adjustment)");
-    let october = close::close_period(&store_args, &request("2026-10", None))?;
+    let october = close::close_period(&store_args, &request("2026-10", None), close::Summary::Stdout)?;
     step("orbit-llama settles quarterly: its 2026-Q4 closes once the quarter has ended");
-    match close::close_period(&store_args, &request("2026-Q4", Some("orbit-llama"))) {
+    match close::close_period(
+        &store_args,
+        &request("2026-Q4", Some("orbit-llama")),
+        close::Summary::Stdout,
+    ) {
         Ok(_) => {}
         Err(refused) => println!("refused, as it should be: {}", refused.message),
     }

@@ -48,6 +48,16 @@ pub fn write_statements(
     }
 }
 
+/// The width tables fit (see [`text::width`]).
+pub fn width() -> usize {
+    text::width()
+}
+
+/// A sentence broken at spaces into lines of at most `width` columns.
+pub fn words(text: &str, width: usize) -> Vec<String> {
+    text::words(text, width)
+}
+
 /// One statement as a table fitted to the terminal (see [`text::width`]).
 pub fn write_table(out: &mut dyn Write, s: &Statement) -> io::Result<()> {
     statement_table::write(out, s, text::width(), &Names::default())
@@ -146,23 +156,52 @@ pub fn tokens(rows: &[TokenRow], format: Option<Format>) -> Result<(), Failure> 
     print(&List::plain(&items, &cols), format)
 }
 
+/// The columns of `contract list` (and of `contract show --format csv|table`).
+const CONTRACT_COLUMNS: [Column<ContractRow>; 6] = [
+    column("id", Kind::Fixed, |r| r.id.clone()),
+    column("version", Kind::Number, |r| r.version.to_string()),
+    column("licensor", Kind::Text, |r| r.licensor.clone()),
+    column("host", Kind::Text, |r| r.host.clone()),
+    column("sha256", Kind::Hash, |r| r.sha256.clone()),
+    column("added_at", Kind::Fixed, |r| r.added_at.clone()),
+];
+
 pub fn contracts(rows: &[ContractRow], format: Option<Format>) -> Result<(), Failure> {
-    let cols: [Column<ContractRow>; 6] = [
-        column("id", Kind::Fixed, |r| r.id.clone()),
-        column("version", Kind::Number, |r| r.version.to_string()),
-        column("licensor", Kind::Text, |r| r.licensor.clone()),
-        column("host", Kind::Text, |r| r.host.clone()),
-        column("sha256", Kind::Hash, |r| r.sha256.clone()),
-        column("added_at", Kind::Fixed, |r| r.added_at.clone()),
-    ];
     let json: Vec<views::Contract> = rows.iter().map(|r| views::Contract::of(r.clone(), false)).collect();
     let list = List {
         items: rows,
         json,
-        table: &cols,
-        csv: &cols,
+        table: &CONTRACT_COLUMNS,
+        csv: &CONTRACT_COLUMNS,
     };
     print(&list, format)
+}
+
+/// One contract version: JSON the API's resource with its file, CSV its row of
+/// `contract list`, a table that row and then the file as stored.
+pub fn contract(row: &ContractRow, format: Format) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    let written = match format {
+        Format::Json => serde_json::to_writer_pretty(&mut out, &views::Contract::of(row.clone(), true))
+            .map_err(io::Error::other)
+            .and_then(|()| writeln!(out)),
+        Format::Csv | Format::Table => {
+            let list = List {
+                items: std::slice::from_ref(row),
+                json: (),
+                table: &CONTRACT_COLUMNS,
+                csv: &CONTRACT_COLUMNS,
+            };
+            lists::write(&mut out, &list, format, text::width()).and_then(|()| {
+                if format == Format::Table {
+                    writeln!(out)?;
+                    out.write_all(row.toml.as_bytes())?;
+                }
+                Ok(())
+            })
+        }
+    };
+    written.and_then(|()| out.flush()).map_err(write_failure)
 }
 
 pub fn fx(rows: &[FxRow], format: Option<Format>) -> Result<(), Failure> {
@@ -244,25 +283,76 @@ pub fn contributions(rows: &[ContributionRow], format: Option<Format>) -> Result
     print(&list, format)
 }
 
+/// One closed statement in `statement list`: what tells it apart and its totals,
+/// not its lines (`statement show ID` prints those).
+#[derive(Serialize)]
+struct StatementSummary {
+    statement_id: String,
+    contract: String,
+    contract_version: u32,
+    period: String,
+    host: String,
+    licensor: String,
+    currency: String,
+    total: String,
+    events: u64,
+    unique_customers: u64,
+    closed_at: Option<String>,
+    due_date: Option<String>,
+}
+
+impl StatementSummary {
+    fn of(s: &Statement) -> StatementSummary {
+        StatementSummary {
+            statement_id: s.statement_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+            contract: s.contract.clone(),
+            contract_version: s.contract_version,
+            period: s.period.clone(),
+            host: s.host.clone(),
+            licensor: s.licensor.clone(),
+            currency: s.currency.clone(),
+            total: s.total.clone(),
+            events: s.events.count,
+            unique_customers: s.unique_customers,
+            closed_at: s.closed_at.clone(),
+            due_date: s.due_date.clone(),
+        }
+    }
+}
+
+/// A list in every format: a row (an object in JSON) per statement.
 pub fn statement_list(shown: &[ClosedStatement], format: Option<Format>) -> Result<(), Failure> {
-    let statements: Vec<&Statement> = shown.iter().map(ClosedStatement::statement).collect();
-    let cols: [Column<&Statement>; 6] = [
-        column("statement_id", Kind::Text, |s| {
-            s.statement_id.as_ref().map(ToString::to_string).unwrap_or_default()
-        }),
+    let items: Vec<StatementSummary> = shown.iter().map(|c| StatementSummary::of(c.statement())).collect();
+    let table: [Column<StatementSummary>; 6] = [
+        column("statement_id", Kind::Text, |s| s.statement_id.clone()),
         column("total", Kind::Grouped, |s| s.total.clone()),
         column("currency", Kind::Text, |s| s.currency.clone()),
-        column("events", Kind::Grouped, |s| s.events.count.to_string()),
+        column("events", Kind::Grouped, |s| s.events.to_string()),
         column("closed_at", Kind::Detail, |s| s.closed_at.clone().unwrap_or_default()),
         column("due_date", Kind::Fixed, |s| s.due_date.clone().unwrap_or_default()),
     ];
-    print(&List::plain(&statements, &cols), format)
+    let mut csv = table.to_vec();
+    csv.extend([
+        column("contract", Kind::Text, |s: &StatementSummary| s.contract.clone()),
+        column("contract_version", Kind::Number, |s| s.contract_version.to_string()),
+        column("period", Kind::Text, |s| s.period.clone()),
+        column("host", Kind::Text, |s| s.host.clone()),
+        column("licensor", Kind::Text, |s| s.licensor.clone()),
+        column("unique_customers", Kind::Number, |s| s.unique_customers.to_string()),
+    ]);
+    let list = List {
+        items: &items,
+        json: &items,
+        table: &table,
+        csv: &csv,
+    };
+    print(&list, format)
 }
 
 pub fn audit_entries(entries: &[Entry], format: Option<Format>) -> Result<(), Failure> {
     let cols: [Column<Entry>; 7] = [
         column("seq", Kind::Number, |e| e.seq.to_string()),
-        column("time", Kind::Fixed, |e| e.time.clone()),
+        column("time", Kind::Detail, |e| e.time.clone()),
         column("actor", Kind::Text, |e| e.actor.clone()),
         column("action", Kind::Text, |e| e.action.as_str().to_string()),
         column("object", Kind::Text, |e| e.object.clone()),
@@ -383,7 +473,9 @@ fn write_verify_table(out: &mut dyn Write, report: &Report) -> io::Result<()> {
             n => format!("FAILED ({n})"),
         }),
     ];
-    writeln!(out, "{}", lists::table(&checks, &cols, width))?;
+    for line in lists::table(&checks, &cols, width) {
+        writeln!(out, "{line}")?;
+    }
     for failure in &report.failures {
         writeln!(out, "check {}: {}: {}", failure.check, failure.object, failure.message)?;
     }

@@ -166,8 +166,14 @@ fn disputes_from_open_to_the_next_statement() {
     expected.sort();
     assert_eq!(disputes, expected);
     // December (not ended yet: a dry run) carries neither again.
-    let december = ok(d, &["close", "2026-12", "--allow-empty", "--dry-run"]);
-    assert!(december.contains("would close acme-llama/2026-12"), "{december}");
+    let december = ok(
+        d,
+        &["close", "2026-12", "--allow-empty", "--dry-run", "--format", "json"],
+    );
+    assert!(
+        december.contains("\"statement_id\": \"acme-llama/2026-12\""),
+        "{december}"
+    );
     assert!(!december.contains("dispute_id"), "never carried twice: {december}");
     // Exit 0: every check holds.
     ok(d, &["audit", "verify"]);

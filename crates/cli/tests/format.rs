@@ -205,6 +205,7 @@ fn statement_csv_rows_carry_the_currency_true_for_the_row() {
         header.join(","),
         "contract,period,currency,row,name,use_case,settles,reasons,beneficiary,events,requests,input_tokens,\
          output_tokens,revenue,base,amount,merkle_root,voided_events,voided_merkle_root,rerated,settled_before,\
+         statement_id,contract_version,closed_at,due_date,unique_customers,\
          licensor,licensor_name,host,host_name,beneficiary_name"
     );
     for statement in expected.as_array().unwrap() {
@@ -416,7 +417,10 @@ fn closed_statements_show_their_close_and_scripts_get_the_stored_bytes() {
     assert!(list.contains(statement["due_date"].as_str().unwrap()), "{list}");
     let csv = store(d, &["statement", "list", "--format", "csv"]);
     assert!(
-        csv.starts_with("statement_id,total,currency,events,closed_at,due_date\n"),
+        csv.starts_with(
+            "statement_id,total,currency,events,closed_at,due_date,contract,contract_version,period,host,licensor,\
+             unique_customers\n"
+        ),
         "{csv}"
     );
 }

@@ -863,10 +863,14 @@ fn a_dry_run_close_stores_nothing() {
     ok(d, &["fx", "add", &fixture("fx.csv")]);
     ok(d, &["import", &fixture("usage-small.ndjson")]);
     let entries = audit_entries(d, &[]);
-    let output = ok(d, &["close", "2026-10", "--dry-run"]);
-    let (summary, statements) = output.split_at(output.find('[').expect("a JSON array"));
+    // The summary alone, then (issue 21, point 4) the statements as JSON alone on
+    // stdout with `--format json`, the summary on stderr.
+    let summary = ok(d, &["close", "2026-10", "--dry-run"]);
     assert!(summary.contains("would close acme-llama/2026-10"), "{summary}");
-    let statements = json(statements);
+    let output = revshare(d, &["close", "2026-10", "--dry-run", "--format", "json"]);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stderr).unwrap(), summary);
+    let statements = json(&String::from_utf8(output.stdout).unwrap());
     let statements = statements.as_array().unwrap();
     assert_eq!(statements.len(), 1);
     let preview = &statements[0];

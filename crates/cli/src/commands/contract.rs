@@ -17,11 +17,15 @@ pub enum ContractCommand {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
-    /// Print a stored contract file (the latest version unless --version).
+    /// Print a stored contract (the latest version unless --version): the file as
+    /// stored; with --format, the resource as the API gives it (json, the file in
+    /// `toml`), its row of `contract list` (csv), or that row and the file (table).
     Show {
         id: String,
         #[arg(long)]
         version: Option<i64>,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
 }
 
@@ -46,9 +50,16 @@ pub fn contract(args: &StoreArgs, command: ContractCommand) -> Result<(), Failur
             let rows = revshare_app::contracts::list(backend.as_mut(), &operator())?;
             format::contracts(&rows, output)?;
         }
-        ContractCommand::Show { id, version } => {
+        ContractCommand::Show {
+            id,
+            version,
+            format: output,
+        } => {
             let row = revshare_app::contracts::show(backend.as_mut(), &operator(), &id, version)?;
-            print!("{}", row.toml);
+            match output {
+                None => print!("{}", row.toml),
+                Some(output) => format::contract(&row, output)?,
+            }
         }
     }
     Ok(())

@@ -29,7 +29,7 @@ pub(super) fn run(
     step("close November 2026: its statements carry the resolved dispute, once (no November usage in this demo)");
     let mut november = request("2026-11", Some("acme-llama"));
     november.allow_empty = true;
-    let closed = close::close_period(args, &november)?;
+    let closed = close::close_period(args, &november, close::Summary::Stdout)?;
     let mut out = std::io::stdout().lock();
     for closed in &closed {
         format::write_table(&mut out, &closed.statement).map_err(|e| Failure::other(e.to_string()))?;

@@ -1,20 +1,23 @@
 //! A statement as a table for people, fitted to a width.
 //!
-//! Amounts and counts are grouped by thousands. The table tries layouts from the
-//! widest to the narrowest and prints the first that fits: unrounded decimals
-//! (`revenue`, `base`) exact, then rounded for display to the contract's scale + 2
-//! places, then requests and then tokens left out, then model and use case wrapped,
-//! then revenue and base left out. Amounts and event counts are never wrapped or
-//! left out; a note under the table says what was rounded or left out (JSON and CSV
-//! keep every value exactly).
+//! Amounts and counts are grouped by thousands; amounts have the contract's scale,
+//! and `revenue` and `base` one precision per column (the most places a value of
+//! the column has, padded with zeros; when rounded, the contract's scale + 2). The
+//! table tries layouts from the widest to the narrowest and prints the first that
+//! fits: unrounded decimals (`revenue`, `base`) exact, then rounded for display,
+//! then requests and then tokens left out, then revenue and base left out, then
+//! model and use case shortened with `…` in the middle (never split across lines).
+//! Amounts and event counts are never shortened or left out; a note under the table
+//! says what was rounded, shortened or left out (JSON and CSV keep every value
+//! exactly).
 
 use std::io::{self, Write};
 
-use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
+use comfy_table::{CellAlignment, ContentArrangement, Table};
 use revshare_app::render::Names;
 use revshare_core::statement::{Adjustment, Statement};
 
-use super::text::{columns, count, counted, grouped, rounded, scale_of, short_hash, words, wrapped};
+use super::text::{at_places, columns, count, counted, fitted, grouped, rounded, scale_of, short_hash, words, wrapped};
 
 /// No side borders and no column rules: a rule above, under the header and below.
 pub const STYLE: &str = "  ── ══      ──    ";
@@ -42,27 +45,28 @@ enum Counts {
 struct Layout {
     unrounded: Unrounded,
     counts: Counts,
-    /// How narrow model and use case may wrap (`None`: they never wrap).
-    wrap: Option<usize>,
+    /// How narrow model and use case may be shortened (`None`: they are whole).
+    shorten: Option<usize>,
 }
 
-/// From the widest to the narrowest: unrounded digits go first, then the counts;
-/// model and use case wrap only when nothing else is left to take out.
-const LAYOUTS: [Layout; 7] = [
+/// From the widest to the narrowest: unrounded digits go first, then the counts,
+/// then revenue and base; model and use case are shortened only when nothing else
+/// is left to take out (a shortened name can read like its neighbour's:
+/// `llama-3.1-…-instruct`).
+const LAYOUTS: [Layout; 6] = [
     layout(Unrounded::Exact, Counts::All, None),
     layout(Unrounded::Rounded, Counts::All, None),
     layout(Unrounded::Rounded, Counts::Tokens, None),
     layout(Unrounded::Rounded, Counts::None, None),
-    layout(Unrounded::Rounded, Counts::None, Some(16)),
     layout(Unrounded::Hidden, Counts::None, None),
     layout(Unrounded::Hidden, Counts::None, Some(8)),
 ];
 
-const fn layout(unrounded: Unrounded, counts: Counts, wrap: Option<usize>) -> Layout {
+const fn layout(unrounded: Unrounded, counts: Counts, shorten: Option<usize>) -> Layout {
     Layout {
         unrounded,
         counts,
-        wrap,
+        shorten,
     }
 }
 
@@ -141,20 +145,19 @@ impl Row {
         }
     }
 
-    fn cell(&self, col: Col, layout: Layout, places: u32) -> String {
-        let unrounded = |value: &str| match layout.unrounded {
-            Unrounded::Exact => grouped(value),
-            _ => grouped(&rounded(value, places)),
-        };
+    /// The cell of `col`: model and use case fitted to `cap` columns, revenue and
+    /// base at their column's precision.
+    fn cell(&self, col: Col, precision: Precision, cap: Option<usize>) -> String {
+        let text = |value: &str| cap.map_or_else(|| value.to_string(), |cap| fitted(value, cap));
         match col {
-            Col::Model => self.model.clone(),
-            Col::UseCase => self.use_case.clone(),
+            Col::Model => text(&self.model),
+            Col::UseCase => text(&self.use_case),
             Col::Events => self.events.clone(),
             Col::Requests => self.requests.clone(),
             Col::TokensIn => self.tokens_in.clone(),
             Col::TokensOut => self.tokens_out.clone(),
-            Col::Revenue => unrounded(&self.revenue),
-            Col::Base => unrounded(&self.base),
+            Col::Revenue => grouped(&at_places(&self.revenue, precision.revenue)),
+            Col::Base => grouped(&at_places(&self.base, precision.base)),
             Col::Amount => self.amount.clone(),
         }
     }
@@ -162,6 +165,30 @@ impl Row {
     /// Whether display rounding to `places` changes its revenue or base.
     fn loses_digits(&self, places: u32) -> bool {
         rounded(&self.revenue, places) != self.revenue || rounded(&self.base, places) != self.base
+    }
+}
+
+/// The places `revenue` and `base` are shown with, one per column.
+#[derive(Clone, Copy, Debug)]
+struct Precision {
+    revenue: u32,
+    base: u32,
+}
+
+impl Precision {
+    /// The most places a value of the column has; at most `places` when rounded.
+    fn of(rows: &[Row], unrounded: Unrounded, places: u32) -> Precision {
+        let widest = |value: fn(&Row) -> &str| {
+            let most = rows.iter().map(|r| scale_of(value(r))).max().unwrap_or(0);
+            match unrounded {
+                Unrounded::Exact => most,
+                _ => most.min(places),
+            }
+        };
+        Precision {
+            revenue: widest(|r| &r.revenue),
+            base: widest(|r| &r.base),
+        }
     }
 }
 
@@ -202,35 +229,22 @@ fn rows(s: &Statement) -> Vec<Row> {
     rows
 }
 
-/// The table in one layout, arranged by comfy-table to `width`: numbers keep their
-/// full width, model and use case wrap only if the layout allows.
-fn build(rows: &[Row], layout: Layout, places: u32, width: usize) -> Table {
+/// The table in one layout, model and use case fitted to `cap` columns (`None`:
+/// whole); comfy-table wraps nothing.
+fn build(rows: &[Row], layout: Layout, places: u32, cap: Option<usize>) -> Table {
     let cols = layout.columns();
+    let precision = Precision::of(rows, layout.unrounded, places);
     let mut table = Table::new();
     table
         .load_preset(STYLE)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(u16::try_from(width).unwrap_or(u16::MAX))
+        .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(cols.iter().map(|c| c.header()));
     for row in rows {
-        table.add_row(cols.iter().map(|c| row.cell(*c, layout, places)));
+        table.add_row(cols.iter().map(|c| row.cell(*c, precision, cap)));
     }
     for (index, col) in cols.iter().enumerate() {
-        let widest = rows
-            .iter()
-            .map(|row| columns(&row.cell(*col, layout, places)))
-            .chain([columns(col.header())])
-            .max()
-            .unwrap_or(0);
-        let constraint = match layout.wrap {
-            Some(narrowest) if col.is_text() => {
-                ColumnConstraint::LowerBoundary(Width::Fixed(u16::try_from(widest.min(narrowest)).unwrap_or(u16::MAX)))
-            }
-            _ => ColumnConstraint::ContentWidth,
-        };
         if let Some(column) = table.column_mut(index) {
             column.set_padding(padding(index, cols.len()));
-            column.set_constraint(constraint);
             if !col.is_text() {
                 column.set_cell_alignment(CellAlignment::Right);
             }
@@ -249,16 +263,44 @@ fn fits(table: &Table, width: usize) -> bool {
     table.lines().all(|line| columns(&line) <= width)
 }
 
-/// The first layout that fits, else the narrowest.
-fn arranged(rows: &[Row], places: u32, width: usize) -> (Table, Layout) {
-    for layout in &LAYOUTS[..LAYOUTS.len() - 1] {
-        let table = build(rows, *layout, places, width);
+/// The layout fitted to `width`: whole, or (when the layout shortens) model and use
+/// case at the widest cap that fits, no narrower than the layout's.
+fn fitted_layout(rows: &[Row], layout: Layout, places: u32, width: usize) -> Option<(Table, Option<usize>)> {
+    let Some(narrowest) = layout.shorten else {
+        let table = build(rows, layout, places, None);
+        return fits(&table, width).then_some((table, None));
+    };
+    let widest = rows
+        .iter()
+        .flat_map(|r| [columns(&r.model), columns(&r.use_case)])
+        .max()
+        .unwrap_or(0);
+    let (mut low, mut high) = (narrowest, widest.max(narrowest + 1));
+    let mut best = None;
+    while low < high {
+        let cap = (low + high) / 2;
+        let table = build(rows, layout, places, Some(cap));
         if fits(&table, width) {
-            return (table, *layout);
+            best = Some((table, Some(cap)));
+            low = cap + 1;
+        } else {
+            high = cap;
+        }
+    }
+    best
+}
+
+/// The first layout that fits, else the narrowest; and the cap model and use case
+/// were shortened to, if they were.
+fn arranged(rows: &[Row], places: u32, width: usize) -> (Table, Layout, Option<usize>) {
+    for layout in &LAYOUTS {
+        if let Some((table, cap)) = fitted_layout(rows, *layout, places, width) {
+            return (table, *layout, cap);
         }
     }
     let narrowest = LAYOUTS[LAYOUTS.len() - 1];
-    (build(rows, narrowest, places, width), narrowest)
+    let cap = narrowest.shorten;
+    (build(rows, narrowest, places, cap), narrowest, cap)
 }
 
 /// The statement's parties by name, one a line (`licensor meta: Meta Platforms,
@@ -373,7 +415,7 @@ fn beneficiaries(payouts: &std::collections::BTreeMap<String, String>) -> Vec<St
 }
 
 /// What the layout rounded or left out, if anything.
-fn layout_note(rows: &[Row], layout: Layout, places: u32, width: usize) -> Option<String> {
+fn layout_note(rows: &[Row], layout: Layout, shortened: bool, places: u32, width: usize) -> Option<String> {
     let mut left_out = Vec::new();
     if layout.unrounded == Unrounded::Hidden {
         left_out.extend(["revenue", "base"]);
@@ -394,6 +436,9 @@ fn layout_note(rows: &[Row], layout: Layout, places: u32, width: usize) -> Optio
             format!("{} and {last}", first.join(", "))
         };
         changes.push(format!("{names} left out"));
+    }
+    if shortened {
+        changes.push("long model and use case names shortened with …".to_string());
     }
     (!changes.is_empty()).then(|| {
         format!(
@@ -451,15 +496,21 @@ fn footer(s: &Statement, width: usize) -> Vec<String> {
 pub fn write(out: &mut dyn Write, s: &Statement, width: usize, names: &Names) -> io::Result<()> {
     let places = scale_of(&s.total) + 2;
     let rows = rows(s);
-    let (table, layout) = arranged(&rows, places, width);
+    let (table, layout, cap) = arranged(&rows, places, width);
+    let shortened = cap.is_some_and(|cap| {
+        rows.iter()
+            .any(|r| columns(&r.model) > cap || columns(&r.use_case) > cap)
+    });
     for line in title(s, width).into_iter().chain(parties(s, width, names)) {
         writeln!(out, "{line}")?;
     }
-    writeln!(out, "{table}")?;
+    for line in table.lines() {
+        writeln!(out, "{}", line.trim_end())?;
+    }
     for line in footer(s, width) {
         writeln!(out, "{line}")?;
     }
-    if let Some(note) = layout_note(&rows, layout, places, width) {
+    if let Some(note) = layout_note(&rows, layout, shortened, places, width) {
         for line in words(&note, width) {
             writeln!(out, "{line}")?;
         }
@@ -529,9 +580,9 @@ mod tests {
     fn layouts_go_from_exact_to_narrow_in_order() {
         let s = large_statement();
         let rows = rows(&s);
-        let (_, wide) = arranged(&rows, 4, 250);
+        let (_, wide, _) = arranged(&rows, 4, 250);
         assert_eq!((wide.unrounded, wide.counts), (Unrounded::Exact, Counts::All));
-        let (_, narrow) = arranged(&rows, 4, 80);
+        let (_, narrow, _) = arranged(&rows, 4, 80);
         assert_ne!(narrow.unrounded, Unrounded::Exact);
         assert_eq!(narrow.counts, Counts::None);
     }

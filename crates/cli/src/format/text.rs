@@ -91,6 +91,16 @@ pub fn rounded(value: &str, places: u32) -> String {
     }
 }
 
+/// A decimal shown with exactly `places` fractional digits: padded with zeros, or
+/// rounded half away from zero for display (`25695.801` at 2: `25695.80`, `10624.27`
+/// at 3: `10624.270`). Anything that is not a decimal is returned as it is.
+pub fn at_places(value: &str, places: u32) -> String {
+    match Decimal::parse(value, u32::from(u16::MAX)) {
+        Ok(decimal) => decimal.round(places, RoundingMode::HalfUp).to_fixed_string(places),
+        Err(_) => value.to_string(),
+    }
+}
+
 /// The number of fractional digits of an amount (the contract's rounding scale).
 pub fn scale_of(amount: &str) -> u32 {
     amount
@@ -104,6 +114,43 @@ pub fn short_hash(hash: &str) -> String {
         return hash.to_string();
     }
     format!("{}…", &hash[..16])
+}
+
+/// `text` in at most `cap` columns: whole when it fits, else its start and its end
+/// around a `…` (`llama-3.1-405b-instruct` in 12: `llama-…truct`), so that an
+/// identifier shortened keeps what tells it from its neighbours at both ends.
+pub fn shortened(text: &str, cap: usize) -> String {
+    let length = columns(text);
+    if length <= cap {
+        return text.to_string();
+    }
+    let kept = cap.saturating_sub(1);
+    let tail = kept / 2;
+    let head = kept - tail;
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[length - tail..]);
+    out
+}
+
+/// `text` as lines of at most `cap` columns joined by `\n`: broken at spaces, never
+/// inside a word; a word longer than `cap` is [`shortened`].
+pub fn fitted(text: &str, cap: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let word = shortened(word, cap);
+        if !line.is_empty() && columns(&line) + 1 + columns(&word) > cap {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    lines.push(line);
+    lines.join("\n")
 }
 
 /// Lines of at most `width` columns holding `parts` in order, separated by `, `,
@@ -173,6 +220,10 @@ mod tests {
         assert_eq!(rounded("1234567.1", 4), "1234567.1");
         assert_eq!(rounded("4", 4), "4");
         assert_eq!(scale_of("25000.00"), 2);
+        assert_eq!(at_places("25695.801", 2), "25695.80");
+        assert_eq!(at_places("10624.27", 3), "10624.270");
+        assert_eq!(at_places("-2.00005", 4), "-2.0001");
+        assert_eq!(at_places("", 2), "");
         assert_eq!(scale_of("3"), 0);
     }
 
@@ -185,5 +236,18 @@ mod tests {
         assert!(parts.iter().all(|p| joined.contains(p.as_str())));
         assert_eq!(wrapped("total:", &["1".to_string()], 80), vec!["total: 1"]);
         assert_eq!(words("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+    }
+
+    #[test]
+    fn long_words_are_shortened_in_the_middle_and_never_split() {
+        assert_eq!(shortened("llama-3.1-405b-instruct", 12), "llama-…truct");
+        assert_eq!(shortened("llama-3.1-405b-instruct", 23), "llama-3.1-405b-instruct");
+        assert_eq!(columns(&shortened("abcdefghijklmnop", 9)), 9);
+        assert_eq!(
+            fitted("acme-llama nimbus-llama orbit", 12),
+            "acme-llama\nnimbus-llama\norbit"
+        );
+        assert_eq!(fitted("acme-llama nimbus-llama", 30), "acme-llama nimbus-llama");
+        assert_eq!(fitted("structured-extraction x", 10), "struc…tion\nx");
     }
 }
