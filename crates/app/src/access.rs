@@ -98,11 +98,20 @@ pub(crate) fn require(actor: &Actor, action: Permission) -> Result<()> {
     if action.allows(actor.role()) {
         return Ok(());
     }
+    let role = actor.role().as_str();
     Err(AppError::Forbidden(format!(
-        "a {} token cannot {}",
-        actor.role().as_str(),
+        "{} {role} token cannot {}",
+        article(role),
         action.describe()
     )))
+}
+
+/// `an` before a vowel (`an auditor`, `an operator`), else `a`.
+fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
 }
 
 /// [`require`], for an action a party takes for itself: that party.
@@ -585,6 +594,27 @@ mod tests {
                 assert_eq!(action.allows(role), expected, "{action:?} by {role:?}");
             }
         }
+    }
+
+    /// Refusals read as English: "an auditor token", "a host token" (issue 21, point 10).
+    #[test]
+    fn a_refusal_names_the_role_with_its_article() {
+        let message = |role: Role| {
+            let actor = Actor::token("t1", role, "p", None);
+            require(&actor, Permission::Close).unwrap_err().to_string()
+        };
+        assert!(
+            message(Role::Auditor).starts_with("an auditor token cannot close"),
+            "{}",
+            message(Role::Auditor)
+        );
+        assert!(
+            message(Role::Host).starts_with("a host token cannot close"),
+            "{}",
+            message(Role::Host)
+        );
+        assert!(message(Role::Licensor).starts_with("a licensor token cannot close"));
+        assert!(message(Role::Beneficiary).starts_with("a beneficiary token cannot close"));
     }
 
     /// The operator at the CLI, then a token of each party role, `acme-cloud` being

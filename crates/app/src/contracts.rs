@@ -29,7 +29,8 @@ pub enum Added {
     },
 }
 
-/// Validates a contract file and stores it as a new version.
+/// Validates a contract file and stores it as a new version; `file_name` is empty for
+/// one uploaded over the API (which has no file name: none is stored).
 pub fn add_version(
     backend: &mut dyn Backend,
     keys: &Keys,
@@ -38,13 +39,15 @@ pub fn add_version(
     bytes: &[u8],
 ) -> Result<Added> {
     crate::access::require(ctx.actor, crate::access::Permission::AddContractVersion)?;
-    let contract = Contract::from_toml(file_name, bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let label = crate::file_label(file_name);
+    let contract = Contract::from_toml(label, bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
     let toml = String::from_utf8(bytes.to_vec())
-        .map_err(|_| AppError::Invalid(format!("{file_name}: a contract file must be UTF-8")))?;
+        .map_err(|_| AppError::Invalid(format!("{label}: a contract file must be UTF-8")))?;
     tx::write(backend, keys, ctx, |tx| add_in(tx, file_name, contract, toml))
 }
 
 fn add_in(tx: &mut Tx<'_>, file_name: &str, contract: Contract, toml: String) -> Result<Added> {
+    let label = crate::file_label(file_name);
     let version = i64::from(contract.version);
     let stored = tx.backend.contracts()?;
     if let Some(same) = stored.iter().find(|r| r.id == contract.id && r.version == version) {
@@ -56,9 +59,24 @@ fn add_in(tx: &mut Tx<'_>, file_name: &str, contract: Contract, toml: String) ->
             });
         }
         return Err(AppError::Conflict(format!(
-            "{file_name}: version: {} version {version} is already stored with other content; an amendment is a new version",
+            "{label}: version: {} version {version} is already stored with other content; an amendment is a new version",
             contract.id
         )));
+    }
+    // Versions are numbered 1, 2, 3…: a gap would read as a lost amendment.
+    let latest = stored.iter().filter(|r| r.id == contract.id).map(|r| r.version).max();
+    let expected = latest.map_or(1, |v| v + 1);
+    if version != expected {
+        return Err(AppError::Invalid(match latest {
+            None => format!(
+                "{label}: version: {} has no version yet: its first version must be version 1, not {version}",
+                contract.id
+            ),
+            Some(latest) => format!(
+                "{label}: version: {}'s latest version is {latest}: the next must be version {expected}, not {version}",
+                contract.id
+            ),
+        }));
     }
     let mut row = ContractRow {
         id: contract.id.clone(),
@@ -74,15 +92,16 @@ fn add_in(tx: &mut Tx<'_>, file_name: &str, contract: Contract, toml: String) ->
     // The new version must fit the stored ones (parties, currency, scale, dates).
     let mut all = Vec::with_capacity(stored.len() + 1);
     for stored in &stored {
-        let version = Contract::from_toml(&stored.file_name, stored.toml.as_bytes()).map_err(|e| {
-            AppError::Integrity(format!(
-                "stored contract {} version {} no longer loads: {e}",
-                stored.id, stored.version
-            ))
-        })?;
-        all.push((stored.file_name.clone(), version));
+        let version =
+            Contract::from_toml(crate::file_label(&stored.file_name), stored.toml.as_bytes()).map_err(|e| {
+                AppError::Integrity(format!(
+                    "stored contract {} version {} no longer loads: {e}",
+                    stored.id, stored.version
+                ))
+            })?;
+        all.push((crate::file_label(&stored.file_name).to_string(), version));
     }
-    all.push((file_name.to_string(), contract.clone()));
+    all.push((label.to_string(), contract.clone()));
     ContractSet::new(all).map_err(|e| AppError::Invalid(e.to_string()))?;
     check_not_inside_closed(&tx.backend.statements()?, &contract)?;
     ensure_party(tx, &contract.licensor, &contract.licensor)?;

@@ -144,6 +144,7 @@ impl Keys {
 
     /// Reads a key file, without checking it against a store (see [`Keys::open`]).
     pub fn load(path: &Path) -> Result<Keys> {
+        check_private(path)?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| key_error(format!("cannot read the key file {}: {e}", path.display())))?;
         let file: KeyFile = serde_json::from_str(&text)
@@ -316,6 +317,30 @@ impl Keys {
 }
 
 /// A new Ed25519 key: a party's witness key (`revshare witness`).
+/// Refuses a key file that its group or others may open, as ssh refuses such a
+/// private key: it holds the signing key and the pseudonyms' secret. The files this
+/// crate writes are 0600; a copy or an editor may have widened one.
+fn check_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(key_error(format!(
+                    "the key file {} is open to its group or others (mode {mode:04o}), and it holds the \
+                     store's signing key and pseudonym secret: run `chmod 600 {}` (and check who read it)",
+                    path.display(),
+                    path.display()
+                )));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 pub fn new_signing_key() -> Result<SigningKey> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;

@@ -64,6 +64,16 @@ pub fn open(location: &Location) -> Result<Box<dyn Backend>> {
     Ok(backend)
 }
 
+/// How messages name a file given by name, or one uploaded over the API, which has
+/// none (stored as an empty `file_name`).
+pub(crate) fn file_label(file_name: &str) -> &str {
+    if file_name.is_empty() {
+        "the uploaded file"
+    } else {
+        file_name
+    }
+}
+
 /// Checks that a store file's folder exists, for a clear error before SQLite's own.
 pub fn check_parent(path: &std::path::Path) -> Result<()> {
     Ok(revshare_store::check_parent(path)?)

@@ -38,13 +38,19 @@
 //!   the statement's, on every row, so that rows copied into one sheet keep which
 //!   statement they come from (the first, third and fourth are empty on an unsigned
 //!   statement: `revshare rate`, a dry-run close).
+//! - `licensor`, `licensor_name`, `host`, `host_name`: the statement's parties and
+//!   their names as the store holds them when the CSV is written (`revshare party
+//!   update`); the signed JSON carries the ids only. Offline (`revshare rate`) a
+//!   name is the id.
+//! - `beneficiary_name`: the name of a payout's or adjustment payout's beneficiary.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use revshare_core::statement::{Adjustment, Statement};
 use serde::Serialize;
 
-pub const HEADER: [&str; 26] = [
+pub const HEADER: [&str; 31] = [
     "contract",
     "period",
     "currency",
@@ -71,7 +77,34 @@ pub const HEADER: [&str; 26] = [
     "closed_at",
     "due_date",
     "unique_customers",
+    "licensor",
+    "licensor_name",
+    "host",
+    "host_name",
+    "beneficiary_name",
 ];
+
+/// The parties' names by id, for the forms people read (tables, CSV); a party
+/// without one (offline, or not stored) is named by its id.
+#[derive(Clone, Debug, Default)]
+pub struct Names(BTreeMap<String, String>);
+
+impl Names {
+    /// Every stored party's name (any role may read them: they are printed on the
+    /// documents each party receives).
+    pub fn of(backend: &mut dyn crate::Backend) -> crate::Result<Names> {
+        Ok(Names(crate::parties::names(backend)?))
+    }
+
+    pub fn name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.0.get(id).map_or(id, String::as_str)
+    }
+
+    /// Whether any name differs from its id (else there is nothing to show).
+    pub fn any_for<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> bool {
+        ids.into_iter().any(|id| self.name(id) != id)
+    }
+}
 
 /// One CSV row; its fields in [`HEADER`]'s order.
 #[derive(Serialize, Default)]
@@ -102,6 +135,11 @@ struct Record {
     closed_at: String,
     due_date: String,
     unique_customers: String,
+    licensor: String,
+    licensor_name: String,
+    host: String,
+    host_name: String,
+    beneficiary_name: String,
 }
 
 /// A row of statement `s` in its contract currency.
@@ -229,20 +267,69 @@ fn statement_records(s: &Statement) -> Vec<Record> {
 }
 
 /// The statements as CSV: what `--format csv` prints and `Accept: text/csv` answers.
-pub fn statement_csv(statements: &[Statement]) -> crate::Result<String> {
+pub fn statement_csv(statements: &[Statement], names: &Names) -> crate::Result<String> {
     let mut bytes = Vec::new();
-    write(&mut bytes, statements).map_err(|e| crate::AppError::Invalid(format!("writing CSV: {e}")))?;
+    write(&mut bytes, statements, names).map_err(|e| crate::AppError::Invalid(format!("writing CSV: {e}")))?;
     String::from_utf8(bytes).map_err(|e| crate::AppError::Invalid(format!("writing CSV: {e}")))
 }
 
-pub fn write(out: &mut dyn Write, statements: &[Statement]) -> io::Result<()> {
+pub fn write(out: &mut dyn Write, statements: &[Statement], names: &Names) -> io::Result<()> {
     let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(out);
     writer.write_record(HEADER)?;
     for s in statements {
-        for record in statement_records(s) {
+        for mut record in statement_records(s) {
+            record.licensor = s.licensor.clone();
+            record.licensor_name = names.name(&s.licensor).to_string();
+            record.host = s.host.clone();
+            record.host_name = names.name(&s.host).to_string();
+            if !record.beneficiary.is_empty() {
+                record.beneficiary_name = names.name(&record.beneficiary).to_string();
+            }
             writer.serialize(record)?;
         }
     }
+    writer.flush()
+}
+
+/// The header of a payout notice's CSV form.
+pub const NOTICE_HEADER: [&str; 12] = [
+    "statement_id",
+    "contract",
+    "period",
+    "currency",
+    "closed_at",
+    "due_date",
+    "beneficiary",
+    "beneficiary_name",
+    "payout",
+    "statement_sha256",
+    "audit_seq",
+    "key_id",
+];
+
+/// A payout notice as CSV: one row, with the beneficiary's name (the signed JSON
+/// carries its id only).
+pub fn write_notice(
+    out: &mut dyn Write,
+    notice: &revshare_core::statement::PayoutNotice,
+    names: &Names,
+) -> io::Result<()> {
+    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+    writer.write_record(NOTICE_HEADER)?;
+    writer.write_record([
+        notice.statement_id.to_string(),
+        notice.contract.clone(),
+        notice.period.clone(),
+        notice.currency.clone(),
+        notice.closed_at.clone(),
+        notice.due_date.clone(),
+        notice.beneficiary.clone(),
+        names.name(&notice.beneficiary).to_string(),
+        notice.payout.clone(),
+        notice.statement_sha256.clone(),
+        notice.audit_head.seq.to_string(),
+        notice.signature.as_ref().map(|s| s.key_id.clone()).unwrap_or_default(),
+    ])?;
     writer.flush()
 }
 

@@ -169,7 +169,7 @@ fn as_of(mut row: ContributionRow, seq: Seq) -> ContributionRow {
 pub(crate) fn contract_set(rows: &[ContractRow]) -> Result<ContractSet> {
     let mut loaded: Vec<(String, Contract)> = Vec::with_capacity(rows.len());
     for row in rows {
-        loaded.push((row.file_name.clone(), parsed(row)?));
+        loaded.push((crate::file_label(&row.file_name).to_string(), parsed(row)?));
     }
     ContractSet::new(loaded).map_err(|e| corrupt(format!("the stored contracts are inconsistent: {e}")))
 }
@@ -195,7 +195,7 @@ fn parsed(row: &ContractRow) -> Result<Contract> {
     if let Some(contract) = cache().get(&digest) {
         return Ok(contract.clone());
     }
-    let contract = Contract::from_toml(&row.file_name, row.toml.as_bytes()).map_err(|e| {
+    let contract = Contract::from_toml(crate::file_label(&row.file_name), row.toml.as_bytes()).map_err(|e| {
         corrupt(format!(
             "stored contract {} version {} no longer loads: {e}",
             row.id, row.version

@@ -55,15 +55,28 @@ impl Submission {
     }
 }
 
+/// How a batch's body is framed, as its `Content-Type` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// `application/x-ndjson`: one event a line (a bad line is one refused event).
+    Ndjson,
+    /// `application/json`: a JSON array of events (or one event); a body that is not
+    /// JSON is refused whole, never read as lines.
+    Json,
+}
+
 /// Validates a batch posted by `actor` (NDJSON or a JSON array, told apart by its
 /// first byte), without touching the store.
-pub fn prepare(keys: &Keys, actor: &Actor, body: &[u8], now: Timestamp) -> Result<Submission> {
+pub fn prepare(keys: &Keys, actor: &Actor, body: &[u8], framing: Framing, now: Timestamp) -> Result<Submission> {
     let party = crate::access::require_party(actor, Permission::SubmitUsage)?.to_string();
     if body.len() > BYTES_MAX {
         return Err(AppError::TooLarge(format!(
             "a usage batch is at most {BYTES_MAX} bytes, this one has {}",
             body.len()
         )));
+    }
+    if framing == Framing::Json {
+        check_json(body)?;
     }
     let mut reader = RecordReader::new(body);
     let mut all = PreparedRows::default();
@@ -86,6 +99,22 @@ pub fn prepare(keys: &Keys, actor: &Actor, body: &[u8], now: Timestamp) -> Resul
         actor: actor.id().to_string(),
         rows: own_events_only(all, &party),
     })
+}
+
+/// A body sent as `application/json` is JSON: an array (whose syntax the reader
+/// checks as it cuts it) or one object; anything else would be read as NDJSON lines
+/// and answered 200 with nothing accepted, which a client checking the status takes
+/// for success.
+fn check_json(body: &[u8]) -> Result<()> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => Ok(()),
+        Some(b'{') if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => Ok(()),
+        _ => Err(AppError::Invalid(
+            "the body is not JSON: a batch sent as application/json is a JSON array of usage events (send NDJSON as \
+             application/x-ndjson)"
+                .to_string(),
+        )),
+    }
 }
 
 /// Moves the events that are not the party's own to the refused ones.

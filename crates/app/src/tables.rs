@@ -101,7 +101,8 @@ pub fn add_registry(
     from: Option<Day>,
 ) -> Result<RegistryAdded> {
     require(ctx.actor, Permission::WriteTables)?;
-    let registry = ModelRegistry::from_csv(file_name, bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let registry =
+        ModelRegistry::from_csv(crate::file_label(file_name), bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
     if let Some(day) = from {
         if !Cadence::Month.is_period_start(day) {
             return Err(AppError::InvalidField(

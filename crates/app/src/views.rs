@@ -13,7 +13,9 @@ pub struct Contract {
     pub version: i64,
     pub licensor: String,
     pub host: String,
-    pub file_name: String,
+    /// The file it was added from; none for one uploaded over the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
     pub sha256: String,
     pub added_at: String,
     /// The contract file exactly as added (in `GET /v1/contracts/{id}`).
@@ -28,7 +30,7 @@ impl Contract {
             version: row.version,
             licensor: row.licensor,
             host: row.host,
-            file_name: row.file_name,
+            file_name: (!row.file_name.is_empty()).then_some(row.file_name),
             sha256: row.sha256,
             added_at: row.added_at,
             toml: with_file.then_some(row.toml),
@@ -78,7 +80,9 @@ pub struct FxAdded {
 pub struct RegistryVersion {
     pub version: i64,
     pub effective_from: String,
-    pub file_name: String,
+    /// The file it was added from; none for one uploaded over the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
     pub added_at: String,
     pub rows: Vec<RegistryEntry>,
 }
@@ -95,7 +99,7 @@ impl RegistryVersion {
         RegistryVersion {
             version: row.version,
             effective_from: revshare_core::period::Day(row.effective_from).to_string(),
-            file_name: row.file_name,
+            file_name: (!row.file_name.is_empty()).then_some(row.file_name),
             added_at: row.added_at,
             rows: row
                 .rows

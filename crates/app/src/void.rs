@@ -78,9 +78,12 @@ fn check_window(backend: &mut dyn Backend, ctx: Ctx<'_>, source: &str, id: &str)
             &statement.contract,
             Some(i64::from(statement.contract_version)),
         )?;
-        let window_days = revshare_core::contract::Contract::from_toml(&contract.file_name, contract.toml.as_bytes())
-            .map_err(|e| AppError::Integrity(e.to_string()))?
-            .dispute_window_days;
+        let window_days = revshare_core::contract::Contract::from_toml(
+            crate::file_label(&contract.file_name),
+            contract.toml.as_bytes(),
+        )
+        .map_err(|e| AppError::Integrity(e.to_string()))?
+        .dispute_window_days;
         let closed = statement
             .closed_at
             .as_deref()

@@ -316,7 +316,7 @@ fn csv_rows_show_both_sides(t: &TestStore) {
     let mut backend = september_closed(t, &[event("e1", "2026-09-10", "100.00", "USD")]);
     store(t, backend.as_mut(), &[event("e3", "2026-09-12", "20", "USD")]);
     let october = closed(t, backend.as_mut(), "2026-10");
-    let csv = revshare_app::render::statement_csv(&[october]).unwrap();
+    let csv = revshare_app::render::statement_csv(&[october], &revshare_app::render::Names::default()).unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let header = reader.headers().unwrap().clone();
     let column = |name: &str| header.iter().position(|h| h == name).unwrap();

@@ -222,11 +222,16 @@ pub fn run(args: &StoreArgs, close: &CloseArgs) -> Result<(), Failure> {
         return Ok(());
     };
     let statements: Vec<Statement> = closed.into_iter().map(|c| c.statement).collect();
+    // The parties' names, as `statement show` prints them.
+    let names = match output {
+        Format::Json => revshare_app::render::Names::default(),
+        _ => revshare_app::render::Names::of(crate::stateful::open(args)?.as_mut())?,
+    };
     let mut out = std::io::stdout().lock();
     if output == Format::Table && !statements.is_empty() {
         writeln!(out).map_err(write_failure)?;
     }
-    format::write_statements(&mut out, &statements, output)
+    format::write_statements(&mut out, &statements, output, &names)
         .and_then(|()| out.flush())
         .map_err(write_failure)
 }

@@ -11,19 +11,27 @@ mod text;
 use std::io::{self, Write};
 
 use revshare_app::closed::ClosedStatement;
+use revshare_app::render::Names;
 use revshare_app::verify_store::Report;
 use revshare_app::views;
 use revshare_core::audit::{Entry, Link};
 use revshare_core::period::Day;
 use revshare_core::records::{ContractRow, ContributionRow, FxRow, PartyRow, RegistryRow, TokenRow};
-use revshare_core::statement::{statements_json, Statement};
+use revshare_core::statement::{statements_json, PayoutNotice, Statement};
 use serde::Serialize;
 
 use lists::{column, Column, Kind, List};
 
 use crate::{Failure, Format};
 
-pub fn write_statements(out: &mut dyn Write, statements: &[Statement], format: Format) -> io::Result<()> {
+/// Statements in `format`; the table and CSV forms name the parties with `names`
+/// (the JSON is the statements' own, ids only).
+pub fn write_statements(
+    out: &mut dyn Write,
+    statements: &[Statement],
+    format: Format,
+    names: &Names,
+) -> io::Result<()> {
     match format {
         Format::Json => out.write_all(statements_json(statements).as_bytes()),
         Format::Table => {
@@ -32,11 +40,11 @@ pub fn write_statements(out: &mut dyn Write, statements: &[Statement], format: F
                 if index > 0 {
                     writeln!(out)?;
                 }
-                statement_table::write(out, statement, width)?;
+                statement_table::write(out, statement, width, names)?;
             }
             Ok(())
         }
-        Format::Csv => revshare_app::render::write(out, statements),
+        Format::Csv => revshare_app::render::write(out, statements, names),
     }
 }
 
@@ -52,7 +60,52 @@ pub fn words(text: &str, width: usize) -> Vec<String> {
 
 /// One statement as a table fitted to the terminal (see [`text::width`]).
 pub fn write_table(out: &mut dyn Write, s: &Statement) -> io::Result<()> {
-    statement_table::write(out, s, text::width())
+    statement_table::write(out, s, text::width(), &Names::default())
+}
+
+/// A payout notice as a table (its fields, one a line, the beneficiary named) or
+/// CSV; its JSON is printed as signed by the caller.
+pub fn write_notice(out: &mut dyn Write, notice: &PayoutNotice, format: Format, names: &Names) -> io::Result<()> {
+    match format {
+        Format::Csv => revshare_app::render::write_notice(out, notice, names),
+        _ => {
+            let beneficiary = match names.name(&notice.beneficiary) {
+                name if name == notice.beneficiary => name.to_string(),
+                name => format!("{} ({name})", notice.beneficiary),
+            };
+            let rows = [
+                ("payout notice", notice.statement_id.to_string()),
+                ("beneficiary", beneficiary),
+                (
+                    "payout",
+                    format!("{} {}", text::grouped(&notice.payout), notice.currency),
+                ),
+                ("contract", notice.contract.clone()),
+                ("period", notice.period.clone()),
+                ("closed_at", notice.closed_at.clone()),
+                ("due_date", notice.due_date.clone()),
+                ("statement_sha256", notice.statement_sha256.clone()),
+                ("audit_head", format!("seq {}", notice.audit_head.seq)),
+                (
+                    "signed with",
+                    notice
+                        .signature
+                        .as_ref()
+                        .map_or_else(|| "(unsigned)".to_string(), |s| format!("{} key {}", s.alg, s.key_id)),
+                ),
+            ];
+            for (label, value) in rows {
+                for (index, line) in text::words(&value, text::width().saturating_sub(20).max(20))
+                    .into_iter()
+                    .enumerate()
+                {
+                    let label = if index == 0 { label } else { "" };
+                    writeln!(out, "{label:<18}  {line}")?;
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The format a list or show command prints: as asked, else a table on a terminal

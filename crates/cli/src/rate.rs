@@ -57,9 +57,14 @@ pub fn run(args: &RateArgs) -> Result<(), Failure> {
     let output = rate_with_report(&inputs, usage, args.period, &voids)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    format::write_statements(&mut out, &output.statements, args.format)
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::other(format!("cannot write the output: {e}")))?;
+    format::write_statements(
+        &mut out,
+        &output.statements,
+        args.format,
+        &revshare_app::render::Names::default(),
+    )
+    .and_then(|()| out.flush())
+    .map_err(|e| Failure::other(format!("cannot write the output: {e}")))?;
     Ok(())
 }
 

@@ -87,6 +87,13 @@ pub enum PartyCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Set a party's name (its legal name, printed on the statements and payout
+    /// notices it receives; audited as `party_updated`).
+    Update {
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
     /// List the parties.
     List {
         #[arg(long, value_enum)]
@@ -103,6 +110,11 @@ pub fn party(store: &StoreArgs, command: PartyCommand) -> Result<(), Failure> {
             let keys = keys(store, backend.as_mut())?;
             let row = revshare_app::parties::add(backend.as_mut(), &keys, ctx, &id, name.as_deref())?;
             println!("added party {} ({})", row.id, row.name);
+        }
+        PartyCommand::Update { id, name } => {
+            let keys = keys(store, backend.as_mut())?;
+            let row = revshare_app::parties::update(backend.as_mut(), &keys, ctx, &id, &name)?;
+            println!("party {} is now named {}", row.id, row.name);
         }
         PartyCommand::List { format: output } => {
             format::parties(&revshare_app::parties::list(backend.as_mut(), ctx)?, output)?;

@@ -328,7 +328,20 @@ fn a_contracts_periods_close_in_order_from_its_first_close() {
     );
     assert!(ok(d, &["close", "2026-09"]).contains("closed acme-llama/2026-09"));
     assert!(ok(d, &["close", "2026-10"]).contains("closed acme-llama/2026-10"));
-    assert!(ok(d, &["close", "2026-Q3"]).contains("nothing to close for 2026-Q3"));
+    // Issue 21, point 10: a quarter when every contract settles by month is refused
+    // (it used to exit 0 with "nothing to close").
+    let message = refused(d, &["close", "2026-Q3"]);
+    assert!(
+        message.contains(
+            "cannot close 2026-Q3: no contract settles quarterly; close its months instead (2026-07, 2026-08, 2026-09)"
+        ),
+        "{message}"
+    );
+    let message = refused(d, &["close", "2026-Q3", "--contract", "acme-llama"]);
+    assert!(
+        message.contains("contract `acme-llama` does not settle quarterly"),
+        "{message}"
+    );
     assert!(refused(d, &["close", "2026-10", "--contract", "nope"]).contains("no contract `nope`"));
 }
 
@@ -429,4 +442,60 @@ fn voids_and_late_events_settle_on_the_next_statement() {
     // The voided event stays proven in the statement that counted it.
     assert!(ok(d, &["prove", "acme-llama/2026-09", &source, &id]).contains("\"tree\": \"events\""));
     ok(d, &["audit", "verify"]);
+}
+
+/// Issue 21, point 10: a key file its group or others may read is refused (exit 2,
+/// naming `chmod 600`), as ssh refuses such a private key; `init` makes it 0600 and
+/// after `chmod 600` it works again.
+#[test]
+fn a_key_file_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let d = dir("key-mode");
+    let d = d.0.as_path();
+    ok(d, &["init"]);
+    let key = d.join("revshare.db.key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    for mode in [0o644, 0o640, 0o604, 0o660] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let message = refused(d, &["contract", "add", &fixture("contracts/acme-llama.toml")]);
+        assert!(
+            message.contains(&format!("open to its group or others (mode {mode:04o})"))
+                && message.contains("run `chmod 600 revshare.db.key`"),
+            "{mode:o}: {message}"
+        );
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    ok(d, &["contract", "add", &fixture("contracts/acme-llama.toml")]);
+    // A rotated key file is 0600 too, and the key file it replaces stays so.
+    ok(d, &["key", "rotate"]);
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    ok(d, &["contract", "list"]);
+}
+
+/// Issue 21, point 10: a contract version must be the next one: version 5 after 1
+/// is refused naming version 2, and a new contract starts at version 1.
+#[test]
+fn a_contract_version_must_be_the_next_one() {
+    let d = dir("next-version");
+    let d = d.0.as_path();
+    ok(d, &["init"]);
+    let v1 = std::fs::read_to_string(fixture("contracts/acme-llama.toml")).unwrap();
+    std::fs::write(d.join("v3.toml"), v1.replacen("version = 1", "version = 3", 1)).unwrap();
+    let message = refused(d, &["contract", "add", "v3.toml"]);
+    assert!(
+        message.contains("acme-llama has no version yet: its first version must be version 1, not 3"),
+        "{message}"
+    );
+    ok(d, &["contract", "add", &fixture("contracts/acme-llama.toml")]);
+    let v5 = v1
+        .replacen("version = 1", "version = 5", 1)
+        .replace("effective_from = \"2026-01-01\"", "effective_from = \"2027-01-01\"");
+    std::fs::write(d.join("v5.toml"), &v5).unwrap();
+    let message = refused(d, &["contract", "add", "v5.toml"]);
+    assert!(
+        message.contains("acme-llama's latest version is 1: the next must be version 2, not 5"),
+        "{message}"
+    );
+    std::fs::write(d.join("v2.toml"), v5.replacen("version = 5", "version = 2", 1)).unwrap();
+    assert!(ok(d, &["contract", "add", "v2.toml"]).contains("stored acme-llama version 2"));
 }

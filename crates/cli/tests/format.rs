@@ -205,7 +205,8 @@ fn statement_csv_rows_carry_the_currency_true_for_the_row() {
         header.join(","),
         "contract,period,currency,row,name,use_case,settles,reasons,beneficiary,events,requests,input_tokens,\
          output_tokens,revenue,base,amount,merkle_root,voided_events,voided_merkle_root,rerated,settled_before,\
-         statement_id,contract_version,closed_at,due_date,unique_customers"
+         statement_id,contract_version,closed_at,due_date,unique_customers,\
+         licensor,licensor_name,host,host_name,beneficiary_name"
     );
     for statement in expected.as_array().unwrap() {
         let (contract, period) = (

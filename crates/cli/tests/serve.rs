@@ -1419,3 +1419,71 @@ fn random_requests(store: Store, cases: u32) {
     assert!(status.success(), "{}", logs.join("\n"));
     store.assert_audit_verifies();
 }
+
+/// Issue 21, point 10: `application/json` with a body that is not JSON is 400
+/// `invalid_request`, never 200 with nothing accepted; the same text as NDJSON is a
+/// refused line, and one event object as JSON is taken.
+#[test]
+fn a_json_batch_that_is_not_json_is_400() {
+    let store = Store::sqlite("not-json");
+    store.setup();
+    let host = store.token("acme-cloud", "host");
+    let server = Serve::start(&store, &[]);
+    for body in ["hello", "not json\n", "", "{\"id\": ", "{} trailing", "42"] {
+        server.post("/v1/events", &host, "application/json", body).assert_error(
+            400,
+            "invalid_request",
+            "application/json",
+        );
+    }
+    let outcome = assert_ok(&server.post("/v1/events", &host, NDJSON, "hello\n"), 200);
+    assert_eq!(outcome["accepted"], 0);
+    assert_eq!(outcome["rejected"].as_array().unwrap().len(), 1, "{outcome}");
+    let one = batch("one", 1);
+    let outcome = assert_ok(
+        &server.post("/v1/events", &host, "application/json", one.trim_end()),
+        200,
+    );
+    assert_eq!(outcome["accepted"], 1, "{outcome}");
+    assert_eq!(stored_events(&store.sqlite_connection(), "one"), 1);
+    let (status, _) = server.terminate();
+    assert!(status.success());
+}
+
+/// Issue 21, point 10: a contract uploaded over the API has no file name, so none
+/// is stored (it used to show `contract.toml`); a refusal calls it the uploaded
+/// file; versions must be the next one over the API too.
+#[test]
+fn a_contract_uploaded_over_the_api_has_no_file_name() {
+    let store = Store::sqlite("uploaded");
+    store.setup();
+    let operator = store.token("ops", "operator");
+    let server = Serve::start(&store, &[]);
+    let toml = std::fs::read_to_string(common::fixture("contracts/orbit-llama.toml")).unwrap();
+    assert_ok(
+        &server.post("/v1/contracts", &operator, "application/toml", toml.clone()),
+        201,
+    );
+    let orbit = assert_ok(&server.get("/v1/contracts/orbit-llama", &operator), 200);
+    assert_eq!(orbit["id"], "orbit-llama");
+    assert!(orbit.get("file_name").is_none(), "{orbit}");
+    let acme = assert_ok(&server.get("/v1/contracts/acme-llama", &operator), 200);
+    // One added at the CLI keeps the file's name as given.
+    assert!(
+        acme["file_name"]
+            .as_str()
+            .unwrap()
+            .ends_with("contracts/acme-llama.toml"),
+        "{acme}"
+    );
+    server
+        .post("/v1/contracts", &operator, "application/toml", "id = ")
+        .assert_error(400, "invalid_request", "the uploaded file");
+    let skipped = toml.replacen("version = 1", "version = 3", 1);
+    server
+        .post("/v1/contracts", &operator, "application/toml", skipped)
+        .assert_error(400, "invalid_request", "the next must be version 2, not 3");
+    store.assert_audit_verifies();
+    let (status, _) = server.terminate();
+    assert!(status.success());
+}

@@ -129,10 +129,11 @@ pub enum Action {
     MauThresholdReached,
     WitnessKeyAdded,
     RollbackAccepted,
+    PartyUpdated,
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::KeyAdded,
         Action::PartyAdded,
         Action::TokenCreated,
@@ -162,6 +163,7 @@ impl Action {
         Action::MauThresholdReached,
         Action::WitnessKeyAdded,
         Action::RollbackAccepted,
+        Action::PartyUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -195,6 +197,7 @@ impl Action {
             Action::MauThresholdReached => "mau_threshold_reached",
             Action::WitnessKeyAdded => "witness_key_added",
             Action::RollbackAccepted => "rollback_accepted",
+            Action::PartyUpdated => "party_updated",
         }
     }
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use revshare_app::keys::Keys;
 use revshare_app::Location;
@@ -129,6 +129,7 @@ fn router(state: State) -> Router {
         .route("/v1/audit/verify", post(start_verify))
         .route("/v1/audit/verify/{job}", get(verify_job))
         .route("/v1/parties", get(parties).post(add_party))
+        .route("/v1/parties/{id}", patch(update_party))
         .route("/v1/tokens", get(tokens).post(add_token))
         .route("/v1/tokens/{token_id}", delete(revoke_token))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));

@@ -33,7 +33,7 @@ use crate::views::*;
         routes::chain, routes::entries, routes::start_verify, routes::verify_job,
         log_routes::checkpoint, log_routes::consistency, log_routes::inclusion, log_routes::cosign,
         log_routes::witness_keys, log_routes::add_witness_key,
-        routes::parties, routes::add_party, routes::tokens, routes::add_token, routes::revoke_token,
+        routes::parties, routes::add_party, routes::update_party, routes::tokens, routes::add_token, routes::revoke_token,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Document, Status, Me, revshare_app::submit::BatchOutcome, revshare_app::submit::RejectedEvent, Void, Voided,

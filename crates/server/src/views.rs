@@ -62,6 +62,14 @@ pub struct NewParty {
     pub name: Option<String>,
 }
 
+/// A party's new name (`PATCH /v1/parties/{id}`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartyUpdate {
+    /// Its legal name, as statements and payout notices show it (1 to 200 characters).
+    pub name: String,
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {

@@ -136,6 +136,7 @@ const NOTE: &str = r#"{"note":"we are looking into it"}"#;
 const WHOLE_CLAIM: &str = r#"{"amount":"1.00"}"#;
 
 const NEW_PARTY: &str = r#"{"id":"new-party","name":"New Party"}"#;
+const PARTY_NAME: &str = r#"{"name":"Meta Platforms, Inc."}"#;
 const NEW_TOKEN: &str = r#"{"party":"audit-co","role":"auditor","contracts":["acme-llama"]}"#;
 
 /// The acme-llama file as stored: adding it again changes nothing.
@@ -189,6 +190,7 @@ const fn row(
 const GET: &str = "GET";
 const POST: &str = "POST";
 const DELETE: &str = "DELETE";
+const PATCH: &str = "PATCH";
 
 #[rustfmt::skip]
 const MATRIX: &[Row] = &[
@@ -312,6 +314,8 @@ const MATRIX: &[Row] = &[
     // parties, tokens: operator
     row(GET,    "/v1/parties",                                                               "",                    "",        [401, 401, 401, 401, 200, 403, 403, 403, 403, 403, 403]),
     row(POST,   "/v1/parties",                                                               NEW_PARTY,             JSON,      [401, 401, 401, 401, 201, 403, 403, 403, 403, 403, 403]),
+    row(PATCH,  "/v1/parties/meta",                                                          PARTY_NAME,            JSON,      [401, 401, 401, 401, 200, 403, 403, 403, 403, 403, 403]),
+    row(PATCH,  "/v1/parties/nobody",                                                        PARTY_NAME,            JSON,      [401, 401, 401, 401, 404, 403, 403, 403, 403, 403, 403]),
     row(GET,    "/v1/tokens",                                                                "",                    "",        [401, 401, 401, 401, 200, 403, 403, 403, 403, 403, 403]),
     row(POST,   "/v1/tokens",                                                                NEW_TOKEN,             JSON,      [401, 401, 401, 401, 201, 403, 403, 403, 403, 403, 403]),
     row(DELETE, "/v1/tokens/{spare_token}",                                                  "",                    "",        [401, 401, 401, 401, 200, 403, 403, 403, 403, 403, 403]),
@@ -1056,6 +1060,11 @@ fn every_endpoint_answers_every_role_as_api_md_says() {
     assert_eq!(me(BAD), me(EXP));
     assert_eq!(me(BAD), me(REV));
 
+    // The operator renames a party (issue 21, point 6): the answer is its row.
+    let renamed = answer(PATCH, "/v1/parties/meta", PARTY_NAME, JSON, OP).json();
+    assert_eq!(renamed["id"], "meta");
+    assert_eq!(renamed["name"], "Meta Platforms, Inc.");
+
     // Who each token is.
     for (column, party, role, contracts) in [
         (OP, "ops", "operator", serde_json::Value::Null),
@@ -1240,11 +1249,28 @@ fn every_endpoint_answers_every_role_as_api_md_says() {
                 let notice = got.json();
                 assert_eq!(notice["kind"], "payout_notice");
                 assert_eq!(notice["beneficiary"], "finetune-labs");
+                // Its CSV form names the beneficiary (issue 21, point 6).
+                let csv = send(address, GET, &path, world.tokens[column].as_deref(), WANT_CSV, "");
+                assert_eq!(csv.header("content-type"), Some("text/csv"));
+                let text = csv.text();
+                assert!(text.starts_with("statement_id,contract,period,"), "{text}");
+                assert!(
+                    text.contains(&format!("{id},")) && text.contains(",finetune-labs,"),
+                    "{text}"
+                );
             } else {
                 let csv = send(address, GET, &path, world.tokens[column].as_deref(), WANT_CSV, "");
                 assert_eq!(csv.header("content-type"), Some("text/csv"));
                 assert!(csv.text().starts_with("contract,period,"), "{}", csv.text());
                 assert!(csv.text().contains(&id.replace('/', ",")), "{}", csv.text());
+                // Meta's legal name, set by the matrix's PATCH, is on every row.
+                if id.starts_with("acme-llama") {
+                    assert!(
+                        csv.text().contains(r#",meta,"Meta Platforms, Inc.","#),
+                        "{}",
+                        csv.text()
+                    );
+                }
             }
         }
     }

@@ -78,8 +78,8 @@ impl From<postgres::Error> for StoreError {
 
 impl PgStore {
     pub fn open(url: &str) -> Result<PgStore> {
-        let mut client = Client::connect(url, NoTls)
-            .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL at {}: {e}", redact(url))))?;
+        let config = parse_url(url)?;
+        let mut client = config.connect(NoTls).map_err(|e| connect_error(&config, &e))?;
         let mut transaction = client.transaction()?;
         migrate(&mut transaction, url)?;
         transaction.commit()?;
@@ -141,6 +141,97 @@ impl Prepared {
         self.0.insert(sql.to_string(), statement.clone());
         Ok(statement)
     }
+}
+
+/// A connection URL parsed, or refused (the caller's to fix, so exit 2) naming the
+/// form it takes.
+fn parse_url(url: &str) -> Result<postgres::Config> {
+    const FORM: &str = "write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE";
+    let mut config: postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Refused(format!("`{}` is not a PostgreSQL URL ({e}); {FORM}", redact(url))))?;
+    if config.get_hosts().is_empty() {
+        return Err(StoreError::Refused(format!(
+            "the PostgreSQL URL `{}` names no host; {FORM}",
+            redact(url)
+        )));
+    }
+    // A host that drops packets would hold the command for minutes.
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    Ok(config)
+}
+
+/// Why a connection failed, in words that name the cause and the fix: the database
+/// or the role missing, the password refused or missing, the server unreachable.
+fn connect_error(config: &postgres::Config, error: &postgres::Error) -> StoreError {
+    use postgres::error::SqlState;
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        #[cfg(unix)]
+        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config
+        .get_user()
+        .map(str::to_string)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "(the system user)".to_string());
+    let database = config.get_dbname().map_or_else(|| user.clone(), str::to_string);
+    let at = format!("PostgreSQL at {host}:{port}");
+    let message = match error.as_db_error() {
+        Some(db) if *db.code() == SqlState::INVALID_CATALOG_NAME => format!(
+            "the database `{database}` does not exist on {at}; create it with \
+             `createdb -h {host} -p {port} -U {user} {database}` (the first command then sets it up)"
+        ),
+        Some(db)
+            if *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                && db.message().contains("does not exist") =>
+        {
+            format!(
+                "the role `{user}` does not exist on {at}; create it with `createuser -h {host} -p {port} {user}` \
+                 (as a superuser) or name an existing role in the URL (postgres://USER@HOST/DATABASE)"
+            )
+        }
+        Some(db) if *db.code() == SqlState::INVALID_PASSWORD => format!(
+            "{at} refused the password of the role `{user}`; give the right one in the URL \
+             (postgres://USER:PASSWORD@HOST/DATABASE)"
+        ),
+        Some(db) if db.code().code().starts_with("28") => format!(
+            "{at} refused the role `{user}`: {}; check that pg_hba.conf lets it reach `{database}` from here",
+            db.message()
+        ),
+        Some(db) => format!("{at} refused the connection: {}: {}", db.code().code(), db.message()),
+        None => {
+            let mut source = std::error::Error::source(error);
+            let mut io = None;
+            while let Some(cause) = source {
+                if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+                    io = Some(e.to_string());
+                    break;
+                }
+                source = cause.source();
+            }
+            match io {
+                Some(io) => format!(
+                    "cannot reach {at} ({io}); check the host and port in the URL and that the server \
+                     is running and accepts TCP connections"
+                ),
+                None if error.to_string().starts_with("timeout") => format!(
+                    "cannot reach {at} within 10 seconds; check the host and port in the URL and that the \
+                     server is running (a firewall may drop the packets)"
+                ),
+                None if error.to_string().starts_with("authentication error") => format!(
+                    "{at} asks the role `{user}` for a password and the URL gives none; add it \
+                     (postgres://USER:PASSWORD@HOST/DATABASE)"
+                ),
+                None => format!("cannot connect to {at}: {error}"),
+            }
+        }
+    };
+    StoreError::Database(message)
 }
 
 /// A connection URL without its password, for messages.

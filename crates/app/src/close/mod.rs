@@ -115,6 +115,45 @@ pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &Clo
     }
 }
 
+/// A quarter when every contract in question settles by month (or the reverse) is a
+/// mistake, not "nothing to close": refused, naming the cadence the contracts have.
+fn check_cadence(snapshot: &Snapshot, request: &CloseRequest) -> Result<()> {
+    use revshare_core::period::Cadence;
+    let wanted = request.period.cadence;
+    let mut in_question = snapshot
+        .contracts
+        .contracts
+        .iter()
+        .filter(|c| request.contract.as_ref().is_none_or(|only| *only == c.id))
+        .peekable();
+    if in_question.peek().is_none() || in_question.any(|c| c.versions.iter().any(|v| v.cadence == wanted)) {
+        return Ok(());
+    }
+    let start = request.period.start();
+    let (kind, instead) = match wanted {
+        Cadence::Quarter => {
+            let first = Cadence::Month.period_of(start);
+            let second = first.next();
+            (
+                "quarterly",
+                format!("close its months instead ({first}, {second}, {})", second.next()),
+            )
+        }
+        Cadence::Month => (
+            "monthly",
+            format!("close its quarter instead ({})", Cadence::Quarter.period_of(start)),
+        ),
+    };
+    let which = match &request.contract {
+        Some(id) => format!("contract `{id}` does not settle {kind}"),
+        None => format!("no contract settles {kind}"),
+    };
+    Err(AppError::Invalid(format!(
+        "cannot close {}: {which}; {instead}",
+        request.period
+    )))
+}
+
 fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<CloseOutcome> {
     let head = tx.head();
     // Nothing edited behind the service's back is signed: the log is proved, and
@@ -129,6 +168,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
             return Err(AppError::NotFound(format!("no contract `{id}` is stored")));
         }
     }
+    check_cadence(&snapshot, request)?;
     let mut verified = VerifiedStatements::new(crate::keys::public_keys(tx.backend)?);
     let mut hosts = HostEvents::new(request.period);
     let mut outcome = CloseOutcome {

@@ -20,7 +20,7 @@ pub enum StatementCommand {
     Show {
         id: String,
         /// The payout notice of this beneficiary instead (the document the API gives
-        /// it), exactly as signed.
+        /// it): exactly as signed (json), or as a table or CSV with its name.
         #[arg(long, value_name = "B")]
         beneficiary: Option<String>,
         #[arg(long, value_enum)]
@@ -62,13 +62,14 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
             format: output,
         } => {
             let notice = revshare_app::statements::notice_of(backend.as_mut(), &operator(), &id, &beneficiary)?;
-            match output {
-                None | Some(Format::Json) => println!("{}", notice.json),
-                Some(other) => {
-                    return Err(Failure::input(format!(
-                        "--format {}: a payout notice is shown only as signed, in JSON",
-                        if other == Format::Csv { "csv" } else { "table" }
-                    )))
+            match format::chosen(output) {
+                // The stored bytes, exactly as signed.
+                Format::Json => println!("{}", notice.json),
+                other => {
+                    let names = revshare_app::render::Names::of(backend.as_mut())?;
+                    let mut out = std::io::stdout().lock();
+                    format::write_notice(&mut out, &notice.notice, other, &names)
+                        .map_err(|e| Failure::other(e.to_string()))?;
                 }
             }
         }
@@ -82,8 +83,9 @@ pub fn statement(args: &StoreArgs, command: StatementCommand) -> Result<(), Fail
                 // The stored bytes, exactly as signed.
                 Format::Json => println!("{}", shown.json()),
                 other => {
+                    let names = revshare_app::render::Names::of(backend.as_mut())?;
                     let mut out = std::io::stdout().lock();
-                    format::write_statements(&mut out, &[shown.statement().clone()], other)
+                    format::write_statements(&mut out, &[shown.statement().clone()], other, &names)
                         .map_err(|e| Failure::other(e.to_string()))?;
                 }
             }

@@ -14,6 +14,7 @@
 use std::io::{self, Write};
 
 use comfy_table::{CellAlignment, ContentArrangement, Table};
+use revshare_app::render::Names;
 use revshare_core::statement::{Adjustment, Statement};
 
 use super::text::{at_places, columns, count, counted, fitted, grouped, rounded, scale_of, short_hash, words, wrapped};
@@ -302,6 +303,29 @@ fn arranged(rows: &[Row], places: u32, width: usize) -> (Table, Layout, Option<u
     (build(rows, narrowest, places, cap), narrowest, cap)
 }
 
+/// The statement's parties by name, one a line (`licensor meta: Meta Platforms,
+/// Inc.`), when any has a name besides its id: the signed JSON names ids only.
+fn parties(s: &Statement, width: usize, names: &Names) -> Vec<String> {
+    let mut parties = vec![("licensor", s.licensor.as_str()), ("host", s.host.as_str())];
+    for beneficiary in s.payouts.keys() {
+        if *beneficiary != s.licensor && *beneficiary != s.host {
+            parties.push(("beneficiary", beneficiary.as_str()));
+        }
+    }
+    if !names.any_for(parties.iter().map(|(_, id)| *id)) {
+        return Vec::new();
+    }
+    parties
+        .into_iter()
+        .flat_map(|(role, id)| {
+            words(&format!("{role} {id}: {}", names.name(id)), width)
+                .into_iter()
+                .enumerate()
+                .map(|(index, line)| if index == 0 { line } else { format!("  {line}") })
+        })
+        .collect()
+}
+
 fn title(s: &Statement, width: usize) -> Vec<String> {
     let id = s
         .statement_id
@@ -469,7 +493,7 @@ fn footer(s: &Statement, width: usize) -> Vec<String> {
 }
 
 /// Writes one statement's block fitted to `width` columns.
-pub fn write(out: &mut dyn Write, s: &Statement, width: usize) -> io::Result<()> {
+pub fn write(out: &mut dyn Write, s: &Statement, width: usize, names: &Names) -> io::Result<()> {
     let places = scale_of(&s.total) + 2;
     let rows = rows(s);
     let (table, layout, cap) = arranged(&rows, places, width);
@@ -477,7 +501,7 @@ pub fn write(out: &mut dyn Write, s: &Statement, width: usize) -> io::Result<()>
         rows.iter()
             .any(|r| columns(&r.model) > cap || columns(&r.use_case) > cap)
     });
-    for line in title(s, width) {
+    for line in title(s, width).into_iter().chain(parties(s, width, names)) {
         writeln!(out, "{line}")?;
     }
     for line in table.lines() {
@@ -531,7 +555,7 @@ mod tests {
         let s = large_statement();
         for width in [80, 100] {
             let mut out = Vec::new();
-            write(&mut out, &s, width).unwrap();
+            write(&mut out, &s, width, &Names::default()).unwrap();
             let text = String::from_utf8(out).unwrap();
             assert!(text.lines().all(|l| columns(l) <= width), "{text}");
             for (index, _) in s.lines.iter().enumerate() {
@@ -544,7 +568,7 @@ mod tests {
             assert!(!text.contains("1234567.1234567890123"), "{text}");
         }
         let mut out = Vec::new();
-        write(&mut out, &s, 250).unwrap();
+        write(&mut out, &s, 250, &Names::default()).unwrap();
         let wide = String::from_utf8(out).unwrap();
         assert!(
             wide.contains("1,234,567.1234567890123") && wide.contains("98,765,432,109"),

@@ -71,7 +71,8 @@ pub async fn add_contract(
                     backend,
                     &shared.keys,
                     Ctx::now(actor),
-                    "contract.toml",
+                    // An upload has no file name: none is stored.
+                    "",
                     body,
                 )? {
                     revshare_app::contracts::Added::Stored { id, version, sha256 } => (

@@ -48,6 +48,34 @@ pub async fn add_party(
     .await
 }
 
+#[utoipa::path(patch, path = "/v1/parties/{id}", tag = "parties", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The party's id")), request_body = PartyUpdate,
+    responses((status = 200, body = crate::views::Party), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn update_party(
+    AxumState(state): AxumState<State>,
+    bearer: Bearer,
+    headers: HeaderMap,
+    scope: Scope,
+    P(id): P<String>,
+    Body(body): Body,
+) -> Result<Answer> {
+    let update: PartyUpdate = json_body(&headers, &body)?;
+    write(
+        &state,
+        bearer,
+        &headers,
+        scope,
+        body.to_vec(),
+        StatusCode::OK,
+        move |backend, shared, actor, _| {
+            let row = revshare_app::parties::update(backend, &shared.keys, Ctx::now(actor), &id, &update.name)?;
+            Ok(crate::views::Party::of(row))
+        },
+    )
+    .await
+}
+
 #[utoipa::path(get, path = "/v1/tokens", tag = "parties", security(("bearer" = [])), params(Paging),
     responses((status = 200, body = Page<Token>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]

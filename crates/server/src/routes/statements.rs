@@ -126,7 +126,7 @@ pub async fn statements(
 
 #[utoipa::path(get, path = "/v1/statements/{contract}/{period}", tag = "statements", security(("bearer" = [])),
     params(("contract" = String, Path), ("period" = String, Path)),
-    responses((status = 200, description = "The signed statement exactly as stored (for a beneficiary, its signed payout notice); `Accept: text/csv` gives the CSV form", body = Document),
+    responses((status = 200, description = "The signed statement exactly as stored (for a beneficiary, its signed payout notice); `Accept: text/csv` gives the CSV form (with the parties' names, which the signed JSON does not carry)", body = Document),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn statement(
     AxumState(state): AxumState<State>,
@@ -143,10 +143,21 @@ pub async fn statement(
         let document =
             revshare_app::statements::document_for_token(backend, bearer.token()?, &id, revshare_app::now())?;
         match (&document, csv) {
-            (revshare_app::statements::Document::Statement(shown), true) => Ok(Answer::raw(
-                "text/csv",
-                revshare_app::render::statement_csv(std::slice::from_ref(shown.statement()))?.into_bytes(),
-            )),
+            (revshare_app::statements::Document::Statement(shown), true) => {
+                // Only the names of the document's own parties are written.
+                let names = revshare_app::render::Names::of(backend)?;
+                Ok(Answer::raw(
+                    "text/csv",
+                    revshare_app::render::statement_csv(std::slice::from_ref(shown.statement()), &names)?.into_bytes(),
+                ))
+            }
+            (revshare_app::statements::Document::Notice(shown), true) => {
+                let names = revshare_app::render::Names::of(backend)?;
+                let mut bytes = Vec::new();
+                revshare_app::render::write_notice(&mut bytes, &shown.notice, &names)
+                    .map_err(|e| AppError::Invalid(format!("writing CSV: {e}")))?;
+                Ok(Answer::raw("text/csv", bytes))
+            }
             _ => Ok(Answer::raw("application/json", document.json().as_bytes().to_vec())),
         }
     })

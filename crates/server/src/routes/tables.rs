@@ -93,8 +93,7 @@ pub async fn add_models(
         body.to_vec(),
         StatusCode::CREATED,
         move |backend, shared, actor, body| {
-            let added =
-                revshare_app::tables::add_registry(backend, &shared.keys, Ctx::now(actor), "models.csv", body, from)?;
+            let added = revshare_app::tables::add_registry(backend, &shared.keys, Ctx::now(actor), "", body, from)?;
             Ok(serde_json::json!({
                 "version": added.version,
                 "effective_from": added.effective_from.to_string(),

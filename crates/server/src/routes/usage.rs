@@ -22,13 +22,17 @@ pub async fn post_events(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Answer> {
-    content_type(&headers, &["application/x-ndjson", "application/json"])?;
+    let framing = match content_type(&headers, &["application/x-ndjson", "application/json"])?.as_str() {
+        "application/json" => revshare_app::submit::Framing::Json,
+        _ => revshare_app::submit::Framing::Ndjson,
+    };
     let submission = blocking(&state, move |backend, shared| {
         let actor = bearer.actor(backend)?;
         Ok(revshare_app::submit::prepare(
             &shared.keys,
             &actor,
             &body,
+            framing,
             revshare_app::now(),
         )?)
     })

@@ -34,6 +34,8 @@ pub struct JobRow {
 /// The tables read whole or by key (a role of [`super::Backend`]).
 pub trait Tables {
     fn add_party(&mut self, row: &PartyRow) -> Result<()>;
+    /// Replaces a party's name and seq (`party update`).
+    fn update_party(&mut self, row: &PartyRow) -> Result<()>;
     /// Every party, by id.
     fn parties(&mut self) -> Result<Vec<PartyRow>>;
 

@@ -59,6 +59,14 @@ impl Tables for PgStore {
         Ok(())
     }
 
+    fn update_party(&mut self, row: &PartyRow) -> Result<()> {
+        let changed = self.execute(
+            "UPDATE parties SET name = $2, seq = $3 WHERE id = $1",
+            &[&row.id, &row.name, &crate::seq_i64(row.seq)?],
+        )?;
+        crate::one_text_row(changed as usize, "party", &row.id)
+    }
+
     fn parties(&mut self) -> Result<Vec<PartyRow>> {
         self.query("SELECT id, name, created_at, seq FROM parties ORDER BY id", &[])?
             .iter()

@@ -61,6 +61,14 @@ impl Tables for SqliteStore {
         Ok(())
     }
 
+    fn update_party(&mut self, row: &PartyRow) -> Result<()> {
+        let changed = self.connection.execute(
+            "UPDATE parties SET name = ?2, seq = ?3 WHERE id = ?1",
+            params![row.id, row.name, crate::seq_i64(row.seq)?],
+        )?;
+        crate::one_text_row(changed, "party", &row.id)
+    }
+
     fn parties(&mut self) -> Result<Vec<PartyRow>> {
         let mut statement = self
             .connection
