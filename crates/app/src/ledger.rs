@@ -296,13 +296,22 @@ pub fn balances(backend: &mut dyn Backend, ctx: crate::Ctx<'_>, filter: &Filter)
     let contracts = crate::snapshot::contract_set(&backend.contracts()?)?;
     let by_id: HashMap<&str, &ContractVersions> = contracts.contracts.iter().map(|c| (c.id.as_str(), c)).collect();
     let mut accounts: Vec<Account> = Vec::new();
+    // Whether the account of the legs streaming by is seen, decided once an account.
+    let mut last: Option<([String; 4], bool)> = None;
     backend.scan_receivable(&mut |leg| {
-        let seen = filter.keeps_leg(leg.host, leg.beneficiary, leg.contract, leg.currency, leg.day)
-            && leg.day <= as_of.0
-            && by_id
-                .get(leg.contract)
-                .is_some_and(|c| crate::access::sees_account(actor, c, leg.host, leg.beneficiary));
-        if !seen {
+        let key = [leg.host, leg.beneficiary, leg.contract, leg.currency];
+        let seen = match &last {
+            Some((last_key, seen)) if *last_key == key => *seen,
+            _ => {
+                let seen = filter.keeps_leg(leg.host, leg.beneficiary, leg.contract, leg.currency, i32::MIN)
+                    && by_id
+                        .get(leg.contract)
+                        .is_some_and(|c| crate::access::sees_account(actor, c, leg.host, leg.beneficiary));
+                last = Some((key.map(str::to_string), seen));
+                seen
+            }
+        };
+        if !seen || leg.day > as_of.0 {
             return Ok(());
         }
         let amount = Decimal::parse(leg.amount, revshare_core::contract::ROUNDING_SCALE_MAX).map_err(|e| {
@@ -314,7 +323,6 @@ pub fn balances(backend: &mut dyn Backend, ctx: crate::Ctx<'_>, filter: &Filter)
             day: Day(leg.day),
             due: leg.due.map(Day),
         };
-        let key = [leg.host, leg.beneficiary, leg.contract, leg.currency];
         match accounts.last_mut() {
             Some(account) if account.key == key => account.legs.push(dated),
             _ => accounts.push(Account {

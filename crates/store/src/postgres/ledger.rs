@@ -160,21 +160,31 @@ impl Ledger for PgStore {
     }
 
     fn scan_receivable(&mut self, visit: &mut dyn FnMut(&AccountLeg<'_>) -> Result<()>) -> Result<()> {
+        // One row an account, its legs as arrays: a tenth of the rows and bytes that
+        // a row a leg costs on the wire.
         let rows = self.query(
-            "SELECT host, beneficiary, contract, currency, amount, day, due FROM ledger_legs
-             WHERE side = 'receivable' ORDER BY host, beneficiary, contract, currency",
+            "SELECT host, beneficiary, contract, currency, array_agg(amount), array_agg(day), array_agg(due)
+             FROM ledger_legs WHERE side = 'receivable'
+             GROUP BY host, beneficiary, contract, currency ORDER BY host, beneficiary, contract, currency",
             &[],
         )?;
         for row in &rows {
-            visit(&AccountLeg {
-                host: row.try_get(0)?,
-                beneficiary: row.try_get(1)?,
-                contract: row.try_get(2)?,
-                currency: row.try_get(3)?,
-                amount: row.try_get(4)?,
-                day: row.try_get(5)?,
-                due: row.try_get(6)?,
-            })?;
+            let (host, beneficiary, contract, currency) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+            let amounts: Vec<&str> = row.try_get(4)?;
+            let days: Vec<i32> = row.try_get(5)?;
+            let dues: Vec<Option<i32>> = row.try_get(6)?;
+            for ((amount, day), due) in amounts.into_iter().zip(days).zip(dues) {
+                visit(&AccountLeg {
+                    host,
+                    beneficiary,
+                    contract,
+                    currency,
+                    amount,
+                    day,
+                    due,
+                })?;
+            }
         }
         Ok(())
     }
