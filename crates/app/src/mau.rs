@@ -69,35 +69,45 @@ pub(crate) fn threshold_in(versions: &ContractVersions, month: Period) -> Option
     versions.versions[index].mau_threshold
 }
 
-/// The flags a close appends for contract `index` of its snapshot, closing
-/// `period`: each month of the period in which the contract's threshold applies,
-/// is not flagged yet, and its host's unique customers (from `events`, the host's
-/// events of the period the close read and checked, voids as of the close) reach it.
-pub(crate) fn flag_reached(
-    tx: &mut Tx<'_>,
-    snapshot: &Snapshot,
-    index: usize,
-    period: Period,
-    events: &PeriodEvents,
-) -> Result<Vec<Reached>> {
-    let versions = &snapshot.contracts.contracts[index];
+/// A month a close may flag for a contract: its threshold applies and it has no
+/// flag yet (`name` is the flag's object).
+pub(crate) struct Due {
+    month: Period,
+    threshold: u64,
+    name: String,
+}
+
+/// The months of `period` a close may flag for a contract (none when it sets no
+/// threshold, so a store without thresholds reads nothing for the monitor).
+pub(crate) fn due(backend: &mut dyn Backend, versions: &ContractVersions, period: Period) -> Result<Vec<Due>> {
     let mut due = Vec::new();
     for month in months_of(period) {
         let Some(threshold) = threshold_in(versions, month) else {
             continue;
         };
         let name = object::mau(&versions.id, &month.to_string());
-        if tx.backend.latest_entry_about(&name)?.is_none() {
-            due.push((month, threshold, name));
+        if backend.latest_entry_about(&name)?.is_none() {
+            due.push(Due { month, threshold, name });
         }
     }
-    if due.is_empty() {
-        return Ok(Vec::new());
-    }
-    let months: Vec<Period> = due.iter().map(|(month, _, _)| *month).collect();
+    Ok(due)
+}
+
+/// The flags a close appends for contract `index` of its snapshot: each month of
+/// `due` in which its host's unique customers (from `events`, the host's events of
+/// the period the close read and checked, voids as of the close) reach the threshold.
+pub(crate) fn flag_reached(
+    tx: &mut Tx<'_>,
+    snapshot: &Snapshot,
+    index: usize,
+    due: Vec<Due>,
+    events: &PeriodEvents,
+) -> Result<Vec<Reached>> {
+    let versions = &snapshot.contracts.contracts[index];
+    let months: Vec<Period> = due.iter().map(|d| d.month).collect();
     let counts = count_events(snapshot, events, &months);
     let mut flagged = Vec::new();
-    for ((month, threshold, name), customers) in due.into_iter().zip(counts) {
+    for (Due { month, threshold, name }, customers) in due.into_iter().zip(counts) {
         if customers < threshold {
             continue;
         }
@@ -114,22 +124,6 @@ pub(crate) fn flag_reached(
     Ok(flagged)
 }
 
-/// Whether a close should read a contract's host events for flags: some month of
-/// the period has a threshold and no flag yet (so a store without thresholds never
-/// reads anything for the monitor).
-pub(crate) fn may_flag(backend: &mut dyn Backend, versions: &ContractVersions, period: Period) -> Result<bool> {
-    for month in months_of(period) {
-        if threshold_in(versions, month).is_some()
-            && backend
-                .latest_entry_about(&object::mau(&versions.id, &month.to_string()))?
-                .is_none()
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 /// The distinct customers in each of `months` among a close's events, its voids
 /// left out. Customers are the events' interned symbols, so a month's are marked
 /// in a vector as long as the symbol table (a close may read a million events).
@@ -137,16 +131,13 @@ fn count_events(snapshot: &Snapshot, events: &PeriodEvents, months: &[Period]) -
     let bounds: Vec<(i32, i32)> = months.iter().map(|m| (m.start().0, m.end().0)).collect();
     let mut seen: Vec<Vec<bool>> = vec![Vec::new(); months.len()];
     let mut counts = vec![0u64; months.len()];
+    let voided = snapshot.voided_keys();
     for (index, day, customer) in events.customers() {
         let Some(customer) = customer else { continue };
         let Some(month) = bounds.iter().position(|(start, end)| (*start..*end).contains(&day.0)) else {
             continue;
         };
-        let voided = !snapshot.voids.is_empty()
-            && snapshot
-                .voids
-                .contains_key(&(events.source(index).to_string(), events.id(index).to_string()));
-        if voided {
+        if voided.contains(&(events.source(index), events.id(index))) {
             continue;
         }
         let marks = &mut seen[month];

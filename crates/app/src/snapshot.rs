@@ -2,7 +2,7 @@
 //! added at or before it. A close rates as of its `audit_head.seq`, and re-rating a
 //! closed period as of that seq reproduces its statement.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use revshare_core::contract::{Contract, ContractSet, Glob};
 use revshare_core::money::Decimal;
@@ -138,6 +138,15 @@ impl Snapshot {
     /// The index of a contract id in [`Snapshot::contracts`].
     pub(crate) fn contract_index(&self, id: &str) -> Option<usize> {
         self.contracts.contracts.iter().position(|c| c.id == id)
+    }
+
+    /// The `(source, id)` of every void, borrowed: what checking an event read by a
+    /// close against them needs, without a key allocated per event.
+    pub(crate) fn voided_keys(&self) -> HashSet<(&str, &str)> {
+        self.voids
+            .keys()
+            .map(|(source, id)| (source.as_str(), id.as_str()))
+            .collect()
     }
 
     /// The stored statements of one contract, by period.

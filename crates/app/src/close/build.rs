@@ -122,12 +122,8 @@ fn rate_own(
     };
     let events = inputs.hosts.get(backend, snapshot, inputs.trust, &version.host)?;
     let rating = snapshot.inputs_for(period);
-    let voided = |i: u32| {
-        snapshot
-            .voids
-            .contains_key(&(events.source(i).to_string(), events.id(i).to_string()))
-    };
-    let usage = events.accumulate(&rating, key, |i| !voided(i));
+    let voided = snapshot.voided_keys();
+    let usage = events.accumulate(&rating, key, |i| !voided.contains(&(events.source(i), events.id(i))));
     let events_tree = Tree::new(TreeName::Events, events.leaves(&usage.events));
     let tree = TreeSummary {
         count: events_tree.leaves.len() as u64,

@@ -283,11 +283,12 @@ fn flag_mau(
     outcome: &mut CloseOutcome,
 ) -> Result<()> {
     let versions = &snapshot.contracts.contracts[index];
-    if !crate::mau::may_flag(tx.backend, versions, period)? {
+    let due = crate::mau::due(tx.backend, versions, period)?;
+    if due.is_empty() {
         return Ok(());
     }
     let events = hosts.get(tx.backend, snapshot, trust, versions.host())?;
-    let flagged = crate::mau::flag_reached(tx, snapshot, index, period, events)?;
+    let flagged = crate::mau::flag_reached(tx, snapshot, index, due, events)?;
     outcome.mau_flags.extend(flagged);
     Ok(())
 }
