@@ -255,14 +255,15 @@ pub struct Filter {
 
 impl Filter {
     fn keeps(&self, row: &LegRow) -> bool {
-        self.keeps_leg(&row.host, &row.beneficiary, &row.contract, &row.currency, row.day)
+        self.keeps_account(&row.host, &row.beneficiary, &row.contract, &row.currency)
+            && self.as_of.is_none_or(|d| row.day <= d.0)
     }
 
-    fn keeps_leg(&self, host: &str, beneficiary: &str, contract: &str, currency: &str, day: i32) -> bool {
+    /// Whether the filter keeps an account's legs (`as_of` aside).
+    fn keeps_account(&self, host: &str, beneficiary: &str, contract: &str, currency: &str) -> bool {
         self.party.as_ref().is_none_or(|p| *p == host || *p == beneficiary)
             && self.contract.as_ref().is_none_or(|c| *c == contract)
             && self.currency.as_ref().is_none_or(|c| *c == currency)
-            && self.as_of.is_none_or(|d| day <= d.0)
     }
 }
 
@@ -303,7 +304,7 @@ pub fn balances(backend: &mut dyn Backend, ctx: crate::Ctx<'_>, filter: &Filter)
         let seen = match &last {
             Some((last_key, seen)) if *last_key == key => *seen,
             _ => {
-                let seen = filter.keeps_leg(leg.host, leg.beneficiary, leg.contract, leg.currency, i32::MIN)
+                let seen = filter.keeps_account(leg.host, leg.beneficiary, leg.contract, leg.currency)
                     && by_id
                         .get(leg.contract)
                         .is_some_and(|c| crate::access::sees_account(actor, c, leg.host, leg.beneficiary));
