@@ -8,7 +8,7 @@
 //! next statement closed for its contract ([`carried`]); a dispute never edits a
 //! closed statement. Expiry is evaluated against `now`, never stored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use revshare_core::audit::{Action, Seq};
 use revshare_core::contract::{Contract, ContractVersions, Party};
@@ -579,7 +579,7 @@ pub(crate) fn carried(
     if resolved.is_empty() {
         return Ok(Vec::new());
     }
-    let mut already: Vec<String> = Vec::new();
+    let mut already: HashSet<String> = HashSet::new();
     for row in snapshot.statements_of(&versions.id) {
         let statement = verified.get(backend, row)?.statement();
         already.extend(
@@ -599,8 +599,7 @@ pub(crate) fn carried(
             .statements_of(&versions.id)
             .find(|s| s.statement_id == dispute.statement_id)
             .ok_or_else(|| corrupt("its statement is not stored"))?;
-        let statement = verified.get(backend, disputed)?.statement().clone();
-        let version = version_of(versions, &statement)?;
+        let version = version_of(versions, verified.get(backend, disputed)?.statement())?;
         let scale = version.rounding.scale;
         let text = dispute
             .amount
