@@ -131,13 +131,13 @@ fn count_events(snapshot: &Snapshot, events: &PeriodEvents, months: &[Period]) -
     let bounds: Vec<(i32, i32)> = months.iter().map(|m| (m.start().0, m.end().0)).collect();
     let mut seen: Vec<Vec<bool>> = vec![Vec::new(); months.len()];
     let mut counts = vec![0u64; months.len()];
-    let voided = snapshot.voided_keys();
+    let voided = snapshot.voided();
     for (index, day, customer) in events.customers() {
         let Some(customer) = customer else { continue };
         let Some(month) = bounds.iter().position(|(start, end)| (*start..*end).contains(&day.0)) else {
             continue;
         };
-        if voided.contains(&(events.source(index), events.id(index))) {
+        if voided.contains_key(&(events.source(index), events.id(index))) {
             continue;
         }
         let marks = &mut seen[month];

@@ -199,12 +199,8 @@ fn rerate(
     let events = std::sync::Arc::new(PeriodEvents::read(backend, &version.host, key.period, snapshot.seq)?);
     trust.events(backend, &events, &version.host, key.period)?;
     let inputs = snapshot.inputs_for(key.period);
-    let voided_at = |i: u32| -> Option<Seq> {
-        snapshot
-            .voids
-            .get(&(events.source(i).to_string(), events.id(i).to_string()))
-            .map(|v| v.seq)
-    };
+    let voided = snapshot.voided();
+    let voided_at = |i: u32| -> Option<Seq> { voided.get(&(events.source(i), events.id(i))).copied() };
     let counted = |i: u32| voided_at(i).is_none();
     let usage = events.accumulate(&inputs, key, counted);
     let selected = events.accumulate(&inputs, key, |_| true).events;

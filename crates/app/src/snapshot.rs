@@ -2,7 +2,7 @@
 //! added at or before it. A close rates as of its `audit_head.seq`, and re-rating a
 //! closed period as of that seq reproduces its statement.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use revshare_core::contract::{Contract, ContractSet, Glob};
 use revshare_core::money::Decimal;
@@ -140,12 +140,13 @@ impl Snapshot {
         self.contracts.contracts.iter().position(|c| c.id == id)
     }
 
-    /// The `(source, id)` of every void, borrowed: what checking an event read by a
-    /// close against them needs, without a key allocated per event.
-    pub(crate) fn voided_keys(&self) -> HashSet<(&str, &str)> {
+    /// The seq of every void by its event's `(source, id)`, borrowed: what checking
+    /// the events a close reads against the voids needs, without a key allocated per
+    /// event.
+    pub(crate) fn voided(&self) -> HashMap<(&str, &str), Seq> {
         self.voids
-            .keys()
-            .map(|(source, id)| (source.as_str(), id.as_str()))
+            .iter()
+            .map(|((source, id), row)| ((source.as_str(), id.as_str()), row.seq))
             .collect()
     }
 

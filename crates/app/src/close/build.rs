@@ -122,8 +122,10 @@ fn rate_own(
     };
     let events = inputs.hosts.get(backend, snapshot, inputs.trust, &version.host)?;
     let rating = snapshot.inputs_for(period);
-    let voided = snapshot.voided_keys();
-    let usage = events.accumulate(&rating, key, |i| !voided.contains(&(events.source(i), events.id(i))));
+    let voided = snapshot.voided();
+    let usage = events.accumulate(&rating, key, |i| {
+        !voided.contains_key(&(events.source(i), events.id(i)))
+    });
     let events_tree = Tree::new(TreeName::Events, events.leaves(&usage.events));
     let tree = TreeSummary {
         count: events_tree.leaves.len() as u64,
