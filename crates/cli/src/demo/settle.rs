@@ -130,7 +130,7 @@ fn pay(args: &StoreArgs, september: &[Closed]) -> Result<(), Failure> {
         payer: None,
         payee: "meta".to_string(),
         amount: amount.clone(),
-        date: Day(now.seconds.div_euclid(86_400) as i32),
+        date: Day(now.utc_day()),
         reference: "wire acme-llama/2026-09".to_string(),
     };
     let host = Actor::cli_as("acme-cloud");
