@@ -473,17 +473,19 @@ fn close_after_term_again(
     let index = snapshot
         .contract_index(&row.contract)
         .ok_or("its contract was not stored when it closed")?;
-    let mut hosts = crate::close::HostEvents::new(period);
-    let inputs = crate::close::Inputs {
-        snapshot: &snapshot,
-        verified: &mut VerifiedStatements::new(keys.to_vec()),
-        trust: &mut Trust::Audited,
-        hosts: &mut hosts,
-    };
+    let mut verified = VerifiedStatements::new(keys.to_vec());
     // A close that issues no statement signs no anchor.
     let anchor = Head::EMPTY.chain_anchor();
-    let closed = build(backend, inputs, index, period, &row.closed_at, &anchor)
-        .map_err(|e| format!("closing it again as of its close failed: {e}"))?;
+    let closed = close_again(
+        backend,
+        &snapshot,
+        &mut verified,
+        index,
+        period,
+        &row.closed_at,
+        &anchor,
+    )
+    .map_err(|e| format!("closing it again as of its close failed: {e}"))?;
     match closed {
         Building::AfterTerm(settled) if serde_json::to_string(&settled).ok().as_ref() == Some(&row.settled) => Ok(()),
         Building::AfterTerm(_) => Err("closed again as of its close, it settles other periods".into()),
@@ -535,16 +537,17 @@ pub fn rerated_json(backend: &mut dyn Backend, statement_id: &str) -> Result<Str
     let index = snapshot
         .contract_index(&row.contract)
         .ok_or_else(|| AppError::Integrity("its contract is gone".into()))?;
-    let mut hosts = crate::close::HostEvents::new(period);
-    let inputs = crate::close::Inputs {
-        snapshot: &snapshot,
-        verified: &mut verified,
-        trust: &mut Trust::Audited,
-        hosts: &mut hosts,
-    };
-    let built = build(backend, inputs, index, period, &row.closed_at, &anchor)?
-        .statement()
-        .ok_or_else(|| AppError::Integrity("nothing to close".into()))?;
+    let built = close_again(
+        backend,
+        &snapshot,
+        &mut verified,
+        index,
+        period,
+        &row.closed_at,
+        &anchor,
+    )?
+    .statement()
+    .ok_or_else(|| AppError::Integrity("nothing to close".into()))?;
     Ok(built.statement.to_json_pretty())
 }
 
@@ -572,6 +575,27 @@ fn in_closed_form(
     }
 }
 
+/// Closes contract `index`'s `period` again as of `snapshot`, as its close did, over
+/// the stored data as it is (what `audit verify` checks itself).
+fn close_again(
+    backend: &mut dyn Backend,
+    snapshot: &Snapshot,
+    verified: &mut VerifiedStatements,
+    index: usize,
+    period: Period,
+    closed_at: &str,
+    anchor: &AuditHead,
+) -> Result<Building> {
+    let mut hosts = crate::close::HostEvents::new(period);
+    let inputs = crate::close::Inputs {
+        snapshot,
+        verified,
+        trust: &mut Trust::Audited,
+        hosts: &mut hosts,
+    };
+    build(backend, inputs, index, period, closed_at, anchor)
+}
+
 /// Re-rates one statement as of its close and compares it with the signed one.
 fn rerate_one(
     backend: &mut dyn Backend,
@@ -584,14 +608,7 @@ fn rerate_one(
     let index = snapshot
         .contract_index(&row.contract)
         .ok_or("its contract was not stored when it closed")?;
-    let mut hosts = crate::close::HostEvents::new(period);
-    let inputs = crate::close::Inputs {
-        snapshot,
-        verified,
-        trust: &mut Trust::Audited,
-        hosts: &mut hosts,
-    };
-    let built = build(backend, inputs, index, period, &row.closed_at, anchor)
+    let built = close_again(backend, snapshot, verified, index, period, &row.closed_at, anchor)
         .map_err(|e| format!("re-rating it as of its close failed: {e}"))?
         .statement()
         .ok_or("re-rated as of its close, there is nothing to close")?;
