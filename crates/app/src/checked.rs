@@ -81,6 +81,16 @@ pub(crate) struct LogCheck {
 /// The payloads of some batches, being computed: `(seq, payload)` each.
 type Hashing = JoinHandle<Vec<(Seq, Hash)>>;
 
+/// Checks that each object's latest audit entry is the seq its row names.
+fn latest_entries_are(backend: &mut dyn Backend, rows: &[(String, Seq)]) -> Result<()> {
+    let names: Vec<String> = rows.iter().map(|(name, _)| name.clone()).collect();
+    let latest = backend.latest_entries_about(&names)?;
+    match rows.iter().find(|(name, seq)| latest.get(name) != Some(seq)) {
+        Some((name, _)) => Err(edited(format!("{name} is not as its latest entry left it"))),
+        None => Ok(()),
+    }
+}
+
 fn edited(what: String) -> AppError {
     AppError::Integrity(format!(
         "{what}: it was edited behind the service's back; nothing was signed"
@@ -126,11 +136,11 @@ impl LogCheck {
             let name = object::void(&row.host, row.number);
             expected.push((row.seq, Action::EventVoided, name, payload(row)));
         }
+        // Rows that change state must be as their latest entry left them.
+        let mut latest: Vec<(String, Seq)> = Vec::new();
         for row in &snapshot.contribution_rows {
             let name = object::contribution(&row.contract, row.number);
-            if backend.latest_entry_about(&name)? != Some(row.seq) {
-                return Err(edited(format!("{name} is not as its latest entry left it")));
-            }
+            latest.push((name.clone(), row.seq));
             let action = match row.status {
                 revshare_core::tables::ContributionStatus::Proposed => Action::ContributionProposed,
                 revshare_core::tables::ContributionStatus::Accepted => Action::ContributionAccepted,
@@ -144,11 +154,10 @@ impl LogCheck {
         }
         for row in &snapshot.disputes {
             let name = object::dispute(&row.dispute_id);
-            if backend.latest_entry_about(&name)? != Some(row.seq) {
-                return Err(edited(format!("{name} is not as its latest entry left it")));
-            }
+            latest.push((name.clone(), row.seq));
             expected.push((row.seq, crate::disputes::latest_action(row), name, payload(row)));
         }
+        latest_entries_are(backend, &latest)?;
         let seqs: Vec<Seq> = expected.iter().map(|(seq, ..)| *seq).collect();
         self.entries(backend, &seqs)?;
         for (seq, action, name, hash) in expected {

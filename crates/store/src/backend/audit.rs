@@ -1,6 +1,8 @@
 //! The audit log's storage: entries, signing keys, the log's tree nodes,
 //! checkpoints, cosignatures, witness keys and rollbacks.
 
+use std::collections::HashMap;
+
 use revshare_core::audit::{Entry, Head, Seq};
 
 use super::{Result, RollbackRow, SigningKeyRow, WitnessKeyRow};
@@ -34,6 +36,8 @@ pub trait AuditLog {
     fn audit_entries_at(&mut self, seqs: &[Seq]) -> Result<Vec<Entry>>;
     /// The seq of the latest entry about `object`.
     fn latest_entry_about(&mut self, object: &str) -> Result<Option<Seq>>;
+    /// The seq of the latest entry about each of `objects` that has one, in one read.
+    fn latest_entries_about(&mut self, objects: &[String]) -> Result<HashMap<String, Seq>>;
 
     fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()>;
     fn signing_keys(&mut self) -> Result<Vec<SigningKeyRow>>;

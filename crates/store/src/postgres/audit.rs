@@ -118,6 +118,20 @@ impl AuditLog for PgStore {
             .transpose()
     }
 
+    fn latest_entries_about(&mut self, objects: &[String]) -> Result<HashMap<String, Seq>> {
+        self.query(
+            "SELECT object, max(seq) FROM audit_log WHERE object = ANY($1) GROUP BY object",
+            &[&objects],
+        )?
+        .iter()
+        .map(|r| {
+            let object: String = r.get(0);
+            let seq = crate::stored_seq(r.get(1), || format!("audit about {object}"))?;
+            Ok((object, seq))
+        })
+        .collect()
+    }
+
     fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()> {
         self.execute(
             "INSERT INTO signing_keys (key_id, alg, public_key, created_at, seq) VALUES ($1, $2, $3, $4, $5)",

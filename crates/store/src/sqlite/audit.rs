@@ -1,6 +1,8 @@
 //! [`AuditLog`] in SQLite: the audit entries, signing keys, the log's tree nodes,
 //! checkpoints, cosignatures, witness keys and rollbacks.
 
+use std::collections::HashMap;
+
 use revshare_core::audit::{Entry, Head, Seq};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -129,6 +131,23 @@ impl AuditLog for SqliteStore {
                 None => Ok(None),
             },
         )?)
+    }
+
+    fn latest_entries_about(&mut self, objects: &[String]) -> Result<HashMap<String, Seq>> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT max(seq) FROM audit_log WHERE object = ?1")?;
+        let mut latest = HashMap::with_capacity(objects.len());
+        for object in objects {
+            let seq = statement.query_row([object], |r| match r.get::<_, Option<i64>>(0)? {
+                Some(_) => seq_at(r, 0, "audit_log", 0).map(Some),
+                None => Ok(None),
+            })?;
+            if let Some(seq) = seq {
+                latest.insert(object.clone(), seq);
+            }
+        }
+        Ok(latest)
     }
 
     fn add_signing_key(&mut self, row: &SigningKeyRow) -> Result<()> {
