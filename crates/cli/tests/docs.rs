@@ -47,6 +47,9 @@
 //! doc (`cd`, variables and exports carry over), with `COLUMNS` set to the width
 //! the doc's tables were printed at.
 //!
+//! README.md's claim that every list and show command takes `--format
+//! table|json|csv` is checked too: each one it names, in each format.
+//!
 //! A failure names the doc, its line and the command as run, and what differed;
 //! all the failures of a doc are reported together.
 
@@ -628,6 +631,8 @@ struct Session {
     compared: usize,
     /// The commands not run, with why.
     skipped: Vec<String>,
+    /// Every command run, as run.
+    run_log: Vec<String>,
 }
 
 struct Ran {
@@ -649,6 +654,7 @@ impl Session {
             ran: 0,
             compared: 0,
             skipped: Vec::new(),
+            run_log: Vec::new(),
         }
     }
 
@@ -923,6 +929,7 @@ impl Session {
         };
         let ran = self.shell(&script);
         self.ran += 1;
+        self.run_log.push(run.to_string());
         eprintln!("{}:{}: {run}: exit {:?}", self.doc, command.line, ran.code);
         self.outputs.push(ran.stdout.clone());
         let status: Option<u16> = (program == "curl")
@@ -1279,6 +1286,18 @@ fn last_token(session: &mut Session) -> Result<String, String> {
         .ok_or_else(|| "no command printed a token yet".to_string())
 }
 
+/// The expiry day the docs name (`--expires 2027-01-01`) while it is ahead; once
+/// it has passed, the first of January after today (a token cannot be created
+/// expired).
+fn expiry_day(_: &mut Session) -> Result<String, String> {
+    let today = time::OffsetDateTime::now_utc().date();
+    Ok(if today.year() < 2027 {
+        "2027-01-01".into()
+    } else {
+        format!("{}-01-01", today.year() + 1)
+    })
+}
+
 /// The size of the log's newest checkpoint.
 fn log_size(session: &mut Session) -> Result<String, String> {
     let note = session.revshare(&["audit", "checkpoint"])?;
@@ -1446,6 +1465,7 @@ const README: Table = Table {
         after("add", "ID", Fill::Text("docs-party")),
         after("--name", "N", Fill::Text("Docs-Party")),
         after("revoke", "TOKEN_ID", Fill::Dynamic(last_token)),
+        after("--expires", "2027-01-01", Fill::Dynamic(expiry_day)),
     ],
     dropped: &["--witness-key", "--witnesses", "--every"],
 };
@@ -1490,7 +1510,64 @@ fn every_command_of_the_readme_runs_as_shown() {
     let table = Table { substrings, ..README };
     session.run_doc(&read("README.md"), &table);
     drop(serve);
+    session.cwd = dir;
+    every_list_and_show_takes_format(&mut session);
     report(&session);
+}
+
+/// README: "Every list and show command but `dispute show` […] takes `--format
+/// table|json|csv` […], and so does `close`": each list and show the README names
+/// (on a line or in its comment), and a dry-run close, in each format; `dispute
+/// show`, JSON.
+fn every_list_and_show_takes_format(session: &mut Session) {
+    let mut commands: Vec<String> = session
+        .run_log
+        .iter()
+        .filter(|run| {
+            let words: Vec<&str> = run.split_whitespace().collect();
+            words.first() == Some(&"revshare")
+                && matches!(words.get(2), Some(&"list" | &"show"))
+                && !run.contains("--format")
+        })
+        .cloned()
+        .collect();
+    let named: Vec<String> = [
+        "revshare contract list",
+        "revshare contract show acme-llama",
+        "revshare contribution list",
+        "revshare dispute list",
+        "revshare payment list",
+        "revshare party list",
+        "revshare statement show acme-llama/2026-10",
+        "revshare close 2026-10 --dry-run",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .filter(|c| !commands.contains(c))
+    .collect();
+    commands.extend(named);
+    let dispute = session.last_printed("D-").unwrap_or_default();
+    let shown = session.shell(&format!("revshare dispute show {dispute}"));
+    if shown.code != Some(0) || serde_json::from_str::<Value>(&shown.stdout).is_err() {
+        session.failures.push(format!(
+            "README.md: `dispute show` prints JSON: `revshare dispute show {dispute}` exit {:?}: {}{}",
+            shown.code, shown.stdout, shown.stderr
+        ));
+    }
+    for command in commands {
+        for format in ["table", "json", "csv"] {
+            let run = format!("{command} --format {format}");
+            let ran = session.shell(&run);
+            session.ran += 1;
+            if ran.code != Some(0) {
+                session.failures.push(format!(
+                    "README.md: \"Every list and show command […] takes `--format table|json|csv`\": `{run}` exit {:?}: {}",
+                    ran.code,
+                    ran.stderr.trim()
+                ));
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1758,7 +1835,10 @@ const API: Table = Table {
         ),
         ("@cosigned.txt", Fill::Dynamic(api_cosigned)),
     ],
-    words: &[after("revoke", "3f9c0a1b2c4d", Fill::Dynamic(last_token))],
+    words: &[
+        after("revoke", "3f9c0a1b2c4d", Fill::Dynamic(last_token)),
+        after("--expires", "2027-01-01", Fill::Dynamic(expiry_day)),
+    ],
     dropped: &[],
 };
 
