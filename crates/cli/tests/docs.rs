@@ -15,8 +15,11 @@
 //!   - `not run`: the test skips it (say why after it);
 //!   - `{` or `[`, maybe after an HTTP status (`# 201 {"payment_id":…, …}`): the
 //!     shape of the answer (a comment line right after the command may show it
-//!     too). In a `console` block, an output line starting with `revshare: ` (the
-//!     CLI's error prefix) marks the command as refused.
+//!     too).
+//!
+//!   In a `console` block, an output line starting with `revshare: ` (the CLI's
+//!   error prefix) marks the command as refused, and the refusal must be that one:
+//!   its first three words without digits, paths or ids are the same.
 //! - Synopsis notation, in `sh` lines: `[…]` is an optional part, run with it
 //!   (unless the table of its doc drops it); `a|b` inside a word, the first
 //!   alternative; `X | Y` where `Y` is a revshare subcommand, two commands
@@ -633,6 +636,15 @@ struct Session {
     skipped: Vec<String>,
     /// Every command run, as run.
     run_log: Vec<String>,
+    /// The test's `serve`, as `http://…`.
+    url: Option<String>,
+    /// The PostgreSQL database of the runbook.
+    database: Option<String>,
+    /// Set once an `export` of a PostgreSQL URL was skipped: every command after
+    /// it would run on PostgreSQL.
+    skip_rest: bool,
+    /// How many disputes the test opened itself.
+    disputes_opened: usize,
 }
 
 struct Ran {
@@ -655,13 +667,23 @@ impl Session {
             compared: 0,
             skipped: Vec::new(),
             run_log: Vec::new(),
+            url: None,
+            database: None,
+            skip_rest: false,
+            disputes_opened: 0,
         }
     }
 
+    /// Runs `script` with bash in the session's folder and environment. A command
+    /// still running after `LIMIT` (one that runs until stopped, such as a
+    /// server) is killed with everything it started, and reported.
     fn shell(&self, script: &str) -> Ran {
+        use std::io::Read;
+        use std::os::unix::process::CommandExt;
+        const LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
         let bin = Path::new(env!("CARGO_BIN_EXE_revshare")).parent().unwrap();
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-        let output = Command::new("bash")
+        let mut child = Command::new("bash")
             .arg("-c")
             .arg(format!("set -o pipefail\n{script}"))
             .current_dir(&self.cwd)
@@ -670,12 +692,48 @@ impl Session {
             .envs(&self.vars)
             .env("PATH", path)
             .env("COLUMNS", self.columns.to_string())
-            .output()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
             .expect("bash runs");
+        let read = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+        };
+        let stdout = read(Box::new(child.stdout.take().unwrap()));
+        let stderr = read(Box::new(child.stderr.take().unwrap()));
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if started.elapsed() > LIMIT {
+                // The whole process group: bash and what it started.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        // Whatever it left running in the background too (its pipes would keep
+        // the reads below waiting).
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+        let mut stderr = stderr.join().unwrap_or_default();
+        if status.is_none() {
+            stderr.push_str(&format!(
+                "\n(still running after {} s, killed: a command that runs until stopped is marked `# not run: …`)",
+                LIMIT.as_secs()
+            ));
+        }
         Ran {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: status.and_then(|s| s.code()),
+            stdout: stdout.join().unwrap_or_default(),
+            stderr,
         }
     }
 
@@ -768,9 +826,9 @@ impl Session {
             // after an `export` of its URL (they would run on it).
             let text = &command.text;
             if text.starts_with("export REVSHARE_DATABASE_URL") {
-                self.vars.insert("DOCS_SKIP_REST".into(), "1".into());
+                self.skip_rest = true;
             }
-            if self.vars.contains_key("DOCS_SKIP_REST")
+            if self.skip_rest
                 || text.contains("postgres://")
                 || text.contains("rs_runbook_pg")
                 || text.contains("--database-url URL")
@@ -1232,12 +1290,12 @@ fn open_dispute(session: &mut Session) -> Result<String, String> {
         })
         .filter(|(m, u)| !DISPUTED_BY_THE_DOCS.contains(&(m.as_str(), u.as_str())))
         .collect();
-    let used = session.vars.get("DOCS_DISPUTES").map_or(0, |n| n.parse().unwrap_or(0));
+    let used = session.disputes_opened;
     let (model, use_case) = lines
         .get(used)
         .ok_or("acme-llama/2026-10 has no line left to dispute")?
         .clone();
-    session.vars.insert("DOCS_DISPUTES".into(), (used + 1).to_string());
+    session.disputes_opened += 1;
     let out = session.revshare(&[
         "dispute",
         "open",
@@ -1320,11 +1378,7 @@ fn readme_chain(session: &mut Session) -> Result<String, String> {
     Ok("chain.json".into())
 }
 
-/// The checkpoint the test kept before the README's commands ran.
-fn readme_first_checkpoint(_: &mut Session) -> Result<String, String> {
-    Ok("checkpoint-before.txt".into())
-}
-
+/// The newest checkpoint, in a file.
 fn readme_checkpoint(session: &mut Session) -> Result<String, String> {
     let note = session.revshare(&["audit", "checkpoint"])?;
     write(&session.cwd, "checkpoint.txt", note);
@@ -1356,11 +1410,7 @@ fn readme_statement_consistency(session: &mut Session) -> Result<String, String>
 
 /// The address of the test's `serve`.
 fn readme_url(session: &mut Session) -> Result<String, String> {
-    session
-        .vars
-        .get("DOCS_URL")
-        .cloned()
-        .ok_or_else(|| "no server".to_string())
+    session.url.clone().ok_or_else(|| "no server".to_string())
 }
 
 /// A file holding a new licensor token of meta (the witness's).
@@ -1447,7 +1497,7 @@ const README: Table = Table {
         after("--event", "E.json", Fill::Text("revshare-demo/event.json")),
         after("--proof", "P.json", Fill::Text("revshare-demo/proof.json")),
         after("--audit-chain", "C.json", Fill::Dynamic(readme_chain)),
-        within("--checkpoint A.txt", "A.txt", Fill::Dynamic(readme_first_checkpoint)),
+        within("--checkpoint A.txt", "A.txt", Fill::Text("checkpoint-before.txt")),
         after("--checkpoint", "B.txt", Fill::Dynamic(readme_checkpoint)),
         after("--checkpoint", "C.txt", Fill::Dynamic(readme_checkpoint)),
         within("--checkpoint A.txt", "P.json", Fill::Dynamic(readme_consistency)),
@@ -1490,7 +1540,7 @@ fn every_command_of_the_readme_runs_as_shown() {
     let serve = common::Serve::start(&store, &[]);
     let address = serve.address.to_string();
     let mut session = Session::new("README.md", &dir, 100);
-    session.vars.insert("DOCS_URL".into(), format!("http://{address}"));
+    session.url = Some(format!("http://{address}"));
     let substrings: &'static [(&'static str, Fill)] = Box::leak(Box::new([
         (
             "127.0.0.1:8080",
@@ -1704,9 +1754,8 @@ fn runbook_statement(session: &mut Session) -> Result<String, String> {
 
 fn runbook_database(session: &mut Session) -> Result<String, String> {
     session
-        .vars
-        .get("DOCS_DATABASE")
-        .cloned()
+        .database
+        .clone()
         .ok_or_else(|| "no PostgreSQL database".to_string())
 }
 
@@ -1757,7 +1806,7 @@ fn every_command_of_the_runbook_runs_as_shown() {
     let mut session = Session::new("docs/operations.md", &dir.0, 80);
     match &database {
         Some(database) => {
-            session.vars.insert("DOCS_DATABASE".into(), database.0.clone());
+            session.database = Some(database.0.clone());
         }
         None => session.postgres = false,
     }
