@@ -46,7 +46,7 @@
 //! its own, with a `revshare serve` on it; docs/operations.md runs its own story
 //! from its first command, on a scratch store made from the spec's fixtures as it
 //! says, in a folder with the files it names (its PostgreSQL part on a fresh
-//! database). Commands run in the order of their doc, in one shell session per
+//! database; before "Restoring a backup", the test restores one). Commands run in the order of their doc, in one shell session per
 //! doc (`cd`, variables and exports carry over), with `COLUMNS` set to the width
 //! the doc's tables were printed at.
 //!
@@ -585,6 +585,9 @@ struct Table {
     words: &'static [Word],
     /// Optional parts (`[--opt …]`) left out, by their first word.
     dropped: &'static [&'static str],
+    /// What the test does before a command (by the start of its text), to put
+    /// the store in the state the doc describes.
+    before: &'static [(&'static str, Dynamic)],
 }
 
 /// The CLI's subcommands (for `revshare X | Y`: two commands).
@@ -645,6 +648,8 @@ struct Session {
     skip_rest: bool,
     /// How many disputes the test opened itself.
     disputes_opened: usize,
+    /// The size of the log of the backup the runbook's test restored.
+    restored_size: Option<String>,
 }
 
 struct Ran {
@@ -671,6 +676,7 @@ impl Session {
             database: None,
             skip_rest: false,
             disputes_opened: 0,
+            restored_size: None,
         }
     }
 
@@ -838,6 +844,13 @@ impl Session {
                     self.doc, command.line, command.text
                 ));
                 return;
+            }
+        }
+        for (start, prepare) in table.before {
+            if command.text.starts_with(start) {
+                if let Err(why) = prepare(self) {
+                    return self.fail(command, &command.text, why);
+                }
             }
         }
         let expanded = match self.expand(command, table) {
@@ -1518,6 +1531,7 @@ const README: Table = Table {
         after("--expires", "2027-01-01", Fill::Dynamic(expiry_day)),
     ],
     dropped: &["--witness-key", "--witnesses", "--every"],
+    before: &[],
 };
 
 #[test]
@@ -1772,6 +1786,48 @@ fn runbook_pg_key(session: &mut Session) -> Result<String, String> {
     })
 }
 
+/// "Restoring a backup": the SQLite store is backed up (its file and `-wal`),
+/// written to once more, and the backup put back, so that the checkpoint beside
+/// the key file signs more entries than the restored log holds.
+fn runbook_restore_backup(session: &mut Session) -> Result<String, String> {
+    // The runbook's PostgreSQL section exported its URL: this section is about the
+    // embedded store.
+    session.vars.remove("REVSHARE_DATABASE_URL");
+    session.vars.remove("REVSHARE_KEY_FILE");
+    let files = ["revshare.db", "revshare.db-wal"];
+    let copy = |from: &Path, to: &Path| -> Result<(), String> {
+        for file in files {
+            let _ = std::fs::remove_file(to.join(file));
+            if from.join(file).exists() {
+                std::fs::copy(from.join(file), to.join(file)).map_err(|e| format!("{file}: {e}"))?;
+            }
+        }
+        Ok(())
+    };
+    let cwd = session.cwd.clone();
+    let backup = cwd.join("backup");
+    copy(&cwd, &backup)?;
+    session.restored_size = Some(log_size(session)?);
+    session.revshare(&["party", "add", "after-the-backup"])?;
+    let _ = std::fs::remove_file(cwd.join("revshare.db-shm"));
+    copy(&backup, &cwd)?;
+    // An event not stored yet (a duplicate writes nothing, so nothing is refused).
+    let late = std::fs::read_to_string(cwd.join("late-2026-09.ndjson")).map_err(|e| e.to_string())?;
+    write(
+        &cwd,
+        "late.ndjson",
+        late.replace("late-2026-09-1", "late-after-restore-1"),
+    );
+    Ok(String::new())
+}
+
+fn runbook_restored_size(session: &mut Session) -> Result<String, String> {
+    session
+        .restored_size
+        .clone()
+        .ok_or_else(|| "no backup restored".to_string())
+}
+
 const RUNBOOK: Table = Table {
     substrings: &[
         ("rs_runbook_pg", Fill::Dynamic(runbook_database)),
@@ -1791,8 +1847,10 @@ const RUNBOOK: Table = Table {
             "acme-llama-2026-10.json",
             Fill::Dynamic(runbook_statement),
         ),
+        after("--to", "35", Fill::Dynamic(runbook_restored_size)),
     ],
     dropped: &[],
+    before: &[("revshare import late.ndjson", runbook_restore_backup)],
 };
 
 #[test]
@@ -1889,6 +1947,7 @@ const API: Table = Table {
         after("--expires", "2027-01-01", Fill::Dynamic(expiry_day)),
     ],
     dropped: &[],
+    before: &[],
 };
 
 #[test]
