@@ -590,34 +590,30 @@ struct Table {
     before: &'static [(&'static str, Dynamic)],
 }
 
-/// The CLI's subcommands (for `revshare X | Y`: two commands).
-const SUBCOMMANDS: &[&str] = &[
-    "rate",
-    "verify",
-    "init",
-    "contract",
-    "fx",
-    "models",
-    "import",
-    "contribution",
-    "dispute",
-    "payment",
-    "ledger",
-    "mau",
-    "close",
-    "void",
-    "locate",
-    "statement",
-    "prove",
-    "key",
-    "audit",
-    "demo",
-    "party",
-    "token",
-    "reconcile",
-    "serve",
-    "witness",
-];
+/// The CLI's subcommands, from `revshare --help` (for `revshare X | Y`: two
+/// commands).
+fn subcommands() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let help = Command::new(env!("CARGO_BIN_EXE_revshare"))
+            .arg("--help")
+            .output()
+            .expect("revshare --help runs");
+        let help = String::from_utf8_lossy(&help.stdout).into_owned();
+        let names: Vec<String> = help
+            .lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect();
+        assert!(
+            names.iter().any(|n| n == "audit"),
+            "no subcommands in `revshare --help`:\n{help}"
+        );
+        names
+    })
+}
 
 /// The shell's helpers a doc may use; other programs are not run.
 const HELPERS: &[&str] = &["cd", "export", "mkdir", "cat", "ls", "jq", "mv", "cp"];
@@ -877,7 +873,7 @@ impl Session {
         for piece in text.split(" | ") {
             let first = piece.split_whitespace().next().unwrap_or("");
             match parts.last_mut() {
-                Some(_) if text.starts_with("revshare ") && SUBCOMMANDS.contains(&first) => {
+                Some(_) if text.starts_with("revshare ") && subcommands().iter().any(|s| s == first) => {
                     parts.push(format!("revshare {piece}"));
                 }
                 Some(last) => {
