@@ -31,9 +31,11 @@
 //!   the test starts on a free port, with tokens it creates: `127.0.0.1:8080` is
 //!   its address) and the shell's helpers the docs use (`cd`, `export`,
 //!   assignments, `mkdir`, `cat`, `ls`, `jq`, `mv`, `cp`). Not run: `revshare
-//!   serve` (the test's own server stands in), `revshare witness --every` (it
-//!   runs until stopped: in a synopsis, `[--every …]` is dropped, and one round
-//!   runs), and other programs (`cargo`, `scripts/…`).
+//!   serve` and any revshare command given `--listen` (servers: the test's own
+//!   `serve` stands in), `revshare witness --every` (it runs until stopped: in a
+//!   synopsis, `[--every …]` is dropped, and one round runs), and other programs
+//!   (`cargo`, `scripts/…`). A command still running after two minutes is killed
+//!   and reported.
 //! - Output is compared by shape, never by value: JSON by its keys (each key the
 //!   doc shows is in the answer, nested objects and the first element of arrays
 //!   alike), a table by its header line, CSV by its header line. Other text is not
@@ -970,6 +972,7 @@ impl Session {
         }
         if program == "revshare"
             && (tokens.get(assignments + 1).is_some_and(|t| t == "serve")
+                || tokens.iter().any(|t| t == "--listen")
                 || (tokens.get(assignments + 1).is_some_and(|t| t == "witness") && run.contains("--every")))
         {
             self.skipped
