@@ -4,8 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use axum::http::StatusCode;
-use revshare_app::idempotency::KEPT_DAYS;
-use revshare_app::limits::{BATCH_BYTES_MAX, BATCH_EVENTS_MAX, BODY_BYTES_MAX, IDEMPOTENCY_KEY_CHARS_MAX};
+use revshare_app::limits::{BATCH_BYTES_MAX, BATCH_EVENTS_MAX, BODY_BYTES_MAX};
 use serde_json::{json, Value};
 
 use crate::api::Answer;
@@ -143,25 +142,10 @@ fn reads_store(path: &str) -> bool {
 
 /// The answers every operation of its kind may give besides its own, from the layers
 /// around the handlers and their extractors (error.rs, api.rs, observe.rs): the rate
-/// limit, the body limits, the timeout, the store's failures, `Idempotency-Key`. Every
-/// error answer gets its description and an example.
+/// limit, the body limits, the timeout, the store's failures, `Idempotency-Key` (a bad
+/// key, a key reused). Every error answer gets its description and an example.
 fn complete(method: &str, path: &str, operation: &mut Value) {
     let writes_body = matches!(method, "post" | "patch");
-    if idempotent(method, path) {
-        let mut parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
-        parameters.push(json!({
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": false,
-            "description": format!(
-                "1 to {IDEMPOTENCY_KEY_CHARS_MAX} printable characters, scoped to the token, method and path: a repeat \
-                 with the same body and query gets the first answer again, with another body or query \
-                 `409 idempotency_conflict` (keys are kept at least {KEPT_DAYS} days)"
-            ),
-            "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_CHARS_MAX},
-        }));
-        operation["parameters"] = Value::Array(parameters);
-    }
     let responses = &mut operation["responses"];
     let mut add = |status: &str| {
         if responses[status].is_null() {
