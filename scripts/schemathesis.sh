@@ -2,7 +2,8 @@
 # Schemathesis (PyPI) against the live server, for every operation of the OpenAPI
 # document it serves, once with a host token (acme-cloud) and once with an operator
 # token: no response may be a 500, and every response must match the document
-# (status code, content type, body schema). Exits non-zero on any failure.
+# (status code, content type, body schema). Exits non-zero on any failure. The
+# document's `servers` names the default address: `--url` points it at this server.
 #
 #   scripts/schemathesis.sh                   (debug build; installs schemathesis in a venv)
 #   PROFILE=release scripts/schemathesis.sh   (the release build)
@@ -90,6 +91,7 @@ for who in host operator; do
     cd "$work"
     PYTHONPATH=$root/scripts SCHEMATHESIS_HOOKS=schemathesis_hooks "$schemathesis" run \
       "http://$address/v1/openapi.json" \
+      --url "http://$address" \
       -H "Authorization: Bearer ${!token_var}" \
       --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
       --max-examples "$max_examples" \

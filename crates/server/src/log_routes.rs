@@ -23,6 +23,10 @@ pub struct SizeQuery {
     pub size: Option<u64>,
 }
 
+/// Read a signed checkpoint of the audit log
+///
+/// The newest signed checkpoint, or the kept one of `?size=`, as a C2SP signed note (`text/plain`) with the
+/// cosignatures received for it. A size not kept (coalesced away) is a `404`.
 #[utoipa::path(get, path = "/v1/audit/checkpoint", tag = "audit", security(("bearer" = [])), params(SizeQuery),
     responses((status = 200, description = "The checkpoint, a C2SP signed note with the cosignatures received for it", content_type = "text/plain", body = String),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -45,6 +49,9 @@ pub struct ConsistencyQuery {
     pub to: u64,
 }
 
+/// Prove two checkpoints consistent
+///
+/// The consistency proof from the log of size `from` to the one of size `to`: the larger log extends the smaller.
 #[utoipa::path(get, path = "/v1/audit/consistency", tag = "audit", security(("bearer" = [])), params(ConsistencyQuery),
     responses((status = 200, body = ConsistencyProof), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn consistency(
@@ -68,6 +75,9 @@ pub struct InclusionQuery {
     pub size: Option<u64>,
 }
 
+/// Prove an audit entry is in the log
+///
+/// The inclusion proof of entry `seq` in the log of `size` entries (default the newest checkpoint's).
 #[utoipa::path(get, path = "/v1/audit/inclusion", tag = "audit", security(("bearer" = [])), params(InclusionQuery),
     responses((status = 200, body = InclusionProof), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn inclusion(
@@ -106,6 +116,11 @@ pub struct Cosignature {
     pub received_at: String,
 }
 
+/// Post a witness's cosignature of a checkpoint
+///
+/// The checkpoint note exactly as served, with the witness's C2SP `tlog-cosignature` v1 line appended: stored if the
+/// checkpoint is one the service signed of this log and the line verifies under one of the caller party's registered
+/// keys. Every party but the operator.
 #[utoipa::path(post, path = "/v1/audit/cosignatures", tag = "audit", security(("bearer" = [])),
     request_body(content = String, description = "The checkpoint note as the service signed it, with the witness's C2SP tlog-cosignature v1 line appended", content_type = "text/plain"),
     responses((status = 200, body = Cosignature), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -158,6 +173,9 @@ impl WitnessKey {
     }
 }
 
+/// List the registered witness keys
+///
+/// Every party's registered witness keys (C2SP verifier keys). Every role reads them.
 #[utoipa::path(get, path = "/v1/witness/keys", tag = "audit", security(("bearer" = [])), params(Paging),
     responses((status = 200, body = Page<WitnessKey>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn witness_keys(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
@@ -179,6 +197,11 @@ pub struct NewWitnessKey {
     pub signature: String,
 }
 
+/// Register a witness key
+///
+/// By proof of possession: `signature` is the key's Ed25519 signature over `revshare-witness-key/v1\nparty
+/// <party>\norigin <origin>\n`. A key names its party (`revshare-witness/<party>`) and belongs to it only; a key
+/// already registered answers it unchanged. Every party but the operator.
 #[utoipa::path(post, path = "/v1/witness/keys", tag = "audit", security(("bearer" = [])), request_body = NewWitnessKey,
     responses((status = 201, body = WitnessKey), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 415, body = ErrorBody)))]

@@ -41,7 +41,7 @@ fn request_id() -> String {
 }
 
 /// Routes no token reaches (probes), never rate limited.
-fn unlimited(route: &str) -> bool {
+pub(crate) fn unlimited(route: &str) -> bool {
     matches!(
         route,
         "/healthz" | "/readyz" | "/metrics" | "/v1/openapi.json" | "/v1/keys"

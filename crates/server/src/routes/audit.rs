@@ -17,12 +17,19 @@ use crate::state::State;
 pub struct AfterQuery {
     /// Only entries after this seq.
     pub after_seq: Option<i64>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
+/// Read the audit chain
+///
+/// The audit log's hash chain, a link (`seq`, `digest`, `prev_hash`, `hash`) per entry, after `?after_seq=`. Every role
+/// reads it.
 #[utoipa::path(get, path = "/v1/audit/chain", tag = "audit", security(("bearer" = [])), params(AfterQuery),
-    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Document, description = "A page of links: `{items: [{seq, digest, prev_hash, hash}], next_cursor}`"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn chain(AxumState(state): AxumState<State>, bearer: Bearer, Q(query): Q<AfterQuery>) -> Result<Answer> {
     let page = LogPage::new(query.after_seq, query.limit, query.cursor.as_deref())?;
     read(&state, bearer, move |backend, _, _| {
@@ -31,8 +38,11 @@ pub async fn chain(AxumState(state): AxumState<State>, bearer: Bearer, Q(query):
     .await
 }
 
+/// Read the audit entries the caller may see
+///
+/// The full entries of the audit log about the caller's own objects (the operator all), after `?after_seq=`.
 #[utoipa::path(get, path = "/v1/audit/entries", tag = "audit", security(("bearer" = [])), params(AfterQuery),
-    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Document, description = "A page of entries: `{items: [{seq, time, actor, action, object, payload_sha256, digest, prev_hash, hash}], next_cursor}`"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn entries(AxumState(state): AxumState<State>, bearer: Bearer, Q(query): Q<AfterQuery>) -> Result<Answer> {
     let page = LogPage::new(query.after_seq, query.limit, query.cursor.as_deref())?;
     read(&state, bearer, move |backend, _, actor| {
@@ -49,6 +59,11 @@ pub struct SinceQuery {
     pub since_seq: Option<i64>,
 }
 
+/// Start verifying the store (as a job)
+///
+/// Starts a job (`202`) verifying the store as `revshare audit verify` does (an auditor: its contracts); `GET
+/// /v1/audit/verify/{job}` gives its progress, then its result. `?since_seq=` skips re-rating statements closed at or
+/// before that entry.
 #[utoipa::path(post, path = "/v1/audit/verify", tag = "audit", security(("bearer" = [])), params(SinceQuery),
     responses((status = 202, body = Document, description = "The job, running"), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -85,9 +100,13 @@ pub async fn start_verify(
     .await
 }
 
+/// Read a verification job
+///
+/// Its `state`: `running`, then `holds` (every check passed), `failed` (a check failed: what it found) or `error` (it
+/// could not finish).
 #[utoipa::path(get, path = "/v1/audit/verify/{job}", tag = "audit", security(("bearer" = [])),
-    params(("job" = String, Path)),
-    responses((status = 200, body = Document), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    params(("job" = String, Path, description = "The job's id, `J-` and 16 lowercase hex digits, as `POST /v1/audit/verify` answered it")),
+    responses((status = 200, body = Document, description = "The job: `{id, kind, state, created_at, finished_at, result}`"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn verify_job(AxumState(state): AxumState<State>, bearer: Bearer, P(job): P<String>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {

@@ -11,6 +11,10 @@ use crate::error::ErrorBody;
 use crate::state::State;
 use crate::views::*;
 
+/// List the contract versions the caller may see
+///
+/// Every version of every contract the caller may see (its own contracts; the operator all), ascending by creation, a
+/// page at a time.
 #[utoipa::path(get, path = "/v1/contracts", tag = "contracts", security(("bearer" = [])), params(Paging),
     responses((status = 200, body = Page<Contract>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn contracts(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
@@ -29,6 +33,10 @@ pub struct VersionQuery {
     pub version: Option<i64>,
 }
 
+/// Show a contract version
+///
+/// The latest version of the contract, or `?version=`, with its terms. A contract the caller may not see answers `404`,
+/// as if it did not exist.
 #[utoipa::path(get, path = "/v1/contracts/{id}", tag = "contracts", security(("bearer" = [])),
     params(("id" = String, Path, description = "The contract id"), VersionQuery),
     responses((status = 200, body = Contract), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -46,6 +54,10 @@ pub async fn contract(
     .await
 }
 
+/// Add a contract version (operator)
+///
+/// The body is a contract file (`application/toml`, as `revshare contract add` reads). A new version answers `201`; the
+/// same file again answers `200` with `stored: false`. Parties the contract names are created if new.
 #[utoipa::path(post, path = "/v1/contracts", tag = "contracts", security(("bearer" = [])),
     request_body(content = String, description = "A contract file", content_type = "application/toml"),
     responses((status = 201, body = Added), (status = 200, body = Added, description = "Already stored"),

@@ -13,6 +13,10 @@ use crate::error::ErrorBody;
 use crate::state::State;
 use crate::views::*;
 
+/// List contributions
+///
+/// The contributions of the caller's contracts (the operator all), with their state: `proposed`, `accepted` or
+/// `rejected`.
 #[utoipa::path(get, path = "/v1/contributions", tag = "contributions", security(("bearer" = [])), params(Paging),
     responses((status = 200, body = Page<Contribution>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
@@ -24,6 +28,10 @@ pub async fn contributions(AxumState(state): AxumState<State>, bearer: Bearer, Q
     .await
 }
 
+/// Propose a contribution
+///
+/// A maintenance, update or improvement by the host or the licensor of a contract, dated in the period it counts in.
+/// The other side (or the operator) accepts or rejects it.
 #[utoipa::path(post, path = "/v1/contributions", tag = "contributions", security(("bearer" = [])),
     request_body = NewContribution,
     responses((status = 201, body = Contribution), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -95,8 +103,12 @@ async fn decide(
     .await
 }
 
+/// Accept a proposed contribution
+///
+/// Taken by the side that did not propose it, or by the operator: it counts in the statement of the period holding its
+/// date. A contribution already decided is a `409 conflict`.
 #[utoipa::path(post, path = "/v1/contributions/{number}/accept", tag = "contributions", security(("bearer" = [])),
-    params(("number" = i64, Path)),
+    params(("number" = i64, Path, description = "The contribution's number, as listed")),
     responses((status = 200, body = Contribution), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn accept(
@@ -110,8 +122,11 @@ pub async fn accept(
     decide(state, bearer, headers, scope, number, Decision::Accept, body).await
 }
 
+/// Reject a proposed contribution
+///
+/// Taken by the side that did not propose it, or by the operator. A contribution already decided is a `409 conflict`.
 #[utoipa::path(post, path = "/v1/contributions/{number}/reject", tag = "contributions", security(("bearer" = [])),
-    params(("number" = i64, Path)),
+    params(("number" = i64, Path, description = "The contribution's number, as listed")),
     responses((status = 200, body = Contribution), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn reject(

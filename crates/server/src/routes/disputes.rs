@@ -64,6 +64,9 @@ pub struct DisputeAmount {
     pub amount: String,
 }
 
+/// List disputes
+///
+/// The disputes of the caller's contracts (the operator all), with every step taken.
 #[utoipa::path(get, path = "/v1/disputes", tag = "disputes", security(("bearer" = [])), params(Paging),
     responses((status = 200, body = Page<DisputeView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
@@ -75,10 +78,13 @@ pub async fn disputes(AxumState(state): AxumState<State>, bearer: Bearer, Q(pagi
     .await
 }
 
+/// Show a dispute
+///
+/// The dispute with every step, its actor, party and time.
 #[utoipa::path(get, path = "/v1/disputes/{id}", tag = "disputes", security(("bearer" = [])),
-    params(("id" = String, Path)),
-    responses((status = 200, body = DisputeView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, description = "The dispute's id: `D-` and 12 lowercase hex digits")),
+    responses((status = 200, body = DisputeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn dispute(AxumState(state): AxumState<State>, bearer: Bearer, P(id): P<String>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
         revshare_app::disputes::show(backend, Ctx::now(actor), &id)
@@ -86,6 +92,10 @@ pub async fn dispute(AxumState(state): AxumState<State>, bearer: Bearer, P(id): 
     .await
 }
 
+/// Dispute a statement or one of its lines
+///
+/// By a party of the statement's contract, within its dispute window: the claim (signed; positive means the host owes
+/// more), a reason, and events counted in the statement as evidence. The dispute opens in the state `open`.
 #[utoipa::path(post, path = "/v1/disputes", tag = "disputes", security(("bearer" = [])),
     request_body = NewDispute,
     responses((status = 201, body = DisputeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -161,8 +171,11 @@ async fn take(
     .await
 }
 
+/// Answer an open dispute, with a note
+///
+/// The counterparty (the party of the contract that did not open it) answers: `open` becomes `answered`.
 #[utoipa::path(post, path = "/v1/disputes/{id}/answer", tag = "disputes", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = DisputeNote,
+    params(("id" = String, Path, description = "The dispute's id: `D-` and 12 lowercase hex digits")), request_body = DisputeNote,
     responses((status = 200, body = DisputeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
@@ -178,8 +191,12 @@ pub async fn answer_dispute(
     take(state, bearer, headers, scope, id, Step::Answer { note }, body.to_vec()).await
 }
 
+/// Resolve a dispute, or offer part of the claim
+///
+/// The counterparty settles an open or answered dispute at an amount between 0 and the claim, with its sign: the whole
+/// claim resolves it, less is `offered` to the opener, who accepts it or not.
 #[utoipa::path(post, path = "/v1/disputes/{id}/resolve", tag = "disputes", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = DisputeAmount,
+    params(("id" = String, Path, description = "The dispute's id: `D-` and 12 lowercase hex digits")), request_body = DisputeAmount,
     responses((status = 200, body = DisputeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
@@ -204,8 +221,12 @@ pub async fn resolve_dispute(
     .await
 }
 
+/// Accept the amount offered
+///
+/// The opener accepts an offer: the dispute is `resolved`, and the next statement closed for the contract carries it
+/// once as a `dispute` adjustment, split by the line's rule.
 #[utoipa::path(post, path = "/v1/disputes/{id}/accept", tag = "disputes", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The dispute's id: `D-` and 12 lowercase hex digits")),
     responses((status = 200, body = DisputeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn accept_dispute(
@@ -219,8 +240,11 @@ pub async fn accept_dispute(
     take(state, bearer, headers, scope, id, Step::Accept, body.to_vec()).await
 }
 
+/// Reject a dispute, with a note
+///
+/// The counterparty rejects an open, answered or offered dispute; either party may escalate it within 14 days.
 #[utoipa::path(post, path = "/v1/disputes/{id}/reject", tag = "disputes", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = DisputeNote,
+    params(("id" = String, Path, description = "The dispute's id: `D-` and 12 lowercase hex digits")), request_body = DisputeNote,
     responses((status = 200, body = DisputeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
@@ -236,8 +260,11 @@ pub async fn reject_dispute(
     take(state, bearer, headers, scope, id, Step::Reject { note }, body.to_vec()).await
 }
 
+/// Withdraw a dispute
+///
+/// The opener withdraws an open, answered or offered dispute: nothing is adjusted.
 #[utoipa::path(post, path = "/v1/disputes/{id}/withdraw", tag = "disputes", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The dispute's id: `D-` and 12 lowercase hex digits")),
     responses((status = 200, body = DisputeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn withdraw_dispute(
@@ -251,8 +278,12 @@ pub async fn withdraw_dispute(
     take(state, bearer, headers, scope, id, Step::Withdraw, body.to_vec()).await
 }
 
+/// Escalate a dispute to the operator
+///
+/// Either party, before the dispute window ends (a rejected dispute: within 14 days of the rejection); the operator
+/// then decides.
 #[utoipa::path(post, path = "/v1/disputes/{id}/escalate", tag = "disputes", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The dispute's id: `D-` and 12 lowercase hex digits")),
     responses((status = 200, body = DisputeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn escalate_dispute(
@@ -266,8 +297,12 @@ pub async fn escalate_dispute(
     take(state, bearer, headers, scope, id, Step::Escalate, body.to_vec()).await
 }
 
+/// Decide an escalated dispute (operator)
+///
+/// The operator, the deployment's arbiter, resolves an escalated dispute at an amount between 0 and the claim (0
+/// settles nothing), carried once by the next statement closed for the contract.
 #[utoipa::path(post, path = "/v1/disputes/{id}/decide", tag = "disputes", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = DisputeAmount,
+    params(("id" = String, Path, description = "The dispute's id: `D-` and 12 lowercase hex digits")), request_body = DisputeAmount,
     responses((status = 200, body = DisputeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 415, body = ErrorBody)))]

@@ -20,11 +20,16 @@ use crate::views::*;
 pub struct LedgerQuery {
     /// Only the accounts of this party (as host or beneficiary).
     pub party: Option<String>,
+    /// Only the accounts of this contract.
     pub contract: Option<String>,
+    /// Only the accounts in this currency (ISO 4217, such as `USD`).
     pub currency: Option<String>,
     /// `YYYY-MM-DD`: legs dated on or before it (balances: default today, UTC).
     pub as_of: Option<String>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
@@ -48,6 +53,11 @@ impl LedgerQuery {
     }
 }
 
+/// Read ledger balances, aged
+///
+/// Per account (contract, host, beneficiary, currency): what is outstanding as of `?as_of=` (default today, UTC), aged
+/// current, 1-30, 31-60, 61-90 and 91+ days past due, and what was paid unapplied. A beneficiary, a host and a licensor
+/// see their own accounts.
 #[utoipa::path(get, path = "/v1/ledger/balances", tag = "ledger", security(("bearer" = [])), params(LedgerQuery),
     responses((status = 200, body = Page<Balance>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn balances(AxumState(state): AxumState<State>, bearer: Bearer, Q(query): Q<LedgerQuery>) -> Result<Answer> {
@@ -65,6 +75,10 @@ pub async fn balances(AxumState(state): AxumState<State>, bearer: Bearer, Q(quer
     .await
 }
 
+/// Read the ledger's legs
+///
+/// The legs posted (statements, payments, reversals), dated on or before `?as_of=`, filtered by party, contract and
+/// currency.
 #[utoipa::path(get, path = "/v1/ledger/entries", tag = "ledger", security(("bearer" = [])), params(LedgerQuery),
     responses((status = 200, body = Page<Entry>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn ledger_entries(

@@ -21,10 +21,17 @@ pub struct MauQuery {
     pub host: Option<String>,
     /// `YYYY-MM`: the calendar month, UTC (default: the current one).
     pub month: Option<String>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
+/// Unique customers per host and month (MAU monitor)
+///
+/// A host's unique customers in a calendar month (UTC; default the current one), and the contracts a close flagged for
+/// reaching their `mau_threshold`.
 #[utoipa::path(get, path = "/v1/mau", tag = "mau", security(("bearer" = [])), params(MauQuery),
     responses((status = 200, body = Page<HostMonth>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]

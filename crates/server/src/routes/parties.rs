@@ -11,6 +11,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::state::State;
 use crate::views::*;
 
+/// List parties (operator)
+///
+/// Every party, with its legal name.
 #[utoipa::path(get, path = "/v1/parties", tag = "parties", security(("bearer" = [])), params(Paging),
     responses((status = 200, body = Page<crate::views::Party>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
@@ -22,6 +25,10 @@ pub async fn parties(AxumState(state): AxumState<State>, bearer: Bearer, Q(pagin
     .await
 }
 
+/// Add a party (operator)
+///
+/// A party with an id (`[a-z0-9][a-z0-9_-]{0,63}`) and a legal name (default: its id). Parties that contracts name
+/// exist already.
 #[utoipa::path(post, path = "/v1/parties", tag = "parties", security(("bearer" = [])), request_body = NewParty,
     responses((status = 201, body = crate::views::Party), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody)))]
@@ -48,6 +55,10 @@ pub async fn add_party(
     .await
 }
 
+/// Set a party's legal name (operator)
+///
+/// The name statements and payout notices print beside the id (their table and CSV forms; the signed JSON names ids
+/// only and never changes), audited as `party_updated`.
 #[utoipa::path(patch, path = "/v1/parties/{id}", tag = "parties", security(("bearer" = [])),
     params(("id" = String, Path, description = "The party's id")), request_body = PartyUpdate,
     responses((status = 200, body = crate::views::Party), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -76,6 +87,9 @@ pub async fn update_party(
     .await
 }
 
+/// List tokens (operator)
+///
+/// Every token: its id, party, role, contracts, expiry and revocation; never a secret.
 #[utoipa::path(get, path = "/v1/tokens", tag = "parties", security(("bearer" = [])), params(Paging),
     responses((status = 200, body = Page<Token>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
@@ -87,6 +101,11 @@ pub async fn tokens(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging
     .await
 }
 
+/// Create a token (operator)
+///
+/// A token `rs_<token_id>_<secret>` for a party and role, shown this once: the store keeps only its SHA-256.
+/// `contracts` narrows it (an auditor's must name at least one); `expires`: valid while now is before that day, 00:00
+/// UTC. Refuses an `Idempotency-Key`, since repeating its answer would show the secret again.
 #[utoipa::path(post, path = "/v1/tokens", tag = "parties", security(("bearer" = [])), request_body = NewToken,
     responses((status = 201, body = Token, description = "The token, shown this once"), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 415, body = ErrorBody)))]
@@ -130,9 +149,12 @@ pub async fn add_token(
     .await
 }
 
+/// Revoke a token (operator)
+///
+/// Refused from the next request on, in every server process.
 #[utoipa::path(delete, path = "/v1/tokens/{token_id}", tag = "parties", security(("bearer" = [])),
-    params(("token_id" = String, Path)),
-    responses((status = 200, body = Token), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    params(("token_id" = String, Path, description = "The token's id: the 12 lowercase hex digits after `rs_`, as `GET /v1/tokens` lists it")),
+    responses((status = 200, body = Token), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
     AxumState(state): AxumState<State>,

@@ -12,6 +12,10 @@ use crate::error::ErrorBody;
 use crate::state::State;
 use crate::views::*;
 
+/// List payments
+///
+/// The payments the caller may see (the operator all), with their state: `recorded`, `confirmed`, `withdrawn` or
+/// `reversed`.
 #[utoipa::path(get, path = "/v1/payments", tag = "payments", security(("bearer" = [])), params(Paging),
     responses((status = 200, body = Page<Payment>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn payments(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q<Paging>) -> Result<Answer> {
@@ -22,6 +26,10 @@ pub async fn payments(AxumState(state): AxumState<State>, bearer: Bearer, Q(pagi
     .await
 }
 
+/// Record a payment
+///
+/// Recorded by its payer (the token's party; an operator names the `payer`): it posts nothing to the ledger until its
+/// payee confirms it.
 #[utoipa::path(post, path = "/v1/payments", tag = "payments", security(("bearer" = [])),
     request_body = NewPayment,
     responses((status = 201, body = Payment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -90,8 +98,11 @@ async fn take(
     .await
 }
 
+/// Confirm a payment received
+///
+/// Its payee (or the operator) confirms a recorded payment: the ledger posts it, dated the day paid.
 #[utoipa::path(post, path = "/v1/payments/{id}/confirm", tag = "payments", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The payment's id: `P-` and 12 lowercase hex digits")),
     responses((status = 200, body = Payment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn confirm_payment(
@@ -105,8 +116,11 @@ pub async fn confirm_payment(
     take(state, bearer, headers, scope, id, Step::Confirm, body.to_vec()).await
 }
 
+/// Withdraw a recorded payment
+///
+/// Its payer (or the operator) withdraws a payment not yet confirmed.
 #[utoipa::path(post, path = "/v1/payments/{id}/withdraw", tag = "payments", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The payment's id: `P-` and 12 lowercase hex digits")),
     responses((status = 200, body = Payment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn withdraw_payment(
@@ -120,8 +134,11 @@ pub async fn withdraw_payment(
     take(state, bearer, headers, scope, id, Step::Withdraw, body.to_vec()).await
 }
 
+/// Reverse a confirmed payment (operator)
+///
+/// The operator reverses a confirmed payment, with a reason: the ledger posts the opposite legs.
 #[utoipa::path(post, path = "/v1/payments/{id}/reverse", tag = "payments", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = Reversal,
+    params(("id" = String, Path, description = "The payment's id: `P-` and 12 lowercase hex digits")), request_body = Reversal,
     responses((status = 200, body = Payment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 415, body = ErrorBody)))]

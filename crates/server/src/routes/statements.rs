@@ -27,6 +27,11 @@ pub struct CloseQuery {
     pub grace_seconds: Option<i64>,
 }
 
+/// Close a period (operator)
+///
+/// Rates the period's events and signs a statement for each contract due (statements.md). `?dry_run=true` answers the
+/// unsigned statements and stores nothing; `?contract=` closes that contract only. A period that has not ended (plus
+/// `?grace_seconds=`) is `409 too_early`, with when it may close.
 #[utoipa::path(post, path = "/v1/periods/{period}/close", tag = "statements", security(("bearer" = [])),
     params(("period" = String, Path, description = "2026-10 or 2026-Q4"), CloseQuery),
     responses((status = 200, body = CloseAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -95,12 +100,21 @@ pub async fn close(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StatementsQuery {
+    /// Only this contract's statements.
     pub contract: Option<String>,
+    /// Only this period's statements: 2026-10 or 2026-Q4.
     pub period: Option<String>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
+/// List the statements the caller may see
+///
+/// One entry per statement (or, for a beneficiary, payout notice), filtered by `?contract=` and `?period=`, ascending
+/// by creation.
 #[utoipa::path(get, path = "/v1/statements", tag = "statements", security(("bearer" = [])), params(StatementsQuery),
     responses((status = 200, body = Page<StatementEntry>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn statements(
@@ -124,9 +138,15 @@ pub async fn statements(
     .await
 }
 
+/// Read a signed statement
+///
+/// The signed statement, the exact stored bytes (for a beneficiary, its signed payout notice). `Accept: text/csv` gives
+/// the CSV form instead, with the parties' legal names, which the signed JSON does not carry.
 #[utoipa::path(get, path = "/v1/statements/{contract}/{period}", tag = "statements", security(("bearer" = [])),
-    params(("contract" = String, Path), ("period" = String, Path)),
-    responses((status = 200, description = "The signed statement exactly as stored (for a beneficiary, its signed payout notice); `Accept: text/csv` gives the CSV form (with the parties' names, which the signed JSON does not carry)", body = Document),
+    params(("contract" = String, Path, description = "The contract id"),
+        ("period" = String, Path, description = "The statement's period: 2026-10 or 2026-Q4")),
+    responses((status = 200, description = "The signed statement exactly as stored (for a beneficiary, its signed payout notice); `Accept: text/csv` gives the CSV form (with the parties' names, which the signed JSON does not carry)",
+            content((Document = "application/json"), (String = "text/csv"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn statement(
     AxumState(state): AxumState<State>,
@@ -164,9 +184,14 @@ pub async fn statement(
     .await
 }
 
+/// Prove an event is counted in a statement
+///
+/// The inclusion proof of the event `(source, id)` in the statement's events tree (statements.md): with the statement
+/// and the public key, `revshare verify` checks it offline.
 #[utoipa::path(get, path = "/v1/statements/{contract}/{period}/proof", tag = "statements", security(("bearer" = [])),
-    params(("contract" = String, Path), ("period" = String, Path), EventKey),
-    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    params(("contract" = String, Path, description = "The contract id"),
+        ("period" = String, Path, description = "The statement's period: 2026-10 or 2026-Q4"), EventKey),
+    responses((status = 200, body = Document, description = "The inclusion proof: `{statement_id, tree, leaf_index, tree_size, leaf_hash, audit_path, root}`"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn proof(
     AxumState(state): AxumState<State>,
@@ -187,12 +212,20 @@ pub async fn proof(
 pub struct LeavesQuery {
     /// `events`, `prior_period:PERIOD` or `voided:PERIOD`.
     pub tree: String,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
+/// Read one tree's leaves of a statement
+///
+/// The leaves of the tree `?tree=` (`events`, `prior_period:PERIOD` or `voided:PERIOD`) as hex, a page at a time;
+/// `Accept: application/octet-stream` gives the page as raw 32-byte leaves, concatenated.
 #[utoipa::path(get, path = "/v1/statements/{contract}/{period}/leaves", tag = "statements", security(("bearer" = [])),
-    params(("contract" = String, Path), ("period" = String, Path), LeavesQuery),
+    params(("contract" = String, Path, description = "The contract id"),
+        ("period" = String, Path, description = "The statement's period: 2026-10 or 2026-Q4"), LeavesQuery),
     responses((status = 200, body = LeavesPage, description = "One page of the tree's leaves; `Accept: application/octet-stream` gives them as raw 32-byte leaves"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn leaves(
@@ -234,9 +267,13 @@ pub async fn leaves(
     .await
 }
 
+/// Read a statement's inputs as of its close
+///
+/// What the statement was rated with, as of its close (statements.md, Reconciliation): what re-rating it needs.
 #[utoipa::path(get, path = "/v1/statements/{contract}/{period}/inputs", tag = "statements", security(("bearer" = [])),
-    params(("contract" = String, Path), ("period" = String, Path)),
-    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    params(("contract" = String, Path, description = "The contract id"),
+        ("period" = String, Path, description = "The statement's period: 2026-10 or 2026-Q4")),
+    responses((status = 200, body = Document, description = "The inputs: `{statement_id, contract, fx, contributions, models, voids}`"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn inputs(
     AxumState(state): AxumState<State>,

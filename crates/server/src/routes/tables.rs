@@ -11,6 +11,9 @@ use crate::error::ErrorBody;
 use crate::state::State;
 use crate::views::*;
 
+/// List the FX rates
+///
+/// The stored rates, a page at a time. Every role but a beneficiary reads them.
 #[utoipa::path(get, path = "/v1/fx", tag = "tables", security(("bearer" = [])), params(Paging),
     responses((status = 200, body = Page<FxRate>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
@@ -22,6 +25,10 @@ pub async fn fx(AxumState(state): AxumState<State>, bearer: Bearer, Q(paging): Q
     .await
 }
 
+/// Add FX rates (operator)
+///
+/// A CSV `date,from,to,rate` (`text/csv`, as `revshare fx add` reads). Rates already stored with the same value are
+/// skipped; a different rate for a stored day and pair is a `409 conflict`.
 #[utoipa::path(post, path = "/v1/fx", tag = "tables", security(("bearer" = [])),
     request_body(content = String, description = "CSV `date,from,to,rate`", content_type = "text/csv"),
     responses((status = 200, body = FxAdded), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -52,6 +59,10 @@ pub async fn add_fx(
     .await
 }
 
+/// List the model registry versions
+///
+/// Every version of the registry mapping model patterns to their licensors, with its rows and the day it takes effect.
+/// Every role but a beneficiary reads them.
 #[utoipa::path(get, path = "/v1/models", tag = "tables", security(("bearer" = [])), params(Paging),
     responses((status = 200, body = Page<RegistryVersion>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -71,9 +82,13 @@ pub struct FromQuery {
     pub from: Option<String>,
 }
 
+/// Add a model registry version (operator)
+///
+/// A CSV `pattern,licensor` (`text/csv`, as `revshare models add` reads), taking effect at a month start: `?from=`, by
+/// default the month after the latest closed period.
 #[utoipa::path(post, path = "/v1/models", tag = "tables", security(("bearer" = [])), params(FromQuery),
     request_body(content = String, description = "CSV `pattern,licensor`", content_type = "text/csv"),
-    responses((status = 201, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 201, body = Document, description = "The version stored: `{version, effective_from, rows}`"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn add_models(
     AxumState(state): AxumState<State>,

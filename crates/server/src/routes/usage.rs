@@ -11,8 +11,16 @@ use crate::error::ErrorBody;
 use crate::state::{blocking, State};
 use crate::views::*;
 
+/// Post a batch of usage events (host)
+///
+/// A batch as NDJSON (`application/x-ndjson`, one event a line) or as a JSON array (`application/json`), at most 10,000
+/// events and 16 MiB. Usage is idempotent by `(source, id)`: an event already stored counts as a duplicate. Events
+/// whose `data.host` is not the token's party or whose `source` is neither the party nor `<party>/…` are rejected one
+/// by one (`host_mismatch`, `source_mismatch`) and not stored. The answer comes once the batch is committed: an
+/// acknowledged batch is stored. No `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/events", tag = "usage", security(("bearer" = [])),
-    request_body(content = String, description = "NDJSON (application/x-ndjson) or a JSON array (application/json) of usage events", content_type = "application/x-ndjson"),
+    request_body(description = "Usage events (usage-events.md): NDJSON, one event a line, or a JSON array of events",
+        content((String = "application/x-ndjson"), (Vec<Document> = "application/json"))),
     responses((status = 200, body = revshare_app::submit::BatchOutcome), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
@@ -47,6 +55,11 @@ pub async fn post_events(
     Answer::json(StatusCode::OK, &outcome)
 }
 
+/// Void an event
+///
+/// Marks a stored event void with a reason (statements.md, Voided events): the operator any event, a host its own while
+/// the dispute windows of the periods counting it are open. Voiding an event already void answers it unchanged (`new:
+/// false`).
 #[utoipa::path(post, path = "/v1/events/void", tag = "usage", security(("bearer" = [])),
     request_body = Void,
     responses((status = 200, body = Voided), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -96,12 +109,19 @@ pub async fn void(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EventKey {
+    /// The event's `source`, as posted.
     pub source: String,
+    /// The event's `id` within its source, as posted.
     pub id: String,
 }
 
+/// Where an event is counted, or why not
+///
+/// For the event `(source, id)`: the places where it is counted, or why it is not. The operator sees every event, a
+/// host its own, a licensor or an auditor those its contracts select (with voids, their reasons and actors); a
+/// beneficiary may not locate events (`403`).
 #[utoipa::path(get, path = "/v1/events/locate", tag = "usage", security(("bearer" = [])), params(EventKey),
-    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Document, description = "Where the event is counted, and where not and why"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn locate(AxumState(state): AxumState<State>, bearer: Bearer, Q(key): Q<EventKey>) -> Result<Answer> {
     read(&state, bearer, move |backend, _, actor| {
