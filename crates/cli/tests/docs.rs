@@ -1228,6 +1228,15 @@ fn demo_store(name: &str) -> common::Store {
         "the demo failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The files the docs' commands name.
+    let dir = &store.dir;
+    write(
+        dir,
+        "acme-llama.toml",
+        read("fixtures/spec-examples/contracts/acme-llama.toml"),
+    );
+    write(dir, "fx.csv", read("fixtures/spec-examples/fx.csv"));
+    write(dir, "usage.ndjson", common::batch(name, 20));
     store
 }
 
@@ -1540,14 +1549,7 @@ fn every_command_of_the_readme_runs_as_shown() {
     }
     let store = demo_store("docs-readme");
     let dir = store.dir.clone();
-    write(
-        &dir,
-        "acme-llama.toml",
-        read("fixtures/spec-examples/contracts/acme-llama.toml"),
-    );
-    write(&dir, "fx.csv", read("fixtures/spec-examples/fx.csv"));
     write(&dir, "registry.csv", "pattern,licensor\nllama-*,meta\n");
-    write(&dir, "usage.ndjson", common::batch("docs-readme", 20));
     let before = common::ok(&dir, &["--db", "revshare.db", "audit", "checkpoint"]);
     write(&dir, "checkpoint-before.txt", before);
     let serve = common::Serve::start(&store, &[]);
@@ -1956,13 +1958,6 @@ fn every_command_and_curl_example_of_the_api_doc_runs_as_shown() {
     }
     let store = demo_store("docs-api");
     let dir = store.dir.clone();
-    write(
-        &dir,
-        "acme-llama.toml",
-        read("fixtures/spec-examples/contracts/acme-llama.toml"),
-    );
-    write(&dir, "fx.csv", read("fixtures/spec-examples/fx.csv"));
-    write(&dir, "usage.ndjson", common::batch("docs-api", 20));
     std::fs::copy(dir.join("revshare-demo/event.json"), dir.join("event.json")).unwrap();
     store.run(&["party", "add", "ops"]);
     store.run(&["party", "add", "docs-auditor"]);
