@@ -497,23 +497,57 @@ pub fn payments(rows: &[revshare_core::records::PaymentRow], format: Option<Form
     print(&List::plain(&items, &cols), format)
 }
 
+/// The columns of `dispute list` (and of `dispute show`'s first table).
+const DISPUTE_COLUMNS: [Column<revshare_app::disputes::DisputeView>; 8] = [
+    column("dispute_id", Kind::Fixed, |d| d.dispute_id.clone()),
+    column("statement_id", Kind::Fixed, |d| d.statement_id.clone()),
+    column("line", Kind::Text, |d| {
+        d.line
+            .as_ref()
+            .map_or_else(|| "(whole)".to_string(), |l| format!("{} {}", l.model, l.use_case))
+    }),
+    column("opener", Kind::Text, |d| d.opener.clone()),
+    column("claim", Kind::Grouped, |d| d.claim.clone()),
+    column("amount", Kind::Grouped, |d| d.amount.clone().unwrap_or_default()),
+    column("status", Kind::Text, |d| d.status.as_str().to_string()),
+    column("window_ends", Kind::Fixed, |d| d.window_ends.clone()),
+];
+
 pub fn disputes(rows: &[revshare_app::disputes::DisputeView], format: Option<Format>) -> Result<(), Failure> {
-    use revshare_app::disputes::DisputeView;
-    let cols: [Column<DisputeView>; 8] = [
-        column("dispute_id", Kind::Fixed, |d| d.dispute_id.clone()),
-        column("statement_id", Kind::Fixed, |d| d.statement_id.clone()),
-        column("line", Kind::Text, |d| {
-            d.line
-                .as_ref()
-                .map_or_else(|| "(whole)".to_string(), |l| format!("{} {}", l.model, l.use_case))
-        }),
-        column("opener", Kind::Text, |d| d.opener.clone()),
-        column("claim", Kind::Grouped, |d| d.claim.clone()),
-        column("amount", Kind::Grouped, |d| d.amount.clone().unwrap_or_default()),
-        column("status", Kind::Text, |d| d.status.as_str().to_string()),
-        column("window_ends", Kind::Fixed, |d| d.window_ends.clone()),
+    print(&List::plain(rows, &DISPUTE_COLUMNS), format)
+}
+
+/// One dispute: JSON its view with every step; a table its row, then its steps;
+/// CSV its steps, a row each, named by the dispute's id.
+pub fn dispute(view: &revshare_app::disputes::DisputeView, format: Option<Format>) -> Result<(), Failure> {
+    use revshare_core::dispute::StepTaken;
+    let steps: Vec<(&str, &StepTaken)> = view.steps.iter().map(|s| (view.dispute_id.as_str(), s)).collect();
+    let step_columns: [Column<(&str, &StepTaken)>; 7] = [
+        column("dispute_id", Kind::Fixed, |(d, _)| d.to_string()),
+        column("step", Kind::Text, |(_, s)| s.step.as_str().to_string()),
+        column("party", Kind::Text, |(_, s)| s.party.clone().unwrap_or_default()),
+        column("at", Kind::Fixed, |(_, s)| s.at.clone()),
+        column("seq", Kind::Number, |(_, s)| s.seq.to_string()),
+        column("amount", Kind::Grouped, |(_, s)| s.amount.clone().unwrap_or_default()),
+        column("note", Kind::Text, |(_, s)| s.note.clone().unwrap_or_default()),
     ];
-    print(&List::plain(rows, &cols), format)
+    let mut out = io::stdout().lock();
+    let width = text::width();
+    let written = match chosen(format) {
+        Format::Json => serde_json::to_string_pretty(view)
+            .map_err(io::Error::other)
+            .and_then(|json| writeln!(out, "{json}")),
+        Format::Csv => lists::write(&mut out, &List::plain(&steps, &step_columns), Format::Csv, width),
+        Format::Table => lists::write(
+            &mut out,
+            &List::plain(std::slice::from_ref(view), &DISPUTE_COLUMNS),
+            Format::Table,
+            width,
+        )
+        .and_then(|()| writeln!(out))
+        .and_then(|()| lists::write(&mut out, &List::plain(&steps, &step_columns[1..]), Format::Table, width)),
+    };
+    written.and_then(|()| out.flush()).map_err(write_failure)
 }
 
 pub fn balances(rows: &[revshare_app::ledger::Balance], format: Option<Format>) -> Result<(), Failure> {

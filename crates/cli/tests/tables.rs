@@ -199,6 +199,11 @@ fn every_table_of_the_demo_store_fits_80_100_and_120_columns_without_splitting_a
     for id in &ids {
         commands.push(vec!["statement".into(), "show".into(), id.clone()]);
     }
+    let disputes = json(&ok(d, 100, &["dispute", "list", "--format", "json"]));
+    for dispute in disputes.as_array().unwrap() {
+        let id = dispute["dispute_id"].as_str().unwrap().to_string();
+        commands.push(vec!["dispute".into(), "show".into(), id]);
+    }
     for command in &commands {
         let args: Vec<&str> = command
             .iter()

@@ -85,8 +85,12 @@ pub enum DisputeCommand {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
-    /// Show one dispute with every step taken (JSON).
-    Show { dispute_id: String },
+    /// Show one dispute with every step taken.
+    Show {
+        dispute_id: String,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
 }
 
 fn said(view: &DisputeView) -> String {
@@ -130,11 +134,12 @@ pub fn dispute(args: &StoreArgs, command: DisputeCommand) -> Result<(), Failure>
             let views = revshare_app::disputes::list(backend.as_mut(), Ctx::now(&operator()))?;
             return format::disputes(&views, output);
         }
-        DisputeCommand::Show { dispute_id } => {
+        DisputeCommand::Show {
+            dispute_id,
+            format: output,
+        } => {
             let view = revshare_app::disputes::show(backend.as_mut(), Ctx::now(&operator()), &dispute_id)?;
-            let json = serde_json::to_string_pretty(&view).map_err(|e| Failure::other(e.to_string()))?;
-            println!("{json}");
-            return Ok(());
+            return format::dispute(&view, output);
         }
         DisputeCommand::Answer {
             dispute_id,
