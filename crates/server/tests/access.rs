@@ -29,6 +29,9 @@ use revshare_core::records::Role;
 use revshare_core::tables::{ContributionStatus, Contributions};
 use revshare_ingest::offline::UsageInput;
 
+/// The dashboard in Chromium (`access/browser.rs`).
+#[path = "access/browser.rs"]
+mod browser;
 /// The dashboard's pages under the same matrix (`access/dashboard.rs`).
 #[path = "access/dashboard.rs"]
 mod dashboard;

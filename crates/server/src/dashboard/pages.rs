@@ -296,7 +296,8 @@ fn statement_body(s: &Statement, names: &Names) -> Markup {
                         }
                     }
                 }
-                tfoot { tr { th scope="row" colspan="8" { "Subtotal" } td.num { (money(&s.subtotal, c)) } } }
+                // Not a tfoot: a printed table repeats its tfoot on every page.
+                tbody { tr.subtotal { th scope="row" colspan="8" { "Subtotal" } td.num { (money(&s.subtotal, c)) } } }
             }
         }
         @if !s.adjustments.is_empty() {
@@ -398,7 +399,6 @@ pub fn statement(id: &str, document: &Document, names: &Names, keys: &[PublicKey
             " · "
             button #print type="button" { "Print" }
         }
-        p.docid { "Statement " code { (id) } }
         @match document {
             Document::Statement(shown) => {
                 (statement_body(shown.statement(), names))
