@@ -163,6 +163,32 @@ pub fn overview(backend: &mut dyn Backend, actor: &Actor) -> Result<Overview> {
     })
 }
 
+/// The revenue share each line's use case has in the statement's contract version
+/// (`rate_for`: its own rule, else `*`), read as the actor reads the contract; the
+/// line's rate before the contribution delta and any exclusivity delta.
+pub fn line_rates(
+    backend: &mut dyn Backend,
+    actor: &Actor,
+    statement: &revshare_core::statement::Statement,
+) -> Result<BTreeMap<String, String>> {
+    let row = crate::contracts::show(
+        backend,
+        actor,
+        &statement.contract,
+        Some(i64::from(statement.contract_version)),
+    )?;
+    let contract = revshare_core::contract::Contract::from_toml(&row.file_name, row.toml.as_bytes())
+        .map_err(|e| crate::AppError::Integrity(format!("a stored contract does not parse: {e}")))?;
+    Ok(statement
+        .lines
+        .iter()
+        .filter_map(|line| {
+            let rule = contract.rate_for(&line.use_case)?;
+            Some((line.use_case.clone(), rule.revenue_share.to_string()))
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,7 +35,8 @@ pub fn routes() -> Router<State> {
         .route("/statements/{contract}/{period}", get(statement))
         .route("/statements/{contract}/{period}/json", get(statement_json))
         .route("/statements/{contract}/{period}/csv", get(statement_csv))
-        .route("/disputes", get(disputes))
+        .route("/disputes", get(disputes).post(open_dispute))
+        .route("/disputes/{id}/{step}", post(dispute_step))
         .route("/ledger", get(ledger))
         .route("/payments/{id}/confirm", post(confirm_payment))
         .route("/mau", get(mau))
@@ -261,10 +262,14 @@ async fn posted(
     headers: &HeaderMap,
     csrf: Result<Form<Csrf>, FormRejection>,
 ) -> Result<Resumed, Response> {
+    checked(state, headers, csrf.map(|Form(c)| c.csrf).unwrap_or_default()).await
+}
+
+/// [`posted`] for a form of more fields, its CSRF field given.
+async fn checked(state: &State, headers: &HeaderMap, given: String) -> Result<Resumed, Response> {
     if !same_origin(headers) {
         return Err(cross_site());
     }
-    let given = csrf.map(|Form(c)| c.csrf).unwrap_or_default();
     let cookie = session_cookie(headers).map(str::to_string);
     let checked = blocking(state, move |backend, shared| {
         Ok(resume(backend, shared, cookie.as_deref())
@@ -358,6 +363,14 @@ async fn statement(
         let document = revshare_app::statements::document(backend, &session.actor, &id)?;
         let names = revshare_app::render::Names::of(backend)?;
         let keys = revshare_app::keys::public_keys(backend)?;
+        let (rates, may_dispute) = match &document {
+            revshare_app::statements::Document::Statement(shown) => (
+                revshare_app::dashboard::line_rates(backend, &session.actor, shown.statement())?,
+                revshare_app::disputes::may_open(backend, &session.actor, &shown.statement().contract)?,
+            ),
+            revshare_app::statements::Document::Notice(_) => (Default::default(), false),
+        };
+        let dispute_form = may_dispute.then_some(session.csrf.as_str());
         let proof = match (&document, query.source, query.id) {
             (revshare_app::statements::Document::Statement(_), Some(source), Some(event)) => Some((
                 source.clone(),
@@ -369,7 +382,7 @@ async fn statement(
         };
         Ok((
             format!("Statement {id}"),
-            pages::statement(&id, &document, &names, &keys, proof.as_ref()),
+            pages::statement(&id, &document, &names, &keys, &rates, proof.as_ref(), dispute_form),
         ))
     })
     .await
@@ -445,9 +458,142 @@ async fn disputes(AxumState(state): AxumState<State>, headers: HeaderMap, query:
             paging.limit,
             paging.cursor.as_deref(),
         )?;
-        Ok(("Disputes".into(), pages::disputes(&page)))
+        let ctx = revshare_app::Ctx::now(&session.actor);
+        let mut steps = Vec::new();
+        for dispute in &page.items {
+            steps.push(revshare_app::disputes::steps_open_to(
+                backend,
+                ctx,
+                &dispute.dispute_id,
+            )?);
+        }
+        Ok(("Disputes".into(), pages::disputes(&page, &steps, &session.csrf)))
     })
     .await
+}
+
+#[derive(Deserialize)]
+struct NewDispute {
+    #[serde(default)]
+    csrf: String,
+    statement_id: String,
+    /// `model|use_case`, or empty for the whole statement.
+    #[serde(default)]
+    line: String,
+    amount: String,
+    reason: String,
+    /// `source id` a line.
+    #[serde(default)]
+    evidence: String,
+}
+
+/// The outcome of a form's write: back to `to`, or the refusal as a page.
+fn after_write(
+    headers: &HeaderMap,
+    outcome: Result<Result<(), AppError>, crate::error::ApiError>,
+    to: &'static str,
+) -> Response {
+    match outcome {
+        Ok(Ok(())) => redirect(to),
+        Ok(Err(error)) => failure(headers, &error),
+        Err(error) => html(error.status, pages::error(error.status, &error.message)),
+    }
+}
+
+async fn open_dispute(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+    form: Result<Form<NewDispute>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        // The session and the CSRF field first: an incomplete form says no more.
+        return match checked(&state, &headers, String::new()).await {
+            Err(response) => response,
+            Ok(_) => failure(&headers, &AppError::Invalid("the form is incomplete".into())),
+        };
+    };
+    let session = match checked(&state, &headers, form.csrf.clone()).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let line = form
+        .line
+        .split_once('|')
+        .map(|(model, use_case)| (model.to_string(), use_case.to_string()));
+    let evidence = form
+        .evidence
+        .lines()
+        .filter_map(|l| l.trim().split_once(char::is_whitespace))
+        .map(|(source, id)| revshare_core::dispute::Evidence {
+            source: source.trim().to_string(),
+            id: id.trim().to_string(),
+        })
+        .collect();
+    let new = revshare_app::disputes::NewDispute {
+        statement_id: form.statement_id,
+        line,
+        amount: form.amount.trim().to_string(),
+        reason: form.reason,
+        evidence,
+    };
+    let outcome = blocking_write(&state, move |backend, shared| {
+        Ok(
+            revshare_app::disputes::open(backend, &shared.keys, revshare_app::Ctx::now(&session.actor), &new)
+                .map(|_| ()),
+        )
+    })
+    .await;
+    after_write(&headers, outcome, "/disputes")
+}
+
+#[derive(Deserialize, Default)]
+struct DisputeStepForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    amount: String,
+}
+
+async fn dispute_step(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+    Path((id, step)): Path<(String, String)>,
+    form: Result<Form<DisputeStepForm>, FormRejection>,
+) -> Response {
+    use revshare_app::disputes::Step;
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let session = match checked(&state, &headers, form.csrf.clone()).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let step = match step.as_str() {
+        "answer" => Step::Answer { note: form.note },
+        "resolve" => Step::Resolve {
+            amount: form.amount.trim().to_string(),
+        },
+        "accept" => Step::Accept,
+        "reject" => Step::Reject { note: form.note },
+        "withdraw" => Step::Withdraw,
+        "escalate" => Step::Escalate,
+        "decide" => Step::Decide {
+            amount: form.amount.trim().to_string(),
+        },
+        other => return failure(&headers, &AppError::NotFound(format!("no dispute step `{other}`"))),
+    };
+    let outcome = blocking_write(&state, move |backend, shared| {
+        Ok(revshare_app::disputes::step(
+            backend,
+            &shared.keys,
+            revshare_app::Ctx::now(&session.actor),
+            &id,
+            &step,
+        )
+        .map(|_| ()))
+    })
+    .await;
+    after_write(&headers, outcome, "/disputes")
 }
 
 async fn ledger(AxumState(state): AxumState<State>, headers: HeaderMap, query: Paged) -> Response {

@@ -265,7 +265,7 @@ fn payouts_table(payouts: &std::collections::BTreeMap<String, String>, currency:
     }
 }
 
-fn statement_body(s: &Statement, names: &Names) -> Markup {
+fn statement_body(s: &Statement, names: &Names, rates: &std::collections::BTreeMap<String, String>) -> Markup {
     let c = &s.currency;
     html! {
         section.parties {
@@ -286,18 +286,18 @@ fn statement_body(s: &Statement, names: &Names) -> Markup {
             table.lines {
                 thead { tr {
                     th scope="col" { "Model" } th scope="col" { "Use case" } th scope="col" { "Events" } th scope="col" { "Requests" }
-                    th scope="col" { "Revenue" } th scope="col" { "Base" } th scope="col" { "Contribution delta" } th scope="col" { "Volume multiplier" } th scope="col" { "Amount" }
+                    th scope="col" { "Revenue" } th scope="col" { "Rate" } th scope="col" { "Base" } th scope="col" { "Contribution delta" } th scope="col" { "Volume multiplier" } th scope="col" { "Amount" }
                 } }
                 tbody {
                     @for l in &s.lines {
                         tr {
                             th scope="row" { (l.model) } td { (l.use_case) } td.num { (count(l.events)) } td.num { (count(l.requests)) }
-                            td.num { (money(&l.revenue, c)) } td.num { (money(&l.base, c)) } td.num { (s.contribution_delta) } td.num { (s.volume.multiplier) } td.num { (money(&l.amount, c)) }
+                            td.num { (money(&l.revenue, c)) } td.num { (rates.get(&l.use_case).map_or("—", String::as_str)) } td.num { (money(&l.base, c)) } td.num { (s.contribution_delta) } td.num { (s.volume.multiplier) } td.num { (money(&l.amount, c)) }
                         }
                     }
                 }
                 // Not a tfoot: a printed table repeats its tfoot on every page.
-                tbody { tr.subtotal { th scope="row" colspan="8" { "Subtotal" } td.num { (money(&s.subtotal, c)) } } }
+                tbody { tr.subtotal { th scope="row" colspan="9" { "Subtotal" } td.num { (money(&s.subtotal, c)) } } }
             }
         }
         @if !s.adjustments.is_empty() {
@@ -390,7 +390,15 @@ fn proof_form(id: &str, proof: Option<&Proof>) -> Markup {
     }
 }
 
-pub fn statement(id: &str, document: &Document, names: &Names, keys: &[PublicKey], proof: Option<&Proof>) -> Markup {
+pub fn statement(
+    id: &str,
+    document: &Document,
+    names: &Names,
+    keys: &[PublicKey],
+    rates: &std::collections::BTreeMap<String, String>,
+    proof: Option<&Proof>,
+    dispute_form: Option<&str>,
+) -> Markup {
     html! {
         p.downloads {
             a href={ "/statements/" (id) "/json" } download { "Download the signed JSON" }
@@ -401,9 +409,12 @@ pub fn statement(id: &str, document: &Document, names: &Names, keys: &[PublicKey
         }
         @match document {
             Document::Statement(shown) => {
-                (statement_body(shown.statement(), names))
+                (statement_body(shown.statement(), names, rates))
                 (verify_block(shown.json(), keys))
                 (proof_form(id, proof))
+                @if let Some(csrf) = dispute_form {
+                    (open_dispute_form(id, shown.statement(), csrf))
+                }
             }
             Document::Notice(shown) => {
                 @let n = &shown.notice;
@@ -420,6 +431,53 @@ pub fn statement(id: &str, document: &Document, names: &Names, keys: &[PublicKey
                 ]))
                 (verify_block(&shown.json, keys))
             }
+        }
+    }
+}
+
+fn open_dispute_form(id: &str, s: &Statement, csrf: &str) -> Markup {
+    html! {
+        section.dispute-open {
+            h2 { "Dispute this statement" }
+            form.stack method="post" action="/disputes" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="statement_id" value=(id);
+                label for="dispute-line" { "What" }
+                select #dispute-line name="line" {
+                    option value="" { "The whole statement" }
+                    @for l in &s.lines {
+                        option value={ (l.model) "|" (l.use_case) } { (l.model) " · " (l.use_case) }
+                    }
+                }
+                label for="dispute-amount" { "Claim in " (s.currency) " (positive: the host owes more)" }
+                input #dispute-amount name="amount" required inputmode="decimal";
+                label for="dispute-reason" { "Reason" }
+                textarea #dispute-reason name="reason" required maxlength="2000" {}
+                label for="dispute-evidence" { "Evidence: events counted in this statement, one per line as “source id”" }
+                textarea #dispute-evidence name="evidence" {}
+                button type="submit" { "Open the dispute" }
+            }
+        }
+    }
+}
+
+fn step_form(dispute_id: &str, step: revshare_core::dispute::DisputeStep, csrf: &str) -> Markup {
+    use revshare_core::dispute::DisputeStep as S;
+    let name = step.as_str();
+    html! {
+        form.inline.step method="post" action={ "/disputes/" (dispute_id) "/" (name) } {
+            input type="hidden" name="csrf" value=(csrf);
+            @match step {
+                S::Answer | S::Reject => {
+                    label { "Note " input name="note" required maxlength="2000"; }
+                }
+                S::Resolve | S::Decide => {
+                    label { "Amount " input name="amount" required inputmode="decimal"; }
+                }
+                _ => {}
+            }
+            " "
+            button type="submit" { (name) }
         }
     }
 }
@@ -479,18 +537,26 @@ fn cell(item: &serde_json::Value, key: &str) -> Markup {
     }
 }
 
-pub fn disputes(page: &Page<revshare_app::disputes::DisputeView>) -> Markup {
+pub fn disputes(
+    page: &Page<revshare_app::disputes::DisputeView>,
+    steps: &[Vec<revshare_core::dispute::DisputeStep>],
+    csrf: &str,
+) -> Markup {
     html! {
         (json_table(&page.items, &[
             ("dispute_id", "Dispute"), ("statement_id", "Statement"), ("line", "Line"), ("opener", "Opened by"),
             ("counterparty", "Counterparty"), ("claim", "Claim"), ("amount", "Offered or resolved"),
             ("status", "Status"), ("window_ends", "Window ends"), ("reason", "Reason"),
         ]))
-        @for d in &page.items {
-            @if !d.steps.is_empty() {
-                details {
-                    summary { "Steps of " (d.dispute_id) }
-                    (json_table(&d.steps, &[("step", "Step"), ("party", "Party"), ("actor", "Actor"), ("at", "At"), ("seq", "Seq"), ("amount", "Amount"), ("note", "Note")]))
+        @for (d, open) in page.items.iter().zip(steps) {
+            section.dispute id={ "dispute-" (d.dispute_id) } {
+                h2 { (d.dispute_id) ": " (d.status.as_str()) }
+                @if !d.evidence.is_empty() {
+                    p { "Evidence: " (d.evidence.iter().map(|e| format!("{} {}", e.source, e.id)).collect::<Vec<_>>().join(", ")) }
+                }
+                (json_table(&d.steps, &[("step", "Step"), ("party", "Party"), ("actor", "Actor"), ("at", "At"), ("seq", "Seq"), ("amount", "Amount"), ("note", "Note")]))
+                @if !open.is_empty() {
+                    div.steps { "Your steps: " @for step in open { (step_form(&d.dispute_id, *step, csrf)) } }
                 }
             }
         }

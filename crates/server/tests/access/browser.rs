@@ -2,8 +2,9 @@
 //! driven over WebDriver by `chromedriver` (Debian's `chromium-driver`; installed by
 //! scripts/test.sh). A host and the licensor sign in by typing their tokens, open a
 //! statement and verify its signature with WebCrypto; an altered document fails the
-//! same check; the host cannot reach another host's statement by its URL; the
-//! beneficiary confirms a payment by clicking; the statement prints to a PDF whose
+//! same check; the host cannot reach another host's statement by its URL; the host
+//! opens a dispute and the licensor resolves it; the beneficiary confirms a payment
+//! by clicking; the statement prints to a PDF whose
 //! text (`pdftotext`) holds what a document to send must. Without Chromium the test
 //! says so and passes, unless `CI` is set.
 
@@ -131,6 +132,15 @@ impl Browser<'_> {
         self.run("return document.body.innerText").as_str().unwrap().to_string()
     }
 
+    fn type_into(&self, css: &str, text: &str) {
+        let field = self.element(css);
+        self.call(
+            POST,
+            &format!("/element/{field}/value"),
+            serde_json::json!({ "text": text }),
+        );
+    }
+
     fn sign_in(&self, token: &str) {
         self.open("/sign-in");
         let field = self.element("#token");
@@ -140,11 +150,26 @@ impl Browser<'_> {
             serde_json::json!({ "text": token }),
         );
         self.click("form.signin button");
+        self.wait_text("Sign out");
+    }
+
+    /// The page's text once it holds `needle` (a click's navigation may still be
+    /// loading when the click answers).
+    fn wait_text(&self, needle: &str) -> String {
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = self.text();
+            if text.contains(needle) {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the page never shows `{needle}`: {text}");
     }
 
     fn sign_out(&self) {
         self.click("form.signout button");
-        assert!(self.text().contains("Your API token"), "signed out: {}", self.text());
+        self.wait_text("Your API token");
     }
 
     /// Clicks Verify and waits for its outcome.
@@ -290,9 +315,33 @@ fn the_dashboard_in_chromium_signs_in_verifies_prints_and_confirms() {
     for want in &wanted {
         assert!(squeezed.contains(want.as_str()), "the PDF lacks `{want}`:\n{squeezed}");
     }
-    for control in ["Sign out", "Download", "Is my event counted"] {
+    for control in ["Sign out", "Download", "Is my event counted", "Dispute this statement"] {
         assert!(!squeezed.contains(control), "the PDF shows `{control}`");
     }
+
+    // The host opens a dispute from the statement, with an event as evidence; the
+    // licensor resolves it from the disputes page.
+    world.finish_disputes();
+    b.type_into("#dispute-amount", "1.00");
+    b.type_into("#dispute-reason", "the rate of search");
+    b.type_into("#dispute-evidence", "acme-cloud/us e1-0000000000");
+    b.click(".dispute-open button");
+    let text = b.wait_text(": open");
+    assert!(text.contains("acme-cloud/us e1-0000000000"), "{text}");
+    b.sign_out();
+    b.sign_in(world.tokens[LIC].as_deref().unwrap());
+    b.open("/disputes");
+    b.type_into("form[action$=\"/resolve\"] input[name=amount]", "1.00");
+    b.click("form[action$=\"/resolve\"] button");
+    b.wait_text(": resolved");
+    let disputes = send(address, GET, "/v1/disputes", world.tokens[LIC].as_deref(), "", "").json();
+    let resolved = disputes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "resolved")
+        .count();
+    assert_eq!(resolved, 1, "{disputes}");
     b.sign_out();
 
     // The beneficiary confirms a payment to it by clicking.
@@ -300,14 +349,23 @@ fn the_dashboard_in_chromium_signs_in_verifies_prints_and_confirms() {
     b.sign_in(world.tokens[BEN].as_deref().unwrap());
     b.open("/ledger");
     b.click(&format!("form[action=\"/payments/{payment}/confirm\"] button"));
-    let payments = send(address, GET, "/v1/payments", world.tokens[BEN].as_deref(), "", "").json();
-    let confirmed = payments["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["payment_id"] == payment.as_str())
-        .unwrap();
-    assert_eq!(confirmed["status"], "confirmed");
+    // The click's POST may still be on its way when the click answers.
+    let mut status = serde_json::Value::Null;
+    for _ in 0..100 {
+        let payments = send(address, GET, "/v1/payments", world.tokens[BEN].as_deref(), "", "").json();
+        status = payments["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["payment_id"] == payment.as_str())
+            .unwrap()["status"]
+            .clone();
+        if status == "confirmed" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(status, "confirmed");
     b.call(DELETE, "", serde_json::json!({}));
 }
 

@@ -406,3 +406,127 @@ fn sessions_are_cookies_that_never_hold_the_token_and_forms_need_their_csrf_toke
     assert_eq!(js.status, 200);
     assert!(js.text().contains("crypto.subtle.importKey"));
 }
+
+/// The dashboard's forms that write, as each column: the API's statuses (a success
+/// is a redirect, 303, back to the list; without a session, 303 to the sign-in page).
+#[test]
+fn every_form_answers_every_caller_as_the_api_does() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let cookies = sessions(&world, address);
+    let csrf: Vec<String> = cookies
+        .iter()
+        .map(|c| match c {
+            Some(cookie) if get(address, "/", Some(cookie)).status == 200 => csrf_of(&get(address, "/", Some(cookie))),
+            _ => String::new(),
+        })
+        .collect();
+    #[rustfmt::skip]
+    let rows: [(&str, &str, [u16; 11]); 3] = [
+        //                                                                                   none bad  exp  rev   op  lic host  h2  ben  aud  nar
+        ("/disputes", "statement_id=acme-llama%2F2026-10&line=&amount=1.00&reason=a+rate",   [303, 303, 303, 303, 403, 303, 303, 404, 403, 403, 303]),
+        ("/disputes", "statement_id=nimbus-llama%2F2026-10&line=&amount=1.00&reason=a+rate", [303, 303, 303, 303, 403, 303, 404, 303, 403, 403, 404]),
+        ("/disputes", "statement_id=acme-llama%2F2026-10&line=&amount=x&reason=a+rate",      [303, 303, 303, 303, 403, 400, 400, 404, 403, 403, 400]),
+    ];
+    let mut failures = Vec::new();
+    for (path, body, want) in rows {
+        for (column, want) in want.iter().enumerate() {
+            world.finish_disputes();
+            let body = format!("csrf={}&{body}", csrf[column]);
+            let answer = post(address, path, cookies[column].as_deref(), &body, "");
+            if answer.status != *want {
+                failures.push(format!(
+                    "POST {path} {body} as {}: {} instead of {want}: {:.300}",
+                    COLUMNS[column],
+                    answer.status,
+                    answer.text()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // A dispute's steps: offered as forms to whom may take them, taken by a form.
+    world.finish_disputes();
+    let open =
+        "statement_id=acme-llama%2F2026-10&line=&amount=1.00&reason=a+rate&evidence=acme-cloud%2Fus+e1-0000000000";
+    let answer = post(
+        address,
+        "/disputes",
+        cookies[HOST].as_deref(),
+        &format!("csrf={}&{open}", csrf[HOST]),
+        "",
+    );
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let disputes = send(address, GET, "/v1/disputes", world.tokens[HOST].as_deref(), "", "").json();
+    let dispute = disputes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["status"] == "open")
+        .unwrap();
+    let id = dispute["dispute_id"].as_str().unwrap().to_string();
+    assert_eq!(dispute["evidence"][0]["id"], "e1-0000000000");
+    let offers = |column: usize| -> Vec<String> {
+        let page = get(address, "/disputes", cookies[column].as_deref()).text();
+        [
+            "answer", "resolve", "accept", "reject", "withdraw", "escalate", "decide",
+        ]
+        .iter()
+        .filter(|s| page.contains(&format!("action=\"/disputes/{id}/{s}\"")))
+        .map(|s| s.to_string())
+        .collect()
+    };
+    assert_eq!(offers(HOST), ["withdraw", "escalate"], "the opener");
+    assert_eq!(
+        offers(LIC),
+        ["answer", "resolve", "reject", "escalate"],
+        "the counterparty"
+    );
+    assert!(offers(AUD).is_empty() && offers(OP).is_empty());
+    // The opener cannot resolve its own dispute, even by posting the form.
+    let resolve = format!("/disputes/{id}/resolve");
+    let answer = post(
+        address,
+        &resolve,
+        cookies[HOST].as_deref(),
+        &format!("csrf={}&amount=1.00", csrf[HOST]),
+        "",
+    );
+    assert_eq!(answer.status, 403, "{}", answer.text());
+    // Without its CSRF field, the licensor's form is refused; with it, it resolves.
+    assert_eq!(
+        post(address, &resolve, cookies[LIC].as_deref(), "amount=1.00", "").status,
+        403
+    );
+    let answer = post(
+        address,
+        &resolve,
+        cookies[LIC].as_deref(),
+        &format!("csrf={}&amount=1.00", csrf[LIC]),
+        "",
+    );
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let shown = send(
+        address,
+        GET,
+        &format!("/v1/disputes/{id}"),
+        world.tokens[LIC].as_deref(),
+        "",
+        "",
+    )
+    .json();
+    assert_eq!(shown["status"], "resolved");
+    assert!(
+        offers(LIC).is_empty() && offers(HOST).is_empty(),
+        "a resolved dispute takes no step"
+    );
+    let page = post(
+        address,
+        &format!("/disputes/{id}/nonsense"),
+        cookies[LIC].as_deref(),
+        &format!("csrf={}", csrf[LIC]),
+        "",
+    );
+    assert_eq!(page.status, 404);
+}
