@@ -38,6 +38,7 @@ pub fn routes() -> Router<State> {
         .route("/disputes", get(disputes).post(open_dispute))
         .route("/disputes/{id}/{step}", post(dispute_step))
         .route("/ledger", get(ledger))
+        .route("/payments", post(record_payment))
         .route("/payments/{id}/confirm", post(confirm_payment))
         .route("/mau", get(mau))
         .route("/audit", get(audit))
@@ -618,10 +619,63 @@ async fn ledger(AxumState(state): AxumState<State>, headers: HeaderMap, query: P
         };
         Ok((
             "Ledger".into(),
-            pages::ledger(&balances, &payments, &session.csrf, session.actor.party()),
+            pages::ledger(&balances, &payments, &session.csrf, session.actor.side()),
         ))
     })
     .await
+}
+
+#[derive(Deserialize, Default)]
+struct NewPayment {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    contract: String,
+    /// Only the operator's form names the payer (empty otherwise).
+    #[serde(default)]
+    payer: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    reference: String,
+}
+
+async fn record_payment(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+    form: Result<Form<NewPayment>, FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let session = match checked(&state, &headers, form.csrf.clone()).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let Some(date) = revshare_core::period::Day::parse(form.date.trim()) else {
+        return failure(
+            &headers,
+            &AppError::Invalid(format!("date: `{}` must be a date YYYY-MM-DD", form.date)),
+        );
+    };
+    let new = revshare_app::payments::NewPayment {
+        contract: form.contract.trim().to_string(),
+        payer: Some(form.payer.trim().to_string()).filter(|p| !p.is_empty()),
+        payee: form.to.trim().to_string(),
+        amount: form.amount.trim().to_string(),
+        date,
+        reference: form.reference,
+    };
+    let outcome = blocking_write(&state, move |backend, shared| {
+        Ok(
+            revshare_app::payments::record(backend, &shared.keys, revshare_app::Ctx::now(&session.actor), &new)
+                .map(|_| ()),
+        )
+    })
+    .await;
+    after_write(&headers, outcome, "/ledger")
 }
 
 async fn confirm_payment(

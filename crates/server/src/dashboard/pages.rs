@@ -602,6 +602,21 @@ pub fn ledger(
             }
             (next(payments.next_cursor.as_ref(), "/ledger"))
         }
+        section.record {
+            h2 { "Record a payment you made" }
+            form.stack method="post" action="/payments" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="pay-contract" { "Contract" } input #pay-contract name="contract" required;
+                @if party.is_none() {
+                    label for="pay-payer" { "Payer (the operator names it)" } input #pay-payer name="payer" required;
+                }
+                label for="pay-to" { "Paid to (party id)" } input #pay-to name="to" required;
+                label for="pay-amount" { "Amount, in the contract's currency" } input #pay-amount name="amount" required inputmode="decimal";
+                label for="pay-date" { "Day paid" } input #pay-date name="date" type="date" required;
+                label for="pay-reference" { "Reference (optional)" } input #pay-reference name="reference";
+                button type="submit" { "Record the payment" }
+            }
+        }
     }
 }
 

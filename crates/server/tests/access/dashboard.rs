@@ -530,3 +530,64 @@ fn every_form_answers_every_caller_as_the_api_does() {
     );
     assert_eq!(page.status, 404);
 }
+
+/// Recording a payment by the ledger page's form: the payer is the session's party
+/// (the operator names it), as `POST /v1/payments` decides.
+#[test]
+fn payments_are_recorded_by_form_as_the_api_records_them() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let cookies = sessions(&world, address);
+    let csrf = |column: usize| csrf_of(&get(address, "/ledger", cookies[column].as_deref()));
+    let form = "contract=acme-llama&to=finetune-labs&amount=1.00&date=2026-11-03&reference=wire+1";
+    #[rustfmt::skip]
+    let want: [(usize, u16); 9] = [
+        (NONE, 303), (BAD, 303), (OP, 400), (LIC, 400), (HOST, 303), (HOST2, 404), (BEN, 400), (AUD, 403), (NAR, 303),
+    ];
+    for (column, status) in want {
+        let token = match cookies[column] {
+            Some(_) if column != BAD => csrf(column),
+            _ => String::new(),
+        };
+        let answer = post(
+            address,
+            "/payments",
+            cookies[column].as_deref(),
+            &format!("csrf={token}&{form}"),
+            "",
+        );
+        assert_eq!(answer.status, status, "{}: {:.300}", COLUMNS[column], answer.text());
+    }
+    // The operator names the payer; its form has the field, a party's has not.
+    assert!(get(address, "/ledger", cookies[OP].as_deref())
+        .text()
+        .contains("name=\"payer\""));
+    assert!(!get(address, "/ledger", cookies[HOST].as_deref())
+        .text()
+        .contains("name=\"payer\""));
+    let named = format!("csrf={}&payer=acme-cloud&{form}", csrf(OP));
+    assert_eq!(
+        post(address, "/payments", cookies[OP].as_deref(), &named, "").status,
+        303
+    );
+    let listed = send(address, GET, "/v1/payments", world.tokens[BEN].as_deref(), "", "").json();
+    let recorded: Vec<&serde_json::Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["reference"] == "wire 1")
+        .collect();
+    assert_eq!(recorded.len(), 3, "{listed}");
+    assert!(recorded
+        .iter()
+        .all(|p| p["payer"] == "acme-cloud" && p["amount"] == "1.00" && p["status"] == "recorded"));
+    // A day that is not one is refused before anything is written.
+    let bad = format!(
+        "csrf={}&contract=acme-llama&to=finetune-labs&amount=1&date=someday",
+        csrf(HOST)
+    );
+    assert_eq!(
+        post(address, "/payments", cookies[HOST].as_deref(), &bad, "").status,
+        400
+    );
+}
