@@ -132,7 +132,7 @@ fn chart(breakdown: &Breakdown) -> Markup {
     let height = 22 * rows.len() + 4;
     html! {
         figure.chart {
-            svg width="100%" height=(height) viewBox={ "0 0 720 " (height) } role="img"
+            svg width="720" height=(height) viewBox={ "0 0 720 " (height) } role="img"
                 aria-label={ "The licensor's share per period by " (breakdown.dimension.title()) "; the table below has the figures" } {
                 @for (n, row) in rows.iter().enumerate() {
                     @let y = 22 * n + 2;
@@ -530,6 +530,9 @@ fn cell(item: &serde_json::Value, key: &str) -> Markup {
         serde_json::Value::String(s) if key == "statement_id" => html! { td { (statement_link(s)) } },
         serde_json::Value::String(s) => html! { td { (s) } },
         serde_json::Value::Number(n) => html! { td.num { (n) } },
+        serde_json::Value::Object(line) if line.contains_key("model") && line.contains_key("use_case") => {
+            html! { td { (line["model"].as_str().unwrap_or("")) " · " (line["use_case"].as_str().unwrap_or("")) } }
+        }
         serde_json::Value::Array(a) if a.iter().all(|v| v.is_string()) => {
             html! { td { (a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")) } }
         }
@@ -546,11 +549,12 @@ pub fn disputes(
         (json_table(&page.items, &[
             ("dispute_id", "Dispute"), ("statement_id", "Statement"), ("line", "Line"), ("opener", "Opened by"),
             ("counterparty", "Counterparty"), ("claim", "Claim"), ("amount", "Offered or resolved"),
-            ("status", "Status"), ("window_ends", "Window ends"), ("reason", "Reason"),
+            ("status", "Status"), ("window_ends", "Window ends"),
         ]))
         @for (d, open) in page.items.iter().zip(steps) {
             section.dispute id={ "dispute-" (d.dispute_id) } {
                 h2 { (d.dispute_id) ": " (d.status.as_str()) }
+                p { "Reason: " (d.reason) }
                 @if !d.evidence.is_empty() {
                     p { "Evidence: " (d.evidence.iter().map(|e| format!("{} {}", e.source, e.id)).collect::<Vec<_>>().join(", ")) }
                 }
