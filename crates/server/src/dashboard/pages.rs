@@ -131,7 +131,8 @@ fn chart(breakdown: &Breakdown) -> Markup {
     let rows = &breakdown.rows;
     let height = 22 * rows.len() + 4;
     html! {
-        figure.chart {
+        // Focusable: it scrolls sideways on a narrow screen, by keyboard too.
+        figure.chart tabindex="0" {
             svg width="720" height=(height) viewBox={ "0 0 720 " (height) } role="img"
                 aria-label={ "The licensor's share per period by " (breakdown.dimension.title()) "; the table below has the figures" } {
                 @for (n, row) in rows.iter().enumerate() {

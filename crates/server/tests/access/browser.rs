@@ -5,8 +5,9 @@
 //! same check; the host cannot reach another host's statement by its URL; the host
 //! opens a dispute and the licensor resolves it; the beneficiary confirms a payment
 //! by clicking; the statement prints to a PDF whose
-//! text (`pdftotext`) holds what a document to send must. Without Chromium the test
-//! says so and passes, unless `CI` is set.
+//! text (`pdftotext`) holds what a document to send must; axe-core finds no serious
+//! or critical accessibility violation on the pages. Without Chromium (or axe-core)
+//! the test (or that check) says so and passes, unless `CI` is set.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -366,7 +367,54 @@ fn the_dashboard_in_chromium_signs_in_verifies_prints_and_confirms() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(status, "confirmed");
+
+    // Accessibility: axe-core finds nothing serious or critical on any page.
+    b.sign_out();
+    accessible(&b, "/sign-in");
+    b.sign_in(world.tokens[LIC].as_deref().unwrap());
+    for path in [
+        "/",
+        "/statements",
+        "/statements/acme-llama/2026-10",
+        "/disputes",
+        "/ledger",
+        "/mau?month=2026-10",
+        "/audit",
+    ] {
+        accessible(&b, path);
+    }
     b.call(DELETE, "", serde_json::json!({}));
+}
+
+/// Runs axe-core (npm's, the file `AXE_CORE_JS` names; scripts/test.sh installs
+/// it) on a page at 1280 and 390 px: no serious or critical violation.
+fn accessible(b: &Browser<'_>, path: &str) {
+    let Some(file) = std::env::var_os("AXE_CORE_JS") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "AXE_CORE_JS must name axe.min.js in CI"
+        );
+        eprintln!("skipping the accessibility check: AXE_CORE_JS is not set");
+        return;
+    };
+    let axe = std::fs::read_to_string(file).unwrap();
+    for width in [1280, 390] {
+        b.call(POST, "/window/rect", serde_json::json!({"width": width, "height": 900}));
+        b.open(path);
+        let script = format!(
+            "{axe}\n;const done = arguments[arguments.length - 1];\
+             axe.run(document).then(r => done(r.violations\
+               .filter(v => v.impact === 'serious' || v.impact === 'critical')\
+               .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))));"
+        );
+        let found = b.call(
+            POST,
+            "/execute/async",
+            serde_json::json!({"script": script, "args": []}),
+        );
+        assert_eq!(found, serde_json::json!([]), "{path} at {width} px");
+    }
+    b.call(POST, "/window/rect", serde_json::json!({"width": 1280, "height": 1000}));
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
