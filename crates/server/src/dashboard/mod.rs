@@ -40,6 +40,7 @@ pub fn routes() -> Router<State> {
         .route("/ledger", get(ledger))
         .route("/payments", post(record_payment))
         .route("/payments/{id}/confirm", post(confirm_payment))
+        .route("/contributions", get(contributions))
         .route("/mau", get(mau))
         .route("/audit", get(audit))
         .route("/parties", get(parties))
@@ -703,6 +704,24 @@ async fn confirm_payment(
         Ok(Err(error)) => failure(&headers, &error),
         Err(error) => html(error.status, pages::error(error.status, &error.message)),
     }
+}
+
+async fn contributions(AxumState(state): AxumState<State>, headers: HeaderMap, query: Paged) -> Response {
+    page(&state, headers, move |backend, _, session| {
+        let paging = paging(query)?;
+        let page =
+            revshare_app::contributions::list_page(backend, &session.actor, paging.limit, paging.cursor.as_deref())?;
+        let page = revshare_app::page::Page {
+            items: page
+                .items
+                .into_iter()
+                .map(revshare_app::views::Contribution::of)
+                .collect(),
+            next_cursor: page.next_cursor,
+        };
+        Ok(("Contributions".into(), pages::contributions(&page)))
+    })
+    .await
 }
 
 #[derive(Deserialize)]

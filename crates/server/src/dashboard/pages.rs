@@ -13,10 +13,11 @@ use revshare_core::statement::Statement;
 use revshare_core::verify::PublicKey;
 use serde::Serialize;
 
-const NAV: [(&str, &str); 7] = [
+const NAV: [(&str, &str); 8] = [
     ("/", "Overview"),
     ("/statements", "Statements"),
     ("/disputes", "Disputes"),
+    ("/contributions", "Contributions"),
     ("/ledger", "Ledger"),
     ("/mau", "MAU"),
     ("/audit", "Audit log"),
@@ -622,6 +623,17 @@ pub fn ledger(
                 button type="submit" { "Record the payment" }
             }
         }
+    }
+}
+
+pub fn contributions(page: &Page<revshare_app::views::Contribution>) -> Markup {
+    html! {
+        p.note { "Contributions move the licensor's share by their delta in the period holding their date, once accepted." }
+        (json_table(&page.items, &[
+            ("number", "Number"), ("contract", "Contract"), ("by", "By"), ("kind", "Kind"), ("date", "Date"),
+            ("status", "Status"), ("reference", "Reference"), ("proposed_by", "Proposed by"), ("decided_by", "Decided by"),
+        ]))
+        (next(page.next_cursor.as_ref(), "/contributions"))
     }
 }
 

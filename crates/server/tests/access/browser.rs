@@ -377,6 +377,7 @@ fn the_dashboard_in_chromium_signs_in_verifies_prints_and_confirms() {
         "/statements",
         "/statements/acme-llama/2026-10",
         "/disputes",
+        "/contributions",
         "/ledger",
         "/mau?month=2026-10",
         "/audit",
