@@ -549,6 +549,32 @@ pub fn show(backend: &mut dyn Backend, ctx: Ctx<'_>, dispute_id: &str) -> Result
     DisputeView::of(row, ctx.now.seconds)
 }
 
+/// The steps the actor may take on a dispute it reads, now: its role and side
+/// allow them (`access::require_dispute_step`) and the dispute's status and clock
+/// lead somewhere (`dispute::next`). What the dashboard offers as forms; [`step`]
+/// still decides each one taken.
+pub fn steps_open_to(backend: &mut dyn Backend, ctx: Ctx<'_>, dispute_id: &str) -> Result<Vec<DisputeStep>> {
+    let shown = show(backend, ctx, dispute_id)?;
+    let row = backend
+        .dispute(dispute_id)?
+        .ok_or_else(|| AppError::NotFound(format!("no dispute {dispute_id} is stored")))?;
+    let contract = contract_named(backend, &row.contract)?;
+    let clock = clock_of(&row, ctx.now.seconds)?;
+    Ok(DisputeStep::ALL
+        .into_iter()
+        .filter(|kind| *kind != DisputeStep::Open)
+        .filter(|kind| require_dispute_step(ctx.actor, *kind, &contract, Some(&shown.opener)).is_ok())
+        .filter(|kind| dispute::next(row.status, *kind, &clock, false).is_some())
+        .collect())
+}
+
+/// Whether the actor may open a dispute of a statement of `contract` (its licensor
+/// or host, not an auditor, a beneficiary or the operator itself).
+pub fn may_open(backend: &mut dyn Backend, actor: &Actor, contract: &str) -> Result<bool> {
+    let contract = contract_named(backend, contract)?;
+    Ok(require_dispute_step(actor, DisputeStep::Open, &contract, None).is_ok())
+}
+
 /// The ids of the disputes on `contracts` (to filter audit entries).
 pub(crate) fn ids_on(backend: &mut dyn Backend, contracts: &[String]) -> Result<Vec<String>> {
     Ok(backend

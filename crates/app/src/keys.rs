@@ -310,6 +310,18 @@ impl Keys {
         PublicKey::of(&self.signing)
     }
 
+    /// The key that signs dashboard sessions (`sessions`): derived from the
+    /// pseudonyms' secret, which never changes for a store and which every server
+    /// process of the store holds, so a session made by one is read by all; never
+    /// the signing key itself, which rotates.
+    pub(crate) fn session_key(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(b"revshare dashboard session key v1\0");
+        hash.update(self.pseudonym);
+        hash.finalize().into()
+    }
+
     /// The keyed pseudonym of a customer reference at a host.
     pub fn pseudonym(&self, host: &str, reference: &str) -> [u8; 16] {
         revshare_core::privacy::pseudonym(&self.pseudonym, host, reference)

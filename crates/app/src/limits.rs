@@ -37,3 +37,6 @@ pub(crate) fn check_reason(reason: &str) -> crate::Result<()> {
     }
     Ok(())
 }
+
+/// A dashboard session's lifetime (sign in again after it): eight hours.
+pub const SESSION_SECONDS: i64 = 8 * 3600;

@@ -160,7 +160,7 @@ pub(crate) fn well_formed_id(token: &str) -> Result<&str> {
     token_id(token).ok_or_else(refused)
 }
 
-fn refused() -> AppError {
+pub(crate) fn refused() -> AppError {
     AppError::Unauthenticated("the token is not valid (unknown, malformed, expired or revoked)".into())
 }
 
@@ -169,7 +169,16 @@ fn refused() -> AppError {
 pub(crate) fn actor_of(token: &str, row: Option<TokenRow>, now: Timestamp) -> Result<Actor> {
     let row = row.ok_or_else(refused)?;
     let same: bool = sha256_hex(token).as_bytes().ct_eq(row.sha256.as_bytes()).into();
-    if !same || row.revoked_at.is_some() {
+    if !same {
+        return Err(refused());
+    }
+    actor_of_row(row, now)
+}
+
+/// The actor of a token row whose holder was already proven (by the token's hash,
+/// or by a dashboard session bound to it): refused if revoked or expired.
+pub(crate) fn actor_of_row(row: TokenRow, now: Timestamp) -> Result<Actor> {
+    if row.revoked_at.is_some() {
         return Err(refused());
     }
     let expired = row

@@ -203,6 +203,14 @@ pub struct DemoArgs {
     /// How many events to synthesize.
     #[arg(long, default_value_t = 240_000)]
     pub events: u32,
+    /// Then serve the dashboard and the API on the demo store, printing the URL and
+    /// sign-in tokens for a host, a licensor, a beneficiary and an auditor (until
+    /// SIGTERM or Ctrl-C); without it the demo exits.
+    #[arg(long)]
+    pub serve: bool,
+    /// Where `--serve` listens.
+    #[arg(long, default_value = "127.0.0.1:8080", requires = "serve")]
+    pub listen: std::net::SocketAddr,
 }
 
 pub fn run(args: &StoreArgs, demo: &DemoArgs) -> Result<(), Failure> {
@@ -283,7 +291,51 @@ pub fn run(args: &StoreArgs, demo: &DemoArgs) -> Result<(), Failure> {
 
     step(&format!("done in {:.1} s; try next", started.elapsed().as_secs_f64()));
     print_next_steps(&db, &dir, &proven);
+    if demo.serve {
+        serve(&store_args, demo.listen)?;
+    }
     Ok(())
+}
+
+/// `--serve`: a token for each kind of party, then the server on the demo store.
+fn serve(store: &StoreArgs, listen: std::net::SocketAddr) -> Result<(), Failure> {
+    use revshare_app::tokens::{create, NewToken};
+    use revshare_core::records::Role;
+    step("the dashboard: sign in with one of these tokens (each is shown this once)");
+    let mut backend = stateful::open(store)?;
+    let keys = stateful::keys(store, backend.as_mut())?;
+    let actor = stateful::operator();
+    let ctx = Ctx::now(&actor);
+    revshare_app::parties::add(backend.as_mut(), &keys, ctx, "audit-co", Some("Audit Co"))?;
+    let mut tokens = Vec::new();
+    for (label, party, role, contracts) in [
+        ("host", "acme-cloud", Role::Host, &[][..]),
+        ("licensor", "meta", Role::Licensor, &[][..]),
+        ("beneficiary", "finetune-labs", Role::Beneficiary, &[][..]),
+        ("auditor", "audit-co", Role::Auditor, &["acme-llama".to_string()][..]),
+    ] {
+        let created = create(
+            backend.as_mut(),
+            &keys,
+            ctx,
+            &NewToken {
+                party: party.into(),
+                role,
+                contracts: contracts.to_vec(),
+                expires: None,
+            },
+        )?;
+        tokens.push((label, party, created.token));
+    }
+    drop(backend);
+    crate::serve::serve_then(store, listen, move |address| {
+        println!("dashboard: http://{address}/");
+        for (label, party, token) in &tokens {
+            println!("  {label:<12} {party:<14} {token}");
+        }
+        println!("(the API answers at http://{address}/v1/ with the same tokens as bearer tokens; Ctrl-C stops)");
+        let _ = std::io::stdout().flush();
+    })
 }
 
 fn request(period: &str, contract: Option<&str>) -> CloseRequest {

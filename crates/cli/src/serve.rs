@@ -46,6 +46,24 @@ pub fn serve(store: &StoreArgs, args: &ServeArgs) -> Result<(), Failure> {
         burst: args.burst,
     };
     config.writers = args.writers;
+    run(store, config, |_| {})
+}
+
+/// Serves `store` with the defaults on `listen`, calling `listening` with the bound
+/// address once it accepts connections (`revshare demo --serve`).
+pub fn serve_then(store: &StoreArgs, listen: SocketAddr, listening: impl FnOnce(SocketAddr)) -> Result<(), Failure> {
+    let mut backend = open(store)?;
+    let keys = keys(store, backend.as_mut())?;
+    drop(backend);
+    run(
+        store,
+        revshare_server::Config::new(listen, store.location(), keys),
+        listening,
+    )
+}
+
+fn run(store: &StoreArgs, config: revshare_server::Config, listening: impl FnOnce(SocketAddr)) -> Result<(), Failure> {
+    let listen = config.listen;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -53,12 +71,13 @@ pub fn serve(store: &StoreArgs, args: &ServeArgs) -> Result<(), Failure> {
     runtime.block_on(async {
         let server = revshare_server::start(config)
             .await
-            .map_err(|e| Failure::other(format!("cannot listen on {}: {e}", args.listen)))?;
+            .map_err(|e| Failure::other(format!("cannot listen on {listen}: {e}")))?;
         log_line(serde_json::json!({
             "message": "serving (SIGTERM or Ctrl-C stops it)",
             "store": store.location().describe(),
             "listening": server.address.to_string(),
         }));
+        listening(server.address);
         server
             .wait()
             .await

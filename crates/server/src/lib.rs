@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+pub mod dashboard;
 mod error;
 mod ingest;
 mod log_routes;
@@ -135,6 +136,7 @@ fn router(state: State) -> Router {
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
     batches
         .merge(rest)
+        .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::around))

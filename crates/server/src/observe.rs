@@ -16,18 +16,28 @@ use crate::state::State;
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The token id a request names (its public part), for the logs.
+/// A dashboard request names the token id its session cookie carries (its public
+/// part too: the cookie holds no secret of the token).
 fn token_id(request: &Request) -> Option<String> {
-    let value = request.headers().get(axum::http::header::AUTHORIZATION)?;
+    let Some(value) = request.headers().get(axum::http::header::AUTHORIZATION) else {
+        let cookie = crate::dashboard::session_cookie(request.headers())?;
+        let token_id = cookie.strip_prefix("v1.")?.split('.').next()?;
+        let public = token_id.len() == 12 && token_id.bytes().all(|c| c.is_ascii_hexdigit());
+        return public.then(|| token_id.to_string());
+    };
     revshare_app::tokens::token_id(crate::api::credential(value)?).map(str::to_string)
 }
 
-/// The rate limiter's key: a digest of the whole credential, so that nobody who
-/// knows only a token's id can spend its budget.
+/// The rate limiter's key: a digest of the whole credential (a bearer token, or a
+/// dashboard session's cookie), so that nobody who knows only a token's id can spend
+/// its budget.
 fn limit_key(request: &Request) -> [u8; 16] {
-    let credential = request
-        .headers()
+    let headers = request.headers();
+    let credential = headers
         .get(axum::http::header::AUTHORIZATION)
-        .map_or(&b""[..], |v| v.as_bytes());
+        .map(|v| v.as_bytes())
+        .or_else(|| crate::dashboard::session_cookie(headers).map(str::as_bytes))
+        .unwrap_or(b"");
     let digest = <sha2::Sha256 as sha2::Digest>::digest(credential);
     let mut key = [0u8; 16];
     key.copy_from_slice(&digest[..16]);
@@ -44,7 +54,13 @@ fn request_id() -> String {
 pub(crate) fn unlimited(route: &str) -> bool {
     matches!(
         route,
-        "/healthz" | "/readyz" | "/metrics" | "/v1/openapi.json" | "/v1/keys"
+        "/healthz"
+            | "/readyz"
+            | "/metrics"
+            | "/v1/openapi.json"
+            | "/v1/keys"
+            | "/assets/style.css"
+            | "/assets/dashboard.js"
     )
 }
 

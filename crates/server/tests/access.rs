@@ -29,6 +29,13 @@ use revshare_core::records::Role;
 use revshare_core::tables::{ContributionStatus, Contributions};
 use revshare_ingest::offline::UsageInput;
 
+/// The dashboard in Chromium (`access/browser.rs`).
+#[path = "access/browser.rs"]
+mod browser;
+/// The dashboard's pages under the same matrix (`access/dashboard.rs`).
+#[path = "access/dashboard.rs"]
+mod dashboard;
+
 // ---- the callers: one column each ----
 
 /// No `Authorization` header.
@@ -651,7 +658,10 @@ impl World {
 }
 
 fn setup() -> World {
-    let dir = std::env::temp_dir().join(format!("revshare-access-{}", std::process::id()));
+    // Tests of this binary set up worlds of their own at once.
+    static WORLDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = WORLDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("revshare-access-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("access.db");

@@ -1,0 +1,594 @@
+//! The dashboard (issue 22) under the API's access matrix: every page, signed in
+//! with each column's token (or with no session, or a bad cookie), answers the
+//! status the API answers that token for the same data, and no page shows what the
+//! API would not show it. Then sign-in, sign-out and the CSRF checks of its forms.
+
+use super::*;
+
+/// The session cookie a sign-in with `token` sets, if it succeeds.
+fn sign_in(address: SocketAddr, token: &str, extra: &str) -> (Answer, Option<String>) {
+    let body = format!("token={}", form_encode(token));
+    let mut header = "content-type: application/x-www-form-urlencoded".to_string();
+    if !extra.is_empty() {
+        header = format!("{header}\r\n{extra}");
+    }
+    let answer = send(address, POST, "/sign-in", None, &header, &body);
+    let cookie = answer
+        .header("set-cookie")
+        .and_then(|c| c.strip_prefix("revshare_session="))
+        .map(|c| c.split(';').next().unwrap_or("").to_string())
+        .filter(|c| !c.is_empty());
+    (answer, cookie)
+}
+
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn get(address: SocketAddr, path: &str, cookie: Option<&str>) -> Answer {
+    let header = cookie
+        .map(|c| format!("cookie: revshare_session={c}"))
+        .unwrap_or_default();
+    send(address, GET, path, None, &header, "")
+}
+
+fn post(address: SocketAddr, path: &str, cookie: Option<&str>, body: &str, extra: &str) -> Answer {
+    let mut header = "content-type: application/x-www-form-urlencoded".to_string();
+    if let Some(cookie) = cookie {
+        header += &format!("\r\ncookie: revshare_session={cookie}");
+    }
+    if !extra.is_empty() {
+        header += &format!("\r\n{extra}");
+    }
+    send(address, POST, path, None, &header, body)
+}
+
+/// The CSRF field of a page's forms.
+fn csrf_of(page: &Answer) -> String {
+    let text = page.text();
+    let at = text.find("name=\"csrf\" value=\"").expect("a form with a CSRF field") + 19;
+    text[at..at + 32].to_string()
+}
+
+/// Every page, and the status each column gets: the API's for the same data (a
+/// refused request without a session is a redirect to the sign-in page, 303).
+#[rustfmt::skip]
+const PAGES: &[(&str, [u16; 11])] = &[
+    //                                                                     none bad  exp  rev   op  lic host  h2  ben  aud  nar
+    ("/",                                                                  [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/statements",                                                        [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/statements/acme-llama/2026-10",                                     [303, 303, 303, 303, 200, 200, 200, 404, 200, 200, 200]),
+    ("/statements/acme-llama/2026-10/json",                                [303, 303, 303, 303, 200, 200, 200, 404, 200, 200, 200]),
+    ("/statements/acme-llama/2026-10/csv",                                 [303, 303, 303, 303, 200, 200, 200, 404, 200, 200, 200]),
+    ("/statements/acme-llama/2026-10?source=acme-cloud/us&id=e1-0000000000", [303, 303, 303, 303, 200, 200, 200, 404, 200, 200, 200]),
+    ("/statements/nimbus-llama/2026-10",                                   [303, 303, 303, 303, 200, 200, 404, 200, 404, 404, 404]),
+    ("/statements/nimbus-llama/2026-10/json",                              [303, 303, 303, 303, 200, 200, 404, 200, 404, 404, 404]),
+    ("/statements/acme-mistral/2026-10",                                   [303, 303, 303, 303, 200, 404, 200, 404, 200, 404, 404]),
+    ("/statements/acme-mistral/2026-10/csv",                               [303, 303, 303, 303, 200, 404, 200, 404, 200, 404, 404]),
+    ("/statements/orbit-llama/2026-Q4",                                    [303, 303, 303, 303, 404, 404, 404, 404, 404, 404, 404]),
+    ("/statements/acme-llama/someday",                                     [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
+    ("/disputes",                                                          [303, 303, 303, 303, 200, 200, 200, 200, 403, 200, 200]),
+    ("/contributions",                                                     [303, 303, 303, 303, 200, 200, 200, 200, 403, 200, 200]),
+    ("/ledger",                                                            [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/mau?month=2026-10",                                                 [303, 303, 303, 303, 200, 200, 200, 200, 403, 200, 200]),
+    ("/mau?month=2026-Q4",                                                 [303, 303, 303, 303, 400, 400, 400, 400, 403, 400, 400]),
+    ("/audit",                                                             [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/parties",                                                           [303, 303, 303, 303, 200, 403, 403, 403, 403, 403, 403]),
+];
+
+/// The cookie of each column: a sign-in with its token (none for no token and for
+/// the tokens a sign-in refuses), and for `BAD` a cookie made up.
+fn sessions(world: &World, address: SocketAddr) -> [Option<String>; 11] {
+    let mut cookies: [Option<String>; 11] = Default::default();
+    for column in [EXP, REV, OP, LIC, HOST, HOST2, BEN, AUD, NAR] {
+        let (answer, cookie) = sign_in(address, world.tokens[column].as_deref().unwrap(), "");
+        match column {
+            EXP | REV => {
+                assert_eq!(answer.status, 401, "{}: {}", COLUMNS[column], answer.text());
+                assert!(cookie.is_none(), "{}", COLUMNS[column]);
+            }
+            _ => {
+                assert_eq!(answer.status, 303, "{}: {}", COLUMNS[column], answer.text());
+                assert_eq!(answer.header("location"), Some("/"));
+                cookies[column] = Some(cookie.expect("a session cookie"));
+            }
+        }
+    }
+    cookies[BAD] = Some(format!(
+        "v1.{}.9999999999.{}.{}",
+        "0".repeat(12),
+        "1".repeat(32),
+        "2".repeat(64)
+    ));
+    cookies
+}
+
+#[test]
+fn every_page_answers_every_caller_as_the_api_does() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let cookies = sessions(&world, address);
+    let mut failures = Vec::new();
+    let mut cells = 0;
+    for (path, want) in PAGES {
+        for (column, want) in want.iter().enumerate() {
+            let answer = get(address, path, cookies[column].as_deref());
+            cells += 1;
+            let what = format!("GET {path} as {}", COLUMNS[column]);
+            if answer.status != *want {
+                failures.push(format!(
+                    "{what}: {} instead of {want}: {:.300}",
+                    answer.status,
+                    answer.text()
+                ));
+                continue;
+            }
+            if *want == 303 {
+                if answer.header("location") != Some("/sign-in") {
+                    failures.push(format!("{what}: redirected to {:?}", answer.header("location")));
+                }
+                // A cookie that does not hold is dropped.
+                let dropped = answer.header("set-cookie").is_some_and(|c| c.contains("Max-Age=0"));
+                if cookies[column].is_some() != dropped {
+                    failures.push(format!("{what}: set-cookie {:?}", answer.header("set-cookie")));
+                }
+                continue;
+            }
+            let content_type = answer.header("content-type").unwrap_or("");
+            if !path.ends_with("/json") && !path.ends_with("/csv") && !content_type.starts_with("text/html") {
+                failures.push(format!("{what}: content type {content_type}"));
+            }
+            if *want >= 400 {
+                continue;
+            }
+            let text = answer.text();
+            for word in forbidden(&world, column) {
+                let counterparty = column == BEN && word == "acme-cloud" && path.starts_with("/ledger");
+                if text.contains(&word) && !counterparty && !path.contains(&word) {
+                    failures.push(format!("{what}: the page shows `{word}`"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {cells} cells differ from the API:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    // What the pages show is what the API answers: the statement's figures, the
+    // exact signed bytes to download, and the CSV of the API.
+    for column in [OP, LIC, HOST, AUD, NAR, BEN] {
+        let cookie = cookies[column].as_deref();
+        let token = world.tokens[column].as_deref();
+        let api = send(address, GET, "/v1/statements/acme-llama/2026-10", token, "", "");
+        let json = get(address, "/statements/acme-llama/2026-10/json", cookie);
+        assert_eq!(
+            json.body, api.body,
+            "{}: the JSON download is the API's",
+            COLUMNS[column]
+        );
+        let api_csv = send(address, GET, "/v1/statements/acme-llama/2026-10", token, WANT_CSV, "");
+        let csv = get(address, "/statements/acme-llama/2026-10/csv", cookie);
+        assert_eq!(
+            csv.body, api_csv.body,
+            "{}: the CSV download is the API's",
+            COLUMNS[column]
+        );
+        let page = get(address, "/statements/acme-llama/2026-10", cookie).text();
+        let document = api.json();
+        let (field, currency) = match column {
+            BEN => ("payout", document["currency"].as_str().unwrap()),
+            _ => ("total", document["currency"].as_str().unwrap()),
+        };
+        let amount = document[field].as_str().unwrap();
+        assert!(
+            page.contains(&format!("{amount} {currency}")) || page.contains(&grouped(amount, currency)),
+            "{}: the page shows the {field} {amount}",
+            COLUMNS[column]
+        );
+        // The signature to check in the browser, and the store's keys.
+        assert!(page.contains("id=\"verify-button\""), "{}", COLUMNS[column]);
+        assert!(page.contains("data-keys="), "{}", COLUMNS[column]);
+    }
+    // The statements list holds what the API lists, for each reader.
+    for column in [OP, LIC, HOST, HOST2, BEN, AUD, NAR] {
+        let listed = send(address, GET, "/v1/statements", world.tokens[column].as_deref(), "", "").json();
+        let page = get(address, "/statements", cookies[column].as_deref()).text();
+        let ids: Vec<&str> = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["statement_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            page.matches("<a href=\"/statements/").count(),
+            ids.len(),
+            "{}: {ids:?}",
+            COLUMNS[column]
+        );
+        for id in ids {
+            assert!(
+                page.contains(&format!("href=\"/statements/{id}\"")),
+                "{}: {id}",
+                COLUMNS[column]
+            );
+        }
+    }
+}
+
+/// `1234.5` as the pages show amounts: `1,234.5 USD`.
+fn grouped(amount: &str, currency: &str) -> String {
+    let (int, frac) = amount.split_once('.').unwrap_or((amount, ""));
+    let mut out = String::new();
+    for (n, c) in int.chars().enumerate() {
+        if n > 0 && (int.len() - n) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if frac.is_empty() {
+        format!("{out} {currency}")
+    } else {
+        format!("{out}.{frac} {currency}")
+    }
+}
+
+#[test]
+fn sessions_are_cookies_that_never_hold_the_token_and_forms_need_their_csrf_token() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let token = world.tokens[HOST].as_deref().unwrap();
+
+    // The sign-in page, and a sign-in: a cookie for the whole site, out of scripts'
+    // reach, never sent by another site, ending with the session.
+    let form = get(address, "/sign-in", None);
+    assert_eq!(form.status, 200);
+    assert!(form.text().contains("name=\"token\""));
+    let (answer, cookie) = sign_in(address, token, "");
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let set = answer.header("set-cookie").unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+        assert!(set.contains(attribute), "{set} lacks {attribute}");
+    }
+    assert!(!set.contains("Secure"), "{set}: plain HTTP");
+    let cookie = cookie.unwrap();
+    let secret = token.rsplit('_').next().unwrap();
+    assert!(
+        !cookie.contains(secret) && !cookie.contains(token),
+        "the cookie holds the token"
+    );
+    // Behind a proxy that terminates TLS, the cookie is Secure.
+    let (tls, _) = sign_in(address, token, "x-forwarded-proto: https");
+    assert!(
+        tls.header("set-cookie").unwrap().contains("; Secure"),
+        "{:?}",
+        tls.header("set-cookie")
+    );
+    // Signed in, the sign-in page sends to the overview.
+    assert_eq!(get(address, "/sign-in", Some(&cookie)).status, 303);
+
+    // Refused sign-ins set no cookie and say why, without echoing the token.
+    for bad in [
+        "",
+        "rs_not-a-token",
+        &format!("{token}x"),
+        world.tokens[REV].as_deref().unwrap(),
+    ] {
+        let (answer, none) = sign_in(address, bad, "");
+        assert_eq!(answer.status, 401, "{bad}: {}", answer.text());
+        assert!(none.is_none());
+        assert!(answer.header("set-cookie").is_none());
+        assert!(
+            bad.len() < 20 || !answer.text().contains(bad),
+            "the page echoes the token"
+        );
+    }
+    // From another site's form: refused before anything is checked.
+    let (answer, none) = sign_in(address, token, "origin: http://evil.example");
+    assert_eq!(answer.status, 403);
+    assert!(none.is_none());
+
+    // An altered cookie is no session: its MAC, its expiry, its token id.
+    let page = get(address, "/", Some(&cookie));
+    assert_eq!(page.status, 200, "{}", page.text());
+    let parts: Vec<&str> = cookie.split('.').collect();
+    let flip = |s: &str| {
+        let mut s = s.to_string();
+        let last = s.pop().unwrap();
+        s.push(if last == '0' { '1' } else { '0' });
+        s
+    };
+    let altered = [
+        format!("{}.{}.{}.{}.{}", parts[0], parts[1], parts[2], parts[3], flip(parts[4])),
+        format!("{}.{}.{}.{}.{}", parts[0], parts[1], flip(parts[2]), parts[3], parts[4]),
+        format!(
+            "{}.{}.{}.{}.{}",
+            parts[0],
+            world.actors[HOST2].as_ref().unwrap().id(),
+            parts[2],
+            parts[3],
+            parts[4]
+        ),
+        format!("{}.{}.{}.{}.{}", parts[0], parts[1], "99999999999", parts[3], parts[4]),
+        cookie[..cookie.len() - 1].to_string(),
+        String::new(),
+    ];
+    for bad in &altered {
+        let answer = get(address, "/", Some(bad));
+        assert_eq!(answer.status, 303, "{bad}");
+        assert_eq!(answer.header("location"), Some("/sign-in"));
+    }
+
+    // Forms: the CSRF field of the session, checked on every POST.
+    let csrf = csrf_of(&page);
+    let other_csrf = {
+        let (_, other) = sign_in(address, token, "");
+        csrf_of(&get(address, "/", other.as_deref()))
+    };
+    assert_ne!(csrf, other_csrf, "each session has its own CSRF token");
+    let payment = world.payment(false);
+    let ben = sign_in(address, world.tokens[BEN].as_deref().unwrap(), "").1.unwrap();
+    let ben_csrf = csrf_of(&get(address, "/ledger", Some(&ben)));
+    let confirm = format!("/payments/{payment}/confirm");
+    for (body, extra) in [
+        (String::new(), ""),
+        ("csrf=".to_string(), ""),
+        (format!("csrf={other_csrf}"), ""),
+        (format!("csrf={csrf}"), ""), // another session's (the host's)
+        (format!("csrf={ben_csrf}"), "origin: http://evil.example"),
+    ] {
+        let answer = post(address, &confirm, Some(&ben), &body, extra);
+        assert_eq!(answer.status, 403, "{body} {extra}: {}", answer.text());
+    }
+    let ledger = send(address, GET, "/v1/payments", world.tokens[BEN].as_deref(), "", "").json();
+    let status = |ledger: &serde_json::Value| {
+        ledger["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["payment_id"] == payment.as_str())
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status(&ledger), "recorded", "a refused form changed nothing");
+    // The ledger page offers the payee its confirmation; the host (payer) may not.
+    assert!(get(address, "/ledger", Some(&ben)).text().contains(&confirm));
+    let host_tries = post(address, &confirm, Some(&cookie), &format!("csrf={csrf}"), "");
+    assert_eq!(host_tries.status, 403, "the payer confirms: {}", host_tries.text());
+    let answer = post(address, &confirm, Some(&ben), &format!("csrf={ben_csrf}"), "");
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let ledger = send(address, GET, "/v1/payments", world.tokens[BEN].as_deref(), "", "").json();
+    assert_eq!(status(&ledger), "confirmed");
+
+    // Sign-out: a form too, refused without its CSRF field; then the cookie is dropped.
+    assert_eq!(post(address, "/sign-out", Some(&cookie), "", "").status, 403);
+    assert_eq!(
+        post(address, "/sign-out", Some(&cookie), &format!("csrf={other_csrf}"), "").status,
+        403
+    );
+    let out = post(address, "/sign-out", Some(&cookie), &format!("csrf={csrf}"), "");
+    assert_eq!(out.status, 303);
+    assert_eq!(out.header("location"), Some("/sign-in"));
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+
+    // A session ends with its token: revoked, the next request is refused.
+    let (_, spare) = sign_in(address, token, "");
+    let spare = spare.unwrap();
+    assert_eq!(get(address, "/", Some(&spare)).status, 200);
+    let operator = Actor::cli();
+    let ctx = Ctx {
+        actor: &operator,
+        now: revshare_app::now(),
+    };
+    let mut backend = world.open();
+    revshare_app::tokens::revoke(
+        backend.as_mut(),
+        &world.keys(),
+        ctx,
+        world.actors[HOST].as_ref().unwrap().id(),
+    )
+    .unwrap();
+    drop(backend);
+    assert_eq!(get(address, "/", Some(&spare)).status, 303);
+    assert_eq!(get(address, "/", Some(&cookie)).status, 303);
+
+    // The assets come from the binary.
+    let css = get(address, "/assets/style.css", None);
+    assert_eq!(css.status, 200);
+    assert!(css.text().contains("@media print"));
+    let js = get(address, "/assets/dashboard.js", None);
+    assert_eq!(js.status, 200);
+    assert!(js.text().contains("crypto.subtle.importKey"));
+}
+
+/// The dashboard's forms that write, as each column: the API's statuses (a success
+/// is a redirect, 303, back to the list; without a session, 303 to the sign-in page).
+#[test]
+fn every_form_answers_every_caller_as_the_api_does() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let cookies = sessions(&world, address);
+    let csrf: Vec<String> = cookies
+        .iter()
+        .map(|c| match c {
+            Some(cookie) if get(address, "/", Some(cookie)).status == 200 => csrf_of(&get(address, "/", Some(cookie))),
+            _ => String::new(),
+        })
+        .collect();
+    #[rustfmt::skip]
+    let rows: [(&str, &str, [u16; 11]); 3] = [
+        //                                                                                   none bad  exp  rev   op  lic host  h2  ben  aud  nar
+        ("/disputes", "statement_id=acme-llama%2F2026-10&line=&amount=1.00&reason=a+rate",   [303, 303, 303, 303, 403, 303, 303, 404, 403, 403, 303]),
+        ("/disputes", "statement_id=nimbus-llama%2F2026-10&line=&amount=1.00&reason=a+rate", [303, 303, 303, 303, 403, 303, 404, 303, 403, 403, 404]),
+        ("/disputes", "statement_id=acme-llama%2F2026-10&line=&amount=x&reason=a+rate",      [303, 303, 303, 303, 403, 400, 400, 404, 403, 403, 400]),
+    ];
+    let mut failures = Vec::new();
+    for (path, body, want) in rows {
+        for (column, want) in want.iter().enumerate() {
+            world.finish_disputes();
+            let body = format!("csrf={}&{body}", csrf[column]);
+            let answer = post(address, path, cookies[column].as_deref(), &body, "");
+            if answer.status != *want {
+                failures.push(format!(
+                    "POST {path} {body} as {}: {} instead of {want}: {:.300}",
+                    COLUMNS[column],
+                    answer.status,
+                    answer.text()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // A dispute's steps: offered as forms to whom may take them, taken by a form.
+    world.finish_disputes();
+    let open =
+        "statement_id=acme-llama%2F2026-10&line=&amount=1.00&reason=a+rate&evidence=acme-cloud%2Fus+e1-0000000000";
+    let answer = post(
+        address,
+        "/disputes",
+        cookies[HOST].as_deref(),
+        &format!("csrf={}&{open}", csrf[HOST]),
+        "",
+    );
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let disputes = send(address, GET, "/v1/disputes", world.tokens[HOST].as_deref(), "", "").json();
+    let dispute = disputes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["status"] == "open")
+        .unwrap();
+    let id = dispute["dispute_id"].as_str().unwrap().to_string();
+    assert_eq!(dispute["evidence"][0]["id"], "e1-0000000000");
+    let offers = |column: usize| -> Vec<String> {
+        let page = get(address, "/disputes", cookies[column].as_deref()).text();
+        [
+            "answer", "resolve", "accept", "reject", "withdraw", "escalate", "decide",
+        ]
+        .iter()
+        .filter(|s| page.contains(&format!("action=\"/disputes/{id}/{s}\"")))
+        .map(|s| s.to_string())
+        .collect()
+    };
+    assert_eq!(offers(HOST), ["withdraw", "escalate"], "the opener");
+    assert_eq!(
+        offers(LIC),
+        ["answer", "resolve", "reject", "escalate"],
+        "the counterparty"
+    );
+    assert!(offers(AUD).is_empty() && offers(OP).is_empty());
+    // The opener cannot resolve its own dispute, even by posting the form.
+    let resolve = format!("/disputes/{id}/resolve");
+    let answer = post(
+        address,
+        &resolve,
+        cookies[HOST].as_deref(),
+        &format!("csrf={}&amount=1.00", csrf[HOST]),
+        "",
+    );
+    assert_eq!(answer.status, 403, "{}", answer.text());
+    // Without its CSRF field, the licensor's form is refused; with it, it resolves.
+    assert_eq!(
+        post(address, &resolve, cookies[LIC].as_deref(), "amount=1.00", "").status,
+        403
+    );
+    let answer = post(
+        address,
+        &resolve,
+        cookies[LIC].as_deref(),
+        &format!("csrf={}&amount=1.00", csrf[LIC]),
+        "",
+    );
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let shown = send(
+        address,
+        GET,
+        &format!("/v1/disputes/{id}"),
+        world.tokens[LIC].as_deref(),
+        "",
+        "",
+    )
+    .json();
+    assert_eq!(shown["status"], "resolved");
+    assert!(
+        offers(LIC).is_empty() && offers(HOST).is_empty(),
+        "a resolved dispute takes no step"
+    );
+    let page = post(
+        address,
+        &format!("/disputes/{id}/nonsense"),
+        cookies[LIC].as_deref(),
+        &format!("csrf={}", csrf[LIC]),
+        "",
+    );
+    assert_eq!(page.status, 404);
+}
+
+/// Recording a payment by the ledger page's form: the payer is the session's party
+/// (the operator names it), as `POST /v1/payments` decides.
+#[test]
+fn payments_are_recorded_by_form_as_the_api_records_them() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let cookies = sessions(&world, address);
+    let csrf = |column: usize| csrf_of(&get(address, "/ledger", cookies[column].as_deref()));
+    let form = "contract=acme-llama&to=finetune-labs&amount=1.00&date=2026-11-03&reference=wire+1";
+    #[rustfmt::skip]
+    let want: [(usize, u16); 9] = [
+        (NONE, 303), (BAD, 303), (OP, 400), (LIC, 400), (HOST, 303), (HOST2, 404), (BEN, 400), (AUD, 403), (NAR, 303),
+    ];
+    for (column, status) in want {
+        let token = match cookies[column] {
+            Some(_) if column != BAD => csrf(column),
+            _ => String::new(),
+        };
+        let answer = post(
+            address,
+            "/payments",
+            cookies[column].as_deref(),
+            &format!("csrf={token}&{form}"),
+            "",
+        );
+        assert_eq!(answer.status, status, "{}: {:.300}", COLUMNS[column], answer.text());
+    }
+    // The operator names the payer; its form has the field, a party's has not.
+    assert!(get(address, "/ledger", cookies[OP].as_deref())
+        .text()
+        .contains("name=\"payer\""));
+    assert!(!get(address, "/ledger", cookies[HOST].as_deref())
+        .text()
+        .contains("name=\"payer\""));
+    let named = format!("csrf={}&payer=acme-cloud&{form}", csrf(OP));
+    assert_eq!(
+        post(address, "/payments", cookies[OP].as_deref(), &named, "").status,
+        303
+    );
+    let listed = send(address, GET, "/v1/payments", world.tokens[BEN].as_deref(), "", "").json();
+    let recorded: Vec<&serde_json::Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["reference"] == "wire 1")
+        .collect();
+    assert_eq!(recorded.len(), 3, "{listed}");
+    assert!(recorded
+        .iter()
+        .all(|p| p["payer"] == "acme-cloud" && p["amount"] == "1.00" && p["status"] == "recorded"));
+    // A day that is not one is refused before anything is written.
+    let bad = format!(
+        "csrf={}&contract=acme-llama&to=finetune-labs&amount=1&date=someday",
+        csrf(HOST)
+    );
+    assert_eq!(
+        post(address, "/payments", cookies[HOST].as_deref(), &bad, "").status,
+        400
+    );
+}
