@@ -118,8 +118,10 @@ for run in $(seq "$runs"); do
       [ "$label" = audit ] && label=audit-verify
       for build in "${order[@]}"; do
         use "$build"
+        extra=
+        [ "$label" = close ] && extra=$(settlement_start "$bin")
         # shellcheck disable=SC2086
-        record "$build" "$name-$label" "$(wall "$label" "$bin" ${stores[$build]} $step)"
+        record "$build" "$name-$label" "$(wall "$label" "$bin" ${stores[$build]} $step $extra)"
       done
     done
     for build in "${order[@]}"; do

@@ -115,8 +115,9 @@ print(max(1, round($cycle_ms - latency_ms)))")
 
   # The statement of acme-llama for the period, closed with the CLI beside the running
   # server: a month this large takes longer to close than a request may run (30 s).
+  # Its first close: settlement starts there (its term began in January).
   echo "$name: revshare close $period (acme-llama)..." >&2
-  "$bin" "${args[@]}" close "$period" --contract acme-llama > /dev/null
+  "$bin" "${args[@]}" close "$period" --contract acme-llama --settlement-start > /dev/null
   curl -sf -H "Authorization: Bearer $operator_token" \
     "http://$address/v1/statements/acme-llama/$period" > /dev/null
   echo "$name: GET /v1/statements/acme-llama/$period (${duration}s)..." >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the ingest hot path: `revshare import` of the same 1M events durably
 # into the embedded store and into PostgreSQL, `close` of the 1M-event month on
-# each, `audit verify` of the store that holds it (target: at most 3x that close),
+# each (the first close: settlement starts there, `--settlement-start`), `audit verify` of the store that holds it (target: at most 3x that close),
 # and in the same run the naive baseline: PostgreSQL COPY into a staging table
 # then INSERT ... ON CONFLICT DO NOTHING into a table keyed by (source, id). Peak RSS
 # of the embedded import is measured for 1M and for 4M events (streaming: it must
@@ -42,7 +42,7 @@ db="$out/ingest.db"
 rm -f "$db" "$db-wal" "$db-shm" "$db.key"
 setup_store --db "$db"
 results+=("$(measure sqlite-import -- "$bin" --db "$db" import "$usage")")
-results+=("$(measure sqlite-close -- "$bin" --db "$db" close 2026-10)")
+results+=("$(measure sqlite-close -- "$bin" --db "$db" close 2026-10 --settlement-start)")
 results+=("$(measure sqlite-audit-verify -- "$bin" --db "$db" audit verify --format json)")
 
 # PostgreSQL backend.
@@ -51,7 +51,7 @@ url=postgres://postgres@127.0.0.1:5432/revshare_bench
 rm -f "$out/pg.key"
 setup_store --database-url "$url" --key-file "$out/pg.key"
 results+=("$(measure postgres-import -- "$bin" --database-url "$url" --key-file "$out/pg.key" import "$usage")")
-results+=("$(measure postgres-close -- "$bin" --database-url "$url" --key-file "$out/pg.key" close 2026-10)")
+results+=("$(measure postgres-close -- "$bin" --database-url "$url" --key-file "$out/pg.key" close 2026-10 --settlement-start)")
 results+=("$(measure postgres-audit-verify -- "$bin" --database-url "$url" --key-file "$out/pg.key" audit verify --format json)")
 
 # The naive baseline, on its own database.

@@ -12,6 +12,13 @@ new_store() { # store args...
   "$bin" "$@" fx add "$examples/fx.csv" > /dev/null
 }
 
+# A bench's first close starts settlement mid-term (the example contracts start before
+# its usage; nimbus-llama owes a minimum guarantee from July), which it confirms:
+# `--settlement-start`, printed only where the binary has it (an A/B's older build).
+settlement_start() { # bin
+  if "$1" close --help 2> /dev/null | grep -q -- --settlement-start; then echo --settlement-start; fi
+}
+
 drop_pg() { dropdb -h "$pg_host" -U postgres --if-exists --force "$pg_db" 2> /dev/null || true; }
 
 fresh() { # embedded|postgres -> its store args on stdout, the store removed first

@@ -51,7 +51,7 @@ make_store() { # embedded|postgres plain|pending
   fi
   new_store "${args[@]}"
   "$bin" "${args[@]}" import "$out/usage-2026-09-$events.ndjson" > /dev/null
-  "$bin" "${args[@]}" close 2026-09 > /dev/null
+  "$bin" "${args[@]}" close 2026-09 --settlement-start > /dev/null
   "$bin" "${args[@]}" import "$out/usage-2026-10-$events.ndjson" > /dev/null
   if [ "$2" = pending ]; then
     for _ in $(seq "$disputes"); do

@@ -124,6 +124,11 @@ pub enum AppError {
     /// Closing a period that has not ended (exit 2, HTTP 409 `too_early`).
     #[error("{0}")]
     TooEarly(String),
+    /// A contract's first close that would leave an earlier period of its term
+    /// unsettled, without confirming that settlement starts there (exit 2, HTTP 409
+    /// `settlement_start_required`); each edge words the confirmation.
+    #[error("{0}")]
+    Unsettled(close::Unsettled),
     /// Stored data failed a check (a signature, a root, the chain): it was edited
     /// behind the service's back, not by the caller (exit 1, HTTP 500 `integrity`).
     #[error("{0}")]
@@ -146,6 +151,7 @@ impl AppError {
             AppError::Forbidden(_) => ErrorKind::Forbidden,
             AppError::Conflict(_) => ErrorKind::Conflict,
             AppError::TooEarly(_) => ErrorKind::TooEarly,
+            AppError::Unsettled(_) => ErrorKind::SettlementStartRequired,
             AppError::TooLarge(_) => ErrorKind::TooLarge,
             AppError::IdempotencyConflict(_) => ErrorKind::IdempotencyConflict,
             AppError::Integrity(_) | AppError::Store(StoreError::Corrupt { .. }) => ErrorKind::Integrity,
@@ -224,6 +230,8 @@ pub enum ErrorKind {
     Forbidden,
     Conflict,
     TooEarly,
+    /// A first close that would leave earlier periods unsettled, unconfirmed.
+    SettlementStartRequired,
     TooLarge,
     IdempotencyConflict,
     /// Stored data failed a check, or does not decode.
@@ -241,6 +249,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::Conflict => "conflict",
             ErrorKind::TooEarly => "too_early",
+            ErrorKind::SettlementStartRequired => "settlement_start_required",
             ErrorKind::TooLarge => "payload_too_large",
             ErrorKind::IdempotencyConflict => "idempotency_conflict",
             ErrorKind::Integrity => "integrity",

@@ -1,11 +1,18 @@
 //! Where an event is counted (statement, tree, leaf index; one place per contract
 //! that selects it), or why it is not: voided, outside settlement, in an open
 //! period, late and pending the next close, selected by no contract, or never
-//! received. Places come from the leaves each statement was closed with.
+//! received. Places come from the leaves each statement was closed with; each says
+//! how that statement accounted for the event (statements.md): rated into its line
+//! (model and use case), or reported as an exception (its kind), as the close that
+//! signed the statement rated it (its contract version and FX rates as of its
+//! `audit_head`).
 
 use revshare_core::audit::Seq;
+use revshare_core::contract::ContractSet;
 use revshare_core::period::{Day, Period};
+use revshare_core::rating::{classify, version_for, ExceptionKind, StatementKey};
 use revshare_core::statement::StatementId;
+use revshare_core::tables::FxTable;
 use revshare_core::verify::TreeName;
 use revshare_store::backend::{EventView, KeyRow, StatementRow, VoidRow};
 use serde::Serialize;
@@ -40,8 +47,44 @@ pub struct Place {
     /// `events`, `prior_period:<P>` (counted), or `voided:<P>` (removed).
     pub tree: String,
     pub leaf_index: u64,
-    /// `false` for a `voided:` tree: the statement removed the event there.
+    /// `false` for a `voided:` tree: the statement removed the event there. `true`
+    /// says the statement accounts for it, not that anyone was paid on it: `line`
+    /// or `exception` says how.
     pub counted: bool,
+    /// The line the event was rated into (a counted place that is no exception).
+    pub line: Option<LineRef>,
+    /// The exception the event is reported as: counted, never rated or paid on.
+    pub exception: Option<ExceptionRef>,
+}
+
+/// A statement line, as statements name lines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LineRef {
+    pub model: String,
+    pub use_case: String,
+}
+
+/// An entry of a statement's `exceptions`: its kind and the events' currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExceptionRef {
+    pub kind: ExceptionKind,
+    pub currency: String,
+}
+
+impl Place {
+    /// What the place says in words: `rated into line M, U`, `exception K (C): counted,
+    /// not paid on`, or `removed`.
+    pub fn outcome(&self) -> String {
+        match (&self.line, &self.exception) {
+            (Some(line), _) => format!("rated into line {} / {}", line.model, line.use_case),
+            (None, Some(e)) => format!(
+                "reported as exception {} ({}): counted, never rated or paid on",
+                e.kind.as_str(),
+                e.currency
+            ),
+            (None, None) => "removed (voided)".to_string(),
+        }
+    }
 }
 
 /// Why an event is not counted (for one contract, or at all).
@@ -180,7 +223,8 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
     };
     located.host = Some(key.host.clone());
     located.day = Some(Day(key.day).to_string());
-    let model = stored_model(backend, &key.host, key.day, source, id)?;
+    let facts = stored_facts(backend, &key.host, key.day, source, id)?;
+    let model = facts.model.clone();
     let head = backend.audit_head()?;
     let snapshot = Snapshot::load(backend, head.seq)?;
     let void = backend.void_of(source, id)?.filter(|v| v.seq <= snapshot.seq);
@@ -188,6 +232,7 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
         located.not_counted.push(voided(void));
     }
     let mut verified = VerifiedStatements::new(crate::keys::public_keys(backend)?);
+    let mut as_of = AsOfClose::default();
     let mut selected = false;
     for versions in &snapshot.contracts.contracts {
         let registry_on = |start| snapshot.model_registry_on(start);
@@ -197,7 +242,10 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
         };
         selected = true;
         located.selected_by.push(versions.id.clone());
-        let places = places_in(backend, &snapshot, &mut verified, &versions.id, period, &key)?;
+        let mut places = places_in(backend, &snapshot, &mut verified, &versions.id, period, &key)?;
+        for place in places.iter_mut().filter(|p| p.counted) {
+            as_of.rate(&snapshot, place, period, &facts, Day(key.day))?;
+        }
         let counted = places.iter().any(|p| p.counted);
         located.places.extend(places);
         if !counted && void.is_none() {
@@ -222,7 +270,7 @@ pub(crate) fn voids_selected_by(backend: &mut dyn Backend, contracts: &[String])
     let snapshot = Snapshot::load(backend, head.seq)?;
     let mut numbers = Vec::new();
     for void in voids {
-        let model = stored_model(backend, &void.host, void.day, &void.source, &void.id)?;
+        let model = stored_facts(backend, &void.host, void.day, &void.source, &void.id)?.model;
         let selects = snapshot
             .contracts
             .contracts
@@ -247,17 +295,29 @@ fn voided(void: &VoidRow) -> NotCounted {
     }
 }
 
-/// The stored event's model (its key says where to look: host and day).
-fn stored_model(backend: &mut dyn Backend, host: &str, day: i32, source: &str, id: &str) -> Result<String> {
-    let mut model = None;
+/// What rating reads of a stored event besides its day.
+struct Facts {
+    model: String,
+    use_case: String,
+    currency: String,
+}
+
+/// The stored event's model, use case and currency (its key says where to look:
+/// host and day).
+fn stored_facts(backend: &mut dyn Backend, host: &str, day: i32, source: &str, id: &str) -> Result<Facts> {
+    let mut facts = None;
     let mut visit = |e: &EventView<'_>| -> revshare_store::backend::Result<()> {
         if e.source == source && e.id == id {
-            model = Some(e.model.to_string());
+            facts = Some(Facts {
+                model: e.model.to_string(),
+                use_case: e.use_case.to_string(),
+                currency: e.currency.to_string(),
+            });
         }
         Ok(())
     };
     backend.scan_events(host, day, day + 1, Seq::ZERO, Seq::MAX, &mut visit)?;
-    model.ok_or_else(|| {
+    facts.ok_or_else(|| {
         AppError::Integrity(format!(
             "event ({source}, {id}) has an idempotency key but no stored event"
         ))
@@ -300,11 +360,69 @@ fn places_in(
                     tree: tree.to_string(),
                     leaf_index: index as u64,
                     counted: !tree.removes(),
+                    line: None,
+                    exception: None,
                 });
             }
         }
     }
     Ok(places)
+}
+
+/// The contract versions and FX rates as of each close that signed a statement
+/// holding the event (a few at most), derived once each.
+#[derive(Default)]
+struct AsOfClose {
+    terms: Vec<(Seq, ContractSet, FxTable)>,
+}
+
+impl AsOfClose {
+    /// Says how the statement at `place` rated the event (of `period`, for the
+    /// place's contract): as its close did, with the contract version and the FX
+    /// rates stored at or before its `audit_head`, the same step 2 a close runs.
+    fn rate(&mut self, now: &Snapshot, place: &mut Place, period: Period, facts: &Facts, day: Day) -> Result<()> {
+        let row = now
+            .statements
+            .iter()
+            .find(|s| s.statement_id == place.statement_id)
+            .ok_or_else(|| AppError::Integrity(format!("statement {} is gone", place.statement_id)))?;
+        let seq = row.close_seq;
+        let found = match self.terms.iter().position(|(s, ..)| *s == seq) {
+            Some(found) => found,
+            None => {
+                let (contracts, fx) = now.terms_as_of(seq)?;
+                self.terms.push((seq, contracts, fx));
+                self.terms.len() - 1
+            }
+        };
+        let (_, contracts, fx) = &self.terms[found];
+        let gone = || AppError::Integrity(format!("{}: its contract version is gone", place.statement_id));
+        let index = contracts
+            .contracts
+            .iter()
+            .position(|c| c.id == place.contract)
+            .ok_or_else(gone)?;
+        let key = StatementKey {
+            contract: index as u32,
+            period,
+        };
+        let version = version_for(contracts, &key).ok_or_else(gone)?;
+        match classify(version, fx, &facts.model, &facts.use_case, &facts.currency, day) {
+            Ok(_) => {
+                place.line = Some(LineRef {
+                    model: facts.model.clone(),
+                    use_case: facts.use_case.clone(),
+                });
+            }
+            Err(kind) => {
+                place.exception = Some(ExceptionRef {
+                    kind,
+                    currency: facts.currency.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why a selected, not voided event is not counted for `contract`.

@@ -135,6 +135,14 @@ impl Snapshot {
         }
     }
 
+    /// The contract versions and FX rates stored at or before an earlier `seq` (what
+    /// step 2 read then), from this snapshot's rows without reading the store again.
+    pub(crate) fn terms_as_of(&self, seq: Seq) -> Result<(ContractSet, FxTable)> {
+        let contract_rows: Vec<ContractRow> = self.contract_rows.iter().filter(|r| r.seq <= seq).cloned().collect();
+        let fx_rows: Vec<FxRow> = self.fx_rows.iter().filter(|r| r.seq <= seq).cloned().collect();
+        Ok((contract_set(&contract_rows)?, fx_table(&fx_rows)?))
+    }
+
     /// The index of a contract id in [`Snapshot::contracts`].
     pub(crate) fn contract_index(&self, id: &str) -> Option<usize> {
         self.contracts.contracts.iter().position(|c| c.id == id)

@@ -131,6 +131,7 @@ fn a_term_ends(backend: &mut dyn Backend, keys: &Keys) {
             grace: Grace::default(),
             dry_run: false,
             allow_empty: false,
+            settlement_start: false,
         };
         close(backend, keys, now, &request).unwrap();
     }
@@ -224,6 +225,7 @@ fn next_writes(t: &TestStore, backend: &mut dyn Backend, keys: &Keys) -> Vec<Str
         grace: Grace::default(),
         dry_run: false,
         allow_empty: true,
+        settlement_start: false,
     };
     let _ = t;
     let closed = close(backend, keys, ctx(&operator, DECEMBER), &request);

@@ -149,6 +149,7 @@ fn close_at(t: &TestStore, backend: &mut dyn Backend, period: &str, time: &str) 
         grace: Grace::default(),
         dry_run: false,
         allow_empty: false,
+        settlement_start: false,
     };
     close(backend, &t.keys(), ctx(&Actor::cli(), time), &request)
         .unwrap()
@@ -741,6 +742,7 @@ fn two_closes_racing_carry_a_dispute_once(t: &TestStore) {
                         grace: Grace::default(),
                         dry_run: false,
                         allow_empty: false,
+                        settlement_start: false,
                     };
                     close(backend.as_mut(), keys, ctx(&Actor::cli(), OCTOBER_CLOSED), &request)
                         .unwrap()

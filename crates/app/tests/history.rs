@@ -66,6 +66,7 @@ fn close_at(t: &TestStore, backend: &mut dyn Backend, period: &str, dry_run: boo
         grace: Grace::default(),
         dry_run,
         allow_empty: true,
+        settlement_start: false,
     };
     close(backend, &t.keys(), ctx(&operator, DECEMBER), &request)
 }

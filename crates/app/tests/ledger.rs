@@ -447,6 +447,7 @@ fn a_prior_period_adjustment_posts_with_its_statement(t: &TestStore) {
         grace: Grace::default(),
         dry_run: false,
         allow_empty: true,
+        settlement_start: false,
     };
     let outcome = close(
         backend.as_mut(),

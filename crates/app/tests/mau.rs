@@ -74,6 +74,7 @@ fn close_at(t: &TestStore, backend: &mut dyn Backend, period: &str, time: &str) 
         dry_run: false,
         // gee's host has no October events.
         allow_empty: true,
+        settlement_start: false,
     };
     close(backend, &t.keys(), ctx(&Actor::cli(), time), &request).unwrap()
 }
@@ -177,6 +178,7 @@ fn a_threshold_is_flagged_once_by_the_close_that_reaches_it(t: &TestStore) {
         grace: Grace::default(),
         dry_run: true,
         allow_empty: true,
+        settlement_start: false,
     };
     let previewed = close(backend.as_mut(), &t.keys(), ctx(&Actor::cli(), SEPTEMBER_CLOSED), &dry).unwrap();
     assert!(previewed.mau_flags.is_empty());

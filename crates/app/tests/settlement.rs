@@ -104,14 +104,36 @@ fn import_lines(
     (summary, rejected)
 }
 
+/// A close request. The examples' contracts start before the usage does (acme-llama
+/// in January, nimbus-llama in July with a minimum guarantee): these tests start
+/// settlement mid-term, and confirm it (`settlement_start`).
 fn request(period: &str) -> CloseRequest {
+    CloseRequest {
+        settlement_start: true,
+        ..unconfirmed(period)
+    }
+}
+
+/// A close request that does not confirm where settlement starts.
+fn unconfirmed(period: &str) -> CloseRequest {
     CloseRequest {
         period: Period::parse(period).unwrap(),
         contract: None,
         grace: Grace::default(),
         dry_run: false,
         allow_empty: false,
+        settlement_start: false,
     }
+}
+
+fn close_with(
+    t: &TestStore,
+    backend: &mut dyn Backend,
+    request: &CloseRequest,
+    now: &str,
+) -> Result<Vec<Closed>, AppError> {
+    let operator = Actor::cli();
+    close(backend, &t.keys(), ctx(&operator, now), request).map(|outcome| outcome.statements)
 }
 
 fn try_close(t: &TestStore, backend: &mut dyn Backend, period: &str, now: &str) -> Result<Vec<Closed>, AppError> {
@@ -962,7 +984,267 @@ fn a_rotated_key_signs_from_then_on_and_old_statements_keep_verifying(t: &TestSt
     assert!(report.holds(), "{:#?}", report.failures);
 }
 
+/// statements.md: a contract's first close that would leave an earlier period of
+/// its term unsettled (its events dated there, or its minimum guarantee owed) is
+/// refused, naming the earliest such period and the events before it, dry run or
+/// not, unless it confirms that settlement starts there; a contract whose first
+/// close leaves nothing behind, and every later close, need no confirmation.
+fn a_first_close_leaving_earlier_periods_unsettled_is_refused_unless_confirmed(t: &TestStore) {
+    use revshare_app::close::{Unsettled, UnsettledContract};
+    let mut backend = t.open();
+    load_terms(t, backend.as_mut());
+    let usage = fixture("usage-small.ndjson");
+    import_lines(t, backend.as_mut(), &small_lines(&usage), "2026-11-29T00:00:00Z");
+    let now = "2026-12-02T00:00:00Z";
+    let expected: Vec<serde_json::Value> = serde_json::from_slice(&fixture("expected-small.json")).unwrap();
+    let september_events = |contract: &str| {
+        expected
+            .iter()
+            .find(|s| s["contract"] == contract && s["period"] == "2026-09")
+            .unwrap()["events"]["count"]
+            .as_u64()
+            .unwrap()
+    };
+    let month = |text: &str| Period::parse(text).unwrap();
+    let refusal = |result: Result<Vec<Closed>, AppError>| match result {
+        Err(AppError::Unsettled(unsettled)) => unsettled,
+        other => panic!("expected a settlement start refusal, got {:?}", other.map(|c| c.len())),
+    };
+
+    // October first, for every contract: acme-llama's September events and
+    // nimbus-llama's minimum guarantee since July would never be settled.
+    let error = close_with(t, backend.as_mut(), &unconfirmed("2026-10"), now).unwrap_err();
+    assert_eq!(error.code(), "settlement_start_required");
+    assert!(error.is_refusal());
+    let message = error.to_string();
+    assert!(
+        message.contains("acme-llama from 2026-09") && message.contains("nimbus-llama from 2026-07"),
+        "{message}"
+    );
+    assert!(message.contains("settlement_start=true"), "{message}");
+    let want = Unsettled {
+        period: month("2026-10"),
+        contracts: vec![
+            UnsettledContract {
+                contract: "acme-llama".into(),
+                earliest: month("2026-09"),
+                events: september_events("acme-llama"),
+                events_from: Some(month("2026-09")),
+                minimum_guarantee_from: None,
+            },
+            UnsettledContract {
+                contract: "nimbus-llama".into(),
+                earliest: month("2026-07"),
+                events: september_events("nimbus-llama"),
+                events_from: Some(month("2026-09")),
+                minimum_guarantee_from: Some(month("2026-07")),
+            },
+        ],
+    };
+    let AppError::Unsettled(got) = error else {
+        unreachable!()
+    };
+    assert_eq!(got, want);
+    // A dry run is refused alike (it previews the close), and stores nothing either way.
+    let dry = CloseRequest {
+        dry_run: true,
+        ..unconfirmed("2026-10")
+    };
+    assert_eq!(refusal(close_with(t, backend.as_mut(), &dry, now)), want);
+    let only_acme = CloseRequest {
+        contract: Some("acme-llama".into()),
+        ..unconfirmed("2026-10")
+    };
+    let acme = refusal(close_with(t, backend.as_mut(), &only_acme, now));
+    assert_eq!(acme.contracts, want.contracts[..1]);
+    assert!(acme.message("--settlement-start").starts_with(
+        "cannot close acme-llama/2026-10: as the first close of acme-llama it would leave 2026-09 unsettled for good"
+    ));
+    assert!(acme.message("--settlement-start").contains("Close 2026-09 first"));
+    assert!(backend.statements().unwrap().is_empty(), "nothing stored");
+    // Confirmed as a dry run: the preview, still nothing stored.
+    let confirmed_dry = CloseRequest {
+        dry_run: true,
+        ..request("2026-10")
+    };
+    let preview = close_with(t, backend.as_mut(), &confirmed_dry, now).unwrap();
+    assert_eq!(preview.len(), 2);
+    assert!(backend.statements().unwrap().is_empty(), "a dry run stores nothing");
+
+    // acme-llama's first close in September leaves nothing behind (no events before,
+    // no minimum guarantee): no confirmation needed. nimbus-llama's would leave July.
+    let september_acme = CloseRequest {
+        contract: Some("acme-llama".into()),
+        ..unconfirmed("2026-09")
+    };
+    assert_eq!(close_with(t, backend.as_mut(), &september_acme, now).unwrap().len(), 1);
+    let nimbus = refusal(close_with(t, backend.as_mut(), &unconfirmed("2026-09"), now));
+    assert_eq!(nimbus.contracts.len(), 1, "acme-llama's September is closed already");
+    assert_eq!(
+        (nimbus.contracts[0].contract.as_str(), nimbus.contracts[0].earliest),
+        ("nimbus-llama", month("2026-07"))
+    );
+    assert_eq!((nimbus.contracts[0].events, nimbus.contracts[0].events_from), (0, None));
+    // A close that is not acme-llama's first is unaffected; nimbus-llama confirms
+    // that its settlement starts in October (taken over mid-term).
+    let october_acme = CloseRequest {
+        contract: Some("acme-llama".into()),
+        ..unconfirmed("2026-10")
+    };
+    assert_eq!(close_with(t, backend.as_mut(), &october_acme, now).unwrap().len(), 1);
+    let october_nimbus = CloseRequest {
+        contract: Some("nimbus-llama".into()),
+        ..request("2026-10")
+    };
+    let closed = close_with(t, backend.as_mut(), &october_nimbus, now).unwrap();
+    assert_eq!(closed[0].statement_id, "nimbus-llama/2026-10");
+    let november = CloseRequest {
+        allow_empty: true,
+        ..unconfirmed("2026-11")
+    };
+    assert_eq!(
+        close_with(t, backend.as_mut(), &november, "2027-01-02T00:00:00Z")
+            .unwrap()
+            .len(),
+        2
+    );
+    // Its earlier periods are outside settlement for good.
+    let before = close_with(t, backend.as_mut(), &request("2026-09"), now).unwrap_err();
+    assert!(
+        before
+            .to_string()
+            .contains("before nimbus-llama's settlement start 2026-10"),
+        "{before}"
+    );
+    assert_reproducible(backend.as_mut());
+}
+
+/// statements.md: `locate` says for each place how the statement accounted for the
+/// event: the line it was rated into (model and use case), or its exception kind,
+/// as that statement's close rated it; a `voided:` tree removed it (neither).
+fn locate_says_the_line_or_the_exception_of_each_place(t: &TestStore) {
+    use revshare_app::locate::{ExceptionRef, LineRef, Place};
+    use revshare_core::rating::ExceptionKind;
+    let mut backend = t.open();
+    let operator = Actor::cli();
+    let keys = t.keys();
+    let setup = ctx(&operator, SETUP);
+    let edge = |file: &str| fixture(&format!("edge/{file}"));
+    revshare_app::contracts::add_version(backend.as_mut(), &keys, setup, "edge.toml", &edge("edge.toml")).unwrap();
+    // edge-fx.toml is the example's version 3: stored here as its first.
+    let edge_fx = String::from_utf8(edge("edge-fx.toml"))
+        .unwrap()
+        .replacen("version = 3", "version = 1", 1);
+    revshare_app::contracts::add_version(backend.as_mut(), &keys, setup, "edge-fx.toml", edge_fx.as_bytes()).unwrap();
+    revshare_app::tables::add_fx(backend.as_mut(), &keys, setup, "fx.csv", &edge("fx.csv")).unwrap();
+    revshare_app::tables::add_registry(backend.as_mut(), &keys, setup, "models.csv", &edge("models.csv"), None)
+        .unwrap();
+    let usage = edge("usage.ndjson");
+    import_lines(t, backend.as_mut(), &small_lines(&usage), "2026-11-29T00:00:00Z");
+    // Both terms start in October: their first close needs no confirmation.
+    close_with(t, backend.as_mut(), &unconfirmed("2026-10"), "2026-11-29T00:00:00Z").unwrap();
+
+    let places = |backend: &mut dyn Backend, source: &str, id: &str| -> Vec<Place> {
+        revshare_app::locate::locate(backend, &operator, source, id)
+            .unwrap()
+            .places
+    };
+    let line = |model: &str, use_case: &str| {
+        Some(LineRef {
+            model: model.into(),
+            use_case: use_case.into(),
+        })
+    };
+    let exception = |kind: ExceptionKind, currency: &str| {
+        Some(ExceptionRef {
+            kind,
+            currency: currency.into(),
+        })
+    };
+    let one = |places: Vec<Place>| -> Place {
+        assert_eq!(places.len(), 1, "{places:?}");
+        places.into_iter().next().unwrap()
+    };
+    let rated = one(places(backend.as_mut(), "h1/x", "e1"));
+    assert_eq!(
+        (rated.statement_id.as_str(), rated.tree.as_str(), rated.counted),
+        ("edge/2026-10", "events", true)
+    );
+    assert_eq!((rated.line, rated.exception), (line("m-a", "chat"), None));
+    for (source, id, kind, currency) in [
+        ("h1/x", "e4", ExceptionKind::ProhibitedUse, "USD"),
+        ("h1/x", "e5", ExceptionKind::UnlicensedModel, "USD"),
+        ("h1/x", "e6", ExceptionKind::NoRate, "USD"),
+        ("h2/y", "b", ExceptionKind::NoFxRate, "EUR"),
+    ] {
+        let place = one(places(backend.as_mut(), source, id));
+        assert!(place.counted && place.tree == "events", "{place:?}");
+        assert_eq!((place.line, place.exception), (None, exception(kind, currency)), "{id}");
+    }
+    // Its JSON names them; an exception's place says it was never paid on.
+    let json = serde_json::to_value(one(places(backend.as_mut(), "h1/x", "e4"))).unwrap();
+    assert_eq!(
+        json["exception"],
+        serde_json::json!({"kind": "prohibited_use", "currency": "USD"})
+    );
+    assert_eq!(json["line"], serde_json::Value::Null);
+    assert!(one(places(backend.as_mut(), "h1/x", "e4"))
+        .outcome()
+        .contains("never rated or paid on"));
+
+    // The missing FX rate arrives, a late event of that day with it, and e2 is
+    // voided: November's close settles October again. Each place says what its own
+    // statement's close did: b stays an exception of October's statement.
+    let later = ctx(&operator, "2026-12-01T00:00:00Z");
+    revshare_app::tables::add_fx(
+        backend.as_mut(),
+        &keys,
+        later,
+        "fx-late.csv",
+        b"date,from,to,rate\n2026-10-13,EUR,USD,1.15\n",
+    )
+    .unwrap();
+    let late = String::from_utf8(usage.clone())
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("\"id\":\"b\""))
+        .unwrap()
+        .replacen("\"id\":\"b\"", "\"id\":\"b-late\"", 1);
+    import_lines(t, backend.as_mut(), &[late.as_bytes()], "2026-12-01T00:00:00Z");
+    revshare_app::void::void(backend.as_mut(), &keys, later, "h1/x", "e2", "sent by mistake").unwrap();
+    let november = CloseRequest {
+        allow_empty: true,
+        ..unconfirmed("2026-11")
+    };
+    close_with(t, backend.as_mut(), &november, "2026-12-02T00:00:00Z").unwrap();
+    let b = one(places(backend.as_mut(), "h2/y", "b"));
+    assert_eq!(
+        b.exception,
+        exception(ExceptionKind::NoFxRate, "EUR"),
+        "as October's close rated it"
+    );
+    let b_late = one(places(backend.as_mut(), "h2/y", "b-late"));
+    assert_eq!(
+        (b_late.statement_id.as_str(), b_late.tree.as_str()),
+        ("edge-fx/2026-11", "prior_period:2026-10")
+    );
+    assert_eq!(
+        (b_late.line, b_late.exception),
+        (line("m", "chat"), None),
+        "rated as of November's close"
+    );
+    let e2 = places(backend.as_mut(), "h1/x", "e2");
+    let removed = e2.iter().find(|p| p.tree == "voided:2026-10").unwrap();
+    assert!(!removed.counted);
+    assert_eq!((removed.line.clone(), removed.exception.clone()), (None, None));
+    assert_eq!(removed.outcome(), "removed (voided)");
+    let kept = e2.iter().find(|p| p.tree == "events").unwrap();
+    assert_eq!(kept.line, line("m-a", "chat"), "October's own tree still rated it");
+}
+
 both_backends!(
+    a_first_close_leaving_earlier_periods_unsettled_is_refused_unless_confirmed,
+    locate_says_the_line_or_the_exception_of_each_place,
     a_rotated_key_signs_from_then_on_and_old_statements_keep_verifying,
     concurrent_imports_count_every_event_once,
     close_matches_rate_on_the_examples,

@@ -35,6 +35,13 @@ pub struct CloseArgs {
     /// some (refused otherwise: usually the period's usage is not imported yet).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Settlement starts at this period for every contract this close closes for the
+    /// first time (a contract taken over mid-term, its earlier periods settled
+    /// elsewhere). Without it, such a first close that would leave an earlier period
+    /// of the contract's term unsettled (events dated in it, or a minimum guarantee
+    /// owed) is refused, naming that period.
+    #[arg(long)]
+    pub settlement_start: bool,
     /// After the summary, the statements: `table` (as `statement show` prints
     /// them); `json` or `csv` alone on stdout, the summary then on stderr. Without
     /// it, the summary only.
@@ -211,6 +218,7 @@ pub fn run(args: &StoreArgs, close: &CloseArgs) -> Result<(), Failure> {
         grace: Grace::new(close.grace_seconds)?,
         dry_run: close.dry_run,
         allow_empty: close.allow_empty,
+        settlement_start: close.settlement_start,
     };
     let summary = match close.format {
         Some(Format::Json | Format::Csv) => Summary::Stderr,

@@ -4,7 +4,8 @@
 //! made it (anything else there is refused; a key file is never deleted), loads the
 //! example contracts shipped in the repository, synthesizes usage for three hosts
 //! over September and October 2026 (deterministic, with retried duplicates and late
-//! events), imports it, records contributions, closes September, imports the late
+//! events), imports it, records contributions, closes September (confirming that
+//! settlement starts there, `--settlement-start`), imports the late
 //! September events, closes October (which settles them as a prior-period
 //! adjustment), prints the statements, and verifies signatures and one inclusion
 //! proof offline. Then it settles (`settle`): a dispute opened by the host and
@@ -261,8 +262,10 @@ pub fn run(args: &StoreArgs, demo: &DemoArgs) -> Result<(), Failure> {
     println!("importing the same file again changes nothing (idempotency is for life):");
     import::import_files(&store_args, std::slice::from_ref(&usage_file), None)?;
 
-    step("close September 2026");
-    let september = close::close_period(&store_args, &request("2026-09", None), close::Summary::Stdout)?;
+    step("close September 2026, where settlement starts (--settlement-start: earlier periods, such as nimbus-llama's July and August, were settled elsewhere)");
+    let mut first = request("2026-09", None);
+    first.settlement_start = true;
+    let september = close::close_period(&store_args, &first, close::Summary::Stdout)?;
     step("late September usage arrives after the close");
     import::import_files(&store_args, std::slice::from_ref(&late_file), None)?;
     step("close October 2026 (settles the late September usage as a prior-period adjustment)");
@@ -345,6 +348,7 @@ fn request(period: &str, contract: Option<&str>) -> CloseRequest {
         grace: Grace::default(),
         dry_run: false,
         allow_empty: false,
+        settlement_start: false,
     }
 }
 

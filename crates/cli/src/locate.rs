@@ -1,4 +1,5 @@
-//! `revshare locate SOURCE ID`: where an event is counted, or why not.
+//! `revshare locate SOURCE ID`: where an event is counted and how (the line it was
+//! rated into, or its exception), or why it is not.
 
 use clap::Args;
 
@@ -35,11 +36,11 @@ pub fn run(args: &StoreArgs, locate: &LocateArgs) -> Result<(), Failure> {
     println!("event ({}, {}){at}", located.source, located.id);
     for place in &located.places {
         println!(
-            "  {} in {}: tree `{}`, leaf {}",
-            if place.counted { "counted" } else { "removed" },
+            "  {} (tree `{}`, leaf {}): {}",
             place.statement_id,
             place.tree,
-            place.leaf_index
+            place.leaf_index,
+            place.outcome()
         );
     }
     for reason in &located.not_counted {

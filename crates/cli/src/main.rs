@@ -189,6 +189,7 @@ impl From<AppError> for Failure {
     fn from(error: AppError) -> Failure {
         let message = match &error {
             AppError::InvalidField(field, message) => format!("{}: {message}", flag(*field)),
+            AppError::Unsettled(unsettled) => unsettled.message("--settlement-start"),
             _ => error.to_string(),
         };
         if error.is_refusal() {

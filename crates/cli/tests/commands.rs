@@ -164,12 +164,67 @@ fn a_store_from_init_to_verified_proof() {
 
     assert!(refused(d, &["close", "2099-01"]).contains("cannot be closed yet: it ends at 2099-02-01T00:00:00Z"));
     assert!(refused(d, &["close", "2026-13"]).contains("is not a period"));
-    let closed = ok(d, &["close", "2026-10"]);
+    // Their first close would leave September unsettled for good (acme-llama's
+    // events, nimbus-llama's minimum guarantee since July): refused, a dry run too,
+    // naming the periods and the flag that confirms where settlement starts.
+    for args in [&["close", "2026-10"][..], &["close", "2026-10", "--dry-run"]] {
+        let message = refused(d, args);
+        assert!(
+            message.contains("acme-llama from 2026-09 (")
+                && message.contains("nimbus-llama from 2026-07 (its minimum guarantee is owed from 2026-07"),
+            "{message}"
+        );
+        assert!(message.contains("confirm it with --settlement-start"), "{message}");
+        assert!(
+            !message.contains("settlement_start=true"),
+            "the CLI's own words: {message}"
+        );
+    }
+    let listed: serde_json::Value = serde_json::from_str(&ok(d, &["statement", "list"])).unwrap();
+    assert_eq!(listed, serde_json::json!([]), "nothing stored");
+    let preview = ok(d, &["close", "2026-10", "--dry-run", "--settlement-start"]);
+    assert!(preview.contains("would close acme-llama/2026-10"), "{preview}");
+    let closed = ok(d, &["close", "2026-10", "--settlement-start"]);
     assert!(
         closed.contains("closed acme-llama/2026-10") && closed.contains("closed nimbus-llama/2026-10"),
         "{closed}"
     );
     assert!(ok(d, &["close", "2026-10", "--contract", "acme-llama"]).contains("already closed acme-llama/2026-10"));
+    // `locate` says how each place accounted for the event: its line, or its
+    // exception (counted, nobody paid on it).
+    let rated = ok(d, &["locate", "acme-cloud/us", "e1-0000000000", "--format", "table"]);
+    assert!(
+        rated.contains("acme-llama/2026-10 (tree `events`, leaf ")
+            && rated.contains("rated into line llama-3.3-70b-instruct / content_generation"),
+        "{rated}"
+    );
+    let usage = std::fs::read_to_string(fixtures().join("usage-small.ndjson")).unwrap();
+    let prohibited: serde_json::Value = serde_json::from_str(
+        usage
+            .lines()
+            .find(|l| {
+                l.contains("\"host\":\"acme-cloud\"") && l.contains("surveillance") && l.contains("\"time\":\"2026-10")
+            })
+            .unwrap(),
+    )
+    .unwrap();
+    let (source, id) = (
+        prohibited["source"].as_str().unwrap(),
+        prohibited["id"].as_str().unwrap(),
+    );
+    let table = ok(d, &["locate", source, id, "--format", "table"]);
+    assert!(
+        table.contains("reported as exception prohibited_use (USD): counted, never rated or paid on"),
+        "{table}"
+    );
+    let located: serde_json::Value = serde_json::from_str(&ok(d, &["locate", source, id, "--format", "json"])).unwrap();
+    let place = &located["places"][0];
+    assert_eq!(
+        place["exception"],
+        serde_json::json!({"kind": "prohibited_use", "currency": "USD"}),
+        "{located}"
+    );
+    assert_eq!(place["line"], serde_json::Value::Null, "{located}");
     let listed: serde_json::Value = serde_json::from_str(&ok(d, &["statement", "list"])).unwrap();
     let ids: Vec<&str> = listed
         .as_array()

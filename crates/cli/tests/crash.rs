@@ -154,7 +154,7 @@ fn killed_import_then_rerun_counts_every_event_once(env: &Store) {
     }
     let rerun = env.run(&["import", &usage]);
     assert!(rerun.contains("120000 read"), "{rerun}");
-    env.run(&["close", "2026-10"]);
+    env.run(&["close", "2026-10", "--settlement-start"]);
     assert_eq!(closed(env).expect("closed"), rated(&usage));
 }
 
@@ -162,12 +162,16 @@ fn killed_close_leaves_nothing_or_a_complete_statement(env: &Store) {
     let usage = setup(env);
     env.run(&["import", &usage]);
     for delay_ms in [5, 30, 80, 150] {
-        kill_after(env, &["close", "2026-10"], Duration::from_millis(delay_ms));
+        kill_after(
+            env,
+            &["close", "2026-10", "--settlement-start"],
+            Duration::from_millis(delay_ms),
+        );
         if let Some(statement) = closed(env) {
             assert_eq!(statement, rated(&usage));
         }
     }
-    env.run(&["close", "2026-10"]);
+    env.run(&["close", "2026-10", "--settlement-start"]);
     assert_eq!(closed(env).expect("closed"), rated(&usage));
 }
 

@@ -105,8 +105,8 @@ fn no_reference_anywhere(store: Store) {
         "{imported}"
     );
     seen.run(&store, &["import", &usage, "--format", "json"]);
-    seen.run(&store, &["close", "2026-10", "--dry-run"]);
-    seen.run(&store, &["close", "2026-10"]);
+    seen.run(&store, &["close", "2026-10", "--dry-run", "--settlement-start"]);
+    seen.run(&store, &["close", "2026-10", "--settlement-start"]);
     let statement = "acme-llama/2026-10";
     for format in ["table", "json", "csv"] {
         seen.run(&store, &["statement", "list", "--format", format]);

@@ -76,7 +76,7 @@ fn a_host_reconciles_its_copy_and_each_difference_is_named() {
     // still holds it, and reconciliation excepts it through voids.csv.
     let voided = key(&events[2].1);
     ok(d, &["void", &voided.0, &voided.1, "--reason", "a test request"]);
-    ok(d, &["close", "2026-10"]);
+    ok(d, &["close", "2026-10", "--settlement-start"]);
     std::fs::write(
         d.join("s.json"),
         ok(d, &["statement", "show", STATEMENT, "--format", "json"]),
@@ -323,7 +323,7 @@ fn the_operator_shows_a_beneficiarys_payout_notice() {
     ok(d, &["contract", "add", &fixture("contracts/acme-llama.toml")]);
     ok(d, &["fx", "add", &fixture("fx.csv")]);
     ok(d, &["import", &fixture("usage-small.ndjson")]);
-    ok(d, &["close", "2026-10"]);
+    ok(d, &["close", "2026-10", "--settlement-start"]);
     let notice = ok(d, &["statement", "show", STATEMENT, "--beneficiary", "finetune-labs"]);
     let parsed = json(&notice);
     assert_eq!(parsed["kind"], "payout_notice");

@@ -865,9 +865,19 @@ fn a_dry_run_close_stores_nothing() {
     let entries = audit_entries(d, &[]);
     // The summary alone, then (issue 21, point 4) the statements as JSON alone on
     // stdout with `--format json`, the summary on stderr.
-    let summary = ok(d, &["close", "2026-10", "--dry-run"]);
+    let summary = ok(d, &["close", "2026-10", "--dry-run", "--settlement-start"]);
     assert!(summary.contains("would close acme-llama/2026-10"), "{summary}");
-    let output = revshare(d, &["close", "2026-10", "--dry-run", "--format", "json"]);
+    let output = revshare(
+        d,
+        &[
+            "close",
+            "2026-10",
+            "--dry-run",
+            "--settlement-start",
+            "--format",
+            "json",
+        ],
+    );
     assert!(output.status.success());
     assert_eq!(String::from_utf8(output.stderr).unwrap(), summary);
     let statements = json(&String::from_utf8(output.stdout).unwrap());
@@ -886,7 +896,7 @@ fn a_dry_run_close_stores_nothing() {
     assert_eq!(audit_entries(d, &[]), entries, "nothing logged");
     fails(d, 2, &["statement", "show", "acme-llama/2026-10"]);
     // The real close then signs the same amounts.
-    assert!(ok(d, &["close", "2026-10"]).contains("closed acme-llama/2026-10"));
+    assert!(ok(d, &["close", "2026-10", "--settlement-start"]).contains("closed acme-llama/2026-10"));
     let signed = json(&ok(d, &["statement", "show", "acme-llama/2026-10"]));
     for member in ["lines", "total", "payouts", "events"] {
         assert_eq!(signed[member], preview[member], "{member}");

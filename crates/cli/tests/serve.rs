@@ -1087,6 +1087,79 @@ fn an_operator_token_is_the_operator() {
     store.assert_audit_verifies();
 }
 
+// ---- 7b. the guarded first close ----
+
+/// statements.md: a contract's first close that would leave an earlier period of its
+/// term unsettled is 409 `settlement_start_required`, naming the period, with the
+/// details a client acts on; dry run alike; `?settlement_start=true` confirms; a
+/// close that is not the first is unaffected.
+fn a_first_close_leaving_a_period_unsettled_is_409_unless_confirmed(store: Store) {
+    store.setup();
+    let host = store.token("acme-cloud", "host");
+    let operator = store.token("ops", "operator");
+    let server = Serve::start(&store, &[]);
+    let september = event("first-sep", "c-1", 0).replace("2026-10-01T", "2026-09-01T");
+    assert_ok(&server.post("/v1/events", &host, NDJSON, batch("first", 10)), 200);
+    assert_ok(&server.post("/v1/events", &host, NDJSON, september), 200);
+
+    let details = json!({"period": "2026-10", "contracts": [{"contract": "acme-llama", "earliest": "2026-09",
+        "events": 1, "events_from": "2026-09", "minimum_guarantee_from": null}]});
+    for path in ["/v1/periods/2026-10/close", "/v1/periods/2026-10/close?dry_run=true"] {
+        let refused = post_empty(&server, path, &operator);
+        refused.assert_error(409, "settlement_start_required", "leave 2026-09 unsettled");
+        let (_, message) = refused.error();
+        assert!(message.contains("?settlement_start=true"), "{message}");
+        assert!(
+            !message.contains("--settlement-start"),
+            "the API's own words: {message}"
+        );
+        assert_eq!(refused.json()["error"]["details"], details, "{path}");
+    }
+    let listed = assert_ok(&server.get("/v1/statements", &operator), 200);
+    assert_eq!(listed["items"], json!([]), "nothing stored");
+
+    let preview = assert_ok(
+        &post_empty(
+            &server,
+            "/v1/periods/2026-10/close?dry_run=true&settlement_start=true",
+            &operator,
+        ),
+        200,
+    );
+    assert_eq!(preview["contracts"][0]["outside_settlement"], 1, "{preview}");
+    let closed = assert_ok(
+        &post_empty(&server, "/v1/periods/2026-10/close?settlement_start=true", &operator),
+        200,
+    );
+    assert_eq!(
+        closed["statements"][0]["statement_id"], "acme-llama/2026-10",
+        "{closed}"
+    );
+    assert_eq!(closed["statements"][0]["events"]["count"], 10, "{closed}");
+    // Not its first close: no confirmation asked.
+    let november = assert_ok(
+        &post_empty(&server, "/v1/periods/2026-11/close?allow_empty=true", &operator),
+        200,
+    );
+    assert_eq!(
+        november["statements"][0]["statement_id"], "acme-llama/2026-11",
+        "{november}"
+    );
+}
+
+#[test]
+fn a_first_close_leaving_a_period_unsettled_is_409_unless_confirmed_on_sqlite() {
+    a_first_close_leaving_a_period_unsettled_is_409_unless_confirmed(Store::sqlite("firstclose_sqlite"));
+}
+
+#[test]
+fn a_first_close_leaving_a_period_unsettled_is_409_unless_confirmed_on_postgresql() {
+    let Some(store) = Store::postgres("firstclose_pg") else {
+        return;
+    };
+    a_first_close_leaving_a_period_unsettled_is_409_unless_confirmed(store);
+}
+
 // ---- 8. random requests ----
 
 /// The POST endpoints, each with a body of the kind it takes (for near-valid ones).

@@ -448,14 +448,14 @@ fn a_period_closed_twice_is_named_by_audit_verify() {
     let store = Store::sqlite("closed-twice");
     store.setup();
     store.run(&["import", &fixture("usage-small.ndjson")]);
-    store.run(&["close", "2026-10"]);
+    store.run(&["close", "2026-10", "--settlement-start"]);
     let operator = Operator { store: &store };
     operator.sql(
         "DELETE FROM payout_notices; DELETE FROM statement_tree_leaves; DELETE FROM statement_trees;
          DELETE FROM statements; DELETE FROM ledger_legs;",
     );
     // The checkpoint kept beside the key still extends the log: the close goes on.
-    store.run(&["close", "2026-10"]);
+    store.run(&["close", "2026-10", "--settlement-start"]);
     let output = store.output(&["audit", "verify"]);
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -520,7 +520,7 @@ fn checkpoints_and_proofs_on_the_command_line_check_offline() {
     write(&d.join("public-key.json"), &store.run(&["key", "export-public"]));
     let small = head(&store);
     write(&d.join("a.txt"), &store.run(&["audit", "checkpoint"]));
-    store.run(&["close", "2026-10"]);
+    store.run(&["close", "2026-10", "--settlement-start"]);
     let large = head(&store);
     write(&d.join("b.txt"), &store.run(&["audit", "checkpoint"]));
     write(

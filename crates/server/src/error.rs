@@ -14,6 +14,9 @@ pub struct ApiError {
     pub message: String,
     /// Seconds to wait (429).
     pub retry_after: Option<u64>,
+    /// What the refusal is about, for a client to act on (`{}` unless the code
+    /// says otherwise).
+    pub details: serde_json::Value,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -25,9 +28,12 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// A stable code: `unauthenticated`, `forbidden`, `not_found`, `invalid_request`,
     /// `unsupported_media_type`, `payload_too_large`, `conflict`,
-    /// `idempotency_conflict`, `too_early`, `rate_limited`, `unavailable`.
+    /// `idempotency_conflict`, `too_early`, `settlement_start_required`,
+    /// `rate_limited`, `unavailable`, `integrity`.
     pub code: String,
     pub message: String,
+    /// `{}`, except for `settlement_start_required`: `{"period", "contracts":
+    /// [{"contract", "earliest", "events", "events_from", "minimum_guarantee_from"}]}`.
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
@@ -39,6 +45,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            details: serde_json::json!({}),
         }
     }
 
@@ -68,7 +75,7 @@ impl ApiError {
             error: ErrorDetail {
                 code: self.code.to_string(),
                 message: self.message.clone(),
-                details: serde_json::json!({}),
+                details: self.details.clone(),
             },
         }
     }
@@ -86,14 +93,41 @@ impl From<AppError> for ApiError {
             ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Conflict | ErrorKind::IdempotencyConflict | ErrorKind::TooEarly => StatusCode::CONFLICT,
+            ErrorKind::Conflict
+            | ErrorKind::IdempotencyConflict
+            | ErrorKind::TooEarly
+            | ErrorKind::SettlementStartRequired => StatusCode::CONFLICT,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Integrity => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
+        if let AppError::Unsettled(unsettled) = &error {
+            let mut answer = ApiError::new(status, error.code(), unsettled.message("?settlement_start=true"));
+            answer.details = unsettled_details(unsettled);
+            return answer;
+        }
         // A field is named as the app names it: its name in the API's bodies and queries.
         ApiError::new(status, error.code(), error.to_string())
     }
+}
+
+/// The details of `settlement_start_required`: the period asked for, and per
+/// contract the earliest period its first close would leave unsettled and why.
+fn unsettled_details(unsettled: &revshare_app::close::Unsettled) -> serde_json::Value {
+    let contracts: Vec<serde_json::Value> = unsettled
+        .contracts
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "contract": c.contract,
+                "earliest": c.earliest.to_string(),
+                "events": c.events,
+                "events_from": c.events_from.map(|p| p.to_string()),
+                "minimum_guarantee_from": c.minimum_guarantee_from.map(|p| p.to_string()),
+            })
+        })
+        .collect();
+    serde_json::json!({"period": unsettled.period.to_string(), "contracts": contracts})
 }
 
 impl IntoResponse for ApiError {

@@ -752,6 +752,9 @@ fn setup() -> World {
             grace: Grace::default(),
             dry_run: false,
             allow_empty: false,
+            // nimbus-llama's term (and minimum guarantee) starts in July: its
+            // settlement starts in September, confirmed.
+            settlement_start: true,
         };
         // Closed by the clock the server reads, so that their dispute windows are
         // open when the requests run.

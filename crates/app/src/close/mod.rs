@@ -8,6 +8,7 @@
 //! finds them. Every close, dry or real, first sums up what it found per contract.
 
 mod build;
+mod start;
 mod summary;
 mod term;
 
@@ -18,6 +19,7 @@ use revshare_core::verify::{sign, sign_notice, statement_sha256};
 use revshare_store::backend::{ClosedAfterTermRow, NoticeRow, StatementRow, TreeRow};
 
 pub(crate) use build::{build, Building, Built, Closing, Inputs};
+pub use start::{Unsettled, UnsettledContract};
 pub(crate) use summary::HostEvents;
 pub use summary::{ContractSummary, ExceptionNote};
 
@@ -63,6 +65,12 @@ pub struct CloseRequest {
     pub dry_run: bool,
     /// Close a contract's period that has no events although its previous one had.
     pub allow_empty: bool,
+    /// Confirms that settlement starts at `period` for every contract this close
+    /// closes for the first time (a contract taken over mid-term, its earlier
+    /// periods settled elsewhere). Without it, such a first close that would leave
+    /// an earlier period of the contract's term unsettled is refused
+    /// ([`AppError::Unsettled`]).
+    pub settlement_start: bool,
 }
 
 /// One statement a close produced, found, or (dry run) would produce.
@@ -169,6 +177,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
         }
     }
     check_cadence(&snapshot, request)?;
+    start::check(tx.backend, &snapshot, request)?;
     let mut verified = VerifiedStatements::new(crate::keys::public_keys(tx.backend)?);
     let mut hosts = HostEvents::new(request.period);
     let mut outcome = CloseOutcome {

@@ -87,6 +87,9 @@ pub fn close_period(t: &TestStore, backend: &mut dyn Backend, period: &str) {
         grace: Grace::default(),
         dry_run: false,
         allow_empty: false,
+        // The examples' contracts start before their usage (nimbus-llama owes a
+        // minimum guarantee from July): settlement starts mid-term, confirmed.
+        settlement_start: true,
     };
     close(backend, &t.keys(), ctx(&operator, NOW), &request).unwrap();
 }

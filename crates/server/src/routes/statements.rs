@@ -23,6 +23,12 @@ pub struct CloseQuery {
     pub dry_run: Option<bool>,
     /// Close a period without events after one with some.
     pub allow_empty: Option<bool>,
+    /// Confirm that settlement starts at this period for every contract it closes
+    /// for the first time (a contract taken over mid-term). Without it, such a
+    /// first close that would leave an earlier period of the contract's term
+    /// unsettled (events dated in it, or a minimum guarantee owed) is refused with
+    /// 409 `settlement_start_required`, naming that period.
+    pub settlement_start: Option<bool>,
     /// Seconds after the period's end before it may close (0 to a year).
     pub grace_seconds: Option<i64>,
 }
@@ -51,6 +57,7 @@ pub async fn close(
         grace: Grace::new(query.grace_seconds.unwrap_or(0)).map_err(ApiError::from)?,
         dry_run: query.dry_run.unwrap_or(false),
         allow_empty: query.allow_empty.unwrap_or(false),
+        settlement_start: query.settlement_start.unwrap_or(false),
     };
     write(
         &state,
