@@ -86,21 +86,26 @@ impl ApiError {
     }
 }
 
+/// The HTTP status of an application error's kind: the API's and the dashboard's.
+pub(crate) fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict
+        | ErrorKind::IdempotencyConflict
+        | ErrorKind::TooEarly
+        | ErrorKind::SettlementStartRequired => StatusCode::CONFLICT,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::Integrity => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> ApiError {
-        let status = match error.kind() {
-            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
-            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Conflict
-            | ErrorKind::IdempotencyConflict
-            | ErrorKind::TooEarly
-            | ErrorKind::SettlementStartRequired => StatusCode::CONFLICT,
-            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::Integrity => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        };
+        let status = status_of(error.kind());
         if let AppError::Unsettled(unsettled) = &error {
             let mut answer = ApiError::new(status, error.code(), unsettled.message("?settlement_start=true"));
             answer.details = unsettled_details(unsettled);

@@ -118,13 +118,7 @@ fn failure(headers: &HeaderMap, error: &AppError) -> Response {
             }
             return response;
         }
-        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
-        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-        ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::Conflict | ErrorKind::IdempotencyConflict | ErrorKind::TooEarly => StatusCode::CONFLICT,
-        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorKind::Integrity => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        kind => crate::error::status_of(kind),
     };
     html(status, pages::error(status, &error.to_string()))
 }
