@@ -36,6 +36,8 @@ pub enum Permission {
     Witness,
     /// Accept a restored backup's shorter log.
     AcceptRollback,
+    /// Copy the store into another and retire it.
+    CopyStore,
     /// Record, confirm or withdraw payments (further checked as payer or payee).
     PaymentSteps,
     /// Reverse a confirmed payment.
@@ -55,7 +57,8 @@ impl Permission {
             | Permission::WriteTables
             | Permission::Close
             | Permission::ManagePartiesAndTokens
-            | Permission::AcceptRollback => role == Operator,
+            | Permission::AcceptRollback
+            | Permission::CopyStore => role == Operator,
             Permission::ReadTables | Permission::Contributions | Permission::Locate | Permission::Disputes => {
                 role != Beneficiary
             }
@@ -85,6 +88,7 @@ impl Permission {
                                     checkpoint file beside its key file)"
             }
             Permission::AcceptRollback => "accept a rollback (the operator does)",
+            Permission::CopyStore => "copy the store (the operator does)",
             Permission::PaymentSteps => "record, confirm or withdraw payments (their payers and payees do)",
             Permission::ReversePayments => "reverse payments (the operator does)",
             Permission::Mau => "read the MAU monitor (the operator, licensors, hosts and auditors do)",
@@ -570,7 +574,7 @@ mod tests {
     #[test]
     fn the_role_table_of_actions() {
         use Permission::*;
-        let table: [(Permission, [bool; 5]); 16] = [
+        let table: [(Permission, [bool; 5]); 17] = [
             // operator, licensor, host, beneficiary, auditor
             (SubmitUsage, [false, false, true, false, false]),
             (VoidEvents, [true, false, true, false, false]),
@@ -584,6 +588,7 @@ mod tests {
             (ManagePartiesAndTokens, [true, false, false, false, false]),
             (Witness, [false, true, true, true, true]),
             (AcceptRollback, [true, false, false, false, false]),
+            (CopyStore, [true, false, false, false, false]),
             (PaymentSteps, [true, true, true, true, false]),
             (ReversePayments, [true, false, false, false, false]),
             (Mau, [true, true, true, false, true]),

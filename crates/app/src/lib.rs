@@ -42,6 +42,7 @@ mod settle;
 pub mod setup;
 pub(crate) mod snapshot;
 pub mod statements;
+pub mod store_copy;
 pub mod submit;
 pub mod tables;
 pub mod tokens;
@@ -79,6 +80,11 @@ pub(crate) fn file_label(file_name: &str) -> &str {
 /// Checks that a store file's folder exists, for a clear error before SQLite's own.
 pub fn check_parent(path: &std::path::Path) -> Result<()> {
     Ok(revshare_store::check_parent(path)?)
+}
+
+/// A PostgreSQL URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    revshare_store::postgres::redact(url)
 }
 
 /// Whether the store answers (the server's readiness).

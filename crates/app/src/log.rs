@@ -188,6 +188,8 @@ pub(crate) fn seal(
     digests: &[Hash],
     kept: Kept,
 ) -> Result<SignedCheckpoint> {
+    // Under the write lock: a retired store's log ends with its copy's entry.
+    crate::store_copy::refuse_if_retired(backend)?;
     let before = match kept {
         Kept::Extend => proven(backend, keys, start)?,
         Kept::Replace => proven_in_store(backend, keys, start)?,

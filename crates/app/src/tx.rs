@@ -108,6 +108,56 @@ pub(crate) fn dry<T>(
     Ok(value)
 }
 
+/// Runs `work` like [`write`], then, once its entries are sealed and before the
+/// commit, `then` on the store as it is (a copy of it, `store_copy`): a failure of
+/// either rolls everything back.
+pub(crate) fn write_then<T, U>(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    ctx: Ctx<'_>,
+    work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    then: impl FnOnce(&mut dyn Backend, &T) -> Result<U>,
+) -> Result<(T, U)> {
+    let head = backend.begin_write()?;
+    let mut tx = Tx::begin(backend, head, ctx);
+    let value = match work(&mut tx) {
+        Ok(value) => value,
+        Err(error) => {
+            let _ = tx.backend.rollback();
+            return Err(error);
+        }
+    };
+    let Tx {
+        backend,
+        start,
+        digests,
+        ..
+    } = tx;
+    let sealed = match digests.is_empty() {
+        true => None,
+        false => match log::seal(backend, keys, start, &digests, Kept::Extend) {
+            Ok(sealed) => Some(sealed),
+            Err(error) => {
+                let _ = backend.rollback();
+                return Err(error);
+            }
+        },
+    };
+    let after = match then(&mut *backend, &value) {
+        Ok(after) => after,
+        Err(error) => {
+            let _ = backend.rollback();
+            return Err(error);
+        }
+    };
+    backend.commit()?;
+    if let Some(signed) = sealed {
+        keys.checkpoint_file()?.advance(signed);
+        keys.flush()?;
+    }
+    Ok((value, after))
+}
+
 impl<'b> Tx<'b> {
     fn begin(backend: &'b mut dyn Backend, head: Head, ctx: Ctx<'_>) -> Tx<'b> {
         Tx {
@@ -129,6 +179,10 @@ fn run<T>(
     work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
 ) -> Result<(T, Option<SignedCheckpoint>)> {
     let head = backend.begin_write()?;
+    if let Err(error) = crate::store_copy::refuse_if_retired(backend) {
+        let _ = backend.rollback();
+        return Err(error);
+    }
     let mut tx = Tx::begin(backend, head, ctx);
     let value = match work(&mut tx) {
         Ok(value) => value,

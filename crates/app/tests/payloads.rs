@@ -243,6 +243,18 @@ fn witness_key_and_rollback_rows() {
             "ee".repeat(32)
         ))
     );
+    let copied = revshare_core::records::StoreCopyRow {
+        to: "the PostgreSQL database postgres://revshare:***@db.internal/revshare".into(),
+        size: 41,
+        actor: "cli".into(),
+        copied_at: "2026-12-03T00:00:00Z".into(),
+    };
+    assert_eq!(
+        payload(&copied),
+        of(
+            r#"{"actor":"cli","copied_at":"2026-12-03T00:00:00Z","size":41,"to":"the PostgreSQL database postgres://revshare:***@db.internal/revshare"}"#
+        )
+    );
 }
 
 #[test]

@@ -135,6 +135,9 @@ enum Command {
     /// The audit log: entries, the chain, and verification of everything stored.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The store as a whole: copy it into another (SQLite to PostgreSQL or back).
+    #[command(subcommand)]
+    Store(commands::store::StoreCommand),
     /// The example end to end, in its own store: contracts, 200k+ events, closes, proofs.
     Demo(demo::DemoArgs),
     /// The parties that reach the service.
@@ -254,6 +257,7 @@ fn main() -> ExitCode {
         } => commands::statement::prove(&store, &statement_id, &source, &id),
         Command::Key(command) => commands::key::key(&store, command),
         Command::Audit(command) => audit::run(&store, command),
+        Command::Store(command) => commands::store::store(&store, command),
         Command::Demo(args) => demo::run(&store, &args),
         Command::Party(command) => serve::party(&store, command),
         Command::Token(command) => serve::token(&store, command),

@@ -130,10 +130,11 @@ pub enum Action {
     WitnessKeyAdded,
     RollbackAccepted,
     PartyUpdated,
+    StoreCopied,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::KeyAdded,
         Action::PartyAdded,
         Action::TokenCreated,
@@ -164,6 +165,7 @@ impl Action {
         Action::WitnessKeyAdded,
         Action::RollbackAccepted,
         Action::PartyUpdated,
+        Action::StoreCopied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -198,6 +200,7 @@ impl Action {
             Action::WitnessKeyAdded => "witness_key_added",
             Action::RollbackAccepted => "rollback_accepted",
             Action::PartyUpdated => "party_updated",
+            Action::StoreCopied => "store_copied",
         }
     }
 
@@ -587,7 +590,8 @@ pub enum Object {
     /// `mau:<contract>:<month>`: a contract's `mau_threshold` reached by its host in
     /// a calendar month (`2026-10`), flagged once.
     Mau { contract: String, month: String },
-    /// `log`: the log itself (a rollback the operator accepted).
+    /// `log`: the log itself (a rollback the operator accepted, the store copied
+    /// into another and retired).
     Log,
 }
 

@@ -229,6 +229,18 @@ pub struct RollbackRow {
     pub seq: Seq,
 }
 
+/// A store copied whole into another and retired (audited: `store_copied`, the
+/// last entry the source appends, which the target holds too): the log had `size`
+/// entries before it, and `to` names the target (a file, or a PostgreSQL database
+/// without its password). Kept in `meta` as `copied:<seq>`, in this form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreCopyRow {
+    pub to: String,
+    pub size: i64,
+    pub actor: String,
+    pub copied_at: String,
+}
+
 /// Where a payment stands (statements.md, Ledger): recorded by its payer, then
 /// confirmed once by its payee (or the operator) or withdrawn by its payer; a
 /// confirmed one may be reversed by the operator.

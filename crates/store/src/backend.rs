@@ -12,6 +12,7 @@
 
 mod after_term;
 mod audit;
+pub mod copy;
 mod disputes;
 mod events;
 mod ledger;
@@ -29,6 +30,7 @@ pub use crate::segment::EventBatch;
 use crate::StoreError;
 pub use after_term::AfterTerm;
 pub use audit::{AuditLog, CheckpointRow, CosignatureRow};
+pub use copy::{CopyRow, CopyTable, Sink, StoreCopy, Value};
 pub use disputes::{DisputeRow, Disputes};
 pub(crate) use disputes::{DisputeText, DISPUTE_COLUMNS};
 pub use events::{BatchRow, Events, KeyRow, Staged, StoredSegment};
@@ -43,12 +45,23 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// [`Events::insert_events`], which begins its own; the caller ends both with
 /// `commit` or `rollback`.
 pub trait Backend:
-    Send + Transactions + AuditLog + Tables + Events + Statements + AfterTerm + Disputes + Ledger
+    Send + Transactions + AuditLog + Tables + Events + Statements + AfterTerm + Disputes + Ledger + StoreCopy
 {
 }
 
-impl<T: Send + Transactions + AuditLog + Tables + Events + Statements + AfterTerm + Disputes + Ledger + ?Sized> Backend
-    for T
+impl<
+        T: Send
+            + Transactions
+            + AuditLog
+            + Tables
+            + Events
+            + Statements
+            + AfterTerm
+            + Disputes
+            + Ledger
+            + StoreCopy
+            + ?Sized,
+    > Backend for T
 {
 }
 

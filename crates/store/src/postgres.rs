@@ -11,6 +11,7 @@
 
 mod after_term;
 mod audit;
+mod copy;
 mod disputes;
 mod events;
 mod ledger;

@@ -4,6 +4,7 @@
 
 mod after_term;
 mod audit;
+mod copy;
 mod disputes;
 mod events;
 mod ledger;

@@ -90,6 +90,7 @@ pub fn import(
     inputs: Vec<UsageInput>,
     observers: Observers<'_>,
 ) -> Result<ImportSummary> {
+    crate::store_copy::refuse_if_retired(backend)?;
     let selection = Selection::load(backend)?;
     // Where the backend gains from it, more connections write chunks side by side.
     let mut extras: Vec<Box<dyn Backend>> = Vec::new();

@@ -22,6 +22,7 @@ pub(super) fn check(backend: &mut dyn Backend, entries: &[Entry], report: &mut R
     let batches = check_event_rows(backend, &mut covered, report)?;
     check_batch_rows(backend, &batches, report)?;
     check_mau_flags(backend, entries, &mut covered, report)?;
+    check_copies(backend, entries, &mut covered, report)?;
     for entry in entries {
         if !covered.seen.contains(&entry.seq) {
             report.fail(
@@ -473,6 +474,48 @@ fn name_key_differences(
     report.tolerate(5, keys.map_err(Into::into))?;
     for (object, message) in named {
         report.fail(5, object, message);
+    }
+    Ok(())
+}
+
+/// Each `store_copied` entry against its row (`meta` `copied:<seq>`): the row is
+/// there, hashes to the entry's payload, and says the log had the entries before it.
+fn check_copies(
+    backend: &mut dyn Backend,
+    entries: &[Entry],
+    covered: &mut Covered<'_>,
+    report: &mut Report,
+) -> Result<()> {
+    for (seq, stored) in crate::store_copy::copy_rows_of(backend, entries)? {
+        covered.seen.insert(seq);
+        let name = format!("meta:{}", crate::store_copy::copied_key(seq));
+        let Some(text) = stored else {
+            report.fail(5, name, format!("entry {seq} (store_copied) names a row that is gone"));
+            continue;
+        };
+        let row: revshare_core::records::StoreCopyRow = match serde_json::from_str(&text) {
+            Ok(row) => row,
+            Err(error) => {
+                report.fail(5, name, format!("the row does not parse: {error}"));
+                continue;
+            }
+        };
+        let entry = covered.by_seq[&seq];
+        if entry.object != object::LOG {
+            report.fail(5, name, format!("entry {seq} is about {}, not the log", entry.object));
+        } else if entry.payload_sha256 != hex::encode(payload(&row)) {
+            report.fail(
+                5,
+                name,
+                format!("the stored row does not match entry {seq}'s payload: it was edited"),
+            );
+        } else if u64::try_from(row.size).ok() != Some(seq.get() - 1) {
+            report.fail(
+                5,
+                name,
+                format!("the row says the log had {} entries before entry {seq}", row.size),
+            );
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod hand;
+pub mod rich;
 pub mod scenario;
 
 use std::path::PathBuf;
@@ -247,12 +248,16 @@ pub fn ctx<'a>(actor: &'a Actor, time: &str) -> Ctx<'a> {
 /// A new store at `location` with a fresh key file, initialized.
 fn initialized(location: Location, dir: PathBuf, database: Option<String>) -> TestStore {
     let keys_path = dir.join("test.key");
-    let store = TestStore {
+    init(TestStore {
         location,
         keys_path,
         dir,
         database,
-    };
+    })
+}
+
+/// The store initialized, with a fresh key file at its `keys_path`.
+fn init(store: TestStore) -> TestStore {
     let mut backend = store.open();
     let operator = Actor::cli();
     revshare_app::setup::init(
@@ -288,8 +293,31 @@ pub fn sqlite() -> TestStore {
     initialized(Location::Sqlite(dir.join("test.db")), dir, None)
 }
 
+/// A new SQLite file, not initialized (`keys_path` names no file yet).
+pub fn empty_sqlite() -> TestStore {
+    let dir = scratch("sqlite");
+    TestStore {
+        location: Location::Sqlite(dir.join("test.db")),
+        keys_path: dir.join("test.key"),
+        dir,
+        database: None,
+    }
+}
+
+/// A new, empty database (not initialized: `keys_path` names no file yet), or
+/// `None` (outside CI) when PostgreSQL is unreachable.
+pub fn empty_postgres() -> Option<TestStore> {
+    let mut store = postgres_database()?;
+    store.keys_path = store.dir.join("test.key");
+    Some(store)
+}
+
 /// A fresh database, or `None` (outside CI) when PostgreSQL is unreachable.
 pub fn postgres() -> Option<TestStore> {
+    Some(init(postgres_database()?))
+}
+
+fn postgres_database() -> Option<TestStore> {
     let mut admin = match postgres::Client::connect(PG_ADMIN, postgres::NoTls) {
         Ok(admin) => admin,
         Err(error) => {
@@ -307,11 +335,12 @@ pub fn postgres() -> Option<TestStore> {
         .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         .unwrap();
     admin.batch_execute(&format!("CREATE DATABASE {database}")).unwrap();
-    Some(initialized(
-        Location::Postgres(format!("postgres://postgres@127.0.0.1:5432/{database}")),
+    Some(TestStore {
+        location: Location::Postgres(format!("postgres://postgres@127.0.0.1:5432/{database}")),
+        keys_path: dir.join("test.key"),
         dir,
-        Some(database),
-    ))
+        database: Some(database),
+    })
 }
 
 /// Defines one test per backend from a function taking the test store.

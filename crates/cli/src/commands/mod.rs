@@ -10,5 +10,6 @@ pub mod mau;
 pub mod payment;
 pub mod reconcile;
 pub mod statement;
+pub mod store;
 pub mod tables;
 pub mod void;
