@@ -32,8 +32,7 @@ new_store "${source[@]}"
 "$bin" "${source[@]}" import "$usage" > /dev/null
 # October is the store's first close, as in bench/ingest.sh: settlement starts there
 # (said explicitly where the build knows --settlement-start).
-"$bin" "${source[@]}" close 2026-10 --settlement-start > /dev/null 2>&1 \
-  || "$bin" "${source[@]}" close 2026-10 > /dev/null
+"$bin" "${source[@]}" close 2026-10 --settlement-start > /dev/null
 drop_pg
 createdb -h "$pg_host" -U postgres "$pg_db"
 back="$out/back.db"

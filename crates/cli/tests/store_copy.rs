@@ -10,10 +10,11 @@ use std::path::Path;
 use common::{fixture, Store};
 
 /// A closed month: statements with trees, payout notices, the audit log.
+/// Settlement starts at October (the fixture's September is left out).
 fn filled(store: &Store) {
     store.setup();
     store.run(&["import", &fixture("usage-small.ndjson")]);
-    store.run(&["close", "2026-10"]);
+    store.run(&["close", "2026-10", "--settlement-start"]);
 }
 
 fn statement(args: &[String], dir: &Path) -> Vec<u8> {
