@@ -31,7 +31,7 @@ read -r -a source <<< "$(fresh embedded)"
 new_store "${source[@]}"
 "$bin" "${source[@]}" import "$usage" > /dev/null
 # October is the store's first close, as in bench/ingest.sh: settlement starts there
-# (said explicitly where the build knows --settlement-start).
+# (said explicitly).
 "$bin" "${source[@]}" close 2026-10 --settlement-start > /dev/null
 drop_pg
 createdb -h "$pg_host" -U postgres "$pg_db"
