@@ -64,7 +64,7 @@ rs init > /dev/null
 for contract in "$examples"/contracts/*.toml; do rs contract add "$contract" > /dev/null; done
 rs fx add "$examples/fx.csv" > /dev/null
 rs import "$examples/usage-small.ndjson" > /dev/null
-rs close 2026-10 > /dev/null 2>&1
+rs close 2026-10 --settlement-start > /dev/null  # where this store starts settling
 rs party add operations > /dev/null
 host_token=$(rs token create --party acme-cloud --role host 2>/dev/null)
 operator_token=$(rs token create --party operations --role operator 2>/dev/null)
