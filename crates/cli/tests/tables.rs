@@ -70,11 +70,13 @@ fn demo(name: &str) -> common::Dir {
 
 /// Whether a word is a number as a table shows it (grouped, maybe rounded for
 /// display): its digits may differ from the widest rendering's.
+/// A number, or a time (`2026-12-07T18:49:23Z`: a dry run's `closed_at` is the
+/// time it ran, so the narrow and the wide renderings may differ by a second).
 fn numeric(word: &str) -> bool {
     !word.is_empty()
         && word
             .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, ',' | '.' | '-' | '+'))
+            .all(|c| c.is_ascii_digit() || matches!(c, ',' | '.' | '-' | '+' | 'T' | 'Z' | ':'))
 }
 
 /// The words of a rendering, the notes under a table (`(… to fit N columns; …)`)
