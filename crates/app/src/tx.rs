@@ -119,30 +119,14 @@ pub(crate) fn write_then<T, U>(
     then: impl FnOnce(&mut dyn Backend, &T) -> Result<U>,
 ) -> Result<(T, U)> {
     let head = backend.begin_write()?;
-    let mut tx = Tx::begin(backend, head, ctx);
-    let value = match work(&mut tx) {
-        Ok(value) => value,
-        Err(error) => {
-            let _ = tx.backend.rollback();
-            return Err(error);
-        }
-    };
+    let (value, tx) = worked(backend, head, ctx, work)?;
     let Tx {
         backend,
         start,
         digests,
         ..
     } = tx;
-    let sealed = match digests.is_empty() {
-        true => None,
-        false => match log::seal(backend, keys, start, &digests, Kept::Extend) {
-            Ok(sealed) => Some(sealed),
-            Err(error) => {
-                let _ = backend.rollback();
-                return Err(error);
-            }
-        },
-    };
+    let sealed = seal(backend, keys, start, &digests, Kept::Extend)?;
     let after = match then(&mut *backend, &value) {
         Ok(after) => after,
         Err(error) => {
@@ -183,15 +167,7 @@ fn run<T>(
         let _ = backend.rollback();
         return Err(error);
     }
-    let mut tx = Tx::begin(backend, head, ctx);
-    let value = match work(&mut tx) {
-        Ok(value) => value,
-        Err(error) => {
-            // The refusal matters more than a failed rollback.
-            let _ = tx.backend.rollback();
-            return Err(error);
-        }
-    };
+    let (value, tx) = worked(backend, head, ctx, work)?;
     let Tx {
         backend,
         start,
@@ -200,6 +176,43 @@ fn run<T>(
     } = tx;
     let sealed = seal_and_commit(backend, keys, start, &digests, kept)?;
     Ok((value, sealed))
+}
+
+/// Runs `work` in a transaction begun at `head`; rolls it back if `work` fails
+/// (the refusal matters more than a failed rollback).
+fn worked<'b, T>(
+    backend: &'b mut dyn Backend,
+    head: Head,
+    ctx: Ctx<'_>,
+    work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+) -> Result<(T, Tx<'b>)> {
+    let mut tx = Tx::begin(backend, head, ctx);
+    match work(&mut tx) {
+        Ok(value) => Ok((value, tx)),
+        Err(error) => {
+            let _ = tx.backend.rollback();
+            Err(error)
+        }
+    }
+}
+
+/// Seals the entries with `digests` appended after `start` (none: nothing to seal),
+/// rolling back if sealing fails.
+fn seal(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    start: Head,
+    digests: &[Hash],
+    kept: Kept,
+) -> Result<Option<SignedCheckpoint>> {
+    if digests.is_empty() {
+        return Ok(None);
+    }
+    log::seal(backend, keys, start, digests, kept)
+        .map(Some)
+        .inspect_err(|_| {
+            let _ = backend.rollback();
+        })
 }
 
 /// Ends a write transaction that appended the entries with `digests` after `start`
@@ -212,16 +225,7 @@ pub(crate) fn seal_and_commit(
     digests: &[Hash],
     kept: Kept,
 ) -> Result<Option<SignedCheckpoint>> {
-    let sealed = match digests.is_empty() {
-        true => None,
-        false => match log::seal(backend, keys, start, digests, kept) {
-            Ok(sealed) => Some(sealed),
-            Err(error) => {
-                let _ = backend.rollback();
-                return Err(error);
-            }
-        },
-    };
+    let sealed = seal(backend, keys, start, digests, kept)?;
     backend.commit()?;
     if let Some(signed) = &sealed {
         keys.checkpoint_file()?.advance(signed.clone());
