@@ -4,38 +4,15 @@
 //! CSV that `rate --contributions` reads back.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
 mod common;
 
-use common::{dir, fixture, fixtures};
-
-/// Runs the binary in `dir` with stdout a pipe and `COLUMNS` set to `width`.
-fn revshare(dir: &Path, width: usize, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_revshare"))
-        .args(args)
-        .current_dir(dir)
-        .env("COLUMNS", width.to_string())
-        .env_remove("REVSHARE_DATABASE_URL")
-        .env_remove("REVSHARE_KEY_FILE")
-        .output()
-        .unwrap()
-}
+use common::{dir, fixture, fixtures, json};
 
 fn ok(dir: &Path, width: usize, args: &[&str]) -> String {
-    let output = revshare(dir, width, args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    common::ok_at_width(dir, width, args)
 }
 
 /// The example contracts, usage, FX rates and contributions.

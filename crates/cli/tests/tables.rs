@@ -11,38 +11,21 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use serde_json::Value;
-
 mod common;
 
-use common::dir;
+use common::{dir, json};
 
 const DB: &str = "revshare-demo.db";
 
+/// The demo store's binary at `width` columns.
 fn revshare(dir: &Path, width: usize, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_revshare"))
-        .args(["--db", DB])
-        .args(args)
-        .current_dir(dir)
-        .env("COLUMNS", width.to_string())
-        .env_remove("REVSHARE_DATABASE_URL")
-        .env_remove("REVSHARE_KEY_FILE")
-        .output()
-        .unwrap()
+    let args: Vec<&str> = ["--db", DB].iter().chain(args).copied().collect();
+    common::at_width(dir, width, &args)
 }
 
 fn ok(dir: &Path, width: usize, args: &[&str]) -> String {
-    let output = revshare(dir, width, args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    let args: Vec<&str> = ["--db", DB].iter().chain(args).copied().collect();
+    common::ok_at_width(dir, width, &args)
 }
 
 /// The demo's store, with a token narrowed to every contract (the list that

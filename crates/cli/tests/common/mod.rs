@@ -588,6 +588,35 @@ pub fn revshare(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs the binary in `dir` like [`revshare`], with stdout a pipe and `COLUMNS` set
+/// to `width` (what tables fit).
+pub fn at_width(dir: &Path, width: usize, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_revshare"))
+        .args(args)
+        .current_dir(dir)
+        .env("COLUMNS", width.to_string())
+        .env_remove("REVSHARE_DATABASE_URL")
+        .env_remove("REVSHARE_KEY_FILE")
+        .output()
+        .unwrap()
+}
+
+/// [`at_width`], requiring success: its stdout.
+pub fn ok_at_width(dir: &Path, width: usize, args: &[&str]) -> String {
+    let output = at_width(dir, width, args);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Text that must be JSON.
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
 /// Runs it and requires success: its stdout.
 pub fn ok(dir: &Path, args: &[&str]) -> String {
     let output = revshare(dir, args);
