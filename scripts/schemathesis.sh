@@ -83,6 +83,9 @@ for _ in $(seq 100); do
 done
 [ -n "$address" ] || { echo "the server did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
 
+# One worker: with two, hypothesis parses lambda sources on two threads at once and
+# CPython 3.11's `ast` module trips over its own recursion counter ("AST constructor
+# recursion depth mismatch"), an error of the tool, not of the server.
 status=0
 for who in host operator; do
   token_var=${who}_token
@@ -96,7 +99,7 @@ for who in host operator; do
       --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
       --max-examples "$max_examples" \
       ${SEED:+--seed "$SEED"} \
-      --workers 2 \
+      --workers 1 \
       --request-timeout 30 \
       --generation-database none \
       --no-color
