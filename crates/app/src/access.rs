@@ -8,7 +8,6 @@
 use revshare_core::audit::Object;
 use revshare_core::contract::ContractVersions;
 use revshare_core::dispute::{DisputeStep, Taker};
-use revshare_core::statement::StatementId;
 
 use crate::Field;
 use crate::{Actor, AppError, Result};
@@ -547,9 +546,7 @@ impl Own {
             Object::Key(_) => true,
             Object::Fx | Object::Registry(_) => Permission::ReadTables.allows(self.role),
             Object::Contract { id: contract, .. } | Object::Contribution { contract, .. } => self.reads(&contract),
-            Object::Statement(statement_id) | Object::ClosedAfterTerm(statement_id) => {
-                StatementId::parse(&statement_id).is_some_and(|id| self.reads(id.contract()))
-            }
+            Object::Statement(id) | Object::ClosedAfterTerm(id) => self.reads(id.contract()),
             Object::Events(host) => self.hosts.contains(&host),
             Object::Void { host, number } => self.hosts.contains(&host) || self.voids.contains(&number),
             Object::Party(id) | Object::WitnessKey { party: id, .. } => party == Some(id.as_str()),

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use revshare_core::audit::Entry;
-use revshare_core::statement::Statement;
+use revshare_core::statement::{Statement, StatementId};
 use revshare_core::verify::{PublicKey, VerifiedStatement};
 use revshare_store::backend::{StatementRead, StatementRow};
 
@@ -54,7 +54,7 @@ impl ClosedStatement {
 /// Statements checked over their stored bytes, each once per use case.
 pub struct VerifiedStatements {
     keys: Vec<PublicKey>,
-    checked: HashMap<String, ClosedStatement>,
+    checked: HashMap<StatementId, ClosedStatement>,
 }
 
 impl VerifiedStatements {
@@ -96,7 +96,7 @@ fn verify_row(
             row.statement_id
         ))
     })?;
-    if verified.id() != row.statement_id {
+    if verified.id() != row.statement_id.as_str() {
         return Err(AppError::Integrity(format!(
             "stored statement {} holds the signed statement {}",
             row.statement_id,
@@ -118,6 +118,7 @@ mod memo {
     use std::collections::HashMap;
     use std::sync::Mutex;
 
+    use revshare_core::statement::StatementId;
     use revshare_core::verify::{verify_statement_bytes, PublicKey, VerifiedStatement, VerifyError};
     use revshare_store::backend::StatementRow;
 
@@ -133,7 +134,7 @@ mod memo {
 
     #[derive(Default)]
     struct Memo {
-        by_id: HashMap<String, Checked>,
+        by_id: HashMap<StatementId, Checked>,
         bytes_total: usize,
     }
 

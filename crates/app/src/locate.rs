@@ -356,7 +356,7 @@ fn places_in(
             if let Some(index) = split_leaves(&stored)?.iter().position(|l| *l == key.leaf) {
                 places.push(Place {
                     contract: contract.to_string(),
-                    statement_id: row.statement_id.clone(),
+                    statement_id: row.statement_id.to_string(),
                     tree: tree.to_string(),
                     leaf_index: index as u64,
                     counted: !tree.removes(),

@@ -17,6 +17,7 @@ pub fn payload<T: Serialize>(row: &T) -> [u8; 32] {
 /// The objects entries name, as their text ([`revshare_core::audit::Object`]).
 pub mod object {
     use revshare_core::audit::Object;
+    use revshare_core::statement::StatementId;
 
     pub fn key(key_id: &str) -> String {
         Object::Key(key_id.to_string()).to_string()
@@ -49,11 +50,11 @@ pub mod object {
         }
         .to_string()
     }
-    pub fn statement(statement_id: &str) -> String {
-        Object::Statement(statement_id.to_string()).to_string()
+    pub fn statement(statement_id: &StatementId) -> String {
+        Object::Statement(statement_id.clone()).to_string()
     }
-    pub fn closed_after_term(statement_id: &str) -> String {
-        Object::ClosedAfterTerm(statement_id.to_string()).to_string()
+    pub fn closed_after_term(statement_id: &StatementId) -> String {
+        Object::ClosedAfterTerm(statement_id.clone()).to_string()
     }
     pub fn contribution(contract: &str, number: i64) -> String {
         Object::Contribution {

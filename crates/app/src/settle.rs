@@ -13,7 +13,7 @@ use revshare_core::money::Decimal;
 use revshare_core::period::Period;
 use revshare_core::rating::{rate_statement, version_for, CarriedAdjustment, StatementKey, TreeSummary};
 use revshare_core::statement::{
-    Adjustment, AdjustmentKind, EventsSummary, Reason, Rerated as RerateShown, SettledBefore, Statement,
+    Adjustment, AdjustmentKind, EventsSummary, Reason, Rerated as RerateShown, SettledBefore, Statement, StatementId,
 };
 use revshare_core::tables::FX_LOOK_BACK_DAYS;
 use revshare_core::verify::TreeName;
@@ -31,7 +31,7 @@ use crate::{AppError, Backend, Result};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settled {
     pub period: String,
-    pub statement_id: String,
+    pub statement_id: StatementId,
     pub after: Seq,
     pub through: Seq,
 }

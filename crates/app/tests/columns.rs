@@ -99,7 +99,7 @@ fn observe(backend: &mut dyn Backend) -> BTreeMap<String, String> {
         .statements()
         .unwrap()
         .into_iter()
-        .map(|s| s.statement_id)
+        .map(|s| s.statement_id.to_string())
         .collect();
     let events = [
         first_event(&fixture("usage-small.ndjson"), "acme-cloud", "2026-10"),

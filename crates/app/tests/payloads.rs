@@ -169,7 +169,7 @@ fn void_statement_and_contribution_rows() {
         ))
     );
     let statement = StatementRow {
-        statement_id: "acme-llama/2026-10".into(),
+        statement_id: "acme-llama/2026-10".parse().expect("a statement id"),
         contract: "acme-llama".into(),
         period: "2026-10".into(),
         host: "acme-cloud".into(),

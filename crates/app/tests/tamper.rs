@@ -113,6 +113,23 @@ fn a_dropped_statement(t: &TestStore) {
     names(&report, 5, &format!("audit:{seq}"));
 }
 
+/// A statement id edited into a text that is not `<contract>/<period>` does not read
+/// back as one: the store names the row as corrupt instead of handing it on.
+fn a_statement_id_that_is_not_one(t: &TestStore) {
+    let backend = prepared(t);
+    drop(backend);
+    t.tamper("UPDATE statements SET statement_id = 'nimbus-llama-2026-10' WHERE statement_id = 'nimbus-llama/2026-10'");
+    let mut backend = t.open();
+    let error = backend
+        .statements()
+        .expect_err("a statement id that is not one is refused");
+    let text = error.to_string();
+    assert!(
+        text.contains("statements:nimbus-llama-2026-10") && text.contains("altered or damaged"),
+        "{text}"
+    );
+}
+
 /// The operator rewrites the whole log with fresh digests and hashes: the chain
 /// links again, but a party holding a statement closed before catches it offline,
 /// and `audit verify` names every statement whose anchor moved.
@@ -444,7 +461,7 @@ fn a_tree_of_more_than_one_chunk(t: &TestStore) {
     let mut backend = t.open();
     let leaves = many_leaves(2 * LEAVES_PER_CHUNK + 5);
     let row = StatementRow {
-        statement_id: "big/2026-11".into(),
+        statement_id: "big/2026-11".parse().expect("a statement id"),
         contract: "big".into(),
         period: "2026-11".into(),
         host: "acme-cloud".into(),
@@ -457,7 +474,7 @@ fn a_tree_of_more_than_one_chunk(t: &TestStore) {
         seq: Seq::new(0),
     };
     let tree = TreeRow {
-        statement_id: row.statement_id.clone(),
+        statement_id: row.statement_id.to_string(),
         tree: "events".into(),
         count: (leaves.len() / 32) as i64,
         root: String::new(),
@@ -488,6 +505,7 @@ both_backends!(
     an_audit_entry,
     a_dropped_row,
     a_dropped_statement,
+    a_statement_id_that_is_not_one,
     a_rewritten_history,
 );
 

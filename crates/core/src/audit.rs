@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::statement::AuditHead;
+use crate::statement::{AuditHead, StatementId};
 
 pub type Hash = [u8; 32];
 
@@ -575,10 +575,10 @@ pub enum Object {
     /// `void:<host>:<number>`.
     Void { host: String, number: i64 },
     /// `statement:<statement_id>`.
-    Statement(String),
+    Statement(StatementId),
     /// `closed:<statement_id>`: a period closed after its contract's term without a
     /// statement (nothing to carry), recorded so that it counts as closed.
-    ClosedAfterTerm(String),
+    ClosedAfterTerm(StatementId),
     /// `contribution:<contract>:<number>`.
     Contribution { contract: String, number: i64 },
     /// `payment:<payment_id>`.
@@ -653,8 +653,8 @@ impl std::str::FromStr for Object {
             ("registry", v) => Object::Registry(version(v)?),
             ("events", host) => Object::Events(host.to_string()),
             ("void", rest) => numbered(rest).map(|(host, number)| Object::Void { host, number })?,
-            ("statement", statement_id) => Object::Statement(statement_id.to_string()),
-            ("closed", statement_id) => Object::ClosedAfterTerm(statement_id.to_string()),
+            ("statement", statement_id) => Object::Statement(statement_id.parse().map_err(|_| unknown())?),
+            ("closed", statement_id) => Object::ClosedAfterTerm(statement_id.parse().map_err(|_| unknown())?),
             ("contribution", rest) => {
                 numbered(rest).map(|(contract, number)| Object::Contribution { contract, number })?
             }
@@ -705,8 +705,8 @@ mod object_tests {
                 host: "acme-cloud".into(),
                 number: 7,
             },
-            Object::Statement("acme-llama/2026-10".into()),
-            Object::ClosedAfterTerm("acme-llama/2026-11".into()),
+            Object::Statement("acme-llama/2026-10".parse().unwrap()),
+            Object::ClosedAfterTerm("acme-llama/2026-11".parse().unwrap()),
             Object::Contribution {
                 contract: "acme-llama".into(),
                 number: 4,
@@ -745,6 +745,9 @@ mod object_tests {
             "mau:acme-llama",
             "mau:acme-llama:2026-Q4",
             "mau::2026-10",
+            "statement:acme-llama",
+            "statement:acme-llama/2026-13",
+            "closed:Acme/2026-10",
         ] {
             assert!(text.parse::<Object>().is_err(), "{text}");
         }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::money::Decimal;
 use crate::period::Day;
+use crate::statement::StatementId;
 
 /// Which of the two accounts between a host and a beneficiary a leg is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -52,7 +53,7 @@ impl Side {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Posting {
     /// `statement:<statement_id>`: a close's postings of one statement's payouts.
-    Statement(String),
+    Statement(StatementId),
     /// `payment:<payment_id>`: a payment's confirmation.
     Payment(String),
     /// `reversal:<payment_id>`: the operator's reversal of a confirmed payment.
@@ -73,7 +74,7 @@ impl Posting {
     /// A transaction id as [`Posting`]'s `Display` writes it.
     pub fn parse(text: &str) -> Option<Posting> {
         match text.split_once(':')? {
-            ("statement", id) => Some(Posting::Statement(id.to_string())),
+            ("statement", id) => StatementId::parse(id).map(Posting::Statement),
             ("payment", id) => Some(Posting::Payment(id.to_string())),
             ("reversal", id) => Some(Posting::Reversal(id.to_string())),
             _ => None,
@@ -114,13 +115,13 @@ fn pair(posting: &Posting, host: &str, beneficiary: &str, amount: &Decimal, day:
 /// A payout of zero posts nothing, and neither does the host's own share (a host
 /// owes itself nothing).
 pub fn statement_legs<'p>(
-    statement_id: &str,
+    statement_id: &StatementId,
     host: &str,
     payouts: impl IntoIterator<Item = (&'p str, &'p Decimal)>,
     closed: Day,
     due: Day,
 ) -> Vec<Leg> {
-    let posting = Posting::Statement(statement_id.to_string());
+    let posting = Posting::Statement(statement_id.clone());
     payouts
         .into_iter()
         .filter(|(b, p)| *b != host && !p.is_zero())
@@ -274,6 +275,10 @@ mod tests {
         Decimal::parse(text, 6).expect("a test amount")
     }
 
+    fn id(text: &str) -> StatementId {
+        StatementId::parse(text).expect("a test statement id")
+    }
+
     #[test]
     fn the_buckets_count_days_past_due() {
         let due = Day::from_ymd(2026, 11, 30);
@@ -304,7 +309,7 @@ mod tests {
         ) {
             let payouts: Vec<(String, Decimal)> = payouts.into_iter().collect();
             let mut legs = statement_legs(
-                "c/2026-10",
+                &id("c/2026-10"),
                 "h",
                 payouts.iter().map(|(b, p)| (b.as_str(), p)),
                 Day(100),
@@ -320,7 +325,7 @@ mod tests {
             for (b, p) in &payouts {
                 let posted = legs
                     .iter()
-                    .filter(|l| l.posting == Posting::Statement("c/2026-10".into()))
+                    .filter(|l| l.posting == Posting::Statement(id("c/2026-10")))
                     .filter(|l| l.side == Side::Receivable && l.beneficiary == *b)
                     .fold(Decimal::zero(), |s, l| s.add(&l.amount));
                 prop_assert_eq!(&posted, if b == "h" { &Decimal::zero() } else { p });
@@ -335,7 +340,7 @@ mod tests {
         ) {
             let mut legs = Vec::new();
             for (i, (p, day)) in statements.iter().enumerate() {
-                legs.extend(statement_legs(&format!("s{i}"), "h", [("b", p)], Day(*day), Day(day + 30)));
+                legs.extend(statement_legs(&id(&format!("s{i}/2026-10")), "h", [("b", p)], Day(*day), Day(day + 30)));
             }
             for (i, (x, day)) in payments.iter().enumerate() {
                 let x = Decimal::from_units(*x, 2);
@@ -359,14 +364,14 @@ mod tests {
         // Due 2026-11-30 (100.00) and 2026-12-31 (50.00); 120.00 paid: the older is
         // paid, 30.00 of the newer is left, 1 day past due on 2027-01-01.
         let first = statement_legs(
-            "s1",
+            &id("s1/2026-10"),
             "h",
             [("b", &d("100.00"))],
             Day::from_ymd(2026, 11, 1),
             Day::from_ymd(2026, 11, 30),
         );
         let second = statement_legs(
-            "s2",
+            &id("s2/2026-10"),
             "h",
             [("b", &d("50.00"))],
             Day::from_ymd(2026, 12, 1),

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::Seq;
 use crate::contract::{ContributionKind, Party};
+use crate::statement::StatementId;
 use crate::tables::ContributionStatus;
 
 /// A public signing key of the service (secrets never reach the database).
@@ -166,7 +167,7 @@ pub struct VoidRow {
 /// closes need to settle its period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StatementRow {
-    pub statement_id: String,
+    pub statement_id: StatementId,
     pub contract: String,
     pub period: String,
     pub host: String,
@@ -190,7 +191,7 @@ pub struct StatementRow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClosedAfterTermRow {
     /// The id a statement of the period would have: `<contract>/<period>`.
-    pub statement_id: String,
+    pub statement_id: StatementId,
     pub contract: String,
     pub period: String,
     /// The audit seq the close rated as of.

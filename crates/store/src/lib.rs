@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use revshare_core::audit::{Action, Entry, Head, Seq};
 use revshare_core::records::Role;
+use revshare_core::statement::StatementId;
 
 pub use backend::Backend;
 use backend::Result;
@@ -122,6 +123,12 @@ fn seq_i64(seq: Seq) -> Result<i64> {
 /// table and row, as `audit verify` names them).
 fn stored_seq(stored: i64, object: impl FnOnce() -> String) -> Result<Seq> {
     Seq::try_from(stored).map_err(|_| StoreError::corrupt(object(), format!("its seq {stored} is negative")))
+}
+
+/// A stored statement id, which must read as `<contract>/<period>`.
+fn stored_statement_id(text: String, table: &str) -> Result<StatementId> {
+    StatementId::parse(&text)
+        .ok_or_else(|| StoreError::corrupt(format!("{table}:{text}"), "its statement id is not <contract>/<period>"))
 }
 
 fn head_from(row: Option<(i64, String)>) -> Result<Head> {

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 use revshare_core::audit::{Head, Seq};
+use revshare_core::statement::StatementId;
 
 use crate::backend::{Backend, Result, Transactions};
 use crate::StoreError;
@@ -259,6 +260,11 @@ fn seq_at(r: &postgres::Row, index: usize, table: &str, key: usize) -> Result<Se
             .try_get::<_, String>(key)
             .map_or_else(|_| table.to_string(), |text| format!("{table}:{text}")),
     })
+}
+
+/// A statement id column of `table`; one that is not `<contract>/<period>` is corrupt.
+fn statement_id_at(r: &postgres::Row, index: usize, table: &str) -> Result<StatementId> {
+    crate::stored_statement_id(r.try_get(index)?, table)
 }
 
 impl Transactions for PgStore {

@@ -15,6 +15,7 @@ mod tables;
 use std::path::Path;
 
 use revshare_core::audit::{Head, Seq};
+use revshare_core::statement::StatementId;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::backend::{Result, Transactions};
@@ -66,6 +67,12 @@ fn seq_at(r: &rusqlite::Row<'_>, index: usize, table: &str, key: usize) -> rusql
     crate::stored_seq(stored, object).map_err(|error| {
         rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Integer, Box::new(error))
     })
+}
+
+/// A statement id column of `table`; one that is not `<contract>/<period>` is corrupt.
+fn statement_id_at(r: &rusqlite::Row<'_>, index: usize, table: &str) -> rusqlite::Result<StatementId> {
+    crate::stored_statement_id(r.get(index)?, table)
+        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error)))
 }
 
 /// A BLOB column borrowed from its row; a value of another type is corrupt.

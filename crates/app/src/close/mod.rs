@@ -365,7 +365,7 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
         .ok_or_else(|| AppError::Integrity(format!("bad period {}", statement.period)))?;
     let json = statement.to_json_pretty();
     let mut row = StatementRow {
-        statement_id: statement_id.to_string(),
+        statement_id: statement_id.clone(),
         contract: statement.contract.clone(),
         period: statement.period.clone(),
         host,
@@ -417,7 +417,7 @@ fn record_after_term(
     settled: Vec<crate::settle::Settled>,
 ) -> Result<()> {
     let mut row = ClosedAfterTermRow {
-        statement_id: statement_id.to_string(),
+        statement_id: statement_id.clone(),
         contract: statement_id.contract().to_string(),
         period: statement_id.period().to_string(),
         close_seq: snapshot.seq,

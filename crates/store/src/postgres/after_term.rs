@@ -1,6 +1,6 @@
 //! [`AfterTerm`] on PostgreSQL.
 
-use super::{seq_at, PgStore};
+use super::{seq_at, statement_id_at, PgStore};
 use crate::backend::{AfterTerm, ClosedAfterTermRow, Result};
 use crate::columns::CLOSED_AFTER_TERM_COLUMNS;
 
@@ -13,7 +13,7 @@ impl AfterTerm for PgStore {
                  ON CONFLICT (statement_id) DO NOTHING"
             ),
             &[
-                &row.statement_id,
+                &row.statement_id.as_str(),
                 &row.contract,
                 &row.period,
                 &close_seq,
@@ -33,7 +33,7 @@ impl AfterTerm for PgStore {
         .iter()
         .map(|r| {
             Ok(ClosedAfterTermRow {
-                statement_id: r.get(0),
+                statement_id: statement_id_at(r, 0, "closed_after_term")?,
                 contract: r.get(1),
                 period: r.get(2),
                 close_seq: seq_at(r, 3, "closed_after_term", 0)?,

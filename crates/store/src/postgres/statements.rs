@@ -7,7 +7,7 @@ use postgres::fallible_iterator::FallibleIterator;
 
 use super::audit::entry_at;
 use super::tables::token_columns_at;
-use super::{seq_at, PgStore};
+use super::{seq_at, statement_id_at, PgStore};
 use crate::backend::{NoticeRow, Result, SigningKeyRow, StatementRead, StatementRow, Statements, TokenRow, TreeRow};
 use crate::columns::*;
 use crate::StoreError;
@@ -19,7 +19,7 @@ fn statement_from_row(row: &postgres::Row) -> Result<StatementRow> {
 /// The statement whose [`STATEMENT_COLUMNS`] start at column `at`.
 fn statement_at(row: &postgres::Row, at: usize) -> Result<StatementRow> {
     Ok(StatementRow {
-        statement_id: row.get(at),
+        statement_id: statement_id_at(row, at, "statements")?,
         contract: row.get(at + 1),
         period: row.get(at + 2),
         host: row.get(at + 3),
@@ -161,7 +161,7 @@ impl Statements for PgStore {
                  ON CONFLICT (statement_id) DO NOTHING"
             ),
             &[
-                &row.statement_id,
+                &row.statement_id.as_str(),
                 &row.contract,
                 &row.period,
                 &row.host,

@@ -3,13 +3,13 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{seq_at, SqliteStore};
+use super::{seq_at, statement_id_at, SqliteStore};
 use crate::backend::{AuditLog, NoticeRow, Result, StatementRead, StatementRow, Statements, TreeRow};
 use crate::columns::*;
 
 fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow> {
     Ok(StatementRow {
-        statement_id: row.get(0)?,
+        statement_id: statement_id_at(row, 0, "statements")?,
         contract: row.get(1)?,
         period: row.get(2)?,
         host: row.get(3)?,
@@ -61,7 +61,7 @@ impl Statements for SqliteStore {
                  ON CONFLICT (statement_id) DO NOTHING"
             ),
             params![
-                row.statement_id,
+                row.statement_id.as_str(),
                 row.contract,
                 row.period,
                 row.host,
