@@ -22,6 +22,7 @@ pub(crate) use build::{build, Building, Built, Closing, Inputs};
 pub use start::{Unsettled, UnsettledContract};
 pub(crate) use summary::HostEvents;
 pub use summary::{ContractSummary, ExceptionNote};
+pub(crate) use term::open_period;
 
 use crate::checked::{LogCheck, Trust};
 use crate::closed::VerifiedStatements;
@@ -121,6 +122,27 @@ pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &Clo
     } else {
         tx::write(backend, keys, ctx, work)
     }
+}
+
+/// Dry runs of several closes in one rolled-back transaction, each exactly as
+/// [`close`] runs it with `dry_run` (the same [`close_in`]), its refusal kept beside
+/// the others' outcomes: the dashboard's estimate of each open period's accrual
+/// (`dashboard::accrual`), which decides who reads which contract's before asking.
+/// Nothing is stored and no [`Permission::Close`](crate::access::Permission::Close)
+/// is needed: nothing is closed.
+pub(crate) fn dry_runs(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    ctx: Ctx<'_>,
+    requests: &[CloseRequest],
+) -> Result<Vec<Result<CloseOutcome>>> {
+    assert!(
+        requests.iter().all(|r| r.dry_run),
+        "dry_runs runs dry runs only: it skips the close permission"
+    );
+    tx::dry(backend, ctx, |tx| {
+        Ok(requests.iter().map(|request| close_in(tx, keys, request)).collect())
+    })
 }
 
 /// A quarter when every contract in question settles by month (or the reverse) is a
