@@ -41,7 +41,8 @@ pub fn routes() -> Router<State> {
         .route("/ledger", get(ledger))
         .route("/payments", post(record_payment))
         .route("/payments/{id}/{step}", post(payment_step))
-        .route("/contributions", get(contributions))
+        .route("/contributions", get(contributions).post(propose_contribution))
+        .route("/contributions/{number}/{decision}", post(decide_contribution))
         .route("/mau", get(mau))
         .route("/audit", get(audit))
         .route("/parties", get(parties))
@@ -831,20 +832,132 @@ async fn payment_step(
 async fn contributions(AxumState(state): AxumState<State>, headers: HeaderMap, query: Paged) -> Response {
     page(&state, headers, move |backend, _, session| {
         let paging = paging(query)?;
-        let page =
+        let rows =
             revshare_app::contributions::list_page(backend, &session.actor, paging.limit, paging.cursor.as_deref())?;
+        let decisions = revshare_app::contributions::decisions_open_to(backend, &session.actor, &rows.items)?;
         let page = revshare_app::page::Page {
-            items: page
+            items: rows
                 .items
                 .into_iter()
                 .map(revshare_app::views::Contribution::of)
                 .collect(),
-            next_cursor: page.next_cursor,
+            next_cursor: rows.next_cursor,
         };
         let pager = pages::Pager::of(&paging, page.next_cursor.as_deref())?;
-        Ok(("Contributions".into(), pages::contributions(&page, &pager)))
+        let propose = revshare_app::contributions::takes_steps(&session.actor);
+        Ok((
+            "Contributions".into(),
+            pages::contributions(&page, &decisions, &session.csrf, propose, &pager),
+        ))
     })
     .await
+}
+
+#[derive(Deserialize, Default)]
+struct NewContribution {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    contract: String,
+    #[serde(default)]
+    by: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    reference: String,
+}
+
+/// A contribution proposed by the contributions page's form, as `POST
+/// /v1/contributions` proposes it.
+async fn propose_contribution(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+    form: Result<Form<NewContribution>, FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let session = match checked(&state, &headers, form.csrf.clone()).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let Some(by) = revshare_core::contract::Party::parse(form.by.trim()) else {
+        return failure(
+            &headers,
+            &AppError::Invalid(format!("by: `{}` must be host or licensor", form.by)),
+        );
+    };
+    let Some(kind) = revshare_core::contract::ContributionKind::parse(form.kind.trim()) else {
+        return failure(
+            &headers,
+            &AppError::Invalid(format!(
+                "kind: `{}` must be maintenance, update or improvement",
+                form.kind
+            )),
+        );
+    };
+    let Some(date) = revshare_core::period::Day::parse(form.date.trim()) else {
+        return failure(
+            &headers,
+            &AppError::Invalid(format!("date: `{}` must be a date YYYY-MM-DD", form.date)),
+        );
+    };
+    let proposal = revshare_app::contributions::Proposal {
+        contract: form.contract.trim().to_string(),
+        by,
+        kind,
+        date,
+        reference: form.reference,
+    };
+    let outcome = blocking_write(&state, move |backend, shared| {
+        Ok(revshare_app::contributions::propose(
+            backend,
+            &shared.keys,
+            revshare_app::Ctx::now(&session.actor),
+            &proposal,
+        )
+        .map(|_| ()))
+    })
+    .await;
+    after_write(&headers, outcome, "/contributions")
+}
+
+/// A proposed contribution accepted or rejected by form, as `POST
+/// /v1/contributions/{number}/accept` (`reject`) decides it.
+async fn decide_contribution(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+    Path((number, decision)): Path<(String, String)>,
+    csrf: Result<Form<Csrf>, FormRejection>,
+) -> Response {
+    use revshare_app::contributions::Decision;
+    let session = match posted(&state, &headers, csrf).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let decision = match decision.as_str() {
+        "accept" => Decision::Accept,
+        "reject" => Decision::Reject,
+        other => return failure(&headers, &AppError::NotFound(format!("no contribution step `{other}`"))),
+    };
+    let Ok(number) = number.parse::<i64>() else {
+        return failure(
+            &headers,
+            &AppError::Invalid(format!("number: `{number}` is not a contribution's number")),
+        );
+    };
+    let outcome = blocking_write(&state, move |backend, shared| {
+        Ok(revshare_app::contributions::decide(
+            backend,
+            &shared.keys,
+            revshare_app::Ctx::now(&session.actor),
+            number,
+            decision,
+        )
+        .map(|_| ()))
+    })
+    .await;
+    after_write(&headers, outcome, "/contributions")
 }
 
 #[derive(Deserialize)]

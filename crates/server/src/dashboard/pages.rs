@@ -887,14 +887,57 @@ fn payment_step_form(payment_id: &str, step: StepName, csrf: &str) -> Markup {
     }
 }
 
-pub fn contributions(page: &Page<revshare_app::views::Contribution>, pager: &Pager) -> Markup {
+pub fn contributions(
+    page: &Page<revshare_app::views::Contribution>,
+    decisions: &[Vec<revshare_app::contributions::Decision>],
+    csrf: &str,
+    propose: bool,
+    pager: &Pager,
+) -> Markup {
     html! {
         p.note { "Contributions move the licensor's share by their delta in the period holding their date, once accepted." }
         (json_table(&page.items, &[
             ("number", "Number"), ("contract", "Contract"), ("by", "By"), ("kind", "Kind"), ("date", "Date"),
             ("status", "Status"), ("reference", "Reference"), ("proposed_by", "Proposed by"), ("decided_by", "Decided by"),
         ]))
+        @let open: Vec<_> = page.items.iter().zip(decisions).filter(|(_, d)| !d.is_empty()).collect();
+        @if !open.is_empty() {
+            h2 { "Proposals you decide" }
+            ul.payment-steps {
+                @for (c, decisions) in open {
+                    li {
+                        "Contribution " (c.number) ": " (c.kind) " on " (c.contract) " by the " (c.by) ", dated " (c.date)
+                        div.steps {
+                            @for decision in decisions {
+                                form.inline.step method="post" action={ "/contributions/" (c.number) "/" (decision.as_str()) } {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    button type="submit" { (decision.as_str()) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         (pager.links("Pages of the contributions", "/contributions", &[], "cursor", ""))
+        @if propose {
+            section.record {
+                h2 { "Propose a contribution" }
+                form.stack method="post" action="/contributions" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="contribution-contract" { "Contract" } input #contribution-contract name="contract" required;
+                    label for="contribution-by" { "Proposed by the contract's" }
+                    select #contribution-by name="by" { option value="host" { "host" } option value="licensor" { "licensor" } }
+                    label for="contribution-kind" { "Kind" }
+                    select #contribution-kind name="kind" {
+                        option value="maintenance" { "maintenance" } option value="update" { "update" } option value="improvement" { "improvement" }
+                    }
+                    label for="contribution-date" { "Date" } input #contribution-date name="date" type="date" required;
+                    label for="contribution-reference" { "Reference (optional)" } input #contribution-reference name="reference" maxlength="2000";
+                    button type="submit" { "Propose" }
+                }
+            }
+        }
     }
 }
 

@@ -1062,3 +1062,176 @@ fn payments_are_confirmed_withdrawn_and_reversed_by_form_as_the_api_takes_them()
     );
     assert_eq!(answer.status, 404);
 }
+
+/// The contributions page's forms: a proposal's decisions offered to the other
+/// side of its contract (and the operator), the proposal form to whom takes
+/// contribution steps; each posted form answered as the API answers the same step
+/// (a success back to the list, 303; a refusal a page with the API's status).
+#[test]
+fn contributions_are_proposed_and_decided_by_form_as_the_api_takes_them() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let cookies = sessions(&world, address);
+    let csrf = |column: usize| match &cookies[column] {
+        Some(cookie) if column != BAD => csrf_of(&get(address, "/", Some(cookie))),
+        _ => String::new(),
+    };
+    let by_host = world.proposal("acme-llama", Party::Host);
+    let by_licensor = world.proposal("acme-llama", Party::Licensor);
+    let offers = |column: usize, number: i64| -> Vec<&'static str> {
+        let page = get(address, "/contributions", cookies[column].as_deref()).text();
+        ["accept", "reject"]
+            .into_iter()
+            .filter(|d| page.contains(&format!("action=\"/contributions/{number}/{d}\"")))
+            .collect()
+    };
+    #[rustfmt::skip]
+    let offered: [(usize, &[&str], &[&str], bool); 7] = [
+        //               on the host's        on the licensor's     may propose
+        (OP,    &["accept", "reject"], &["accept", "reject"], true),
+        (LIC,   &["accept", "reject"], &[],                   true),
+        (HOST,  &[],                   &["accept", "reject"], true),
+        (HOST2, &[],                   &[],                   true),
+        (BEN,   &[],                   &[],                   false),
+        (AUD,   &[],                   &[],                   false),
+        (NAR,   &[],                   &["accept", "reject"], true),
+    ];
+    for (column, on_host, on_licensor, proposes) in offered {
+        assert_eq!(
+            offers(column, by_host),
+            on_host,
+            "{} on the host's proposal",
+            COLUMNS[column]
+        );
+        assert_eq!(
+            offers(column, by_licensor),
+            on_licensor,
+            "{} on the licensor's",
+            COLUMNS[column]
+        );
+        let page = get(address, "/contributions", cookies[column].as_deref()).text();
+        assert_eq!(
+            page.contains("action=\"/contributions\""),
+            proposes,
+            "{}",
+            COLUMNS[column]
+        );
+    }
+
+    let same = |what: &str, api: &Answer, answer: &Answer, failures: &mut Vec<String>| {
+        let want = match api.status {
+            200 | 201 | 401 => 303,
+            status => status,
+        };
+        if answer.status != want {
+            failures.push(format!(
+                "{what}: {} instead of {want}: {:.300}",
+                answer.status,
+                answer.text()
+            ));
+        } else if want >= 400 {
+            let message = api.json()["error"]["message"].as_str().unwrap_or_default().to_string();
+            let shown = answer.text().replace("&#39;", "'").replace("&quot;", "\"");
+            // The numbers differ between the twins; the rest of the words do not.
+            let words = message
+                .split(|c: char| c.is_ascii_digit())
+                .max_by_key(|w| w.len())
+                .unwrap_or("");
+            if !shown.contains(words) {
+                failures.push(format!("{what}: the page does not say `{message}`"));
+            }
+        }
+    };
+    let mut failures = Vec::new();
+    for column in [NONE, BAD, EXP, REV, OP, LIC, HOST, HOST2, BEN, AUD, NAR] {
+        for decision in ["accept", "reject"] {
+            for by in [Party::Host, Party::Licensor] {
+                let (by_api, by_form) = (world.proposal("acme-llama", by), world.proposal("acme-llama", by));
+                let api = send(
+                    address,
+                    POST,
+                    &format!("/v1/contributions/{by_api}/{decision}"),
+                    world.tokens[column].as_deref(),
+                    "",
+                    "",
+                );
+                let body = format!("csrf={}", csrf(column));
+                let path = format!("/contributions/{by_form}/{decision}");
+                let answer = post(address, &path, cookies[column].as_deref(), &body, "");
+                let what = format!("{decision} a proposal by the {} as {}", by.as_str(), COLUMNS[column]);
+                same(&what, &api, &answer, &mut failures);
+            }
+        }
+        for (contract, by) in [
+            ("acme-llama", "host"),
+            ("acme-llama", "licensor"),
+            ("nimbus-llama", "host"),
+        ] {
+            let json = format!(
+                r#"{{"contract":"{contract}","by":"{by}","kind":"maintenance","date":"2026-11-06","reference":"by the API"}}"#
+            );
+            let api = send(
+                address,
+                POST,
+                "/v1/contributions",
+                world.tokens[column].as_deref(),
+                JSON,
+                &json,
+            );
+            let body = format!(
+                "csrf={}&contract={contract}&by={by}&kind=maintenance&date=2026-11-06&reference=by+form",
+                csrf(column)
+            );
+            let answer = post(address, "/contributions", cookies[column].as_deref(), &body, "");
+            let what = format!("propose on {contract} by the {by} as {}", COLUMNS[column]);
+            same(&what, &api, &answer, &mut failures);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Both ways proposed the same: as many by form as by the API.
+    let listed = send(
+        address,
+        GET,
+        "/v1/contributions?limit=1000",
+        world.tokens[OP].as_deref(),
+        "",
+        "",
+    )
+    .json();
+    let count = |reference: &str| {
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["reference"] == reference)
+            .count()
+    };
+    assert!(count("by form") > 0);
+    assert_eq!(count("by form"), count("by the API"));
+
+    // A decided proposal is decided once; without the CSRF field nothing is.
+    let number = world.proposal("acme-llama", Party::Host);
+    let decide = format!("/contributions/{number}/accept");
+    assert_eq!(post(address, &decide, cookies[LIC].as_deref(), "", "").status, 403);
+    let lic = format!("csrf={}", csrf(LIC));
+    assert_eq!(post(address, &decide, cookies[LIC].as_deref(), &lic, "").status, 303);
+    let again = post(address, &decide, cookies[LIC].as_deref(), &lic, "");
+    assert_eq!(again.status, 409);
+    assert!(again.text().contains("decided once"), "{}", again.text());
+    let nonsense = post(
+        address,
+        &format!("/contributions/{number}/maybe"),
+        cookies[LIC].as_deref(),
+        &lic,
+        "",
+    );
+    assert_eq!(nonsense.status, 404);
+    let bad = post(
+        address,
+        "/contributions",
+        cookies[LIC].as_deref(),
+        &format!("{lic}&contract=acme-llama&by=licensor&kind=often&date=2026-11-06"),
+        "",
+    );
+    assert_eq!(bad.status, 400);
+}
