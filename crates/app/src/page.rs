@@ -42,6 +42,16 @@ pub fn previous_cursor(cursor: Option<&str>, limit_asked: Option<usize>) -> Resu
     })
 }
 
+/// The limit asked of a page of the dashboard, checked: at most
+/// [`DASHBOARD_PAGE_MAX`](crate::limits::DASHBOARD_PAGE_MAX).
+pub fn dashboard_limit(limit: Option<usize>) -> Result<Option<usize>> {
+    let max = crate::limits::DASHBOARD_PAGE_MAX;
+    match limit {
+        Some(n) if !(1..=max).contains(&n) => Err(AppError::Invalid(format!("limit: {n} must be from 1 to {max}"))),
+        limit => Ok(limit),
+    }
+}
+
 /// The limit asked for, checked.
 pub fn limit(limit: Option<usize>) -> Result<usize> {
     match limit.unwrap_or(PAGE_DEFAULT) {
@@ -106,5 +116,8 @@ mod tests {
         let back = previous_cursor(Some(&cursor_at(10)), Some(40)).unwrap();
         assert_eq!(position(back.as_deref()).unwrap(), 0, "never before the first item");
         assert!(page::<u8>(Vec::new(), Some(1001), None).is_err());
+        assert_eq!(dashboard_limit(Some(250)).unwrap(), Some(250));
+        assert_eq!(dashboard_limit(None).unwrap(), None);
+        assert!(dashboard_limit(Some(251)).is_err() && dashboard_limit(Some(0)).is_err());
     }
 }

@@ -307,10 +307,13 @@ struct Paging {
 
 type Paged = Result<Query<Paging>, axum::extract::rejection::QueryRejection>;
 
+/// A list's paging, its limit within the dashboard's (a page weighs at most 200 KB).
 fn paging(query: Paged) -> Result<Paging, AppError> {
-    query
-        .map(|Query(p)| p)
-        .map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))
+    let Query(paging) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
+    Ok(Paging {
+        limit: revshare_app::page::dashboard_limit(paging.limit)?,
+        cursor: paging.cursor,
+    })
 }
 
 /// The overview's tables, a cursor each (the page of one table, the others' first).
@@ -500,18 +503,18 @@ async fn statement_leaves(
                 "tree: `{tree_text}` is not events, prior_period:PERIOD or voided:PERIOD"
             ))
         })?;
+        let paging = Paging {
+            limit: revshare_app::page::dashboard_limit(query.limit)?,
+            cursor: query.cursor,
+        };
         let (count, leaves) = revshare_app::statements::leaves_page(
             backend,
             &session.actor,
             &id,
             &tree,
-            query.limit,
-            query.cursor.as_deref(),
+            paging.limit,
+            paging.cursor.as_deref(),
         )?;
-        let paging = Paging {
-            limit: query.limit,
-            cursor: query.cursor,
-        };
         let first = revshare_app::page::position(paging.cursor.as_deref())?;
         let pager = pages::Pager::of(&paging, leaves.next_cursor.as_deref())?;
         Ok((

@@ -89,6 +89,10 @@ const PAGES: &[(&str, [u16; 11])] = &[
     ("/ledger?balances=cDox&payments=cDox",                                [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
     ("/ledger?payments=!!",                                                [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
     ("/audit?limit=3&cursor=cDoz",                                         [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/audit?limit=250",                                                   [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/audit?limit=251",                                                   [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
+    ("/statements/acme-llama/2026-10/leaves?limit=250",                    [303, 303, 303, 303, 200, 200, 200, 404, 404, 200, 200]),
+    ("/statements/acme-llama/2026-10/leaves?limit=251",                    [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
     ("/mau?month=2026-10",                                                 [303, 303, 303, 303, 200, 200, 200, 200, 403, 200, 200]),
     ("/mau?month=2026-Q4",                                                 [303, 303, 303, 303, 400, 400, 400, 400, 403, 400, 400]),
     ("/audit",                                                             [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
@@ -159,6 +163,10 @@ fn every_page_answers_every_caller_as_the_api_does() {
             }
             if *want >= 400 {
                 continue;
+            }
+            // Every page weighs at most 200 KB (issue 22).
+            if answer.body.len() > 200 * 1024 {
+                failures.push(format!("{what}: {} bytes", answer.body.len()));
             }
             let text = answer.text();
             for word in forbidden(&world, column) {
