@@ -116,7 +116,7 @@ pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &Clo
             ctx.time()
         )));
     }
-    let work = |tx: &mut Tx<'_>| close_in(tx, keys, request);
+    let work = |tx: &mut Tx<'_>| close_in(tx, keys, request, Unselected::Count);
     if request.dry_run {
         tx::dry(backend, ctx, work)
     } else {
@@ -124,9 +124,11 @@ pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &Clo
     }
 }
 
-/// Dry runs of several closes in one rolled-back transaction, each exactly as
-/// [`close`] runs it with `dry_run` (the same [`close_in`]), its refusal kept beside
-/// the others' outcomes: the dashboard's estimate of each open period's accrual
+/// Dry runs of several closes in one rolled-back transaction, each as [`close`]
+/// runs it with `dry_run` (the same [`close_in`], its statements rated alike) but
+/// without counting the events no contract selects (every host's events of the
+/// period read for a figure the caller shows nowhere), its refusal kept beside the
+/// others' outcomes: the dashboard's estimate of each open period's accrual
 /// (`dashboard::accrual`), which decides who reads which contract's before asking.
 /// Nothing is stored and no [`Permission::Close`](crate::access::Permission::Close)
 /// is needed: nothing is closed.
@@ -141,7 +143,10 @@ pub(crate) fn dry_runs(
         "dry_runs runs dry runs only: it skips the close permission"
     );
     tx::dry(backend, ctx, |tx| {
-        Ok(requests.iter().map(|request| close_in(tx, keys, request)).collect())
+        Ok(requests
+            .iter()
+            .map(|request| close_in(tx, keys, request, Unselected::Skip))
+            .collect())
     })
 }
 
@@ -184,7 +189,17 @@ fn check_cadence(snapshot: &Snapshot, request: &CloseRequest) -> Result<()> {
     )))
 }
 
-fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<CloseOutcome> {
+/// Whether a close counts the period's events that no contract selects, per host,
+/// which reads every host's events of the period: a close and its dry run do
+/// ([`CloseOutcome::unselected`]); the dashboard's estimates ([`dry_runs`]), which
+/// show them nowhere, do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unselected {
+    Count,
+    Skip,
+}
+
+fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest, unselected: Unselected) -> Result<CloseOutcome> {
     let head = tx.head();
     // Nothing edited behind the service's back is signed: the log is proved, and
     // every row and batch the close uses is checked against it.
@@ -293,10 +308,12 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
             )?;
         }
     }
-    outcome.unselected = hosts
-        .all_unselected(tx.backend, &snapshot, &mut trust)?
-        .into_iter()
-        .collect();
+    if unselected == Unselected::Count {
+        outcome.unselected = hosts
+            .all_unselected(tx.backend, &snapshot, &mut trust)?
+            .into_iter()
+            .collect();
+    }
     trust.settle()?;
     Ok(outcome)
 }
