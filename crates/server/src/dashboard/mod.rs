@@ -572,6 +572,11 @@ fn after_write(
 ) -> Response {
     match outcome {
         Ok(Ok(())) => redirect(to),
+        // A refused step says why, and leads back to the page it was taken on.
+        Ok(Err(error)) if error.kind() != ErrorKind::Unauthenticated => {
+            let status = crate::error::status_of(error.kind());
+            html(status, pages::refused(status, &error.to_string(), to))
+        }
         Ok(Err(error)) => failure(headers, &error),
         Err(error) => html(error.status, pages::error(error.status, &error.message)),
     }

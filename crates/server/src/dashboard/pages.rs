@@ -82,6 +82,19 @@ pub fn error(status: StatusCode, message: &str) -> Markup {
     )
 }
 
+/// A form's step refused: why, in the use case's words, and the way back to the
+/// page the form was on.
+pub fn refused(status: StatusCode, message: &str, back: &str) -> Markup {
+    layout(
+        &format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("")),
+        None,
+        html! {
+            p role="alert" { "Refused: " (message) }
+            p { a href=(back) { "Back to " (back.trim_start_matches('/')) } }
+        },
+    )
+}
+
 pub fn sign_in(problem: Option<&str>) -> Markup {
     html! {
         @if let Some(problem) = problem {

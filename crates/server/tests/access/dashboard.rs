@@ -995,6 +995,9 @@ fn payments_are_confirmed_withdrawn_and_reversed_by_form_as_the_api_takes_them()
                     if !shown.contains(&message) {
                         failures.push(format!("{what}: the page does not say `{message}`"));
                     }
+                    if !shown.contains("href=\"/ledger\"") {
+                        failures.push(format!("{what}: no way back to the ledger"));
+                    }
                 }
             }
             // Both payments end in the same state.
