@@ -33,6 +33,15 @@ pub enum Decision {
     Reject,
 }
 
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Accept => "accept",
+            Decision::Reject => "reject",
+        }
+    }
+}
+
 /// The party id that plays `side` in a contract.
 fn party_of(tx: &mut Tx<'_>, contract: &str, side: Party) -> Result<String> {
     let row = tx
@@ -132,21 +141,8 @@ pub fn decide(
                 row.status.as_str()
             )));
         }
-        if let Some(party) = ctx.actor.side() {
-            let by = row.by;
-            let other = match by {
-                Party::Host => Party::Licensor,
-                Party::Licensor => Party::Host,
-            };
-            let decider = party_of(tx, &row.contract, other)?;
-            if party != decider {
-                return Err(AppError::Forbidden(format!(
-                    "{party} cannot decide contribution {number}: the {} ({decider}) decides the {}'s proposals",
-                    other.as_str(),
-                    by.as_str()
-                )));
-            }
-        }
+        let decider = party_of(tx, &row.contract, other_side(row.by))?;
+        check_decider(ctx.actor, &row, &decider)?;
         let status = match decision {
             Decision::Accept => ContributionStatus::Accepted,
             Decision::Reject => ContributionStatus::Rejected,
@@ -164,6 +160,67 @@ pub fn decide(
         tx.backend.update_contribution(&row)?;
         Ok(row)
     })
+}
+
+/// The side that decides a proposal of `by`: the contract's other side.
+fn other_side(by: Party) -> Party {
+    match by {
+        Party::Host => Party::Licensor,
+        Party::Licensor => Party::Host,
+    }
+}
+
+/// A proposal is decided by `decider`, the party on the other side of its
+/// contract; the operator decides for either side.
+fn check_decider(actor: &crate::Actor, row: &ContributionRow, decider: &str) -> Result<()> {
+    match actor.side() {
+        Some(party) if party != decider => Err(AppError::Forbidden(format!(
+            "{party} cannot decide contribution {}: the {} ({decider}) decides the {}'s proposals",
+            row.number,
+            other_side(row.by).as_str(),
+            row.by.as_str()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `actor` takes contribution steps at all (proposes, decides): not a
+/// beneficiary, which reads no contributions, nor an auditor, which only reads
+/// them; [`propose`] and [`decide`] still decide each one.
+pub fn takes_steps(actor: &crate::Actor) -> bool {
+    require(actor, Permission::Contributions).is_ok() && crate::access::require_contribution_step(actor).is_ok()
+}
+
+/// The decisions `actor` may take now on contributions it reads (rows of
+/// [`list`]), for the dashboard's forms: on a proposed one, by the other side of
+/// its contract (the operator for either side). [`decide`] still decides each.
+pub fn decisions_open_to(
+    backend: &mut dyn Backend,
+    actor: &crate::Actor,
+    rows: &[ContributionRow],
+) -> Result<Vec<Vec<Decision>>> {
+    let contracts = backend.contracts()?;
+    rows.iter()
+        .map(|row| {
+            if !takes_steps(actor) || row.status != ContributionStatus::Proposed {
+                return Ok(Vec::new());
+            }
+            let contract = contracts.iter().find(|c| c.id == row.contract).ok_or_else(|| {
+                AppError::Integrity(format!(
+                    "contribution {} names contract `{}`, which is not stored",
+                    row.number, row.contract
+                ))
+            })?;
+            let decider = match other_side(row.by) {
+                Party::Host => &contract.host,
+                Party::Licensor => &contract.licensor,
+            };
+            Ok(match check_decider(actor, row, decider) {
+                Ok(()) => vec![Decision::Accept, Decision::Reject],
+                Err(_) => Vec::new(),
+            })
+        })
+        .collect()
 }
 
 /// The contributions of the contracts the actor reads, by number.

@@ -3,14 +3,21 @@
 //! more than the API shows its caller: revenue and the licensor's share (the lines'
 //! amounts) per period by model, use case and host, the exceptions of the
 //! statements read, and a beneficiary's payouts. Sums are exact decimals; the bars
-//! are a share of the largest value in thousandths, computed exactly too.
+//! are a share of the largest value in thousandths, computed exactly too. Beside
+//! them, each open period's accrual so far: what a dry run of its close rates now
+//! ([`accrual`]). Each table comes a page at a time, as the API pages lists.
 
 use std::collections::BTreeMap;
 
 use revshare_core::money::{Decimal, RoundingMode};
+use revshare_core::period::{Day, Period};
 
+use crate::closed::ClosedStatement;
+use crate::keys::Keys;
+use crate::limits::OVERVIEW_ROWS;
+use crate::page::Page;
 use crate::views::StatementEntry;
-use crate::{Actor, Backend, Result};
+use crate::{Actor, AppError, Backend, Ctx, ErrorKind, Result};
 
 /// What a breakdown groups the lines by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,10 +54,11 @@ pub struct Row {
     pub bar: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Breakdown {
     pub dimension: Dimension,
-    pub rows: Vec<Row>,
+    /// One page of the rows, by period, currency and key.
+    pub rows: Page<Row>,
 }
 
 /// An exception row of a statement read: events no contract rates.
@@ -63,14 +71,74 @@ pub struct Exception {
     pub revenue: String,
 }
 
+/// An open period's accrual so far, for one contract the actor reads: what a dry
+/// run of its next close would rate now, unsigned (`revshare close PERIOD
+/// --contract ID --dry-run`), or why that close would be refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accrual {
+    pub contract: String,
+    /// The period its next close would close: after its latest closed one, or
+    /// before its first close, the one holding today.
+    pub period: String,
+    /// Whether the period still runs (else it has ended and waits for its close).
+    pub running: bool,
+    /// When the dry run rated it (RFC 3339).
+    pub as_of: String,
+    pub estimate: Estimate,
+}
+
+/// What a dry run of an open period's close found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Estimate {
+    /// The unsigned statement's figures: events, the lines' revenue and the
+    /// licensor's share (the subtotal, the lines' amounts), and the total a close
+    /// now would sign (with its minimum guarantee, cap and adjustments).
+    Rated {
+        currency: String,
+        events: u64,
+        revenue: String,
+        share: String,
+        total: String,
+    },
+    /// The close would issue no statement (nothing for its term to settle).
+    Nothing,
+    /// The close would be refused now, for this reason.
+    Refused(String),
+}
+
+/// Which page of each of the overview's tables to show: a cursor each, as the
+/// page before gave it (`None`: the first).
+#[derive(Clone, Debug, Default)]
+pub struct Pages {
+    pub accrual: Option<String>,
+    pub model: Option<String>,
+    pub use_case: Option<String>,
+    pub host: Option<String>,
+    pub exceptions: Option<String>,
+    pub statements: Option<String>,
+}
+
+impl Pages {
+    /// The cursor of a breakdown's table.
+    pub fn cursor_of(&self, dimension: Dimension) -> Option<&str> {
+        match dimension {
+            Dimension::Model => self.model.as_deref(),
+            Dimension::UseCase => self.use_case.as_deref(),
+            Dimension::Host => self.host.as_deref(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct Overview {
+    /// Each open period's accrual so far, by contract.
+    pub accrual: Page<Accrual>,
     /// By model, use case and host, in that order.
     pub breakdowns: Vec<Breakdown>,
-    pub exceptions: Vec<Exception>,
+    pub exceptions: Page<Exception>,
     /// What the actor reads of the closed statements (a beneficiary: its payout
     /// notices), as `GET /v1/statements` lists them.
-    pub entries: Vec<StatementEntry>,
+    pub entries: Page<StatementEntry>,
 }
 
 #[derive(Default)]
@@ -94,10 +162,15 @@ pub fn thousandths(value: &Decimal, max: &Decimal) -> u32 {
     bar.to_fixed_string(0).parse::<u32>().unwrap_or(0).min(1000)
 }
 
-/// The overview of what `actor` reads.
-pub fn overview(backend: &mut dyn Backend, actor: &Actor) -> Result<Overview> {
-    let statements = crate::statements::list(backend, actor)?;
-    let entries = crate::statements::entries(backend, actor, None, None)?;
+/// The overview of what `ctx.actor` reads, each table at the page asked for.
+pub fn overview(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, pages: &Pages) -> Result<Overview> {
+    let statements = crate::statements::list(backend, ctx.actor)?;
+    let entries = crate::page::page(
+        crate::statements::entries(backend, ctx.actor, None, None)?,
+        Some(OVERVIEW_ROWS),
+        pages.statements.as_deref(),
+    )?;
+    let accrual = accrual(backend, keys, ctx, &statements, pages.accrual.as_deref())?;
     let mut sums: [BTreeMap<(String, String, String), Sum>; 3] = Default::default();
     let mut exceptions = Vec::new();
     for closed in &statements {
@@ -138,7 +211,7 @@ pub fn overview(backend: &mut dyn Backend, actor: &Actor) -> Result<Overview> {
                     *top = sum.share.clone();
                 }
             }
-            let rows = sums
+            let rows: Vec<Row> = sums
                 .iter()
                 .map(|((period, currency, key), sum)| Row {
                     period: period.clone(),
@@ -150,17 +223,126 @@ pub fn overview(backend: &mut dyn Backend, actor: &Actor) -> Result<Overview> {
                     bar: thousandths(&sum.share, max.get(currency.as_str()).unwrap_or(&Decimal::zero())),
                 })
                 .collect();
-            Breakdown {
+            Ok(Breakdown {
                 dimension: *dimension,
-                rows,
-            }
+                rows: crate::page::page(rows, Some(OVERVIEW_ROWS), pages.cursor_of(*dimension))?,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Overview {
+        accrual,
         breakdowns,
-        exceptions,
+        exceptions: crate::page::page(exceptions, Some(OVERVIEW_ROWS), pages.exceptions.as_deref())?,
         entries,
     })
+}
+
+/// One page of the open periods' accruals of the contracts the actor reads (the
+/// statements' readers; a beneficiary reads its payout notices once a period
+/// closes), in the order contracts are stored. `statements` are the closed
+/// statements the actor reads ([`crate::statements::list`]): where each contract's
+/// settlement stands. Each is a dry run of the contract's next close, rated as
+/// `revshare close --dry-run` rates it (one rolled-back transaction for the page).
+fn accrual(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    ctx: Ctx<'_>,
+    statements: &[ClosedStatement],
+    cursor: Option<&str>,
+) -> Result<Page<Accrual>> {
+    let set = crate::snapshot::contract_set(&backend.contracts()?)?;
+    let today = Day(ctx.now.utc_day());
+    let mut open = Vec::new();
+    for versions in set
+        .contracts
+        .iter()
+        .filter(|c| crate::access::reads_contract(ctx.actor, c))
+    {
+        let latest = statements
+            .iter()
+            .filter(|s| s.statement().contract == versions.id)
+            .filter_map(|s| Period::parse(&s.statement().period))
+            .max_by_key(|p| p.start());
+        if let Some((period, first)) = crate::close::open_period(versions, latest, today) {
+            open.push((versions.id.clone(), period, first));
+        }
+    }
+    let page = crate::page::page(open, Some(OVERVIEW_ROWS), cursor)?;
+    let requests: Vec<crate::close::CloseRequest> = page
+        .items
+        .iter()
+        .map(|(contract, period, first)| crate::close::CloseRequest {
+            period: *period,
+            contract: Some(contract.clone()),
+            grace: crate::close::Grace::default(),
+            dry_run: true,
+            allow_empty: true,
+            // Before a contract's first close, the estimate is of the period holding
+            // today, as if settlement started there (a real close confirms it).
+            settlement_start: *first,
+        })
+        .collect();
+    let outcomes = if requests.is_empty() {
+        Vec::new()
+    } else {
+        crate::close::dry_runs(backend, keys, ctx, &requests)?
+    };
+    let items = page
+        .items
+        .into_iter()
+        .zip(outcomes)
+        .map(|((contract, period, _), outcome)| {
+            Ok(Accrual {
+                estimate: estimate(&contract, outcome)?,
+                running: today < period.end(),
+                period: period.to_string(),
+                contract,
+                as_of: ctx.time(),
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// The figures of a dry run's statement for `contract`; a refusal of the close
+/// becomes its reason, a failure of the store or of a check stays a failure.
+fn estimate(contract: &str, outcome: Result<crate::close::CloseOutcome>) -> Result<Estimate> {
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) if refuses_the_close(&error) => return Ok(Estimate::Refused(error.to_string())),
+        Err(error) => return Err(error),
+    };
+    let Some(closed) = outcome
+        .statements
+        .into_iter()
+        .find(|c| c.statement.contract == contract)
+    else {
+        return Ok(Estimate::Nothing);
+    };
+    let statement = closed.statement;
+    let revenue = statement
+        .lines
+        .iter()
+        .fold(Decimal::zero(), |sum, line| sum.add(&decimal(&line.revenue)));
+    Ok(Estimate::Rated {
+        currency: statement.currency,
+        events: statement.events.count,
+        revenue: revenue.to_string(),
+        share: statement.subtotal,
+        total: statement.total,
+    })
+}
+
+/// Whether an error is the close refusing (its order, its settlement start, its
+/// inputs), which the estimate reports, rather than a failure.
+fn refuses_the_close(error: &AppError) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Invalid | ErrorKind::Conflict | ErrorKind::SettlementStartRequired | ErrorKind::NotFound
+    )
 }
 
 /// The revenue share each line's use case has in the statement's contract version

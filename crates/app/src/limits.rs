@@ -17,6 +17,12 @@ pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
 /// Items in a page of a list: by default, and at most.
 pub const PAGE_DEFAULT: usize = 100;
 pub const PAGE_MAX: usize = 1000;
+/// Rows in a page of one of the dashboard overview's tables (its charts draw the
+/// rows of the page shown).
+pub const OVERVIEW_ROWS: usize = 25;
+/// Items in a page of one of the dashboard's lists at most (`?limit=`), so that a
+/// page weighs at most 200 KB (issue 22): fewer than the API's [`PAGE_MAX`].
+pub const DASHBOARD_PAGE_MAX: usize = 250;
 /// A usage batch posted over HTTP: events, and bytes.
 pub const BATCH_EVENTS_MAX: u64 = 10_000;
 pub const BATCH_BYTES_MAX: usize = 16 << 20;

@@ -32,6 +32,26 @@ pub(crate) fn cursor_at(position: usize) -> String {
     engine().encode(format!("p:{position}"))
 }
 
+/// The cursor of the page before the one `cursor` starts (of `limit_asked` items),
+/// for a link back; `None` on the first page.
+pub fn previous_cursor(cursor: Option<&str>, limit_asked: Option<usize>) -> Result<Option<String>> {
+    let limit = limit(limit_asked)?;
+    Ok(match position(cursor)? {
+        0 => None,
+        start => Some(cursor_at(start.saturating_sub(limit))),
+    })
+}
+
+/// The limit asked of a page of the dashboard, checked: at most
+/// [`DASHBOARD_PAGE_MAX`](crate::limits::DASHBOARD_PAGE_MAX).
+pub fn dashboard_limit(limit: Option<usize>) -> Result<Option<usize>> {
+    let max = crate::limits::DASHBOARD_PAGE_MAX;
+    match limit {
+        Some(n) if !(1..=max).contains(&n) => Err(AppError::Invalid(format!("limit: {n} must be from 1 to {max}"))),
+        limit => Ok(limit),
+    }
+}
+
 /// The limit asked for, checked.
 pub fn limit(limit: Option<usize>) -> Result<usize> {
     match limit.unwrap_or(PAGE_DEFAULT) {
@@ -79,6 +99,25 @@ mod tests {
             assert!(page::<u8>(Vec::new(), None, Some(bad)).is_err(), "{bad}");
         }
         assert!(page::<u8>(Vec::new(), Some(0), None).is_err());
+        // Back from each page to the one before it.
+        assert_eq!(previous_cursor(None, None).unwrap(), None);
+        let back = previous_cursor(first.next_cursor.as_deref(), None).unwrap();
+        assert_eq!(
+            page((0..250).collect(), None, back.as_deref()).unwrap().items,
+            first.items
+        );
+        let third = page((0..250).collect(), Some(40), Some(&cursor_at(230))).unwrap();
+        assert_eq!(third.items, (230..250).collect::<Vec<_>>());
+        let back = previous_cursor(Some(&cursor_at(230)), Some(40)).unwrap();
+        assert_eq!(
+            page((0..250).collect(), Some(40), back.as_deref()).unwrap().items,
+            (190..230).collect::<Vec<_>>()
+        );
+        let back = previous_cursor(Some(&cursor_at(10)), Some(40)).unwrap();
+        assert_eq!(position(back.as_deref()).unwrap(), 0, "never before the first item");
         assert!(page::<u8>(Vec::new(), Some(1001), None).is_err());
+        assert_eq!(dashboard_limit(Some(250)).unwrap(), Some(250));
+        assert_eq!(dashboard_limit(None).unwrap(), None);
+        assert!(dashboard_limit(Some(251)).is_err() && dashboard_limit(Some(0)).is_err());
     }
 }

@@ -43,6 +43,43 @@ pub enum Step {
     Reverse { reason: String },
 }
 
+/// A payment step, by name: what a form offers ([`steps_open_to`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepName {
+    Confirm,
+    Withdraw,
+    Reverse,
+}
+
+impl StepName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepName::Confirm => "confirm",
+            StepName::Withdraw => "withdraw",
+            StepName::Reverse => "reverse",
+        }
+    }
+}
+
+/// The steps `actor` may take now on a payment it sees (one of [`list`]): what
+/// the dashboard offers as forms, by the same access decisions and the status
+/// [`step`] requires; [`step`] still decides each step taken.
+pub fn steps_open_to(actor: &Actor, payment: &PaymentRow) -> Vec<StepName> {
+    let may = |side| require_payment_side(actor, side, &payment.payer, &payment.payee).is_ok();
+    match payment.status {
+        PaymentStatus::Recorded => [
+            (StepName::Confirm, PaymentSide::Payee),
+            (StepName::Withdraw, PaymentSide::Payer),
+        ]
+        .into_iter()
+        .filter(|(_, side)| may(*side))
+        .map(|(name, _)| name)
+        .collect(),
+        PaymentStatus::Confirmed if require_reversal(actor).is_ok() => vec![StepName::Reverse],
+        _ => Vec::new(),
+    }
+}
+
 /// A new payment id: `P-` and 12 random lowercase hex digits.
 fn new_id() -> Result<String> {
     Ok(format!("P-{}", hex::encode(crate::tokens::random_bytes::<6>()?)))

@@ -22,6 +22,7 @@ pub(crate) use build::{build, Building, Built, Closing, Inputs};
 pub use start::{Unsettled, UnsettledContract};
 pub(crate) use summary::HostEvents;
 pub use summary::{ContractSummary, ExceptionNote};
+pub(crate) use term::open_period;
 
 use crate::checked::{LogCheck, Trust};
 use crate::closed::VerifiedStatements;
@@ -115,12 +116,38 @@ pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &Clo
             ctx.time()
         )));
     }
-    let work = |tx: &mut Tx<'_>| close_in(tx, keys, request);
+    let work = |tx: &mut Tx<'_>| close_in(tx, keys, request, Unselected::Count);
     if request.dry_run {
         tx::dry(backend, ctx, work)
     } else {
         tx::write(backend, keys, ctx, work)
     }
+}
+
+/// Dry runs of several closes in one rolled-back transaction, each as [`close`]
+/// runs it with `dry_run` (the same [`close_in`], its statements rated alike) but
+/// without counting the events no contract selects (every host's events of the
+/// period read for a figure the caller shows nowhere), its refusal kept beside the
+/// others' outcomes: the dashboard's estimate of each open period's accrual
+/// (`dashboard::accrual`), which decides who reads which contract's before asking.
+/// Nothing is stored and no [`Permission::Close`](crate::access::Permission::Close)
+/// is needed: nothing is closed.
+pub(crate) fn dry_runs(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    ctx: Ctx<'_>,
+    requests: &[CloseRequest],
+) -> Result<Vec<Result<CloseOutcome>>> {
+    assert!(
+        requests.iter().all(|r| r.dry_run),
+        "dry_runs runs dry runs only: it skips the close permission"
+    );
+    tx::dry(backend, ctx, |tx| {
+        Ok(requests
+            .iter()
+            .map(|request| close_in(tx, keys, request, Unselected::Skip))
+            .collect())
+    })
 }
 
 /// A quarter when every contract in question settles by month (or the reverse) is a
@@ -162,7 +189,17 @@ fn check_cadence(snapshot: &Snapshot, request: &CloseRequest) -> Result<()> {
     )))
 }
 
-fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<CloseOutcome> {
+/// Whether a close counts the period's events that no contract selects, per host,
+/// which reads every host's events of the period: a close and its dry run do
+/// ([`CloseOutcome::unselected`]); the dashboard's estimates ([`dry_runs`]), which
+/// show them nowhere, do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unselected {
+    Count,
+    Skip,
+}
+
+fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest, unselected: Unselected) -> Result<CloseOutcome> {
     let head = tx.head();
     // Nothing edited behind the service's back is signed: the log is proved, and
     // every row and batch the close uses is checked against it.
@@ -271,10 +308,12 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest) -> Result<Clos
             )?;
         }
     }
-    outcome.unselected = hosts
-        .all_unselected(tx.backend, &snapshot, &mut trust)?
-        .into_iter()
-        .collect();
+    if unselected == Unselected::Count {
+        outcome.unselected = hosts
+            .all_unselected(tx.backend, &snapshot, &mut trust)?
+            .into_iter()
+            .collect();
+    }
     trust.settle()?;
     Ok(outcome)
 }

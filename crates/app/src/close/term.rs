@@ -1,7 +1,7 @@
 //! Where a period stands in a contract's term, and the order closes run in.
 
 use revshare_core::contract::{Contract, ContractVersions};
-use revshare_core::period::Period;
+use revshare_core::period::{Day, Period};
 use revshare_core::rating::{version_for, StatementKey};
 
 use crate::snapshot::Snapshot;
@@ -44,6 +44,18 @@ pub(crate) fn term_of<'c>(
 pub(crate) fn next_period(versions: &ContractVersions, period: Period) -> Option<Period> {
     let day = period.end();
     versions.version_on(day).map(|v| v.cadence.period_of(day))
+}
+
+/// The period a contract's next close would close, as of `today`: the one after its
+/// latest closed period (`None` once its term has ended), or, before its first
+/// close, the period holding `today` in the cadence of the version then (`None`
+/// outside its term); `true` for a first close, whose settlement start a close
+/// must confirm.
+pub(crate) fn open_period(versions: &ContractVersions, latest: Option<Period>, today: Day) -> Option<(Period, bool)> {
+    match latest {
+        Some(latest) => next_period(versions, latest).map(|p| (p, false)),
+        None => versions.version_on(today).map(|v| (v.cadence.period_of(today), true)),
+    }
 }
 
 /// Closes run in order (statements.md): the first close of a contract fixes where

@@ -35,12 +35,14 @@ pub fn routes() -> Router<State> {
         .route("/statements/{contract}/{period}", get(statement))
         .route("/statements/{contract}/{period}/json", get(statement_json))
         .route("/statements/{contract}/{period}/csv", get(statement_csv))
+        .route("/statements/{contract}/{period}/leaves", get(statement_leaves))
         .route("/disputes", get(disputes).post(open_dispute))
         .route("/disputes/{id}/{step}", post(dispute_step))
         .route("/ledger", get(ledger))
         .route("/payments", post(record_payment))
-        .route("/payments/{id}/confirm", post(confirm_payment))
-        .route("/contributions", get(contributions))
+        .route("/payments/{id}/{step}", post(payment_step))
+        .route("/contributions", get(contributions).post(propose_contribution))
+        .route("/contributions/{number}/{decision}", post(decide_contribution))
         .route("/mau", get(mau))
         .route("/audit", get(audit))
         .route("/parties", get(parties))
@@ -305,16 +307,46 @@ struct Paging {
 
 type Paged = Result<Query<Paging>, axum::extract::rejection::QueryRejection>;
 
+/// A list's paging, its limit within the dashboard's (a page weighs at most 200 KB).
 fn paging(query: Paged) -> Result<Paging, AppError> {
-    query
-        .map(|Query(p)| p)
-        .map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))
+    let Query(paging) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
+    Ok(Paging {
+        limit: revshare_app::page::dashboard_limit(paging.limit)?,
+        cursor: paging.cursor,
+    })
 }
 
-async fn overview(AxumState(state): AxumState<State>, headers: HeaderMap) -> Response {
-    page(&state, headers, |backend, _, session| {
-        let overview = revshare_app::dashboard::overview(backend, &session.actor)?;
-        Ok(("Overview".into(), pages::overview(&overview)))
+/// The overview's tables, a cursor each (the page of one table, the others' first).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct OverviewPages {
+    accrual: Option<String>,
+    model: Option<String>,
+    use_case: Option<String>,
+    host: Option<String>,
+    exceptions: Option<String>,
+    statements: Option<String>,
+}
+
+async fn overview(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+    query: Result<Query<OverviewPages>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    page(&state, headers, move |backend, shared, session| {
+        let Query(query) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
+        let cursors = revshare_app::dashboard::Pages {
+            accrual: query.accrual,
+            model: query.model,
+            use_case: query.use_case,
+            host: query.host,
+            exceptions: query.exceptions,
+            statements: query.statements,
+        };
+        let overview =
+            revshare_app::dashboard::overview(backend, &shared.keys, revshare_app::Ctx::now(&session.actor), &cursors)?;
+        let pagers = pages::OverviewPagers::of(&cursors, &overview)?;
+        Ok(("Overview".into(), pages::overview(&overview, &pagers)))
     })
     .await
 }
@@ -329,7 +361,8 @@ async fn statements(AxumState(state): AxumState<State>, headers: HeaderMap, quer
             paging.limit,
             paging.cursor.as_deref(),
         )?;
-        Ok(("Statements".into(), pages::statements(&page)))
+        let pager = pages::Pager::of(&paging, page.next_cursor.as_deref())?;
+        Ok(("Statements".into(), pages::statements(&page, &pager)))
     })
     .await
 }
@@ -445,6 +478,53 @@ async fn statement_csv(
     download(state, headers, contract, period, true).await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeavesQuery {
+    tree: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// A page of the leaves of one of a statement's trees, as `GET
+/// /v1/statements/{c}/{p}/leaves` answers them.
+async fn statement_leaves(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+    Path((contract, period)): Path<(String, String)>,
+    query: Result<Query<LeavesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    page(&state, headers, move |backend, _, session| {
+        let id = statement_id(&contract, &period)?;
+        let Query(query) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
+        let tree_text = query.tree.unwrap_or_else(|| "events".to_string());
+        let tree = revshare_core::verify::TreeName::parse(&tree_text).ok_or_else(|| {
+            AppError::Invalid(format!(
+                "tree: `{tree_text}` is not events, prior_period:PERIOD or voided:PERIOD"
+            ))
+        })?;
+        let paging = Paging {
+            limit: revshare_app::page::dashboard_limit(query.limit)?,
+            cursor: query.cursor,
+        };
+        let (count, leaves) = revshare_app::statements::leaves_page(
+            backend,
+            &session.actor,
+            &id,
+            &tree,
+            paging.limit,
+            paging.cursor.as_deref(),
+        )?;
+        let first = revshare_app::page::position(paging.cursor.as_deref())?;
+        let pager = pages::Pager::of(&paging, leaves.next_cursor.as_deref())?;
+        Ok((
+            format!("Leaves of {id}"),
+            pages::leaves(&id, &tree, count, first, &leaves, &pager),
+        ))
+    })
+    .await
+}
+
 async fn disputes(AxumState(state): AxumState<State>, headers: HeaderMap, query: Paged) -> Response {
     page(&state, headers, move |backend, _, session| {
         let paging = paging(query)?;
@@ -463,7 +543,8 @@ async fn disputes(AxumState(state): AxumState<State>, headers: HeaderMap, query:
                 &dispute.dispute_id,
             )?);
         }
-        Ok(("Disputes".into(), pages::disputes(&page, &steps, &session.csrf)))
+        let pager = pages::Pager::of(&paging, page.next_cursor.as_deref())?;
+        Ok(("Disputes".into(), pages::disputes(&page, &steps, &session.csrf, &pager)))
     })
     .await
 }
@@ -491,6 +572,11 @@ fn after_write(
 ) -> Response {
     match outcome {
         Ok(Ok(())) => redirect(to),
+        // A refused step says why, and leads back to the page it was taken on.
+        Ok(Err(error)) if error.kind() != ErrorKind::Unauthenticated => {
+            let status = crate::error::status_of(error.kind());
+            html(status, pages::refused(status, &error.to_string(), to))
+        }
         Ok(Err(error)) => failure(headers, &error),
         Err(error) => html(error.status, pages::error(error.status, &error.message)),
     }
@@ -592,29 +678,64 @@ async fn dispute_step(
     after_write(&headers, outcome, "/disputes")
 }
 
-async fn ledger(AxumState(state): AxumState<State>, headers: HeaderMap, query: Paged) -> Response {
+/// The ledger page's two lists, a cursor each.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LedgerQuery {
+    balances: Option<String>,
+    payments: Option<String>,
+}
+
+async fn ledger(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+    query: Result<Query<LedgerQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     page(&state, headers, move |backend, _, session| {
-        let paging = paging(query)?;
+        let Query(query) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
         let balances = revshare_app::ledger::balances_page(
             backend,
             revshare_app::Ctx::now(&session.actor),
             &revshare_app::ledger::Filter::default(),
             None,
-            None,
+            query.balances.as_deref(),
         )?;
-        let payments =
-            revshare_app::payments::list_page(backend, &session.actor, paging.limit, paging.cursor.as_deref())?;
+        let rows = revshare_app::payments::list_page(backend, &session.actor, None, query.payments.as_deref())?;
+        let steps = rows
+            .items
+            .iter()
+            .map(|p| revshare_app::payments::steps_open_to(&session.actor, p))
+            .collect::<Vec<_>>();
         let payments = revshare_app::page::Page {
-            items: payments
-                .items
-                .into_iter()
-                .map(revshare_app::views::Payment::of)
-                .collect(),
-            next_cursor: payments.next_cursor,
+            items: rows.items.into_iter().map(revshare_app::views::Payment::of).collect(),
+            next_cursor: rows.next_cursor,
         };
+        let pagers = (
+            pages::Pager::of(
+                &Paging {
+                    limit: None,
+                    cursor: query.balances,
+                },
+                balances.next_cursor.as_deref(),
+            )?,
+            pages::Pager::of(
+                &Paging {
+                    limit: None,
+                    cursor: query.payments,
+                },
+                payments.next_cursor.as_deref(),
+            )?,
+        );
         Ok((
             "Ledger".into(),
-            pages::ledger(&balances, &payments, &session.csrf, session.actor.side()),
+            pages::ledger(
+                &balances,
+                &payments,
+                &steps,
+                &session.csrf,
+                session.actor.side(),
+                &pagers,
+            ),
         ))
     })
     .await
@@ -673,15 +794,34 @@ async fn record_payment(
     after_write(&headers, outcome, "/ledger")
 }
 
-async fn confirm_payment(
+#[derive(Deserialize, Default)]
+struct PaymentStepForm {
+    #[serde(default)]
+    csrf: String,
+    /// A reversal's reason.
+    #[serde(default)]
+    reason: String,
+}
+
+/// A step on a payment (confirm, withdraw, reverse), as `POST /v1/payments/{id}/…`
+/// takes it; a refused step is a page saying why, with the API's status.
+async fn payment_step(
     AxumState(state): AxumState<State>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    csrf: Result<Form<Csrf>, FormRejection>,
+    Path((id, step)): Path<(String, String)>,
+    form: Result<Form<PaymentStepForm>, FormRejection>,
 ) -> Response {
-    let session = match posted(&state, &headers, csrf).await {
+    use revshare_app::payments::Step;
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let session = match checked(&state, &headers, form.csrf.clone()).await {
         Ok(session) => session,
         Err(response) => return response,
+    };
+    let step = match step.as_str() {
+        "confirm" => Step::Confirm,
+        "withdraw" => Step::Withdraw,
+        "reverse" => Step::Reverse { reason: form.reason },
+        other => return failure(&headers, &AppError::NotFound(format!("no payment step `{other}`"))),
     };
     let outcome = blocking_write(&state, move |backend, shared| {
         Ok(revshare_app::payments::step(
@@ -689,33 +829,143 @@ async fn confirm_payment(
             &shared.keys,
             revshare_app::Ctx::now(&session.actor),
             &id,
-            &revshare_app::payments::Step::Confirm,
-        ))
+            &step,
+        )
+        .map(|_| ()))
     })
     .await;
-    match outcome {
-        Ok(Ok(_)) => redirect("/ledger"),
-        Ok(Err(error)) => failure(&headers, &error),
-        Err(error) => html(error.status, pages::error(error.status, &error.message)),
-    }
+    after_write(&headers, outcome, "/ledger")
 }
 
 async fn contributions(AxumState(state): AxumState<State>, headers: HeaderMap, query: Paged) -> Response {
     page(&state, headers, move |backend, _, session| {
         let paging = paging(query)?;
-        let page =
+        let rows =
             revshare_app::contributions::list_page(backend, &session.actor, paging.limit, paging.cursor.as_deref())?;
+        let decisions = revshare_app::contributions::decisions_open_to(backend, &session.actor, &rows.items)?;
         let page = revshare_app::page::Page {
-            items: page
+            items: rows
                 .items
                 .into_iter()
                 .map(revshare_app::views::Contribution::of)
                 .collect(),
-            next_cursor: page.next_cursor,
+            next_cursor: rows.next_cursor,
         };
-        Ok(("Contributions".into(), pages::contributions(&page)))
+        let pager = pages::Pager::of(&paging, page.next_cursor.as_deref())?;
+        let propose = revshare_app::contributions::takes_steps(&session.actor);
+        Ok((
+            "Contributions".into(),
+            pages::contributions(&page, &decisions, &session.csrf, propose, &pager),
+        ))
     })
     .await
+}
+
+#[derive(Deserialize, Default)]
+struct NewContribution {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    contract: String,
+    #[serde(default)]
+    by: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    reference: String,
+}
+
+/// A contribution proposed by the contributions page's form, as `POST
+/// /v1/contributions` proposes it.
+async fn propose_contribution(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+    form: Result<Form<NewContribution>, FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let session = match checked(&state, &headers, form.csrf.clone()).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let Some(by) = revshare_core::contract::Party::parse(form.by.trim()) else {
+        return failure(
+            &headers,
+            &AppError::Invalid(format!("by: `{}` must be host or licensor", form.by)),
+        );
+    };
+    let Some(kind) = revshare_core::contract::ContributionKind::parse(form.kind.trim()) else {
+        return failure(
+            &headers,
+            &AppError::Invalid(format!(
+                "kind: `{}` must be maintenance, update or improvement",
+                form.kind
+            )),
+        );
+    };
+    let Some(date) = revshare_core::period::Day::parse(form.date.trim()) else {
+        return failure(
+            &headers,
+            &AppError::Invalid(format!("date: `{}` must be a date YYYY-MM-DD", form.date)),
+        );
+    };
+    let proposal = revshare_app::contributions::Proposal {
+        contract: form.contract.trim().to_string(),
+        by,
+        kind,
+        date,
+        reference: form.reference,
+    };
+    let outcome = blocking_write(&state, move |backend, shared| {
+        Ok(revshare_app::contributions::propose(
+            backend,
+            &shared.keys,
+            revshare_app::Ctx::now(&session.actor),
+            &proposal,
+        )
+        .map(|_| ()))
+    })
+    .await;
+    after_write(&headers, outcome, "/contributions")
+}
+
+/// A proposed contribution accepted or rejected by form, as `POST
+/// /v1/contributions/{number}/accept` (`reject`) decides it.
+async fn decide_contribution(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+    Path((number, decision)): Path<(String, String)>,
+    csrf: Result<Form<Csrf>, FormRejection>,
+) -> Response {
+    use revshare_app::contributions::Decision;
+    let session = match posted(&state, &headers, csrf).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let decision = match decision.as_str() {
+        "accept" => Decision::Accept,
+        "reject" => Decision::Reject,
+        other => return failure(&headers, &AppError::NotFound(format!("no contribution step `{other}`"))),
+    };
+    let Ok(number) = number.parse::<i64>() else {
+        return failure(
+            &headers,
+            &AppError::Invalid(format!("number: `{number}` is not a contribution's number")),
+        );
+    };
+    let outcome = blocking_write(&state, move |backend, shared| {
+        Ok(revshare_app::contributions::decide(
+            backend,
+            &shared.keys,
+            revshare_app::Ctx::now(&session.actor),
+            number,
+            decision,
+        )
+        .map(|_| ()))
+    })
+    .await;
+    after_write(&headers, outcome, "/contributions")
 }
 
 #[derive(Deserialize)]
@@ -747,7 +997,8 @@ async fn audit(AxumState(state): AxumState<State>, headers: HeaderMap, query: Pa
         let log_page = revshare_app::audit::LogPage::new(None, paging.limit, paging.cursor.as_deref())?;
         let entries = revshare_app::audit::entries_page(backend, &session.actor, log_page)?;
         let checkpoint = revshare_app::log::checkpoint(backend, None)?;
-        Ok(("Audit log".into(), pages::audit(&entries, &checkpoint)))
+        let pager = pages::Pager::forward(&paging, entries.next_cursor.as_deref())?;
+        Ok(("Audit log".into(), pages::audit(&entries, &checkpoint, &pager)))
     })
     .await
 }

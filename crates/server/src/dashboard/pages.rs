@@ -3,15 +3,19 @@
 
 use axum::http::StatusCode;
 use maud::{html, Markup, DOCTYPE};
-use revshare_app::dashboard::{Breakdown, Overview};
+use revshare_app::dashboard::{Accrual, Breakdown, Dimension, Estimate, Overview, Pages};
 use revshare_app::page::Page;
+use revshare_app::payments::StepName;
 use revshare_app::render::Names;
 use revshare_app::sessions::Resumed;
 use revshare_app::statements::Document;
 use revshare_app::views::{Party, Payment, StatementEntry, Token};
+use revshare_app::AppError;
 use revshare_core::statement::Statement;
-use revshare_core::verify::PublicKey;
+use revshare_core::verify::{PublicKey, TreeName};
 use serde::Serialize;
+
+use super::Paging;
 
 const NAV: [(&str, &str); 8] = [
     ("/", "Overview"),
@@ -78,6 +82,19 @@ pub fn error(status: StatusCode, message: &str) -> Markup {
     )
 }
 
+/// A form's step refused: why, in the use case's words, and the way back to the
+/// page the form was on.
+pub fn refused(status: StatusCode, message: &str, back: &str) -> Markup {
+    layout(
+        &format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("")),
+        None,
+        html! {
+            p role="alert" { "Refused: " (message) }
+            p { a href=(back) { "Back to " (back.trim_start_matches('/')) } }
+        },
+    )
+}
+
 pub fn sign_in(problem: Option<&str>) -> Markup {
     html! {
         @if let Some(problem) = problem {
@@ -116,11 +133,133 @@ fn count(n: impl std::fmt::Display) -> String {
     money(&n.to_string(), "").trim_end().to_string()
 }
 
-fn next(next_cursor: Option<&String>, path: &str) -> Markup {
-    html! {
-        @if let Some(cursor) = next_cursor {
-            p.pager { a href={ (path) "?cursor=" (cursor) } rel="next" { "Next page →" } }
+/// A query value in a link, percent-encoded but for the unreserved characters.
+fn escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The links between the pages of a list: to the first and the previous page once
+/// past the first, and to the next while there is one. Plain links, in a `nav`
+/// list: the keyboard follows them as any link, and each page is an address.
+pub struct Pager {
+    /// The `?limit=` asked for, kept in the links.
+    limit: Option<usize>,
+    /// Past the first page.
+    later: bool,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+impl Pager {
+    /// A list paged as the API pages it (`?limit=`, `?cursor=`: a position).
+    pub fn of(paging: &Paging, next: Option<&str>) -> Result<Pager, AppError> {
+        let cursor = paging.cursor.as_deref();
+        Ok(Pager {
+            limit: paging.limit,
+            later: revshare_app::page::position(cursor)? > 0,
+            previous: revshare_app::page::previous_cursor(cursor, paging.limit)?,
+            next: next.map(str::to_string),
+        })
+    }
+
+    /// The audit log's entries: its cursor is a seq and a page holds the entries
+    /// the reader sees, so the way back is to the first page only.
+    pub fn forward(paging: &Paging, next: Option<&str>) -> Result<Pager, AppError> {
+        Ok(Pager {
+            limit: paging.limit,
+            later: revshare_app::page::position(paging.cursor.as_deref())? > 0,
+            previous: None,
+            next: next.map(str::to_string),
+        })
+    }
+
+    /// One of the overview's tables (pages of `OVERVIEW_ROWS`, no `?limit=`).
+    fn overview(cursor: Option<&str>, next: Option<&str>) -> Result<Pager, AppError> {
+        let rows = Some(revshare_app::limits::OVERVIEW_ROWS);
+        Ok(Pager {
+            limit: None,
+            later: revshare_app::page::position(cursor)? > 0,
+            previous: revshare_app::page::previous_cursor(cursor, rows)?,
+            next: next.map(str::to_string),
+        })
+    }
+
+    /// The links, labelled `label` for assistive technology; each goes to `path`
+    /// with `fixed` query parameters, the page's cursor as `param`, and `#anchor`.
+    fn links(&self, label: &str, path: &str, fixed: &[(&str, &str)], param: &str, anchor: &str) -> Markup {
+        let href = |cursor: Option<&str>| {
+            let mut query: Vec<String> = fixed.iter().map(|(k, v)| format!("{k}={}", escape(v))).collect();
+            if let Some(limit) = self.limit {
+                query.push(format!("limit={limit}"));
+            }
+            if let Some(cursor) = cursor {
+                query.push(format!("{param}={}", escape(cursor)));
+            }
+            let mut url = path.to_string();
+            if !query.is_empty() {
+                url = format!("{url}?{}", query.join("&"));
+            }
+            if !anchor.is_empty() {
+                url = format!("{url}#{anchor}");
+            }
+            url
+        };
+        html! {
+            @if self.later || self.next.is_some() {
+                nav.pager aria-label=(label) {
+                    ul {
+                        @if self.later {
+                            li { a href=(href(None)) { "First page" } }
+                            @if let Some(previous) = &self.previous {
+                                li { a href=(href(Some(previous))) rel="prev" { "← Previous page" } }
+                            }
+                        }
+                        @if let Some(next) = &self.next {
+                            li { a href=(href(Some(next))) rel="next" { "Next page →" } }
+                        }
+                    }
+                }
+            }
         }
+    }
+}
+
+/// The pagers of the overview's tables.
+pub struct OverviewPagers {
+    accrual: Pager,
+    /// In the order of `Dimension::ALL`.
+    breakdowns: Vec<Pager>,
+    exceptions: Pager,
+    statements: Pager,
+}
+
+impl OverviewPagers {
+    pub fn of(pages: &Pages, overview: &Overview) -> Result<OverviewPagers, AppError> {
+        Ok(OverviewPagers {
+            accrual: Pager::overview(pages.accrual.as_deref(), overview.accrual.next_cursor.as_deref())?,
+            breakdowns: overview
+                .breakdowns
+                .iter()
+                .map(|b| Pager::overview(pages.cursor_of(b.dimension), b.rows.next_cursor.as_deref()))
+                .collect::<Result<_, _>>()?,
+            exceptions: Pager::overview(pages.exceptions.as_deref(), overview.exceptions.next_cursor.as_deref())?,
+            statements: Pager::overview(pages.statements.as_deref(), overview.entries.next_cursor.as_deref())?,
+        })
+    }
+}
+
+/// A breakdown's query parameter and section id on the overview.
+fn dimension_names(dimension: Dimension) -> (&'static str, &'static str) {
+    match dimension {
+        Dimension::Model => ("model", "by-model"),
+        Dimension::UseCase => ("use_case", "by-use-case"),
+        Dimension::Host => ("host", "by-host"),
     }
 }
 
@@ -129,7 +268,7 @@ fn next(next_cursor: Option<&String>, path: &str) -> Markup {
 /// A horizontal bar chart, drawn here as inline SVG (no script, no library): each
 /// bar is the row's share as the app computed it, in thousandths of the largest.
 fn chart(breakdown: &Breakdown) -> Markup {
-    let rows = &breakdown.rows;
+    let rows = &breakdown.rows.items;
     let height = 22 * rows.len() + 4;
     html! {
         // Focusable: it scrolls sideways on a narrow screen, by keyboard too.
@@ -148,47 +287,95 @@ fn chart(breakdown: &Breakdown) -> Markup {
     }
 }
 
-pub fn overview(overview: &Overview) -> Markup {
+pub fn overview(overview: &Overview, pagers: &OverviewPagers) -> Markup {
     html! {
-        @if overview.breakdowns.iter().all(|b| b.rows.is_empty()) && overview.entries.is_empty() {
+        (accrual(&overview.accrual, &pagers.accrual))
+        @if overview.breakdowns.iter().all(|b| b.rows.items.is_empty()) && overview.entries.items.is_empty() {
             p { "No closed statement is yours to read yet." }
         }
-        @for breakdown in &overview.breakdowns {
-            @if !breakdown.rows.is_empty() {
-                section {
+        @for (breakdown, pager) in overview.breakdowns.iter().zip(&pagers.breakdowns) {
+            @if !breakdown.rows.items.is_empty() {
+                @let (param, anchor) = dimension_names(breakdown.dimension);
+                section id=(anchor) {
                     h2 { "By " (breakdown.dimension.title()) }
                     (chart(breakdown))
                     table {
                         caption { "Revenue and the licensor's share per period by " (breakdown.dimension.title()) }
                         thead { tr { th scope="col" { "Period" } th scope="col" { (breakdown.dimension.title()) } th scope="col" { "Events" } th scope="col" { "Revenue" } th scope="col" { "Licensor's share" } } }
                         tbody {
-                            @for row in &breakdown.rows {
+                            @for row in &breakdown.rows.items {
                                 tr { td { (row.period) } th scope="row" { (row.key) } td.num { (count(row.events)) } td.num { (money(&row.revenue, &row.currency)) } td.num { (money(&row.share, &row.currency)) } }
                             }
                         }
                     }
+                    (pager.links(&format!("Pages of the table by {}", breakdown.dimension.title()), "/", &[], param, anchor))
                 }
             }
         }
-        section {
+        section #exceptions {
             h2 { "Exceptions to look at" }
-            @if overview.exceptions.is_empty() {
+            @if overview.exceptions.items.is_empty() {
                 p { "None in the statements you read." }
             } @else {
                 table {
                     caption { "Events no contract rated: unlicensed models, prohibited uses, missing rates or FX" }
                     thead { tr { th scope="col" { "Statement" } th scope="col" { "Kind" } th scope="col" { "Events" } th scope="col" { "Revenue" } } }
                     tbody {
-                        @for e in &overview.exceptions {
+                        @for e in &overview.exceptions.items {
                             tr { td { (statement_link(&e.statement_id)) } td { (e.kind) } td.num { (count(e.events)) } td.num { (money(&e.revenue, &e.currency)) } }
                         }
                     }
                 }
             }
+            (pagers.exceptions.links("Pages of the exceptions", "/", &[], "exceptions", "exceptions"))
         }
-        section {
+        section #statements {
             h2 { "Closed statements" }
-            (entries_table(&overview.entries))
+            (entries_table(&overview.entries.items))
+            (pagers.statements.links("Pages of the closed statements", "/", &[], "statements", "statements"))
+        }
+    }
+}
+
+/// Each open period's accrual so far: unsigned estimates, said so.
+fn accrual(accrual: &Page<Accrual>, pager: &Pager) -> Markup {
+    html! {
+        section #accrual {
+            h2 { "Open periods: accrual so far (unsigned estimate)" }
+            p.note {
+                "What a close of each contract's open period would rate now, from the usage stored so far "
+                "(as " code { "revshare close PERIOD --dry-run" } " rates it). An estimate, not a statement: "
+                "nothing here is signed, it changes as usage arrives, and only the period's close settles it."
+            }
+            @if accrual.items.is_empty() {
+                p { "No open period of a contract whose statements you read." }
+            } @else {
+                table {
+                    caption { "Accrual so far per contract: unsigned estimates as of " (accrual.items[0].as_of) }
+                    thead { tr {
+                        th scope="col" { "Contract" } th scope="col" { "Period" } th scope="col" { "State" } th scope="col" { "Events" }
+                        th scope="col" { "Revenue" } th scope="col" { "Licensor's share so far" } th scope="col" { "Total if closed now" }
+                    } }
+                    tbody {
+                        @for a in &accrual.items {
+                            tr {
+                                th scope="row" { (a.contract) }
+                                td { (a.period) }
+                                td { @if a.running { "running" } @else { "ended, awaiting its close" } }
+                                @match &a.estimate {
+                                    Estimate::Rated { currency, events, revenue, share, total } => {
+                                        td.num { (count(events)) } td.num { (money(revenue, currency)) }
+                                        td.num { (money(share, currency)) } td.num { (money(total, currency)) }
+                                    }
+                                    Estimate::Nothing => { td colspan="4" { "No statement to issue for this period." } }
+                                    Estimate::Refused(reason) => { td colspan="4" { "No estimate: a close now would be refused: " (reason) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            (pager.links("Pages of the accrual", "/", &[], "accrual", "accrual"))
         }
     }
 }
@@ -221,10 +408,10 @@ fn entries_table(entries: &[StatementEntry]) -> Markup {
     }
 }
 
-pub fn statements(page: &Page<StatementEntry>) -> Markup {
+pub fn statements(page: &Page<StatementEntry>, pager: &Pager) -> Markup {
     html! {
         (entries_table(&page.items))
-        (next(page.next_cursor.as_ref(), "/statements"))
+        (pager.links("Pages of the statements", "/statements", &[], "cursor", ""))
     }
 }
 
@@ -413,6 +600,7 @@ pub fn statement(
             Document::Statement(shown) => {
                 (statement_body(shown.statement(), names, rates))
                 (verify_block(shown.json(), keys))
+                (trees(id, shown.statement()))
                 (proof_form(id, proof))
                 @if let Some(csrf) = dispute_form {
                     (open_dispute_form(id, shown.statement(), csrf))
@@ -434,6 +622,70 @@ pub fn statement(
                 (verify_block(&shown.json, keys))
             }
         }
+    }
+}
+
+/// The statement's trees (`events`, then each adjustment's), each a link to its
+/// leaves.
+fn trees(id: &str, s: &Statement) -> Markup {
+    html! {
+        section.trees {
+            h2 { "Leaves" }
+            p.note {
+                "Each tree's leaves are the RFC 9162 leaf hashes of its events, in (source, id) order; "
+                "the signed root above is computed over them."
+            }
+            ul {
+                @for tree in revshare_core::verify::tree_names(s) {
+                    @let signed = revshare_core::verify::signed_tree(s, &tree);
+                    li {
+                        a href={ "/statements/" (id) "/leaves?tree=" (escape(&tree.to_string())) } { "The " (tree_title(&tree)) " tree" }
+                        @if let Some((n, _)) = signed { ": " (count(n)) " leaves" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn tree_title(tree: &TreeName) -> String {
+    match tree {
+        TreeName::Events => "events".to_string(),
+        TreeName::PriorPeriod(period) => format!("{period} late events"),
+        TreeName::Voided(period) => format!("{period} voided events"),
+    }
+}
+
+/// One page of a tree's leaves, numbered from the tree's first.
+pub fn leaves(
+    id: &str,
+    tree: &TreeName,
+    total: u64,
+    first: usize,
+    page: &Page<revshare_core::merkle::Hash>,
+    pager: &Pager,
+) -> Markup {
+    let tree_text = tree.to_string();
+    html! {
+        p { a href={ "/statements/" (id) } { "Back to the statement " (id) } }
+        p {
+            "The " (tree_title(tree)) " tree (" code { (tree_text) } "): " (count(total)) " leaves, in the order the signed root is computed over. "
+            "Download them all from " code { "/v1/statements/" (id) "/leaves?tree=" (tree_text) } " or with " code { "revshare statement leaves " (id) " --tree " (tree_text) } "."
+        }
+        @if page.items.is_empty() {
+            p { "No leaves on this page." }
+        } @else {
+            table.leaves {
+                caption { "Leaves " (count(first)) " to " (count(first + page.items.len() - 1)) " of " (count(total)) " (numbered from 0)" }
+                thead { tr { th scope="col" { "Leaf" } th scope="col" { "Leaf hash (SHA-256, hex)" } } }
+                tbody {
+                    @for (n, leaf) in page.items.iter().enumerate() {
+                        tr { th scope="row" { (first + n) } td { code.hash { (hex::encode(leaf)) } } }
+                    }
+                }
+            }
+        }
+        (pager.links("Pages of the leaves", &format!("/statements/{id}/leaves"), &[("tree", &tree_text)], "cursor", ""))
     }
 }
 
@@ -546,6 +798,7 @@ pub fn disputes(
     page: &Page<revshare_app::disputes::DisputeView>,
     steps: &[Vec<revshare_core::dispute::DisputeStep>],
     csrf: &str,
+    pager: &Pager,
 ) -> Markup {
     html! {
         (json_table(&page.items, &[
@@ -566,47 +819,51 @@ pub fn disputes(
                 }
             }
         }
-        (next(page.next_cursor.as_ref(), "/disputes"))
+        (pager.links("Pages of the disputes", "/disputes", &[], "cursor", ""))
     }
 }
 
 pub fn ledger(
     balances: &Page<revshare_app::ledger::Balance>,
     payments: &Page<Payment>,
+    steps: &[Vec<StepName>],
     csrf: &str,
     party: Option<&str>,
+    pagers: &(Pager, Pager),
 ) -> Markup {
     html! {
-        section {
+        section #balances {
             h2 { "Balances with ageing" }
             (json_table(&balances.items, &[
                 ("contract", "Contract"), ("host", "Host"), ("beneficiary", "Beneficiary"), ("as_of", "As of"),
                 ("outstanding", "Outstanding"), ("current", "Current"), ("1-30", "1–30 days"), ("31-60", "31–60 days"),
                 ("61-90", "61–90 days"), ("91+", "91+ days"), ("unapplied", "Unapplied"),
             ]))
+            (pagers.0.links("Pages of the balances", "/ledger", &[], "balances", "balances"))
         }
-        section {
+        section #payments {
             h2 { "Payments" }
             (json_table(&payments.items, &[
                 ("payment_id", "Payment"), ("contract", "Contract"), ("payer", "Payer"), ("payee", "Payee"),
                 ("amount", "Amount"), ("date", "Date"), ("reference", "Reference"), ("status", "Status"),
             ]))
-            @let waiting: Vec<&Payment> = payments.items.iter().filter(|p| p.status == "recorded" && Some(p.payee.as_str()) == party).collect();
-            @if !waiting.is_empty() {
-                h3 { "Payments to you to confirm" }
-                ul {
-                    @for p in waiting {
+            @let open: Vec<(&Payment, &Vec<StepName>)> = payments.items.iter().zip(steps).filter(|(_, s)| !s.is_empty()).collect();
+            @if !open.is_empty() {
+                h3 { "Steps you may take" }
+                p.note {
+                    "A payee confirms a payment received; its payer withdraws one not yet confirmed; "
+                    "the operator reverses a confirmed one, with a reason (the ledger posts the opposite legs)."
+                }
+                ul.payment-steps {
+                    @for (p, open) in open {
                         li {
-                            form.inline method="post" action={ "/payments/" (p.payment_id) "/confirm" } {
-                                input type="hidden" name="csrf" value=(csrf);
-                                (p.payment_id) ": " (money(&p.amount, &p.currency)) " from " (p.payer) " on " (p.date) " "
-                                button type="submit" { "Confirm receipt" }
-                            }
+                            (p.payment_id) ": " (money(&p.amount, &p.currency)) " from " (p.payer) " to " (p.payee) " on " (p.date) ", " (p.status)
+                            div.steps { @for step in open { (payment_step_form(&p.payment_id, *step, csrf)) } }
                         }
                     }
                 }
             }
-            (next(payments.next_cursor.as_ref(), "/ledger"))
+            (pagers.1.links("Pages of the payments", "/ledger", &[], "payments", "payments"))
         }
         section.record {
             h2 { "Record a payment you made" }
@@ -626,14 +883,74 @@ pub fn ledger(
     }
 }
 
-pub fn contributions(page: &Page<revshare_app::views::Contribution>) -> Markup {
+fn payment_step_form(payment_id: &str, step: StepName, csrf: &str) -> Markup {
+    html! {
+        form.inline.step method="post" action={ "/payments/" (payment_id) "/" (step.as_str()) } {
+            input type="hidden" name="csrf" value=(csrf);
+            @match step {
+                StepName::Confirm => { button type="submit" { "Confirm receipt" } }
+                StepName::Withdraw => { button type="submit" { "Withdraw" } }
+                StepName::Reverse => {
+                    label { "Reason " input name="reason" required maxlength="2000"; }
+                    " "
+                    button type="submit" { "Reverse" }
+                }
+            }
+        }
+    }
+}
+
+pub fn contributions(
+    page: &Page<revshare_app::views::Contribution>,
+    decisions: &[Vec<revshare_app::contributions::Decision>],
+    csrf: &str,
+    propose: bool,
+    pager: &Pager,
+) -> Markup {
     html! {
         p.note { "Contributions move the licensor's share by their delta in the period holding their date, once accepted." }
         (json_table(&page.items, &[
             ("number", "Number"), ("contract", "Contract"), ("by", "By"), ("kind", "Kind"), ("date", "Date"),
             ("status", "Status"), ("reference", "Reference"), ("proposed_by", "Proposed by"), ("decided_by", "Decided by"),
         ]))
-        (next(page.next_cursor.as_ref(), "/contributions"))
+        @let open: Vec<_> = page.items.iter().zip(decisions).filter(|(_, d)| !d.is_empty()).collect();
+        @if !open.is_empty() {
+            h2 { "Proposals you decide" }
+            ul.payment-steps {
+                @for (c, decisions) in open {
+                    li {
+                        "Contribution " (c.number) ": " (c.kind) " on " (c.contract) " by the " (c.by) ", dated " (c.date)
+                        div.steps {
+                            @for decision in decisions {
+                                form.inline.step method="post" action={ "/contributions/" (c.number) "/" (decision.as_str()) } {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    button type="submit" { (decision.as_str()) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (pager.links("Pages of the contributions", "/contributions", &[], "cursor", ""))
+        @if propose {
+            section.record {
+                h2 { "Propose a contribution" }
+                form.stack method="post" action="/contributions" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="contribution-contract" { "Contract" } input #contribution-contract name="contract" required;
+                    label for="contribution-by" { "Proposed by the contract's" }
+                    select #contribution-by name="by" { option value="host" { "host" } option value="licensor" { "licensor" } }
+                    label for="contribution-kind" { "Kind" }
+                    select #contribution-kind name="kind" {
+                        option value="maintenance" { "maintenance" } option value="update" { "update" } option value="improvement" { "improvement" }
+                    }
+                    label for="contribution-date" { "Date" } input #contribution-date name="date" type="date" required;
+                    label for="contribution-reference" { "Reference (optional)" } input #contribution-reference name="reference" maxlength="2000";
+                    button type="submit" { "Propose" }
+                }
+            }
+        }
     }
 }
 
@@ -648,7 +965,7 @@ pub fn mau(month: Option<&str>, months: &[revshare_app::mau::HostMonth]) -> Mark
     }
 }
 
-pub fn audit(entries: &Page<revshare_core::audit::Entry>, checkpoint: &str) -> Markup {
+pub fn audit(entries: &Page<revshare_core::audit::Entry>, checkpoint: &str, pager: &Pager) -> Markup {
     html! {
         section {
             h2 { "Newest checkpoint, with its cosignatures" }
@@ -657,7 +974,7 @@ pub fn audit(entries: &Page<revshare_core::audit::Entry>, checkpoint: &str) -> M
         section {
             h2 { "Entries" }
             (json_table(&entries.items, &[("seq", "Seq"), ("time", "Time"), ("actor", "Actor"), ("action", "Action"), ("object", "Object"), ("hash", "Hash")]))
-            (next(entries.next_cursor.as_ref(), "/audit"))
+            (pager.links("Pages of the audit log", "/audit", &[], "cursor", ""))
         }
     }
 }

@@ -376,6 +376,8 @@ fn the_dashboard_in_chromium_signs_in_verifies_prints_and_confirms() {
         "/",
         "/statements",
         "/statements/acme-llama/2026-10",
+        // A middle page of leaves: its links to the first, previous and next pages.
+        "/statements/acme-llama/2026-10/leaves?limit=5&cursor=cDo1",
         "/disputes",
         "/contributions",
         "/ledger",

@@ -4,6 +4,7 @@
 //! API would not show it. Then sign-in, sign-out and the CSRF checks of its forms.
 
 use super::*;
+use revshare_core::money::Decimal;
 
 /// The session cookie a sign-in with `token` sets, if it succeeds.
 fn sign_in(address: SocketAddr, token: &str, extra: &str) -> (Answer, Option<String>) {
@@ -72,9 +73,26 @@ const PAGES: &[(&str, [u16; 11])] = &[
     ("/statements/acme-mistral/2026-10/csv",                               [303, 303, 303, 303, 200, 404, 200, 404, 200, 404, 404]),
     ("/statements/orbit-llama/2026-Q4",                                    [303, 303, 303, 303, 404, 404, 404, 404, 404, 404, 404]),
     ("/statements/acme-llama/someday",                                     [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
+    ("/statements/acme-llama/2026-10/leaves",                              [303, 303, 303, 303, 200, 200, 200, 404, 404, 200, 200]),
+    ("/statements/acme-llama/2026-10/leaves?tree=events&limit=2&cursor=cDoy", [303, 303, 303, 303, 200, 200, 200, 404, 404, 200, 200]),
+    ("/statements/nimbus-llama/2026-10/leaves?tree=events",                [303, 303, 303, 303, 200, 200, 404, 200, 404, 404, 404]),
+    ("/statements/acme-mistral/2026-10/leaves",                            [303, 303, 303, 303, 200, 404, 200, 404, 404, 404, 404]),
+    ("/statements/acme-llama/2026-10/leaves?tree=prior_period:2026-09",    [303, 303, 303, 303, 404, 404, 404, 404, 404, 404, 404]),
+    ("/statements/acme-llama/2026-10/leaves?tree=nonsense",                [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
+    ("/statements/acme-llama/2026-10/leaves?cursor=!!",                    [303, 303, 303, 303, 400, 400, 400, 404, 404, 400, 400]),
+    ("/?accrual=cDox&model=cDox&use_case=cDox&host=cDox&exceptions=cDox&statements=cDox", [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/?model=!!",                                                         [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
+    ("/?page=2",                                                           [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
     ("/disputes",                                                          [303, 303, 303, 303, 200, 200, 200, 200, 403, 200, 200]),
     ("/contributions",                                                     [303, 303, 303, 303, 200, 200, 200, 200, 403, 200, 200]),
     ("/ledger",                                                            [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/ledger?balances=cDox&payments=cDox",                                [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/ledger?payments=!!",                                                [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
+    ("/audit?limit=3&cursor=cDoz",                                         [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/audit?limit=250",                                                   [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
+    ("/audit?limit=251",                                                   [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
+    ("/statements/acme-llama/2026-10/leaves?limit=250",                    [303, 303, 303, 303, 200, 200, 200, 404, 404, 200, 200]),
+    ("/statements/acme-llama/2026-10/leaves?limit=251",                    [303, 303, 303, 303, 400, 400, 400, 400, 400, 400, 400]),
     ("/mau?month=2026-10",                                                 [303, 303, 303, 303, 200, 200, 200, 200, 403, 200, 200]),
     ("/mau?month=2026-Q4",                                                 [303, 303, 303, 303, 400, 400, 400, 400, 403, 400, 400]),
     ("/audit",                                                             [303, 303, 303, 303, 200, 200, 200, 200, 200, 200, 200]),
@@ -145,6 +163,10 @@ fn every_page_answers_every_caller_as_the_api_does() {
             }
             if *want >= 400 {
                 continue;
+            }
+            // Every page weighs at most 200 KB (issue 22).
+            if answer.body.len() > 200 * 1024 {
+                failures.push(format!("{what}: {} bytes", answer.body.len()));
             }
             let text = answer.text();
             for word in forbidden(&world, column) {
@@ -591,4 +613,636 @@ fn payments_are_recorded_by_form_as_the_api_records_them() {
         post(address, "/payments", cookies[HOST].as_deref(), &bad, "").status,
         400
     );
+}
+
+/// The text of each cell (`td`) of the row of `table_html` headed `key`, tags
+/// dropped.
+fn row_cells(table_html: &str, key: &str) -> Option<Vec<String>> {
+    let at = table_html.find(&format!("<th scope=\"row\">{key}</th>"))?;
+    let row = &table_html[at..];
+    let row = &row[..row.find("</tr>")?];
+    Some(
+        row.split("<td")
+            .skip(1)
+            .map(|cell| {
+                let cell = &cell[cell.find('>').unwrap() + 1..];
+                let cell = &cell[..cell.find("</td>").unwrap_or(cell.len())];
+                // Drop any tag inside the cell.
+                let mut text = String::new();
+                let mut in_tag = false;
+                for c in cell.chars() {
+                    match c {
+                        '<' => in_tag = true,
+                        '>' => in_tag = false,
+                        c if !in_tag => text.push(c),
+                        _ => {}
+                    }
+                }
+                text
+            })
+            .collect(),
+    )
+}
+
+/// The section of a page with `id`.
+fn section<'a>(page: &'a str, id: &str) -> &'a str {
+    let at = page
+        .find(&format!("<section id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no section {id}"));
+    let rest = &page[at..];
+    &rest[..rest.find("</section>").unwrap()]
+}
+
+/// The overview's accrual: for each contract whose statements the caller reads (as
+/// `GET /v1/contracts` lists them), the figures of a dry run of its next close (the
+/// operator's `close --dry-run`, run here), labelled as an unsigned estimate; a
+/// beneficiary, which reads payout notices only, gets none. Nothing is stored.
+#[test]
+fn the_overview_shows_each_open_periods_accrual_as_a_dry_run_rates_it() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let cookies = sessions(&world, address);
+    let today = Day(revshare_app::now().utc_day());
+    let operator = Actor::cli();
+    let closed_before = send(
+        address,
+        GET,
+        "/v1/statements?limit=1000",
+        world.tokens[OP].as_deref(),
+        "",
+        "",
+    )
+    .json();
+    let mut rated = 0;
+    for column in [OP, LIC, HOST, HOST2, BEN, AUD, NAR] {
+        let token = world.tokens[column].as_deref();
+        let listed = send(address, GET, "/v1/contracts?limit=1000", token, "", "").json();
+        let mut ids: Vec<String> = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.dedup();
+        let page = get(address, "/", cookies[column].as_deref()).text();
+        let accrual = section(&page, "accrual");
+        assert!(
+            accrual.contains("unsigned estimate") && accrual.contains("--dry-run"),
+            "{}: the accrual says what it is",
+            COLUMNS[column]
+        );
+        assert_eq!(
+            accrual.matches("<th scope=\"row\">").count(),
+            ids.len(),
+            "{}: one row per contract read, {ids:?}",
+            COLUMNS[column]
+        );
+        if column == BEN {
+            assert!(ids.is_empty(), "a beneficiary reads payout notices only");
+        }
+        for id in &ids {
+            let cells = row_cells(accrual, id).unwrap_or_else(|| panic!("{}: no row for {id}", COLUMNS[column]));
+            let period = Period::parse(&cells[0]).unwrap();
+            // Where the contract's settlement stands: after its latest closed
+            // period, or before its first close, the period holding today.
+            let statements = send(
+                address,
+                GET,
+                &format!("/v1/statements?contract={id}&limit=1000"),
+                world.tokens[OP].as_deref(),
+                "",
+                "",
+            )
+            .json();
+            let latest = statements["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| Period::parse(s["period"].as_str().unwrap()))
+                .max_by_key(|p| p.start());
+            match latest {
+                Some(latest) => assert_eq!(period, latest.next(), "{id}"),
+                None => assert!(period.start() <= today && today < period.end(), "{id}: {period}"),
+            }
+            assert_eq!(cells[1] == "running", today < period.end(), "{id}: {cells:?}");
+            // The figures are the operator's dry run of that close.
+            let request = CloseRequest {
+                period,
+                contract: Some(id.clone()),
+                grace: Grace::default(),
+                dry_run: true,
+                allow_empty: true,
+                settlement_start: latest.is_none(),
+            };
+            let mut backend = world.open();
+            let ctx = Ctx::now(&operator);
+            let dry = revshare_app::close::close(backend.as_mut(), &world.keys(), ctx, &request).unwrap();
+            let statement = &dry
+                .statements
+                .iter()
+                .find(|c| c.statement.contract == *id)
+                .unwrap()
+                .statement;
+            let c = &statement.currency;
+            let revenue = statement.lines.iter().fold(Decimal::zero(), |sum, l| {
+                sum.add(&Decimal::parse(&l.revenue, 64).unwrap())
+            });
+            assert_eq!(
+                cells[2..],
+                [
+                    grouped(&statement.events.count.to_string(), "").trim_end().to_string(),
+                    grouped(&revenue.to_string(), c),
+                    grouped(&statement.subtotal, c),
+                    grouped(&statement.total, c),
+                ],
+                "{} {id}/{period}",
+                COLUMNS[column]
+            );
+            rated += 1;
+        }
+    }
+    assert!(rated >= 8, "the world has open periods to estimate: {rated}");
+    // Viewing the estimates closed nothing.
+    let closed_after = send(
+        address,
+        GET,
+        "/v1/statements?limit=1000",
+        world.tokens[OP].as_deref(),
+        "",
+        "",
+    )
+    .json();
+    assert_eq!(closed_before, closed_after);
+}
+
+/// A statement's leaves, page by page: the API's leaves, numbered, with links
+/// between the pages that keep the tree and the page size.
+#[test]
+fn a_statements_leaves_are_browsed_page_by_page_as_the_api_pages_them() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let cookies = sessions(&world, address);
+    let id = "acme-llama/2026-10";
+    const LIMIT: usize = 200;
+    for column in [OP, LIC, HOST, HOST2, BEN, AUD, NAR] {
+        let token = world.tokens[column].as_deref();
+        let api = send(
+            address,
+            GET,
+            &format!("/v1/statements/{id}/leaves?tree=events"),
+            token,
+            "",
+            "",
+        );
+        let statement = get(address, &format!("/statements/{id}"), cookies[column].as_deref());
+        let first = get(
+            address,
+            &format!("/statements/{id}/leaves?tree=events&limit={LIMIT}"),
+            cookies[column].as_deref(),
+        );
+        assert_eq!(
+            first.status, api.status,
+            "{}: the page answers as the API",
+            COLUMNS[column]
+        );
+        if api.status != 200 {
+            assert!(
+                !statement.text().contains("/leaves?tree="),
+                "{}: no link to leaves it may not read",
+                COLUMNS[column]
+            );
+            continue;
+        }
+        assert!(statement
+            .text()
+            .contains(&format!("href=\"/statements/{id}/leaves?tree=events\"")));
+        // Every leaf, as the API pages them.
+        let mut leaves: Vec<String> = Vec::new();
+        let mut answer = api.json();
+        loop {
+            leaves.extend(
+                answer["leaves"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap().to_string()),
+            );
+            let Some(cursor) = answer["next_cursor"].as_str() else {
+                break;
+            };
+            let path = format!("/v1/statements/{id}/leaves?tree=events&cursor={cursor}");
+            answer = send(address, GET, &path, token, "", "").json();
+        }
+        assert_eq!(leaves.len() as u64, answer["count"].as_u64().unwrap());
+        assert!(leaves.len() > 2 * LIMIT, "enough leaves for pages: {}", leaves.len());
+        // Follow the "next" links to the end, and one "previous" back.
+        let mut seen = Vec::new();
+        let mut page = first;
+        let mut pages = 0;
+        loop {
+            let text = page.text();
+            for (n, leaf) in leaves.iter().enumerate() {
+                if text.contains(&format!(
+                    "<th scope=\"row\">{n}</th><td><code class=\"hash\">{leaf}</code>"
+                )) {
+                    seen.push(n);
+                }
+            }
+            pages += 1;
+            if pages == 2 {
+                let back = link(&text, "prev").expect("a link to the previous page");
+                assert!(
+                    back.contains("tree=events") && back.contains(&format!("limit={LIMIT}")),
+                    "{back}"
+                );
+                let previous = get(address, &back, cookies[column].as_deref()).text();
+                assert!(previous.contains(&format!("<td><code class=\"hash\">{}</code>", leaves[0])));
+                let first_page = format!("href=\"/statements/{id}/leaves?tree=events&amp;limit={LIMIT}\"");
+                assert!(text.contains(&first_page), "a link to the first page");
+            }
+            let Some(next) = link(&text, "next") else { break };
+            page = get(address, &next.replace("&amp;", "&"), cookies[column].as_deref());
+            assert_eq!(page.status, 200);
+        }
+        assert_eq!(
+            seen,
+            (0..leaves.len()).collect::<Vec<_>>(),
+            "{}: every leaf once, in order",
+            COLUMNS[column]
+        );
+        assert_eq!(pages, leaves.len().div_ceil(LIMIT));
+    }
+}
+
+/// The `href` of a page's link with `rel`, its `&amp;` read back.
+fn link(page: &str, rel: &str) -> Option<String> {
+    let end = page.find(&format!("rel=\"{rel}\""))?;
+    let start = page[..end].rfind("href=\"")? + 6;
+    let href = &page[start..end];
+    Some(href[..href.find('"')?].replace("&amp;", "&"))
+}
+
+/// The ledger page's payment steps: each offered as a form to whom the API lets
+/// take it, and each posted form answered as the API answers the same step on a
+/// payment like it (a success back to the ledger, 303; a refusal a page saying
+/// why, with the API's status).
+#[test]
+fn payments_are_confirmed_withdrawn_and_reversed_by_form_as_the_api_takes_them() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let cookies = sessions(&world, address);
+    let csrf = |column: usize| match &cookies[column] {
+        Some(cookie) if column != BAD => csrf_of(&get(address, "/ledger", Some(cookie))),
+        _ => String::new(),
+    };
+    let offers = |column: usize, payment: &str| -> Vec<&'static str> {
+        let page = get(address, "/ledger", cookies[column].as_deref()).text();
+        ["confirm", "withdraw", "reverse"]
+            .into_iter()
+            .filter(|s| page.contains(&format!("action=\"/payments/{payment}/{s}\"")))
+            .collect()
+    };
+    let recorded = world.payment(false);
+    let confirmed = world.payment(true);
+    #[rustfmt::skip]
+    let offered: [(usize, &[&str], &[&str]); 7] = [
+        (OP, &["confirm", "withdraw"], &["reverse"]),
+        (LIC, &[], &[]),
+        (HOST, &["withdraw"], &[]),
+        (HOST2, &[], &[]),
+        (BEN, &["confirm"], &[]),
+        (AUD, &[], &[]),
+        (NAR, &["withdraw"], &[]),
+    ];
+    for (column, on_recorded, on_confirmed) in offered {
+        assert_eq!(
+            offers(column, &recorded),
+            on_recorded,
+            "{} on a recorded payment",
+            COLUMNS[column]
+        );
+        assert_eq!(
+            offers(column, &confirmed),
+            on_confirmed,
+            "{} on a confirmed payment",
+            COLUMNS[column]
+        );
+    }
+
+    // Each step by each caller, by form and by the API, each on a payment of its own.
+    let mut failures = Vec::new();
+    for (step, confirmed, form, api_body) in [
+        ("confirm", false, "", ""),
+        ("withdraw", false, "", ""),
+        ("withdraw", true, "", ""),
+        ("reverse", true, "&reason=the+wire+bounced", REVERSAL),
+        ("reverse", true, "&reason=", r#"{"reason":""}"#),
+        ("reverse", false, "&reason=the+wire+bounced", REVERSAL),
+    ] {
+        for column in [NONE, BAD, EXP, REV, OP, LIC, HOST, HOST2, BEN, AUD, NAR] {
+            let (by_api, by_form) = (world.payment(confirmed), world.payment(confirmed));
+            let content = if api_body.is_empty() { "" } else { JSON };
+            let api = send(
+                address,
+                POST,
+                &format!("/v1/payments/{by_api}/{step}"),
+                world.tokens[column].as_deref(),
+                content,
+                api_body,
+            );
+            let want = match api.status {
+                200 => 303,
+                401 => 303,
+                status => status,
+            };
+            let body = format!("csrf={}{form}", csrf(column));
+            let answer = post(
+                address,
+                &format!("/payments/{by_form}/{step}"),
+                cookies[column].as_deref(),
+                &body,
+                "",
+            );
+            let what = format!(
+                "{step} a {} payment as {}",
+                if confirmed { "confirmed" } else { "recorded" },
+                COLUMNS[column]
+            );
+            if answer.status != want {
+                failures.push(format!(
+                    "{what}: {} instead of {want}: {:.300}",
+                    answer.status,
+                    answer.text()
+                ));
+                continue;
+            }
+            match want {
+                303 if api.status == 200 => {
+                    if answer.header("location") != Some("/ledger") {
+                        failures.push(format!("{what}: to {:?}", answer.header("location")));
+                    }
+                }
+                303 => {
+                    if answer.header("location") != Some("/sign-in") {
+                        failures.push(format!("{what}: to {:?}", answer.header("location")));
+                    }
+                }
+                _ => {
+                    // The page says why, in the API's words.
+                    let message = api.json()["error"]["message"].as_str().unwrap_or_default().to_string();
+                    let shown = answer.text().replace("&#39;", "'").replace("&quot;", "\"");
+                    let message = message.replace(&by_api, &by_form);
+                    if !shown.contains(&message) {
+                        failures.push(format!("{what}: the page does not say `{message}`"));
+                    }
+                    if !shown.contains("href=\"/ledger\"") {
+                        failures.push(format!("{what}: no way back to the ledger"));
+                    }
+                }
+            }
+            // Both payments end in the same state.
+            let listed = send(
+                address,
+                GET,
+                "/v1/payments?limit=1000",
+                world.tokens[OP].as_deref(),
+                "",
+                "",
+            )
+            .json();
+            let status_of = |p: &str| {
+                listed["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|i| i["payment_id"] == p)
+                    .unwrap()["status"]
+                    .clone()
+            };
+            if status_of(&by_api) != status_of(&by_form) {
+                failures.push(format!(
+                    "{what}: {} by the API, {} by the form",
+                    status_of(&by_api),
+                    status_of(&by_form)
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Without its CSRF field, a step is refused and changes nothing.
+    let payment = world.payment(false);
+    let answer = post(
+        address,
+        &format!("/payments/{payment}/withdraw"),
+        cookies[HOST].as_deref(),
+        "",
+        "",
+    );
+    assert_eq!(answer.status, 403);
+    let answer = post(
+        address,
+        &format!("/payments/{payment}/withdraw"),
+        cookies[HOST].as_deref(),
+        &format!("csrf={}", csrf(HOST)),
+        "origin: http://evil.example",
+    );
+    assert_eq!(answer.status, 403);
+    let listed = send(
+        address,
+        GET,
+        "/v1/payments?limit=1000",
+        world.tokens[HOST].as_deref(),
+        "",
+        "",
+    )
+    .json();
+    let still = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["payment_id"] == payment.as_str())
+        .unwrap();
+    assert_eq!(still["status"], "recorded", "a refused form changed nothing");
+    let answer = post(
+        address,
+        &format!("/payments/{payment}/nonsense"),
+        cookies[HOST].as_deref(),
+        &format!("csrf={}", csrf(HOST)),
+        "",
+    );
+    assert_eq!(answer.status, 404);
+}
+
+/// The contributions page's forms: a proposal's decisions offered to the other
+/// side of its contract (and the operator), the proposal form to whom takes
+/// contribution steps; each posted form answered as the API answers the same step
+/// (a success back to the list, 303; a refusal a page with the API's status).
+#[test]
+fn contributions_are_proposed_and_decided_by_form_as_the_api_takes_them() {
+    let world = setup();
+    let (_runtime, address) = serve(&world);
+    let cookies = sessions(&world, address);
+    let csrf = |column: usize| match &cookies[column] {
+        Some(cookie) if column != BAD => csrf_of(&get(address, "/", Some(cookie))),
+        _ => String::new(),
+    };
+    let by_host = world.proposal("acme-llama", Party::Host);
+    let by_licensor = world.proposal("acme-llama", Party::Licensor);
+    let offers = |column: usize, number: i64| -> Vec<&'static str> {
+        let page = get(address, "/contributions", cookies[column].as_deref()).text();
+        ["accept", "reject"]
+            .into_iter()
+            .filter(|d| page.contains(&format!("action=\"/contributions/{number}/{d}\"")))
+            .collect()
+    };
+    #[rustfmt::skip]
+    let offered: [(usize, &[&str], &[&str], bool); 7] = [
+        //               on the host's        on the licensor's     may propose
+        (OP,    &["accept", "reject"], &["accept", "reject"], true),
+        (LIC,   &["accept", "reject"], &[],                   true),
+        (HOST,  &[],                   &["accept", "reject"], true),
+        (HOST2, &[],                   &[],                   true),
+        (BEN,   &[],                   &[],                   false),
+        (AUD,   &[],                   &[],                   false),
+        (NAR,   &[],                   &["accept", "reject"], true),
+    ];
+    for (column, on_host, on_licensor, proposes) in offered {
+        assert_eq!(
+            offers(column, by_host),
+            on_host,
+            "{} on the host's proposal",
+            COLUMNS[column]
+        );
+        assert_eq!(
+            offers(column, by_licensor),
+            on_licensor,
+            "{} on the licensor's",
+            COLUMNS[column]
+        );
+        let page = get(address, "/contributions", cookies[column].as_deref()).text();
+        assert_eq!(
+            page.contains("action=\"/contributions\""),
+            proposes,
+            "{}",
+            COLUMNS[column]
+        );
+    }
+
+    let same = |what: &str, api: &Answer, answer: &Answer, failures: &mut Vec<String>| {
+        let want = match api.status {
+            200 | 201 | 401 => 303,
+            status => status,
+        };
+        if answer.status != want {
+            failures.push(format!(
+                "{what}: {} instead of {want}: {:.300}",
+                answer.status,
+                answer.text()
+            ));
+        } else if want >= 400 {
+            let message = api.json()["error"]["message"].as_str().unwrap_or_default().to_string();
+            let shown = answer.text().replace("&#39;", "'").replace("&quot;", "\"");
+            // The numbers differ between the twins; the rest of the words do not.
+            let words = message
+                .split(|c: char| c.is_ascii_digit())
+                .max_by_key(|w| w.len())
+                .unwrap_or("");
+            if !shown.contains(words) {
+                failures.push(format!("{what}: the page does not say `{message}`"));
+            }
+        }
+    };
+    let mut failures = Vec::new();
+    for column in [NONE, BAD, EXP, REV, OP, LIC, HOST, HOST2, BEN, AUD, NAR] {
+        for decision in ["accept", "reject"] {
+            for by in [Party::Host, Party::Licensor] {
+                let (by_api, by_form) = (world.proposal("acme-llama", by), world.proposal("acme-llama", by));
+                let api = send(
+                    address,
+                    POST,
+                    &format!("/v1/contributions/{by_api}/{decision}"),
+                    world.tokens[column].as_deref(),
+                    "",
+                    "",
+                );
+                let body = format!("csrf={}", csrf(column));
+                let path = format!("/contributions/{by_form}/{decision}");
+                let answer = post(address, &path, cookies[column].as_deref(), &body, "");
+                let what = format!("{decision} a proposal by the {} as {}", by.as_str(), COLUMNS[column]);
+                same(&what, &api, &answer, &mut failures);
+            }
+        }
+        for (contract, by) in [
+            ("acme-llama", "host"),
+            ("acme-llama", "licensor"),
+            ("nimbus-llama", "host"),
+        ] {
+            let json = format!(
+                r#"{{"contract":"{contract}","by":"{by}","kind":"maintenance","date":"2026-11-06","reference":"by the API"}}"#
+            );
+            let api = send(
+                address,
+                POST,
+                "/v1/contributions",
+                world.tokens[column].as_deref(),
+                JSON,
+                &json,
+            );
+            let body = format!(
+                "csrf={}&contract={contract}&by={by}&kind=maintenance&date=2026-11-06&reference=by+form",
+                csrf(column)
+            );
+            let answer = post(address, "/contributions", cookies[column].as_deref(), &body, "");
+            let what = format!("propose on {contract} by the {by} as {}", COLUMNS[column]);
+            same(&what, &api, &answer, &mut failures);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Both ways proposed the same: as many by form as by the API.
+    let listed = send(
+        address,
+        GET,
+        "/v1/contributions?limit=1000",
+        world.tokens[OP].as_deref(),
+        "",
+        "",
+    )
+    .json();
+    let count = |reference: &str| {
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["reference"] == reference)
+            .count()
+    };
+    assert!(count("by form") > 0);
+    assert_eq!(count("by form"), count("by the API"));
+
+    // A decided proposal is decided once; without the CSRF field nothing is.
+    let number = world.proposal("acme-llama", Party::Host);
+    let decide = format!("/contributions/{number}/accept");
+    assert_eq!(post(address, &decide, cookies[LIC].as_deref(), "", "").status, 403);
+    let lic = format!("csrf={}", csrf(LIC));
+    assert_eq!(post(address, &decide, cookies[LIC].as_deref(), &lic, "").status, 303);
+    let again = post(address, &decide, cookies[LIC].as_deref(), &lic, "");
+    assert_eq!(again.status, 409);
+    assert!(again.text().contains("decided once"), "{}", again.text());
+    let nonsense = post(
+        address,
+        &format!("/contributions/{number}/maybe"),
+        cookies[LIC].as_deref(),
+        &lic,
+        "",
+    );
+    assert_eq!(nonsense.status, 404);
+    let bad = post(
+        address,
+        "/contributions",
+        cookies[LIC].as_deref(),
+        &format!("{lic}&contract=acme-llama&by=licensor&kind=often&date=2026-11-06"),
+        "",
+    );
+    assert_eq!(bad.status, 400);
 }
