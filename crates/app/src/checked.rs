@@ -170,9 +170,13 @@ impl LogCheck {
     }
 
     /// Checks that the entries `seqs` exist, their digests hold, and each is a leaf
-    /// of the proven log.
+    /// of the proven log: all of them at once, by one root computed over their
+    /// leaves ([`log_tree::root_over`]); when that root is not the proven one, each
+    /// is checked by its own path to name the one that is not in the log.
     pub fn entries(&mut self, backend: &mut dyn Backend, seqs: &[Seq]) -> Result<()> {
-        let missing: Vec<Seq> = seqs.iter().copied().filter(|s| !self.entries.contains_key(s)).collect();
+        let mut missing: Vec<Seq> = seqs.iter().copied().filter(|s| !self.entries.contains_key(s)).collect();
+        missing.sort_unstable();
+        missing.dedup();
         if missing.is_empty() {
             return Ok(());
         }
@@ -182,15 +186,35 @@ impl LogCheck {
                 return Err(edited(format!("audit entry {seq}, which a row names, is missing")));
             }
         }
-        self.prefetch(backend, found.iter().map(|e| e.seq.get().saturating_sub(1)))?;
-        for entry in found {
-            self.entry(backend, &entry)?;
-            self.entries.insert(entry.seq, entry);
+        let mut leaves: Vec<(u64, Hash)> = Vec::with_capacity(found.len());
+        for entry in &found {
+            let digest = self.digest(entry)?;
+            leaves.push((entry.seq.get() - 1, log_tree::leaf(&digest)));
         }
+        leaves.sort_unstable_by_key(|(index, _)| *index);
+        leaves.dedup_by_key(|(index, _)| *index);
+        if self.root_over(backend, &leaves)? != self.proven.root {
+            self.prefetch(backend, leaves.iter().map(|(index, _)| *index))?;
+            for (index, leaf) in &leaves {
+                let path = self.path(backend, *index)?;
+                if !log_tree::check_inclusion(&path, self.proven.size, &self.proven.root, *index, leaf) {
+                    return Err(edited(format!(
+                        "audit entry {} is not the one the log's newest checkpoint signs",
+                        index + 1
+                    )));
+                }
+            }
+            return Err(edited(
+                "the audit entries rows name are not the ones the log's newest checkpoint signs".into(),
+            ));
+        }
+        self.entries.extend(found.into_iter().map(|entry| (entry.seq, entry)));
         Ok(())
     }
 
-    fn entry(&mut self, backend: &mut dyn Backend, entry: &Entry) -> Result<()> {
+    /// An entry's digest, recomputed from its fields: it must be the one stored, and
+    /// its seq inside the proven log.
+    fn digest(&self, entry: &Entry) -> Result<Hash> {
         let bad = || edited(format!("audit entry {}", entry.seq));
         let payload_sha256 = hex::decode(&entry.payload_sha256)
             .ok()
@@ -207,16 +231,19 @@ impl LogCheck {
         if hex::encode(digest) != entry.digest || entry.seq == Seq::ZERO || entry.seq.get() > self.proven.size {
             return Err(bad());
         }
-        let index = entry.seq.get() - 1;
-        let path = self.path(backend, index)?;
-        let leaf = log_tree::leaf(&digest);
-        if !log_tree::check_inclusion(&path, self.proven.size, &self.proven.root, index, &leaf) {
-            return Err(edited(format!(
-                "audit entry {} is not the one the log's newest checkpoint signs",
-                entry.seq
-            )));
-        }
-        Ok(())
+        Ok(digest)
+    }
+
+    /// The log's root computed over `leaves` and the stored hashes beside them.
+    fn root_over(&mut self, backend: &mut dyn Backend, leaves: &[(u64, Hash)]) -> Result<Hash> {
+        let mut cached = CachedNodes {
+            backend,
+            cache: &mut self.nodes,
+        };
+        log_tree::root_over(self.proven.size, leaves, &mut cached).map_err(|e| match e {
+            log_tree::TreeError::Read(error) => AppError::Store(error),
+            log_tree::TreeError::Outside(message) => AppError::Integrity(message),
+        })
     }
 
     /// Reads the nodes of the audit paths of leaves `indexes` in one call: which

@@ -183,6 +183,96 @@ pub fn consistency<N: Nodes>(from: u64, to: u64, nodes: &mut N) -> Result<Vec<Ha
     Ok(proof.into_iter().map(|h| h.0).collect())
 }
 
+/// The root of the tree of `size` leaves computed from `leaves` (`(index, leaf hash)`,
+/// strictly increasing indexes below `size`) and the stored hash of every complete
+/// subtree that holds none of them, read in one call. It equals the tree's signed
+/// root exactly when each of `leaves` is the tree's leaf at its index: one proof for
+/// many leaves, where the nodes their paths share are hashed once (a close checks
+/// every entry its rows name this way).
+pub fn root_over<N: Nodes>(size: u64, leaves: &[(u64, Hash)], nodes: &mut N) -> Result<Hash, TreeError<N::Error>> {
+    let increasing = leaves.windows(2).all(|pair| pair[0].0 < pair[1].0);
+    if !increasing || leaves.last().is_some_and(|(index, _)| *index >= size) {
+        return Err(TreeError::Outside(format!(
+            "leaves to check must be distinct, in order and in a tree of {size}"
+        )));
+    }
+    if size == 0 {
+        return Ok(EMPTY_ROOT);
+    }
+    let mut wanted = Vec::new();
+    Span { lo: 0, hi: size }.wanted(leaves, &mut wanted);
+    let read = nodes.read(&wanted).map_err(TreeError::Read)?;
+    if read.len() != wanted.len() {
+        return Err(TreeError::Outside(format!(
+            "{} stored hashes read for {} asked",
+            read.len(),
+            wanted.len()
+        )));
+    }
+    Ok(Span { lo: 0, hi: size }.hash(leaves, &mut read.into_iter()))
+}
+
+/// Leaves `lo..hi` of a tree, a subtree of RFC 9162's split: `lo` is a multiple of
+/// the largest power of two not above `hi - lo`, so a complete one is stored.
+#[derive(Clone, Copy)]
+struct Span {
+    lo: u64,
+    hi: u64,
+}
+
+impl Span {
+    /// The two halves RFC 9162 hashes (the left one complete); `None` for a leaf.
+    fn halves(self) -> Option<(Span, Span)> {
+        let n = self.hi - self.lo;
+        (n > 1).then(|| {
+            let k = 1u64 << (63 - (n - 1).leading_zeros());
+            let mid = self.lo + k;
+            (Span { lo: self.lo, hi: mid }, Span { lo: mid, hi: self.hi })
+        })
+    }
+
+    /// Where the span is stored when it is a complete subtree.
+    fn stored(self) -> Option<u64> {
+        let n = self.hi - self.lo;
+        n.is_power_of_two().then(|| {
+            let level = n.trailing_zeros() as u8;
+            stored_index(level, self.lo >> level)
+        })
+    }
+
+    fn split(self, leaves: &[(u64, Hash)]) -> Option<((Span, &[(u64, Hash)]), (Span, &[(u64, Hash)]))> {
+        let (left, right) = self.halves()?;
+        let cut = leaves.partition_point(|(index, _)| *index < right.lo);
+        Some(((left, &leaves[..cut]), (right, &leaves[cut..])))
+    }
+
+    /// The stored hashes [`Span::hash`] reads, in the order it reads them.
+    fn wanted(self, leaves: &[(u64, Hash)], wanted: &mut Vec<u64>) {
+        if leaves.is_empty() {
+            if let Some(index) = self.stored() {
+                return wanted.push(index);
+            }
+        }
+        if let Some(((left, l), (right, r))) = self.split(leaves) {
+            left.wanted(l, wanted);
+            right.wanted(r, wanted);
+        }
+    }
+
+    fn hash(self, leaves: &[(u64, Hash)], stored: &mut impl Iterator<Item = Hash>) -> Hash {
+        if leaves.is_empty() && self.stored().is_some() {
+            return stored.next().expect("one stored hash read per stored span");
+        }
+        match self.split(leaves) {
+            Some(((left, l), (right, r))) => {
+                let left = left.hash(l, stored);
+                tlog::node_hash(tlog::Hash(left), tlog::Hash(right.hash(r, stored))).0
+            }
+            None => leaves[0].1,
+        }
+    }
+}
+
 /// Whether `path` proves `leaf` is leaf `index` of the tree of `size` with `root`.
 pub fn check_inclusion(path: &[Hash], size: u64, root: &Hash, index: u64, leaf: &Hash) -> bool {
     if index >= size || path.len() > 64 {
@@ -298,6 +388,62 @@ mod tests {
             size += batch.len() as u64;
         }
         assert_eq!(nodes, whole);
+    }
+
+    /// For every size up to 40 and every set of leaves of trees up to 9 (some sets of
+    /// the larger ones), the root over them is the tree's root, reading only stored
+    /// hashes of subtrees that hold none of them; a changed leaf or a leaf at another
+    /// index gives another root, and leaves out of order or outside are refused.
+    #[test]
+    fn a_root_over_many_leaves_is_the_trees_root_and_only_with_those_leaves() {
+        let digests = digests(40);
+        let mut nodes = build(&digests);
+        let leaves: Vec<Hash> = digests.iter().map(leaf).collect();
+        for size in 0..=digests.len() as u64 {
+            let root_n = root(size, &mut nodes).unwrap();
+            let sets: Vec<u64> = match size {
+                0..=9 => (0..1u64 << size).collect(),
+                _ => vec![
+                    0,
+                    1,
+                    0b1010_0110_01,
+                    (1 << size) - 1,
+                    1 << (size - 1),
+                    0x5555_5555 & ((1 << size) - 1),
+                ],
+            };
+            for set in sets {
+                let mut chosen: Vec<(u64, Hash)> = (0..size)
+                    .filter(|i| set >> i & 1 == 1)
+                    .map(|i| (i, leaves[i as usize]))
+                    .collect();
+                let mut forgetful: Vec<Hash> = nodes.clone();
+                for (index, _) in &chosen {
+                    forgetful[stored_index(0, *index) as usize] = [0xee; 32];
+                }
+                assert_eq!(
+                    root_over(size, &chosen, &mut forgetful).unwrap(),
+                    root_n,
+                    "{size} {set:b}"
+                );
+                if let Some(first) = chosen.first_mut() {
+                    first.1[0] ^= 1;
+                    assert_ne!(root_over(size, &chosen, &mut nodes).unwrap(), root_n, "{size} {set:b}");
+                }
+            }
+        }
+        let moved = [(1, leaves[0])];
+        assert_ne!(root_over(4, &moved, &mut nodes).unwrap(), root(4, &mut nodes).unwrap());
+        for bad in [
+            vec![(2, leaves[2]), (1, leaves[1])],
+            vec![(1, leaves[1]), (1, leaves[1])],
+            vec![(4, leaves[4])],
+        ] {
+            assert!(
+                matches!(root_over(4, &bad, &mut nodes), Err(TreeError::Outside(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
