@@ -46,8 +46,7 @@ shares = { mistral = "1" }
 /// acme-llama and acme-mistral, each with half of [`EVENTS`] of acme-cloud's October
 /// events (the registry says whose model is whose): a whole close of October stores
 /// both statements, or neither.
-fn loaded(name: &str) -> (Store, String) {
-    let store = Store::sqlite(name);
+fn loaded(store: Store, events: usize) -> (Store, String) {
     store.setup();
     let contract = store.dir.join("acme-mistral.toml");
     std::fs::write(&contract, ACME_MISTRAL).unwrap();
@@ -56,8 +55,8 @@ fn loaded(name: &str) -> (Store, String) {
     std::fs::write(&registry, "pattern,licensor\nllama-*,meta\nmistral-*,mistral\n").unwrap();
     store.run(&["models", "add", &registry.display().to_string(), "--from", "2026-01-01"]);
     let usage = store.dir.join("usage.ndjson");
-    let mistral = batch("mistral", EVENTS / 2).replace("llama-3.1-8b-instruct", "mistral-large-2");
-    std::fs::write(&usage, batch("llama", EVENTS / 2) + &mistral).unwrap();
+    let mistral = batch("mistral", events / 2).replace("llama-3.1-8b-instruct", "mistral-large-2");
+    std::fs::write(&usage, batch("llama", events / 2) + &mistral).unwrap();
     store.run(&["import", &usage.display().to_string()]);
     std::fs::remove_file(&usage).unwrap();
     let operator = store.token("ops", "operator");
@@ -66,14 +65,23 @@ fn loaded(name: &str) -> (Store, String) {
 
 /// October's statements as stored, by id, read behind the service's back.
 fn october(store: &Store) -> Vec<(String, String)> {
-    let connection = store.sqlite_connection();
-    let mut query = connection
-        .prepare("SELECT statement_id, json FROM statements WHERE period = '2026-10' ORDER BY statement_id")
-        .unwrap();
-    query
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+    const QUERY: &str = "SELECT statement_id, json FROM statements WHERE period = '2026-10' ORDER BY statement_id";
+    if store.file.is_some() {
+        let connection = store.sqlite_connection();
+        let mut query = connection.prepare(QUERY).unwrap();
+        return query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    }
+    let url = &store.args[store.args.iter().position(|a| a == "--database-url").unwrap() + 1];
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .query(QUERY, &[])
         .unwrap()
-        .map(Result::unwrap)
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
         .collect()
 }
 
@@ -90,8 +98,8 @@ fn start_close(server: &Serve, operator: &str) -> String {
     location
 }
 
-fn cut_close(signal: i32, name: &str) {
-    let (store, operator) = loaded(name);
+fn cut_close(store: Store, signal: i32) {
+    let (store, operator) = loaded(store, EVENTS);
     let server = Serve::start(&store, &[]);
     let started = Instant::now();
     let location = start_close(&server, &operator);
@@ -176,17 +184,64 @@ fn cut_close(signal: i32, name: &str) {
 
 #[test]
 fn sigkill_during_a_close_job_leaves_nothing_or_the_whole_close() {
-    cut_close(libc::SIGKILL, "close-kill");
+    cut_close(Store::sqlite("close-kill"), libc::SIGKILL);
 }
 
 #[test]
 fn sigterm_during_a_close_job_lets_it_end_whole() {
-    cut_close(libc::SIGTERM, "close-term");
+    cut_close(Store::sqlite("close-term"), libc::SIGTERM);
+}
+
+#[test]
+fn sigkill_during_a_close_job_leaves_nothing_or_the_whole_close_on_postgresql() {
+    if let Some(store) = Store::postgres("close_kill") {
+        cut_close(store, libc::SIGKILL);
+    }
+}
+
+#[test]
+fn sigterm_during_a_close_job_lets_it_end_whole_on_postgresql() {
+    if let Some(store) = Store::postgres("close_term") {
+        cut_close(store, libc::SIGTERM);
+    }
+}
+
+/// Two processes on one PostgreSQL database: a close job started on one is read on
+/// the other as running (never interrupted), then as it ended, the same answer.
+#[test]
+fn a_close_job_on_one_process_is_read_on_another_on_postgresql() {
+    let Some(store) = Store::postgres("close_two") else {
+        return;
+    };
+    let (store, operator) = loaded(store, EVENTS / 2);
+    let a = Serve::start(&store, &[]);
+    let b = Serve::start(&store, &[]);
+    let location = start_close(&a, &operator);
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let job = loop {
+        let answer = b.get(&location, &operator);
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let job = answer.json();
+        let state = job["state"].as_str().unwrap().to_string();
+        if seen.last() != Some(&state) {
+            seen.push(state.clone());
+        }
+        if state != "running" {
+            break job;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{job}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!("states read on the other process: {seen:?}");
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(a.get(&location, &operator).body, b.get(&location, &operator).body);
+    assert_eq!(october(&store).len(), 2);
 }
 
 #[test]
 fn a_close_job_polled_until_it_ends_shows_its_progress() {
-    let (store, operator) = loaded("close-poll");
+    let (store, operator) = loaded(Store::sqlite("close-poll"), EVENTS);
     let server = Serve::start(&store, &[]);
     let location = start_close(&server, &operator);
     let started = Instant::now();

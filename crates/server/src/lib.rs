@@ -271,6 +271,8 @@ async fn purge_keys(state: State) {
 /// store's turns: on SQLite, a report waits while a close holds the write lock.
 async fn beat_jobs(state: State) {
     let mut interval = tokio::time::interval(Duration::from_secs(revshare_app::jobs::BEAT_SECONDS));
+    // A report that waited (a close holding SQLite's write lock) is not followed by a burst.
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
         if state.jobs.is_idle() {

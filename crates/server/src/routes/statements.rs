@@ -106,7 +106,13 @@ pub async fn close(
         move |backend, shared, actor, _| {
             // The close's own connection, taken first: a job that starts always has one.
             let mut closing = shared.pool.get()?;
-            let job = revshare_app::jobs::start_close(backend, &shared.jobs, Ctx::now(actor), &request)?;
+            let job = match revshare_app::jobs::start_close(backend, &shared.jobs, Ctx::now(actor), &request) {
+                Ok(job) => job,
+                Err(refused) => {
+                    shared.pool.put(closing);
+                    return Err(refused.into());
+                }
+            };
             let (done, answered) = std::sync::mpsc::channel();
             let (id, actor) = (job.id.clone(), actor.clone());
             tokio::task::spawn_blocking(move || {
