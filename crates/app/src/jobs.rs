@@ -1,51 +1,97 @@
-//! Long work started over the API: `audit verify` runs as a job (api.md), and its
-//! result is kept in the store, so any server process answers for it.
+//! Long work started over the API: `audit verify` and closes run as jobs (api.md),
+//! and their results are kept in the store, so any server process answers for them.
+//!
+//! Where a running job stands (a close's [`Step`]) is known to the process that runs
+//! it, on its [`Board`], and that process reports it to the store every
+//! [`BEAT_SECONDS`] ([`beat`]) for the other processes on the same database. A job the
+//! store says is running that no process has reported for [`STALE_SECONDS`] (and
+//! that this process does not run) was cut short when the process that ran it
+//! stopped: it reads `interrupted`, never running forever. A close is one store
+//! transaction, so an interrupted close stored either nothing or all of its
+//! statements: closing again returns them, or closes.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use revshare_core::event::{parse_time, Timestamp};
+use revshare_core::period::rfc3339;
 use revshare_store::backend::JobRow;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::close::{CloseRequest, Progress, Step};
 
 use crate::access::{require, Permission};
 use crate::keys::Keys;
 use crate::verify_store::Report;
-use crate::{Actor, AppError, Backend, Ctx, Result};
+use crate::{AppError, Backend, Ctx, Field, Result};
+
+/// How often a process reports the jobs it runs to the store ([`beat`]).
+pub const BEAT_SECONDS: u64 = 5;
+/// How long after its last report (or its start) a running job that no live process
+/// runs reads `interrupted`: a few missed reports, never one late one.
+pub const STALE_SECONDS: i64 = 4 * BEAT_SECONDS as i64;
+
+/// What a running job's row keeps as its `result` until it ends: when the process
+/// running it last reported it, and where it stood then.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Alive {
+    alive_at: String,
+    progress: Option<Step>,
+}
 
 /// What a job does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     AuditVerify,
+    Close,
 }
 
-/// Where a job stands: running, then done with a report that holds or failed, or
-/// stopped by an error.
+/// Where a job stands: running, then done with a report that holds or failed (audit
+/// verify), done with its statements (a close), or stopped by an error; or
+/// interrupted: the process that ran it stopped before it ended (never stored, read
+/// from a running job no live process holds, see [`Board`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Running,
     Holds,
     Failed,
+    Done,
     Error,
+    Interrupted,
 }
 
 impl JobKind {
-    const ALL: [JobKind; 1] = [JobKind::AuditVerify];
+    const ALL: [JobKind; 2] = [JobKind::AuditVerify, JobKind::Close];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::AuditVerify => "audit_verify",
+            JobKind::Close => "close",
         }
     }
 }
 
 impl JobState {
-    const ALL: [JobState; 4] = [JobState::Running, JobState::Holds, JobState::Failed, JobState::Error];
+    /// The states a job row keeps (`interrupted` is read, never stored).
+    const STORED: [JobState; 5] = [
+        JobState::Running,
+        JobState::Holds,
+        JobState::Failed,
+        JobState::Done,
+        JobState::Error,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Running => "running",
             JobState::Holds => "holds",
             JobState::Failed => "failed",
+            JobState::Done => "done",
             JobState::Error => "error",
+            JobState::Interrupted => "interrupted",
         }
     }
 }
@@ -58,54 +104,218 @@ pub struct Job {
     pub state: JobState,
     pub created_at: String,
     pub finished_at: Option<String>,
-    /// The report, once done.
+    /// The report (audit verify) or the close's answer, once done; what stopped
+    /// it, on an error.
     pub result: Option<serde_json::Value>,
+    /// Where it stands while running, when the process that runs it reports it (a
+    /// close does).
+    pub progress: Option<Step>,
 }
 
 impl Job {
     /// A stored job, read back: a kind, state or report this build never writes was
     /// edited behind the service's back.
     fn of(row: JobRow) -> Result<Job> {
+        Ok(Job::read(row)?.0)
+    }
+
+    /// A stored job, and while it runs, its last report ([`Alive`]).
+    fn read(row: JobRow) -> Result<(Job, Option<Alive>)> {
         let broken = |what: &str| AppError::Integrity(format!("job {}: its {what} does not read back", row.id));
         let kind = JobKind::ALL
             .into_iter()
             .find(|k| k.as_str() == row.kind)
             .ok_or_else(|| broken("kind"))?;
-        let state = JobState::ALL
+        let state = JobState::STORED
             .into_iter()
             .find(|s| s.as_str() == row.state)
             .ok_or_else(|| broken("state"))?;
-        let result = match &row.result {
-            Some(text) => Some(serde_json::from_str(text).map_err(|_| broken("report"))?),
-            None => None,
-        };
-        Ok(Job {
+        let (mut result, mut alive) = (None, None);
+        match (&row.result, state) {
+            (Some(text), JobState::Running) => {
+                alive = Some(serde_json::from_str::<Alive>(text).map_err(|_| broken("report of progress"))?);
+            }
+            (Some(text), _) => result = Some(serde_json::from_str(text).map_err(|_| broken("report"))?),
+            (None, _) => {}
+        }
+        let job = Job {
             id: row.id,
             kind,
             state,
             created_at: row.created_at,
             finished_at: row.finished_at,
             result,
-        })
+            progress: alive.as_ref().and_then(|a| a.progress),
+        };
+        Ok((job, alive))
     }
 }
 
-/// Records an `audit verify` job for the actor; the caller runs it ([`run_verify`]).
-pub fn start_verify(backend: &mut dyn Backend, ctx: Ctx<'_>) -> Result<Job> {
-    require(ctx.actor, Permission::VerifyStore)?;
+/// The jobs this process runs, and where each stands (see the module's header).
+#[derive(Default)]
+pub struct Board {
+    running: Mutex<HashMap<String, Option<Step>>>,
+}
+
+impl Board {
+    pub fn new() -> Board {
+        Board::default()
+    }
+
+    fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<Step>>> {
+        // A map of plain values: one a panicking holder left is still whole.
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Holds job `id` as running in this process, until [`Board::leave`].
+    pub fn hold(&self, id: &str) {
+        self.jobs().insert(id.to_string(), None);
+    }
+
+    /// Forgets job `id`: it ended (its end is stored), or could not run.
+    pub fn leave(&self, id: &str) {
+        self.jobs().remove(id);
+    }
+
+    /// Whether no job runs in this process.
+    pub fn is_idle(&self) -> bool {
+        self.jobs().is_empty()
+    }
+
+    /// What a close of job `id` reports to.
+    pub fn watch<'a>(&'a self, id: &'a str) -> impl Progress + 'a {
+        Watch { board: self, id }
+    }
+
+    /// A stored job as this process reads it at `now`: where it stands if it runs
+    /// here; else as its last report says, or interrupted if that report (or its
+    /// start) is older than [`STALE_SECONDS`].
+    fn read(&self, mut job: Job, alive: Option<Alive>, now: Timestamp) -> Result<Job> {
+        if job.state != JobState::Running {
+            return Ok(job);
+        }
+        if let Some(step) = self.jobs().get(&job.id) {
+            job.progress = *step;
+            return Ok(job);
+        }
+        let last = alive.as_ref().map_or(&job.created_at, |a| &a.alive_at);
+        let last = parse_time(last)
+            .map_err(|_| AppError::Integrity(format!("job {}: its last report's time does not read back", job.id)))?;
+        if now.seconds - last.seconds > STALE_SECONDS {
+            job.state = JobState::Interrupted;
+            job.progress = None;
+            job.result = Some(serde_json::json!({
+                "error": {
+                    "code": "interrupted",
+                    "details": {},
+                    "message": format!(
+                        "the server process running this job stopped before it ended (no report since {}); a close \
+                         stored either nothing or all of its statements: close again, which returns them or closes",
+                        rfc3339(last.seconds)
+                    ),
+                }
+            }));
+        }
+        Ok(job)
+    }
+}
+
+/// Reports the jobs `board` holds to the store as alive at `now`, with where each
+/// stands (see the module's header); a job that ended meanwhile is left as it ended.
+pub fn beat(backend: &mut dyn Backend, board: &Board, now: Timestamp) -> Result<()> {
+    let held: Vec<(String, Option<Step>)> = board.jobs().iter().map(|(id, step)| (id.clone(), *step)).collect();
+    for (id, progress) in held {
+        let alive = Alive {
+            alive_at: rfc3339(now.seconds),
+            progress,
+        };
+        let text = serde_json::to_string(&alive).expect("a report serializes");
+        backend.touch_job(&id, JobState::Running.as_str(), &text)?;
+    }
+    Ok(())
+}
+
+struct Watch<'a> {
+    board: &'a Board,
+    id: &'a str,
+}
+
+impl Progress for Watch<'_> {
+    fn step(&self, step: Step) {
+        if let Some(held) = self.board.jobs().get_mut(self.id) {
+            *held = Some(step);
+        }
+    }
+}
+
+fn new_row(kind: JobKind, ctx: Ctx<'_>) -> Result<JobRow> {
     let mut id = [0u8; 8];
     getrandom::fill(&mut id).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
-    let row = JobRow {
+    Ok(JobRow {
         id: format!("J-{}", hex::encode(id)),
-        kind: JobKind::AuditVerify.as_str().to_string(),
+        kind: kind.as_str().to_string(),
         actor: ctx.actor.id().to_string(),
         state: JobState::Running.as_str().to_string(),
         result: None,
         created_at: ctx.time(),
         finished_at: None,
-    };
+    })
+}
+
+/// Records an `audit verify` job for the actor; the caller runs it ([`run_verify`]).
+pub fn start_verify(backend: &mut dyn Backend, ctx: Ctx<'_>) -> Result<Job> {
+    require(ctx.actor, Permission::VerifyStore)?;
+    let row = new_row(JobKind::AuditVerify, ctx)?;
     backend.add_job(&row)?;
     Job::of(row)
+}
+
+/// Records a close job for the actor, held on `board` as running here; the caller
+/// runs the close ([`crate::close::close_watched`] with [`Board::watch`]) and stores
+/// its end ([`finish_close`]). A close the actor may not run, or of a period not yet
+/// ended, is refused first, with nothing stored; so is a dry run, which stores
+/// nothing, a job included.
+pub fn start_close(backend: &mut dyn Backend, board: &Board, ctx: Ctx<'_>, request: &CloseRequest) -> Result<Job> {
+    crate::close::due(ctx, request)?;
+    if request.dry_run {
+        return Err(AppError::InvalidField(
+            Field::DryRun,
+            "a dry run stores nothing, a job included: it runs only as a request, not as a job".into(),
+        ));
+    }
+    let row = new_row(JobKind::Close, ctx)?;
+    board.hold(&row.id);
+    if let Err(error) = backend.add_job(&row) {
+        board.leave(&row.id);
+        return Err(error.into());
+    }
+    Job::of(row)
+}
+
+/// How a close job ended: the close's answer, or the error answer it got.
+pub enum Ending {
+    Done(serde_json::Value),
+    Error(serde_json::Value),
+}
+
+/// Stores how close job `id` ended, and takes it off `board`.
+pub fn finish_close(backend: &mut dyn Backend, board: &Board, ctx: Ctx<'_>, id: &str, ending: Ending) -> Result<Job> {
+    let stored = (|| {
+        let mut row = backend
+            .job(id)?
+            .ok_or_else(|| AppError::Integrity(format!("close job `{id}` is no longer stored")))?;
+        let (state, result) = match ending {
+            Ending::Done(answer) => (JobState::Done, answer),
+            Ending::Error(answer) => (JobState::Error, answer),
+        };
+        row.state = state.as_str().to_string();
+        row.result = Some(result.to_string());
+        row.finished_at = Some(ctx.time());
+        backend.update_job(&row)?;
+        Job::of(row)
+    })();
+    board.leave(id);
+    stored
 }
 
 /// Runs a recorded `audit verify` job (with the server's key file: the log is also
@@ -142,14 +352,29 @@ pub fn run_verify(
     Job::of(row)
 }
 
-/// A job, to the actor that started it (or the operator). A role that cannot run
-/// audit verify is refused before any lookup.
-pub fn get(backend: &mut dyn Backend, actor: &Actor, id: &str) -> Result<Job> {
-    require(actor, Permission::VerifyStore)?;
-    let missing = || AppError::NotFound(format!("no job `{id}`"));
-    let row = backend.job(id)?.ok_or_else(missing)?;
-    if !crate::access::reads_job(actor, &row.actor) {
-        return Err(missing());
+/// An `audit verify` job, to the actor that started it (or the operator). A role
+/// that cannot run audit verify is refused before any lookup; another kind of job
+/// is not found here.
+pub fn get(backend: &mut dyn Backend, board: &Board, ctx: Ctx<'_>, id: &str) -> Result<Job> {
+    require(ctx.actor, Permission::VerifyStore)?;
+    let job = get_any(backend, board, ctx, id)?;
+    if job.kind != JobKind::AuditVerify {
+        return Err(missing(id));
     }
-    Job::of(row)
+    Ok(job)
+}
+
+/// Any job, to the actor that started it (or the operator); to anyone else it is
+/// not found, exactly as a job that does not exist (a close job is the operator's).
+pub fn get_any(backend: &mut dyn Backend, board: &Board, ctx: Ctx<'_>, id: &str) -> Result<Job> {
+    let row = backend.job(id)?.ok_or_else(|| missing(id))?;
+    if !crate::access::reads_job(ctx.actor, &row.actor) {
+        return Err(missing(id));
+    }
+    let (job, alive) = Job::read(row)?;
+    board.read(job, alive, ctx.now)
+}
+
+fn missing(id: &str) -> AppError {
+    AppError::NotFound(format!("no job `{id}`"))
 }

@@ -185,6 +185,8 @@ pub enum Field {
     Reference,
     /// Seconds a close waits after the period's end.
     GraceSeconds,
+    /// A close that only previews its statements.
+    DryRun,
     /// The contracts a token is narrowed to.
     Contracts,
     /// The day a token expires.
@@ -213,6 +215,7 @@ impl std::fmt::Display for Field {
             Field::Reason => "reason",
             Field::Reference => "reference",
             Field::GraceSeconds => "grace_seconds",
+            Field::DryRun => "dry_run",
             Field::Contracts => "contracts",
             Field::Expires => "expires",
             Field::Party => "party",

@@ -6,10 +6,11 @@
 //! it; with `--format json` (or `csv`), the statements alone on stdout (the
 //! spec's array, or the statement CSV) and the summary on stderr.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use clap::Args;
-use revshare_app::close::{CloseOutcome, CloseRequest, Closed, ContractSummary, Grace};
+use indicatif::{ProgressBar, ProgressStyle};
+use revshare_app::close::{CloseOutcome, CloseRequest, Closed, ContractSummary, Grace, Step};
 use revshare_app::Ctx;
 use revshare_core::period::Period;
 use revshare_core::statement::{AdjustmentKind, Statement};
@@ -85,7 +86,10 @@ pub fn close_period(args: &StoreArgs, request: &CloseRequest, summary: Summary) 
     let keys = keys(args, backend.as_mut())?;
     let actor = operator();
     let ctx = Ctx::now(&actor);
-    let outcome = revshare_app::close::close(backend.as_mut(), &keys, ctx, request)?;
+    let bar = Bar::on_terminal();
+    let outcome = revshare_app::close::close_watched(backend.as_mut(), &keys, ctx, request, &bar);
+    bar.0.finish_and_clear();
+    let outcome = outcome?;
     print_summary(&outcome, request, summary);
     let closed = outcome.statements;
     if closed.is_empty() {
@@ -99,6 +103,35 @@ pub fn close_period(args: &StoreArgs, request: &CloseRequest, summary: Summary) 
         summary.say(&describe(c, request.dry_run));
     }
     Ok(closed)
+}
+
+/// A close's steps as a spinner on stderr, when stderr is a terminal (never in a
+/// pipe, a file or a test's output).
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn on_terminal() -> Bar {
+        if !std::io::stderr().is_terminal() {
+            return Bar(ProgressBar::hidden());
+        }
+        let bar = ProgressBar::new_spinner()
+            .with_style(ProgressStyle::with_template("{spinner} closing: {msg}, {elapsed}").expect("a valid template"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Bar(bar)
+    }
+}
+
+impl revshare_app::close::Progress for Bar {
+    fn step(&self, step: Step) {
+        self.0.set_message(match step {
+            Step::Reading => "proving the log and reading the store".to_string(),
+            Step::Rating { done, total } if done < total => {
+                format!("rating, hashing and signing contract {} of {total}", done + 1)
+            }
+            Step::Rating { total, .. } => format!("{total} contracts rated; counting unselected events"),
+            Step::Committing => "sealing the log and committing".to_string(),
+        });
+    }
 }
 
 /// What the close found, per contract and per host, before its statements.

@@ -209,6 +209,7 @@ fn flag(field: Field) -> &'static str {
         Field::Reason => "--reason",
         Field::Reference => "--reference",
         Field::GraceSeconds => "--grace-seconds",
+        Field::DryRun => "--dry-run",
         Field::Contracts => "--contract",
         Field::Expires => "--expires",
         Field::Party => "--party",

@@ -41,6 +41,8 @@ use crate::state::{Pool, Shared, State};
 pub use revshare_app::limits::{BATCH_BYTES_MAX, BODY_BYTES_MAX};
 /// How often expired idempotency keys are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often a stopping server looks whether its jobs have ended.
+const JOBS_POLL: Duration = Duration::from_millis(50);
 
 /// How a server runs.
 pub struct Config {
@@ -54,7 +56,14 @@ pub struct Config {
     /// turn (a queue of tasks costs less than a queue of threads the kernel switches
     /// between). The ingest writers and the audit-verify job are apart.
     pub store_slots: usize,
+    /// How long a close request waits for its close before it answers 202 with the
+    /// job (api.md: a close still running when the request limit nears); by default
+    /// the request limit less [`CLOSE_ANSWER_MARGIN`].
+    pub close_wait: Duration,
 }
+
+/// What a close request leaves of the request limit to answer 202 in time.
+pub const CLOSE_ANSWER_MARGIN: Duration = Duration::from_secs(5);
 
 impl Config {
     pub fn new(listen: SocketAddr, location: Location, keys: Keys) -> Config {
@@ -68,6 +77,7 @@ impl Config {
             },
             writers: 2,
             store_slots: std::thread::available_parallelism().map_or(4, |n| n.get() * 2),
+            close_wait: observe::TIMEOUT.saturating_sub(CLOSE_ANSWER_MARGIN),
         }
     }
 }
@@ -129,6 +139,7 @@ fn router(state: State) -> Router {
         .route("/v1/audit/entries", get(entries))
         .route("/v1/audit/verify", post(start_verify))
         .route("/v1/audit/verify/{job}", get(verify_job))
+        .route("/v1/jobs/{job}", get(job))
         .route("/v1/parties", get(parties).post(add_party))
         .route("/v1/parties/{id}", patch(update_party))
         .route("/v1/tokens", get(tokens).post(add_token))
@@ -162,8 +173,8 @@ pub struct Server {
 }
 
 /// Binds the listener and starts serving until SIGTERM or SIGINT: then it stops
-/// accepting, finishes the requests in flight (an acknowledged batch is stored),
-/// stops the writers and returns.
+/// accepting, finishes the requests in flight (an acknowledged batch is stored) and
+/// the jobs it runs (a close job is stored whole), stops the writers and returns.
 pub async fn start(config: Config) -> std::io::Result<Server> {
     // Listening for the signals before the first connection: a SIGTERM that comes
     // right after the start is a clean stop too, never the default (the end of the
@@ -182,14 +193,23 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         ingest,
         metrics: Metrics::new(),
         limiter: config.rate.limiter(),
+        jobs: revshare_app::jobs::Board::new(),
+        close_wait: config.close_wait,
     });
     let purge = tokio::spawn(purge_keys(state.clone()));
+    let beat = tokio::spawn(beat_jobs(state.clone()));
     let app = router(state.clone());
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stop)
             .await;
         purge.abort();
+        // The jobs this process runs end first: a close then is stored whole, never
+        // cut (a SIGKILL cuts it, and its transaction stores nothing).
+        while !state.jobs.is_idle() {
+            tokio::time::sleep(JOBS_POLL).await;
+        }
+        beat.abort();
         state.ingest.close();
         for writer in writers {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
@@ -240,6 +260,30 @@ async fn purge_keys(state: State) {
         state.limiter.shrink_to_fit();
         let _ = state::blocking_write(&state, |backend, _| {
             revshare_app::idempotency::purge(backend, revshare_app::now()).map_err(ApiError::from)
+        })
+        .await;
+    }
+}
+
+/// Reports the jobs this process runs to the store, so that every process reads
+/// them as running (with their progress) and reads a job no process reports any
+/// more as interrupted (`app::jobs`). On a connection of its own, outside the
+/// store's turns: on SQLite, a report waits while a close holds the write lock.
+async fn beat_jobs(state: State) {
+    let mut interval = tokio::time::interval(Duration::from_secs(revshare_app::jobs::BEAT_SECONDS));
+    // A report that waited (a close holding SQLite's write lock) is not followed by a burst.
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if state.jobs.is_idle() {
+            continue;
+        }
+        let shared = state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut backend = shared.pool.get()?;
+            revshare_app::jobs::beat(backend.as_mut(), &shared.jobs, revshare_app::now())?;
+            shared.pool.put(backend);
+            Ok::<(), revshare_app::AppError>(())
         })
         .await;
     }

@@ -32,7 +32,7 @@ use crate::views::*;
         routes::decide_dispute,
         routes::payments, routes::record_payment, routes::confirm_payment, routes::withdraw_payment,
         routes::reverse_payment, routes::balances, routes::ledger_entries, routes::mau,
-        routes::chain, routes::entries, routes::start_verify, routes::verify_job,
+        routes::chain, routes::entries, routes::start_verify, routes::verify_job, routes::job,
         log_routes::checkpoint, log_routes::consistency, log_routes::inclusion, log_routes::cosign,
         log_routes::witness_keys, log_routes::add_witness_key,
         routes::parties, routes::add_party, routes::update_party, routes::tokens, routes::add_token, routes::revoke_token,

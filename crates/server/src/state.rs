@@ -27,6 +27,11 @@ pub struct Shared {
     pub ingest: Ingest,
     pub metrics: Metrics,
     pub limiter: DefaultKeyedRateLimiter<[u8; 16]>,
+    /// The jobs this process runs (closes, audit verifications), and where each stands.
+    pub jobs: revshare_app::jobs::Board,
+    /// How long a close request waits for its close before it answers 202 with the
+    /// job instead (see `Config::close_wait`).
+    pub close_wait: std::time::Duration,
 }
 
 /// Per-token request rate (api.md: 100 requests/s, burst 200, by default).

@@ -240,6 +240,8 @@ const MATRIX: &[Row] = &[
     row(POST,   "/v1/periods/2026-10/close",                                                 "",                    "",        [401, 401, 401, 401, 200, 403, 403, 403, 403, 403, 403]),
     row(POST,   "/v1/periods/2026-10/close?dry_run=true",                                    "",                    "",        [401, 401, 401, 401, 200, 403, 403, 403, 403, 403, 403]),
     row(POST,   "/v1/periods/2026-10/close?contract=nimbus-llama&dry_run=true",              "",                    "",        [401, 401, 401, 401, 200, 403, 403, 403, 403, 403, 403]),
+    row(POST,   "/v1/periods/2026-10/close?async=true",                                      "",                    "",        [401, 401, 401, 401, 202, 403, 403, 403, 403, 403, 403]),
+    row(POST,   "/v1/periods/2026-10/close?async=true&dry_run=true",                         "",                    "",        [401, 401, 401, 401, 400, 403, 403, 403, 403, 403, 403]),
     // statements: all / own / own / own payout notices only / own (read)
     row(GET,    "/v1/statements",                                                            "",                    "",        [401, 401, 401, 401, 200, 200, 200, 200, 200, 200, 200]),
     row(GET,    "/v1/statements?contract=nimbus-llama&period=2026-10",                       "",                    "",        [401, 401, 401, 401, 200, 200, 200, 200, 200, 200, 200]),
@@ -308,6 +310,10 @@ const MATRIX: &[Row] = &[
     row(GET,    "/v1/audit/verify/{aud_job}",                                                "",                    "",        [401, 401, 401, 401, 200, 403, 403, 403, 403, 200, 403]),
     row(GET,    "/v1/audit/verify/{op_job}",                                                 "",                    "",        [401, 401, 401, 401, 200, 403, 403, 403, 403, 404, 403]),
     row(GET,    "/v1/audit/verify/J-0000000000000000",                                       "",                    "",        [401, 401, 401, 401, 404, 403, 403, 403, 403, 404, 403]),
+    // jobs: their starter's and the operator's; to anyone else as missing
+    row(GET,    "/v1/jobs/{aud_job}",                                                        "",                    "",        [401, 401, 401, 401, 200, 404, 404, 404, 404, 200, 404]),
+    row(GET,    "/v1/jobs/{op_job}",                                                         "",                    "",        [401, 401, 401, 401, 200, 404, 404, 404, 404, 404, 404]),
+    row(GET,    "/v1/jobs/J-0000000000000000",                                               "",                    "",        [401, 401, 401, 401, 404, 404, 404, 404, 404, 404, 404]),
     // the log's checkpoints and proofs: every party; witness keys: every party reads
     // them, each but the operator registers its own and cosigns with it
     row(GET,    "/v1/audit/checkpoint",                                                      "",                    "",        [401, 401, 401, 401, 200, 200, 200, 200, 200, 200, 200]),
@@ -375,6 +381,8 @@ const SAME_AS_MISSING: &[Hidden] = &[
     (BEN,   GET,  "/v1/contracts/acme-llama",                                                     "",            ("acme-llama", "acme-llamx")),
     (AUD,   GET,  "/v1/statements/nimbus-llama/2026-10",                                          "",            ("2026-10", "2027-10")),
     (AUD,   GET,  "/v1/audit/verify/{op_job}",                                                    "",            ("{op_job}", "J-0000000000000000")),
+    (AUD,   GET,  "/v1/jobs/{op_job}",                                                            "",            ("{op_job}", "J-0000000000000000")),
+    (HOST,  GET,  "/v1/jobs/{aud_job}",                                                           "",            ("{aud_job}", "J-0000000000000000")),
     (NAR,   GET,  "/v1/statements/acme-mistral/2026-10",                                          "",            ("2026-10", "2027-10")),
     (NAR,   GET,  "/v1/contracts/acme-mistral",                                                   "",            ("acme-mistral", "acme-mistrax")),
 ];

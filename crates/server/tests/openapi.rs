@@ -65,6 +65,7 @@ fn document_is_openapi_3_1_with_every_route() {
         "/v1/audit/entries",
         "/v1/audit/verify",
         "/v1/audit/verify/{job}",
+        "/v1/jobs/{job}",
         "/v1/audit/checkpoint",
         "/v1/audit/consistency",
         "/v1/audit/inclusion",

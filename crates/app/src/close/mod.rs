@@ -98,9 +98,58 @@ pub struct CloseOutcome {
     pub mau_flags: Vec<crate::mau::Reached>,
 }
 
+/// Where a running close stands, for whoever shows it (a job's progress over the
+/// API, the CLI's progress bar). The close only reports: it does no IO for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Step {
+    /// Proving the log and reading the store as of its head.
+    Reading,
+    /// Rating (then hashing, signing and writing) the contracts in question: `done`
+    /// of `total` are through.
+    Rating { done: usize, total: usize },
+    /// Every statement is written: sealing the log with a checkpoint and committing.
+    Committing,
+}
+
+/// Told each [`Step`] of a close, from the close's thread.
+pub trait Progress: Sync {
+    fn step(&self, step: Step);
+}
+
+/// Progress nobody watches.
+pub struct Unwatched;
+
+impl Progress for Unwatched {
+    fn step(&self, _: Step) {}
+}
+
 /// Closes `period` for every contract whose term covers it, or settles what is
 /// pending for contracts whose term has ended (or just `request.contract`).
 pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &CloseRequest) -> Result<CloseOutcome> {
+    close_watched(backend, keys, ctx, request, &Unwatched)
+}
+
+/// [`close`], telling `progress` each step.
+pub fn close_watched(
+    backend: &mut dyn Backend,
+    keys: &Keys,
+    ctx: Ctx<'_>,
+    request: &CloseRequest,
+    progress: &dyn Progress,
+) -> Result<CloseOutcome> {
+    due(ctx, request)?;
+    let work = |tx: &mut Tx<'_>| close_in(tx, keys, request, Unselected::Count, progress);
+    if request.dry_run {
+        tx::dry(backend, ctx, work)
+    } else {
+        tx::write(backend, keys, ctx, work)
+    }
+}
+
+/// Refuses a close the actor may not run, and one of a period that has not ended
+/// (plus its grace), before anything is read or stored.
+pub(crate) fn due(ctx: Ctx<'_>, request: &CloseRequest) -> Result<()> {
     crate::access::require(ctx.actor, crate::access::Permission::Close)?;
     let ends = request.period.end().unix_seconds() + request.grace.seconds();
     if ctx.now.seconds < ends && !request.dry_run {
@@ -116,12 +165,7 @@ pub fn close(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, request: &Clo
             ctx.time()
         )));
     }
-    let work = |tx: &mut Tx<'_>| close_in(tx, keys, request, Unselected::Count);
-    if request.dry_run {
-        tx::dry(backend, ctx, work)
-    } else {
-        tx::write(backend, keys, ctx, work)
-    }
+    Ok(())
 }
 
 /// Dry runs of several closes in one rolled-back transaction, each as [`close`]
@@ -145,7 +189,7 @@ pub(crate) fn dry_runs(
     tx::dry(backend, ctx, |tx| {
         Ok(requests
             .iter()
-            .map(|request| close_in(tx, keys, request, Unselected::Skip))
+            .map(|request| close_in(tx, keys, request, Unselected::Skip, &Unwatched))
             .collect())
     })
 }
@@ -199,7 +243,14 @@ enum Unselected {
     Skip,
 }
 
-fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest, unselected: Unselected) -> Result<CloseOutcome> {
+fn close_in(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    request: &CloseRequest,
+    unselected: Unselected,
+    progress: &dyn Progress,
+) -> Result<CloseOutcome> {
+    progress.step(Step::Reading);
     let head = tx.head();
     // Nothing edited behind the service's back is signed: the log is proved, and
     // every row and batch the close uses is checked against it.
@@ -223,11 +274,21 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest, unselected: Un
         statements: Vec::new(),
         mau_flags: Vec::new(),
     };
+    let in_question = |id: &str| request.contract.as_ref().is_none_or(|only| only == id);
+    let total = snapshot
+        .contracts
+        .contracts
+        .iter()
+        .filter(|c| in_question(&c.id))
+        .count();
+    let mut done = 0;
     for index in 0..snapshot.contracts.contracts.len() {
         let id = snapshot.contracts.contracts[index].id.clone();
-        if request.contract.as_ref().is_some_and(|only| *only != id) {
+        if !in_question(&id) {
             continue;
         }
+        progress.step(Step::Rating { done, total });
+        done += 1;
         let statement_id = StatementId::new(&id, request.period)
             .ok_or_else(|| AppError::Integrity(format!("contract `{id}`: its id is not a contract id")))?;
         if let Some(row) = snapshot.statements.iter().find(|s| s.statement_id == statement_id) {
@@ -308,6 +369,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest, unselected: Un
             )?;
         }
     }
+    progress.step(Step::Rating { done, total });
     if unselected == Unselected::Count {
         outcome.unselected = hosts
             .all_unselected(tx.backend, &snapshot, &mut trust)?
@@ -315,6 +377,9 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest, unselected: Un
             .collect();
     }
     trust.settle()?;
+    if !request.dry_run {
+        progress.step(Step::Committing);
+    }
     Ok(outcome)
 }
 

@@ -1,4 +1,5 @@
-//! The `audit` endpoints: the log's entries and chain, and `audit verify` as a job.
+//! The `audit` endpoints: the log's entries and chain, and `audit verify` as a job;
+//! and jobs of every kind (`GET /v1/jobs/{job}`).
 
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, StatusCode};
@@ -87,12 +88,14 @@ pub async fn start_verify(
         move |backend, _, actor, _| {
             let job = revshare_app::jobs::start_verify(backend, Ctx::now(actor))?;
             let (id, actor) = (job.id.clone(), actor.clone());
+            runner.jobs.hold(&id);
             // Long work runs after the answer, on a connection of its own.
             tokio::task::spawn_blocking(move || {
                 if let Ok(mut backend) = runner.pool.get() {
                     let _ =
                         revshare_app::jobs::run_verify(backend.as_mut(), &runner.keys, Ctx::now(&actor), &id, since);
                 }
+                runner.jobs.leave(&id);
             });
             Ok(job)
         },
@@ -109,8 +112,28 @@ pub async fn start_verify(
     responses((status = 200, body = Document, description = "The job: `{id, kind, state, created_at, finished_at, result}`"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn verify_job(AxumState(state): AxumState<State>, bearer: Bearer, P(job): P<String>) -> Result<Answer> {
-    read(&state, bearer, move |backend, _, actor| {
-        revshare_app::jobs::get(backend, actor, &job)
+    read(&state, bearer, move |backend, shared, actor| {
+        revshare_app::jobs::get(backend, &shared.jobs, Ctx::now(actor), &job)
+    })
+    .await
+}
+
+/// Read a job
+///
+/// A job the caller started (the operator reads every job; to anyone else another's job is `404`, as one that does not
+/// exist). Its `kind` (`close`, `audit_verify`) and `state`: `running` (with `progress` once the process that runs it
+/// reports it: a close's `{phase: reading}`, `{phase: rating, done, total}` (contracts), `{phase: committing}`), then
+/// `done` (`result`: the close's answer, as `POST /v1/periods/{period}/close` answers it), `holds` or `failed` (`result`:
+/// the verification's report), `error` (`result`: the error answer it got), or `interrupted`: the server process that
+/// ran it stopped, no process having reported it for 20 s (a close stored either nothing or all of its statements;
+/// closing again returns them or closes).
+#[utoipa::path(get, path = "/v1/jobs/{job}", tag = "jobs", security(("bearer" = [])),
+    params(("job" = String, Path, description = "The job's id, `J-` and 16 lowercase hex digits, as the `Location` of a `202` gives it")),
+    responses((status = 200, body = Document, description = "The job: `{id, kind, state, created_at, finished_at, result, progress}`"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn job(AxumState(state): AxumState<State>, bearer: Bearer, P(job): P<String>) -> Result<Answer> {
+    read(&state, bearer, move |backend, shared, actor| {
+        revshare_app::jobs::get_any(backend, &shared.jobs, Ctx::now(actor), &job)
     })
     .await
 }

@@ -1,16 +1,20 @@
 //! The `statements` endpoints: closing a period, statements, proofs, leaves, inputs.
 
+use std::time::{Duration, Instant};
+
 use axum::extract::State as AxumState;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use revshare_app::close::{CloseRequest, Grace};
+use revshare_app::jobs::Ending;
 use revshare_app::{AppError, Ctx};
 use revshare_core::verify::TreeName;
 use serde::Deserialize;
 
 use super::{parse, period, statement_id, Document, EventKey, Result};
-use crate::api::{read, write, Answer, Bearer, Body, Scope, P, Q};
+use crate::api::{read, write, write_with_status, Answer, Bearer, Body, Scope, P, Q};
 use crate::error::{ApiError, ErrorBody};
-use crate::state::{blocking, State};
+use crate::state::{blocking, Shared, State};
 use crate::views::*;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -31,6 +35,10 @@ pub struct CloseQuery {
     pub settlement_start: Option<bool>,
     /// Seconds after the period's end before it may close (0 to a year).
     pub grace_seconds: Option<i64>,
+    /// Answer `202` with the close's job at once (`Location: /v1/jobs/{id}`), not
+    /// its statements when it ends. Not with `dry_run`.
+    #[serde(rename = "async")]
+    pub r#async: Option<bool>,
 }
 
 /// Close a period (operator)
@@ -38,9 +46,16 @@ pub struct CloseQuery {
 /// Rates the period's events and signs a statement for each contract due (statements.md). `?dry_run=true` answers the
 /// unsigned statements and stores nothing; `?contract=` closes that contract only. A period that has not ended (plus
 /// `?grace_seconds=`) is `409 too_early`, with when it may close.
+///
+/// A close runs as a job: `?async=true` answers `202` at once, and a close still running when the request limit nears
+/// answers `202` then; either with the job (`Location: /v1/jobs/{id}`), whose `GET` gives its progress, then this
+/// answer. A dry run stores nothing, a job included: `?async=true&dry_run=true` is `400`.
 #[utoipa::path(post, path = "/v1/periods/{period}/close", tag = "statements", security(("bearer" = [])),
     params(("period" = String, Path, description = "2026-10 or 2026-Q4"), CloseQuery),
-    responses((status = 200, body = CloseAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 200, body = CloseAnswer),
+        (status = 202, body = Document, description = "The job, running: `{id, kind, state, created_at, finished_at, result, progress}`",
+            headers(("Location" = String, description = "The job: `/v1/jobs/{id}`"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn close(
     AxumState(state): AxumState<State>,
@@ -50,7 +65,8 @@ pub async fn close(
     Q(query): Q<CloseQuery>,
     scope: Scope,
     Body(body): Body,
-) -> Result<Answer> {
+) -> Result<Response> {
+    let began = Instant::now();
     let request = CloseRequest {
         period: period(&period_text)?,
         contract: query.contract,
@@ -59,46 +75,134 @@ pub async fn close(
         allow_empty: query.allow_empty.unwrap_or(false),
         settlement_start: query.settlement_start.unwrap_or(false),
     };
-    write(
+    let wait = match query.r#async.unwrap_or(false) {
+        true => Duration::ZERO,
+        false => state.close_wait,
+    };
+    if request.dry_run && wait > Duration::ZERO {
+        // A dry run stores nothing, a job included: it answers as a request.
+        let answer = write(
+            &state,
+            bearer,
+            &headers,
+            scope,
+            body.to_vec(),
+            StatusCode::OK,
+            move |backend, shared, actor, _| {
+                let outcome = revshare_app::close::close(backend, &shared.keys, Ctx::now(actor), &request)?;
+                close_answer(shared, &request, outcome)
+            },
+        )
+        .await?;
+        return Ok(answer.into_response());
+    }
+    let runner = state.clone();
+    let answer = write_with_status(
         &state,
         bearer,
         &headers,
         scope,
         body.to_vec(),
-        StatusCode::OK,
         move |backend, shared, actor, _| {
-            let outcome = revshare_app::close::close(backend, &shared.keys, Ctx::now(actor), &request)?;
-            let closed = outcome.statements.iter().filter(|s| s.new && !request.dry_run).count();
-            shared.metrics.closes.inc_by(closed as u64);
-            // The close wrote these itself: one that does not read back is a broken
-            // invariant, answered `integrity`, never a `null` in its place.
-            let broken =
-                |e: serde_json::Error| AppError::Integrity(format!("a closed statement does not read back: {e}"));
-            let contracts = outcome
-                .contracts
-                .iter()
-                .map(serde_json::to_value)
-                .collect::<std::result::Result<_, _>>();
-            let statements = outcome
-                .statements
-                .iter()
-                .map(|s| serde_json::from_str(&s.json))
-                .collect::<std::result::Result<_, _>>();
-            Ok(CloseAnswer {
-                period: request.period.to_string(),
-                dry_run: request.dry_run,
-                contracts: contracts.map_err(broken)?,
-                unselected: outcome
-                    .unselected
-                    .into_iter()
-                    .map(|(host, events)| Unselected { host, events })
-                    .collect(),
-                statements: statements.map_err(broken)?,
-                mau_flags: outcome.mau_flags,
-            })
+            // The close's own connection, taken first: a job that starts always has one.
+            let mut closing = shared.pool.get()?;
+            let job = match revshare_app::jobs::start_close(backend, &shared.jobs, Ctx::now(actor), &request) {
+                Ok(job) => job,
+                Err(refused) => {
+                    shared.pool.put(closing);
+                    return Err(refused.into());
+                }
+            };
+            let (done, answered) = std::sync::mpsc::channel();
+            let (id, actor) = (job.id.clone(), actor.clone());
+            tokio::task::spawn_blocking(move || {
+                let answer = run_close(&runner, closing.as_mut(), &id, &actor, &request);
+                runner.pool.put(closing);
+                // The request may have answered 202 and gone.
+                let _ = done.send(answer);
+            });
+            let job_answer = || serde_json::to_value(&job).map_err(|e| ApiError::internal(format!("a job: {e}")));
+            match answered.recv_timeout(wait.saturating_sub(began.elapsed())) {
+                Ok(Ok(answer)) => Ok((StatusCode::OK, answer)),
+                Ok(Err(error)) => Err(error),
+                Err(_) => Ok((StatusCode::ACCEPTED, job_answer()?)),
+            }
         },
     )
-    .await
+    .await?;
+    Ok(with_location(answer))
+}
+
+/// Runs close job `id` to its end, stores the end in the job, and gives the answer
+/// (or the error) the request answers if it still waits.
+fn run_close(
+    state: &State,
+    backend: &mut dyn revshare_app::Backend,
+    id: &str,
+    actor: &revshare_app::Actor,
+    request: &CloseRequest,
+) -> std::result::Result<serde_json::Value, ApiError> {
+    let watch = state.jobs.watch(id);
+    let answer = revshare_app::close::close_watched(backend, &state.keys, Ctx::now(actor), request, &watch)
+        .map_err(ApiError::from)
+        .and_then(|outcome| close_answer(state, request, outcome))
+        .and_then(|answer| serde_json::to_value(answer).map_err(|e| ApiError::internal(format!("an answer: {e}"))));
+    let ending = match &answer {
+        Ok(value) => Ending::Done(value.clone()),
+        Err(error) => Ending::Error(serde_json::to_value(error.body()).unwrap_or_default()),
+    };
+    // A job whose end cannot be stored reads `interrupted` after a restart.
+    let _ = revshare_app::jobs::finish_close(backend, &state.jobs, Ctx::now(actor), id, ending);
+    answer
+}
+
+/// A close's answer, the same whether the request or its job gives it.
+fn close_answer(
+    shared: &Shared,
+    request: &CloseRequest,
+    outcome: revshare_app::close::CloseOutcome,
+) -> std::result::Result<CloseAnswer, ApiError> {
+    let closed = outcome.statements.iter().filter(|s| s.new && !request.dry_run).count();
+    shared.metrics.closes.inc_by(closed as u64);
+    // The close wrote these itself: one that does not read back is a broken
+    // invariant, answered `integrity`, never a `null` in its place.
+    let broken = |e: serde_json::Error| AppError::Integrity(format!("a closed statement does not read back: {e}"));
+    let contracts = outcome
+        .contracts
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<std::result::Result<_, _>>();
+    let statements = outcome
+        .statements
+        .iter()
+        .map(|s| serde_json::from_str(&s.json))
+        .collect::<std::result::Result<_, _>>();
+    Ok(CloseAnswer {
+        period: request.period.to_string(),
+        dry_run: request.dry_run,
+        contracts: contracts.map_err(broken)?,
+        unselected: outcome
+            .unselected
+            .into_iter()
+            .map(|(host, events)| Unselected { host, events })
+            .collect(),
+        statements: statements.map_err(broken)?,
+        mau_flags: outcome.mau_flags,
+    })
+}
+
+/// A `202`'s job as `Location` (also when an idempotent repeat answers it again).
+fn with_location(answer: Answer) -> Response {
+    let location = (answer.status == StatusCode::ACCEPTED)
+        .then(|| serde_json::from_slice::<serde_json::Value>(&answer.body).ok())
+        .flatten()
+        .and_then(|job| job["id"].as_str().map(|id| format!("/v1/jobs/{id}")))
+        .and_then(|path| HeaderValue::from_str(&path).ok());
+    let mut response = answer.into_response();
+    if let Some(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }
 
 // ---- statements ----

@@ -77,5 +77,7 @@ pub trait Tables {
 
     fn add_job(&mut self, row: &JobRow) -> Result<()>;
     fn update_job(&mut self, row: &JobRow) -> Result<()>;
+    /// Sets a job's `result` only while its state is `state`; whether it was.
+    fn touch_job(&mut self, id: &str, state: &str, result: &str) -> Result<bool>;
     fn job(&mut self, id: &str) -> Result<Option<JobRow>>;
 }

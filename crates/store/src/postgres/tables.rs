@@ -362,6 +362,14 @@ impl Tables for PgStore {
         Ok(())
     }
 
+    fn touch_job(&mut self, id: &str, state: &str, result: &str) -> Result<bool> {
+        let touched = self.execute(
+            "UPDATE jobs SET result = $3 WHERE id = $1 AND state = $2",
+            &[&id, &state, &result],
+        )?;
+        Ok(touched == 1)
+    }
+
     fn job(&mut self, id: &str) -> Result<Option<JobRow>> {
         Ok(self
             .query_opt(

@@ -373,6 +373,14 @@ impl Tables for SqliteStore {
         Ok(())
     }
 
+    fn touch_job(&mut self, id: &str, state: &str, result: &str) -> Result<bool> {
+        let touched = self.connection.execute(
+            "UPDATE jobs SET result = ?3 WHERE id = ?1 AND state = ?2",
+            params![id, state, result],
+        )?;
+        Ok(touched == 1)
+    }
+
     fn job(&mut self, id: &str) -> Result<Option<JobRow>> {
         Ok(self
             .connection
