@@ -31,10 +31,33 @@ pub fn canonical(value: &Value) -> Vec<u8> {
     serde_json_canonicalizer::to_vec(value).expect("JCS of a serde_json::Value")
 }
 
-/// SHA-256 of the JCS form of anything that serializes to JSON.
+/// SHA-256 of the JCS form of anything that serializes to JSON. Every check of a
+/// stored row hashes it, so a row whose compact serde_json form already is its JCS
+/// form ([`compact_is_canonical`]: every audited row) is written that way, several
+/// times faster; any other value goes through the JCS writer.
 pub fn canonical_sha256<T: serde::Serialize>(value: &T) -> [u8; 32] {
-    let bytes = serde_json_canonicalizer::to_vec(value).expect("the value serializes to JSON");
-    Sha256::digest(bytes).into()
+    let bytes = match serde_json::to_value(value) {
+        Ok(tree) if compact_is_canonical(&tree) => serde_json::to_vec(&tree),
+        _ => serde_json_canonicalizer::to_vec(value).map_err(|e| serde_json::Error::io(std::io::Error::other(e))),
+    };
+    Sha256::digest(bytes.expect("the value serializes to JSON")).into()
+}
+
+/// Whether serde_json's compact form of `value` is its RFC 8785 form: no number
+/// that JCS writes otherwise (a fraction, or an integer beyond 2^53 that ECMAScript
+/// rounds), and only ASCII keys (JCS sorts keys by UTF-16 units, serde_json's map by
+/// bytes: one order for ASCII). Strings are escaped alike by both (`"`, `\\`, and
+/// control characters, the short forms where there are, else `\u00xx`).
+fn compact_is_canonical(value: &Value) -> bool {
+    const EXACT: u64 = 1 << 53;
+    match value {
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+        Value::Number(n) => {
+            n.as_u64().is_some_and(|u| u <= EXACT) || n.as_i64().is_some_and(|i| i.unsigned_abs() <= EXACT)
+        }
+        Value::Array(items) => items.iter().all(compact_is_canonical),
+        Value::Object(map) => map.iter().all(|(k, v)| k.is_ascii() && compact_is_canonical(v)),
+    }
 }
 
 struct StrictValue;
@@ -117,6 +140,58 @@ mod tests {
         assert!(deep.contains("duplicate key `c`"), "{deep}");
         assert!(parse_strict(b"{} x").is_err(), "trailing bytes");
         assert!(parse_strict_object(b"[1]").is_err());
+    }
+
+    fn values() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let text = prop_oneof![
+            "[a-z_]{0,6}",
+            "[\\x00-\\x1f\"\\\\/\\x7f]{0,4}",
+            "\\PC{0,5}",
+            "[\u{2028}\u{2029}\u{e9}\u{1f600}\u{fffd}a]{0,4}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-(1i64 << 53)..=(1i64 << 53)).prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            text.clone().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(text.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The fast path writes exactly what the JCS writer writes, wherever it is
+        /// taken; and the digest is the JCS form's either way.
+        #[test]
+        fn the_compact_form_is_taken_only_where_it_is_the_jcs_form(value in values()) {
+            let jcs = serde_json_canonicalizer::to_vec(&value).unwrap();
+            if compact_is_canonical(&value) {
+                proptest::prop_assert_eq!(serde_json::to_vec(&value).unwrap(), jcs.clone());
+            }
+            let digest: [u8; 32] = Sha256::digest(&jcs).into();
+            proptest::prop_assert_eq!(canonical_sha256(&value), digest);
+        }
+    }
+
+    #[test]
+    fn a_row_with_a_fraction_or_a_large_integer_is_still_jcs() {
+        for value in [
+            serde_json::json!({"a": 0.1}),
+            serde_json::json!({"b": 9007199254740993u64}),
+            serde_json::json!({"é": 1, "z": 2}),
+        ] {
+            let digest: [u8; 32] = Sha256::digest(serde_json_canonicalizer::to_vec(&value).unwrap()).into();
+            assert_eq!(canonical_sha256(&value), digest, "{value}");
+        }
     }
 
     #[test]
