@@ -212,6 +212,9 @@ pub fn root_over<N: Nodes>(size: u64, leaves: &[(u64, Hash)], nodes: &mut N) -> 
     Ok(Span { lo: 0, hi: size }.hash(leaves, &mut read.into_iter()))
 }
 
+/// A half of a [`Span`] with the leaves to check that fall in it.
+type Half<'l> = (Span, &'l [(u64, Hash)]);
+
 /// Leaves `lo..hi` of a tree, a subtree of RFC 9162's split: `lo` is a multiple of
 /// the largest power of two not above `hi - lo`, so a complete one is stored.
 #[derive(Clone, Copy)]
@@ -240,7 +243,7 @@ impl Span {
         })
     }
 
-    fn split(self, leaves: &[(u64, Hash)]) -> Option<((Span, &[(u64, Hash)]), (Span, &[(u64, Hash)]))> {
+    fn split(self, leaves: &[(u64, Hash)]) -> Option<(Half<'_>, Half<'_>)> {
         let (left, right) = self.halves()?;
         let cut = leaves.partition_point(|(index, _)| *index < right.lo);
         Some(((left, &leaves[..cut]), (right, &leaves[cut..])))
@@ -406,7 +409,7 @@ mod tests {
                 _ => vec![
                     0,
                     1,
-                    0b1010_0110_01,
+                    0b10_1001_1001,
                     (1 << size) - 1,
                     1 << (size - 1),
                     0x5555_5555 & ((1 << size) - 1),
