@@ -322,7 +322,7 @@ fn estimate(contract: &str, outcome: Result<crate::close::CloseOutcome>) -> Resu
     else {
         return Ok(Estimate::Nothing);
     };
-    let statement = closed.statement;
+    let statement = closed.into_document().statement;
     let revenue = statement
         .lines
         .iter()

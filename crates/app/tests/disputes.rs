@@ -155,7 +155,7 @@ fn close_at(t: &TestStore, backend: &mut dyn Backend, period: &str, time: &str) 
         .unwrap()
         .statements
         .into_iter()
-        .map(|c| c.statement)
+        .map(|c| c.into_document().statement)
         .collect()
 }
 
@@ -752,7 +752,7 @@ fn two_closes_racing_carry_a_dispute_once(t: &TestStore) {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let new: Vec<bool> = results.iter().map(|r| r[0].new).collect();
+    let new: Vec<bool> = results.iter().map(|r| r[0].signed_now()).collect();
     assert_eq!(
         new.iter().filter(|n| **n).count(),
         1,

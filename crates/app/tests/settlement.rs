@@ -278,7 +278,7 @@ fn closing_is_refused_before_the_period_ends_and_idempotent_after(t: &TestStore)
     );
     let first = close_at(t, backend.as_mut(), "2026-10", "2026-11-29T00:00:00Z");
     let again = close_at(t, backend.as_mut(), "2026-10", "2026-11-30T00:00:00Z");
-    assert!(first.iter().all(|c| c.new) && again.iter().all(|c| !c.new));
+    assert!(first.iter().all(|c| c.signed_now()) && again.iter().all(|c| !c.signed_now()));
     let bytes = |closed: &[Closed]| closed.iter().map(|c| c.json.clone()).collect::<Vec<_>>();
     assert_eq!(bytes(&first), bytes(&again));
 }
@@ -338,7 +338,7 @@ fn concurrent_closes_store_one_statement(t: &TestStore) {
         let json = |c: &[Closed]| c.iter().map(|c| c.json.clone()).collect::<Vec<_>>();
         assert_eq!(json(closed), json(&results[0]));
     }
-    let created: usize = results.iter().flatten().filter(|c| c.new).count();
+    let created: usize = results.iter().flatten().filter(|c| c.signed_now()).count();
     assert_eq!(created, 2, "each of the two statements is created exactly once");
     assert_eq!(backend.statements().unwrap().len(), 2);
 }

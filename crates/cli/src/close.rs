@@ -100,7 +100,7 @@ pub fn close_period(args: &StoreArgs, request: &CloseRequest, summary: Summary) 
         ));
     }
     for c in &closed {
-        summary.say(&describe(c, request.dry_run));
+        summary.say(&describe(c));
     }
     Ok(closed)
 }
@@ -198,12 +198,12 @@ fn summary_lines(c: &ContractSummary) -> Vec<String> {
     lines
 }
 
-fn describe(c: &Closed, dry_run: bool) -> String {
+fn describe(c: &Closed) -> String {
     let s: &Statement = &c.statement;
-    let verb = match (dry_run, c.new) {
-        (true, true) => "would close",
-        (_, true) => "closed",
-        (_, false) => "already closed",
+    let verb = match c {
+        Closed::Rated(_) => "would close",
+        Closed::Signed { new: true, .. } => "closed",
+        Closed::Signed { new: false, .. } => "already closed",
     };
     let adjustments: String = s
         .adjustments
@@ -262,7 +262,7 @@ pub fn run(args: &StoreArgs, close: &CloseArgs) -> Result<(), Failure> {
     let Some(output) = close.format else {
         return Ok(());
     };
-    let statements: Vec<Statement> = closed.into_iter().map(|c| c.statement).collect();
+    let statements: Vec<Statement> = closed.into_iter().map(|c| c.into_document().statement).collect();
     // The parties' names, as `statement show` prints them.
     let names = match output {
         Format::Json => revshare_app::render::Names::default(),

@@ -74,15 +74,52 @@ pub struct CloseRequest {
     pub settlement_start: bool,
 }
 
-/// One statement a close produced, found, or (dry run) would produce.
+/// One statement a close returns: signed and stored, or a dry run's rating, which
+/// is neither (the two are told apart by type, not by a flag beside the bytes).
 #[derive(Clone, Debug)]
-pub struct Closed {
+pub enum Closed {
+    /// Signed and stored: by this close (`new`), or by an earlier one (closing is
+    /// idempotent, and a dry run shows what is already closed as it is).
+    Signed { new: bool, document: Document },
+    /// A dry run's statement: rated, unsigned, stored nowhere.
+    Rated(Document),
+}
+
+/// A statement and its JSON: the exact stored bytes, or a dry run's unsigned form.
+#[derive(Clone, Debug)]
+pub struct Document {
     pub statement_id: StatementId,
-    /// `false` when it was already closed (closing is idempotent).
-    pub new: bool,
-    /// The exact stored bytes (a dry run: the unsigned statement's JSON).
     pub json: String,
     pub statement: Statement,
+}
+
+impl Closed {
+    pub fn document(&self) -> &Document {
+        match self {
+            Closed::Signed { document, .. } | Closed::Rated(document) => document,
+        }
+    }
+
+    pub fn into_document(self) -> Document {
+        match self {
+            Closed::Signed { document, .. } | Closed::Rated(document) => document,
+        }
+    }
+
+    /// Signed and stored by this close.
+    pub fn signed_now(&self) -> bool {
+        matches!(self, Closed::Signed { new: true, .. })
+    }
+}
+
+/// Either kind reads as its document (`closed.statement`, `closed.json`); what it
+/// is (signed or only rated) is asked of the enum.
+impl std::ops::Deref for Closed {
+    type Target = Document;
+
+    fn deref(&self) -> &Document {
+        self.document()
+    }
 }
 
 /// What a close found and did.
@@ -294,11 +331,13 @@ fn close_in(
         if let Some(row) = snapshot.statements.iter().find(|s| s.statement_id == statement_id) {
             let statement = verified.get(tx.backend, row)?.statement().clone();
             trust.statement(tx.backend, row)?;
-            outcome.statements.push(Closed {
-                statement_id,
+            outcome.statements.push(Closed::Signed {
                 new: false,
-                json: row.json.clone(),
-                statement,
+                document: Document {
+                    statement_id,
+                    json: row.json.clone(),
+                    statement,
+                },
             });
             // Closing again flags what late events made reach a threshold since.
             if !request.dry_run {
@@ -346,12 +385,11 @@ fn close_in(
         refuse_empty(&built.summary, request)?;
         outcome.contracts.push(built.summary.clone());
         outcome.statements.push(match request.dry_run {
-            true => Closed {
+            true => Closed::Rated(Document {
                 statement_id,
-                new: true,
                 json: built.statement.to_json_pretty(),
                 statement: built.statement,
-            },
+            }),
             false => {
                 trust.settle()?;
                 store(tx, keys, &snapshot, *built)?
@@ -504,11 +542,13 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
     let terms = crate::ledger::Terms::of(&snapshot.contracts, &row.contract)?;
     tx.backend
         .add_legs(&crate::ledger::statement_legs(&statement, &terms, row.seq)?)?;
-    Ok(Closed {
-        statement_id,
+    Ok(Closed::Signed {
         new: true,
-        json,
-        statement,
+        document: Document {
+            statement_id,
+            json,
+            statement,
+        },
     })
 }
 

@@ -162,7 +162,7 @@ fn close_answer(
     request: &CloseRequest,
     outcome: revshare_app::close::CloseOutcome,
 ) -> std::result::Result<CloseAnswer, ApiError> {
-    let closed = outcome.statements.iter().filter(|s| s.new && !request.dry_run).count();
+    let closed = outcome.statements.iter().filter(|s| s.signed_now()).count();
     shared.metrics.closes.inc_by(closed as u64);
     // The close wrote these itself: one that does not read back is a broken
     // invariant, answered `integrity`, never a `null` in its place.
