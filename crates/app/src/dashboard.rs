@@ -131,8 +131,10 @@ impl Pages {
 
 #[derive(Clone, Debug)]
 pub struct Overview {
-    /// Each open period's accrual so far, by contract.
-    pub accrual: Page<Accrual>,
+    /// Each open period's accrual so far, by contract; `None` for a caller who may
+    /// not run a close (the API's dry runs are the operator's: no other party gets
+    /// a figure of a period before its close).
+    pub accrual: Option<Page<Accrual>>,
     /// By model, use case and host, in that order.
     pub breakdowns: Vec<Breakdown>,
     pub exceptions: Page<Exception>,
@@ -170,7 +172,10 @@ pub fn overview(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, pages: &Pa
         Some(OVERVIEW_ROWS),
         pages.statements.as_deref(),
     )?;
-    let accrual = accrual(backend, keys, ctx, &statements, pages.accrual.as_deref())?;
+    let accrual = match crate::access::require(ctx.actor, crate::access::Permission::Close) {
+        Ok(()) => Some(accrual(backend, keys, ctx, &statements, pages.accrual.as_deref())?),
+        Err(_) => None,
+    };
     let mut sums: [BTreeMap<(String, String, String), Sum>; 3] = Default::default();
     let mut exceptions = Vec::new();
     for closed in &statements {

@@ -209,9 +209,13 @@ impl Board {
                     "code": "interrupted",
                     "details": {},
                     "message": format!(
-                        "the server process running this job stopped before it ended (no report since {}); a close \
-                         stored either nothing or all of its statements: close again, which returns them or closes",
-                        rfc3339(last.seconds)
+                        "the server process running this job stopped before it ended (no report since {}); {}",
+                        rfc3339(last.seconds),
+                        match job.kind {
+                            JobKind::Close => "a close stored either nothing or all of its statements: close again, \
+                                               which returns them or closes",
+                            JobKind::AuditVerify => "a verification stores nothing: start it again",
+                        }
                     ),
                 }
             }));
@@ -342,7 +346,8 @@ pub fn run_verify(
         ),
         Err(error) => (
             JobState::Error,
-            serde_json::json!({"error": error.to_string()}).to_string(),
+            serde_json::json!({"error": {"code": error.code(), "details": {}, "message": error.to_string()}})
+                .to_string(),
         ),
     };
     row.state = state.as_str().to_string();

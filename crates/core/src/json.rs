@@ -34,7 +34,9 @@ pub fn canonical(value: &Value) -> Vec<u8> {
 /// SHA-256 of the JCS form of anything that serializes to JSON. Every check of a
 /// stored row hashes it, so a row whose compact serde_json form already is its JCS
 /// form ([`compact_is_canonical`]: every audited row) is written that way, several
-/// times faster; any other value goes through the JCS writer.
+/// times faster; any other value goes through the JCS writer. (The check reads the
+/// `Value` a type serializes to: a type with float fields or integer map keys, which
+/// no audited row has, would be judged by what `to_value` made of them.)
 pub fn canonical_sha256<T: serde::Serialize>(value: &T) -> [u8; 32] {
     let bytes = match serde_json::to_value(value) {
         Ok(tree) if compact_is_canonical(&tree) => serde_json::to_vec(&tree),

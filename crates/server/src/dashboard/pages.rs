@@ -242,7 +242,10 @@ pub struct OverviewPagers {
 impl OverviewPagers {
     pub fn of(pages: &Pages, overview: &Overview) -> Result<OverviewPagers, AppError> {
         Ok(OverviewPagers {
-            accrual: Pager::overview(pages.accrual.as_deref(), overview.accrual.next_cursor.as_deref())?,
+            accrual: Pager::overview(
+                pages.accrual.as_deref(),
+                overview.accrual.as_ref().and_then(|a| a.next_cursor.as_deref()),
+            )?,
             breakdowns: overview
                 .breakdowns
                 .iter()
@@ -289,7 +292,7 @@ fn chart(breakdown: &Breakdown) -> Markup {
 
 pub fn overview(overview: &Overview, pagers: &OverviewPagers) -> Markup {
     html! {
-        (accrual(&overview.accrual, &pagers.accrual))
+        (accrual(overview.accrual.as_ref(), &pagers.accrual))
         @if overview.breakdowns.iter().all(|b| b.rows.items.is_empty()) && overview.entries.items.is_empty() {
             p { "No closed statement is yours to read yet." }
         }
@@ -337,8 +340,21 @@ pub fn overview(overview: &Overview, pagers: &OverviewPagers) -> Markup {
     }
 }
 
-/// Each open period's accrual so far: unsigned estimates, said so.
-fn accrual(accrual: &Page<Accrual>, pager: &Pager) -> Markup {
+/// Each open period's accrual so far: unsigned estimates, said so; for a caller who
+/// may not run a close, where the figures come from instead.
+fn accrual(accrual: Option<&Page<Accrual>>, pager: &Pager) -> Markup {
+    let Some(accrual) = accrual else {
+        return html! {
+            section #accrual {
+                h2 { "Open periods" }
+                p.note {
+                    "An open period's figures are the operator's until its close (a dry run of a close, "
+                    code { "revshare close PERIOD --dry-run" } ", is the operator's alone, in the API too): "
+                    "each party sees what it is owed in the statements and payout notices the close signs."
+                }
+            }
+        };
+    };
     html! {
         section #accrual {
             h2 { "Open periods: accrual so far (unsigned estimate)" }

@@ -91,10 +91,19 @@ pub async fn start_verify(
             runner.jobs.hold(&id);
             // Long work runs after the answer, on a connection of its own.
             tokio::task::spawn_blocking(move || {
-                if let Ok(mut backend) = runner.pool.get() {
-                    let _ =
-                        revshare_app::jobs::run_verify(backend.as_mut(), &runner.keys, Ctx::now(&actor), &id, since);
-                }
+                // Left whatever happens (a panic too): a job no process holds reads
+                // `interrupted`, never `running` for ever.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if let Ok(mut backend) = runner.pool.get() {
+                        let _ = revshare_app::jobs::run_verify(
+                            backend.as_mut(),
+                            &runner.keys,
+                            Ctx::now(&actor),
+                            &id,
+                            since,
+                        );
+                    }
+                }));
                 runner.jobs.leave(&id);
             });
             Ok(job)

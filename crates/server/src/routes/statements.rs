@@ -116,8 +116,22 @@ pub async fn close(
             let (done, answered) = std::sync::mpsc::channel();
             let (id, actor) = (job.id.clone(), actor.clone());
             tokio::task::spawn_blocking(move || {
-                let answer = run_close(&runner, closing.as_mut(), &id, &actor, &request);
-                runner.pool.put(closing);
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_close(&runner, closing.as_mut(), &id, &actor, &request)
+                }));
+                let answer = match run {
+                    Ok(answer) => {
+                        runner.pool.put(closing);
+                        answer
+                    }
+                    // A close that panicked: its connection (rolled back when dropped)
+                    // is not reused, and its job, no longer held here, reads
+                    // `interrupted`, never `running` for ever.
+                    Err(_) => {
+                        runner.jobs.leave(&id);
+                        Err(ApiError::internal(format!("close job {id} stopped before it ended")))
+                    }
+                };
                 // The request may have answered 202 and gone.
                 let _ = done.send(answer);
             });
@@ -125,7 +139,11 @@ pub async fn close(
             match answered.recv_timeout(wait.saturating_sub(began.elapsed())) {
                 Ok(Ok(answer)) => Ok((StatusCode::OK, answer)),
                 Ok(Err(error)) => Err(error),
-                Err(_) => Ok((StatusCode::ACCEPTED, job_answer()?)),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok((StatusCode::ACCEPTED, job_answer()?)),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(ApiError::internal(format!(
+                    "close job {} stopped before it ended",
+                    job.id
+                ))),
             }
         },
     )
