@@ -307,9 +307,16 @@ struct Paging {
 
 type Paged = Result<Query<Paging>, axum::extract::rejection::QueryRejection>;
 
+/// A page's query string, or the refusal naming what in it does not parse.
+fn query_of<T>(query: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, AppError> {
+    query
+        .map(|Query(value)| value)
+        .map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))
+}
+
 /// A list's paging, its limit within the dashboard's (a page weighs at most 200 KB).
 fn paging(query: Paged) -> Result<Paging, AppError> {
-    let Query(paging) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
+    let paging = query_of(query)?;
     Ok(Paging {
         limit: revshare_app::page::dashboard_limit(paging.limit)?,
         cursor: paging.cursor,
@@ -334,7 +341,7 @@ async fn overview(
     query: Result<Query<OverviewPages>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     page(&state, headers, move |backend, shared, session| {
-        let Query(query) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
+        let query = query_of(query)?;
         let cursors = revshare_app::dashboard::Pages {
             accrual: query.accrual,
             model: query.model,
@@ -388,7 +395,7 @@ async fn statement(
 ) -> Response {
     page(&state, headers, move |backend, _, session| {
         let id = statement_id(&contract, &period)?;
-        let Query(query) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
+        let query = query_of(query)?;
         let document = revshare_app::statements::document(backend, &session.actor, &id)?;
         let names = revshare_app::render::Names::of(backend)?;
         let keys = revshare_app::keys::public_keys(backend)?;
@@ -496,7 +503,7 @@ async fn statement_leaves(
 ) -> Response {
     page(&state, headers, move |backend, _, session| {
         let id = statement_id(&contract, &period)?;
-        let Query(query) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
+        let query = query_of(query)?;
         let tree_text = query.tree.unwrap_or_else(|| "events".to_string());
         let tree = revshare_core::verify::TreeName::parse(&tree_text).ok_or_else(|| {
             AppError::Invalid(format!(
@@ -692,7 +699,7 @@ async fn ledger(
     query: Result<Query<LedgerQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     page(&state, headers, move |backend, _, session| {
-        let Query(query) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
+        let query = query_of(query)?;
         let balances = revshare_app::ledger::balances_page(
             backend,
             revshare_app::Ctx::now(&session.actor),
@@ -980,7 +987,7 @@ async fn mau(
     query: Result<Query<MauQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     page(&state, headers, move |backend, _, session| {
-        let Query(query) = query.map_err(|e| AppError::Invalid(format!("query: {}", e.body_text())))?;
+        let query = query_of(query)?;
         let filter = revshare_app::mau::Filter {
             host: None,
             month: query.month.clone(),
