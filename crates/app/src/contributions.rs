@@ -6,7 +6,7 @@ use revshare_core::audit::Action;
 use revshare_core::contract::{ContributionKind, Party};
 use revshare_core::period::Day;
 use revshare_core::tables::ContributionStatus;
-use revshare_store::backend::ContributionRow;
+use revshare_store::backend::{ContractRow, ContributionRow};
 
 use crate::access::{require, Permission};
 use crate::keys::Keys;
@@ -50,10 +50,15 @@ fn party_of(tx: &mut Tx<'_>, contract: &str, side: Party) -> Result<String> {
         .into_iter()
         .find(|r| r.id == contract)
         .ok_or_else(|| AppError::NotFound(format!("no contract `{contract}` is stored")))?;
-    Ok(match side {
-        Party::Host => row.host,
-        Party::Licensor => row.licensor,
-    })
+    Ok(side_of(&row, side).to_string())
+}
+
+/// The party id that plays `side` in contract `row`.
+fn side_of(row: &ContractRow, side: Party) -> &str {
+    match side {
+        Party::Host => &row.host,
+        Party::Licensor => &row.licensor,
+    }
 }
 
 /// Records a proposal. A party (a token's, or the one of `--as`) must be the side
@@ -211,11 +216,7 @@ pub fn decisions_open_to(
                     row.number, row.contract
                 ))
             })?;
-            let decider = match other_side(row.by) {
-                Party::Host => &contract.host,
-                Party::Licensor => &contract.licensor,
-            };
-            Ok(match check_decider(actor, row, decider) {
+            Ok(match check_decider(actor, row, side_of(contract, other_side(row.by))) {
                 Ok(()) => vec![Decision::Accept, Decision::Reject],
                 Err(_) => Vec::new(),
             })

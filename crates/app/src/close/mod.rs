@@ -210,9 +210,9 @@ pub(crate) fn due(ctx: Ctx<'_>, request: &CloseRequest) -> Result<()> {
 /// without counting the events no contract selects (every host's events of the
 /// period read for a figure the caller shows nowhere), its refusal kept beside the
 /// others' outcomes: the dashboard's estimate of each open period's accrual
-/// (`dashboard::accrual`), which decides who reads which contract's before asking.
-/// Nothing is stored and no [`Permission::Close`](crate::access::Permission::Close)
-/// is needed: nothing is closed.
+/// (`dashboard::accrual`), which asks for callers with
+/// [`Permission::Close`](crate::access::Permission::Close) only. Nothing is stored,
+/// and a dry run may rate a period that has not ended, so [`due`] is not asked.
 pub(crate) fn dry_runs(
     backend: &mut dyn Backend,
     keys: &Keys,
