@@ -11,7 +11,7 @@
 //! statements: closing again returns them, or closes.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use revshare_core::event::{parse_time, Timestamp};
 use revshare_core::period::rfc3339;
@@ -152,9 +152,33 @@ impl Job {
 }
 
 /// The jobs this process runs, and where each stands (see the module's header).
-#[derive(Default)]
+/// Clones share one board.
+#[derive(Clone, Debug, Default)]
 pub struct Board {
-    running: Mutex<HashMap<String, Option<Step>>>,
+    running: Arc<Mutex<HashMap<String, Option<Step>>>>,
+}
+
+/// A job held on a [`Board`] as running in this process, until this is dropped:
+/// when the job's end is stored ([`finish_close`]), or when the work holding it
+/// fails or panics, so that a job this process no longer runs is never reported as
+/// running.
+#[must_use = "a job is held only while its Held lives"]
+#[derive(Debug)]
+pub struct Held {
+    board: Board,
+    id: String,
+}
+
+impl Held {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.board.jobs().remove(&self.id);
+    }
 }
 
 impl Board {
@@ -167,14 +191,13 @@ impl Board {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Holds job `id` as running in this process, until [`Board::leave`].
-    pub fn hold(&self, id: &str) {
+    /// Holds job `id` as running in this process, as long as the [`Held`] lives.
+    pub fn hold(&self, id: &str) -> Held {
         self.jobs().insert(id.to_string(), None);
-    }
-
-    /// Forgets job `id`: it ended (its end is stored), or could not run.
-    pub fn leave(&self, id: &str) {
-        self.jobs().remove(id);
+        Held {
+            board: self.clone(),
+            id: id.to_string(),
+        }
     }
 
     /// Whether no job runs in this process.
@@ -204,21 +227,20 @@ impl Board {
         if now.seconds - last.seconds > STALE_SECONDS {
             job.state = JobState::Interrupted;
             job.progress = None;
-            job.result = Some(serde_json::json!({
-                "error": {
-                    "code": "interrupted",
-                    "details": {},
-                    "message": format!(
-                        "the server process running this job stopped before it ended (no report since {}); {}",
-                        rfc3339(last.seconds),
-                        match job.kind {
-                            JobKind::Close => "a close stored either nothing or all of its statements: close again, \
-                                               which returns them or closes",
-                            JobKind::AuditVerify => "a verification stores nothing: start it again",
-                        }
-                    ),
+            let again = match job.kind {
+                JobKind::Close => {
+                    "a close stored either nothing or all of its statements: close again, which \
+                                   returns them or closes"
                 }
-            }));
+                JobKind::AuditVerify => "a verification stores nothing: start it again",
+            };
+            job.result = Some(error_result(
+                "interrupted",
+                &format!(
+                    "the server process running this job stopped before it ended (no report since {}); {again}",
+                    rfc3339(last.seconds)
+                ),
+            ));
         }
         Ok(job)
     }
@@ -252,6 +274,12 @@ impl Progress for Watch<'_> {
     }
 }
 
+/// A job's `result` when it stopped on an error: the API's error answer
+/// (`{"error": {"code", "message", "details"}}`, api.md).
+fn error_result(code: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({"error": {"code": code, "details": {}, "message": message}})
+}
+
 fn new_row(kind: JobKind, ctx: Ctx<'_>) -> Result<JobRow> {
     let mut id = [0u8; 8];
     getrandom::fill(&mut id).map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;
@@ -274,12 +302,18 @@ pub fn start_verify(backend: &mut dyn Backend, ctx: Ctx<'_>) -> Result<Job> {
     Job::of(row)
 }
 
-/// Records a close job for the actor, held on `board` as running here; the caller
-/// runs the close ([`crate::close::close_watched`] with [`Board::watch`]) and stores
-/// its end ([`finish_close`]). A close the actor may not run, or of a period not yet
+/// Records a close job for the actor, held on `board` as running here while the
+/// [`Held`] it returns lives; the caller runs the close
+/// ([`crate::close::close_watched`] with [`Board::watch`]) and stores its end with
+/// that [`Held`] ([`finish_close`]). A close the actor may not run, or of a period not yet
 /// ended, is refused first, with nothing stored; so is a dry run, which stores
 /// nothing, a job included.
-pub fn start_close(backend: &mut dyn Backend, board: &Board, ctx: Ctx<'_>, request: &CloseRequest) -> Result<Job> {
+pub fn start_close(
+    backend: &mut dyn Backend,
+    board: &Board,
+    ctx: Ctx<'_>,
+    request: &CloseRequest,
+) -> Result<(Job, Held)> {
     crate::close::due(ctx, request)?;
     if request.dry_run {
         return Err(AppError::InvalidField(
@@ -288,12 +322,9 @@ pub fn start_close(backend: &mut dyn Backend, board: &Board, ctx: Ctx<'_>, reque
         ));
     }
     let row = new_row(JobKind::Close, ctx)?;
-    board.hold(&row.id);
-    if let Err(error) = backend.add_job(&row) {
-        board.leave(&row.id);
-        return Err(error.into());
-    }
-    Job::of(row)
+    let held = board.hold(&row.id);
+    backend.add_job(&row)?;
+    Ok((Job::of(row)?, held))
 }
 
 /// How a close job ended: the close's answer, or the error answer it got.
@@ -302,24 +333,21 @@ pub enum Ending {
     Error(serde_json::Value),
 }
 
-/// Stores how close job `id` ended, and takes it off `board`.
-pub fn finish_close(backend: &mut dyn Backend, board: &Board, ctx: Ctx<'_>, id: &str, ending: Ending) -> Result<Job> {
-    let stored = (|| {
-        let mut row = backend
-            .job(id)?
-            .ok_or_else(|| AppError::Integrity(format!("close job `{id}` is no longer stored")))?;
-        let (state, result) = match ending {
-            Ending::Done(answer) => (JobState::Done, answer),
-            Ending::Error(answer) => (JobState::Error, answer),
-        };
-        row.state = state.as_str().to_string();
-        row.result = Some(result.to_string());
-        row.finished_at = Some(ctx.time());
-        backend.update_job(&row)?;
-        Job::of(row)
-    })();
-    board.leave(id);
-    stored
+/// Stores how the close job `held` ended, and takes it off its board.
+pub fn finish_close(backend: &mut dyn Backend, held: Held, ctx: Ctx<'_>, ending: Ending) -> Result<Job> {
+    let id = held.id();
+    let mut row = backend
+        .job(id)?
+        .ok_or_else(|| AppError::Integrity(format!("close job `{id}` is no longer stored")))?;
+    let (state, result) = match ending {
+        Ending::Done(answer) => (JobState::Done, answer),
+        Ending::Error(answer) => (JobState::Error, answer),
+    };
+    row.state = state.as_str().to_string();
+    row.result = Some(result.to_string());
+    row.finished_at = Some(ctx.time());
+    backend.update_job(&row)?;
+    Job::of(row)
 }
 
 /// Runs a recorded `audit verify` job (with the server's key file: the log is also
@@ -346,8 +374,7 @@ pub fn run_verify(
         ),
         Err(error) => (
             JobState::Error,
-            serde_json::json!({"error": {"code": error.code(), "details": {}, "message": error.to_string()}})
-                .to_string(),
+            error_result(error.code(), &error.to_string()).to_string(),
         ),
     };
     row.state = state.as_str().to_string();

@@ -81,7 +81,7 @@ fn a_close_job_reports_its_steps_in_order_then_ends_with_the_answer(t: TestStore
     let mut backend = loaded(&t);
     let operator = Actor::cli();
     let board = board();
-    let job = start_close(backend.as_mut(), &board, ctx(&operator, NOW), &october()).unwrap();
+    let (job, held) = start_close(backend.as_mut(), &board, ctx(&operator, NOW), &october()).unwrap();
     assert_eq!((job.kind, job.state), (JobKind::Close, JobState::Running));
     let read = get_any(backend.as_mut(), &board, ctx(&operator, NOW), &job.id).unwrap();
     assert_eq!((read.state, read.progress), (JobState::Running, None), "no step yet");
@@ -107,9 +107,8 @@ fn a_close_job_reports_its_steps_in_order_then_ends_with_the_answer(t: TestStore
     let later = "2026-11-29T00:05:00Z";
     let ended = finish_close(
         backend.as_mut(),
-        &board,
+        held,
         ctx(&operator, later),
-        &job.id,
         Ending::Done(answer.clone()),
     )
     .unwrap();
@@ -180,7 +179,7 @@ fn a_job_is_the_operators_and_as_missing_to_anyone_else(t: TestStore) {
     let mut backend = loaded(&t);
     let board = board();
     let operator = Actor::cli();
-    let job = start_close(backend.as_mut(), &board, ctx(&operator, NOW), &october()).unwrap();
+    let (job, _held) = start_close(backend.as_mut(), &board, ctx(&operator, NOW), &october()).unwrap();
     let unknown = "J-0000000000000000";
     for (role, party, contracts) in [
         (Role::Host, "acme-cloud", None),
@@ -222,8 +221,8 @@ fn a_job_running_when_its_process_stopped_reads_interrupted(t: TestStore) {
     let mut backend = loaded(&t);
     let operator = Actor::cli();
     let stopped = board();
-    let job = start_close(backend.as_mut(), &stopped, ctx(&operator, NOW), &october()).unwrap();
-    drop(stopped);
+    let (job, held) = start_close(backend.as_mut(), &stopped, ctx(&operator, NOW), &october()).unwrap();
+    drop((held, stopped));
     // Another process (a board that does not hold it) reads it as running until no
     // process has reported it for STALE_SECONDS since its start, then interrupted.
     let other = board();
@@ -247,7 +246,7 @@ fn a_job_running_when_its_process_stopped_reads_interrupted(t: TestStore) {
     // A process that runs it reports it, with where it stands: every process reads
     // that, until the report is stale in turn.
     let running = board();
-    running.hold(&job.id);
+    let held = running.hold(&job.id);
     running.watch(&job.id).step(Step::Rating { done: 1, total: 3 });
     beat(backend.as_mut(), &running, after(100)).unwrap();
     let reported = read_at(backend.as_mut(), 100 + STALE_SECONDS);
@@ -263,16 +262,15 @@ fn a_job_running_when_its_process_stopped_reads_interrupted(t: TestStore) {
     // report leaves it so.
     let ended = finish_close(
         backend.as_mut(),
-        &running,
+        held,
         ctx(&operator, NOW),
-        &job.id,
         Ending::Error(serde_json::json!({"error": {"code": "conflict"}})),
     )
     .unwrap();
     assert_eq!(ended.state, JobState::Error);
     assert!(running.is_idle());
     let late = board();
-    late.hold(&job.id);
+    let _late = late.hold(&job.id);
     beat(backend.as_mut(), &late, after(200)).unwrap();
     let read = read_at(backend.as_mut(), 10_000);
     assert_eq!(read.state, JobState::Error);

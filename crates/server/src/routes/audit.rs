@@ -88,23 +88,15 @@ pub async fn start_verify(
         move |backend, _, actor, _| {
             let job = revshare_app::jobs::start_verify(backend, Ctx::now(actor))?;
             let (id, actor) = (job.id.clone(), actor.clone());
-            runner.jobs.hold(&id);
-            // Long work runs after the answer, on a connection of its own.
+            let held = runner.jobs.hold(&id);
+            // Long work runs after the answer, on a connection of its own; the job is
+            // held until it ends, however it ends.
             tokio::task::spawn_blocking(move || {
-                // Left whatever happens (a panic too): a job no process holds reads
-                // `interrupted`, never `running` for ever.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    if let Ok(mut backend) = runner.pool.get() {
-                        let _ = revshare_app::jobs::run_verify(
-                            backend.as_mut(),
-                            &runner.keys,
-                            Ctx::now(&actor),
-                            &id,
-                            since,
-                        );
-                    }
-                }));
-                runner.jobs.leave(&id);
+                let _held = held;
+                if let Ok(mut backend) = runner.pool.get() {
+                    let _ =
+                        revshare_app::jobs::run_verify(backend.as_mut(), &runner.keys, Ctx::now(&actor), &id, since);
+                }
             });
             Ok(job)
         },

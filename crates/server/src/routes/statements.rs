@@ -6,7 +6,7 @@ use axum::extract::State as AxumState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use revshare_app::close::{CloseRequest, Grace};
-use revshare_app::jobs::Ending;
+use revshare_app::jobs::{Ending, Held};
 use revshare_app::{AppError, Ctx};
 use revshare_core::verify::TreeName;
 use serde::Deserialize;
@@ -106,32 +106,21 @@ pub async fn close(
         move |backend, shared, actor, _| {
             // The close's own connection, taken first: a job that starts always has one.
             let mut closing = shared.pool.get()?;
-            let job = match revshare_app::jobs::start_close(backend, &shared.jobs, Ctx::now(actor), &request) {
-                Ok(job) => job,
+            let (job, held) = match revshare_app::jobs::start_close(backend, &shared.jobs, Ctx::now(actor), &request) {
+                Ok(started) => started,
                 Err(refused) => {
                     shared.pool.put(closing);
                     return Err(refused.into());
                 }
             };
             let (done, answered) = std::sync::mpsc::channel();
-            let (id, actor) = (job.id.clone(), actor.clone());
+            let actor = actor.clone();
+            // A close that panics drops its connection (rolled back, not reused), its
+            // job's hold (it then reads `interrupted`) and `done` (its request, if it
+            // still waits, answers 500).
             tokio::task::spawn_blocking(move || {
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_close(&runner, closing.as_mut(), &id, &actor, &request)
-                }));
-                let answer = match run {
-                    Ok(answer) => {
-                        runner.pool.put(closing);
-                        answer
-                    }
-                    // A close that panicked: its connection (rolled back when dropped)
-                    // is not reused, and its job, no longer held here, reads
-                    // `interrupted`, never `running` for ever.
-                    Err(_) => {
-                        runner.jobs.leave(&id);
-                        Err(ApiError::internal(format!("close job {id} stopped before it ended")))
-                    }
-                };
+                let answer = run_close(&runner, closing.as_mut(), held, &actor, &request);
+                runner.pool.put(closing);
                 // The request may have answered 202 and gone.
                 let _ = done.send(answer);
             });
@@ -151,17 +140,23 @@ pub async fn close(
     Ok(with_location(answer))
 }
 
-/// Runs close job `id` to its end, stores the end in the job, and gives the answer
+/// Runs the close job `held` to its end, stores the end in the job, and gives the answer
 /// (or the error) the request answers if it still waits.
 fn run_close(
     state: &State,
     backend: &mut dyn revshare_app::Backend,
-    id: &str,
+    held: Held,
     actor: &revshare_app::Actor,
     request: &CloseRequest,
 ) -> std::result::Result<serde_json::Value, ApiError> {
-    let watch = state.jobs.watch(id);
-    let answer = revshare_app::close::close_watched(backend, &state.keys, Ctx::now(actor), request, &watch)
+    let outcome = revshare_app::close::close_watched(
+        backend,
+        &state.keys,
+        Ctx::now(actor),
+        request,
+        &state.jobs.watch(held.id()),
+    );
+    let answer = outcome
         .map_err(ApiError::from)
         .and_then(|outcome| close_answer(state, request, outcome))
         .and_then(|answer| serde_json::to_value(answer).map_err(|e| ApiError::internal(format!("an answer: {e}"))));
@@ -170,7 +165,7 @@ fn run_close(
         Err(error) => Ending::Error(serde_json::to_value(error.body()).unwrap_or_default()),
     };
     // A job whose end cannot be stored reads `interrupted` after a restart.
-    let _ = revshare_app::jobs::finish_close(backend, &state.jobs, Ctx::now(actor), id, ending);
+    let _ = revshare_app::jobs::finish_close(backend, held, Ctx::now(actor), ending);
     answer
 }
 
