@@ -26,6 +26,22 @@ pub struct Proposal {
     pub reference: String,
 }
 
+impl Proposal {
+    /// A proposal from its fields as a request body or a form gives them, each
+    /// refused by its name.
+    pub fn from_text(contract: String, by: &str, kind: &str, date: &str, reference: String) -> Result<Proposal> {
+        Ok(Proposal {
+            contract,
+            by: Party::parse(by).ok_or_else(|| AppError::Invalid(format!("by: `{by}` must be host or licensor")))?,
+            kind: ContributionKind::parse(kind).ok_or_else(|| {
+                AppError::Invalid(format!("kind: `{kind}` must be maintenance, update or improvement"))
+            })?,
+            date: crate::parse_day("date", date)?,
+            reference,
+        })
+    }
+}
+
 /// The decision on a proposed contribution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -34,6 +50,13 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// The decision [`Decision::as_str`] names.
+    pub fn parse(text: &str) -> Option<Decision> {
+        [Decision::Accept, Decision::Reject]
+            .into_iter()
+            .find(|d| d.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Accept => "accept",

@@ -77,6 +77,13 @@ pub(crate) fn file_label(file_name: &str) -> &str {
     }
 }
 
+/// A date given as text (a form's or a request body's field `field`), refused by
+/// the field's name.
+pub fn parse_day(field: &str, text: &str) -> Result<revshare_core::period::Day> {
+    revshare_core::period::Day::parse(text)
+        .ok_or_else(|| AppError::Invalid(format!("{field}: `{text}` must be a date YYYY-MM-DD")))
+}
+
 /// Checks that a store file's folder exists, for a clear error before SQLite's own.
 pub fn check_parent(path: &std::path::Path) -> Result<()> {
     Ok(revshare_store::check_parent(path)?)

@@ -52,6 +52,13 @@ pub enum StepName {
 }
 
 impl StepName {
+    const ALL: [StepName; 3] = [StepName::Confirm, StepName::Withdraw, StepName::Reverse];
+
+    /// The step [`StepName::as_str`] names.
+    pub fn parse(text: &str) -> Option<StepName> {
+        StepName::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StepName::Confirm => "confirm",

@@ -777,11 +777,9 @@ async fn record_payment(
         Ok(session) => session,
         Err(response) => return response,
     };
-    let Some(date) = revshare_core::period::Day::parse(form.date.trim()) else {
-        return failure(
-            &headers,
-            &AppError::Invalid(format!("date: `{}` must be a date YYYY-MM-DD", form.date)),
-        );
+    let date = match revshare_app::parse_day("date", form.date.trim()) {
+        Ok(date) => date,
+        Err(error) => return failure(&headers, &error),
     };
     let new = revshare_app::payments::NewPayment {
         contract: form.contract.trim().to_string(),
@@ -818,17 +816,17 @@ async fn payment_step(
     Path((id, step)): Path<(String, String)>,
     form: Result<Form<PaymentStepForm>, FormRejection>,
 ) -> Response {
-    use revshare_app::payments::Step;
+    use revshare_app::payments::{Step, StepName};
     let form = form.map(|Form(f)| f).unwrap_or_default();
     let session = match checked(&state, &headers, form.csrf.clone()).await {
         Ok(session) => session,
         Err(response) => return response,
     };
-    let step = match step.as_str() {
-        "confirm" => Step::Confirm,
-        "withdraw" => Step::Withdraw,
-        "reverse" => Step::Reverse { reason: form.reason },
-        other => return failure(&headers, &AppError::NotFound(format!("no payment step `{other}`"))),
+    let step = match StepName::parse(&step) {
+        Some(StepName::Confirm) => Step::Confirm,
+        Some(StepName::Withdraw) => Step::Withdraw,
+        Some(StepName::Reverse) => Step::Reverse { reason: form.reason },
+        None => return failure(&headers, &AppError::NotFound(format!("no payment step `{step}`"))),
     };
     let outcome = blocking_write(&state, move |backend, shared| {
         Ok(revshare_app::payments::step(
@@ -896,33 +894,15 @@ async fn propose_contribution(
         Ok(session) => session,
         Err(response) => return response,
     };
-    let Some(by) = revshare_core::contract::Party::parse(form.by.trim()) else {
-        return failure(
-            &headers,
-            &AppError::Invalid(format!("by: `{}` must be host or licensor", form.by)),
-        );
-    };
-    let Some(kind) = revshare_core::contract::ContributionKind::parse(form.kind.trim()) else {
-        return failure(
-            &headers,
-            &AppError::Invalid(format!(
-                "kind: `{}` must be maintenance, update or improvement",
-                form.kind
-            )),
-        );
-    };
-    let Some(date) = revshare_core::period::Day::parse(form.date.trim()) else {
-        return failure(
-            &headers,
-            &AppError::Invalid(format!("date: `{}` must be a date YYYY-MM-DD", form.date)),
-        );
-    };
-    let proposal = revshare_app::contributions::Proposal {
-        contract: form.contract.trim().to_string(),
-        by,
-        kind,
-        date,
-        reference: form.reference,
+    let proposal = match revshare_app::contributions::Proposal::from_text(
+        form.contract.trim().to_string(),
+        form.by.trim(),
+        form.kind.trim(),
+        form.date.trim(),
+        form.reference,
+    ) {
+        Ok(proposal) => proposal,
+        Err(error) => return failure(&headers, &error),
     };
     let outcome = blocking_write(&state, move |backend, shared| {
         Ok(revshare_app::contributions::propose(
@@ -950,10 +930,11 @@ async fn decide_contribution(
         Ok(session) => session,
         Err(response) => return response,
     };
-    let decision = match decision.as_str() {
-        "accept" => Decision::Accept,
-        "reject" => Decision::Reject,
-        other => return failure(&headers, &AppError::NotFound(format!("no contribution step `{other}`"))),
+    let Some(decision) = Decision::parse(&decision) else {
+        return failure(
+            &headers,
+            &AppError::NotFound(format!("no contribution step `{decision}`")),
+        );
     };
     let Ok(number) = number.parse::<i64>() else {
         return failure(

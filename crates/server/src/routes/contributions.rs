@@ -5,9 +5,8 @@ use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, StatusCode};
 use revshare_app::contributions::{Decision, Proposal};
 use revshare_app::Ctx;
-use revshare_core::contract::{ContributionKind, Party};
 
-use super::{day, parse, Result};
+use super::Result;
 use crate::api::{json_body, read, write, Answer, Bearer, Body, Scope, P, Q};
 use crate::error::ErrorBody;
 use crate::state::State;
@@ -44,17 +43,7 @@ pub async fn propose(
     Body(body): Body,
 ) -> Result<Answer> {
     let new: NewContribution = json_body(&headers, &body)?;
-    let proposal = Proposal {
-        contract: new.contract,
-        by: parse(Party::parse(&new.by), || {
-            format!("by: `{}` must be host or licensor", new.by)
-        })?,
-        kind: parse(ContributionKind::parse(&new.kind), || {
-            format!("kind: `{}` must be maintenance, update or improvement", new.kind)
-        })?,
-        date: day("date", &new.date)?,
-        reference: new.reference,
-    };
+    let proposal = Proposal::from_text(new.contract, &new.by, &new.kind, &new.date, new.reference)?;
     write(
         &state,
         bearer,

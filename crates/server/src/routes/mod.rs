@@ -46,7 +46,7 @@ fn period(text: &str) -> Result<Period> {
 }
 
 fn day(field: &str, text: &str) -> Result<Day> {
-    Day::parse(text).ok_or_else(|| ApiError::invalid(format!("{field}: `{text}` must be a date YYYY-MM-DD")))
+    Ok(revshare_app::parse_day(field, text)?)
 }
 
 fn statement_id(contract: &str, period_text: &str) -> Result<String> {
