@@ -192,7 +192,6 @@ impl LogCheck {
             leaves.push((entry.seq.get() - 1, log_tree::leaf(&digest)));
         }
         leaves.sort_unstable_by_key(|(index, _)| *index);
-        leaves.dedup_by_key(|(index, _)| *index);
         if self.root_over(backend, &leaves)? != self.proven.root {
             self.prefetch(backend, leaves.iter().map(|(index, _)| *index))?;
             for (index, leaf) in &leaves {
