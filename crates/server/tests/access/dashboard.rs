@@ -653,6 +653,20 @@ fn section<'a>(page: &'a str, id: &str) -> &'a str {
     &rest[..rest.find("</section>").unwrap()]
 }
 
+/// Every item of an API list (`path`, a thousand at most) as the operator reads it.
+fn operator_items(address: SocketAddr, world: &World, path: &str) -> Vec<serde_json::Value> {
+    let listed = send(
+        address,
+        GET,
+        &format!("{path}?limit=1000"),
+        world.tokens[OP].as_deref(),
+        "",
+        "",
+    )
+    .json();
+    listed["items"].as_array().expect("a list's items").clone()
+}
+
 /// The overview's accrual, for a caller who may close (as the API's dry runs): for
 /// each contract it reads (as `GET /v1/contracts` lists them), the figures of a dry
 /// run of its next close (the operator's `close --dry-run`, run here), labelled as an
@@ -665,15 +679,7 @@ fn the_overview_shows_each_open_periods_accrual_as_a_dry_run_rates_it() {
     let cookies = sessions(&world, address);
     let today = Day(revshare_app::now().utc_day());
     let operator = Actor::cli();
-    let closed_before = send(
-        address,
-        GET,
-        "/v1/statements?limit=1000",
-        world.tokens[OP].as_deref(),
-        "",
-        "",
-    )
-    .json();
+    let closed_before = operator_items(address, &world, "/v1/statements");
     let mut rated = 0;
     for column in [OP, LIC, HOST, HOST2, BEN, AUD, NAR] {
         let token = world.tokens[column].as_deref();
@@ -774,15 +780,7 @@ fn the_overview_shows_each_open_periods_accrual_as_a_dry_run_rates_it() {
     }
     assert!(rated >= 3, "the world has open periods to estimate: {rated}");
     // Viewing the estimates closed nothing.
-    let closed_after = send(
-        address,
-        GET,
-        "/v1/statements?limit=1000",
-        world.tokens[OP].as_deref(),
-        "",
-        "",
-    )
-    .json();
+    let closed_after = operator_items(address, &world, "/v1/statements");
     assert_eq!(closed_before, closed_after);
 }
 
@@ -1012,24 +1010,8 @@ fn payments_are_confirmed_withdrawn_and_reversed_by_form_as_the_api_takes_them()
                 }
             }
             // Both payments end in the same state.
-            let listed = send(
-                address,
-                GET,
-                "/v1/payments?limit=1000",
-                world.tokens[OP].as_deref(),
-                "",
-                "",
-            )
-            .json();
-            let status_of = |p: &str| {
-                listed["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|i| i["payment_id"] == p)
-                    .unwrap()["status"]
-                    .clone()
-            };
+            let listed = operator_items(address, &world, "/v1/payments");
+            let status_of = |p: &str| listed.iter().find(|i| i["payment_id"] == p).unwrap()["status"].clone();
             if status_of(&by_api) != status_of(&by_form) {
                 failures.push(format!(
                     "{what}: {} by the API, {} by the form",
@@ -1211,23 +1193,8 @@ fn contributions_are_proposed_and_decided_by_form_as_the_api_takes_them() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // Both ways proposed the same: as many by form as by the API.
-    let listed = send(
-        address,
-        GET,
-        "/v1/contributions?limit=1000",
-        world.tokens[OP].as_deref(),
-        "",
-        "",
-    )
-    .json();
-    let count = |reference: &str| {
-        listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["reference"] == reference)
-            .count()
-    };
+    let listed = operator_items(address, &world, "/v1/contributions");
+    let count = |reference: &str| listed.iter().filter(|c| c["reference"] == reference).count();
     assert!(count("by form") > 0);
     assert_eq!(count("by form"), count("by the API"));
 
