@@ -35,7 +35,7 @@ impl StoreCopy for PgStore {
             .collect();
         let mut tables = Vec::new();
         for name in names {
-            if NOT_COPIED.contains(&name.as_str()) || name == BATCHES || name == SEGMENTS {
+            if NOT_COPIED.contains(&name.as_str()) {
                 continue;
             }
             let columns = self
@@ -62,8 +62,9 @@ impl StoreCopy for PgStore {
     fn export_rows(&mut self, table: &CopyTable, sink: &mut Sink<'_>) -> Result<()> {
         let sql = match table.name.as_str() {
             BATCHES => "SELECT seq, host, first_day, last_day, count FROM event_batches ORDER BY seq".to_string(),
-            SEGMENTS => "SELECT b.seq, s.host, s.day, s.count, s.events FROM segments s
-                         JOIN event_batches b ON b.batch = s.batch ORDER BY s.number"
+            SEGMENTS => "SELECT b.seq, s.host, s.day, s.count, s.events, r.rollup FROM segments s
+                         JOIN event_batches b ON b.batch = s.batch
+                         LEFT JOIN segment_rollups r ON r.number = s.number ORDER BY s.number"
                 .to_string(),
             name => format!("SELECT {} FROM {}", column_list(table), quoted(name)),
         };
@@ -91,8 +92,9 @@ impl StoreCopy for PgStore {
             ),
             SEGMENTS => self.insert_each(
                 table,
-                "INSERT INTO segments (batch, host, day, count, events)
-                 SELECT batch, $2, $3, $4, $5 FROM event_batches WHERE seq = $1",
+                "WITH stored AS (INSERT INTO segments (batch, host, day, count, events)
+                     SELECT batch, $2, $3, $4, $5 FROM event_batches WHERE seq = $1 RETURNING number)
+                 INSERT INTO segment_rollups (number, rollup) SELECT number, $6 FROM stored",
                 rows,
             ),
             META => self.insert_each(
