@@ -24,10 +24,20 @@ source bench/lib.sh
 cargo build --release --locked --quiet -p revshare-cli
 bin=$(realpath "${CARGO_TARGET_DIR:-target}/release/revshare")
 month=$(date -u +%Y-%m)
+[ "$(date -u +%d)" = 01 ] && month=$(date -u -d yesterday +%Y-%m)
 usage=$out/usage-$month-$events.ndjson
 if [ ! -s "$usage" ]; then
   echo "generating $events events of $month..." >&2
-  python3 ../shared/bench/gen_usage.py --events "$events" --month "$month" --seed 7 > "$usage.tmp"
+  # A store refuses events dated ahead of its clock: the month's events are folded
+  # into its days before today (on the 1st, the month before is the one generated).
+  python3 ../shared/bench/gen_usage.py --events "$events" --month "$month" --seed 7 |
+    python3 -c '
+import re, sys, time
+today = int(time.strftime("%d", time.gmtime()))
+days = max(today - 1, 1)
+fold = lambda m: "%s%02d" % (m.group(1), (int(m.group(2)) - 1) % days + 1)
+for line in sys.stdin:
+    sys.stdout.write(re.sub(r"(\"time\":\"\d{4}-\d{2}-)(\d{2})", fold, line, count=1))' > "$usage.tmp"
   mv "$usage.tmp" "$usage"
 fi
 trap 'stop_server; drop_pg' EXIT
@@ -48,7 +58,7 @@ run_backend() { # name
   args=($(fresh "$name"))
   new_store "${args[@]}"
   "$bin" "${args[@]}" party add operations > /dev/null
-  "$bin" "${args[@]}" import "$usage" > /dev/null 2>&1
+  "$bin" "${args[@]}" import "$usage" 2>&1 | tail -1 >&2
   local token
   token=$("$bin" "${args[@]}" token create --party operations --role operator 2> /dev/null)
   log=$out/serve-$name.log
