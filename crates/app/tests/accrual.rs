@@ -40,14 +40,7 @@ fn store(t: &TestStore) -> Box<dyn Backend> {
     let mut backend = t.open();
     let operator = Actor::cli();
     let now = ctx(&operator, OCTOBER);
-    for file in [
-        "contracts/acme-llama.toml",
-        "contracts/nimbus-llama.toml",
-        "contracts/orbit-llama.toml",
-    ] {
-        revshare_app::contracts::add_version(backend.as_mut(), &t.keys(), now, file, &fixture(file)).unwrap();
-    }
-    revshare_app::tables::add_fx(backend.as_mut(), &t.keys(), now, "fx.csv", &fixture("fx.csv")).unwrap();
+    common::scenario::terms(t, backend.as_mut(), now);
     let usage = fixture("usage-small.ndjson");
     import_bytes(t, backend.as_mut(), "usage-small.ndjson", usage.clone());
     let (source, id) = first_event(&usage, "acme-cloud", "2026-10");
