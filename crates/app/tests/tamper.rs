@@ -596,5 +596,5 @@ fn a_schema_2_database_is_upgraded_to_segments() {
     assert_eq!(upgraded.get::<_, i64>(0), rows, "every event moved");
     assert_eq!(after.events, rows as u64);
     assert!(upgraded.get::<_, bool>(1), "events dropped");
-    assert_eq!(upgraded.get::<_, i32>(2), 10);
+    assert_eq!(upgraded.get::<_, i32>(2), 13);
 }

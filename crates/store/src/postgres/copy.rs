@@ -26,8 +26,12 @@ impl StoreCopy for PgStore {
     fn copy_tables(&mut self) -> Result<Vec<CopyTable>> {
         let names: Vec<String> = self
             .query(
-                "SELECT table_name::text FROM information_schema.tables
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+                // A partition's rows are its parent's (`segments`, by month).
+                "SELECT table_name::text FROM information_schema.tables t
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                   AND NOT (SELECT relispartition FROM pg_class
+                            WHERE oid = (quote_ident(t.table_schema) || '.' || quote_ident(t.table_name))::regclass)
+                 ORDER BY 1",
                 &[],
             )?
             .iter()
@@ -90,13 +94,22 @@ impl StoreCopy for PgStore {
                  VALUES (nextval('batch_ids'), $1, $2, $3, $4, $5)",
                 rows,
             ),
-            SEGMENTS => self.insert_each(
-                table,
-                "WITH stored AS (INSERT INTO segments (batch, host, day, count, events)
+            SEGMENTS => {
+                // The target's import transaction is the only writer: its months'
+                // partitions are made in it.
+                let days = rows.iter().filter_map(|row| match row.get(2) {
+                    Some(Value::Int(day)) => i32::try_from(*day).ok(),
+                    _ => None,
+                });
+                super::partitions::make(&mut self.client, days)?;
+                self.insert_each(
+                    table,
+                    "WITH stored AS (INSERT INTO segments (batch, host, day, count, events)
                      SELECT batch, $2, $3, $4, $5 FROM event_batches WHERE seq = $1 RETURNING number)
                  INSERT INTO segment_rollups (number, rollup) SELECT number, $6 FROM stored",
-                rows,
-            ),
+                    rows,
+                )
+            }
             META => self.insert_each(
                 table,
                 "INSERT INTO meta (key, value) VALUES ($1, $2)

@@ -38,6 +38,7 @@ impl PgStore {
     fn stage_batch(&mut self, batch: &EventBatch) -> Result<Staged> {
         let events = batch;
         let candidates = key_candidates(events);
+        self.ensure_partitions(events.segments.iter().map(|g| events.view(g.first).day))?;
         self.client.batch_execute("BEGIN")?;
         let copied = match self.keys_were_new {
             true => copy_new_keys(&mut self.client, events, &candidates)?,

@@ -8,7 +8,7 @@ use super::{redact, Prepared, WRITE_LOCK};
 use crate::backend::{EventBatch, EventRow, InsertOutcome, Result};
 use crate::{host_parts, StoreError};
 
-const SCHEMA_VERSION: i32 = 10;
+const SCHEMA_VERSION: i32 = 13;
 const SCHEMA_2: &str = include_str!("../../migrations/postgres/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../../migrations/postgres/003_segments.sql");
 const SCHEMA_4: &str = include_str!("../../migrations/postgres/004_tree_chunks.sql");
@@ -18,6 +18,7 @@ const SCHEMA_7: &str = include_str!("../../migrations/postgres/007_closed_after_
 const SCHEMA_8: &str = include_str!("../../migrations/postgres/008_disputes.sql");
 const SCHEMA_9: &str = include_str!("../../migrations/postgres/009_ledger_cover.sql");
 const SCHEMA_10: &str = include_str!("../../migrations/postgres/010_rollups.sql");
+const SCHEMA_13: &str = include_str!("../../migrations/postgres/013_month_partitions.sql");
 
 /// Serializes schema creation by concurrent first connections.
 const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
@@ -81,6 +82,9 @@ pub(super) fn migrate(transaction: &mut Transaction<'_>, url: &str) -> Result<()
     if (3..10).contains(&found) {
         transaction.batch_execute(SCHEMA_10)?;
         fill_rollups(transaction)?;
+    }
+    if found < 13 {
+        partition_segments(transaction)?;
     }
     if found < SCHEMA_VERSION {
         transaction.execute("DELETE FROM schema_migrations", &[])?;
@@ -158,6 +162,34 @@ fn fill_rollups(transaction: &mut postgres::Transaction<'_>) -> Result<()> {
             transaction.execute(&insert, &[&number, &rollup])?;
         }
     }
+    Ok(())
+}
+
+/// Schema 13: `segments` partitioned by month, the rows of the table before moved
+/// into the partitions of their months (a table partitioned already, as in a store
+/// whose recorded version was set back, stays as it is).
+fn partition_segments(transaction: &mut postgres::Transaction<'_>) -> Result<()> {
+    let partitioned: bool = transaction
+        .query_one(
+            "SELECT relkind = 'p' FROM pg_class WHERE oid = 'segments'::regclass",
+            &[],
+        )?
+        .get(0);
+    if partitioned {
+        return Ok(());
+    }
+    transaction.batch_execute(SCHEMA_13)?;
+    let days: Vec<i32> = transaction
+        .query("SELECT DISTINCT day FROM segments_before_partitions", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    super::partitions::make(transaction, days)?;
+    transaction.batch_execute(
+        "INSERT INTO segments (number, batch, host, day, count, events)
+             SELECT number, batch, host, day, count, events FROM segments_before_partitions;
+         DROP TABLE segments_before_partitions;",
+    )?;
     Ok(())
 }
 
