@@ -8,7 +8,7 @@ use super::{redact, Prepared, WRITE_LOCK};
 use crate::backend::{EventBatch, EventRow, InsertOutcome, Result};
 use crate::{host_parts, StoreError};
 
-const SCHEMA_VERSION: i32 = 9;
+const SCHEMA_VERSION: i32 = 12;
 const SCHEMA_2: &str = include_str!("../../migrations/postgres/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../../migrations/postgres/003_segments.sql");
 const SCHEMA_4: &str = include_str!("../../migrations/postgres/004_tree_chunks.sql");
@@ -17,6 +17,7 @@ const SCHEMA_6: &str = include_str!("../../migrations/postgres/006_ledger.sql");
 const SCHEMA_7: &str = include_str!("../../migrations/postgres/007_closed_after_term.sql");
 const SCHEMA_8: &str = include_str!("../../migrations/postgres/008_disputes.sql");
 const SCHEMA_9: &str = include_str!("../../migrations/postgres/009_ledger_cover.sql");
+const SCHEMA_12: &str = include_str!("../../migrations/postgres/012_tree_tiles.sql");
 
 /// Serializes schema creation by concurrent first connections.
 const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
@@ -73,6 +74,10 @@ pub(super) fn migrate(transaction: &mut Transaction<'_>, url: &str) -> Result<()
     }
     if found < 9 {
         transaction.batch_execute(SCHEMA_9)?;
+    }
+    if found < 12 {
+        transaction.batch_execute(SCHEMA_12)?;
+        tile_stored_trees(transaction)?;
     }
     if found < SCHEMA_VERSION {
         transaction.execute("DELETE FROM schema_migrations", &[])?;
@@ -167,4 +172,29 @@ fn schema_2_event(row: &postgres::Row) -> Result<EventRow> {
         output_tokens: row.try_get(13)?,
         revenue_units: row.try_get(14)?,
     })
+}
+
+/// Schema 12: each tree stored before it gets its tiles and leaf index, made from its
+/// stored leaves (one tree in memory at a time).
+fn tile_stored_trees(transaction: &mut Transaction<'_>) -> Result<()> {
+    let trees: Vec<(String, String)> = transaction
+        .query(
+            "SELECT statement_id, tree FROM statement_trees ORDER BY statement_id, tree",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for (statement_id, tree) in trees {
+        let mut leaves = Vec::new();
+        for row in transaction.query(
+            "SELECT leaves FROM statement_tree_leaves WHERE statement_id = $1 AND tree = $2 ORDER BY chunk",
+            &[&statement_id, &tree],
+        )? {
+            leaves.extend_from_slice(row.try_get::<_, &[u8]>(0)?);
+        }
+        let tiles = crate::tiles_of(&leaves);
+        super::statements::insert_tiles(transaction, &statement_id, &tree, &tiles, &leaves)?;
+    }
+    Ok(())
 }
