@@ -169,36 +169,19 @@ impl Statements for SqliteStore {
         first: u64,
         count: u64,
     ) -> Result<Vec<u8>> {
-        let (table, column, level) = match part {
-            TreePart::Leaves => ("statement_tree_leaves", "leaves", 0),
-            TreePart::Tiles(level) => ("statement_tree_tiles", "hashes", i64::from(level)),
-            TreePart::Index => ("statement_tree_index", "entries", 0),
-        };
-        let find = match part {
-            TreePart::Tiles(_) => {
-                format!("SELECT rowid FROM {table} WHERE statement_id = ?1 AND tree = ?2 AND chunk = ?3 AND level = ?4")
-            }
-            _ => format!("SELECT rowid FROM {table} WHERE statement_id = ?1 AND tree = ?2 AND chunk = ?3 AND ?4 = 0"),
-        };
-        let mut bytes = Vec::new();
-        for (chunk, offset, len) in part.spans(first, count) {
-            let rowid: Option<i64> = self
-                .connection
-                .prepare_cached(&find)?
-                .query_row(params![statement_id, tree, chunk, level], |r| r.get(0))
-                .optional()?;
-            let Some(rowid) = rowid else { break };
-            // Only the pages that hold the range are read, not the whole value.
-            let blob = self.connection.blob_open("main", table, column, rowid, true)?;
-            let held = len.min(blob.len().saturating_sub(offset));
-            let mut read = vec![0u8; held];
-            blob.read_at_exact(&mut read, offset)?;
-            bytes.extend_from_slice(&read);
-            if held < len {
-                break;
-            }
+        // A chunk of leaves is 32 MiB: reading its end through the page cache would walk
+        // its chain of overflow pages from the start (~2,000 reads); through a memory
+        // map, only the pages read are touched. Mapped for this read only, so that other
+        // reads keep their memory as it was.
+        let mapped = part == TreePart::Leaves;
+        if mapped {
+            self.connection.execute_batch("PRAGMA mmap_size = 2147418112")?;
         }
-        Ok(bytes)
+        let read = read_range(&self.connection, statement_id, tree, part, first, count);
+        if mapped {
+            self.connection.execute_batch("PRAGMA mmap_size = 0")?;
+        }
+        read
     }
 
     fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>> {
@@ -231,6 +214,46 @@ impl Statements for SqliteStore {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// [`Statements::tree_range`]'s reads, chunk by chunk.
+fn read_range(
+    connection: &Connection,
+    statement_id: &str,
+    tree: &str,
+    part: TreePart,
+    first: u64,
+    count: u64,
+) -> Result<Vec<u8>> {
+    let (table, column, level) = match part {
+        TreePart::Leaves => ("statement_tree_leaves", "leaves", 0),
+        TreePart::Tiles(level) => ("statement_tree_tiles", "hashes", i64::from(level)),
+        TreePart::Index => ("statement_tree_index", "entries", 0),
+    };
+    let find = match part {
+        TreePart::Tiles(_) => {
+            format!("SELECT rowid FROM {table} WHERE statement_id = ?1 AND tree = ?2 AND chunk = ?3 AND level = ?4")
+        }
+        _ => format!("SELECT rowid FROM {table} WHERE statement_id = ?1 AND tree = ?2 AND chunk = ?3 AND ?4 = 0"),
+    };
+    let mut bytes = Vec::new();
+    for (chunk, offset, len) in part.spans(first, count) {
+        let rowid: Option<i64> = connection
+            .prepare_cached(&find)?
+            .query_row(params![statement_id, tree, chunk, level], |r| r.get(0))
+            .optional()?;
+        let Some(rowid) = rowid else { break };
+        // Only the pages that hold the range are read, not the whole value.
+        let blob = connection.blob_open("main", table, column, rowid, true)?;
+        let held = len.min(blob.len().saturating_sub(offset));
+        let mut read = vec![0u8; held];
+        blob.read_at_exact(&mut read, offset)?;
+        bytes.extend_from_slice(&read);
+        if held < len {
+            break;
+        }
+    }
+    Ok(bytes)
 }
 
 /// Stores a tree's tiles, and its leaf index made from its leaves.
