@@ -47,7 +47,7 @@ pub mod store_copy;
 pub mod submit;
 pub mod tables;
 pub mod tokens;
-mod trees;
+pub mod trees;
 mod tx;
 pub mod verify_store;
 pub mod views;

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::closed::VerifiedStatements;
 use crate::snapshot::Snapshot;
-use crate::trees::split_leaves;
+use crate::trees::StoredTree;
 use crate::{Actor, AppError, Backend, Result};
 use revshare_core::verify::tree_names;
 
@@ -350,15 +350,17 @@ fn places_in(
             if !relevant {
                 continue;
             }
-            let Some(stored) = backend.tree(&row.statement_id, &tree.to_string())? else {
+            let Some((size, _)) = revshare_core::verify::signed_tree(&statement, &tree) else {
                 continue;
             };
-            if let Some(index) = split_leaves(&stored)?.iter().position(|l| *l == key.leaf) {
+            // The tree's leaf index says where the leaf is, and its leaf is read to match.
+            let mut stored = StoredTree::new(backend, &row.statement_id, &tree.to_string(), size);
+            if let Some(index) = stored.find(&key.leaf)? {
                 places.push(Place {
                     contract: contract.to_string(),
                     statement_id: row.statement_id.to_string(),
                     tree: tree.to_string(),
-                    leaf_index: index as u64,
+                    leaf_index: index,
                     counted: !tree.removes(),
                     line: None,
                     exception: None,

@@ -43,18 +43,25 @@ fn settled_of(statement_id: &str, settled: &str) -> Result<Vec<Settled>> {
         .map_err(|e| AppError::Integrity(format!("{statement_id}: its settlement record does not parse: {e}")))
 }
 
-/// A statement's tree as closed: its name, its leaves in tree order, and their root
-/// (computed once: the statement names it and the stored tree carries it).
+/// A statement's tree as closed: its name, its leaves in tree order, their root and
+/// the tree's tiles (computed once, in one pass: the statement names the root and the
+/// stored tree carries it and the tiles).
 pub struct Tree {
     pub name: TreeName,
     pub leaves: Vec<Hash>,
     pub root: Hash,
+    pub tiles: Vec<Vec<Hash>>,
 }
 
 impl Tree {
     pub fn new(name: TreeName, leaves: Vec<Hash>) -> Tree {
-        let root = merkle::root(&leaves);
-        Tree { name, leaves, root }
+        let (root, tiles) = merkle::root_and_tiles(&leaves);
+        Tree {
+            name,
+            leaves,
+            root,
+            tiles,
+        }
     }
 
     fn summary(&self) -> EventsSummary {

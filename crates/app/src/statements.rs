@@ -5,7 +5,7 @@
 
 use revshare_core::event::Timestamp;
 use revshare_core::merkle::{self, Hash};
-use revshare_core::verify::{prove as build_proof, signed_tree, tree_names, InclusionProof, TreeName};
+use revshare_core::verify::{signed_tree, tree_names, InclusionProof, TreeName};
 use revshare_store::backend::{StatementRead, TreeRow};
 
 use crate::closed::{ClosedStatement, VerifiedStatements};
@@ -63,6 +63,29 @@ pub struct Leaves {
     pub leaves: Vec<Hash>,
 }
 
+/// The size and root a signed statement names for one of its trees.
+fn signed(shown: &ClosedStatement, tree: &TreeName) -> Result<(u64, Hash)> {
+    let id = shown.id();
+    let (count, root) = signed_tree(shown.statement(), tree)
+        .ok_or_else(|| AppError::NotFound(format!("statement {id} has no tree `{tree}`")))?;
+    let root = hex::decode(&root)
+        .ok()
+        .and_then(|r| Hash::try_from(r).ok())
+        .ok_or_else(|| AppError::Integrity(format!("statement {id}: the root of its tree `{tree}` is not a hash")))?;
+    Ok((count, root))
+}
+
+/// The proof of `leaf` in one of a statement's stored trees, if the tree holds it.
+fn proof_in(
+    backend: &mut dyn Backend,
+    shown: &ClosedStatement,
+    tree: &TreeName,
+    leaf: &Hash,
+) -> Result<Option<InclusionProof>> {
+    let (size, root) = signed(shown, tree)?;
+    crate::trees::proof(backend, shown.id(), tree, size, &root, leaf)
+}
+
 /// A stored tree, checked against the root its signed statement names.
 fn checked_tree(backend: &mut dyn Backend, shown: &ClosedStatement, tree: &TreeName) -> Result<Vec<Hash>> {
     let id = shown.id();
@@ -105,9 +128,8 @@ pub fn prove(
     // host's): the explanation comes from `locate`, as far as the actor may see.
     if let Some(key) = backend.event_key(source, id)? {
         for tree in tree_names(shown.statement()) {
-            let leaves = checked_tree(backend, &shown, &tree)?;
-            if let Some(index) = leaves.iter().position(|l| *l == key.leaf) {
-                return Ok(build_proof(statement_id, &tree, &leaves, index));
+            if let Some(proof) = proof_in(backend, &shown, &tree, &key.leaf)? {
+                return Ok(proof);
             }
         }
     }
@@ -391,9 +413,14 @@ pub fn leaves_page(
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<(u64, crate::page::Page<Hash>)> {
-    let leaves = leaves(backend, actor, statement_id, tree)?.leaves;
-    let count = leaves.len() as u64;
-    Ok((count, crate::page::page(leaves, limit, cursor)?))
+    let shown = show(backend, actor, statement_id)?;
+    let (size, root) = signed(&shown, tree)?;
+    let limit = crate::page::limit(limit)? as u64;
+    let start = (crate::page::position(cursor)? as u64).min(size);
+    let items = crate::trees::page(backend, shown.id(), tree, size, &root, start, limit)?;
+    let end = start + items.len() as u64;
+    let next_cursor = (end < size).then(|| crate::page::cursor_at(end as usize));
+    Ok((size, crate::page::Page { items, next_cursor }))
 }
 
 /// The list entries of what a party reads (`views` holds the form both edges show).

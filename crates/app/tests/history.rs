@@ -263,6 +263,8 @@ fn the_newest_close_cannot_be_undone(t: &TestStore) {
     t.tamper(&format!(
         "DELETE FROM payout_notices WHERE statement_id IN (SELECT statement_id FROM statements WHERE period = '2026-10');
          DELETE FROM statement_tree_leaves WHERE statement_id IN (SELECT statement_id FROM statements WHERE period = '2026-10');
+         DELETE FROM statement_tree_tiles WHERE statement_id IN (SELECT statement_id FROM statements WHERE period = '2026-10');
+         DELETE FROM statement_tree_index WHERE statement_id IN (SELECT statement_id FROM statements WHERE period = '2026-10');
          DELETE FROM statement_trees WHERE statement_id IN (SELECT statement_id FROM statements WHERE period = '2026-10');
          DELETE FROM statements WHERE period = '2026-10';
          DELETE FROM audit_log WHERE seq > {kept};

@@ -1,4 +1,4 @@
-//! PostgreSQL keeps events in a partition of `segments` per month (schema 13), so
+//! PostgreSQL keeps events in a partition of `segments` per month (schema 12), so
 //! that an old month can move to cheaper storage: a month moved to a tablespace of
 //! its own is read as before, by `audit verify` (every event hashed again), by a
 //! proof of one of its events and by a close that re-rates it.

@@ -5,7 +5,7 @@
 mod common;
 
 use revshare_app::verify_store::{verify, verify_with_keys, Report};
-use revshare_app::{Actor, Backend};
+use revshare_app::{Actor, AppError, Backend};
 use revshare_core::audit::{chain_all, check_anchor, check_links, Entry, Head, Link, NewEntry, Seq};
 use revshare_core::verify::verify_statement_bytes;
 use revshare_store::backend::{StatementRow, TreeRow, LEAVES_PER_CHUNK};
@@ -226,7 +226,6 @@ fn a_statement_edited_after_it_was_read(t: &TestStore) {
 fn a_statement_read_for_a_token(t: &TestStore) {
     use revshare_app::statements::{document_for_token, Document};
     use revshare_app::tokens::{create, revoke, NewToken};
-    use revshare_app::AppError;
     use revshare_core::records::Role;
     let mut backend = prepared(t);
     let operator = Actor::cli();
@@ -325,8 +324,10 @@ const SPLIT_TREES: &str = "
         WHERE chunk = 0 AND length(leaves) > 32;
     UPDATE statement_tree_leaves SET leaves = substr(leaves, 1, 32) WHERE chunk = 0 AND length(leaves) > 32;";
 
-/// A tree's leaves are read back in chunk order, whatever the number of chunks.
-fn a_tree_in_chunks_reads_as_one(t: &TestStore) {
+/// A tree's leaves are read by range from the chunk their place names: a tree cut
+/// into chunks of other sizes is named by `audit verify`, and a proof from it is
+/// refused, never made from the wrong leaves.
+fn a_tree_cut_in_other_chunks(t: &TestStore) {
     let mut backend = prepared(t);
     let usage = String::from_utf8(fixture("usage-small.ndjson")).unwrap();
     let october: Vec<serde_json::Value> = usage
@@ -335,21 +336,23 @@ fn a_tree_in_chunks_reads_as_one(t: &TestStore) {
         .take(5)
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let proofs = |backend: &mut dyn Backend| -> Vec<String> {
+    let proofs = |backend: &mut dyn Backend| -> Vec<Result<String, AppError>> {
         october
             .iter()
             .map(|e| {
                 let (source, id) = (e["source"].as_str().unwrap(), e["id"].as_str().unwrap());
-                let proof = revshare_app::statements::prove(backend, &Actor::cli(), "acme-llama/2026-10", source, id);
-                serde_json::to_string(&proof.unwrap()).unwrap()
+                revshare_app::statements::prove(backend, &Actor::cli(), "acme-llama/2026-10", source, id)
+                    .map(|proof| serde_json::to_string(&proof).unwrap())
             })
             .collect()
     };
-    let before = proofs(backend.as_mut());
+    assert!(proofs(backend.as_mut()).iter().all(Result::is_ok));
     t.tamper(SPLIT_TREES);
-    let split = verify(backend.as_mut(), &Actor::cli(), None).unwrap();
-    assert!(split.holds(), "trees in two chunks: {:#?}", split.failures);
-    assert_eq!(proofs(backend.as_mut()), before, "the same proofs");
+    let report = verified(backend.as_mut());
+    names(&report, 2, "statement:acme-llama/2026-10");
+    for proof in proofs(backend.as_mut()) {
+        assert!(matches!(&proof, Err(AppError::Integrity(_))), "{proof:?}");
+    }
 }
 
 /// Chunks of a tree stored out of order no longer make the signed root.
@@ -366,13 +369,15 @@ fn a_trees_chunks_reordered(t: &TestStore) {
 
 /// Takes out what the schema that made the log a tree added (SQLite schema 4,
 /// PostgreSQL schema 5): its tables, its index, and the store id; and what the
-/// schemas after it added (the ledger, periods closed after a term).
+/// schemas after it added (the ledger, periods closed after a term, the trees' tiles
+/// and leaf index).
 fn before_the_log_tree(t: &TestStore) {
     t.tamper(
         "DROP TABLE audit_tree; DROP TABLE checkpoints; DROP TABLE cosignatures; DROP TABLE witness_keys;
          DROP TABLE rollbacks; DROP INDEX audit_log_object; DELETE FROM meta WHERE key = 'store_id';
          DROP TABLE payments; DROP TABLE ledger_legs; DELETE FROM meta WHERE key = 'ledger';
-         DROP TABLE closed_after_term; DROP TABLE disputes; DROP TABLE segment_rollups;",
+         DROP TABLE closed_after_term; DROP TABLE disputes; DROP TABLE segment_rollups;
+         DROP TABLE statement_tree_tiles; DROP TABLE statement_tree_index;",
     );
     // The key file as that build wrote it: naming no store, no checkpoint beside it.
     let mut key: serde_json::Value = serde_json::from_slice(&std::fs::read(&t.keys_path).unwrap()).unwrap();
@@ -478,6 +483,7 @@ fn a_tree_of_more_than_one_chunk(t: &TestStore) {
         tree: "events".into(),
         count: (leaves.len() / 32) as i64,
         root: String::new(),
+        tiles: tiles_of(&leaves),
         leaves,
     };
     backend.begin_write().unwrap();
@@ -493,7 +499,7 @@ fn a_tree_of_more_than_one_chunk(t: &TestStore) {
 both_backends!(
     an_earlier_schemas_trees_are_moved_into_chunks,
     a_tree_of_more_than_one_chunk,
-    a_tree_in_chunks_reads_as_one,
+    a_tree_cut_in_other_chunks,
     a_trees_chunks_reordered,
     a_statement_read_for_a_token,
     a_statement_edited_after_it_was_read,
@@ -597,4 +603,14 @@ fn a_schema_2_database_is_upgraded_to_segments() {
     assert_eq!(after.events, rows as u64);
     assert!(upgraded.get::<_, bool>(1), "events dropped");
     assert_eq!(upgraded.get::<_, i32>(2), 13);
+}
+
+/// A tree's tiles as a close stores them.
+fn tiles_of(leaves: &[u8]) -> Vec<Vec<u8>> {
+    let hashes: Vec<revshare_core::merkle::Hash> = leaves.chunks_exact(32).map(|l| l.try_into().unwrap()).collect();
+    revshare_core::merkle::root_and_tiles(&hashes)
+        .1
+        .into_iter()
+        .map(|l| l.concat())
+        .collect()
 }

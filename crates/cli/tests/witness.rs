@@ -187,6 +187,8 @@ impl Operator<'_> {
         self.sql(&format!(
             "DELETE FROM payout_notices WHERE statement_id IN (SELECT statement_id FROM statements WHERE seq > {keep});
              DELETE FROM statement_tree_leaves WHERE statement_id IN (SELECT statement_id FROM statements WHERE seq > {keep});
+             DELETE FROM statement_tree_tiles WHERE statement_id IN (SELECT statement_id FROM statements WHERE seq > {keep});
+             DELETE FROM statement_tree_index WHERE statement_id IN (SELECT statement_id FROM statements WHERE seq > {keep});
              DELETE FROM statement_trees WHERE statement_id IN (SELECT statement_id FROM statements WHERE seq > {keep});
              DELETE FROM statements WHERE seq > {keep};
              DELETE FROM ledger_legs WHERE seq > {keep};
@@ -451,7 +453,8 @@ fn a_period_closed_twice_is_named_by_audit_verify() {
     store.run(&["close", "2026-10", "--settlement-start"]);
     let operator = Operator { store: &store };
     operator.sql(
-        "DELETE FROM payout_notices; DELETE FROM statement_tree_leaves; DELETE FROM statement_trees;
+        "DELETE FROM payout_notices; DELETE FROM statement_tree_leaves; DELETE FROM statement_tree_tiles;
+         DELETE FROM statement_tree_index; DELETE FROM statement_trees;
          DELETE FROM statements; DELETE FROM ledger_legs;",
     );
     // The checkpoint kept beside the key still extends the log: the close goes on.

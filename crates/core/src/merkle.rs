@@ -118,6 +118,150 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, tree_size: u64, path: &[Hash], 
     sn == 0 && r == *root
 }
 
+/// The height of a tile: a stored tree keeps, beside its leaves, the roots of its
+/// complete subtrees of 256, 65,536, … leaves (heights 8, 16, …), as transparency
+/// logs serve their trees in tiles, so that any node is at most 128 stored hashes away.
+pub const TILE_HEIGHT: u32 = 8;
+/// The hashes of one full tile.
+pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
+
+/// A tree hashed leaf by leaf, in O(log n) memory besides the tiles it returns: its
+/// root and, level by level, the roots of its complete subtrees at heights 8, 16, …
+/// (`tiles[k - 1]` holds those of height `8k`, in order). Each node is hashed once.
+#[derive(Default)]
+pub struct TreeBuilder {
+    /// The roots of the complete subtrees not yet joined, by decreasing height.
+    stack: Vec<(u32, Hash)>,
+    tiles: Vec<Vec<Hash>>,
+    count: u64,
+}
+
+impl TreeBuilder {
+    pub fn new() -> TreeBuilder {
+        TreeBuilder::default()
+    }
+
+    pub fn push(&mut self, leaf: Hash) {
+        self.count += 1;
+        let mut node = (0u32, leaf);
+        while let Some(&(height, left)) = self.stack.last() {
+            if height != node.0 {
+                break;
+            }
+            self.stack.pop();
+            node = (height + 1, node_hash(&left, &node.1));
+            if node.0.is_multiple_of(TILE_HEIGHT) {
+                let level = (node.0 / TILE_HEIGHT) as usize;
+                if self.tiles.len() < level {
+                    self.tiles.push(Vec::new());
+                }
+                self.tiles[level - 1].push(node.1);
+            }
+        }
+        self.stack.push(node);
+    }
+
+    /// The root (RFC 9162: the complete subtrees joined from the right) and the tiles.
+    pub fn finish(self) -> (Hash, Vec<Vec<Hash>>) {
+        let root = self
+            .stack
+            .iter()
+            .rev()
+            .map(|(_, hash)| *hash)
+            .reduce(|right, left| node_hash(&left, &right))
+            .unwrap_or_else(empty_root);
+        (root, self.tiles)
+    }
+}
+
+/// The root over `leaves` and its tiles ([`TreeBuilder`]).
+pub fn root_and_tiles(leaves: &[Hash]) -> (Hash, Vec<Vec<Hash>>) {
+    let mut builder = TreeBuilder::new();
+    for leaf in leaves {
+        builder.push(*leaf);
+    }
+    builder.finish()
+}
+
+/// How many tile levels a tree of `size` leaves has: those of height 8k ≤ log2(size).
+pub fn tile_levels(size: u64) -> u32 {
+    let mut levels = 0;
+    while size >> (TILE_HEIGHT * (levels + 1)) > 0 {
+        levels += 1;
+    }
+    levels
+}
+
+/// Where a tree's nodes are read from: the root of the complete subtree of
+/// `2^height` leaves that starts at leaf `index << height`.
+pub trait Subtrees {
+    type Error;
+    fn subtree(&mut self, height: u32, index: u64) -> Result<Hash, Self::Error>;
+}
+
+/// The root of leaves `[start, end)`, a node of an RFC 9162 tree or its right edge
+/// (`start` a multiple of the largest power of two below `end - start`), from the
+/// complete subtrees it splits into.
+pub fn range_root<S: Subtrees>(nodes: &mut S, start: u64, end: u64) -> Result<Hash, S::Error> {
+    debug_assert!(end > start);
+    let size = end - start;
+    if size.is_power_of_two() {
+        let height = size.trailing_zeros();
+        return nodes.subtree(height, start >> height);
+    }
+    let k = split_point(size as usize) as u64;
+    let left = range_root(nodes, start, start + k)?;
+    let right = range_root(nodes, start + k, end)?;
+    Ok(node_hash(&left, &right))
+}
+
+/// The audit path of leaf `index` in a tree of `size` leaves (as [`inclusion_path`]),
+/// from the complete subtrees its siblings split into.
+pub fn inclusion_path_from<S: Subtrees>(nodes: &mut S, size: u64, index: u64) -> Result<Vec<Hash>, S::Error> {
+    debug_assert!(index < size);
+    let mut path = Vec::new();
+    let (mut start, mut end) = (0u64, size);
+    while end - start > 1 {
+        let k = split_point((end - start) as usize) as u64;
+        if index < start + k {
+            path.push(range_root(nodes, start + k, end)?);
+            end = start + k;
+        } else {
+            path.push(range_root(nodes, start, start + k)?);
+            start += k;
+        }
+    }
+    path.reverse();
+    Ok(path)
+}
+
+/// The root of a tree of `size` leaves with the leaves `[first, first + window.len())`
+/// given and every subtree apart from them read from `nodes`: equal to the signed
+/// root only if those leaves are the tree's own at those places.
+pub fn root_with_window<S: Subtrees>(nodes: &mut S, size: u64, first: u64, window: &[Hash]) -> Result<Hash, S::Error> {
+    fn walk<S: Subtrees>(
+        nodes: &mut S,
+        (start, end): (u64, u64),
+        (first, last): (u64, u64),
+        window: &[Hash],
+    ) -> Result<Hash, S::Error> {
+        if end <= first || start >= last {
+            return range_root(nodes, start, end);
+        }
+        if start >= first && end <= last {
+            return Ok(root(&window[(start - first) as usize..(end - first) as usize]));
+        }
+        let k = split_point((end - start) as usize) as u64;
+        let left = walk(nodes, (start, start + k), (first, last), window)?;
+        let right = walk(nodes, (start + k, end), (first, last), window)?;
+        Ok(node_hash(&left, &right))
+    }
+    if size == 0 {
+        return Ok(empty_root());
+    }
+    walk(nodes, (0, size), (first, first + window.len() as u64), window)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +384,62 @@ mod tests {
                     assert!(!verify_inclusion(&tree[index], index as u64, n as u64, &bent, &r));
                 }
                 assert!(!verify_inclusion(&tree[index], n as u64, n as u64, &path, &r));
+            }
+        }
+    }
+
+    /// Subtrees read from a tree's leaves and tiles as a store keeps them.
+    struct Stored<'a> {
+        leaves: &'a [Hash],
+        tiles: &'a [Vec<Hash>],
+    }
+
+    impl Subtrees for Stored<'_> {
+        type Error = std::convert::Infallible;
+        fn subtree(&mut self, height: u32, index: u64) -> Result<Hash, Self::Error> {
+            let level = height / TILE_HEIGHT;
+            let span = 1usize << (height % TILE_HEIGHT);
+            let hashes = if level == 0 {
+                self.leaves
+            } else {
+                &self.tiles[level as usize - 1][..]
+            };
+            let first = index as usize * span;
+            Ok(root(&hashes[first..first + span]))
+        }
+    }
+
+    #[test]
+    fn tiles_give_the_roots_and_paths_of_the_whole_tree() {
+        let leaves: Vec<Hash> = (0..66_000u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        for n in [
+            0usize, 1, 2, 3, 255, 256, 257, 511, 512, 513, 1000, 65_535, 65_536, 65_537, 66_000,
+        ] {
+            let tree = &leaves[..n];
+            let (r, tiles) = root_and_tiles(tree);
+            assert_eq!(r, root(tree), "size {n}");
+            assert_eq!(tiles.len() as u32, tile_levels(n as u64), "size {n}");
+            for (k, level) in tiles.iter().enumerate() {
+                let span = 1usize << (TILE_HEIGHT as usize * (k + 1));
+                let expected: Vec<Hash> = tree.chunks_exact(span).map(root).collect();
+                assert_eq!(*level, expected, "size {n}, level {}", k + 1);
+            }
+            let mut stored = Stored {
+                leaves: tree,
+                tiles: &tiles,
+            };
+            let step = (n / 13).max(1);
+            for index in (0..n).step_by(step).chain(n.checked_sub(1)) {
+                let path = inclusion_path_from(&mut stored, n as u64, index as u64).unwrap();
+                assert_eq!(path, inclusion_path(tree, index), "size {n}, leaf {index}");
+                let first = index - index % 256;
+                let last = (first + 300).min(n);
+                let window = root_with_window(&mut stored, n as u64, first as u64, &tree[first..last]).unwrap();
+                assert_eq!(window, r, "size {n}, window at {first}");
+                let mut bent = tree[first..last].to_vec();
+                bent[last - first - 1][3] ^= 1;
+                let bent = root_with_window(&mut stored, n as u64, first as u64, &bent).unwrap();
+                assert_ne!(bent, r, "size {n}: a changed leaf in the window changes the root");
             }
         }
     }

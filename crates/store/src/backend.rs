@@ -36,7 +36,10 @@ pub use disputes::{DisputeRow, Disputes};
 pub(crate) use disputes::{DisputeText, DISPUTE_COLUMNS};
 pub use events::{BatchRow, Events, KeyRow, Staged, StoredSegment};
 pub use ledger::{AccountLeg, Ledger, LegRow};
-pub use statements::{NoticeRow, StatementRead, Statements, TreeRow, LEAVES_PER_CHUNK};
+pub use statements::{
+    check_chunks, chunks_of, leaf_index, NoticeRow, StatementRead, Statements, TreePart, TreeRow, INDEX_ENTRY,
+    LEAVES_PER_CHUNK, NODES_PER_CHUNK,
+};
 pub use tables::{IdempotencyRow, JobRow, Tables};
 
 pub type Result<T> = std::result::Result<T, StoreError>;

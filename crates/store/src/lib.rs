@@ -268,6 +268,44 @@ fn payment_status(payment_id: &str, status: &str) -> Result<revshare_core::recor
 
 /// A tree's count and root, and the bytes of its chunks (to read them into one
 /// buffer), in SQL both backends take.
+/// The tiles of a tree stored before they were (`core::merkle::TreeBuilder` over its
+/// stored leaves; bytes that are not whole leaves end it).
+pub(crate) fn tiles_of(leaves: &[u8]) -> Vec<Vec<u8>> {
+    let mut builder = revshare_core::merkle::TreeBuilder::new();
+    for leaf in leaves.chunks_exact(32) {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(leaf);
+        builder.push(hash);
+    }
+    builder.finish().1.into_iter().map(|level| level.concat()).collect()
+}
+
+/// One level of a tree's tiles as read back: its number, its chunks' numbers and
+/// lengths, its bytes.
+pub(crate) type StoredLevel = (i64, Vec<(i64, usize)>, Vec<u8>);
+
+/// A tree's tiles as read back, checked: levels numbered from 1, each cut in full
+/// chunks from 0.
+pub(crate) fn tiles_laid_out(
+    statement_id: &str,
+    tree: &str,
+    levels: Vec<StoredLevel>,
+) -> backend::Result<Vec<Vec<u8>>> {
+    let mut tiles = Vec::new();
+    for (at, (level, layout, bytes)) in (1i64..).zip(levels) {
+        if level != at {
+            return Err(StoreError::corrupt(
+                format!("statement:{statement_id}"),
+                format!("its tree `{tree}` has tiles of level {level} but none of level {at}"),
+            ));
+        }
+        let part = backend::TreePart::Tiles(u32::try_from(level).unwrap_or(u32::MAX));
+        backend::check_chunks(statement_id, tree, part, &layout)?;
+        tiles.push(bytes);
+    }
+    Ok(tiles)
+}
+
 pub(crate) const TREE_SUMMARY: &str = "SELECT count, root,
         (SELECT coalesce(sum(length(l.leaves)), 0) FROM statement_tree_leaves l
          WHERE l.statement_id = t.statement_id AND l.tree = t.tree)

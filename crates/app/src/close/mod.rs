@@ -483,6 +483,7 @@ fn store(tx: &mut Tx<'_>, keys: &Keys, snapshot: &Snapshot, built: Built) -> Res
             count: tree.leaves.len() as i64,
             root: hex::encode(tree.root),
             leaves: tree.leaves.concat(),
+            tiles: tree.tiles.iter().map(|level| level.concat()).collect(),
         })
         .collect();
     let notices = payout_notices(&statement, &closing, keys);

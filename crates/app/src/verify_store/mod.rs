@@ -43,6 +43,7 @@ use crate::snapshot::Snapshot;
 use crate::trees::split_leaves;
 use crate::{AppError, Backend, Result};
 use revshare_core::verify::tree_names;
+use revshare_store::backend::{leaf_index, TreePart, INDEX_ENTRY};
 
 /// One thing that does not hold, named.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -284,8 +285,36 @@ fn check_signatures(
     Ok(())
 }
 
-/// A statement's trees: the stored leaves make the signed root, and the count and
-/// root stored beside them are the signed ones.
+/// Which stored node of a tree's tiles is not the one its leaves make (`stored[k - 1]`
+/// the level k as stored, `made` as made), the first one, in words; none if all are.
+fn tiles_differ(stored: &[Vec<u8>], made: &[Vec<revshare_core::merkle::Hash>]) -> Option<String> {
+    for level in 0..stored.len().max(made.len()) {
+        let made: Vec<u8> = made.get(level).map_or_else(Vec::new, |l| l.concat());
+        let stored: &[u8] = stored.get(level).map_or(&[], Vec::as_slice);
+        if let Some(at) = first_difference(stored, &made, 32) {
+            return Some(format!(
+                "the stored node {at} of tile level {} (height {})",
+                level + 1,
+                8 * (level + 1)
+            ));
+        }
+    }
+    None
+}
+
+/// The first item of `width` bytes where `stored` differs from `made` (one missing
+/// or added counts).
+fn first_difference(stored: &[u8], made: &[u8], width: usize) -> Option<usize> {
+    let items = stored.len().max(made.len()).div_ceil(width);
+    (0..items).find(|&i| {
+        let range = |b: &[u8]| b.get(i * width..((i + 1) * width).min(b.len())).map(<[u8]>::to_vec);
+        range(stored) != range(made)
+    })
+}
+
+/// A statement's trees: the stored leaves make the signed root and the stored tiles
+/// and leaf index (every node, every entry), and the count and root stored beside
+/// them are the signed ones.
 fn check_trees(
     backend: &mut dyn Backend,
     verified: &revshare_core::verify::VerifiedStatement,
@@ -304,10 +333,15 @@ fn check_trees(
         else {
             continue;
         };
-        let holds = match (&signed, stored) {
-            (Some((count, root)), Some(stored)) => split_leaves(&stored).is_ok_and(|leaves| {
-                leaves.len() as u64 == *count && hex::encode(revshare_core::merkle::root(&leaves)) == *root
-            }),
+        let leaves = stored.as_ref().and_then(|stored| split_leaves(stored).ok());
+        // Each node is hashed once, for the root and the tiles both.
+        let made = leaves
+            .as_ref()
+            .map(|leaves| revshare_core::merkle::root_and_tiles(leaves));
+        let holds = match (&signed, &leaves, &made) {
+            (Some((count, root)), Some(leaves), Some((made, _))) => {
+                leaves.len() as u64 == *count && hex::encode(made) == *root
+            }
             _ => false,
         };
         if !holds {
@@ -316,6 +350,31 @@ fn check_trees(
                 name.clone(),
                 format!("the stored leaves of its tree `{tree}` do not make the signed root"),
             );
+        }
+        if let (Some(stored), Some(leaves), Some((_, tiles))) = (&stored, &leaves, &made) {
+            if let Some(wrong) = tiles_differ(&stored.tiles, tiles) {
+                report.fail(
+                    2,
+                    name.clone(),
+                    format!("{wrong} of its tree `{tree}` is not the one its leaves make"),
+                );
+            }
+            let index = backend.tree_range(
+                &row.statement_id,
+                &tree.to_string(),
+                TreePart::Index,
+                0,
+                leaves.len() as u64 + 1,
+            )?;
+            if let Some(at) = first_difference(&index, &leaf_index(&stored.leaves), INDEX_ENTRY) {
+                report.fail(
+                    2,
+                    name.clone(),
+                    format!(
+                        "the stored entry {at} of the leaf index of its tree `{tree}` is not the one its leaves make"
+                    ),
+                );
+            }
         }
         let beside = summaries.iter().find(|s| s.tree == tree.to_string());
         let matches = match (&signed, beside) {

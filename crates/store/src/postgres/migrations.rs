@@ -18,7 +18,8 @@ const SCHEMA_7: &str = include_str!("../../migrations/postgres/007_closed_after_
 const SCHEMA_8: &str = include_str!("../../migrations/postgres/008_disputes.sql");
 const SCHEMA_9: &str = include_str!("../../migrations/postgres/009_ledger_cover.sql");
 const SCHEMA_10: &str = include_str!("../../migrations/postgres/010_rollups.sql");
-const SCHEMA_13: &str = include_str!("../../migrations/postgres/013_month_partitions.sql");
+const SCHEMA_12: &str = include_str!("../../migrations/postgres/012_month_partitions.sql");
+const SCHEMA_13: &str = include_str!("../../migrations/postgres/013_tree_tiles.sql");
 
 /// Serializes schema creation by concurrent first connections.
 const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
@@ -83,8 +84,12 @@ pub(super) fn migrate(transaction: &mut Transaction<'_>, url: &str) -> Result<()
         transaction.batch_execute(SCHEMA_10)?;
         fill_rollups(transaction)?;
     }
-    if found < 13 {
+    if found < 12 {
         partition_segments(transaction)?;
+    }
+    if found < 13 {
+        transaction.batch_execute(SCHEMA_13)?;
+        tile_stored_trees(transaction)?;
     }
     if found < SCHEMA_VERSION {
         transaction.execute("DELETE FROM schema_migrations", &[])?;
@@ -165,7 +170,7 @@ fn fill_rollups(transaction: &mut postgres::Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Schema 13: `segments` partitioned by month, the rows of the table before moved
+/// Schema 12: `segments` partitioned by month, the rows of the table before moved
 /// into the partitions of their months (a table partitioned already, as in a store
 /// whose recorded version was set back, stays as it is).
 fn partition_segments(transaction: &mut postgres::Transaction<'_>) -> Result<()> {
@@ -178,7 +183,7 @@ fn partition_segments(transaction: &mut postgres::Transaction<'_>) -> Result<()>
     if partitioned {
         return Ok(());
     }
-    transaction.batch_execute(SCHEMA_13)?;
+    transaction.batch_execute(SCHEMA_12)?;
     let days: Vec<i32> = transaction
         .query("SELECT DISTINCT day FROM segments_before_partitions", &[])?
         .iter()
@@ -234,4 +239,29 @@ fn schema_2_event(row: &postgres::Row) -> Result<EventRow> {
         output_tokens: row.try_get(13)?,
         revenue_units: row.try_get(14)?,
     })
+}
+
+/// Schema 13: each tree stored before it gets its tiles and leaf index, made from its
+/// stored leaves (one tree in memory at a time).
+fn tile_stored_trees(transaction: &mut Transaction<'_>) -> Result<()> {
+    let trees: Vec<(String, String)> = transaction
+        .query(
+            "SELECT statement_id, tree FROM statement_trees ORDER BY statement_id, tree",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for (statement_id, tree) in trees {
+        let mut leaves = Vec::new();
+        for row in transaction.query(
+            "SELECT leaves FROM statement_tree_leaves WHERE statement_id = $1 AND tree = $2 ORDER BY chunk",
+            &[&statement_id, &tree],
+        )? {
+            leaves.extend_from_slice(row.try_get::<_, &[u8]>(0)?);
+        }
+        let tiles = crate::tiles_of(&leaves);
+        super::statements::insert_tiles(transaction, &statement_id, &tree, &tiles, &leaves)?;
+    }
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! Segments by month (schema 13): a partition `segments_YYYY_MM` of `segments` for
+//! Segments by month (schema 12): a partition `segments_YYYY_MM` of `segments` for
 //! each month of their days, made before its first segment is stored, so that an
 //! old month can move to cheaper storage (a tablespace of its own) while every read
 //! still goes through `segments` (docs/operations.md).

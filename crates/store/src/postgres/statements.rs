@@ -8,7 +8,10 @@ use postgres::fallible_iterator::FallibleIterator;
 use super::audit::entry_at;
 use super::tables::token_columns_at;
 use super::{seq_at, statement_id_at, PgStore};
-use crate::backend::{NoticeRow, Result, SigningKeyRow, StatementRead, StatementRow, Statements, TokenRow, TreeRow};
+use crate::backend::{
+    check_chunks, chunks_of, leaf_index, NoticeRow, Result, SigningKeyRow, StatementRead, StatementRow, Statements,
+    TokenRow, TreePart, TreeRow,
+};
 use crate::columns::*;
 use crate::StoreError;
 
@@ -188,6 +191,13 @@ impl Statements for PgStore {
                     &[&tree.statement_id, &tree.tree, &chunk, &leaves],
                 )?;
             }
+            insert_tiles(
+                &mut self.client,
+                &tree.statement_id,
+                &tree.tree,
+                &tree.tiles,
+                &tree.leaves,
+            )?;
         }
         for notice in notices {
             self.execute(
@@ -204,20 +214,84 @@ impl Statements for PgStore {
         };
         let mut leaves = Vec::with_capacity(usize::try_from(summary.get::<_, i64>(2)).unwrap_or(0));
         // Chunk by chunk: a tree of tens of millions of leaves is held once, not twice.
+        let mut layout = Vec::new();
         let mut chunks = self.client.query_raw(
-            "SELECT leaves FROM statement_tree_leaves WHERE statement_id = $1 AND tree = $2 ORDER BY chunk",
+            "SELECT chunk, leaves FROM statement_tree_leaves WHERE statement_id = $1 AND tree = $2 ORDER BY chunk",
             [&statement_id, &tree],
         )?;
         while let Some(chunk) = chunks.next()? {
-            leaves.extend_from_slice(chunk.try_get::<_, &[u8]>(0)?);
+            let bytes = chunk.try_get::<_, &[u8]>(1)?;
+            layout.push((i64::from(chunk.try_get::<_, i32>(0)?), bytes.len()));
+            leaves.extend_from_slice(bytes);
         }
+        drop(chunks);
+        check_chunks(statement_id, tree, TreePart::Leaves, &layout)?;
+        let mut levels: Vec<crate::StoredLevel> = Vec::new();
+        for row in self.query(
+            "SELECT level, chunk, hashes FROM statement_tree_tiles WHERE statement_id = $1 AND tree = $2
+             ORDER BY level, chunk",
+            &[&statement_id, &tree],
+        )? {
+            let level = i64::from(row.try_get::<_, i32>(0)?);
+            let hashes: &[u8] = row.try_get(2)?;
+            if levels.last().is_none_or(|(l, ..)| *l != level) {
+                levels.push((level, Vec::new(), Vec::new()));
+            }
+            if let Some((_, layout, bytes)) = levels.last_mut() {
+                layout.push((i64::from(row.try_get::<_, i32>(1)?), hashes.len()));
+                bytes.extend_from_slice(hashes);
+            }
+        }
+        let tiles = crate::tiles_laid_out(statement_id, tree, levels)?;
         Ok(Some(TreeRow {
             statement_id: statement_id.to_string(),
             tree: tree.to_string(),
             count: summary.get(0),
             root: summary.get(1),
             leaves,
+            tiles,
         }))
+    }
+
+    fn tree_range(
+        &mut self,
+        statement_id: &str,
+        tree: &str,
+        part: TreePart,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<u8>> {
+        let (sql, level) = match part {
+            TreePart::Leaves => (
+                "SELECT substring(leaves FROM $4 FOR $5) FROM statement_tree_leaves
+                 WHERE statement_id = $1 AND tree = $2 AND chunk = $3 AND $6 = 0",
+                0,
+            ),
+            TreePart::Tiles(level) => (
+                "SELECT substring(hashes FROM $4 FOR $5) FROM statement_tree_tiles
+                 WHERE statement_id = $1 AND tree = $2 AND chunk = $3 AND level = $6",
+                i32::try_from(level).unwrap_or(i32::MAX),
+            ),
+            TreePart::Index => (
+                "SELECT substring(entries FROM $4 FOR $5) FROM statement_tree_index
+                 WHERE statement_id = $1 AND tree = $2 AND chunk = $3 AND $6 = 0",
+                0,
+            ),
+        };
+        let mut bytes = Vec::new();
+        for (chunk, offset, len) in part.spans(first, count) {
+            // Stored EXTERNAL: substring reads only the TOAST chunks that hold the range.
+            let (from, length) = (offset as i32 + 1, len as i32);
+            let Some(row) = self.query_opt(sql, &[&statement_id, &tree, &chunk, &from, &length, &level])? else {
+                break;
+            };
+            let read: &[u8] = row.try_get(0)?;
+            bytes.extend_from_slice(read);
+            if read.len() < len {
+                break;
+            }
+        }
+        Ok(bytes)
     }
 
     fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>> {
@@ -233,6 +307,7 @@ impl Statements for PgStore {
                 count: r.get(1),
                 root: r.get(2),
                 leaves: Vec::new(),
+                tiles: Vec::new(),
             })
             .collect())
     }
@@ -251,4 +326,28 @@ impl Statements for PgStore {
             })
             .collect())
     }
+}
+
+/// Stores a tree's tiles, and its leaf index made from its leaves.
+pub(super) fn insert_tiles(
+    client: &mut impl postgres::GenericClient,
+    statement_id: &str,
+    tree: &str,
+    tiles: &[Vec<u8>],
+    leaves: &[u8],
+) -> Result<()> {
+    let insert = client.prepare(
+        "INSERT INTO statement_tree_tiles (statement_id, tree, level, chunk, hashes) VALUES ($1, $2, $3, $4, $5)",
+    )?;
+    for (level, hashes) in (1i32..).zip(tiles) {
+        for (chunk, hashes) in chunks_of(hashes, TreePart::Tiles(1)) {
+            client.execute(&insert, &[&statement_id, &tree, &level, &chunk, &hashes])?;
+        }
+    }
+    let insert = client
+        .prepare("INSERT INTO statement_tree_index (statement_id, tree, chunk, entries) VALUES ($1, $2, $3, $4)")?;
+    for (chunk, entries) in chunks_of(&leaf_index(leaves), TreePart::Index) {
+        client.execute(&insert, &[&statement_id, &tree, &chunk, &entries])?;
+    }
+    Ok(())
 }

@@ -1,10 +1,13 @@
 //! [`Statements`] in SQLite: statements, their trees' leaves in chunks, and payout
 //! notices.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{seq_at, statement_id_at, SqliteStore};
-use crate::backend::{AuditLog, NoticeRow, Result, StatementRead, StatementRow, Statements, TreeRow};
+use crate::backend::{
+    check_chunks, chunks_of, leaf_index, AuditLog, NoticeRow, Result, StatementRead, StatementRow, Statements,
+    TreePart, TreeRow,
+};
 use crate::columns::*;
 
 fn statement_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StatementRow> {
@@ -88,6 +91,13 @@ impl Statements for SqliteStore {
                     params![tree.statement_id, tree.tree, chunk, leaves],
                 )?;
             }
+            insert_tiles(
+                &self.connection,
+                &tree.statement_id,
+                &tree.tree,
+                &tree.tiles,
+                &tree.leaves,
+            )?;
         }
         for notice in notices {
             self.connection.execute(
@@ -109,24 +119,69 @@ impl Statements for SqliteStore {
             return Ok(None);
         };
         let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let mut layout = Vec::new();
         let mut chunks = self.connection.prepare_cached(
-            "SELECT leaves FROM statement_tree_leaves WHERE statement_id = ?1 AND tree = ?2 ORDER BY chunk",
+            "SELECT chunk, leaves FROM statement_tree_leaves WHERE statement_id = ?1 AND tree = ?2 ORDER BY chunk",
         )?;
         let mut rows = chunks.query([statement_id, tree])?;
         while let Some(row) = rows.next()? {
-            let chunk = row.get_ref(0)?;
+            let chunk = row.get_ref(1)?;
             let bytes = chunk
                 .as_blob()
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, chunk.data_type(), Box::new(e)))?;
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, chunk.data_type(), Box::new(e)))?;
+            layout.push((row.get(0)?, bytes.len()));
             leaves.extend_from_slice(bytes);
         }
+        check_chunks(statement_id, tree, TreePart::Leaves, &layout)?;
+        let mut levels: Vec<crate::StoredLevel> = Vec::new();
+        let mut chunks = self.connection.prepare_cached(
+            "SELECT level, chunk, hashes FROM statement_tree_tiles WHERE statement_id = ?1 AND tree = ?2
+             ORDER BY level, chunk",
+        )?;
+        let mut rows = chunks.query([statement_id, tree])?;
+        while let Some(row) = rows.next()? {
+            let level: i64 = row.get(0)?;
+            let hashes: Vec<u8> = row.get(2)?;
+            if levels.last().is_none_or(|(l, ..)| *l != level) {
+                levels.push((level, Vec::new(), Vec::new()));
+            }
+            if let Some((_, layout, bytes)) = levels.last_mut() {
+                layout.push((row.get(1)?, hashes.len()));
+                bytes.extend_from_slice(&hashes);
+            }
+        }
+        let tiles = crate::tiles_laid_out(statement_id, tree, levels)?;
         Ok(Some(TreeRow {
             statement_id: statement_id.to_string(),
             tree: tree.to_string(),
             count,
             root,
             leaves,
+            tiles,
         }))
+    }
+
+    fn tree_range(
+        &mut self,
+        statement_id: &str,
+        tree: &str,
+        part: TreePart,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<u8>> {
+        // A chunk of leaves is 32 MiB: reading its end through the page cache would walk
+        // its chain of overflow pages from the start (~2,000 reads); through a memory
+        // map, only the pages read are touched. Mapped for this read only, so that other
+        // reads keep their memory as it was.
+        let mapped = part == TreePart::Leaves;
+        if mapped {
+            self.connection.execute_batch("PRAGMA mmap_size = 2147418112")?;
+        }
+        let read = read_range(&self.connection, statement_id, tree, part, first, count);
+        if mapped {
+            self.connection.execute_batch("PRAGMA mmap_size = 0")?;
+        }
+        read
     }
 
     fn tree_summaries(&mut self, statement_id: &str) -> Result<Vec<TreeRow>> {
@@ -140,6 +195,7 @@ impl Statements for SqliteStore {
                 count: r.get(1)?,
                 root: r.get(2)?,
                 leaves: Vec::new(),
+                tiles: Vec::new(),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -158,4 +214,69 @@ impl Statements for SqliteStore {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// [`Statements::tree_range`]'s reads, chunk by chunk.
+fn read_range(
+    connection: &Connection,
+    statement_id: &str,
+    tree: &str,
+    part: TreePart,
+    first: u64,
+    count: u64,
+) -> Result<Vec<u8>> {
+    let (table, column, level) = match part {
+        TreePart::Leaves => ("statement_tree_leaves", "leaves", 0),
+        TreePart::Tiles(level) => ("statement_tree_tiles", "hashes", i64::from(level)),
+        TreePart::Index => ("statement_tree_index", "entries", 0),
+    };
+    let find = match part {
+        TreePart::Tiles(_) => {
+            format!("SELECT rowid FROM {table} WHERE statement_id = ?1 AND tree = ?2 AND chunk = ?3 AND level = ?4")
+        }
+        _ => format!("SELECT rowid FROM {table} WHERE statement_id = ?1 AND tree = ?2 AND chunk = ?3 AND ?4 = 0"),
+    };
+    let mut bytes = Vec::new();
+    for (chunk, offset, len) in part.spans(first, count) {
+        let rowid: Option<i64> = connection
+            .prepare_cached(&find)?
+            .query_row(params![statement_id, tree, chunk, level], |r| r.get(0))
+            .optional()?;
+        let Some(rowid) = rowid else { break };
+        // Only the pages that hold the range are read, not the whole value.
+        let blob = connection.blob_open("main", table, column, rowid, true)?;
+        let held = len.min(blob.len().saturating_sub(offset));
+        let mut read = vec![0u8; held];
+        blob.read_at_exact(&mut read, offset)?;
+        bytes.extend_from_slice(&read);
+        if held < len {
+            break;
+        }
+    }
+    Ok(bytes)
+}
+
+/// Stores a tree's tiles, and its leaf index made from its leaves.
+pub(super) fn insert_tiles(
+    connection: &Connection,
+    statement_id: &str,
+    tree: &str,
+    tiles: &[Vec<u8>],
+    leaves: &[u8],
+) -> Result<()> {
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO statement_tree_tiles (statement_id, tree, level, chunk, hashes) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (level, hashes) in (1i64..).zip(tiles) {
+        for (chunk, hashes) in chunks_of(hashes, TreePart::Tiles(1)) {
+            insert.execute(params![statement_id, tree, level, chunk, hashes])?;
+        }
+    }
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO statement_tree_index (statement_id, tree, chunk, entries) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (chunk, entries) in chunks_of(&leaf_index(leaves), TreePart::Index) {
+        insert.execute(params![statement_id, tree, chunk, entries])?;
+    }
+    Ok(())
 }

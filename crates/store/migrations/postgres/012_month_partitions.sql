@@ -1,4 +1,4 @@
--- Schema 13: segments partitioned by the month of their day (a partition
+-- Schema 12: segments partitioned by the month of their day (a partition
 -- `segments_YYYY_MM` each, made when its first events arrive), so that an old month
 -- can move to cheaper storage (`ALTER TABLE segments_2026_01 SET TABLESPACE …`,
 -- docs/operations.md) while every check and proof still reads it through
