@@ -304,6 +304,8 @@ fn check_event_rows(
     let mut group = Group::default();
     let mut held: HashMap<Seq, Held> = HashMap::new();
     let mut event_digests: Vec<[u8; 32]> = Vec::new();
+    // Each event by its key and the batch that holds it, as a key row names it.
+    let mut event_batches: Vec<[u8; 32]> = Vec::new();
     let mut failures: Vec<(String, String)> = Vec::new();
     let mut visit = |segment: &StoredSegment<'_>| -> revshare_store::backend::Result<()> {
         if segment.seq != group.seq && !group.rows.is_empty() {
@@ -313,6 +315,7 @@ fn check_event_rows(
         let events = segment.events(&mut |e: &EventView<'_>| {
             decoded += 1;
             add_event(&mut group, &mut event_digests, e);
+            event_batches.push(batch_digest(e.source, e.id, segment.batch));
             Ok(())
         });
         if let Err(revshare_store::StoreError::Corrupt { object, message }) = events {
@@ -348,18 +351,48 @@ fn check_event_rows(
         report.fail(5, object, message);
     }
     report.events = event_digests.len() as u64;
+    event_batches.sort_unstable();
     let mut key_digests = Vec::with_capacity(event_digests.len());
+    let mut misplaced: Vec<(String, String)> = Vec::new();
     let keys = backend.scan_keys(&mut |k| {
         key_digests.push(key_digest(&k.source, &k.id, &k.leaf, &k.host, k.day));
+        // A key stored before keys named their batch has none to check.
+        if let Some(batch) = k.batch {
+            if event_batches
+                .binary_search(&batch_digest(&k.source, &k.id, batch))
+                .is_err()
+            {
+                misplaced.push((
+                    format!("event:{}/{}", k.source, k.id),
+                    format!("its idempotency key row names batch {batch}, which holds no such event"),
+                ));
+            }
+        }
         Ok(())
     });
     report.tolerate(5, keys.map_err(Into::into))?;
+    drop(event_batches);
+    for (object, message) in misplaced {
+        report.fail(5, object, message);
+    }
     event_digests.sort_unstable();
     key_digests.sort_unstable();
     if event_digests != key_digests {
         name_key_differences(backend, &event_digests, &key_digests, report)?;
     }
     Ok(held)
+}
+
+/// One digest of an event's key and the batch that holds it, the same from both
+/// tables.
+fn batch_digest(source: &str, id: &str, batch: i64) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for part in [source.as_bytes(), id.as_bytes()] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.update(batch.to_le_bytes());
+    hasher.finalize().into()
 }
 
 fn add_event(group: &mut Group, event_digests: &mut Vec<[u8; 32]>, e: &EventView<'_>) {

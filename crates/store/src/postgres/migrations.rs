@@ -8,7 +8,7 @@ use super::{redact, Prepared, WRITE_LOCK};
 use crate::backend::{EventBatch, EventRow, InsertOutcome, Result};
 use crate::{host_parts, StoreError};
 
-const SCHEMA_VERSION: i32 = 9;
+const SCHEMA_VERSION: i32 = 11;
 const SCHEMA_2: &str = include_str!("../../migrations/postgres/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../../migrations/postgres/003_segments.sql");
 const SCHEMA_4: &str = include_str!("../../migrations/postgres/004_tree_chunks.sql");
@@ -17,6 +17,7 @@ const SCHEMA_6: &str = include_str!("../../migrations/postgres/006_ledger.sql");
 const SCHEMA_7: &str = include_str!("../../migrations/postgres/007_closed_after_term.sql");
 const SCHEMA_8: &str = include_str!("../../migrations/postgres/008_disputes.sql");
 const SCHEMA_9: &str = include_str!("../../migrations/postgres/009_ledger_cover.sql");
+const SCHEMA_11: &str = include_str!("../../migrations/postgres/011_keyed.sql");
 
 /// Serializes schema creation by concurrent first connections.
 const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
@@ -73,6 +74,9 @@ pub(super) fn migrate(transaction: &mut Transaction<'_>, url: &str) -> Result<()
     }
     if found < 9 {
         transaction.batch_execute(SCHEMA_9)?;
+    }
+    if found < 11 {
+        transaction.batch_execute(SCHEMA_11)?;
     }
     if found < SCHEMA_VERSION {
         transaction.execute("DELETE FROM schema_migrations", &[])?;

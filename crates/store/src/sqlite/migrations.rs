@@ -9,7 +9,7 @@ use crate::backend::Result;
 use crate::StoreError;
 
 /// The schema this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 8;
+pub(super) const SCHEMA_VERSION: i64 = 10;
 const SCHEMA_2: &str = include_str!("../../migrations/sqlite/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../../migrations/sqlite/003_tree_chunks.sql");
 const SCHEMA_4: &str = include_str!("../../migrations/sqlite/004_log_tree.sql");
@@ -17,8 +17,9 @@ const SCHEMA_5: &str = include_str!("../../migrations/sqlite/005_ledger.sql");
 const SCHEMA_6: &str = include_str!("../../migrations/sqlite/006_closed_after_term.sql");
 const SCHEMA_7: &str = include_str!("../../migrations/sqlite/007_disputes.sql");
 const SCHEMA_8: &str = include_str!("../../migrations/sqlite/008_ledger_cover.sql");
+const SCHEMA_10: &str = include_str!("../../migrations/sqlite/010_keyed.sql");
 /// Each schema's step from the one before it (a new store takes them all).
-const STEPS: [(i64, &str); 7] = [
+const STEPS: [(i64, &str); 8] = [
     (2, SCHEMA_2),
     (3, SCHEMA_3),
     (4, SCHEMA_4),
@@ -26,6 +27,7 @@ const STEPS: [(i64, &str); 7] = [
     (6, SCHEMA_6),
     (7, SCHEMA_7),
     (8, SCHEMA_8),
+    (10, SCHEMA_10),
 ];
 
 /// Brings a new store or one of an earlier schema to this build's schema, in one transaction
