@@ -9,10 +9,13 @@
 #     own `event_keys` table), done by SQLite alone from a staging table in one
 #     transaction, so that nothing of revshare is in it;
 #   - `revshare import` of the same 1M events into a new embedded store: wall and
-#     CPU time (user + system), peak RSS.
+#     CPU time (user + system), peak RSS;
+#   - PostgreSQL: the keys by `COPY` alone into the schema's `event_keys`, beside
+#     `revshare import` of the same events into a new database (wall).
 # RUNS runs each, medians.
 #
-#   bench/ingest-floor.sh          (RUNS=3; needs python3 and sqlite3)
+#   bench/ingest-floor.sh          (RUNS=3; needs python3, sqlite3, psql and
+#                                   PostgreSQL on 127.0.0.1:5432, trust)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
@@ -92,6 +95,53 @@ used = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"label": "import wall", "ns_per_event": wall * 1000}))
 print(json.dumps({"label": "import cpu (user+sys)", "ns_per_event": (used.ru_utime + used.ru_stime) * 1000}))
 print(json.dumps({"label": "import peak rss MiB", "ns_per_event": used.ru_maxrss / 1024}))
+PY
+done
+
+# PostgreSQL: the same keys by `COPY` into the schema's own `event_keys` (its primary
+# key on (source, id)), all new, as the import claims a batch whose keys are all new,
+# beside `revshare import` of the same events into a new database.
+pg_host=127.0.0.1
+pg_db=revshare_bench_floor
+pg_url="postgres://postgres@$pg_host:5432/$pg_db"
+trap 'dropdb -h $pg_host -U postgres --if-exists --force $pg_db 2> /dev/null || true' EXIT
+if [ ! -s "$out/keys-pg.csv" ]; then
+  python3 - "$out/keys.csv" "$out/keys-pg.csv" <<'PY'
+import hashlib, sys
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
+    for line in f:
+        source, id, host = line.rstrip("\n").split(",")
+        leaf = hashlib.sha256(line.encode()).hexdigest()
+        o.write(f"{source},{id},\\x{leaf},{host},0\n")
+PY
+fi
+for run in $(seq "$runs"); do
+  echo "postgres run $run/$runs..." >&2
+  dropdb -h $pg_host -U postgres --if-exists --force $pg_db 2> /dev/null || true
+  createdb -h $pg_host -U postgres $pg_db
+  psql -q "$pg_url" -c 'CREATE TABLE event_keys (source text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL,
+    leaf bytea NOT NULL, host text NOT NULL, day integer NOT NULL, PRIMARY KEY (source, id))'
+  psql -q "$pg_url" -c CHECKPOINT
+  python3 - "$pg_url" "$out/keys-pg.csv" >> "$results" <<'PY'
+import json, subprocess, sys, time
+t = time.perf_counter()
+subprocess.run(["psql", "-q", sys.argv[1], "-c", f"\\copy event_keys FROM '{sys.argv[2]}' CSV"], check=True)
+wall = time.perf_counter() - t
+print(json.dumps({"label": "postgres key COPY alone", "ns_per_event": wall * 1000}))
+PY
+  dropdb -h $pg_host -U postgres --force $pg_db
+  createdb -h $pg_host -U postgres $pg_db
+  rm -f "$out/pg.key" "$out"/pg.key.*
+  pg=(--database-url "$pg_url" --key-file "$out/pg.key")
+  "$bin" "${pg[@]}" init > /dev/null
+  for c in acme-llama nimbus-llama orbit-llama; do "$bin" "${pg[@]}" contract add "$ex/contracts/$c.toml" > /dev/null; done
+  "$bin" "${pg[@]}" fx add "$ex/fx.csv" > /dev/null
+  psql -q "$pg_url" -c CHECKPOINT
+  python3 - "$bin" "${pg[@]}" import "$usage" >> "$results" <<'PY'
+import json, subprocess, sys, time
+t = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(json.dumps({"label": "postgres import wall", "ns_per_event": (time.perf_counter() - t) * 1000}))
 PY
 done
 

@@ -13,11 +13,10 @@ use revshare_core::money::{Decimal, RoundingMode};
 use revshare_core::period::{Day, Period};
 
 use crate::closed::ClosedStatement;
-use crate::keys::Keys;
 use crate::limits::OVERVIEW_ROWS;
 use crate::page::Page;
 use crate::views::StatementEntry;
-use crate::{Actor, AppError, Backend, Ctx, ErrorKind, Result};
+use crate::{Actor, Backend, Ctx, Result};
 
 /// What a breakdown groups the lines by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,9 +70,9 @@ pub struct Exception {
     pub revenue: String,
 }
 
-/// An open period's accrual so far, for one contract the actor reads: what a dry
-/// run of its next close would rate now, unsigned (`revshare close PERIOD
-/// --contract ID --dry-run`), or why that close would be refused.
+/// An open period's accrual so far, for one contract the actor reads: its own
+/// usage as its next close would rate it now, from the rollups stored with the
+/// events ([`crate::accrual`]), before the adjustments that close carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accrual {
     pub contract: String,
@@ -87,12 +86,12 @@ pub struct Accrual {
     pub estimate: Estimate,
 }
 
-/// What a dry run of an open period's close found.
+/// What an open period's usage rates so far.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Estimate {
-    /// The unsigned statement's figures: events, the lines' revenue and the
-    /// licensor's share (the subtotal, the lines' amounts), and the total a close
-    /// now would sign (with its minimum guarantee, cap and adjustments).
+    /// The figures: events, the lines' revenue and the licensor's share (the
+    /// subtotal, the lines' amounts), and the total with the period's own minimum
+    /// guarantee and cap, before carried adjustments.
     Rated {
         currency: String,
         events: u64,
@@ -100,10 +99,8 @@ pub enum Estimate {
         share: String,
         total: String,
     },
-    /// The close would issue no statement (nothing for its term to settle).
+    /// No version of the contract is in force for the period.
     Nothing,
-    /// The close would be refused now, for this reason.
-    Refused(String),
 }
 
 /// Which page of each of the overview's tables to show: a cursor each, as the
@@ -165,7 +162,7 @@ pub fn thousandths(value: &Decimal, max: &Decimal) -> u32 {
 }
 
 /// The overview of what `ctx.actor` reads, each table at the page asked for.
-pub fn overview(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, pages: &Pages) -> Result<Overview> {
+pub fn overview(backend: &mut dyn Backend, ctx: Ctx<'_>, pages: &Pages) -> Result<Overview> {
     let statements = crate::statements::list(backend, ctx.actor)?;
     let entries = crate::page::page(
         crate::statements::entries(backend, ctx.actor, None, None)?,
@@ -173,7 +170,7 @@ pub fn overview(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, pages: &Pa
         pages.statements.as_deref(),
     )?;
     let accrual = match crate::access::require(ctx.actor, crate::access::Permission::Close) {
-        Ok(()) => Some(accrual(backend, keys, ctx, &statements, pages.accrual.as_deref())?),
+        Ok(()) => Some(accrual(backend, ctx, &statements, pages.accrual.as_deref())?),
         Err(_) => None,
     };
     let mut sums: [BTreeMap<(String, String, String), Sum>; 3] = Default::default();
@@ -246,62 +243,44 @@ pub fn overview(backend: &mut dyn Backend, keys: &Keys, ctx: Ctx<'_>, pages: &Pa
 /// statements' readers; a beneficiary reads its payout notices once a period
 /// closes), in the order contracts are stored. `statements` are the closed
 /// statements the actor reads ([`crate::statements::list`]): where each contract's
-/// settlement stands. Each is a dry run of the contract's next close, rated as
-/// `revshare close --dry-run` rates it (one rolled-back transaction for the page).
+/// settlement stands. Each is rated from the rollups stored with the events
+/// ([`crate::accrual`]), as of the log's head.
 fn accrual(
     backend: &mut dyn Backend,
-    keys: &Keys,
     ctx: Ctx<'_>,
     statements: &[ClosedStatement],
     cursor: Option<&str>,
 ) -> Result<Page<Accrual>> {
-    let set = crate::snapshot::contract_set(&backend.contracts()?)?;
+    let head = backend.audit_head()?;
+    let snapshot = crate::snapshot::Snapshot::load(backend, head.seq)?;
     let today = Day(ctx.now.utc_day());
     let mut open = Vec::new();
-    for versions in set
-        .contracts
-        .iter()
-        .filter(|c| crate::access::reads_contract(ctx.actor, c))
-    {
+    for (index, versions) in snapshot.contracts.contracts.iter().enumerate() {
+        if !crate::access::reads_contract(ctx.actor, versions) {
+            continue;
+        }
         let latest = statements
             .iter()
             .filter(|s| s.statement().contract == versions.id)
             .filter_map(|s| Period::parse(&s.statement().period))
             .max_by_key(|p| p.start());
-        if let Some((period, first)) = crate::close::open_period(versions, latest, today) {
-            open.push((versions.id.clone(), period, first));
+        // Before a contract's first close, the estimate is of the period holding
+        // today (a real close confirms where settlement starts).
+        if let Some((period, _)) = crate::close::open_period(versions, latest, today) {
+            open.push((index, period));
         }
     }
     let page = crate::page::page(open, Some(OVERVIEW_ROWS), cursor)?;
-    let requests: Vec<crate::close::CloseRequest> = page
-        .items
-        .iter()
-        .map(|(contract, period, first)| crate::close::CloseRequest {
-            period: *period,
-            contract: Some(contract.clone()),
-            grace: crate::close::Grace::default(),
-            dry_run: true,
-            allow_empty: true,
-            // Before a contract's first close, the estimate is of the period holding
-            // today, as if settlement started there (a real close confirms it).
-            settlement_start: *first,
-        })
-        .collect();
-    let outcomes = if requests.is_empty() {
-        Vec::new()
-    } else {
-        crate::close::dry_runs(backend, keys, ctx, &requests)?
-    };
     let items = page
         .items
         .into_iter()
-        .zip(outcomes)
-        .map(|((contract, period, _), outcome)| {
+        .map(|(index, period)| {
+            let rated = crate::accrual::rate(backend, &snapshot, index, period)?;
             Ok(Accrual {
-                estimate: estimate(&contract, outcome)?,
+                contract: snapshot.contracts.contracts[index].id.clone(),
+                estimate: rated.map_or(Estimate::Nothing, estimate),
                 running: today < period.end(),
                 period: period.to_string(),
-                contract,
                 as_of: ctx.time(),
             })
         })
@@ -312,42 +291,20 @@ fn accrual(
     })
 }
 
-/// The figures of a dry run's statement for `contract`; a refusal of the close
-/// becomes its reason, a failure of the store or of a check stays a failure.
-fn estimate(contract: &str, outcome: Result<crate::close::CloseOutcome>) -> Result<Estimate> {
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(error) if refuses_the_close(&error) => return Ok(Estimate::Refused(error.to_string())),
-        Err(error) => return Err(error),
-    };
-    let Some(closed) = outcome
-        .statements
-        .into_iter()
-        .find(|c| c.statement.contract == contract)
-    else {
-        return Ok(Estimate::Nothing);
-    };
-    let statement = closed.into_document().statement;
+/// The figures of a period's rating so far.
+fn estimate(rated: revshare_core::rating::Rated) -> Estimate {
+    let statement = rated.statement;
     let revenue = statement
         .lines
         .iter()
         .fold(Decimal::zero(), |sum, line| sum.add(&decimal(&line.revenue)));
-    Ok(Estimate::Rated {
+    Estimate::Rated {
         currency: statement.currency,
         events: statement.events.count,
         revenue: revenue.to_string(),
         share: statement.subtotal,
         total: statement.total,
-    })
-}
-
-/// Whether an error is the close refusing (its order, its settlement start, its
-/// inputs), which the estimate reports, rather than a failure.
-fn refuses_the_close(error: &AppError) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::Invalid | ErrorKind::Conflict | ErrorKind::SettlementStartRequired | ErrorKind::NotFound
-    )
+    }
 }
 
 /// The revenue share each line's use case has in the statement's contract version

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod access;
+mod accrual;
 pub mod audit;
 mod checked;
 pub mod checkpoint_file;

@@ -24,14 +24,7 @@ fn loaded(t: &TestStore) -> Box<dyn revshare_app::Backend> {
     let mut backend = t.open();
     let operator = Actor::cli();
     let now = ctx(&operator, NOW);
-    for file in [
-        "contracts/acme-llama.toml",
-        "contracts/nimbus-llama.toml",
-        "contracts/orbit-llama.toml",
-    ] {
-        revshare_app::contracts::add_version(backend.as_mut(), &t.keys(), now, file, &fixture(file)).unwrap();
-    }
-    revshare_app::tables::add_fx(backend.as_mut(), &t.keys(), now, "fx.csv", &fixture("fx.csv")).unwrap();
+    common::scenario::terms(t, backend.as_mut(), now);
     import(
         backend.as_mut(),
         &t.keys(),

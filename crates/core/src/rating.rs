@@ -107,7 +107,20 @@ pub struct Sums {
 }
 
 impl Sums {
-    fn merge(&mut self, other: &Sums) {
+    /// These sums without `other`'s, which they hold (a voided event's, say);
+    /// `None` where `other` holds more than these do.
+    pub fn checked_sub(&self, other: &Sums) -> Option<Sums> {
+        Some(Sums {
+            events: self.events.checked_sub(other.events)?,
+            requests: self.requests.checked_sub(other.requests)?,
+            input_tokens: self.input_tokens.checked_sub(other.input_tokens)?,
+            output_tokens: self.output_tokens.checked_sub(other.output_tokens)?,
+            revenue_units: self.revenue_units.checked_sub(other.revenue_units)?,
+        })
+    }
+
+    /// Adds another group's sums (of other events).
+    pub fn merge(&mut self, other: &Sums) {
         self.events += other.events;
         self.requests += other.requests;
         self.input_tokens += other.input_tokens;
@@ -172,25 +185,62 @@ impl<'i> Router<'i> {
     /// Adds the event to every statement that selects it, in `usage`; returns how
     /// many did (0: no statement's business).
     pub fn add(&mut self, usage: &mut UsageMap, symbols: &Symbols, facts: &InternedFacts, event_ref: u32) -> usize {
+        self.route(symbols, facts.host, facts.model, facts.day, |key| {
+            usage.entry(key).or_default().add(facts, event_ref);
+        })
+    }
+
+    /// Adds the sums of a group of events of one host, model, use case, currency and
+    /// day (a rollup's) to every statement that selects them, as [`Router::add`]
+    /// adds each of its events, except that no event is named (a statement rated so
+    /// has no tree) and no customer counted; returns how many statements did.
+    pub fn add_sums(
+        &mut self,
+        usage: &mut UsageMap,
+        symbols: &Symbols,
+        host: u32,
+        group: GroupKey,
+        sums: &Sums,
+    ) -> usize {
+        self.route(symbols, host, group.model, group.day, |key| {
+            usage
+                .entry(key)
+                .or_default()
+                .groups
+                .entry(group)
+                .or_default()
+                .merge(sums);
+        })
+    }
+
+    /// Calls `counted` with each statement that selects an event of `host` and
+    /// `model` on `day` (step 1); returns how many did.
+    fn route(
+        &mut self,
+        symbols: &Symbols,
+        host: u32,
+        model: u32,
+        day: Day,
+        mut counted: impl FnMut(StatementKey),
+    ) -> usize {
         let inputs = self.inputs;
         let candidates = self
             .routes
-            .entry((facts.host, facts.model))
-            .or_insert_with(|| route(inputs, symbols.name(facts.host), symbols.name(facts.model)));
-        let mut counted = 0;
+            .entry((host, model))
+            .or_insert_with(|| route(inputs, symbols.name(host), symbols.name(model)));
+        let mut count = 0;
         for &contract_index in candidates.iter() {
             let versions = &inputs.contracts.contracts[contract_index as usize];
-            let Some(version) = versions.version_on(facts.day) else {
+            let Some(version) = versions.version_on(day) else {
                 continue;
             };
-            let key = StatementKey {
+            counted(StatementKey {
                 contract: contract_index,
-                period: version.cadence.period_of(facts.day),
-            };
-            usage.entry(key).or_default().add(facts, event_ref);
-            counted += 1;
+                period: version.cadence.period_of(day),
+            });
+            count += 1;
         }
-        counted
+        count
     }
 }
 

@@ -26,6 +26,7 @@ pub use revshare_core::records::{
 };
 
 pub use crate::event::{EventRow, EventView, HostPart, InsertOutcome, Visit};
+pub use crate::rollup::{Recomputed, RollupKey, RollupLine, StoredRollup, VisitRollup};
 pub use crate::segment::EventBatch;
 use crate::StoreError;
 pub use after_term::AfterTerm;

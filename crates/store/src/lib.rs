@@ -11,6 +11,7 @@ pub mod backend;
 mod columns;
 mod event;
 pub mod postgres;
+mod rollup;
 mod segment;
 pub mod sqlite;
 

@@ -16,6 +16,7 @@ mod disputes;
 mod events;
 mod ledger;
 mod migrations;
+mod partitions;
 mod statements;
 mod tables;
 
@@ -50,6 +51,8 @@ pub struct PgStore {
     /// the next batch's keys are claimed by `COPY` ([`copy_new_keys`]), else by
     /// `INSERT … ON CONFLICT` ([`claim_keys`]).
     keys_were_new: bool,
+    /// The months whose `segments` partitions exist, as this connection knows.
+    partitions: partitions::Made,
 }
 
 impl From<postgres::Error> for StoreError {
@@ -90,6 +93,7 @@ impl PgStore {
             prepared: Prepared::default(),
             url: url.to_string(),
             keys_were_new: true,
+            partitions: partitions::Made::default(),
         })
     }
 

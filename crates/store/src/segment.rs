@@ -14,9 +14,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use revshare_core::event::table::{EventTable, Values};
+use revshare_core::rating::Sums;
 
 use crate::event::{EventRow, EventView};
+use crate::rollup::{self, RollupKey};
 use crate::StoreError;
 
 /// The encoded form. Field order is the format: append new fields only at the end,
@@ -161,6 +165,9 @@ pub struct Group {
     /// Per event of the group: its index in the batch and its byte range in `bytes`.
     events: Vec<(usize, std::ops::Range<usize>)>,
     bytes: Vec<u8>,
+    /// Per event, in the order of `events`: its revenue in units, parsed here on
+    /// the pool so that the writer's rollup only adds.
+    revenue: Vec<i128>,
 }
 
 /// Groups a table's events by host and day (in order of first appearance) and
@@ -189,8 +196,13 @@ fn encode_group(table: &EventTable, indices: Vec<usize>) -> Result<Group, StoreE
     let mut dictionary = Dictionary::new(table);
     let mut bytes = Vec::with_capacity(indices.len() * 96);
     let mut ranges = Vec::with_capacity(indices.len());
+    let mut revenue = Vec::with_capacity(indices.len());
     for index in indices {
         let v = table.values(index);
+        let units = table.revenue_units(index);
+        revenue.push(units.parse::<i128>().map_err(|_| {
+            StoreError::Database(format!("an event's revenue `{units}` units is not a 128-bit integer"))
+        })?);
         let stored = Stored {
             source: dictionary.index(0, v.source),
             id: table.id(index),
@@ -214,6 +226,7 @@ fn encode_group(table: &EventTable, indices: Vec<usize>) -> Result<Group, StoreE
         names: postcard::to_extend(&dictionary.names, Vec::new()).map_err(encoding)?,
         events: ranges,
         bytes,
+        revenue,
     })
 }
 
@@ -237,6 +250,40 @@ impl Group {
             out.extend_from_slice(&self.bytes[(*range).clone()]);
         }
         Ok(kept.len())
+    }
+}
+
+impl EventBatch {
+    /// The rollup of the segment [`Group::segment`] writes for the same `keep`:
+    /// the accepted events' figures summed by model, use case and currency.
+    pub(crate) fn rollup(&self, group: &Group, keep: impl Fn(usize) -> bool) -> Result<Vec<u8>, StoreError> {
+        // A segment holds a few keys: a short list beats a map.
+        let mut sums: Vec<([u32; 3], Sums)> = Vec::new();
+        for ((index, _), revenue) in group.events.iter().zip(&group.revenue) {
+            if !keep(*index) {
+                continue;
+            }
+            let v = self.table.values(*index);
+            let key = [v.model, v.use_case, v.currency];
+            let figures = rollup::figures(v.requests, v.input_tokens, v.output_tokens, *revenue);
+            match sums.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, found)) => found.merge(&figures),
+                None => sums.push((key, figures)),
+            }
+        }
+        let name = |id: u32| self.table.name(id);
+        let lines: BTreeMap<RollupKey<'_>, Sums> = sums
+            .into_iter()
+            .map(|([model, use_case, currency], sums)| {
+                let key = RollupKey {
+                    model: name(model),
+                    use_case: name(use_case),
+                    currency: name(currency),
+                };
+                (key, sums)
+            })
+            .collect();
+        rollup::encode(lines.into_iter())
     }
 }
 
@@ -326,7 +373,7 @@ mod tests {
                 "acme-cloud/us",
                 "e-333",
                 Some([9; 16]),
-                "340282366920938463463374607431768211455000",
+                "170141183460469231731687303715884105727",
             ),
         ];
         let mut bytes = Vec::new();
@@ -384,10 +431,11 @@ mod tests {
             .collect();
         rows[5].use_case = "only-in-a-refused-event".into();
         let refused = [5, 6];
-        let groups = EventBatch::from_rows(&rows).unwrap().segments;
+        let batch = EventBatch::from_rows(&rows).unwrap();
+        let groups = &batch.segments;
         let mut seen = Vec::new();
         let mut bytes = Vec::new();
-        for group in &groups {
+        for group in groups {
             let first = &rows[group.first];
             let count = group.segment(|index| !refused.contains(&index), &mut bytes).unwrap();
             let segment = SegmentRow {
@@ -411,6 +459,13 @@ mod tests {
             })
             .unwrap();
             assert_eq!(decoded, count);
+            // The rollup written with it is the one its decoded events make, and
+            // counts the accepted events only.
+            let rollup = batch.rollup(group, |index| !refused.contains(&index)).unwrap();
+            assert_eq!(rollup, rollup::of_segment(&segment).unwrap());
+            let lines = rollup::decode(&rollup, "segment:1").unwrap();
+            assert_eq!(lines.iter().map(|l| l.sums.events).sum::<u64>(), count as u64);
+            assert!(lines.iter().all(|l| l.key.use_case != "only-in-a-refused-event"));
         }
         // Every accepted event once, grouped by first appearance of its host and day,
         // in batch order within a group.

@@ -80,6 +80,11 @@ fn blob<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<&'r [u8]> {
     Ok(row.get_ref(index)?.as_blob().map_err(rusqlite::Error::from)?)
 }
 
+/// A BLOB column that may be NULL; a value of another type is corrupt.
+fn blob_or_none<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<Option<&'r [u8]>> {
+    Ok(row.get_ref(index)?.as_blob_or_null().map_err(rusqlite::Error::from)?)
+}
+
 /// Creates an empty file readable by its owner only, so that SQLite (which gives the
 /// `-wal` and `-shm` files the database's permissions) never makes it world-readable.
 fn create_private(path: &Path) -> Result<()> {

@@ -176,7 +176,7 @@ pub fn close_watched(
     progress: &dyn Progress,
 ) -> Result<CloseOutcome> {
     due(ctx, request)?;
-    let work = |tx: &mut Tx<'_>| close_in(tx, keys, request, Unselected::Count, progress);
+    let work = |tx: &mut Tx<'_>| close_in(tx, keys, request, progress);
     if request.dry_run {
         tx::dry(backend, ctx, work)
     } else {
@@ -203,32 +203,6 @@ pub(crate) fn due(ctx: Ctx<'_>, request: &CloseRequest) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Dry runs of several closes in one rolled-back transaction, each as [`close`]
-/// runs it with `dry_run` (the same [`close_in`], its statements rated alike) but
-/// without counting the events no contract selects (every host's events of the
-/// period read for a figure the caller shows nowhere), its refusal kept beside the
-/// others' outcomes: the dashboard's estimate of each open period's accrual
-/// (`dashboard::accrual`), which asks for callers with
-/// [`Permission::Close`](crate::access::Permission::Close) only. Nothing is stored,
-/// and a dry run may rate a period that has not ended, so [`due`] is not asked.
-pub(crate) fn dry_runs(
-    backend: &mut dyn Backend,
-    keys: &Keys,
-    ctx: Ctx<'_>,
-    requests: &[CloseRequest],
-) -> Result<Vec<Result<CloseOutcome>>> {
-    assert!(
-        requests.iter().all(|r| r.dry_run),
-        "dry_runs runs dry runs only: it skips the close permission"
-    );
-    tx::dry(backend, ctx, |tx| {
-        Ok(requests
-            .iter()
-            .map(|request| close_in(tx, keys, request, Unselected::Skip, &Unwatched))
-            .collect())
-    })
 }
 
 /// A quarter when every contract in question settles by month (or the reverse) is a
@@ -270,23 +244,7 @@ fn check_cadence(snapshot: &Snapshot, request: &CloseRequest) -> Result<()> {
     )))
 }
 
-/// Whether a close counts the period's events that no contract selects, per host,
-/// which reads every host's events of the period: a close and its dry run do
-/// ([`CloseOutcome::unselected`]); the dashboard's estimates ([`dry_runs`]), which
-/// show them nowhere, do not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Unselected {
-    Count,
-    Skip,
-}
-
-fn close_in(
-    tx: &mut Tx<'_>,
-    keys: &Keys,
-    request: &CloseRequest,
-    unselected: Unselected,
-    progress: &dyn Progress,
-) -> Result<CloseOutcome> {
+fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest, progress: &dyn Progress) -> Result<CloseOutcome> {
     progress.step(Step::Reading);
     let head = tx.head();
     // Nothing edited behind the service's back is signed: the log is proved, and
@@ -408,12 +366,10 @@ fn close_in(
         }
     }
     progress.step(Step::Rating { done, total });
-    if unselected == Unselected::Count {
-        outcome.unselected = hosts
-            .all_unselected(tx.backend, &snapshot, &mut trust)?
-            .into_iter()
-            .collect();
-    }
+    outcome.unselected = hosts
+        .all_unselected(tx.backend, &snapshot, &mut trust)?
+        .into_iter()
+        .collect();
     trust.settle()?;
     if !request.dry_run {
         progress.step(Step::Committing);

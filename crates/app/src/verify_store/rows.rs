@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use revshare_core::audit::{Action, Entry, Seq};
-use revshare_store::backend::{BatchRow, EventView, StoredSegment};
+use revshare_store::backend::{BatchRow, EventView, Recomputed, StoredSegment};
 use revshare_store::StoreError;
 use sha2::{Digest, Sha256};
 
@@ -311,16 +311,27 @@ fn check_event_rows(
             finish_group(std::mem::take(&mut group), covered, report);
         }
         let mut decoded = 0i64;
+        let mut rollup = Recomputed::default();
+        let object = format!("segment:{}", segment.number);
         let events = segment.events(&mut |e: &EventView<'_>| {
             decoded += 1;
             add_event(&mut group, &mut event_digests, e, segment.batch);
-            Ok(())
+            rollup.add(e, &object)
         });
         if let Err(revshare_store::StoreError::Corrupt { object, message }) = events {
             failures.push((object, message));
             return Ok(());
         }
         events?;
+        if !segment.rollup_is(&rollup)? {
+            failures.push((
+                object,
+                format!(
+                    "its rollup is missing or is not the sums of its events (of {} on day {}, entry {})",
+                    segment.host, segment.day, segment.seq
+                ),
+            ));
+        }
         if decoded != segment.count {
             failures.push((
                 format!("segment:{}", segment.number),

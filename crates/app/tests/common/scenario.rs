@@ -25,20 +25,25 @@ pub fn fixture(relative: &str) -> Vec<u8> {
 
 pub const NOW: &str = "2026-11-29T00:00:00Z";
 
+/// The small example's contracts and FX rates, added at `now`.
+pub fn terms(t: &TestStore, backend: &mut dyn Backend, now: revshare_app::Ctx<'_>) {
+    for file in [
+        "contracts/acme-llama.toml",
+        "contracts/nimbus-llama.toml",
+        "contracts/orbit-llama.toml",
+    ] {
+        revshare_app::contracts::add_version(backend, &t.keys(), now, file, &fixture(file)).unwrap();
+    }
+    revshare_app::tables::add_fx(backend, &t.keys(), now, "fx.csv", &fixture("fx.csv")).unwrap();
+}
+
 /// A store with the small example imported, September and October closed, one
 /// event voided after September closed (so October carries a `voided:` tree).
 pub fn prepared(t: &TestStore) -> Box<dyn Backend> {
     let mut backend = t.open();
     let operator = Actor::cli();
     let now = ctx(&operator, NOW);
-    for file in [
-        "contracts/acme-llama.toml",
-        "contracts/nimbus-llama.toml",
-        "contracts/orbit-llama.toml",
-    ] {
-        revshare_app::contracts::add_version(backend.as_mut(), &t.keys(), now, file, &fixture(file)).unwrap();
-    }
-    revshare_app::tables::add_fx(backend.as_mut(), &t.keys(), now, "fx.csv", &fixture("fx.csv")).unwrap();
+    terms(t, backend.as_mut(), now);
     for c in Contributions::from_csv("c.csv", &fixture("contributions.csv"))
         .unwrap()
         .rows

@@ -340,7 +340,7 @@ async fn overview(
     headers: HeaderMap,
     query: Result<Query<OverviewPages>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    page(&state, headers, move |backend, shared, session| {
+    page(&state, headers, move |backend, _shared, session| {
         let query = query_of(query)?;
         let cursors = revshare_app::dashboard::Pages {
             accrual: query.accrual,
@@ -350,8 +350,7 @@ async fn overview(
             exceptions: query.exceptions,
             statements: query.statements,
         };
-        let overview =
-            revshare_app::dashboard::overview(backend, &shared.keys, revshare_app::Ctx::now(&session.actor), &cursors)?;
+        let overview = revshare_app::dashboard::overview(backend, revshare_app::Ctx::now(&session.actor), &cursors)?;
         let pagers = pages::OverviewPagers::of(&cursors, &overview)?;
         Ok(("Overview".into(), pages::overview(&overview, &pagers)))
     })

@@ -359,9 +359,10 @@ fn accrual(accrual: Option<&Page<Accrual>>, pager: &Pager) -> Markup {
         section #accrual {
             h2 { "Open periods: accrual so far (unsigned estimate)" }
             p.note {
-                "What a close of each contract's open period would rate now, from the usage stored so far "
-                "(as " code { "revshare close PERIOD --dry-run" } " rates it). An estimate, not a statement: "
-                "nothing here is signed, it changes as usage arrives, and only the period's close settles it."
+                "What each contract's open period rates so far: the usage stored until now, rated as its close "
+                "rates it, before the adjustments that close carries (late usage of earlier periods, resolved "
+                "disputes). An estimate, not a statement: nothing here is signed, it changes as usage arrives, "
+                "and only the period's close settles it."
             }
             @if accrual.items.is_empty() {
                 p { "No open period of a contract whose statements you read." }
@@ -370,7 +371,7 @@ fn accrual(accrual: Option<&Page<Accrual>>, pager: &Pager) -> Markup {
                     caption { "Accrual so far per contract: unsigned estimates as of " (accrual.items[0].as_of) }
                     thead { tr {
                         th scope="col" { "Contract" } th scope="col" { "Period" } th scope="col" { "State" } th scope="col" { "Events" }
-                        th scope="col" { "Revenue" } th scope="col" { "Licensor's share so far" } th scope="col" { "Total if closed now" }
+                        th scope="col" { "Revenue" } th scope="col" { "Licensor's share so far" } th scope="col" { "Total before adjustments" }
                     } }
                     tbody {
                         @for a in &accrual.items {
@@ -383,8 +384,7 @@ fn accrual(accrual: Option<&Page<Accrual>>, pager: &Pager) -> Markup {
                                         td.num { (count(events)) } td.num { (money(revenue, currency)) }
                                         td.num { (money(share, currency)) } td.num { (money(total, currency)) }
                                     }
-                                    Estimate::Nothing => { td colspan="4" { "No statement to issue for this period." } }
-                                    Estimate::Refused(reason) => { td colspan="4" { "No estimate: a close now would be refused: " (reason) } }
+                                    Estimate::Nothing => { td colspan="4" { "No version of the contract is in force for this period." } }
                                 }
                             }
                         }

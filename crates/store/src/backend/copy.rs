@@ -13,12 +13,16 @@ use super::Result;
 
 /// The events' stored batches: `seq, host, first_day, last_day, count`, by seq.
 pub const BATCHES: &str = "event_batches";
-/// The events' segments: `seq, host, day, count, events`, in the order stored.
+/// The events' segments: `seq, host, day, count, events, rollup`, in the order
+/// stored (a segment's rollup travels with it: the rollups' own table is not copied
+/// apart).
 pub const SEGMENTS: &str = "segments";
+/// The table of the segments' rollups, copied in [`SEGMENTS`]' rows.
+pub const ROLLUPS: &str = "segment_rollups";
 /// The columns of [`BATCHES`] as copied.
 pub const BATCH_COLUMNS: [&str; 5] = ["seq", "host", "first_day", "last_day", "count"];
 /// The columns of [`SEGMENTS`] as copied.
-pub const SEGMENT_COLUMNS: [&str; 5] = ["seq", "host", "day", "count", "events"];
+pub const SEGMENT_COLUMNS: [&str; 6] = ["seq", "host", "day", "count", "events", "rollup"];
 /// The table of store-wide values (the store id among them): a target's own values
 /// (set when it was opened) are replaced by the source's.
 pub const META: &str = "meta";
@@ -121,18 +125,19 @@ impl<'s, 'a> Batcher<'s, 'a> {
 }
 
 /// The tables a copy takes, from the names a store's schema lists: every table but
-/// the events' own, which travel as [`BATCHES`] and [`SEGMENTS`], last (their rows
-/// name audit entries copied before them).
+/// the events' own, which travel as [`BATCHES`] and [`SEGMENTS`] (with their
+/// rollups), last (their rows name audit entries copied before them).
 pub(crate) fn in_copy_order(mut plain: Vec<CopyTable>) -> Vec<CopyTable> {
+    plain.retain(|t| ![BATCHES, SEGMENTS, ROLLUPS].contains(&t.name.as_str()));
     plain.sort_by(|a, b| a.name.cmp(&b.name));
-    let owned = |columns: [&str; 5]| columns.iter().map(|c| c.to_string()).collect();
+    let owned = |columns: &[&str]| columns.iter().map(|c| c.to_string()).collect();
     plain.push(CopyTable {
         name: BATCHES.to_string(),
-        columns: owned(BATCH_COLUMNS),
+        columns: owned(&BATCH_COLUMNS),
     });
     plain.push(CopyTable {
         name: SEGMENTS.to_string(),
-        columns: owned(SEGMENT_COLUMNS),
+        columns: owned(&SEGMENT_COLUMNS),
     });
     plain
 }

@@ -2,7 +2,7 @@
 
 use revshare_core::audit::{Entry, Head, Seq};
 
-use super::{EventBatch, HostPart, InsertOutcome, Result, Visit, VoidRow};
+use super::{EventBatch, HostPart, InsertOutcome, Recomputed, Result, Visit, VisitRollup, VoidRow};
 use crate::StoreError;
 
 /// What [`Events::insert_events`] decided under the write lock, for the caller to
@@ -107,9 +107,20 @@ pub struct StoredSegment<'r> {
     /// The stored count (derived: `audit verify` compares it with the events).
     pub count: i64,
     pub(crate) bytes: &'r [u8],
+    /// Its rollup as stored (`None`: it has none).
+    pub(crate) rollup: Option<&'r [u8]>,
 }
 
 impl StoredSegment<'_> {
+    /// Whether its stored rollup is exactly `computed`, the one its events make
+    /// (`audit verify` computes it while it reads them).
+    pub fn rollup_is(&self, computed: &Recomputed) -> Result<bool> {
+        let Some(stored) = self.rollup else {
+            return Ok(false);
+        };
+        Ok(stored == computed.encode()?.as_slice())
+    }
+
     /// Visits its events; bytes that do not decode are [`StoreError::Corrupt`],
     /// naming the segment.
     pub fn events(&self, visit: &mut Visit<'_>) -> Result<()> {
@@ -160,6 +171,17 @@ pub trait Events {
         after: Seq,
         through: Seq,
         visit: &mut Visit<'_>,
+    ) -> Result<()>;
+    /// Visits the rollups of `host`'s segments with `day` in `[start, end)` stored at
+    /// a seq of at most `through`, in no particular order; a segment without one is
+    /// [`StoreError::Corrupt`].
+    fn scan_rollups(
+        &mut self,
+        host: &str,
+        start: i32,
+        end: i32,
+        through: Seq,
+        visit: &mut VisitRollup<'_>,
     ) -> Result<()>;
     /// Whether any event of `host` with `day` in `[start, end)` was stored at a seq
     /// in `(after, through]` (from the segments' own rows, not their counts).

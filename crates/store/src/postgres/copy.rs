@@ -29,8 +29,12 @@ impl StoreCopy for PgStore {
     fn copy_tables(&mut self) -> Result<Vec<CopyTable>> {
         let names: Vec<String> = self
             .query(
-                "SELECT table_name::text FROM information_schema.tables
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+                // A partition's rows are its parent's (`segments`, by month).
+                "SELECT table_name::text FROM information_schema.tables t
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                   AND NOT (SELECT relispartition FROM pg_class
+                            WHERE oid = (quote_ident(t.table_schema) || '.' || quote_ident(t.table_name))::regclass)
+                 ORDER BY 1",
                 &[],
             )?
             .iter()
@@ -38,7 +42,7 @@ impl StoreCopy for PgStore {
             .collect();
         let mut tables = Vec::new();
         for name in names {
-            if NOT_COPIED.contains(&name.as_str()) || name == BATCHES || name == SEGMENTS {
+            if NOT_COPIED.contains(&name.as_str()) {
                 continue;
             }
             let columns = self
@@ -65,8 +69,9 @@ impl StoreCopy for PgStore {
     fn export_rows(&mut self, table: &CopyTable, sink: &mut Sink<'_>) -> Result<()> {
         let sql = match table.name.as_str() {
             BATCHES => "SELECT seq, host, first_day, last_day, count FROM event_batches ORDER BY seq".to_string(),
-            SEGMENTS => "SELECT b.seq, s.host, s.day, s.count, s.events FROM segments s
-                         JOIN event_batches b ON b.batch = s.batch ORDER BY s.number"
+            SEGMENTS => "SELECT b.seq, s.host, s.day, s.count, s.events, r.rollup FROM segments s
+                         JOIN event_batches b ON b.batch = s.batch
+                         LEFT JOIN segment_rollups r ON r.number = s.number ORDER BY s.number"
                 .to_string(),
             // A key's batch travels as its seq (SQLite's batch number; copied batches
             // are numbered by their seqs, below).
@@ -108,12 +113,22 @@ impl StoreCopy for PgStore {
                  VALUES ($1, $1, $2, $3, $4, $5)",
                 rows,
             ),
-            SEGMENTS => self.insert_each(
-                table,
-                "INSERT INTO segments (batch, host, day, count, events)
-                 SELECT batch, $2, $3, $4, $5 FROM event_batches WHERE seq = $1",
-                rows,
-            ),
+            SEGMENTS => {
+                // The target's import transaction is the only writer: its months'
+                // partitions are made in it.
+                let days = rows.iter().filter_map(|row| match row.get(2) {
+                    Some(Value::Int(day)) => i32::try_from(*day).ok(),
+                    _ => None,
+                });
+                super::partitions::make(&mut self.client, days)?;
+                self.insert_each(
+                    table,
+                    "WITH stored AS (INSERT INTO segments (batch, host, day, count, events)
+                     SELECT batch, $2, $3, $4, $5 FROM event_batches WHERE seq = $1 RETURNING number)
+                 INSERT INTO segment_rollups (number, rollup) SELECT number, $6 FROM stored",
+                    rows,
+                )
+            }
             META => self.insert_each(
                 table,
                 "INSERT INTO meta (key, value) VALUES ($1, $2)

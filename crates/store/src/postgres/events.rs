@@ -12,8 +12,8 @@ use revshare_core::audit::{Entry, Seq};
 use super::audit::insert_audit;
 use super::{seq_at, PgStore, Prepared, WRITE_LOCK};
 use crate::backend::{
-    BatchRow, EventBatch, EventView, Events, HostPart, InsertOutcome, KeyRow, Result, Staged, StoredSegment, Visit,
-    VoidRow,
+    BatchRow, EventBatch, EventView, Events, HostPart, InsertOutcome, KeyRow, Result, Staged, StoredRollup,
+    StoredSegment, Visit, VisitRollup, VoidRow,
 };
 use crate::columns::*;
 use crate::segment::{self, SegmentRow};
@@ -38,6 +38,7 @@ impl PgStore {
     fn stage_batch(&mut self, batch: &EventBatch) -> Result<Staged> {
         let events = batch;
         let candidates = key_candidates(events);
+        self.ensure_partitions(events.segments.iter().map(|g| events.view(g.first).day))?;
         // Each host's batch number is drawn before its keys are claimed, so that
         // each key names its batch (a host none of whose events is accepted leaves
         // its number unused).
@@ -299,13 +300,14 @@ fn outcomes_of(transaction: &mut Client, events: &EventBatch, accepted: &HashSet
     Ok(outcomes)
 }
 
-/// A segment to store: its batch, host, day, event count and bytes.
+/// A segment to store: its batch, host, day, event count, bytes and rollup.
 pub(super) struct SegmentInsert {
     batch: i64,
     host: String,
     day: i32,
     count: i32,
     bytes: Vec<u8>,
+    rollup: Vec<u8>,
 }
 
 /// The segments of a batch's accepted events, each with its host's batch id.
@@ -316,9 +318,10 @@ pub(super) fn accepted_segments(
     batches: &[i64],
 ) -> Result<Vec<SegmentInsert>> {
     let mut segments = Vec::with_capacity(events.segments.len());
+    let accepted = |index: usize| outcomes[index] == InsertOutcome::Accepted;
     for group in &events.segments {
         let mut bytes = Vec::new();
-        let count = group.segment(|index| outcomes[index] == InsertOutcome::Accepted, &mut bytes)?;
+        let count = group.segment(accepted, &mut bytes)?;
         if count == 0 {
             continue;
         }
@@ -333,12 +336,14 @@ pub(super) fn accepted_segments(
             day: first.day,
             count: i32::try_from(count).map_err(|_| StoreError::Database("a segment over 2^31 events".into()))?,
             bytes,
+            rollup: events.rollup(group, accepted)?,
         });
     }
     Ok(segments)
 }
 
-/// Stores segments in one statement.
+/// Stores segments and their rollups in one statement (a segment is one host and
+/// day of its batch: the rollup finds its segment's number by them).
 pub(super) fn insert_segments(
     transaction: &mut impl postgres::GenericClient,
     prepared: &mut Prepared,
@@ -346,15 +351,28 @@ pub(super) fn insert_segments(
 ) -> Result<()> {
     let insert = prepared.get(
         transaction,
-        "INSERT INTO segments (batch, host, day, count, events)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::integer[], $5::bytea[])",
+        "WITH given AS (
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::integer[], $5::bytea[], $6::bytea[])
+                 AS t (batch, host, day, count, events, rollup)),
+         stored AS (
+             INSERT INTO segments (batch, host, day, count, events)
+             SELECT batch, host, day, count, events FROM given RETURNING number, batch, host, day)
+         INSERT INTO segment_rollups (number, rollup)
+         SELECT stored.number, given.rollup FROM stored JOIN given USING (batch, host, day)",
     )?;
     let batches: Vec<i64> = segments.iter().map(|s| s.batch).collect();
     let hosts: Vec<&str> = segments.iter().map(|s| s.host.as_str()).collect();
     let days: Vec<i32> = segments.iter().map(|s| s.day).collect();
     let counts: Vec<i32> = segments.iter().map(|s| s.count).collect();
     let bytes: Vec<&[u8]> = segments.iter().map(|s| &s.bytes[..]).collect();
-    transaction.execute(&insert, &[&batches, &hosts, &days, &counts, &bytes])?;
+    let rollups: Vec<&[u8]> = segments.iter().map(|s| &s.rollup[..]).collect();
+    let stored = transaction.execute(&insert, &[&batches, &hosts, &days, &counts, &bytes, &rollups])?;
+    if stored != segments.len() as u64 {
+        return Err(StoreError::Database(format!(
+            "{stored} rollups stored for {} segments",
+            segments.len()
+        )));
+    }
     Ok(())
 }
 
@@ -405,6 +423,35 @@ impl Events for PgStore {
                     bytes: row.try_get(3)?,
                 };
                 segment::decode(&segment, visit)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_rollups(
+        &mut self,
+        host: &str,
+        start: i32,
+        end: i32,
+        through: Seq,
+        visit: &mut VisitRollup<'_>,
+    ) -> Result<()> {
+        let through = crate::seq_i64(through)?;
+        // As in `scan_events`: the window from the few batches the days hold.
+        let seqs = self.batch_seqs(host, start, end)?;
+        let params: [&(dyn ToSql + Sync); 3] = [&host, &start, &end];
+        let mut rows = self.client.query_raw(
+            "SELECT s.number, s.batch, s.day, r.rollup FROM segments s
+             LEFT JOIN segment_rollups r ON r.number = s.number
+             WHERE s.host = $1 AND s.day >= $2 AND s.day < $3",
+            params,
+        )?;
+        while let Some(row) = rows.next()? {
+            let (number, batch): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let seq = *seqs.get(&batch).ok_or_else(|| unbatched(number, batch))?;
+            if seq <= through {
+                let seq = crate::stored_seq(seq, || format!("event_batches:{batch}"))?;
+                visit(&StoredRollup::read(number, row.try_get(2)?, seq, row.try_get(3)?)?)?;
             }
         }
         Ok(())
@@ -502,7 +549,8 @@ impl Events for PgStore {
             .collect();
         // In batch order (each batch is one seq), through the index on `batch`.
         let mut rows = self.client.query_raw(
-            "SELECT number, batch, host, day, count, events FROM segments ORDER BY batch, number",
+            "SELECT s.number, s.batch, s.host, s.day, s.count, s.events, r.rollup FROM segments s
+             LEFT JOIN segment_rollups r ON r.number = s.number ORDER BY s.batch, s.number",
             std::iter::empty::<&(dyn ToSql + Sync)>(),
         )?;
         while let Some(row) = rows.next()? {
@@ -520,6 +568,7 @@ impl Events for PgStore {
                 },
                 count: i64::from(row.try_get::<_, i32>(4)?),
                 bytes: row.try_get(5)?,
+                rollup: row.try_get(6)?,
             })?;
         }
         Ok(())

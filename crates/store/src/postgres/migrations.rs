@@ -8,7 +8,7 @@ use super::{redact, Prepared, WRITE_LOCK};
 use crate::backend::{EventBatch, EventRow, InsertOutcome, Result};
 use crate::{host_parts, StoreError};
 
-const SCHEMA_VERSION: i32 = 11;
+const SCHEMA_VERSION: i32 = 13;
 const SCHEMA_2: &str = include_str!("../../migrations/postgres/002_audited.sql");
 const SCHEMA_3: &str = include_str!("../../migrations/postgres/003_segments.sql");
 const SCHEMA_4: &str = include_str!("../../migrations/postgres/004_tree_chunks.sql");
@@ -17,7 +17,9 @@ const SCHEMA_6: &str = include_str!("../../migrations/postgres/006_ledger.sql");
 const SCHEMA_7: &str = include_str!("../../migrations/postgres/007_closed_after_term.sql");
 const SCHEMA_8: &str = include_str!("../../migrations/postgres/008_disputes.sql");
 const SCHEMA_9: &str = include_str!("../../migrations/postgres/009_ledger_cover.sql");
+const SCHEMA_10: &str = include_str!("../../migrations/postgres/010_rollups.sql");
 const SCHEMA_11: &str = include_str!("../../migrations/postgres/011_keyed.sql");
+const SCHEMA_13: &str = include_str!("../../migrations/postgres/013_month_partitions.sql");
 
 /// Serializes schema creation by concurrent first connections.
 const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
@@ -55,6 +57,9 @@ pub(super) fn migrate(transaction: &mut Transaction<'_>, url: &str) -> Result<()
         transaction.batch_execute(SCHEMA_2)?;
     }
     if found < 3 {
+        // Segments made now are stored with their rollups (schema 10's table, which
+        // names no other).
+        transaction.batch_execute(SCHEMA_10)?;
         upgrade_to_segments(transaction)?;
     }
     if found < 4 {
@@ -75,8 +80,15 @@ pub(super) fn migrate(transaction: &mut Transaction<'_>, url: &str) -> Result<()
     if found < 9 {
         transaction.batch_execute(SCHEMA_9)?;
     }
+    if (3..10).contains(&found) {
+        transaction.batch_execute(SCHEMA_10)?;
+        fill_rollups(transaction)?;
+    }
     if found < 11 {
         transaction.batch_execute(SCHEMA_11)?;
+    }
+    if found < 13 {
+        partition_segments(transaction)?;
     }
     if found < SCHEMA_VERSION {
         transaction.execute("DELETE FROM schema_migrations", &[])?;
@@ -127,6 +139,61 @@ fn upgrade_to_segments(transaction: &mut postgres::Transaction<'_>) -> Result<()
     // The portal holds the table open until it is closed.
     drop(portal);
     transaction.batch_execute("DROP TABLE events")?;
+    Ok(())
+}
+
+/// Schema 10: the rollup of every segment stored before it, from its events.
+fn fill_rollups(transaction: &mut postgres::Transaction<'_>) -> Result<()> {
+    let portal = transaction.bind("SELECT number, host, day, events FROM segments ORDER BY number", &[])?;
+    let insert = transaction.prepare("INSERT INTO segment_rollups (number, rollup) VALUES ($1, $2)")?;
+    loop {
+        let rows = transaction.query_portal(&portal, 1_000)?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let number: i64 = row.try_get(0)?;
+            let host: &str = row.try_get(1)?;
+            let segment = crate::segment::SegmentRow {
+                number,
+                host,
+                day: row.try_get(2)?,
+                // The events' seq plays no part in their sums.
+                seq: 0,
+                bytes: row.try_get(3)?,
+            };
+            let rollup = crate::rollup::of_segment(&segment)?;
+            transaction.execute(&insert, &[&number, &rollup])?;
+        }
+    }
+    Ok(())
+}
+
+/// Schema 13: `segments` partitioned by month, the rows of the table before moved
+/// into the partitions of their months (a table partitioned already, as in a store
+/// whose recorded version was set back, stays as it is).
+fn partition_segments(transaction: &mut postgres::Transaction<'_>) -> Result<()> {
+    let partitioned: bool = transaction
+        .query_one(
+            "SELECT relkind = 'p' FROM pg_class WHERE oid = 'segments'::regclass",
+            &[],
+        )?
+        .get(0);
+    if partitioned {
+        return Ok(());
+    }
+    transaction.batch_execute(SCHEMA_13)?;
+    let days: Vec<i32> = transaction
+        .query("SELECT DISTINCT day FROM segments_before_partitions", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    super::partitions::make(transaction, days)?;
+    transaction.batch_execute(
+        "INSERT INTO segments (number, batch, host, day, count, events)
+             SELECT number, batch, host, day, count, events FROM segments_before_partitions;
+         DROP TABLE segments_before_partitions;",
+    )?;
     Ok(())
 }
 

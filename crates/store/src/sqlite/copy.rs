@@ -18,7 +18,7 @@ impl StoreCopy for SqliteStore {
             names.collect::<rusqlite::Result<_>>()?
         };
         let mut tables = Vec::new();
-        for name in names.into_iter().filter(|n| n != SEGMENTS) {
+        for name in names {
             let mut statement = self.connection.prepare(&format!(
                 "SELECT name FROM pragma_table_info({}) ORDER BY cid",
                 sql_text(&name)
@@ -44,7 +44,9 @@ impl StoreCopy for SqliteStore {
             BATCHES => {
                 "SELECT seq, host, min(day), max(day), sum(count) FROM segments GROUP BY seq ORDER BY seq".to_string()
             }
-            SEGMENTS => "SELECT seq, host, day, count, events FROM segments ORDER BY number".to_string(),
+            SEGMENTS => "SELECT s.seq, s.host, s.day, s.count, s.events, r.rollup FROM segments s
+                         LEFT JOIN segment_rollups r ON r.number = s.number ORDER BY s.number"
+                .to_string(),
             name => format!("SELECT {} FROM {}", column_list(table), quoted(name)),
         };
         let mut statement = self.connection.prepare(&sql)?;
@@ -65,7 +67,7 @@ impl StoreCopy for SqliteStore {
         let sql = match table.name.as_str() {
             // A segment's seq is its batch's: nothing more to store.
             BATCHES => return Ok(()),
-            SEGMENTS => "INSERT INTO segments (seq, host, day, count, events) VALUES (?1, ?2, ?3, ?4, ?5)".to_string(),
+            SEGMENTS => return self.import_segments(rows),
             META => "INSERT INTO meta (key, value) VALUES (?1, ?2)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value"
                 .to_string(),
@@ -88,6 +90,30 @@ impl StoreCopy for SqliteStore {
 
     fn finish_import(&mut self) -> Result<()> {
         // INTEGER PRIMARY KEY numbers continue past the largest stored.
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Stores copied segments, each with its rollup.
+    fn import_segments(&mut self, rows: &[CopyRow]) -> Result<()> {
+        let mut segment = self
+            .connection
+            .prepare_cached("INSERT INTO segments (seq, host, day, count, events) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut rollup = self
+            .connection
+            .prepare_cached("INSERT INTO segment_rollups (number, rollup) VALUES (?1, ?2)")?;
+        for row in rows {
+            let [seq, host, day, count, events, stored_rollup] = &row[..] else {
+                return Err(StoreError::Database(format!(
+                    "a copied segment has {} columns",
+                    row.len()
+                )));
+            };
+            segment.execute(rusqlite::params_from_iter([seq, host, day, count, events].map(to_sql)))?;
+            let number = self.connection.last_insert_rowid();
+            rollup.execute(rusqlite::params![number, to_sql(stored_rollup)])?;
+        }
         Ok(())
     }
 }

@@ -4,8 +4,10 @@ use revshare_core::audit::{Entry, Seq};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::audit::{append, head_of};
-use super::{blob, seq_at, SqliteStore};
-use crate::backend::{EventBatch, Events, InsertOutcome, KeyRow, Result, Staged, StoredSegment, Visit, VoidRow};
+use super::{blob, blob_or_none, seq_at, SqliteStore};
+use crate::backend::{
+    EventBatch, Events, InsertOutcome, KeyRow, Result, Staged, StoredRollup, StoredSegment, Visit, VisitRollup, VoidRow,
+};
 use crate::columns::*;
 use crate::segment::{self, SegmentRow};
 use crate::{host_parts, StoreError};
@@ -36,16 +38,21 @@ impl SqliteStore {
         staged.check(entries)?;
         let mut insert = connection
             .prepare_cached("INSERT INTO segments (host, day, seq, count, events) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut insert_rollup =
+            connection.prepare_cached("INSERT INTO segment_rollups (number, rollup) VALUES (?1, ?2)")?;
         let mut bytes = Vec::new();
         let outcomes = staged.outcomes();
+        let accepted = |index: usize| outcomes[index] == InsertOutcome::Accepted;
         for group in &batch.segments {
-            let count = group.segment(|index| outcomes[index] == InsertOutcome::Accepted, &mut bytes)?;
+            let count = group.segment(accepted, &mut bytes)?;
             if count == 0 {
                 continue;
             }
             let first = batch.view(group.first);
             let seq = staged.seq_of(first.host, entries)?;
             insert.execute(params![first.host, first.day, seq, count as i64, bytes])?;
+            let rollup = batch.rollup(group, accepted)?;
+            insert_rollup.execute(params![connection.last_insert_rowid(), rollup])?;
         }
         append(connection, entries)
     }
@@ -120,6 +127,34 @@ impl Events for SqliteStore {
         Ok(())
     }
 
+    fn scan_rollups(
+        &mut self,
+        host: &str,
+        start: i32,
+        end: i32,
+        through: Seq,
+        visit: &mut VisitRollup<'_>,
+    ) -> Result<()> {
+        let through = crate::seq_i64(through)?;
+        let mut statement = self.connection.prepare_cached(
+            "SELECT s.number, s.day, s.seq, r.rollup FROM segments s
+             LEFT JOIN segment_rollups r ON r.number = s.number
+             WHERE s.host = ?1 AND s.day >= ?2 AND s.day < ?3 AND s.seq <= ?4",
+        )?;
+        let mut rows = statement.query(params![host, start, end, through])?;
+        while let Some(row) = rows.next()? {
+            let number: i64 = row.get(0)?;
+            let rollup = StoredRollup::read(
+                number,
+                row.get(1)?,
+                seq_at(row, 2, "segments", 0)?,
+                blob_or_none(row, 3)?,
+            )?;
+            visit(&rollup)?;
+        }
+        Ok(())
+    }
+
     fn has_events(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<bool> {
         let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
         Ok(self.connection.query_row(
@@ -174,9 +209,10 @@ impl Events for SqliteStore {
     }
 
     fn scan_all_segments(&mut self, visit: &mut dyn FnMut(&StoredSegment<'_>) -> Result<()>) -> Result<()> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT number, host, day, seq, count, events FROM segments ORDER BY seq, number")?;
+        let mut statement = self.connection.prepare(
+            "SELECT s.number, s.host, s.day, s.seq, s.count, s.events, r.rollup FROM segments s
+                 LEFT JOIN segment_rollups r ON r.number = s.number ORDER BY s.seq, s.number",
+        )?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
             let host: String = row.get(1)?;
@@ -188,6 +224,7 @@ impl Events for SqliteStore {
                 seq: seq_at(row, 3, "segments", 0)?,
                 count: row.get(4)?,
                 bytes: blob(row, 5)?,
+                rollup: blob_or_none(row, 6)?,
             })?;
         }
         Ok(())

@@ -17,9 +17,10 @@ const SCHEMA_5: &str = include_str!("../../migrations/sqlite/005_ledger.sql");
 const SCHEMA_6: &str = include_str!("../../migrations/sqlite/006_closed_after_term.sql");
 const SCHEMA_7: &str = include_str!("../../migrations/sqlite/007_disputes.sql");
 const SCHEMA_8: &str = include_str!("../../migrations/sqlite/008_ledger_cover.sql");
+const SCHEMA_9: &str = include_str!("../../migrations/sqlite/009_rollups.sql");
 const SCHEMA_10: &str = include_str!("../../migrations/sqlite/010_keyed.sql");
 /// Each schema's step from the one before it (a new store takes them all).
-const STEPS: [(i64, &str); 8] = [
+const STEPS: [(i64, &str); 9] = [
     (2, SCHEMA_2),
     (3, SCHEMA_3),
     (4, SCHEMA_4),
@@ -27,6 +28,7 @@ const STEPS: [(i64, &str); 8] = [
     (6, SCHEMA_6),
     (7, SCHEMA_7),
     (8, SCHEMA_8),
+    (9, SCHEMA_9),
     (10, SCHEMA_10),
 ];
 
@@ -41,6 +43,9 @@ pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
             for (_, step) in STEPS.iter().filter(|(to, _)| *to > version) {
                 transaction.execute_batch(step)?;
             }
+            if (2..9).contains(&version) {
+                fill_rollups(&transaction)?;
+            }
         }
         other => {
             return Err(StoreError::Refused(format!(
@@ -51,5 +56,26 @@ pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
     }
     transaction.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     transaction.commit()?;
+    Ok(())
+}
+
+/// Schema 9: the rollup of every segment stored before it, from its events.
+fn fill_rollups(transaction: &Connection) -> Result<()> {
+    let mut insert = transaction.prepare("INSERT INTO segment_rollups (number, rollup) VALUES (?1, ?2)")?;
+    let mut select = transaction.prepare("SELECT number, host, day, seq, events FROM segments ORDER BY number")?;
+    let mut rows = select.query([])?;
+    while let Some(row) = rows.next()? {
+        let number: i64 = row.get(0)?;
+        let host: String = row.get(1)?;
+        let segment = crate::segment::SegmentRow {
+            number,
+            host: &host,
+            day: row.get(2)?,
+            seq: row.get(3)?,
+            bytes: super::blob(row, 4)?,
+        };
+        let rollup = crate::rollup::of_segment(&segment)?;
+        insert.execute(rusqlite::params![number, rollup])?;
+    }
     Ok(())
 }
