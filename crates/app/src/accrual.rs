@@ -81,11 +81,7 @@ fn host_days(backend: &mut dyn Backend, snapshot: &Snapshot, host: &str, period:
         }
         Ok(())
     })?;
-    let voids = snapshot
-        .voids
-        .values()
-        .filter(|v| v.host == host && (start..end).contains(&v.day) && v.seq <= snapshot.seq);
-    for void in voids {
+    for void in &backend.voids_in(host, start, end, snapshot.seq)? {
         let (group, figures) = voided_event(backend, snapshot.seq, void, &mut symbols)?;
         let held = groups.get(&group).and_then(|sums| sums.checked_sub(&figures));
         let Some(left) = held else {

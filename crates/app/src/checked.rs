@@ -1,7 +1,7 @@
 //! A close signs nothing edited behind the service's back (statements.md, Audit log:
 //! "a close checks the rows it uses against their entries before it signs"): every
-//! row it uses (contract versions, FX rates, registry versions, contributions, voids,
-//! resolved disputes, statements) must hash to the payload of the latest entry about it, every such
+//! row it uses (contract versions, FX rates, registry versions, contributions, the
+//! voids of the hosts and days it reads, resolved disputes, statements) must hash to the payload of the latest entry about it, every such
 //! entry must be in the log the service proved (its digest recomputed, its leaf
 //! proved under the newest checkpoint's root), and every batch of events it reads is
 //! hashed again, whole, and compared with its entry before the close signs.
@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use revshare_core::audit::{Action, Entry, Head, NewEntry, Seq};
 use revshare_core::log_tree::{self, Hash, Nodes};
 use revshare_core::period::Period;
-use revshare_store::backend::StatementRow;
+use revshare_store::backend::{StatementRow, VoidRow};
 use revshare_store::StoreError;
 
 use crate::keys::Keys;
@@ -51,6 +51,14 @@ impl Trust {
     pub(crate) fn settle(&mut self) -> Result<()> {
         match self {
             Trust::Checked(check) => check.settle(),
+            Trust::Audited => Ok(()),
+        }
+    }
+
+    /// Checks void rows a close reads against their entries.
+    pub(crate) fn voids(&mut self, backend: &mut dyn Backend, rows: &[VoidRow]) -> Result<()> {
+        match self {
+            Trust::Checked(check) => check.voids(backend, rows),
             Trust::Audited => Ok(()),
         }
     }
@@ -132,10 +140,6 @@ impl LogCheck {
             let name = object::registry(row.version);
             expected.push((row.seq, Action::RegistryVersionAdded, name, payload(row)));
         }
-        for row in snapshot.voids.values() {
-            let name = object::void(&row.host, row.number);
-            expected.push((row.seq, Action::EventVoided, name, payload(row)));
-        }
         // Rows that change state must be as their latest entry left them.
         let mut latest: Vec<(String, Seq)> = Vec::new();
         for row in &snapshot.contribution_rows {
@@ -158,6 +162,25 @@ impl LogCheck {
             expected.push((row.seq, crate::disputes::latest_action(row), name, payload(row)));
         }
         latest_entries_are(backend, &latest)?;
+        self.expected(backend, expected)
+    }
+
+    /// Checks void rows against their entries (a close reads voids by host and
+    /// days, where it needs them: [`Snapshot::voids_in`]).
+    pub(crate) fn voids(&mut self, backend: &mut dyn Backend, rows: &[VoidRow]) -> Result<()> {
+        let expected = rows
+            .iter()
+            .map(|row| {
+                let name = object::void(&row.host, row.number);
+                (row.seq, Action::EventVoided, name, payload(row))
+            })
+            .collect();
+        self.expected(backend, expected)
+    }
+
+    /// Checks that each row's entry is in the proven log and is about it: its
+    /// action, object and payload.
+    fn expected(&mut self, backend: &mut dyn Backend, expected: Vec<(Seq, Action, String, [u8; 32])>) -> Result<()> {
         let seqs: Vec<Seq> = expected.iter().map(|(seq, ..)| *seq).collect();
         self.entries(backend, &seqs)?;
         for (seq, action, name, hash) in expected {

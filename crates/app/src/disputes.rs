@@ -598,9 +598,8 @@ pub(crate) fn carried(
 ) -> Result<Vec<CarriedAdjustment>> {
     let versions = &snapshot.contracts.contracts[index];
     let mut resolved: Vec<&DisputeRow> = snapshot
-        .disputes
-        .iter()
-        .filter(|d| d.contract == versions.id && d.status == DisputeStatus::Resolved)
+        .disputes_of(&versions.id)
+        .filter(|d| d.status == DisputeStatus::Resolved)
         .collect();
     if resolved.is_empty() {
         return Ok(Vec::new());

@@ -223,7 +223,7 @@ pub(crate) fn locate_all(backend: &mut dyn Backend, source: &str, id: &str) -> R
     };
     located.host = Some(key.host.clone());
     located.day = Some(Day(key.day).to_string());
-    let facts = stored_facts(backend, &key.host, key.day, source, id)?;
+    let facts = stored_facts(backend, &key)?;
     let model = facts.model.clone();
     let head = backend.audit_head()?;
     let snapshot = Snapshot::load(backend, head.seq)?;
@@ -270,7 +270,19 @@ pub(crate) fn voids_selected_by(backend: &mut dyn Backend, contracts: &[String])
     let snapshot = Snapshot::load(backend, head.seq)?;
     let mut numbers = Vec::new();
     for void in voids {
-        let model = stored_facts(backend, &void.host, void.day, &void.source, &void.id)?.model;
+        // Its key names its segment; without one, the void's host and day do.
+        let key = match backend.event_key(&void.source, &void.id)? {
+            Some(key) => key,
+            None => KeyRow {
+                source: void.source.clone(),
+                id: void.id.clone(),
+                leaf: [0; 32],
+                host: void.host.clone(),
+                day: void.day,
+                batch: None,
+            },
+        };
+        let model = stored_facts(backend, &key)?.model;
         let selects = snapshot
             .contracts
             .contracts
@@ -304,7 +316,10 @@ struct Facts {
 
 /// The stored event's model, use case and currency (its key says where to look:
 /// host and day).
-fn stored_facts(backend: &mut dyn Backend, host: &str, day: i32, source: &str, id: &str) -> Result<Facts> {
+/// Read from the one segment its key names (its host's day for a key stored
+/// without one).
+fn stored_facts(backend: &mut dyn Backend, key: &KeyRow) -> Result<Facts> {
+    let (source, id) = (key.source.as_str(), key.id.as_str());
     let mut facts = None;
     let mut visit = |e: &EventView<'_>| -> revshare_store::backend::Result<()> {
         if e.source == source && e.id == id {
@@ -316,7 +331,7 @@ fn stored_facts(backend: &mut dyn Backend, host: &str, day: i32, source: &str, i
         }
         Ok(())
     };
-    backend.scan_events(host, day, day + 1, Seq::ZERO, Seq::MAX, &mut visit)?;
+    backend.scan_key_events(key, &mut visit)?;
     facts.ok_or_else(|| {
         AppError::Integrity(format!(
             "event ({source}, {id}) has an idempotency key but no stored event"

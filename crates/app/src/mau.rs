@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::access::{self, Permission};
 use crate::period_events::PeriodEvents;
 use crate::rows::{object, payload};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, Voids};
 use crate::tx::Tx;
 use crate::{AppError, Backend, Ctx, Result};
 
@@ -102,10 +102,11 @@ pub(crate) fn flag_reached(
     index: usize,
     due: Vec<Due>,
     events: &PeriodEvents,
+    voids: &Voids,
 ) -> Result<Vec<Reached>> {
     let versions = &snapshot.contracts.contracts[index];
     let months: Vec<Period> = due.iter().map(|d| d.month).collect();
-    let counts = count_events(snapshot, events, &months);
+    let counts = count_events(voids, events, &months);
     let mut flagged = Vec::new();
     for (Due { month, threshold, name }, customers) in due.into_iter().zip(counts) {
         if customers < threshold {
@@ -127,11 +128,11 @@ pub(crate) fn flag_reached(
 /// The distinct customers in each of `months` among a close's events, its voids
 /// left out. Customers are the events' interned symbols, so a month's are marked
 /// in a vector as long as the symbol table (a close may read a million events).
-fn count_events(snapshot: &Snapshot, events: &PeriodEvents, months: &[Period]) -> Vec<u64> {
+fn count_events(voids: &Voids, events: &PeriodEvents, months: &[Period]) -> Vec<u64> {
     let bounds: Vec<(i32, i32)> = months.iter().map(|m| (m.start().0, m.end().0)).collect();
     let mut seen: Vec<Vec<bool>> = vec![Vec::new(); months.len()];
     let mut counts = vec![0u64; months.len()];
-    let voided = snapshot.voided();
+    let voided = voids.voided();
     for (index, day, customer) in events.customers() {
         let Some(customer) = customer else { continue };
         let Some(month) = bounds.iter().position(|(start, end)| (*start..*end).contains(&day.0)) else {

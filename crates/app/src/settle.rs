@@ -169,10 +169,6 @@ fn changed(
     let through = snapshot.seq;
     let window = |seq: Seq| after < seq && seq <= through;
     let (start, end) = (period.start().0, period.end().0);
-    let voids = snapshot
-        .voids
-        .values()
-        .any(|v| window(v.seq) && v.host == contract.host && (start..end).contains(&v.day));
     let fx = snapshot
         .fx_rows
         .iter()
@@ -181,7 +177,10 @@ fn changed(
         .contribution_rows
         .iter()
         .any(|c| c.contract == contract.id && c.decided_seq.is_some_and(window) && (start..end).contains(&c.date));
-    Ok(voids || fx || contributions || backend.has_events(&contract.host, start, end, after, through)?)
+    Ok(fx
+        || contributions
+        || backend.has_voids(&contract.host, start, end, after, through)?
+        || backend.has_events(&contract.host, start, end, after, through)?)
 }
 
 /// A closed period re-rated as of the snapshot, and which events that adds and
@@ -206,7 +205,8 @@ fn rerate(
     let events = std::sync::Arc::new(PeriodEvents::read(backend, &version.host, key.period, snapshot.seq)?);
     trust.events(backend, &events, &version.host, key.period)?;
     let inputs = snapshot.inputs_for(key.period);
-    let voided = snapshot.voided();
+    let voids = snapshot.voids_in(backend, trust, &version.host, key.period.start().0, key.period.end().0)?;
+    let voided = voids.voided();
     let voided_at = |i: u32| -> Option<Seq> { voided.get(&(events.source(i), events.id(i))).copied() };
     let counted = |i: u32| voided_at(i).is_none();
     let usage = events.accumulate(&inputs, key, counted);

@@ -1,6 +1,12 @@
 //! The store as of an audit seq (statements.md, What a close uses): exactly the rows
 //! added at or before it. A close rates as of its `audit_head.seq`, and re-rating a
 //! closed period as of that seq reproduces its statement.
+//!
+//! The configuration tables (contracts, FX, contributions, registries, periods
+//! closed after a term) are small and read whole; what grows with the store is read
+//! by key: a close's snapshot holds the statements and disputes of the contracts it
+//! closes only ([`Snapshot::for_close`]), and voids are read by host and days where
+//! they are needed ([`Snapshot::voids_in`]).
 
 use std::collections::HashMap;
 
@@ -15,6 +21,7 @@ use revshare_store::backend::{
 
 use revshare_core::audit::Seq;
 
+use crate::checked::Trust;
 use crate::{AppError, Backend, Result};
 
 pub struct Snapshot {
@@ -29,14 +36,32 @@ pub struct Snapshot {
     pub registries: Vec<RegistryRow>,
     /// [`Snapshot::registries`] with their patterns compiled, in the same order.
     compiled: Vec<ModelRegistry>,
-    /// Voids by `(source, id)`.
-    pub voids: HashMap<(String, String), VoidRow>,
+    /// The contract whose statements and disputes the snapshot holds, or none for
+    /// every contract's.
+    scope: Option<String>,
+    /// The statements (of the contract in scope), by `(contract, start_day)`.
     pub statements: Vec<StatementRow>,
     /// Periods closed after a contract's term without a statement.
     pub closed_after_term: Vec<ClosedAfterTermRow>,
     /// Disputes resolved by then (a resolved dispute never changes again): the
-    /// next statement closed for their contract carries them.
+    /// next statement closed for their contract carries them (of the contract in
+    /// scope).
     pub disputes: Vec<revshare_core::dispute::DisputeRow>,
+}
+
+/// The voids of one host's days as of a snapshot.
+pub(crate) struct Voids(Vec<VoidRow>);
+
+impl Voids {
+    /// The seq of every void by its event's `(source, id)`, borrowed: what checking
+    /// the events a close reads against the voids needs, without a key allocated
+    /// per event.
+    pub(crate) fn voided(&self) -> HashMap<(&str, &str), Seq> {
+        self.0
+            .iter()
+            .map(|row| ((row.source.as_str(), row.id.as_str()), row.seq))
+            .collect()
+    }
 }
 
 /// A registry version's patterns, compiled once.
@@ -55,8 +80,34 @@ fn corrupt(what: String) -> AppError {
 }
 
 impl Snapshot {
-    /// Everything stored at or before `seq`.
+    /// Everything stored at or before `seq`, every contract's statements and
+    /// disputes.
     pub fn load(backend: &mut dyn Backend, seq: Seq) -> Result<Snapshot> {
+        let statements = backend.statements()?;
+        let disputes = revshare_store::backend::Disputes::disputes(backend)?;
+        Snapshot::with(backend, seq, None, statements, disputes)
+    }
+
+    /// What a close as of `seq` reads: [`Snapshot::load`], with the statements and
+    /// disputes of `contract` only when it closes one (keyed reads).
+    pub(crate) fn for_close(backend: &mut dyn Backend, seq: Seq, contract: Option<&str>) -> Result<Snapshot> {
+        match contract {
+            None => Snapshot::load(backend, seq),
+            Some(contract) => {
+                let statements = backend.statements_of(contract)?;
+                let disputes = backend.disputes_of(contract)?;
+                Snapshot::with(backend, seq, Some(contract.to_string()), statements, disputes)
+            }
+        }
+    }
+
+    fn with(
+        backend: &mut dyn Backend,
+        seq: Seq,
+        scope: Option<String>,
+        statements: Vec<StatementRow>,
+        disputes: Vec<revshare_core::dispute::DisputeRow>,
+    ) -> Result<Snapshot> {
         let contract_rows: Vec<ContractRow> = backend.contracts()?.into_iter().filter(|r| r.seq <= seq).collect();
         let contracts = contract_set(&contract_rows)?;
         let fx_rows: Vec<FxRow> = backend.fx()?.into_iter().filter(|r| r.seq <= seq).collect();
@@ -70,25 +121,20 @@ impl Snapshot {
         let contributions = contributions(&contribution_rows)?;
         let registries: Vec<RegistryRow> = backend.registries()?.into_iter().filter(|r| r.seq <= seq).collect();
         let compiled = registries.iter().map(compile).collect();
-        let voids = backend
-            .voids()?
-            .into_iter()
-            .filter(|r| r.seq <= seq)
-            .map(|r| ((r.source.clone(), r.id.clone()), r))
-            .collect();
-        let statements = backend.statements()?.into_iter().filter(|r| r.seq <= seq).collect();
+        let statements = statements.into_iter().filter(|r| r.seq <= seq).collect();
         let closed_after_term = backend
             .closed_after_term()?
             .into_iter()
             .filter(|r| r.seq <= seq)
             .collect();
-        let disputes = revshare_store::backend::Disputes::disputes(backend)?
+        let disputes = disputes
             .into_iter()
             .filter(|d| crate::disputes::resolved_by(d, seq))
             .collect();
         Ok(Snapshot {
             disputes,
             seq,
+            scope,
             contract_rows,
             contracts,
             fx_rows,
@@ -97,10 +143,24 @@ impl Snapshot {
             contributions,
             registries,
             compiled,
-            voids,
             statements,
             closed_after_term,
         })
+    }
+
+    /// The voids of `host`'s events dated in `[start, end)` stored by the
+    /// snapshot's seq, checked against the log as `trust` says (a close's are).
+    pub(crate) fn voids_in(
+        &self,
+        backend: &mut dyn Backend,
+        trust: &mut Trust,
+        host: &str,
+        start: i32,
+        end: i32,
+    ) -> Result<Voids> {
+        let rows = backend.voids_in(host, start, end, self.seq)?;
+        trust.voids(backend, &rows)?;
+        Ok(Voids(rows))
     }
 
     /// The registry version in force on `day`: the latest effective at or before it
@@ -148,19 +208,28 @@ impl Snapshot {
         self.contracts.contracts.iter().position(|c| c.id == id)
     }
 
-    /// The seq of every void by its event's `(source, id)`, borrowed: what checking
-    /// the events a close reads against the voids needs, without a key allocated per
-    /// event.
-    pub(crate) fn voided(&self) -> HashMap<(&str, &str), Seq> {
-        self.voids
-            .iter()
-            .map(|((source, id), row)| ((source.as_str(), id.as_str()), row.seq))
-            .collect()
-    }
-
     /// The stored statements of one contract, by period.
     pub(crate) fn statements_of<'s>(&'s self, contract: &'s str) -> impl Iterator<Item = &'s StatementRow> + 's {
+        self.in_scope(contract);
         self.statements.iter().filter(move |s| s.contract == contract)
+    }
+
+    /// The resolved disputes of one contract, in the order they were opened.
+    pub(crate) fn disputes_of<'s>(
+        &'s self,
+        contract: &'s str,
+    ) -> impl Iterator<Item = &'s revshare_core::dispute::DisputeRow> + 's {
+        self.in_scope(contract);
+        self.disputes.iter().filter(move |d| d.contract == contract)
+    }
+
+    /// A snapshot of one contract's statements answers for no other's.
+    fn in_scope(&self, contract: &str) {
+        assert!(
+            self.scope.as_deref().is_none_or(|only| only == contract),
+            "a snapshot of {:?}'s statements asked for {contract}'s",
+            self.scope
+        );
     }
 
     /// The periods of one contract closed after its term without a statement.

@@ -372,12 +372,8 @@ pub fn inputs(backend: &mut dyn Backend, actor: &Actor, statement_id: &str) -> R
             )
         })
         .transpose()?;
-    let mut voided: Vec<(&str, &str)> = snapshot
-        .voids
-        .values()
-        .filter(|v| v.host == statement.host)
-        .map(|v| (v.source.as_str(), v.id.as_str()))
-        .collect();
+    let host_voids = backend.voids_in(&statement.host, i32::MIN, i32::MAX, snapshot.seq)?;
+    let mut voided: Vec<(&str, &str)> = host_voids.iter().map(|v| (v.source.as_str(), v.id.as_str())).collect();
     voided.sort_unstable();
     let voids = csv_of(
         &["source", "id"],

@@ -105,6 +105,42 @@ fn a_dropped_row(t: &TestStore) {
     names(&report, 3, "statement:acme-llama/2026-10");
 }
 
+/// A key row that names a batch without its event (a conflict or `locate` would
+/// read the wrong segment) is named, as is a key row that differs from its event.
+fn a_keys_batch(t: &TestStore) {
+    let mut backend = prepared(t);
+    let (source, id) = common::scenario::first_event(&fixture("usage-small.ndjson"), "acme-cloud", "2026-10");
+    let key = backend.event_key(&source, &id).unwrap().unwrap();
+    let batch = key.batch.expect("a key stored by this build names its batch");
+    t.tamper(&format!(
+        "UPDATE event_keys SET batch = {} WHERE source = '{source}' AND id = '{id}'",
+        batch + 1
+    ));
+    let report = verified(backend.as_mut());
+    let object = format!("event:{source}/{id}");
+    names(&report, 5, &object);
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.object == object && f.message.contains(&format!("names batch {}", batch + 1))),
+        "{:#?}",
+        report.failures
+    );
+    assert_eq!(
+        report.failures.len(),
+        1,
+        "only the key is named: {:#?}",
+        report.failures
+    );
+    // `locate` reads the segment the key names, and finds the store edited.
+    let located = revshare_app::locate::locate(backend.as_mut(), &Actor::cli(), &source, &id);
+    assert!(
+        matches!(located, Err(revshare_app::AppError::Integrity(_))),
+        "{located:?}"
+    );
+}
+
 fn a_dropped_statement(t: &TestStore) {
     let mut backend = prepared(t);
     let seq = backend.statement("nimbus-llama/2026-10").unwrap().unwrap().seq;
@@ -377,7 +413,8 @@ fn before_the_log_tree(t: &TestStore) {
          DROP TABLE rollbacks; DROP INDEX audit_log_object; DELETE FROM meta WHERE key = 'store_id';
          DROP TABLE payments; DROP TABLE ledger_legs; DELETE FROM meta WHERE key = 'ledger';
          DROP TABLE closed_after_term; DROP TABLE disputes; DROP TABLE segment_rollups;
-         DROP TABLE statement_tree_tiles; DROP TABLE statement_tree_index;",
+         DROP TABLE statement_tree_tiles; DROP TABLE statement_tree_index;
+         DROP INDEX voids_host_day; DROP INDEX statements_contract; ALTER TABLE event_keys DROP COLUMN batch;",
     );
     // The key file as that build wrote it: naming no store, no checkpoint beside it.
     let mut key: serde_json::Value = serde_json::from_slice(&std::fs::read(&t.keys_path).unwrap()).unwrap();
@@ -511,6 +548,7 @@ both_backends!(
     an_audit_entry,
     a_dropped_row,
     a_dropped_statement,
+    a_keys_batch,
     a_statement_id_that_is_not_one,
     a_rewritten_history,
 );

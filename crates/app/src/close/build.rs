@@ -122,7 +122,8 @@ fn rate_own(
     };
     let events = inputs.hosts.get(backend, snapshot, inputs.trust, &version.host)?;
     let rating = snapshot.inputs_for(period);
-    let voided = snapshot.voided();
+    let voids = snapshot.voids_in(backend, inputs.trust, &version.host, period.start().0, period.end().0)?;
+    let voided = voids.voided();
     let usage = events.accumulate(&rating, key, |i| {
         !voided.contains_key(&(events.source(i), events.id(i)))
     });

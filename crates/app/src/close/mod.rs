@@ -250,7 +250,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest, progress: &dyn
     // Nothing edited behind the service's back is signed: the log is proved, and
     // every row and batch the close uses is checked against it.
     let mut check = LogCheck::new(tx.backend, keys, head)?;
-    let snapshot = Snapshot::load(tx.backend, head.seq)?;
+    let snapshot = Snapshot::for_close(tx.backend, head.seq, request.contract.as_deref())?;
     check.snapshot(tx.backend, &snapshot)?;
     let anchor = head.anchor(&check.root());
     let mut trust = Trust::Checked(Box::new(check));
@@ -260,7 +260,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest, progress: &dyn
         }
     }
     check_cadence(&snapshot, request)?;
-    start::check(tx.backend, &snapshot, request)?;
+    start::check(tx.backend, &snapshot, &mut trust, request)?;
     let mut verified = VerifiedStatements::new(crate::keys::public_keys(tx.backend)?);
     let mut hosts = HostEvents::new(request.period);
     let mut outcome = CloseOutcome {
@@ -286,7 +286,7 @@ fn close_in(tx: &mut Tx<'_>, keys: &Keys, request: &CloseRequest, progress: &dyn
         done += 1;
         let statement_id = StatementId::new(&id, request.period)
             .ok_or_else(|| AppError::Integrity(format!("contract `{id}`: its id is not a contract id")))?;
-        if let Some(row) = snapshot.statements.iter().find(|s| s.statement_id == statement_id) {
+        if let Some(row) = snapshot.statements_of(&id).find(|s| s.statement_id == statement_id) {
             let statement = verified.get(tx.backend, row)?.statement().clone();
             trust.statement(tx.backend, row)?;
             outcome.statements.push(Closed::Signed {
@@ -395,7 +395,8 @@ fn flag_mau(
         return Ok(());
     }
     let events = hosts.get(tx.backend, snapshot, trust, versions.host())?;
-    let flagged = crate::mau::flag_reached(tx, snapshot, index, due, events)?;
+    let voids = snapshot.voids_in(tx.backend, trust, versions.host(), period.start().0, period.end().0)?;
+    let flagged = crate::mau::flag_reached(tx, snapshot, index, due, events, &voids)?;
     outcome.mau_flags.extend(flagged);
     Ok(())
 }

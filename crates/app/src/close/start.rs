@@ -13,6 +13,7 @@ use revshare_store::backend::EventView;
 
 use super::term::{term_of, Term};
 use super::CloseRequest;
+use crate::checked::Trust;
 use crate::snapshot::Snapshot;
 use crate::{AppError, Backend, Result};
 
@@ -106,7 +107,12 @@ impl std::fmt::Display for Unsettled {
 /// Refuses a close that, as the first close of some contract it closes, would leave
 /// an earlier period of that contract's term unsettled, unless the request confirms
 /// that settlement starts at its period.
-pub(crate) fn check(backend: &mut dyn Backend, snapshot: &Snapshot, request: &CloseRequest) -> Result<()> {
+pub(crate) fn check(
+    backend: &mut dyn Backend,
+    snapshot: &Snapshot,
+    trust: &mut Trust,
+    request: &CloseRequest,
+) -> Result<()> {
     if request.settlement_start {
         return Ok(());
     }
@@ -116,7 +122,7 @@ pub(crate) fn check(backend: &mut dyn Backend, snapshot: &Snapshot, request: &Cl
         if request.contract.as_ref().is_some_and(|only| only != id) {
             continue;
         }
-        if let Some(unsettled) = unsettled_before(backend, snapshot, index, request.period)? {
+        if let Some(unsettled) = unsettled_before(backend, snapshot, trust, index, request.period)? {
             contracts.push(unsettled);
         }
     }
@@ -135,6 +141,7 @@ pub(crate) fn check(backend: &mut dyn Backend, snapshot: &Snapshot, request: &Cl
 fn unsettled_before(
     backend: &mut dyn Backend,
     snapshot: &Snapshot,
+    trust: &mut Trust,
     index: usize,
     period: Period,
 ) -> Result<Option<UnsettledContract>> {
@@ -154,7 +161,7 @@ fn unsettled_before(
         return Ok(None);
     }
     let minimum_guarantee_from = minimum_guarantee_from(snapshot, index, period);
-    let (events, events_from) = events_before(backend, snapshot, index, period)?;
+    let (events, events_from) = events_before(backend, snapshot, trust, index, period)?;
     let earliest = match (minimum_guarantee_from, events_from) {
         (Some(a), Some(b)) => a.min(b),
         (Some(one), None) | (None, Some(one)) => one,
@@ -204,6 +211,7 @@ fn minimum_guarantee_from(snapshot: &Snapshot, index: usize, period: Period) -> 
 fn events_before(
     backend: &mut dyn Backend,
     snapshot: &Snapshot,
+    trust: &mut Trust,
     index: usize,
     period: Period,
 ) -> Result<(u64, Option<Period>)> {
@@ -214,7 +222,8 @@ fn events_before(
     if backend.count_events(host, start, end, Seq::ZERO, snapshot.seq)? == 0 {
         return Ok((0, None));
     }
-    let voided = snapshot.voided();
+    let voids = snapshot.voids_in(backend, trust, host, start, end)?;
+    let voided = voids.voided();
     // Step 1's answer per model and day, asked once each.
     let mut selected: HashMap<String, HashMap<i32, Option<Period>>> = HashMap::new();
     let mut count = 0u64;

@@ -190,14 +190,8 @@ fn stored_differences(backend: &mut dyn Backend, row: &EventView<'_>) -> Result<
         differs.extend(fields.iter().filter(|(_, d)| *d).map(|(f, _)| *f));
         Ok(())
     };
-    backend.scan_events(
-        &key.host,
-        key.day,
-        key.day + 1,
-        revshare_core::audit::Seq::ZERO,
-        revshare_core::audit::Seq::MAX,
-        &mut visit,
-    )?;
+    // The key names the segment that holds the stored event.
+    backend.scan_key_events(&key, &mut visit)?;
     Ok(if found { differs } else { Vec::new() })
 }
 

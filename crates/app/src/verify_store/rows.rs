@@ -303,7 +303,8 @@ fn check_event_rows(
 ) -> Result<HashMap<Seq, Held>> {
     let mut group = Group::default();
     let mut held: HashMap<Seq, Held> = HashMap::new();
-    let mut event_digests: Vec<[u8; 32]> = Vec::new();
+    // Each event's key digest, with the batch that holds it (as a key row names it).
+    let mut event_digests: Vec<([u8; 32], i64)> = Vec::new();
     let mut failures: Vec<(String, String)> = Vec::new();
     let mut visit = |segment: &StoredSegment<'_>| -> revshare_store::backend::Result<()> {
         if segment.seq != group.seq && !group.rows.is_empty() {
@@ -314,7 +315,7 @@ fn check_event_rows(
         let object = format!("segment:{}", segment.number);
         let events = segment.events(&mut |e: &EventView<'_>| {
             decoded += 1;
-            add_event(&mut group, &mut event_digests, e);
+            add_event(&mut group, &mut event_digests, e, segment.batch);
             rollup.add(e, &object)
         });
         if let Err(revshare_store::StoreError::Corrupt { object, message }) = events {
@@ -359,21 +360,70 @@ fn check_event_rows(
         report.fail(5, object, message);
     }
     report.events = event_digests.len() as u64;
-    let mut key_digests = Vec::with_capacity(event_digests.len());
+    let mut key_digests: Vec<([u8; 32], Option<i64>)> = Vec::with_capacity(event_digests.len());
     let keys = backend.scan_keys(&mut |k| {
-        key_digests.push(key_digest(&k.source, &k.id, &k.leaf, &k.host, k.day));
+        key_digests.push((key_digest(&k.source, &k.id, &k.leaf, &k.host, k.day), k.batch));
         Ok(())
     });
     report.tolerate(5, keys.map_err(Into::into))?;
     event_digests.sort_unstable();
     key_digests.sort_unstable();
-    if event_digests != key_digests {
-        name_key_differences(backend, &event_digests, &key_digests, report)?;
+    let misplaced = misplaced_keys(&event_digests, &key_digests);
+    let digests_differ = !event_digests.iter().map(|e| e.0).eq(key_digests.iter().map(|k| k.0));
+    if digests_differ {
+        let events: Vec<[u8; 32]> = event_digests.into_iter().map(|e| e.0).collect();
+        let keys: Vec<[u8; 32]> = key_digests.into_iter().map(|k| k.0).collect();
+        name_key_differences(backend, &events, &keys, report)?;
+    }
+    if !misplaced.is_empty() {
+        name_misplaced_keys(backend, &misplaced, report)?;
     }
     Ok(held)
 }
 
-fn add_event(group: &mut Group, event_digests: &mut Vec<[u8; 32]>, e: &EventView<'_>) {
+/// The keys (by digest) that match their event but name a batch that does not hold
+/// it (a key without a batch, stored before keys named theirs, names none): both
+/// lists sorted by digest.
+fn misplaced_keys(events: &[([u8; 32], i64)], keys: &[([u8; 32], Option<i64>)]) -> HashMap<[u8; 32], i64> {
+    let mut misplaced = HashMap::new();
+    let mut e = 0;
+    for (digest, batch) in keys {
+        while e < events.len() && events[e].0 < *digest {
+            e += 1;
+        }
+        if let Some(batch) = batch {
+            if e < events.len() && events[e].0 == *digest && events[e].1 != *batch {
+                misplaced.insert(*digest, *batch);
+            }
+        }
+    }
+    misplaced
+}
+
+/// Names the events whose key row names a batch that does not hold them.
+fn name_misplaced_keys(
+    backend: &mut dyn Backend,
+    misplaced: &HashMap<[u8; 32], i64>,
+    report: &mut Report,
+) -> Result<()> {
+    let mut named = Vec::new();
+    let keys = backend.scan_keys(&mut |k| {
+        if let Some(batch) = misplaced.get(&key_digest(&k.source, &k.id, &k.leaf, &k.host, k.day)) {
+            named.push((
+                format!("event:{}/{}", k.source, k.id),
+                format!("its idempotency key row names batch {batch}, which does not hold it"),
+            ));
+        }
+        Ok(())
+    });
+    report.tolerate(5, keys.map_err(Into::into))?;
+    for (object, message) in named {
+        report.fail(5, object, message);
+    }
+    Ok(())
+}
+
+fn add_event(group: &mut Group, event_digests: &mut Vec<([u8; 32], i64)>, e: &EventView<'_>, batch: i64) {
     if group.rows.is_empty() {
         group.seq = e.seq;
         group.host = e.host.to_string();
@@ -387,7 +437,7 @@ fn add_event(group: &mut Group, event_digests: &mut Vec<[u8; 32]>, e: &EventView
     key.push(0);
     key.extend_from_slice(e.id.as_bytes());
     let leaf: [u8; 32] = e.leaf.try_into().unwrap_or([0; 32]);
-    event_digests.push(key_digest(e.source, e.id, e.leaf, e.host, e.day));
+    event_digests.push((key_digest(e.source, e.id, e.leaf, e.host, e.day), batch));
     group.rows.push((key, jcs, leaf));
 }
 

@@ -17,6 +17,8 @@ pub trait Disputes {
     fn dispute(&mut self, dispute_id: &str) -> Result<Option<DisputeRow>>;
     /// Every dispute, in the order they were opened (`opened_seq`).
     fn disputes(&mut self) -> Result<Vec<DisputeRow>>;
+    /// The disputes of one contract, in the order they were opened.
+    fn disputes_of(&mut self, contract: &str) -> Result<Vec<DisputeRow>>;
 }
 
 /// The text columns of a dispute decoded into its row: a value the application

@@ -80,7 +80,7 @@ impl Staged {
     }
 }
 
-/// Where a stored key's event lives: its leaf hash, host and UTC day.
+/// Where a stored key's event lives: its leaf hash, host, UTC day and stored batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyRow {
     pub source: String,
@@ -88,11 +88,19 @@ pub struct KeyRow {
     pub leaf: [u8; 32],
     pub host: String,
     pub day: i32,
+    /// The stored batch that holds the event ([`StoredSegment::batch`]): with the
+    /// host and day, one segment. None for a key stored before the stores kept it
+    /// (SQLite schema 10, PostgreSQL 11): its event is found in its host's day.
+    pub batch: Option<i64>,
 }
 
 /// A segment as stored: its columns, and its events decoded on demand.
 pub struct StoredSegment<'r> {
     pub number: i64,
+    /// The stored batch it belongs to, as key rows name it: SQLite numbers a batch
+    /// by its entry's seq, PostgreSQL from `batch_ids` (its `event_batches` row
+    /// gives the seq).
+    pub batch: i64,
     pub host: &'r str,
     pub day: i32,
     pub seq: Seq,
@@ -203,12 +211,22 @@ pub trait Events {
     }
 
     fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>>;
+    /// Visits the events of the segment that holds `key`'s event (the one its
+    /// batch, host and day name), or, for a key without a batch, of its host's whole
+    /// day: the stored event of a key is among them, unless the store was edited.
+    fn scan_key_events(&mut self, key: &KeyRow, visit: &mut Visit<'_>) -> Result<()>;
     /// Visits every idempotency key (for `audit verify`).
     fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()>;
 
     fn add_void(&mut self, row: &VoidRow) -> Result<i64>;
     /// Every void, by number.
     fn voids(&mut self) -> Result<Vec<VoidRow>>;
+    /// The voids of `host`'s events dated in `[start, end)` stored at a seq of at
+    /// most `through`, by number.
+    fn voids_in(&mut self, host: &str, start: i32, end: i32, through: Seq) -> Result<Vec<VoidRow>>;
+    /// Whether a void of `host`'s events dated in `[start, end)` was stored at a seq
+    /// in `(after, through]`.
+    fn has_voids(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<bool>;
     /// The void of event `(source, id)`, if it was voided.
     fn void_of(&mut self, source: &str, id: &str) -> Result<Option<VoidRow>>;
 }

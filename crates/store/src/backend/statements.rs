@@ -186,6 +186,8 @@ pub trait Statements: Tables {
 
     /// Every statement, by `(contract, start_day)`.
     fn statements(&mut self) -> Result<Vec<StatementRow>>;
+    /// The statements of one contract, by `start_day`.
+    fn statements_of(&mut self, contract: &str) -> Result<Vec<StatementRow>>;
     /// Stores a statement with its trees and payout notices; `false` (nothing
     /// stored) when one with its id exists.
     fn insert_statement(&mut self, row: &StatementRow, trees: &[TreeRow], notices: &[NoticeRow]) -> Result<bool>;

@@ -1,6 +1,7 @@
 //! [`StoreCopy`] on PostgreSQL: a batch's row carries the seq of its segments, so a
-//! copied batch gets a new number from `batch_ids` and its segments are stored
-//! under it; every other table goes in by binary `COPY`.
+//! copied batch is numbered by its seq (as SQLite numbers batches, and as copied
+//! keys name them) and its segments are stored under it; every other table goes in
+//! by binary `COPY`.
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::fallible_iterator::FallibleIterator;
@@ -11,6 +12,8 @@ use crate::backend::copy::{column_list, in_copy_order, quoted, Batcher, BATCHES,
 use crate::backend::{CopyRow, CopyTable, Result, Sink, StoreCopy, Value};
 use crate::StoreError;
 
+/// The idempotency keys, whose batch is copied as its seq.
+const KEYS: &str = "event_keys";
 /// Tables made by the schema ladder itself, not the store's data.
 const NOT_COPIED: [&str; 1] = ["schema_migrations"];
 /// The tables whose numbers the store draws from a sequence, with the column.
@@ -70,6 +73,22 @@ impl StoreCopy for PgStore {
                          JOIN event_batches b ON b.batch = s.batch
                          LEFT JOIN segment_rollups r ON r.number = s.number ORDER BY s.number"
                 .to_string(),
+            // A key's batch travels as its seq (SQLite's batch number; copied batches
+            // are numbered by their seqs, below).
+            KEYS => {
+                let columns: Vec<String> = table
+                    .columns
+                    .iter()
+                    .map(|c| match c.as_str() {
+                        "batch" => "b.seq".to_string(),
+                        other => format!("k.{}", quoted(other)),
+                    })
+                    .collect();
+                format!(
+                    "SELECT {} FROM event_keys k LEFT JOIN event_batches b ON b.batch = k.batch",
+                    columns.join(", ")
+                )
+            }
             name => format!("SELECT {} FROM {}", column_list(table), quoted(name)),
         };
         let none: [&(dyn ToSql + Sync); 0] = [];
@@ -91,7 +110,7 @@ impl StoreCopy for PgStore {
             BATCHES => self.insert_each(
                 table,
                 "INSERT INTO event_batches (batch, seq, host, first_day, last_day, count)
-                 VALUES (nextval('batch_ids'), $1, $2, $3, $4, $5)",
+                 VALUES ($1, $1, $2, $3, $4, $5)",
                 rows,
             ),
             SEGMENTS => {
@@ -141,6 +160,10 @@ impl StoreCopy for PgStore {
     }
 
     fn finish_import(&mut self) -> Result<()> {
+        self.query_one(
+            "SELECT setval('batch_ids', coalesce((SELECT max(batch) FROM event_batches), 0) + 1, false)",
+            &[],
+        )?;
         for (table, column) in DRAWN {
             self.query_one(
                 &format!(

@@ -121,4 +121,14 @@ impl Disputes for PgStore {
         .map(dispute_from_row)
         .collect()
     }
+
+    fn disputes_of(&mut self, contract: &str) -> Result<Vec<DisputeRow>> {
+        self.query(
+            &format!("SELECT {DISPUTE_COLUMNS} FROM disputes WHERE contract = $1 ORDER BY opened_seq, dispute_id"),
+            &[&contract],
+        )?
+        .iter()
+        .map(dispute_from_row)
+        .collect()
+    }
 }

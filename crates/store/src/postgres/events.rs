@@ -39,9 +39,13 @@ impl PgStore {
         let events = batch;
         let candidates = key_candidates(events);
         self.ensure_partitions(events.segments.iter().map(|g| events.view(g.first).day))?;
+        // Each host's batch number is drawn before its keys are claimed, so that
+        // each key names its batch (a host none of whose events is accepted leaves
+        // its number unused).
+        let numbered = BatchNumbers::draw(&mut self.client, &mut self.prepared, events)?;
         self.client.batch_execute("BEGIN")?;
         let copied = match self.keys_were_new {
-            true => copy_new_keys(&mut self.client, events, &candidates)?,
+            true => copy_new_keys(&mut self.client, events, &candidates, &numbered)?,
             false => Claim::NotTried,
         };
         let client = &mut self.client;
@@ -50,22 +54,17 @@ impl PgStore {
             Claim::All => candidates.iter().copied().collect(),
             Claim::Taken => {
                 client.batch_execute("ROLLBACK; BEGIN")?;
-                claim_keys(client, prepared, events, &candidates)?
+                claim_keys(client, prepared, events, &candidates, &numbered)?
             }
-            Claim::NotTried => claim_keys(client, prepared, events, &candidates)?,
+            Claim::NotTried => claim_keys(client, prepared, events, &candidates, &numbered)?,
         };
         self.keys_were_new = accepted.len() == candidates.len();
         let outcomes = outcomes_of(client, events, &accepted)?;
         let parts = host_parts(events, &outcomes);
-        let numbers = prepared.get(
-            client,
-            "SELECT nextval('batch_ids') FROM generate_series(1::bigint, $1::bigint)",
-        )?;
-        let batches: Vec<i64> = client
-            .query(&numbers, &[&(parts.len() as i64)])?
+        let batches: Vec<i64> = parts
             .iter()
-            .map(|r| r.get(0))
-            .collect();
+            .map(|p| numbered.of_name(events, &p.host))
+            .collect::<Result<_>>()?;
         let segments = accepted_segments(batch, &outcomes, &parts, &batches)?;
         insert_segments(client, prepared, &segments)?;
         // Numbering the batches (and appending their entries) is the only
@@ -136,6 +135,56 @@ fn key_candidates(events: &EventBatch) -> Vec<usize> {
     candidates
 }
 
+/// The batch number of each host of a batch, drawn from `batch_ids`.
+struct BatchNumbers {
+    /// By the host's number in the batch's table, in order of first appearance.
+    numbers: Vec<(u32, i64)>,
+}
+
+impl BatchNumbers {
+    fn draw(client: &mut Client, prepared: &mut Prepared, events: &EventBatch) -> Result<BatchNumbers> {
+        let table = events.table();
+        let mut hosts: Vec<u32> = Vec::new();
+        for index in 0..events.len() {
+            let host = table.values(index).host;
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        let numbers = prepared.get(
+            client,
+            "SELECT nextval('batch_ids') FROM generate_series(1::bigint, $1::bigint)",
+        )?;
+        let drawn: Vec<i64> = client
+            .query(&numbers, &[&(hosts.len() as i64)])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Ok(BatchNumbers {
+            numbers: hosts.into_iter().zip(drawn).collect(),
+        })
+    }
+
+    /// The number of event `index`'s host.
+    fn of(&self, events: &EventBatch, index: usize) -> i64 {
+        let host = events.table().values(index).host;
+        self.numbers
+            .iter()
+            .find(|(h, _)| *h == host)
+            .map(|(_, number)| *number)
+            .expect("a number is drawn for every host of the batch")
+    }
+
+    /// The number of the host named `host`.
+    fn of_name(&self, events: &EventBatch, host: &str) -> Result<i64> {
+        self.numbers
+            .iter()
+            .find(|(h, _)| events.table().name(*h) == host)
+            .map(|(_, number)| *number)
+            .ok_or_else(|| StoreError::Database(format!("accepted events of {host} without a batch")))
+    }
+}
+
 /// A segment whose batch has no row (so no seq): its events belong to no entry.
 fn unbatched(number: i64, batch: i64) -> StoreError {
     StoreError::corrupt(
@@ -160,13 +209,18 @@ enum Claim {
 /// `INSERT … ON CONFLICT DO NOTHING` (which inserts each row speculatively); the first
 /// stored key fails the copy with a unique violation, and the caller starts the
 /// transaction again on the slower path. Must be the transaction's first write.
-fn copy_new_keys(client: &mut Client, events: &EventBatch, candidates: &[usize]) -> Result<Claim> {
-    let sink = client.copy_in("COPY event_keys (source, id, leaf, host, day) FROM STDIN BINARY")?;
-    let types = [Type::TEXT, Type::TEXT, Type::BYTEA, Type::TEXT, Type::INT4];
+fn copy_new_keys(
+    client: &mut Client,
+    events: &EventBatch,
+    candidates: &[usize],
+    numbered: &BatchNumbers,
+) -> Result<Claim> {
+    let sink = client.copy_in("COPY event_keys (source, id, leaf, host, day, batch) FROM STDIN BINARY")?;
+    let types = [Type::TEXT, Type::TEXT, Type::BYTEA, Type::TEXT, Type::INT4, Type::INT8];
     let mut writer = BinaryCopyInWriter::new(sink, &types);
     let copied = candidates.iter().try_for_each(|index| {
         let e = events.view(*index);
-        writer.write(&[&e.source, &e.id, &e.leaf, &e.host, &e.day])
+        writer.write(&[&e.source, &e.id, &e.leaf, &e.host, &e.day, &numbered.of(events, *index)])
     });
     match copied.and_then(|()| writer.finish().map(drop)) {
         Ok(()) => Ok(Claim::All),
@@ -183,6 +237,7 @@ fn claim_keys(
     prepared: &mut Prepared,
     events: &EventBatch,
     candidates: &[usize],
+    numbered: &BatchNumbers,
 ) -> Result<HashSet<usize>> {
     let views: Vec<EventView<'_>> = candidates.iter().map(|i| events.view(*i)).collect();
     let sources: Vec<&str> = views.iter().map(|e| e.source).collect();
@@ -190,14 +245,15 @@ fn claim_keys(
     let hosts: Vec<&str> = views.iter().map(|e| e.host).collect();
     let leaves: Vec<&[u8]> = views.iter().map(|e| e.leaf).collect();
     let days: Vec<i32> = views.iter().map(|e| e.day).collect();
+    let batches: Vec<i64> = candidates.iter().map(|i| numbered.of(events, *i)).collect();
     let insert = prepared.get(
         transaction,
-        "INSERT INTO event_keys (source, id, leaf, host, day)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::integer[])
+        "INSERT INTO event_keys (source, id, leaf, host, day, batch)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::integer[], $6::bigint[])
          ON CONFLICT DO NOTHING RETURNING source, id",
     )?;
     let claimed: HashSet<(String, String)> = transaction
-        .query(&insert, &[&sources, &ids, &leaves, &hosts, &days])?
+        .query(&insert, &[&sources, &ids, &leaves, &hosts, &days, &batches])?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
@@ -503,6 +559,7 @@ impl Events for PgStore {
             // `audit verify` names them instead of never seeing them.
             visit(&StoredSegment {
                 number: row.try_get(0)?,
+                batch,
                 host: row.try_get(2)?,
                 day: row.try_get(3)?,
                 seq: match seqs.get(&batch) {
@@ -538,7 +595,7 @@ impl Events for PgStore {
 
     fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>> {
         self.query_opt(
-            "SELECT leaf, host, day FROM event_keys WHERE source = $1 AND id = $2",
+            "SELECT leaf, host, day, batch FROM event_keys WHERE source = $1 AND id = $2",
             &[&source, &id],
         )?
         .map(|r| {
@@ -548,14 +605,39 @@ impl Events for PgStore {
                 leaf: leaf_of(source, id, r.get(0))?,
                 host: r.get(1),
                 day: r.get(2),
+                batch: r.get(3),
             })
         })
         .transpose()
     }
 
+    fn scan_key_events(&mut self, key: &KeyRow, visit: &mut Visit<'_>) -> Result<()> {
+        let Some(batch) = key.batch else {
+            return self.scan_events(&key.host, key.day, key.day + 1, Seq::ZERO, Seq::MAX, visit);
+        };
+        let rows = self.query(
+            "SELECT s.number, b.seq, s.events FROM segments s LEFT JOIN event_batches b ON b.batch = s.batch
+             WHERE s.batch = $1 AND s.host = $2 AND s.day = $3",
+            &[&batch, &key.host, &key.day],
+        )?;
+        for row in &rows {
+            let number: i64 = row.try_get(0)?;
+            let seq: Option<i64> = row.try_get(1)?;
+            let segment = SegmentRow {
+                number,
+                host: &key.host,
+                day: key.day,
+                seq: seq.ok_or_else(|| unbatched(number, batch))?,
+                bytes: row.try_get(2)?,
+            };
+            segment::decode(&segment, visit)?;
+        }
+        Ok(())
+    }
+
     fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()> {
         let mut rows = self.client.query_raw(
-            "SELECT source, id, leaf, host, day FROM event_keys",
+            "SELECT source, id, leaf, host, day, batch FROM event_keys",
             std::iter::empty::<&(dyn ToSql + Sync)>(),
         )?;
         while let Some(r) = rows.next()? {
@@ -566,6 +648,7 @@ impl Events for PgStore {
                 id,
                 host: r.try_get(3)?,
                 day: r.try_get(4)?,
+                batch: r.try_get(5)?,
             })?;
         }
         Ok(())
@@ -595,6 +678,31 @@ impl Events for PgStore {
             .iter()
             .map(void_row)
             .collect()
+    }
+
+    fn voids_in(&mut self, host: &str, start: i32, end: i32, through: Seq) -> Result<Vec<VoidRow>> {
+        let through = crate::seq_i64(through)?;
+        self.query(
+            &format!(
+                "SELECT {VOID_COLUMNS} FROM voids WHERE host = $1 AND day >= $2 AND day < $3 AND seq <= $4 \
+                 ORDER BY number"
+            ),
+            &[&host, &start, &end, &through],
+        )?
+        .iter()
+        .map(void_row)
+        .collect()
+    }
+
+    fn has_voids(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<bool> {
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
+        Ok(self
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM voids
+                 WHERE host = $1 AND day >= $2 AND day < $3 AND seq > $4 AND seq <= $5)",
+                &[&host, &start, &end, &after, &through],
+            )?
+            .get(0))
     }
 
     fn void_of(&mut self, source: &str, id: &str) -> Result<Option<VoidRow>> {

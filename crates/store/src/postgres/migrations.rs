@@ -18,6 +18,7 @@ const SCHEMA_7: &str = include_str!("../../migrations/postgres/007_closed_after_
 const SCHEMA_8: &str = include_str!("../../migrations/postgres/008_disputes.sql");
 const SCHEMA_9: &str = include_str!("../../migrations/postgres/009_ledger_cover.sql");
 const SCHEMA_10: &str = include_str!("../../migrations/postgres/010_rollups.sql");
+const SCHEMA_11: &str = include_str!("../../migrations/postgres/011_keyed.sql");
 const SCHEMA_12: &str = include_str!("../../migrations/postgres/012_month_partitions.sql");
 const SCHEMA_13: &str = include_str!("../../migrations/postgres/013_tree_tiles.sql");
 
@@ -83,6 +84,9 @@ pub(super) fn migrate(transaction: &mut Transaction<'_>, url: &str) -> Result<()
     if (3..10).contains(&found) {
         transaction.batch_execute(SCHEMA_10)?;
         fill_rollups(transaction)?;
+    }
+    if found < 11 {
+        transaction.batch_execute(SCHEMA_11)?;
     }
     if found < 12 {
         partition_segments(transaction)?;

@@ -157,6 +157,16 @@ impl Statements for PgStore {
         .collect()
     }
 
+    fn statements_of(&mut self, contract: &str) -> Result<Vec<StatementRow>> {
+        self.query(
+            &format!("SELECT {STATEMENT_COLUMNS} FROM statements WHERE contract = $1 ORDER BY start_day"),
+            &[&contract],
+        )?
+        .iter()
+        .map(statement_from_row)
+        .collect()
+    }
+
     fn insert_statement(&mut self, row: &StatementRow, trees: &[TreeRow], notices: &[NoticeRow]) -> Result<bool> {
         let inserted = self.execute(
             &format!(

@@ -124,4 +124,12 @@ impl Disputes for SqliteStore {
         let rows = statement.query_map([], dispute_from_row)?;
         rows.map(|r| r?).collect()
     }
+
+    fn disputes_of(&mut self, contract: &str) -> Result<Vec<DisputeRow>> {
+        let mut statement = self.connection.prepare_cached(&format!(
+            "SELECT {DISPUTE_COLUMNS} FROM disputes WHERE contract = ?1 ORDER BY opened_seq, dispute_id"
+        ))?;
+        let rows = statement.query_map([contract], dispute_from_row)?;
+        rows.map(|r| r?).collect()
+    }
 }

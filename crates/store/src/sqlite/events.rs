@@ -16,9 +16,21 @@ impl SqliteStore {
     /// Claims a batch's keys under the write lock, in the transaction open on
     /// `connection`.
     fn stage_batch(connection: &Connection, batch: &EventBatch) -> Result<Staged> {
-        let outcomes = claim_keys(connection, batch)?;
+        let head = head_of(connection)?;
+        let (outcomes, claimed) = claim_keys(connection, batch, head.seq)?;
         let parts = host_parts(batch, &outcomes);
-        Ok(Staged::new(head_of(connection)?, outcomes, parts, Vec::new()))
+        // The keys name the seqs the parts' entries get: the same hosts in the same order.
+        if parts.len() != claimed.len()
+            || parts
+                .iter()
+                .zip(&claimed)
+                .any(|(p, h)| p.host != batch.table().name(*h))
+        {
+            return Err(StoreError::Database(
+                "the keys claimed name other batches than the batch's host parts".into(),
+            ));
+        }
+        Ok(Staged::new(head, outcomes, parts, Vec::new()))
     }
 
     /// Stores a staged batch's accepted events and their entries.
@@ -206,6 +218,7 @@ impl Events for SqliteStore {
             let host: String = row.get(1)?;
             visit(&StoredSegment {
                 number: row.get(0)?,
+                batch: row.get(3)?,
                 host: &host,
                 day: row.get(2)?,
                 seq: seq_at(row, 3, "segments", 0)?,
@@ -218,30 +231,53 @@ impl Events for SqliteStore {
     }
 
     fn event_key(&mut self, source: &str, id: &str) -> Result<Option<KeyRow>> {
-        let row: Option<(Vec<u8>, String, i32)> = self
+        let row: Option<(Vec<u8>, String, i32, Option<i64>)> = self
             .connection
             .query_row(
-                "SELECT leaf, host, day FROM event_keys WHERE source = ?1 AND id = ?2",
+                "SELECT leaf, host, day, batch FROM event_keys WHERE source = ?1 AND id = ?2",
                 [source, id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        row.map(|(leaf, host, day)| {
+        row.map(|(leaf, host, day, batch)| {
             Ok(KeyRow {
                 source: source.to_string(),
                 id: id.to_string(),
                 leaf: leaf_of(source, id, leaf)?,
                 host,
                 day,
+                batch,
             })
         })
         .transpose()
     }
 
+    fn scan_key_events(&mut self, key: &KeyRow, visit: &mut Visit<'_>) -> Result<()> {
+        let Some(batch) = key.batch else {
+            return self.scan_events(&key.host, key.day, key.day + 1, Seq::ZERO, Seq::MAX, visit);
+        };
+        // A batch is its entry's seq here: the segment is found by the period index.
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT number, events FROM segments WHERE host = ?1 AND day = ?2 AND seq = ?3")?;
+        let mut rows = statement.query(params![key.host, key.day, batch])?;
+        while let Some(row) = rows.next()? {
+            let segment = SegmentRow {
+                number: row.get(0)?,
+                host: &key.host,
+                day: key.day,
+                seq: batch,
+                bytes: blob(row, 1)?,
+            };
+            segment::decode(&segment, visit)?;
+        }
+        Ok(())
+    }
+
     fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()> {
         let mut statement = self
             .connection
-            .prepare("SELECT source, id, leaf, host, day FROM event_keys")?;
+            .prepare("SELECT source, id, leaf, host, day, batch FROM event_keys")?;
         let mut rows = statement.query([])?;
         while let Some(r) = rows.next()? {
             let (source, id): (String, String) = (r.get(0)?, r.get(1)?);
@@ -251,6 +287,7 @@ impl Events for SqliteStore {
                 id,
                 host: r.get(3)?,
                 day: r.get(4)?,
+                batch: r.get(5)?,
             })?;
         }
         Ok(())
@@ -283,6 +320,25 @@ impl Events for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn voids_in(&mut self, host: &str, start: i32, end: i32, through: Seq) -> Result<Vec<VoidRow>> {
+        let through = crate::seq_i64(through)?;
+        let mut statement = self.connection.prepare_cached(&format!(
+            "SELECT {VOID_COLUMNS} FROM voids WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq <= ?4 ORDER BY number"
+        ))?;
+        let rows = statement.query_map(params![host, start, end, through], void_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn has_voids(&mut self, host: &str, start: i32, end: i32, after: Seq, through: Seq) -> Result<bool> {
+        let (after, through) = (crate::seq_i64(after)?, crate::seq_i64(through)?);
+        Ok(self.connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM voids
+                 WHERE host = ?1 AND day >= ?2 AND day < ?3 AND seq > ?4 AND seq <= ?5)",
+            params![host, start, end, after, through],
+            |r| r.get(0),
+        )?)
+    }
+
     fn void_of(&mut self, source: &str, id: &str) -> Result<Option<VoidRow>> {
         Ok(self
             .connection
@@ -296,16 +352,29 @@ impl Events for SqliteStore {
 }
 
 /// Claims each event's key: the first occurrence of a new key is accepted; a stored
-/// key with the same leaf is a duplicate, with another leaf a conflict.
-fn claim_keys(transaction: &Connection, events: &EventBatch) -> Result<Vec<InsertOutcome>> {
+/// key with the same leaf is a duplicate, with another leaf a conflict. Each key
+/// claimed names its batch, the seq its host's part will get: the parts follow
+/// `head` in the order their hosts' first accepted events come (`host_parts`).
+/// Returns the outcomes, and the hosts (by their number in the batch's table) in
+/// the order their parts were numbered.
+fn claim_keys(transaction: &Connection, events: &EventBatch, head: Seq) -> Result<(Vec<InsertOutcome>, Vec<u32>)> {
     let mut claim = transaction.prepare_cached(
-        "INSERT INTO event_keys (source, id, leaf, host, day) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        "INSERT INTO event_keys (source, id, leaf, host, day, batch) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT DO NOTHING",
     )?;
     let mut existing = transaction.prepare_cached("SELECT leaf FROM event_keys WHERE source = ?1 AND id = ?2")?;
+    let first = crate::seq_i64(head)?;
+    let mut hosts: Vec<u32> = Vec::new();
     let mut outcomes = Vec::with_capacity(events.len());
     for index in 0..events.len() {
         let e = events.view(index);
-        if claim.execute(params![e.source, e.id, e.leaf, e.host, e.day])? == 1 {
+        let host = events.table().values(index).host;
+        let part = hosts.iter().position(|h| *h == host).unwrap_or(hosts.len());
+        let batch = first + 1 + part as i64;
+        if claim.execute(params![e.source, e.id, e.leaf, e.host, e.day, batch])? == 1 {
+            if part == hosts.len() {
+                hosts.push(host);
+            }
             outcomes.push(InsertOutcome::Accepted);
         } else {
             let leaf: Vec<u8> = existing.query_row(params![e.source, e.id], |r| r.get(0))?;
@@ -316,5 +385,5 @@ fn claim_keys(transaction: &Connection, events: &EventBatch) -> Result<Vec<Inser
             });
         }
     }
-    Ok(outcomes)
+    Ok((outcomes, hosts))
 }

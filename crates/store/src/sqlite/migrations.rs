@@ -18,9 +18,10 @@ const SCHEMA_6: &str = include_str!("../../migrations/sqlite/006_closed_after_te
 const SCHEMA_7: &str = include_str!("../../migrations/sqlite/007_disputes.sql");
 const SCHEMA_8: &str = include_str!("../../migrations/sqlite/008_ledger_cover.sql");
 const SCHEMA_9: &str = include_str!("../../migrations/sqlite/009_rollups.sql");
+const SCHEMA_10: &str = include_str!("../../migrations/sqlite/010_keyed.sql");
 const SCHEMA_11: &str = include_str!("../../migrations/sqlite/011_tree_tiles.sql");
 /// Each schema's step from the one before it (a new store takes them all).
-const STEPS: [(i64, &str); 9] = [
+const STEPS: [(i64, &str); 10] = [
     (2, SCHEMA_2),
     (3, SCHEMA_3),
     (4, SCHEMA_4),
@@ -29,6 +30,7 @@ const STEPS: [(i64, &str); 9] = [
     (7, SCHEMA_7),
     (8, SCHEMA_8),
     (9, SCHEMA_9),
+    (10, SCHEMA_10),
     (11, SCHEMA_11),
 ];
 

@@ -57,6 +57,14 @@ impl Statements for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn statements_of(&mut self, contract: &str) -> Result<Vec<StatementRow>> {
+        let mut statement = self.connection.prepare_cached(&format!(
+            "SELECT {STATEMENT_COLUMNS} FROM statements WHERE contract = ?1 ORDER BY start_day"
+        ))?;
+        let rows = statement.query_map([contract], statement_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn insert_statement(&mut self, row: &StatementRow, trees: &[TreeRow], notices: &[NoticeRow]) -> Result<bool> {
         let inserted = self.connection.execute(
             &format!(
