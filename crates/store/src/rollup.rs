@@ -9,8 +9,6 @@
 //! The encoding is canonical (lines in order of their names, each name once in
 //! order of first use), so a rollup computed again compares byte for byte.
 
-use std::collections::BTreeMap;
-
 use revshare_core::audit::Seq;
 use revshare_core::rating::Sums;
 use serde::{Deserialize, Serialize};
@@ -78,34 +76,34 @@ impl<'a> StoredRollup<'a> {
 /// Receives a host's rollups one segment at a time.
 pub type VisitRollup<'v> = dyn FnMut(&StoredRollup<'_>) -> Result<(), StoreError> + 'v;
 
-/// One event's figures as a rollup sums them (a missing `requests` already 1).
-pub(crate) fn figures(requests: i64, input_tokens: i64, output_tokens: i64, revenue_units: i128) -> Sums {
-    // Validated events hold no negative counts; a stored one that does is refused
-    // where it is decoded, before it reaches a rollup.
-    let count = |n: i64| u128::try_from(n).unwrap_or(0);
-    Sums {
+/// One event's figures as a rollup sums them (a missing `requests` already 1);
+/// `None` for a negative count, which no validated event holds.
+pub(crate) fn figures(requests: i64, input_tokens: i64, output_tokens: i64, revenue_units: i128) -> Option<Sums> {
+    Some(Sums {
         events: 1,
-        requests: count(requests),
-        input_tokens: count(input_tokens),
-        output_tokens: count(output_tokens),
+        requests: u128::try_from(requests).ok()?,
+        input_tokens: u128::try_from(input_tokens).ok()?,
+        output_tokens: u128::try_from(output_tokens).ok()?,
         revenue_units,
-    }
+    })
 }
 
 impl EventView<'_> {
     /// Its figures as a rollup sums them; revenue that is not an integer number of
-    /// units is `what`'s corruption.
+    /// units, or a negative count, is `what`'s corruption.
     pub fn figures(&self, what: &str) -> Result<Sums, StoreError> {
         let revenue: i128 = self
             .revenue_units
             .parse()
             .map_err(|_| StoreError::corrupt(what, "an event's revenue is not a whole number of units"))?;
-        Ok(figures(self.requests, self.input_tokens, self.output_tokens, revenue))
+        figures(self.requests, self.input_tokens, self.output_tokens, revenue)
+            .ok_or_else(|| StoreError::corrupt(what, "an event's count of requests or tokens is negative"))
     }
 }
 
-/// Encodes lines in key order (a `BTreeMap`'s).
-pub(crate) fn encode<'k>(lines: impl Iterator<Item = (RollupKey<'k>, Sums)>) -> Result<Vec<u8>, StoreError> {
+/// Encodes lines (each key once) in key order, the canonical form.
+pub(crate) fn encode<'k>(mut lines: Vec<(RollupKey<'k>, Sums)>) -> Result<Vec<u8>, StoreError> {
+    lines.sort_by_key(|(key, _)| *key);
     let mut names: Vec<&str> = Vec::new();
     let mut index = |name: &'k str| match names.iter().position(|n| *n == name) {
         Some(found) => found as u32,
@@ -115,6 +113,7 @@ pub(crate) fn encode<'k>(lines: impl Iterator<Item = (RollupKey<'k>, Sums)>) -> 
         }
     };
     let lines: Vec<Line> = lines
+        .into_iter()
         .map(|(key, sums)| Line {
             model: index(key.model),
             use_case: index(key.use_case),
@@ -166,33 +165,37 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], what: &str) -> Result<Vec<RollupLine<'
 /// A rollup computed from decoded events (a migration's, and `audit verify`'s).
 #[derive(Default)]
 pub struct Recomputed {
-    lines: BTreeMap<(String, String, String), Sums>,
+    /// `[model, use case, currency]` and their sums: a segment holds a few keys, so
+    /// a short list found by borrowed names, with no allocation per event.
+    lines: Vec<([String; 3], Sums)>,
 }
 
 impl Recomputed {
     /// Adds one decoded event; revenue that is not an integer is `what`'s corruption.
     pub fn add(&mut self, event: &EventView<'_>, what: &str) -> Result<(), StoreError> {
         let figures = event.figures(what)?;
-        let key = (
-            event.model.to_string(),
-            event.use_case.to_string(),
-            event.currency.to_string(),
-        );
-        self.lines.entry(key).or_default().merge(&figures);
+        let names = [event.model, event.use_case, event.currency];
+        match self.lines.iter_mut().find(|(key, _)| key.iter().eq(names.iter())) {
+            Some((_, sums)) => sums.merge(&figures),
+            None => self.lines.push((names.map(str::to_string), figures)),
+        }
         Ok(())
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, StoreError> {
-        encode(self.lines.iter().map(|((model, use_case, currency), sums)| {
-            (
-                RollupKey {
+        let lines: Vec<(RollupKey<'_>, Sums)> = self
+            .lines
+            .iter()
+            .map(|([model, use_case, currency], sums)| {
+                let key = RollupKey {
                     model,
                     use_case,
                     currency,
-                },
-                *sums,
-            )
-        }))
+                };
+                (key, *sums)
+            })
+            .collect();
+        encode(lines)
     }
 }
 
@@ -230,7 +233,7 @@ mod tests {
             (key("m-a", "code", "EUR"), sums(1, i128::MAX)),
             (key("m-b", "chat", "USD"), sums(7, 0)),
         ];
-        let bytes = encode(lines.iter().copied()).unwrap();
+        let bytes = encode(lines.to_vec()).unwrap();
         let back = decode(&bytes, "segment:1").unwrap();
         let back: Vec<_> = back.iter().map(|l| (l.key, l.sums)).collect();
         assert_eq!(back, lines);
@@ -247,7 +250,7 @@ mod tests {
                 },
                 sums(1, 1),
             )]
-            .into_iter(),
+            .to_vec(),
         )
         .unwrap();
         for cut in 0..bytes.len() {

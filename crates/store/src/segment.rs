@@ -14,8 +14,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use std::collections::BTreeMap;
-
 use revshare_core::event::table::{EventTable, Values};
 use revshare_core::rating::Sums;
 
@@ -80,8 +78,14 @@ impl EventBatch {
                 requests: row.requests,
                 input_tokens: row.input_tokens,
                 output_tokens: row.output_tokens,
+                revenue_units: row.revenue_units.parse().map_err(|_| {
+                    StoreError::Database(format!(
+                        "event {}/{}: its revenue `{}` units is not a 128-bit integer",
+                        row.source, row.id, row.revenue_units
+                    ))
+                })?,
             };
-            table.push(values, &row.id, &row.revenue_units);
+            table.push(values, &row.id);
         }
         EventBatch::new(table)
     }
@@ -165,9 +169,6 @@ pub struct Group {
     /// Per event of the group: its index in the batch and its byte range in `bytes`.
     events: Vec<(usize, std::ops::Range<usize>)>,
     bytes: Vec<u8>,
-    /// Per event, in the order of `events`: its revenue in units, parsed here on
-    /// the pool so that the writer's rollup only adds.
-    revenue: Vec<i128>,
 }
 
 /// Groups a table's events by host and day (in order of first appearance) and
@@ -196,13 +197,8 @@ fn encode_group(table: &EventTable, indices: Vec<usize>) -> Result<Group, StoreE
     let mut dictionary = Dictionary::new(table);
     let mut bytes = Vec::with_capacity(indices.len() * 96);
     let mut ranges = Vec::with_capacity(indices.len());
-    let mut revenue = Vec::with_capacity(indices.len());
     for index in indices {
         let v = table.values(index);
-        let units = table.revenue_units(index);
-        revenue.push(units.parse::<i128>().map_err(|_| {
-            StoreError::Database(format!("an event's revenue `{units}` units is not a 128-bit integer"))
-        })?);
         let stored = Stored {
             source: dictionary.index(0, v.source),
             id: table.id(index),
@@ -226,7 +222,6 @@ fn encode_group(table: &EventTable, indices: Vec<usize>) -> Result<Group, StoreE
         names: postcard::to_extend(&dictionary.names, Vec::new()).map_err(encoding)?,
         events: ranges,
         bytes,
-        revenue,
     })
 }
 
@@ -259,20 +254,21 @@ impl EventBatch {
     pub(crate) fn rollup(&self, group: &Group, keep: impl Fn(usize) -> bool) -> Result<Vec<u8>, StoreError> {
         // A segment holds a few keys: a short list beats a map.
         let mut sums: Vec<([u32; 3], Sums)> = Vec::new();
-        for ((index, _), revenue) in group.events.iter().zip(&group.revenue) {
+        for (index, _) in &group.events {
             if !keep(*index) {
                 continue;
             }
             let v = self.table.values(*index);
             let key = [v.model, v.use_case, v.currency];
-            let figures = rollup::figures(v.requests, v.input_tokens, v.output_tokens, *revenue);
+            let figures = rollup::figures(v.requests, v.input_tokens, v.output_tokens, v.revenue_units)
+                .ok_or_else(|| StoreError::Database("an event to store has a negative count".into()))?;
             match sums.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, found)) => found.merge(&figures),
                 None => sums.push((key, figures)),
             }
         }
         let name = |id: u32| self.table.name(id);
-        let lines: BTreeMap<RollupKey<'_>, Sums> = sums
+        let lines: Vec<(RollupKey<'_>, Sums)> = sums
             .into_iter()
             .map(|([model, use_case, currency], sums)| {
                 let key = RollupKey {
@@ -283,7 +279,7 @@ impl EventBatch {
                 (key, sums)
             })
             .collect();
-        rollup::encode(lines.into_iter())
+        rollup::encode(lines)
     }
 }
 

@@ -3,7 +3,6 @@
 //! JCS for the audit entry of its batch.
 
 use rayon::prelude::*;
-use std::fmt::Write;
 
 use revshare_core::event::table::{EventTable, Values};
 use revshare_core::event::{too_far_ahead, RejectionCode, Timestamp};
@@ -217,7 +216,6 @@ fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prep
         .collect();
     let mut ids: Vec<Option<u32>> = vec![None; batch.names.len()];
     let mut pseudonyms: rustc_hash::FxHashMap<(u16, u16), [u8; 16]> = Default::default();
-    let mut revenue_units = String::new();
     for event in &batch.events {
         if too_far_ahead(event.time_utc, now) {
             problems.push(Rejected {
@@ -250,10 +248,9 @@ fn prepare_batch(keys: &Keys, file: &str, batch: &Batch, now: Timestamp) -> Prep
             requests: event.requests as i64,
             input_tokens: event.input_tokens as i64,
             output_tokens: event.output_tokens as i64,
+            revenue_units: event.revenue_units,
         };
-        revenue_units.clear();
-        write!(revenue_units, "{}", event.revenue_units).expect("writing to a string");
-        table.push(values, batch.id(event), &revenue_units);
+        table.push(values, batch.id(event));
         origins.push(event.record);
     }
     PreparedRows {

@@ -4,6 +4,8 @@
 //! Reading an event ([`EventTable::id`], [`EventTable::name`]) borrows from the
 //! table, and dropping a table frees a handful of buffers, not strings per event.
 
+use std::fmt::Write as _;
+
 use rustc_hash::FxHashMap;
 
 /// One event's values, its names given as ids of its table's dictionary.
@@ -23,6 +25,9 @@ pub struct Values {
     pub requests: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// Revenue in units of 10^-12 (validation's number; the table keeps its decimal
+    /// text too, [`EventTable::revenue_units`], for the forms that store it so).
+    pub revenue_units: i128,
 }
 
 /// Where a string lies in the table's text.
@@ -36,7 +41,7 @@ struct Span {
 struct Row {
     values: Values,
     id: Span,
-    /// Revenue in units of 10^-12, as decimal text (it may exceed 64 bits).
+    /// [`Values::revenue_units`] as decimal text, written once when pushed.
     revenue_units: Span,
 }
 
@@ -80,7 +85,7 @@ impl EventTable {
     }
 
     /// Appends an event whose names are ids of this table.
-    pub fn push(&mut self, values: Values, id: &str, revenue_units: &str) {
+    pub fn push(&mut self, values: Values, id: &str) {
         debug_assert!(
             [
                 values.source,
@@ -94,7 +99,12 @@ impl EventTable {
             "names of this table"
         );
         let id = self.push_text(id);
-        let revenue_units = self.push_text(revenue_units);
+        let start = u32::try_from(self.text.len()).expect("a table holds less than 4 GiB of text");
+        write!(self.text, "{}", values.revenue_units).expect("writing to a string");
+        let revenue_units = Span {
+            start,
+            len: self.text.len() as u32 - start,
+        };
         self.rows.push(Row {
             values,
             id,
@@ -187,19 +197,24 @@ mod tests {
             requests: 1,
             input_tokens: 2,
             output_tokens: 3,
+            revenue_units: 0,
         }
     }
 
     #[test]
     fn appended_tables_keep_their_events_names_and_text() {
         let mut first = EventTable::default();
+        let revenue = |mut v: Values, units: i128| {
+            v.revenue_units = units;
+            v
+        };
         let v = values(&mut first, "acme-cloud/us", "acme-cloud");
-        first.push(v, "e-1", "5");
+        first.push(revenue(v, 5), "e-1");
         let mut second = EventTable::default();
         let v = values(&mut second, "nimbus/eu", "nimbus");
-        second.push(v, "e-2", "340282366920938463463374607431768211455000");
+        second.push(revenue(v, i128::MAX), "e-2");
         let v = values(&mut second, "acme-cloud/us", "acme-cloud");
-        second.push(v, "e-3", "0");
+        second.push(revenue(v, 0), "e-3");
         first.append(&second);
         first.retain(|i| i != 0);
         let seen: Vec<_> = (0..first.len())
@@ -216,12 +231,7 @@ mod tests {
         assert_eq!(
             seen,
             [
-                (
-                    "nimbus/eu",
-                    "nimbus",
-                    "e-2",
-                    "340282366920938463463374607431768211455000"
-                ),
+                ("nimbus/eu", "nimbus", "e-2", "170141183460469231731687303715884105727"),
                 ("acme-cloud/us", "acme-cloud", "e-3", "0"),
             ]
         );
