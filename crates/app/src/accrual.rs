@@ -8,7 +8,6 @@
 //! tree (no event is read) or a count of unique customers. Reading costs one row
 //! per stored segment of the host's days, however many events they hold.
 
-use revshare_core::audit::Seq;
 use revshare_core::period::{Day, Period};
 use revshare_core::rating::{rate_statement, version_for, GroupKey, Rated, Router, StatementKey, Sums, Symbols};
 use revshare_core::rating::{TreeSummary, UsageMap};
@@ -82,7 +81,7 @@ fn host_days(backend: &mut dyn Backend, snapshot: &Snapshot, host: &str, period:
         Ok(())
     })?;
     for void in &backend.voids_in(host, start, end, snapshot.seq)? {
-        let (group, figures) = voided_event(backend, snapshot.seq, void, &mut symbols)?;
+        let (group, figures) = voided_event(backend, void, &mut symbols)?;
         let held = groups.get(&group).and_then(|sums| sums.checked_sub(&figures));
         let Some(left) = held else {
             return Err(AppError::Integrity(format!(
@@ -99,28 +98,26 @@ fn host_days(backend: &mut dyn Backend, snapshot: &Snapshot, host: &str, period:
     })
 }
 
-/// A voided event's group and figures, read from its host's segments of its day.
+/// A voided event's group and figures, read from the segment its key names.
 fn voided_event(
     backend: &mut dyn Backend,
-    through: Seq,
     void: &revshare_store::backend::VoidRow,
     symbols: &mut Symbols,
 ) -> Result<(GroupKey, Sums)> {
     let mut found = None;
     let mut visit = |event: &EventView<'_>| {
-        if event.source == void.source && event.id == void.id {
-            let group = GroupKey {
-                model: symbols.intern(event.model),
-                use_case: symbols.intern(event.use_case),
-                currency: symbols.intern(event.currency),
-                day: Day(event.day),
-            };
-            let figures = event.figures(&format!("event:{}/{}", void.source, void.id))?;
-            found = Some((group, figures));
-        }
+        let group = GroupKey {
+            model: symbols.intern(event.model),
+            use_case: symbols.intern(event.use_case),
+            currency: symbols.intern(event.currency),
+            day: Day(event.day),
+        };
+        found = Some((group, event.figures(&format!("event:{}/{}", void.source, void.id))?));
         Ok(())
     };
-    backend.scan_events(&void.host, void.day, void.day + 1, Seq::ZERO, through, &mut visit)?;
+    if let Some(key) = backend.event_key(&void.source, &void.id)? {
+        backend.key_event(&key, &mut visit)?;
+    }
     found.ok_or_else(|| {
         AppError::Integrity(format!(
             "voided event {}/{} is not among {}'s events of day {}",

@@ -319,22 +319,20 @@ struct Facts {
 /// Read from the one segment its key names (its host's day for a key stored
 /// without one).
 fn stored_facts(backend: &mut dyn Backend, key: &KeyRow) -> Result<Facts> {
-    let (source, id) = (key.source.as_str(), key.id.as_str());
     let mut facts = None;
     let mut visit = |e: &EventView<'_>| -> revshare_store::backend::Result<()> {
-        if e.source == source && e.id == id {
-            facts = Some(Facts {
-                model: e.model.to_string(),
-                use_case: e.use_case.to_string(),
-                currency: e.currency.to_string(),
-            });
-        }
+        facts = Some(Facts {
+            model: e.model.to_string(),
+            use_case: e.use_case.to_string(),
+            currency: e.currency.to_string(),
+        });
         Ok(())
     };
-    backend.scan_key_events(key, &mut visit)?;
+    backend.key_event(key, &mut visit)?;
     facts.ok_or_else(|| {
         AppError::Integrity(format!(
-            "event ({source}, {id}) has an idempotency key but no stored event"
+            "event ({}, {}) has an idempotency key but no stored event",
+            key.source, key.id
         ))
     })
 }

@@ -168,12 +168,7 @@ fn stored_differences(backend: &mut dyn Backend, row: &EventView<'_>) -> Result<
         return Ok(Vec::new());
     };
     let mut differs = Vec::new();
-    let mut found = false;
     let mut visit = |e: &EventView<'_>| -> revshare_store::backend::Result<()> {
-        if e.source != row.source || e.id != row.id {
-            return Ok(());
-        }
-        found = true;
         let fields: [(&'static str, bool); 11] = [
             ("data.host", e.host != row.host),
             ("time", e.utc_seconds != row.utc_seconds || e.day != row.day),
@@ -191,7 +186,7 @@ fn stored_differences(backend: &mut dyn Backend, row: &EventView<'_>) -> Result<
         Ok(())
     };
     // The key names the segment that holds the stored event.
-    backend.scan_key_events(&key, &mut visit)?;
+    let found = backend.key_event(&key, &mut visit)?;
     Ok(if found { differs } else { Vec::new() })
 }
 

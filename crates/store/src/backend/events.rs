@@ -215,6 +215,19 @@ pub trait Events {
     /// batch, host and day name), or, for a key without a batch, of its host's whole
     /// day: the stored event of a key is among them, unless the store was edited.
     fn scan_key_events(&mut self, key: &KeyRow, visit: &mut Visit<'_>) -> Result<()>;
+    /// Visits `key`'s stored event, read as [`Events::scan_key_events`] reads it;
+    /// whether it was found (a key without its event is an edited store).
+    fn key_event(&mut self, key: &KeyRow, visit: &mut Visit<'_>) -> Result<bool> {
+        let mut found = false;
+        self.scan_key_events(key, &mut |e| {
+            if e.source != key.source || e.id != key.id {
+                return Ok(());
+            }
+            found = true;
+            visit(e)
+        })?;
+        Ok(found)
+    }
     /// Visits every idempotency key (for `audit verify`).
     fn scan_keys(&mut self, visit: &mut dyn FnMut(&KeyRow) -> Result<()>) -> Result<()>;
 
