@@ -175,18 +175,8 @@ fn fill_rollups(transaction: &mut postgres::Transaction<'_>) -> Result<()> {
 }
 
 /// Schema 12: `segments` partitioned by month, the rows of the table before moved
-/// into the partitions of their months (a table partitioned already, as in a store
-/// whose recorded version was set back, stays as it is).
+/// into the partitions of their months.
 fn partition_segments(transaction: &mut postgres::Transaction<'_>) -> Result<()> {
-    let partitioned: bool = transaction
-        .query_one(
-            "SELECT relkind = 'p' FROM pg_class WHERE oid = 'segments'::regclass",
-            &[],
-        )?
-        .get(0);
-    if partitioned {
-        return Ok(());
-    }
     transaction.batch_execute(SCHEMA_12)?;
     let days: Vec<i32> = transaction
         .query("SELECT DISTINCT day FROM segments_before_partitions", &[])?
