@@ -16,7 +16,11 @@ new_store() { # store args...
 # its usage; nimbus-llama owes a minimum guarantee from July), which it confirms:
 # `--settlement-start`, printed only where the binary has it (an A/B's older build).
 settlement_start() { # bin
-  if "$1" close --help 2> /dev/null | grep -q -- --settlement-start; then echo --settlement-start; fi
+  # The help is read whole first: `grep -q` stopping early would break the pipe,
+  # and with pipefail the test would fail.
+  local help
+  help=$("$1" close --help 2> /dev/null || true)
+  if grep -q -- --settlement-start <<< "$help"; then echo --settlement-start; fi
 }
 
 drop_pg() { dropdb -h "$pg_host" -U postgres --if-exists --force "$pg_db" 2> /dev/null || true; }
