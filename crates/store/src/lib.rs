@@ -280,30 +280,54 @@ pub(crate) fn tiles_of(leaves: &[u8]) -> Vec<Vec<u8>> {
     builder.finish().1.into_iter().map(|level| level.concat()).collect()
 }
 
-/// One level of a tree's tiles as read back: its number, its chunks' numbers and
-/// lengths, its bytes.
-pub(crate) type StoredLevel = (i64, Vec<(i64, usize)>, Vec<u8>);
-
-/// A tree's tiles as read back, checked: levels numbered from 1, each cut in full
-/// chunks from 0.
-pub(crate) fn tiles_laid_out(
-    statement_id: &str,
-    tree: &str,
+/// A tree's tiles as read back, their chunks in order of level and chunk: each
+/// level's number, its chunks' numbers and lengths, its bytes.
+#[derive(Default)]
+pub(crate) struct StoredTiles {
     levels: Vec<StoredLevel>,
-) -> backend::Result<Vec<Vec<u8>>> {
-    let mut tiles = Vec::new();
-    for (at, (level, layout, bytes)) in (1i64..).zip(levels) {
-        if level != at {
-            return Err(StoreError::corrupt(
-                format!("statement:{statement_id}"),
-                format!("its tree `{tree}` has tiles of level {level} but none of level {at}"),
-            ));
+}
+
+/// One level of a tree's tiles as read back.
+struct StoredLevel {
+    level: i64,
+    /// Its chunks' numbers and lengths, in order.
+    layout: Vec<(i64, usize)>,
+    bytes: Vec<u8>,
+}
+
+impl StoredTiles {
+    /// Adds the next chunk read.
+    pub(crate) fn push(&mut self, level: i64, chunk: i64, hashes: &[u8]) {
+        match self.levels.last_mut() {
+            Some(last) if last.level == level => {
+                last.layout.push((chunk, hashes.len()));
+                last.bytes.extend_from_slice(hashes);
+            }
+            _ => self.levels.push(StoredLevel {
+                level,
+                layout: vec![(chunk, hashes.len())],
+                bytes: hashes.to_vec(),
+            }),
         }
-        let part = backend::TreePart::Tiles(u32::try_from(level).unwrap_or(u32::MAX));
-        backend::check_chunks(statement_id, tree, part, &layout)?;
-        tiles.push(bytes);
     }
-    Ok(tiles)
+
+    /// The levels' bytes, checked: levels numbered from 1, each cut in full chunks
+    /// numbered from 0 but its last.
+    pub(crate) fn laid_out(self, statement_id: &str, tree: &str) -> backend::Result<Vec<Vec<u8>>> {
+        let mut tiles = Vec::new();
+        for (at, StoredLevel { level, layout, bytes }) in (1i64..).zip(self.levels) {
+            if level != at {
+                return Err(StoreError::corrupt(
+                    format!("statement:{statement_id}"),
+                    format!("its tree `{tree}` has tiles of level {level} but none of level {at}"),
+                ));
+            }
+            let part = backend::TreePart::Tiles(u32::try_from(level).unwrap_or(u32::MAX));
+            backend::check_chunks(statement_id, tree, part, &layout)?;
+            tiles.push(bytes);
+        }
+        Ok(tiles)
+    }
 }
 
 pub(crate) const TREE_SUMMARY: &str = "SELECT count, root,

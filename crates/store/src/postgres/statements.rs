@@ -236,23 +236,16 @@ impl Statements for PgStore {
         }
         drop(chunks);
         check_chunks(statement_id, tree, TreePart::Leaves, &layout)?;
-        let mut levels: Vec<crate::StoredLevel> = Vec::new();
+        let mut tiles = crate::StoredTiles::default();
         for row in self.query(
             "SELECT level, chunk, hashes FROM statement_tree_tiles WHERE statement_id = $1 AND tree = $2
              ORDER BY level, chunk",
             &[&statement_id, &tree],
         )? {
-            let level = i64::from(row.try_get::<_, i32>(0)?);
-            let hashes: &[u8] = row.try_get(2)?;
-            if levels.last().is_none_or(|(l, ..)| *l != level) {
-                levels.push((level, Vec::new(), Vec::new()));
-            }
-            if let Some((_, layout, bytes)) = levels.last_mut() {
-                layout.push((i64::from(row.try_get::<_, i32>(1)?), hashes.len()));
-                bytes.extend_from_slice(hashes);
-            }
+            let (level, chunk): (i32, i32) = (row.try_get(0)?, row.try_get(1)?);
+            tiles.push(i64::from(level), i64::from(chunk), row.try_get(2)?);
         }
-        let tiles = crate::tiles_laid_out(statement_id, tree, levels)?;
+        let tiles = tiles.laid_out(statement_id, tree)?;
         Ok(Some(TreeRow {
             statement_id: statement_id.to_string(),
             tree: tree.to_string(),

@@ -141,24 +141,17 @@ impl Statements for SqliteStore {
             leaves.extend_from_slice(bytes);
         }
         check_chunks(statement_id, tree, TreePart::Leaves, &layout)?;
-        let mut levels: Vec<crate::StoredLevel> = Vec::new();
+        let mut tiles = crate::StoredTiles::default();
         let mut chunks = self.connection.prepare_cached(
             "SELECT level, chunk, hashes FROM statement_tree_tiles WHERE statement_id = ?1 AND tree = ?2
              ORDER BY level, chunk",
         )?;
         let mut rows = chunks.query([statement_id, tree])?;
         while let Some(row) = rows.next()? {
-            let level: i64 = row.get(0)?;
             let hashes: Vec<u8> = row.get(2)?;
-            if levels.last().is_none_or(|(l, ..)| *l != level) {
-                levels.push((level, Vec::new(), Vec::new()));
-            }
-            if let Some((_, layout, bytes)) = levels.last_mut() {
-                layout.push((row.get(1)?, hashes.len()));
-                bytes.extend_from_slice(&hashes);
-            }
+            tiles.push(row.get(0)?, row.get(1)?, &hashes);
         }
-        let tiles = crate::tiles_laid_out(statement_id, tree, levels)?;
+        let tiles = tiles.laid_out(statement_id, tree)?;
         Ok(Some(TreeRow {
             statement_id: statement_id.to_string(),
             tree: tree.to_string(),
